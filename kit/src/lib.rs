@@ -1,0 +1,18 @@
+//! The server kit: what every partnerhub server repeats, in one place.
+//!
+//! A service crate is then its API handlers, its domain rules and its store:
+//! - [`server`]: bind, reflection (v1 and v1alpha), health, tracing, limits, graceful shutdown;
+//! - [`status`]: one conversion from a service's error enum to `tonic::Status` with
+//!   `ErrorInfo`, `BadRequest` and `RetryInfo` details;
+//! - [`store`]: one database approach for every service (SQLite or PostgreSQL through sqlx's
+//!   `Any` driver, embedded migrations, request-id idempotency);
+//! - [`page`]: keyset pagination with opaque, checked page tokens;
+//! - [`country`]: ISO 3166-1 countries and their UN M49 regions.
+
+pub mod country;
+pub mod fields;
+pub mod page;
+pub mod server;
+pub mod status;
+pub mod store;
+pub mod time;

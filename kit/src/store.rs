@@ -1,0 +1,242 @@
+//! One storage approach for every service.
+//!
+//! Each service owns its database: a SQLite file (the default, under the data directory) or a
+//! PostgreSQL database (when its URL is `postgres://…`). Both are reached through sqlx's `Any`
+//! driver, so one SQL text serves both: `$1` placeholders (SQLite accepts them), ids and enums as
+//! TEXT, times as BIGINT microseconds, booleans as BOOLEAN. Where the two dialects differ, the
+//! difference lives in the service's two migration folders (`migrations/sqlite`,
+//! `migrations/postgres`), embedded in the binary and applied at start.
+//!
+//! Requests that create things carry a `request_id`; [`replay`] and [`remember`] keep the first
+//! result of each, in the same transaction as the write it made.
+
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{MigrateDatabase, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Which database a service talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A service's embedded migrations, one set per backend.
+pub struct Migrations {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+/// An open, migrated database.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// Why a database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("database URL {0:?} must start with sqlite:// or postgres://")]
+    Scheme(String),
+    #[error("can't create the folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("can't open the database {target}: {source}")]
+    Connect { target: String, source: sqlx::Error },
+    #[error("can't migrate the database {target}: {source}")]
+    Migrate {
+        target: String,
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// Opens (creating it if needed) and migrates the database at `url`.
+pub async fn open(url: &str, migrations: &Migrations) -> Result<Database, OpenError> {
+    sqlx::any::install_default_drivers();
+    let target = redact(url);
+    let connect = |source| OpenError::Connect {
+        target: target.clone(),
+        source,
+    };
+    let (backend, pool) = if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url).map_err(connect)?;
+        if let Some(parent) = options
+            .get_filename()
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|source| OpenError::Folder {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        // WAL lets readers go on while one connection writes; the mode is kept in the file, so
+        // setting it once here holds for the `Any` connections below.
+        let first = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .connect()
+            .await
+            .map_err(connect)?;
+        first.close().await.map_err(connect)?;
+        // One connection: SQLite has one writer at a time anyway, and a single connection can't
+        // fail a read-then-write transaction with SQLITE_BUSY. PostgreSQL is for more load.
+        let pool = pool_options(1).connect(url).await.map_err(connect)?;
+        (Backend::Sqlite, pool)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        ensure_postgres_database(url).await.map_err(connect)?;
+        let options = AnyConnectOptions::from_str(url).map_err(connect)?;
+        let pool = pool_options(10)
+            .connect_with(options)
+            .await
+            .map_err(connect)?;
+        (Backend::Postgres, pool)
+    } else {
+        return Err(OpenError::Scheme(target));
+    };
+    let migrator = match backend {
+        Backend::Sqlite => migrations.sqlite,
+        Backend::Postgres => migrations.postgres,
+    };
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|source| OpenError::Migrate { target, source })?;
+    Ok(Database { pool, backend })
+}
+
+fn pool_options(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(5))
+}
+
+async fn ensure_postgres_database(url: &str) -> Result<(), sqlx::Error> {
+    if Any::database_exists(url).await? {
+        return Ok(());
+    }
+    match Any::create_database(url).await {
+        Ok(()) => Ok(()),
+        // Another process created it first: fine.
+        Err(_) if Any::database_exists(url).await? => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The SQLite URL of a service's database file inside a data directory.
+pub fn sqlite_url(data_dir: &Path, service: &str) -> String {
+    format!(
+        "sqlite://{}",
+        data_dir.join(format!("{service}.db")).display()
+    )
+}
+
+/// True when a database error is a unique-constraint violation (either backend).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+/// What a `request_id` was used for before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replay {
+    /// Never seen: do the work.
+    New,
+    /// Seen with the same request: answer with this resource.
+    Same(String),
+    /// Seen with a different request.
+    Conflict,
+}
+
+/// A fingerprint of a request (its encoding, with `request_id` cleared by the caller), to tell a
+/// retry from a different request that reuses an id.
+pub fn fingerprint(request: &impl prost::Message) -> String {
+    Sha256::digest(request.encode_to_vec())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Looks up a request id of `method`. Every service's migrations create the `request_ids`
+/// table this reads.
+pub async fn replay(
+    conn: &mut AnyConnection,
+    method: &str,
+    request_id: Uuid,
+    fingerprint: &str,
+) -> Result<Replay, sqlx::Error> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT fingerprint, resource_id FROM request_ids WHERE method = $1 AND request_id = $2",
+    )
+    .bind(method)
+    .bind(request_id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        None => Replay::New,
+        Some((seen, resource)) if seen == fingerprint => Replay::Same(resource),
+        Some(_) => Replay::Conflict,
+    })
+}
+
+/// Records the resource a request id created, in the transaction that created it. A concurrent
+/// twin fails here with a unique violation and rolls its work back.
+pub async fn remember(
+    conn: &mut AnyConnection,
+    method: &str,
+    request_id: Uuid,
+    fingerprint: &str,
+    resource_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO request_ids (method, request_id, fingerprint, resource_id, create_time) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(method)
+    .bind(request_id.to_string())
+    .bind(fingerprint)
+    .bind(resource_id)
+    .bind(crate::time::now_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact("sqlite://data/t.db"), "sqlite://data/t.db");
+    }
+}
