@@ -9,6 +9,7 @@
 //! - [`page`]: keyset pagination with opaque, checked page tokens;
 //! - [`country`]: ISO 3166-1 countries and their UN M49 regions.
 
+pub mod caller;
 pub mod country;
 pub mod fields;
 pub mod page;

@@ -39,6 +39,7 @@ pub struct Server {
     name: &'static str,
     routes: Routes,
     services: Vec<&'static str>,
+    listed: Vec<&'static str>,
     descriptors: Vec<&'static [u8]>,
 }
 
@@ -52,6 +53,8 @@ pub enum ServeError {
     },
     #[error("bad descriptor set for reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("bad descriptor set: {0}")]
+    Descriptors(String),
     #[error("server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -70,6 +73,7 @@ impl Server {
             name,
             routes: Routes::default(),
             services: Vec::new(),
+            listed: Vec::new(),
             descriptors: Vec::new(),
         }
     }
@@ -91,6 +95,13 @@ impl Server {
         self
     }
 
+    /// Lists a service in reflection that this server answers without `add_service` (the
+    /// gateway forwards the services behind it).
+    pub fn lists(mut self, name: &'static str) -> Self {
+        self.listed.push(name);
+        self
+    }
+
     /// Adds a descriptor set to reflection (the health and `google.rpc` ones are always there).
     pub fn descriptors(mut self, set: &'static [u8]) -> Self {
         self.descriptors.push(set);
@@ -108,11 +119,22 @@ impl Server {
         let mut sets = self.descriptors;
         sets.push(tonic_health::pb::FILE_DESCRIPTOR_SET);
         sets.push(tonic_types::pb::FILE_DESCRIPTOR_SET);
+        // Reflection lists what this server answers, not every service of its descriptor sets.
+        let mut names = self.services.clone();
+        names.extend(&self.listed);
+        names.extend([
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+        ]);
         let reflection = || {
-            sets.iter()
+            let builder = sets
+                .iter()
                 .fold(tonic_reflection::server::Builder::configure(), |b, set| {
                     b.register_encoded_file_descriptor_set(set)
-                })
+                });
+            names
+                .iter()
+                .fold(builder, |b, name| b.with_service_name(*name))
         };
         tracing::debug!(server = self.name, services = ?self.services, "routes ready");
         Ok(self

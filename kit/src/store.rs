@@ -3,7 +3,8 @@
 //! Each service owns its database: a SQLite file (the default, under the data directory) or a
 //! PostgreSQL database (when its URL is `postgres://…`). Both are reached through sqlx's `Any`
 //! driver, so one SQL text serves both: `$1` placeholders (SQLite accepts them), ids and enums as
-//! TEXT, times as BIGINT microseconds, booleans as BOOLEAN. Where the two dialects differ, the
+//! TEXT, times as BIGINT microseconds, flags as BIGINT 0/1 (the `Any` driver has no portable
+//! boolean). Where the two dialects differ, the
 //! difference lives in the service's two migration folders (`migrations/sqlite`,
 //! `migrations/postgres`), embedded in the binary and applied at start.
 //!

@@ -1,0 +1,84 @@
+//! `AuthService`: sign-in and password change, on top of the tenants service's credential check.
+
+use crate::error::{Error, relay};
+use crate::guard::Caller;
+use crate::token::Tokens;
+use partnerhub_proto::gateway as gw;
+use partnerhub_proto::gateway::auth_service_server::AuthService;
+use partnerhub_proto::tenants as pb;
+use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+pub struct Auth {
+    pub tokens: Tokens,
+    pub tenants: TenantInternalServiceClient<Channel>,
+}
+
+fn expire_time(exp: u64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: i64::try_from(exp).unwrap_or(i64::MAX),
+        nanos: 0,
+    })
+}
+
+#[tonic::async_trait]
+impl AuthService for Auth {
+    async fn sign_in(
+        &self,
+        request: Request<gw::SignInRequest>,
+    ) -> Result<Response<gw::SignInResponse>, Status> {
+        let req = request.into_inner();
+        let principal = self
+            .tenants
+            .clone()
+            .check_credentials(pb::CheckCredentialsRequest {
+                user_name: req.user_name,
+                password: req.password,
+            })
+            .await
+            .map_err(relay)?
+            .into_inner()
+            .principal
+            .ok_or(Error::UserGone)?;
+        let (access_token, exp) = self
+            .tokens
+            .issue_user(&principal.user_id, &principal.tenant_id);
+        tracing::info!(user_id = %principal.user_id, tenant_id = %principal.tenant_id, "signed in");
+        Ok(Response::new(gw::SignInResponse {
+            access_token,
+            expire_time: expire_time(exp),
+            password_change_required: principal.password_change_required,
+            user_id: principal.user_id,
+            tenant_id: principal.tenant_id,
+        }))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<gw::ChangePasswordRequest>,
+    ) -> Result<Response<gw::ChangePasswordResponse>, Status> {
+        let Some(Caller::User(principal)) = request.extensions().get::<Caller>().cloned() else {
+            return Err(Error::OperatorHasNoPassword.into());
+        };
+        let req = request.into_inner();
+        let changed = self
+            .tenants
+            .clone()
+            .change_password(pb::ChangePasswordRequest {
+                user_id: principal.user_id,
+                current_password: req.current_password,
+                new_password: req.new_password,
+            })
+            .await
+            .map_err(relay)?
+            .into_inner()
+            .principal
+            .ok_or(Error::UserGone)?;
+        let (access_token, exp) = self.tokens.issue_user(&changed.user_id, &changed.tenant_id);
+        Ok(Response::new(gw::ChangePasswordResponse {
+            access_token,
+            expire_time: expire_time(exp),
+        }))
+    }
+}

@@ -1,0 +1,121 @@
+//! What the gateway itself answers besides success (errors of the services behind it pass
+//! through unchanged).
+
+use partnerhub_kit::status::{self, Fault, Violation, Violations};
+use std::time::Duration;
+use tonic::{Code, Status};
+
+/// `ErrorInfo.domain` of the gateway's own errors.
+pub const DOMAIN: &str = "gateway.partnerhub";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("sign in first: send \"authorization: Bearer <token>\" (AuthService.SignIn gives one)")]
+    TokenMissing,
+    #[error("the access token is not valid; sign in again")]
+    TokenInvalid,
+    #[error("the access token has expired; sign in again")]
+    TokenExpired,
+    #[error("the signed-in user no longer exists; sign in again")]
+    UserGone,
+    #[error(
+        "change your password first (AuthService.ChangePassword): you signed in with a temporary one"
+    )]
+    PasswordChangeRequired,
+    #[error("your tenant is not active yet")]
+    TenantNotActive,
+    #[error("{0} is an internal method; it is not served through the gateway")]
+    InternalMethod(String),
+    #[error("{0} is not served through the gateway")]
+    NotServed(String),
+    #[error("{0} is for the platform operator only")]
+    OperatorOnly(String),
+    #[error("the operator can't call {0}; a user of the tenant must")]
+    NotForOperator(String),
+    #[error("{method} in this tenant needs one of these roles: {roles}")]
+    RoleRequired { method: String, roles: String },
+    #[error("you have no access to tenant {0}")]
+    NoAccessToTenant(String),
+    #[error("the operator has no password to change")]
+    OperatorHasNoPassword,
+    #[error("invalid request: {0}")]
+    Invalid(Violations),
+    #[error("the request is not a well-formed gRPC message: {0}")]
+    Malformed(String),
+    #[error("{0} is unavailable right now; try again")]
+    Unavailable(&'static str),
+}
+
+impl Fault for Error {
+    fn code(&self) -> Code {
+        match self {
+            Error::TokenMissing | Error::TokenInvalid | Error::TokenExpired | Error::UserGone => {
+                Code::Unauthenticated
+            }
+            Error::PasswordChangeRequired
+            | Error::TenantNotActive
+            | Error::OperatorHasNoPassword => Code::FailedPrecondition,
+            Error::InternalMethod(_)
+            | Error::OperatorOnly(_)
+            | Error::NotForOperator(_)
+            | Error::RoleRequired { .. }
+            | Error::NoAccessToTenant(_) => Code::PermissionDenied,
+            Error::NotServed(_) => Code::Unimplemented,
+            Error::Invalid(_) | Error::Malformed(_) => Code::InvalidArgument,
+            Error::Unavailable(_) => Code::Unavailable,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::TokenMissing => "TOKEN_MISSING",
+            Error::TokenInvalid => "TOKEN_INVALID",
+            Error::TokenExpired => "TOKEN_EXPIRED",
+            Error::UserGone => "USER_NOT_FOUND",
+            Error::PasswordChangeRequired => "PASSWORD_CHANGE_REQUIRED",
+            Error::TenantNotActive => "TENANT_NOT_ACTIVE",
+            Error::InternalMethod(_) => "INTERNAL_METHOD",
+            Error::NotServed(_) => "METHOD_NOT_SERVED",
+            Error::OperatorOnly(_) => "OPERATOR_ONLY",
+            Error::NotForOperator(_) => "NOT_FOR_OPERATOR",
+            Error::RoleRequired { .. } => "ROLE_REQUIRED",
+            Error::NoAccessToTenant(_) => "NO_ACCESS_TO_TENANT",
+            Error::OperatorHasNoPassword => "OPERATOR_HAS_NO_PASSWORD",
+            Error::Invalid(_) => "INVALID_ARGUMENT",
+            Error::Malformed(_) => "MALFORMED_REQUEST",
+            Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
+        }
+    }
+
+    fn violations(&self) -> &[Violation] {
+        match self {
+            Error::Invalid(v) => v.as_slice(),
+            _ => &[],
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        matches!(self, Error::Unavailable(_)).then_some(status::RETRY_UNAVAILABLE)
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        status::to_status(&e, DOMAIN)
+    }
+}
+
+/// A service's error, passed on to the caller as it was (code, message and details), without
+/// the transport headers that came with it.
+pub fn relay(status: Status) -> Status {
+    if status.code() == Code::Unavailable && status.details().is_empty() {
+        // The service could not be reached at all: say so in the gateway's own words.
+        tracing::warn!(error = %status, "service unreachable");
+        return Error::Unavailable("a service behind the gateway").into();
+    }
+    Status::with_details(
+        status.code(),
+        status.message(),
+        status.details().to_vec().into(),
+    )
+}

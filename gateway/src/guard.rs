@@ -1,0 +1,338 @@
+//! The gateway's front door: every call passes here first.
+//!
+//! It authenticates the caller (token → current principal), applies the authorization table
+//! (`policy.rs`) to the decoded request, then hands the call to the gateway's own services
+//! (auth, workflows) or forwards it, bytes unchanged, to the service that owns the method.
+
+use crate::error::{Error, relay};
+use crate::policy::{self, Rule};
+use crate::token::{Refusal, Tokens};
+use bytes::{Buf, Bytes};
+use http_body_util::{BodyExt, Full, Limited};
+use partnerhub_kit::caller;
+use partnerhub_kit::status::Violations;
+use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
+use partnerhub_proto::{tenants as pb, types::Role};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tonic::body::Body;
+use tonic::service::Routes;
+use tonic::transport::Channel;
+use tower::{Service, ServiceExt};
+
+/// The largest request message the gateway reads (as tonic's default).
+const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+
+/// Who is calling; put in the request's extensions for the gateway's own handlers.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Operator,
+    User(pb::Principal),
+}
+
+impl Caller {
+    pub fn roles(&self) -> Vec<Role> {
+        match self {
+            Caller::Operator => vec![Role::PlatformOperator],
+            Caller::User(p) => p
+                .roles
+                .iter()
+                .filter_map(|r| Role::try_from(*r).ok())
+                .collect(),
+        }
+    }
+}
+
+/// The services behind the gateway, by package.
+#[derive(Clone)]
+pub struct Backends {
+    pub tenants: Channel,
+    pub subscriptions: Channel,
+    pub relationships: Channel,
+    pub invitations: Channel,
+}
+
+impl Backends {
+    fn for_method(&self, path: &str) -> Option<&Channel> {
+        let package = path.strip_prefix("/partnerhub.")?.split('.').next()?;
+        match package {
+            "tenants" => Some(&self.tenants),
+            "subscriptions" => Some(&self.subscriptions),
+            "relationships" => Some(&self.relationships),
+            "invitations" => Some(&self.invitations),
+            _ => None,
+        }
+    }
+}
+
+struct State {
+    tokens: Tokens,
+    backends: Backends,
+    inputs: HashMap<String, MessageDescriptor>,
+}
+
+/// The front service: guard, then dispatch.
+#[derive(Clone)]
+pub struct Front {
+    routes: Routes,
+    state: Arc<State>,
+}
+
+impl Front {
+    /// `routes` are the gateway's own services with health and reflection.
+    pub fn new(
+        routes: Routes,
+        tokens: Tokens,
+        backends: Backends,
+    ) -> Result<Self, prost_reflect::DescriptorError> {
+        let pool = DescriptorPool::decode(partnerhub_proto::PUBLIC_DESCRIPTORS)?;
+        let inputs = pool
+            .services()
+            .flat_map(|s| {
+                s.methods()
+                    .map(|m| (format!("/{}/{}", s.full_name(), m.name()), m.input()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(Front {
+            routes,
+            state: Arc::new(State {
+                tokens,
+                backends,
+                inputs,
+            }),
+        })
+    }
+}
+
+impl Service<http::Request<Body>> for Front {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let routes = self.routes.clone();
+        let state = self.state.clone();
+        Box::pin(async move {
+            let path = request.uri().path().to_string();
+            let request = match state.admit(request).await {
+                Ok(request) => request,
+                Err(status) => {
+                    tracing::debug!(method = %path, code = ?status.code(), "refused at the gateway");
+                    return Ok(status.into_http());
+                }
+            };
+            match state.backends.for_method(&path) {
+                Some(channel) => Ok(channel.clone().oneshot(request).await.unwrap_or_else(|e| {
+                    tracing::warn!(method = %path, error = %e, "service unreachable");
+                    tonic::Status::from(Error::Unavailable("the service")).into_http()
+                })),
+                None => routes.oneshot(request).await,
+            }
+        })
+    }
+}
+
+/// Calls that need no token: health, reflection and sign-in itself.
+fn open_to_all(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.")
+        || path.starts_with("/grpc.reflection.")
+        || path == "/partnerhub.gateway.v1.AuthService/SignIn"
+}
+
+impl State {
+    /// Checks the call; gives it back ready to forward, or the refusal.
+    async fn admit(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Request<Body>, tonic::Status> {
+        let (mut parts, body) = request.into_parts();
+        // Only the gateway says who is calling.
+        parts.headers.remove(caller::USER_ID);
+        parts.headers.remove(caller::TENANT_ID);
+        let path = parts.uri.path().to_string();
+        if open_to_all(&path) {
+            return Ok(http::Request::from_parts(parts, body));
+        }
+        let Some(rule) = policy::rule(&path) else {
+            return Err(if path.contains("InternalService/") {
+                Error::InternalMethod(path).into()
+            } else {
+                Error::NotServed(path).into()
+            });
+        };
+        let caller = self.authenticate(&parts.headers).await?;
+        if let Caller::User(p) = &caller {
+            if p.password_change_required
+                && path != "/partnerhub.gateway.v1.AuthService/ChangePassword"
+            {
+                return Err(Error::PasswordChangeRequired.into());
+            }
+        }
+        let bytes = read_body(body).await?;
+        let message = self.decode(&path, &bytes)?;
+        authorize(&path, rule, &caller, &message)?;
+        parts.headers.remove(http::header::AUTHORIZATION);
+        if let Caller::User(p) = &caller {
+            for (name, value) in [
+                (caller::USER_ID, &p.user_id),
+                (caller::TENANT_ID, &p.tenant_id),
+            ] {
+                if let Ok(v) = http::HeaderValue::from_str(value) {
+                    parts.headers.insert(name, v);
+                }
+            }
+        }
+        parts.extensions.insert(caller);
+        Ok(http::Request::from_parts(
+            parts,
+            Body::new(Full::new(bytes)),
+        ))
+    }
+
+    async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Caller, tonic::Status> {
+        let token = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(Error::TokenMissing)?;
+        let claims = self.tokens.check(token).map_err(|r| match r {
+            Refusal::Expired => Error::TokenExpired,
+            Refusal::Invalid => Error::TokenInvalid,
+        })?;
+        if claims.op {
+            return Ok(Caller::Operator);
+        }
+        // The current principal, not the token's memory of it: a deleted user or a removed role
+        // takes effect at once.
+        let mut tenants = TenantInternalServiceClient::new(self.backends.tenants.clone());
+        let principal = tenants
+            .get_principal(pb::GetPrincipalRequest {
+                user_id: claims.sub,
+            })
+            .await
+            .map_err(|s| match s.code() {
+                tonic::Code::NotFound | tonic::Code::InvalidArgument => Error::UserGone.into(),
+                _ => relay(s),
+            })?
+            .into_inner()
+            .principal
+            .ok_or(Error::UserGone)?;
+        if principal.tenant_state != pb::tenant::State::Active as i32 {
+            return Err(Error::TenantNotActive.into());
+        }
+        Ok(Caller::User(principal))
+    }
+
+    fn decode(&self, path: &str, bytes: &Bytes) -> Result<DynamicMessage, tonic::Status> {
+        let input = self
+            .inputs
+            .get(path)
+            .ok_or_else(|| Error::NotServed(path.to_string()))?;
+        let mut frame = bytes.clone();
+        if frame.len() < 5 {
+            return Err(Error::Malformed("no message".into()).into());
+        }
+        let compressed = frame.get_u8();
+        let len = frame.get_u32() as usize;
+        if compressed != 0 {
+            return Err(Error::Malformed("compressed requests are not supported".into()).into());
+        }
+        if len != frame.len() {
+            return Err(Error::Malformed("expected exactly one message".into()).into());
+        }
+        DynamicMessage::decode(input.clone(), frame)
+            .map_err(|e| Error::Malformed(e.to_string()).into())
+    }
+}
+
+async fn read_body(body: Body) -> Result<Bytes, tonic::Status> {
+    Limited::new(body, MAX_MESSAGE + 5)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| Error::Malformed(format!("can't read the request: {e}")).into())
+}
+
+/// Applies a rule to a caller and the decoded request.
+fn authorize(
+    path: &str,
+    rule: Rule,
+    caller: &Caller,
+    message: &DynamicMessage,
+) -> Result<(), Error> {
+    let method = path.rsplit('/').next().unwrap_or(path).to_string();
+    match (rule, caller) {
+        (Rule::Anyone, _) => Ok(()),
+        (Rule::Operator, Caller::Operator) => Ok(()),
+        (Rule::Operator, Caller::User(_)) => Err(Error::OperatorOnly(method)),
+        (
+            Rule::InTenant {
+                field,
+                roles,
+                operator,
+            },
+            caller,
+        ) => {
+            let target = field_text(message, field);
+            if target.is_empty() {
+                return Err(Error::Invalid(Violations::one(field, "is required")));
+            }
+            if uuid::Uuid::parse_str(&target).is_err() {
+                return Err(Error::Invalid(Violations::one(field, "must be a UUID")));
+            }
+            match caller {
+                Caller::Operator if operator => Ok(()),
+                Caller::Operator => Err(Error::NotForOperator(method)),
+                Caller::User(p) if p.tenant_id == target => {
+                    if policy::satisfies(roles, &caller.roles()) {
+                        Ok(())
+                    } else {
+                        Err(Error::RoleRequired {
+                            method,
+                            roles: roles
+                                .iter()
+                                .map(|r| r.as_str_name())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        })
+                    }
+                }
+                // Delegated access through relationships comes with the relationships service.
+                Caller::User(_) => Err(Error::NoAccessToTenant(target)),
+            }
+        }
+    }
+}
+
+/// The text of a (possibly nested, dotted) field; "" when unset.
+fn field_text(message: &DynamicMessage, path: &str) -> String {
+    let mut current = message.clone();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let value = match current.get_field_by_name(part) {
+            Some(v) => v.into_owned(),
+            None => return String::new(),
+        };
+        match (value, parts.peek().is_some()) {
+            (Value::Message(m), true) => current = m,
+            (Value::String(s), false) => return s,
+            _ => return String::new(),
+        }
+    }
+    String::new()
+}

@@ -1,0 +1,52 @@
+//! The gateway: the one public endpoint. It signs users in, applies the authorization table to
+//! every call, forwards calls to the services that own them, and runs the workflows that span
+//! several services.
+
+mod auth;
+pub mod error;
+pub mod guard;
+pub mod policy;
+pub mod token;
+
+pub use guard::{Backends, Caller};
+pub use token::Tokens;
+
+use partnerhub_kit::server::{Limits, ServeError, Server};
+use partnerhub_proto::gateway::auth_service_server::AuthServiceServer;
+use partnerhub_proto::gateway::workflow_service_server::{WorkflowService, WorkflowServiceServer};
+use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// The cross-service workflows. Until their issues land, each answers UNIMPLEMENTED (the
+/// generated default), and the authorization table does not list them yet.
+struct Workflows;
+
+impl WorkflowService for Workflows {}
+
+/// Serves the gateway on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    tokens: Tokens,
+    backends: Backends,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let auth = auth::Auth {
+        tokens: tokens.clone(),
+        tenants: TenantInternalServiceClient::new(backends.tenants.clone()),
+    };
+    let routes = Server::new("gateway")
+        .add_service(AuthServiceServer::new(auth))
+        .add_service(WorkflowServiceServer::new(Workflows))
+        .lists("partnerhub.tenants.v1.TenantService")
+        .lists("partnerhub.subscriptions.v1.SubscriptionService")
+        .lists("partnerhub.relationships.v1.RelationshipService")
+        .lists("partnerhub.invitations.v1.InvitationService")
+        .descriptors(partnerhub_proto::PUBLIC_DESCRIPTORS)
+        .routes()
+        .await?;
+    let front = guard::Front::new(routes.prepare(), tokens, backends)
+        .map_err(|e| ServeError::Descriptors(e.to_string()))?;
+    partnerhub_kit::server::serve(listener, front, limits, shutdown).await
+}

@@ -1,0 +1,647 @@
+//! The tenants domain: requests parsed once, at the edge, into types deeper code trusts.
+
+use partnerhub_kit::country;
+use partnerhub_kit::fields;
+use partnerhub_kit::status::Violations;
+use partnerhub_proto::{tenants as pb, types};
+use types::{Cloud, PartnerType, Role};
+
+/// Every tenant's primary domain is its prefix under this domain.
+pub const DOMAIN_SUFFIX: &str = "onpartnerhub.com";
+/// The customer agreement's current version.
+pub const CUSTOMER_AGREEMENT_VERSION: &str = "2026-01";
+/// The partner agreement's current version.
+pub const PARTNER_AGREEMENT_VERSION: &str = "2026-01";
+
+/// Partner or customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Partner,
+    Customer,
+}
+
+impl Kind {
+    pub fn proto(self) -> pb::tenant::Kind {
+        match self {
+            Kind::Partner => pb::tenant::Kind::Partner,
+            Kind::Customer => pb::tenant::Kind::Customer,
+        }
+    }
+
+    /// The roles a user of such a tenant can hold (DOMAIN.md, "Roles").
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Kind::Customer => &[
+                Role::GlobalAdmin,
+                Role::BillingAdmin,
+                Role::UserAdmin,
+                Role::HelpdeskAdmin,
+            ],
+            Kind::Partner => &[
+                Role::GlobalAdmin,
+                Role::BillingAdmin,
+                Role::UserAdmin,
+                Role::AdminAgent,
+                Role::SalesAgent,
+                Role::HelpdeskAgent,
+            ],
+        }
+    }
+
+    /// The agreement this kind of tenant accepts.
+    pub fn agreement(self) -> pb::agreement::Type {
+        match self {
+            Kind::Customer => pb::agreement::Type::CustomerAgreement,
+            Kind::Partner => pb::agreement::Type::PartnerAgreement,
+        }
+    }
+}
+
+/// A postal address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub lines: Vec<String>,
+    pub locality: String,
+    pub administrative_area: String,
+    pub postal_code: String,
+}
+
+/// A person: a tenant's contact or an agreement's signer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+}
+
+/// What a partner is in the program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerProfile {
+    pub mpn_id: String,
+    pub partner_types: Vec<PartnerType>,
+    pub listed: bool,
+    pub description: String,
+    pub keywords: Vec<String>,
+}
+
+/// A tenant to create.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub kind: Kind,
+    pub display_name: String,
+    pub cloud: Cloud,
+    pub country_code: String,
+    pub domain_prefix: String,
+    pub address: Address,
+    pub contact: Contact,
+    pub partner: Option<PartnerProfile>,
+}
+
+impl NewTenant {
+    /// Parses `CreatePartner.partner` (`prefix` "partner") or
+    /// `CreateCustomerTenant.customer` (`prefix` "customer").
+    pub fn parse(
+        kind: Kind,
+        tenant: Option<&pb::Tenant>,
+        prefix: &str,
+    ) -> Result<Self, Violations> {
+        let Some(t) = tenant else {
+            return Err(Violations::one(prefix, "is required"));
+        };
+        let mut v = Violations::new();
+        let at = |f: &str| format!("{prefix}.{f}");
+        let display_name = v.take(fields::text(&at("display_name"), &t.display_name, 200));
+        let cloud = v.take(cloud(&at("cloud"), t.cloud));
+        let country_code = v.take(country_code(&at("country_code"), &t.country_code));
+        let domain_prefix = v.take(domain_prefix(&at("domain_prefix"), &t.domain_prefix));
+        let address = v.take(address(&at("address"), t.address.as_ref()));
+        let contact = v.take(contact(&at("contact"), t.contact.as_ref()));
+        let partner = match kind {
+            Kind::Partner => v
+                .take(partner_profile(&at("partner"), t.partner.as_ref()))
+                .map(Some),
+            Kind::Customer if t.partner.is_some() => {
+                v.add(at("partner"), "must be empty for a customer");
+                None
+            }
+            Kind::Customer => Some(None),
+        };
+        v.check()?;
+        match (
+            display_name,
+            cloud,
+            country_code,
+            domain_prefix,
+            address,
+            contact,
+            partner,
+        ) {
+            (
+                Some(display_name),
+                Some(cloud),
+                Some(country_code),
+                Some(domain_prefix),
+                Some(address),
+                Some(contact),
+                Some(partner),
+            ) => Ok(NewTenant {
+                kind,
+                display_name,
+                cloud,
+                country_code,
+                domain_prefix,
+                address,
+                contact,
+                partner,
+            }),
+            _ => Err(Violations::one(prefix, "is incomplete")),
+        }
+    }
+}
+
+/// The changes of an `UpdateTenant`.
+#[derive(Debug, Clone, Default)]
+pub struct TenantPatch {
+    pub display_name: Option<String>,
+    pub address: Option<Address>,
+    pub contact: Option<Contact>,
+    pub listed: Option<bool>,
+    pub description: Option<String>,
+    pub keywords: Option<Vec<String>>,
+}
+
+/// The paths `UpdateTenant` may change.
+pub const TENANT_PATHS: &[&str] = &[
+    "display_name",
+    "address",
+    "contact",
+    "partner.listed",
+    "partner.description",
+    "partner.keywords",
+];
+
+impl TenantPatch {
+    /// Parses the tenant and mask of an `UpdateTenant`.
+    pub fn parse(
+        t: &pb::Tenant,
+        mask: Option<&prost_types::FieldMask>,
+    ) -> Result<Self, Violations> {
+        let partner = t.partner.clone().unwrap_or_default();
+        let paths = fields::update_mask(mask, TENANT_PATHS, || {
+            let mut set = Vec::new();
+            if !t.display_name.is_empty() {
+                set.push("display_name");
+            }
+            if t.address.is_some() {
+                set.push("address");
+            }
+            if t.contact.is_some() {
+                set.push("contact");
+            }
+            if t.partner.is_some() {
+                set.extend(["partner.listed", "partner.description", "partner.keywords"]);
+            }
+            set
+        })?;
+        let mut v = Violations::new();
+        let mut patch = TenantPatch::default();
+        for path in &paths {
+            match path.as_str() {
+                "display_name" => {
+                    patch.display_name =
+                        v.take(fields::text("tenant.display_name", &t.display_name, 200))
+                }
+                "address" => patch.address = v.take(address("tenant.address", t.address.as_ref())),
+                "contact" => patch.contact = v.take(contact("tenant.contact", t.contact.as_ref())),
+                "partner.listed" => patch.listed = Some(partner.listed),
+                "partner.description" => {
+                    patch.description = v.take(fields::optional_text(
+                        "tenant.partner.description",
+                        &partner.description,
+                        2000,
+                    ))
+                }
+                "partner.keywords" => {
+                    patch.keywords = v.take(keywords("tenant.partner.keywords", &partner.keywords))
+                }
+                _ => {}
+            }
+        }
+        v.check()?;
+        Ok(patch)
+    }
+
+    /// Whether the patch touches the partner profile (refused for customers).
+    pub fn touches_partner(&self) -> bool {
+        self.listed.is_some() || self.description.is_some() || self.keywords.is_some()
+    }
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The part before "@"; the domain is the tenant's.
+    pub local_name: String,
+    /// A full user name as given, to check against the tenant's domain once it is known.
+    pub given_domain: Option<String>,
+    pub display_name: String,
+    pub email: String,
+    pub roles: Vec<i32>,
+}
+
+impl NewUser {
+    /// Parses `CreateUser.user`. Roles are checked against the tenant's kind later, by
+    /// [`roles`], once the tenant is read.
+    pub fn parse(user: Option<&pb::User>) -> Result<Self, Violations> {
+        let Some(u) = user else {
+            return Err(Violations::one("user", "is required"));
+        };
+        let mut v = Violations::new();
+        let name = u.user_name.trim().to_lowercase();
+        let (local, domain) = match name.split_once('@') {
+            Some((local, domain)) => (local.to_string(), Some(domain.to_string())),
+            None => (name.clone(), None),
+        };
+        let local_ok = (1..=64).contains(&local.len())
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            && !local.starts_with('.')
+            && !local.ends_with('.');
+        if name.is_empty() {
+            v.add("user.user_name", "is required");
+        } else if !local_ok {
+            v.add(
+                "user.user_name",
+                "must be 1 to 64 letters, digits, \".\", \"-\" or \"_\" before the \"@\"",
+            );
+        }
+        let display_name = v.take(fields::text("user.display_name", &u.display_name, 200));
+        let email = v.take(fields::optional_email("user.email", &u.email));
+        v.check()?;
+        Ok(NewUser {
+            local_name: local,
+            given_domain: domain,
+            display_name: display_name.unwrap_or_default(),
+            email: email.flatten().unwrap_or_default(),
+            roles: u.roles.clone(),
+        })
+    }
+}
+
+/// The changes of an `UpdateUser`.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    /// Raw roles, checked against the tenant's kind by [`roles`] once the tenant is read.
+    pub roles: Option<Vec<i32>>,
+}
+
+/// The paths `UpdateUser` may change.
+pub const USER_PATHS: &[&str] = &["display_name", "email", "roles"];
+
+impl UserPatch {
+    pub fn parse(u: &pb::User, mask: Option<&prost_types::FieldMask>) -> Result<Self, Violations> {
+        let paths = fields::update_mask(mask, USER_PATHS, || {
+            let mut set = Vec::new();
+            if !u.display_name.is_empty() {
+                set.push("display_name");
+            }
+            if !u.email.is_empty() {
+                set.push("email");
+            }
+            if !u.roles.is_empty() {
+                set.push("roles");
+            }
+            set
+        })?;
+        let mut v = Violations::new();
+        let mut patch = UserPatch::default();
+        for path in &paths {
+            match path.as_str() {
+                "display_name" => {
+                    patch.display_name =
+                        v.take(fields::text("user.display_name", &u.display_name, 200))
+                }
+                "email" => {
+                    patch.email = v
+                        .take(fields::optional_email("user.email", &u.email))
+                        .map(Option::unwrap_or_default)
+                }
+                "roles" => patch.roles = Some(u.roles.clone()),
+                _ => {}
+            }
+        }
+        v.check()?;
+        Ok(patch)
+    }
+}
+
+/// Roles as sent (enum numbers), checked against what the tenant's kind allows; sorted, without
+/// repeats.
+pub fn roles(field: &str, raw: &[i32], kind: Kind) -> Result<Vec<Role>, Violations> {
+    let mut v = Violations::new();
+    let mut out = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        match Role::try_from(*r) {
+            Ok(role) if kind.roles().contains(&role) => out.push(role),
+            Ok(Role::Unspecified) | Err(_) => v.add(format!("{field}[{i}]"), "is not a role"),
+            Ok(role) => v.add(
+                format!("{field}[{i}]"),
+                format!(
+                    "{} is not a role of a {} tenant; allowed: {}",
+                    role.as_str_name(),
+                    match kind {
+                        Kind::Partner => "partner",
+                        Kind::Customer => "customer",
+                    },
+                    kind.roles()
+                        .iter()
+                        .map(|r| r.as_str_name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        }
+    }
+    v.check()?;
+    out.sort_by_key(|r| *r as i32);
+    out.dedup();
+    Ok(out)
+}
+
+/// A required cloud instance.
+pub fn cloud(field: &str, raw: i32) -> Result<Cloud, Violations> {
+    match Cloud::try_from(raw) {
+        Ok(Cloud::Unspecified) => Err(Violations::one(field, "is required")),
+        Ok(c) => Ok(c),
+        Err(_) => Err(Violations::one(field, "is not a cloud instance")),
+    }
+}
+
+/// A required ISO 3166-1 alpha-2 country code (upper case).
+pub fn country_code(field: &str, value: &str) -> Result<String, Violations> {
+    if value.is_empty() {
+        return Err(Violations::one(field, "is required"));
+    }
+    country::lookup(value)
+        .map(|c| c.code.to_string())
+        .ok_or_else(|| {
+            Violations::one(
+                field,
+                "must be an ISO 3166-1 alpha-2 country code in upper case, like \"SE\"",
+            )
+        })
+}
+
+/// An optional country filter.
+pub fn optional_country_code(field: &str, value: &str) -> Result<String, Violations> {
+    if value.is_empty() {
+        Ok(String::new())
+    } else {
+        country_code(field, value)
+    }
+}
+
+/// A domain prefix: 3 to 27 lower-case ASCII letters and digits, starting with a letter.
+pub fn domain_prefix(field: &str, value: &str) -> Result<String, Violations> {
+    let ok = (3..=27).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if value.is_empty() {
+        Err(Violations::one(field, "is required"))
+    } else if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Violations::one(
+            field,
+            "must be 3 to 27 lower-case letters and digits, starting with a letter",
+        ))
+    }
+}
+
+/// A partner ID (MPN ID): 6 to 8 digits, not starting with 0.
+pub fn mpn_id(field: &str, value: &str) -> Result<String, Violations> {
+    let ok = (6..=8).contains(&value.len())
+        && value.chars().all(|c| c.is_ascii_digit())
+        && !value.starts_with('0');
+    if value.is_empty() {
+        Err(Violations::one(field, "is required"))
+    } else if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Violations::one(
+            field,
+            "must be a partner ID: 6 to 8 digits, not starting with 0",
+        ))
+    }
+}
+
+fn address(field: &str, a: Option<&types::PostalAddress>) -> Result<Address, Violations> {
+    let Some(a) = a else {
+        return Err(Violations::one(field, "is required"));
+    };
+    let mut v = Violations::new();
+    let mut lines = Vec::new();
+    if a.address_lines.is_empty() || a.address_lines.len() > 3 {
+        v.add(format!("{field}.address_lines"), "must have 1 to 3 lines");
+    }
+    for (i, line) in a.address_lines.iter().enumerate() {
+        let f = format!("{field}.address_lines[{i}]");
+        if let Some(l) = v.take(fields::text(&f, line, 200)) {
+            lines.push(l);
+        }
+    }
+    let locality = v.take(fields::text(&format!("{field}.locality"), &a.locality, 100));
+    let area = v.take(fields::optional_text(
+        &format!("{field}.administrative_area"),
+        &a.administrative_area,
+        100,
+    ));
+    let postal = v.take(fields::optional_text(
+        &format!("{field}.postal_code"),
+        &a.postal_code,
+        20,
+    ));
+    v.check()?;
+    Ok(Address {
+        lines,
+        locality: locality.unwrap_or_default(),
+        administrative_area: area.unwrap_or_default(),
+        postal_code: postal.unwrap_or_default(),
+    })
+}
+
+/// A person with first and last name and e-mail (phone optional).
+pub fn contact(field: &str, c: Option<&types::Contact>) -> Result<Contact, Violations> {
+    let Some(c) = c else {
+        return Err(Violations::one(field, "is required"));
+    };
+    let mut v = Violations::new();
+    let first_name = v.take(fields::text(
+        &format!("{field}.first_name"),
+        &c.first_name,
+        100,
+    ));
+    let last_name = v.take(fields::text(
+        &format!("{field}.last_name"),
+        &c.last_name,
+        100,
+    ));
+    let email = v.take(fields::email(&format!("{field}.email"), &c.email));
+    let phone = v.take(fields::optional_phone(&format!("{field}.phone"), &c.phone));
+    v.check()?;
+    Ok(Contact {
+        first_name: first_name.unwrap_or_default(),
+        last_name: last_name.unwrap_or_default(),
+        email: email.unwrap_or_default(),
+        phone: phone.unwrap_or_default(),
+    })
+}
+
+fn partner_profile(
+    field: &str,
+    p: Option<&pb::PartnerProfile>,
+) -> Result<PartnerProfile, Violations> {
+    let Some(p) = p else {
+        return Err(Violations::one(
+            field,
+            "is required: mpn_id and partner_types",
+        ));
+    };
+    let mut v = Violations::new();
+    let mpn = v.take(mpn_id(&format!("{field}.mpn_id"), &p.mpn_id));
+    let mut types = Vec::new();
+    if p.partner_types.is_empty() {
+        v.add(
+            format!("{field}.partner_types"),
+            "needs at least one partner type",
+        );
+    }
+    for (i, raw) in p.partner_types.iter().enumerate() {
+        match PartnerType::try_from(*raw) {
+            Ok(PartnerType::Unspecified) | Err(_) => v.add(
+                format!("{field}.partner_types[{i}]"),
+                "is not a partner type",
+            ),
+            Ok(t) => types.push(t),
+        }
+    }
+    types.sort_by_key(|t| *t as i32);
+    types.dedup();
+    let description = v.take(fields::optional_text(
+        &format!("{field}.description"),
+        &p.description,
+        2000,
+    ));
+    let keywords = v.take(keywords(&format!("{field}.keywords"), &p.keywords));
+    v.check()?;
+    Ok(PartnerProfile {
+        mpn_id: mpn.unwrap_or_default(),
+        partner_types: types,
+        listed: p.listed,
+        description: description.unwrap_or_default(),
+        keywords: keywords.unwrap_or_default(),
+    })
+}
+
+fn keywords(field: &str, words: &[String]) -> Result<Vec<String>, Violations> {
+    let mut v = Violations::new();
+    if words.len() > 20 {
+        v.add(field, "must have at most 20 keywords");
+    }
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        if let Some(w) = v.take(fields::text(&f, w, 50)) {
+            if w.contains(',') || w.contains('\n') {
+                v.add(f, "must not contain commas or line breaks");
+            } else {
+                out.push(w);
+            }
+        }
+    }
+    v.check()?;
+    Ok(out)
+}
+
+/// Lower-case words of a search query, at most [`MAX_QUERY_WORDS`].
+pub fn query_words(field: &str, query: &str) -> Result<Vec<String>, Violations> {
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    if words.len() > MAX_QUERY_WORDS {
+        return Err(Violations::one(
+            field,
+            format!("must have at most {MAX_QUERY_WORDS} words"),
+        ));
+    }
+    if words
+        .iter()
+        .any(|w| w.chars().count() > 50 || w.chars().any(char::is_control))
+    {
+        return Err(Violations::one(
+            field,
+            "has a word that is too long or not text",
+        ));
+    }
+    Ok(words)
+}
+
+/// Words a search may have.
+pub const MAX_QUERY_WORDS: usize = 5;
+
+/// The lower-case text partner search looks in.
+pub fn search_text(display_name: &str, description: &str, keywords: &[String]) -> String {
+    format!("{display_name}\n{description}\n{}", keywords.join("\n")).to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partner_ids_domain_prefixes_and_countries() {
+        assert!(mpn_id("m", "1234567").is_ok());
+        for bad in ["", "12345", "123456789", "0123456", "12a4567"] {
+            assert!(mpn_id("m", bad).is_err(), "{bad}");
+        }
+        assert!(domain_prefix("d", "contoso2").is_ok());
+        for bad in [
+            "",
+            "ab",
+            "Contoso",
+            "2contoso",
+            "con-toso",
+            "abcdefghijklmnopqrstuvwxyzab",
+        ] {
+            assert!(domain_prefix("d", bad).is_err(), "{bad}");
+        }
+        assert_eq!(country_code("c", "SE").unwrap(), "SE");
+        assert!(country_code("c", "se").is_err());
+        assert!(country_code("c", "XX").is_err());
+    }
+
+    #[test]
+    fn roles_must_fit_the_tenant_kind() {
+        let partner_only = [Role::AdminAgent as i32];
+        assert!(roles("r", &partner_only, Kind::Customer).is_err());
+        assert_eq!(
+            roles("r", &partner_only, Kind::Partner).unwrap(),
+            [Role::AdminAgent]
+        );
+        let twice = [
+            Role::UserAdmin as i32,
+            Role::GlobalAdmin as i32,
+            Role::UserAdmin as i32,
+        ];
+        assert_eq!(
+            roles("r", &twice, Kind::Customer).unwrap(),
+            [Role::GlobalAdmin, Role::UserAdmin]
+        );
+        let err = roles("r", &[Role::PlatformOperator as i32, 99], Kind::Partner).unwrap_err();
+        assert_eq!(err.as_slice().len(), 2);
+    }
+}

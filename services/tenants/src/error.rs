@@ -1,0 +1,137 @@
+//! Everything the tenants service can answer besides success.
+
+use partnerhub_kit::status::{self, Fault, Violation, Violations};
+use std::time::Duration;
+use tonic::Code;
+
+/// `ErrorInfo.domain` of this service's errors.
+pub const DOMAIN: &str = "tenants.partnerhub";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid request: {0}")]
+    Invalid(Violations),
+    #[error("tenant {0} not found")]
+    TenantNotFound(String),
+    #[error("user {0} not found in this tenant")]
+    UserNotFound(String),
+    #[error("no partner holds the partner ID {0}")]
+    PartnerIdNotFound(String),
+    #[error("the partner ID {0} belongs to another partner already")]
+    MpnIdTaken(String),
+    #[error("the domain prefix {0:?} is taken; choose another")]
+    DomainPrefixTaken(String),
+    #[error("the user name {0} is taken")]
+    UserNameTaken(String),
+    #[error("{what} changed since it was read (etag {sent}, now {current}); read it again")]
+    StaleEtag {
+        what: &'static str,
+        sent: String,
+        current: String,
+    },
+    #[error("invalid request: {0}")]
+    RequestIdReused(Violations),
+    #[error("{0} is the tenant's last global admin; make another user global admin first")]
+    LastGlobalAdmin(String),
+    #[error("user name or password is incorrect")]
+    InvalidCredentials,
+    #[error("too many wrong passwords: sign-in is locked; try again in {} s", .0.as_secs().max(1))]
+    Locked(Duration),
+    #[error("the tenant is not active yet")]
+    TenantNotActive,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+impl Error {
+    /// One bad field.
+    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Error::Invalid(Violations::one(field, description))
+    }
+}
+
+impl Error {
+    /// A `request_id` seen before with a different request.
+    pub fn request_id_reused() -> Self {
+        Error::RequestIdReused(Violations::one(
+            "request_id",
+            "was used before for a different request; use a new UUID for a new request",
+        ))
+    }
+}
+
+impl From<Violations> for Error {
+    fn from(v: Violations) -> Self {
+        Error::Invalid(v)
+    }
+}
+
+impl Fault for Error {
+    fn code(&self) -> Code {
+        match self {
+            Error::Invalid(_) | Error::RequestIdReused(_) => Code::InvalidArgument,
+            Error::TenantNotFound(_) | Error::UserNotFound(_) | Error::PartnerIdNotFound(_) => {
+                Code::NotFound
+            }
+            Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_) | Error::UserNameTaken(_) => {
+                Code::AlreadyExists
+            }
+            Error::StaleEtag { .. } => Code::Aborted,
+            Error::LastGlobalAdmin(_) | Error::TenantNotActive => Code::FailedPrecondition,
+            Error::InvalidCredentials => Code::Unauthenticated,
+            Error::Locked(_) => Code::ResourceExhausted,
+            Error::Database(e) => status::database_code(e),
+            Error::Hashing(_) => Code::Internal,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "INVALID_ARGUMENT",
+            Error::TenantNotFound(_) => "TENANT_NOT_FOUND",
+            Error::UserNotFound(_) => "USER_NOT_FOUND",
+            Error::PartnerIdNotFound(_) => "PARTNER_ID_NOT_FOUND",
+            Error::MpnIdTaken(_) => "MPN_ID_TAKEN",
+            Error::DomainPrefixTaken(_) => "DOMAIN_PREFIX_TAKEN",
+            Error::UserNameTaken(_) => "USER_NAME_TAKEN",
+            Error::StaleEtag { .. } => "ETAG_MISMATCH",
+            Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
+            Error::LastGlobalAdmin(_) => "LAST_GLOBAL_ADMIN",
+            Error::InvalidCredentials => "INVALID_CREDENTIALS",
+            Error::Locked(_) => "SIGN_IN_LOCKED",
+            Error::TenantNotActive => "TENANT_NOT_ACTIVE",
+            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
+                "DATABASE_UNAVAILABLE"
+            }
+            Error::Database(_) | Error::Hashing(_) => "INTERNAL",
+        }
+    }
+
+    fn violations(&self) -> &[Violation] {
+        match self {
+            Error::Invalid(v) | Error::RequestIdReused(v) => v.as_slice(),
+            _ => &[],
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Locked(d) => Some(*d),
+            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
+                Some(status::RETRY_UNAVAILABLE)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        status::to_status(&e, DOMAIN)
+    }
+}
+
+/// Handlers' result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

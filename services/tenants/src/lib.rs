@@ -1,0 +1,39 @@
+//! The tenants service: partners and customers, their users, the agreements they accepted, and
+//! the credential check behind sign-in.
+
+mod api;
+pub mod domain;
+mod error;
+mod password;
+mod store;
+
+pub use api::{LOCK_DURATION, MAX_FAILED_SIGN_INS, Tenants};
+pub use error::{DOMAIN, Error};
+
+use partnerhub_kit::server::Server;
+use partnerhub_kit::store::{Database, Migrations, OpenError};
+use partnerhub_proto::tenants::tenant_internal_service_server::TenantInternalServiceServer;
+use partnerhub_proto::tenants::tenant_service_server::TenantServiceServer;
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The service's migrations, one set per backend.
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
+
+/// Opens and migrates the service's database.
+pub async fn open(url: &str) -> Result<Database, OpenError> {
+    partnerhub_kit::store::open(url, &MIGRATIONS).await
+}
+
+/// The tenants server: both services, health and reflection.
+pub fn server(db: Database) -> Server {
+    let tenants = Tenants::new(db);
+    Server::new("tenants")
+        .add_service(TenantServiceServer::new(tenants.clone()))
+        .add_service(TenantInternalServiceServer::new(tenants))
+        .descriptors(partnerhub_proto::DESCRIPTORS)
+}

@@ -1,0 +1,1 @@
+//! The test harness: starts the system and hands out clients.
