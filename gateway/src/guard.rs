@@ -171,12 +171,11 @@ impl State {
             });
         };
         let caller = self.authenticate(&parts.headers).await?;
-        if let Caller::User(p) = &caller {
-            if p.password_change_required
-                && path != "/partnerhub.gateway.v1.AuthService/ChangePassword"
-            {
-                return Err(Error::PasswordChangeRequired.into());
-            }
+        if let Caller::User(p) = &caller
+            && p.password_change_required
+            && path != "/partnerhub.gateway.v1.AuthService/ChangePassword"
+        {
+            return Err(Error::PasswordChangeRequired.into());
         }
         let bytes = read_body(body).await?;
         let message = self.decode(&path, &bytes)?;

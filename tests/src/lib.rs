@@ -1,1 +1,347 @@
-//! The test harness: starts the system and hands out clients.
+//! The test harness: starts the whole system the way `partnerhub dev` does, on ephemeral
+//! loopback ports, and hands out gRPC clients.
+//!
+//! Storage is SQLite in a temporary folder, or PostgreSQL when `PARTNERHUB_TEST_DATABASE_URL`
+//! names a server (`postgres://postgres@127.0.0.1:5432/postgres`): each test system then gets
+//! its own four databases there, dropped when it stops.
+
+use partnerhub::system::{self, Running, SystemConfig};
+use partnerhub_kit::server::Limits;
+use partnerhub_proto::gateway::auth_service_client::AuthServiceClient;
+use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
+use partnerhub_proto::{gateway as gw, tenants as pb, types};
+use sqlx::Connection;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+
+pub use partnerhub_proto as proto;
+
+/// The environment variable that selects PostgreSQL.
+pub const DATABASE_ENV: &str = "PARTNERHUB_TEST_DATABASE_URL";
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(String);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if !self.0.is_empty() {
+            let value = format!("Bearer {}", self.0)
+                .parse()
+                .map_err(|_| Status::internal("token is not a header value"))?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that signs its calls with a token.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// A running system for one test.
+pub struct TestSystem {
+    running: Option<Running>,
+    /// The gateway's address.
+    pub gateway: SocketAddr,
+    /// The services' addresses, in `partnerhub::system::SERVICES` order.
+    pub services: [SocketAddr; 4],
+    channel: Channel,
+    /// A platform operator token.
+    pub operator: String,
+    _dir: tempfile::TempDir,
+    postgres: Option<Postgres>,
+}
+
+struct Postgres {
+    admin_url: String,
+    databases: Vec<String>,
+}
+
+impl TestSystem {
+    /// Starts the four services and the gateway.
+    pub async fn start() -> TestSystem {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (database_url, postgres) = match std::env::var(DATABASE_ENV) {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let base = format!("ph_{}", uuid::Uuid::new_v4().simple());
+                let server = admin_url
+                    .rsplit_once('/')
+                    .map(|(s, _)| s)
+                    .unwrap_or(&admin_url)
+                    .to_string();
+                let databases = system::SERVICES
+                    .iter()
+                    .map(|s| format!("{base}_{s}"))
+                    .collect();
+                (
+                    Some(format!("{server}/{base}")),
+                    Some(Postgres {
+                        admin_url,
+                        databases,
+                    }),
+                )
+            }
+            _ => (None, None),
+        };
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let running = system::start(SystemConfig {
+            data_dir: dir.path().to_path_buf(),
+            database_url,
+            gateway: any,
+            services: [any; 4],
+            signing_key: dir.path().join("signing-key.pem"),
+            token_lifetime: Duration::from_secs(600),
+            limits: Limits::default(),
+        })
+        .await
+        .expect("the system starts");
+        let channel = connect(running.gateway).await;
+        let (operator, _) = running.tokens.issue_operator(Duration::from_secs(600));
+        TestSystem {
+            gateway: running.gateway,
+            services: running.services,
+            running: Some(running),
+            channel,
+            operator,
+            _dir: dir,
+            postgres,
+        }
+    }
+
+    /// Stops the servers and drops the test's databases.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        if let Some(pg) = self.postgres.take() {
+            pg.drop_databases().await;
+        }
+    }
+
+    /// A channel to the gateway.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// The gateway's channel, signing calls with `token`.
+    pub fn authed(&self, token: &str) -> Authed {
+        InterceptedService::new(self.channel.clone(), Bearer(token.to_string()))
+    }
+
+    /// `TenantService` through the gateway, as the holder of `token`.
+    pub fn tenants(&self, token: &str) -> TenantServiceClient<Authed> {
+        TenantServiceClient::new(self.authed(token))
+    }
+
+    /// `AuthService` through the gateway, as the holder of `token` ("" for none).
+    pub fn auth(&self, token: &str) -> AuthServiceClient<Authed> {
+        AuthServiceClient::new(self.authed(token))
+    }
+
+    /// A channel straight to a service (bypassing the gateway), by name.
+    pub async fn service(&self, name: &str) -> Channel {
+        let index = system::SERVICES
+            .iter()
+            .position(|s| *s == name)
+            .expect("a service name");
+        connect(self.services[index]).await
+    }
+
+    /// The operator enrols a partner; returns it with its admin's user name and temporary
+    /// password.
+    pub async fn create_partner(
+        &self,
+        prefix: &str,
+        mpn_id: &str,
+        types: &[types::PartnerType],
+    ) -> Enrolled {
+        let response = self
+            .tenants(&self.operator)
+            .create_partner(pb::CreatePartnerRequest {
+                partner: Some(partner(prefix, mpn_id, types)),
+                request_id: String::new(),
+            })
+            .await
+            .expect("CreatePartner")
+            .into_inner();
+        let tenant = response.partner.expect("partner");
+        let admin = response.admin_user.expect("admin");
+        Enrolled {
+            tenant,
+            admin_user_name: admin.user_name,
+            temporary_password: response.temporary_password,
+        }
+    }
+
+    /// Signs in with a temporary password, changes it, and returns a full token.
+    pub async fn activate_user(&self, user_name: &str, temporary_password: &str) -> String {
+        let first = self
+            .sign_in(user_name, temporary_password)
+            .await
+            .expect("sign in with the temporary password");
+        assert!(first.password_change_required);
+        self.auth(&first.access_token)
+            .change_password(gw::ChangePasswordRequest {
+                current_password: temporary_password.into(),
+                new_password: NEW_PASSWORD.into(),
+            })
+            .await
+            .expect("ChangePassword")
+            .into_inner()
+            .access_token
+    }
+
+    /// Signs in.
+    pub async fn sign_in(
+        &self,
+        user_name: &str,
+        password: &str,
+    ) -> Result<gw::SignInResponse, Status> {
+        self.auth("")
+            .sign_in(gw::SignInRequest {
+                user_name: user_name.into(),
+                password: password.into(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Enrols a partner and returns it with a signed-in global admin's token.
+    pub async fn partner_admin(
+        &self,
+        prefix: &str,
+        mpn_id: &str,
+        types: &[types::PartnerType],
+    ) -> (pb::Tenant, String) {
+        let enrolled = self.create_partner(prefix, mpn_id, types).await;
+        let token = self
+            .activate_user(&enrolled.admin_user_name, &enrolled.temporary_password)
+            .await;
+        (enrolled.tenant, token)
+    }
+}
+
+impl Drop for TestSystem {
+    fn drop(&mut self) {
+        // A test that failed before `stop` still leaves no databases behind.
+        if let Some(pg) = self.postgres.take() {
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(pg.drop_databases());
+                }
+            })
+            .join();
+        }
+    }
+}
+
+impl Postgres {
+    async fn drop_databases(&self) {
+        let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&self.admin_url).await else {
+            return;
+        };
+        for db in &self.databases {
+            // The names are ours ("ph_<hex>_<service>"), so quoting them is enough.
+            let sql = format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
+
+/// A partner just enrolled.
+pub struct Enrolled {
+    pub tenant: pb::Tenant,
+    pub admin_user_name: String,
+    pub temporary_password: String,
+}
+
+/// The password `activate_user` sets.
+pub const NEW_PASSWORD: &str = "Fika-1234-Stockholm";
+
+async fn connect(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// A valid partner to enrol.
+pub fn partner(prefix: &str, mpn_id: &str, types: &[types::PartnerType]) -> pb::Tenant {
+    pb::Tenant {
+        display_name: format!("{prefix} AB"),
+        cloud: types::Cloud::Worldwide as i32,
+        country_code: "SE".into(),
+        domain_prefix: prefix.into(),
+        address: Some(address()),
+        contact: Some(contact("Ann", "Berg")),
+        partner: Some(pb::PartnerProfile {
+            mpn_id: mpn_id.into(),
+            partner_types: types.iter().map(|t| *t as i32).collect(),
+            listed: true,
+            description: format!("{prefix} sells cloud services"),
+            keywords: vec!["schools".into()],
+        }),
+        ..Default::default()
+    }
+}
+
+/// A valid customer to create.
+pub fn customer(prefix: &str) -> pb::Tenant {
+    pb::Tenant {
+        display_name: format!("{prefix} Skola"),
+        cloud: types::Cloud::Worldwide as i32,
+        country_code: "SE".into(),
+        domain_prefix: prefix.into(),
+        address: Some(address()),
+        contact: Some(contact("Maja", "Ek")),
+        ..Default::default()
+    }
+}
+
+pub fn address() -> types::PostalAddress {
+    types::PostalAddress {
+        address_lines: vec!["Drottninggatan 1".into()],
+        locality: "Stockholm".into(),
+        administrative_area: String::new(),
+        postal_code: "111 51".into(),
+    }
+}
+
+pub fn contact(first: &str, last: &str) -> types::Contact {
+    types::Contact {
+        first_name: first.into(),
+        last_name: last.into(),
+        email: format!("{}@example.com", first.to_lowercase()),
+        phone: String::new(),
+    }
+}
+
+/// The `ErrorInfo.reason` of a status ("" if none).
+pub fn reason(status: &Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The fields of a status's `BadRequest`.
+pub fn bad_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,190 @@
+//! Every server answers health and reflection; the gateway shows only the public contract and
+//! refuses internal methods; services built later answer UNIMPLEMENTED.
+
+use partnerhub_proto::subscriptions::ListOffersRequest;
+use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
+use partnerhub_proto::tenants::GetPrincipalRequest;
+use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
+use partnerhub_tests::{TestSystem, reason};
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::{v1, v1alpha};
+
+async fn listed_v1(channel: tonic::transport::Channel) -> Vec<String> {
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection v1")
+        .into_inner();
+    match stream
+        .next()
+        .await
+        .expect("an answer")
+        .expect("ok")
+        .message_response
+    {
+        Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+async fn listed_v1alpha(channel: tonic::transport::Channel) -> Vec<String> {
+    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection v1alpha")
+        .into_inner();
+    match stream
+        .next()
+        .await
+        .expect("an answer")
+        .expect("ok")
+        .message_response
+    {
+        Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+async fn file_containing(channel: tonic::transport::Channel, symbol: &str) -> bool {
+    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(symbol.into()),
+        ),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    matches!(
+        stream
+            .next()
+            .await
+            .expect("an answer")
+            .expect("ok")
+            .message_response,
+        Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
+    )
+}
+
+#[tokio::test]
+async fn every_server_answers_health_and_both_reflection_versions() {
+    let sys = TestSystem::start().await;
+    let mut servers = vec![("gateway", sys.channel())];
+    for name in partnerhub::system::SERVICES {
+        servers.push((name, sys.service(name).await));
+    }
+    for (name, channel) in servers {
+        let health = HealthClient::new(channel.clone())
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{name} health: {e}"))
+            .into_inner();
+        assert_eq!(health.status, ServingStatus::Serving as i32, "{name}");
+        let v1 = listed_v1(channel.clone()).await;
+        let v1alpha = listed_v1alpha(channel.clone()).await;
+        assert_eq!(
+            v1, v1alpha,
+            "{name}: both reflection versions list the same services"
+        );
+        assert!(
+            v1.contains(&"grpc.health.v1.Health".to_string()),
+            "{name}: {v1:?}"
+        );
+        // grpcurl 1.8 decodes error details only if google.rpc is known to reflection.
+        assert!(
+            file_containing(channel, "google.rpc.BadRequest").await,
+            "{name}: google.rpc descriptors"
+        );
+    }
+    let tenants = listed_v1(sys.service("tenants").await).await;
+    assert!(tenants.contains(&"partnerhub.tenants.v1.TenantInternalService".to_string()));
+    assert!(
+        !tenants
+            .iter()
+            .any(|s| s.starts_with("partnerhub.subscriptions")),
+        "{tenants:?}"
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn the_gateway_shows_the_public_contract_only() {
+    let sys = TestSystem::start().await;
+    let listed = listed_v1alpha(sys.channel()).await;
+    for public in [
+        "partnerhub.gateway.v1.AuthService",
+        "partnerhub.gateway.v1.WorkflowService",
+        "partnerhub.tenants.v1.TenantService",
+        "partnerhub.subscriptions.v1.SubscriptionService",
+        "partnerhub.relationships.v1.RelationshipService",
+        "partnerhub.invitations.v1.InvitationService",
+    ] {
+        assert!(
+            listed.contains(&public.to_string()),
+            "{public} missing from {listed:?}"
+        );
+    }
+    assert!(!listed.iter().any(|s| s.contains("Internal")), "{listed:?}");
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn internal_methods_are_refused_at_the_gateway_even_for_the_operator() {
+    let sys = TestSystem::start().await;
+    let mut internal = TenantInternalServiceClient::new(sys.authed(&sys.operator));
+    let status = internal
+        .get_principal(GetPrincipalRequest {
+            user_id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(reason(&status), "INTERNAL_METHOD");
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn services_built_later_answer_unimplemented() {
+    let sys = TestSystem::start().await;
+    let mut direct = SubscriptionServiceClient::new(sys.service("subscriptions").await);
+    let status = direct
+        .list_offers(ListOffersRequest::default())
+        .await
+        .expect_err("not built yet");
+    assert_eq!(status.code(), Code::Unimplemented);
+    let mut through_gateway = SubscriptionServiceClient::new(sys.authed(&sys.operator));
+    let status = through_gateway
+        .list_offers(ListOffersRequest::default())
+        .await
+        .expect_err("not served yet");
+    assert_eq!(status.code(), Code::Unimplemented);
+    assert_eq!(reason(&status), "METHOD_NOT_SERVED");
+    sys.stop().await;
+}
