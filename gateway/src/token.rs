@@ -45,7 +45,9 @@ pub struct Tokens {
 /// Why a key file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("can't read the signing key {path}: {source}")]
+    #[error(
+        "can't read the signing key {path}: {source} (`partnerhub dev` creates one; a deployment passes --signing-key)"
+    )]
     Read {
         path: String,
         source: std::io::Error,
