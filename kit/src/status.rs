@@ -63,6 +63,14 @@ impl Violations {
         &self.0
     }
 
+    /// Ends a parse: the violations found, or else the value. Every part of `value` was kept by
+    /// [`Violations::take`] (combine several with `Option::zip`), so when nothing was found it is
+    /// all there.
+    pub fn done<T>(self, value: Option<T>) -> Result<T, Violations> {
+        self.check()?;
+        value.ok_or_else(|| Violations::one("request", "is incomplete"))
+    }
+
     /// `Ok(())` when nothing was found, else these violations as the error.
     pub fn check(self) -> Result<(), Violations> {
         if self.is_empty() { Ok(()) } else { Err(self) }

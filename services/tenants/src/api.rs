@@ -55,14 +55,22 @@ impl Tenants {
         Ok(self.db.pool.acquire().await?)
     }
 
-    /// Creates a tenant with its first global admin, once per request id.
+    /// Creates a tenant with its first global admin, once per request id. `field` names the
+    /// tenant in the request ("partner", "customer"); `fingerprint` is the request's, without
+    /// its request id.
     async fn create_tenant(
         &self,
         method: &str,
-        new: NewTenant,
-        request_id: Option<Uuid>,
+        kind: Kind,
+        field: &str,
+        tenant: Option<&pb::Tenant>,
+        request_id: &str,
         fingerprint: String,
     ) -> Result<Created> {
+        let mut v = Violations::new();
+        let request_id = v.take(fields::request_id(request_id)).flatten();
+        let new = v.take(NewTenant::parse(kind, tenant, field));
+        let new = v.done(new)?;
         let temporary = password::temporary();
         let hash = password::hash(temporary.clone()).await?;
         let outcome = match self
@@ -178,10 +186,7 @@ impl Tenants {
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let request_id = v.take(fields::request_id(&req.request_id)).flatten();
         let new = v.take(NewUser::parse(req.user.as_ref()));
-        v.check()?;
-        let (Some(tenant_id), Some(new)) = (tenant_id, new) else {
-            return Err(Error::field("user", "is incomplete"));
-        };
+        let (tenant_id, new) = v.done(tenant_id.zip(new))?;
         let tenant_id = tenant_id.to_string();
         let fingerprint = fingerprint(&pb::CreateUserRequest {
             request_id: String::new(),
@@ -269,10 +274,7 @@ impl Tenants {
         let user_id = v.take(fields::id("user.id", &user.id));
         let etag = v.take(fields::etag("user.etag", &user.etag)).flatten();
         let patch = v.take(UserPatch::parse(&user, req.update_mask.as_ref()));
-        v.check()?;
-        let (Some(tenant_id), Some(user_id), Some(patch)) = (tenant_id, user_id, patch) else {
-            return Err(Error::field("user", "is incomplete"));
-        };
+        let ((tenant_id, user_id), patch) = v.done(tenant_id.zip(user_id).zip(patch))?;
         let (tenant_id, user_id) = (tenant_id.to_string(), user_id.to_string());
         let mut tx = self.db.pool.begin().await?;
         store::lock_tenant(&mut tx, &tenant_id).await?;
@@ -311,10 +313,7 @@ impl Tenants {
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let user_id = v.take(fields::id("user_id", &req.user_id));
         let etag = v.take(fields::etag("etag", &req.etag)).flatten();
-        v.check()?;
-        let (Some(tenant_id), Some(user_id)) = (tenant_id, user_id) else {
-            return Err(Error::field("user_id", "is required"));
-        };
+        let (tenant_id, user_id) = v.done(tenant_id.zip(user_id))?;
         let (tenant_id, user_id) = (tenant_id.to_string(), user_id.to_string());
         let mut tx = self.db.pool.begin().await?;
         store::lock_tenant(&mut tx, &tenant_id).await?;
@@ -336,10 +335,7 @@ impl Tenants {
         let id = v.take(fields::id("tenant.id", &t.id));
         let etag = v.take(fields::etag("tenant.etag", &t.etag)).flatten();
         let patch = v.take(TenantPatch::parse(&t, req.update_mask.as_ref()));
-        v.check()?;
-        let (Some(id), Some(patch)) = (id, patch) else {
-            return Err(Error::field("tenant", "is incomplete"));
-        };
+        let (id, patch) = v.done(id.zip(patch))?;
         let id = id.to_string();
         let mut tx = self.db.pool.begin().await?;
         store::lock_tenant(&mut tx, &id).await?;
@@ -376,12 +372,8 @@ impl Tenants {
             }
         };
         let signer = v.take(domain::contact("signer", req.signer.as_ref()));
-        v.check()?;
-        let (Some(tenant_id), Some(agreement_type), Some(signer)) =
-            (tenant_id, agreement_type, signer)
-        else {
-            return Err(Error::field("signer", "is required"));
-        };
+        let ((tenant_id, agreement_type), signer) =
+            v.done(tenant_id.zip(agreement_type).zip(signer))?;
         let tenant_id = tenant_id.to_string();
         let mut conn = self.conn().await?;
         let tenant = store::tenant(&mut conn, &tenant_id).await?;
@@ -554,23 +546,19 @@ impl TenantService for Tenants {
         request: Request<pb::CreatePartnerRequest>,
     ) -> Result<Response<pb::CreatePartnerResponse>, Status> {
         let req = request.into_inner();
-        let mut v = Violations::new();
-        let request_id = v.take(fields::request_id(&req.request_id)).flatten();
-        let new = v.take(NewTenant::parse(
-            Kind::Partner,
-            req.partner.as_ref(),
-            "partner",
-        ));
-        v.check().map_err(Error::from)?;
-        let Some(new) = new else {
-            return Err(Error::field("partner", "is required").into());
-        };
         let fingerprint = fingerprint(&pb::CreatePartnerRequest {
             request_id: String::new(),
-            ..req
+            ..req.clone()
         });
         let created = self
-            .create_tenant("CreatePartner", new, request_id, fingerprint)
+            .create_tenant(
+                "CreatePartner",
+                Kind::Partner,
+                "partner",
+                req.partner.as_ref(),
+                &req.request_id,
+                fingerprint,
+            )
             .await?;
         Ok(Response::new(pb::CreatePartnerResponse {
             partner: Some(created.tenant.to_proto()),
@@ -651,10 +639,7 @@ impl TenantService for Tenants {
                 &filter.state,
             ],
         ));
-        v.check().map_err(Error::from)?;
-        let Some(page) = page else {
-            return Err(Error::field("page_token", "is invalid").into());
-        };
+        let page = v.done(page).map_err(Error::from)?;
         let rows = store::list_tenants(&mut *self.conn().await?, &filter, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |t| t.id.clone());
         Ok(Response::new(pb::ListTenantsResponse {
@@ -732,10 +717,7 @@ impl TenantService for Tenants {
                 &words,
             ],
         ));
-        v.check().map_err(Error::from)?;
-        let Some(page) = page else {
-            return Err(Error::field("page_token", "is invalid").into());
-        };
+        let page = v.done(page).map_err(Error::from)?;
         let rows = store::search_partners(&mut *self.conn().await?, &filter, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |t| t.id.clone());
         Ok(Response::new(pb::SearchPartnersResponse {
@@ -763,10 +745,7 @@ impl TenantService for Tenants {
         let mut v = Violations::new();
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let user_id = v.take(fields::id("user_id", &req.user_id));
-        v.check().map_err(Error::from)?;
-        let (Some(tenant_id), Some(user_id)) = (tenant_id, user_id) else {
-            return Err(Error::field("user_id", "is required").into());
-        };
+        let (tenant_id, user_id) = v.done(tenant_id.zip(user_id)).map_err(Error::from)?;
         let user = store::user(
             &mut *self.conn().await?,
             &tenant_id.to_string(),
@@ -802,10 +781,7 @@ impl TenantService for Tenants {
             "users",
             &[&tenant_id, &role],
         ));
-        v.check().map_err(Error::from)?;
-        let Some(page) = page else {
-            return Err(Error::field("page_token", "is invalid").into());
-        };
+        let page = v.done(page).map_err(Error::from)?;
         let mut conn = self.conn().await?;
         store::tenant(&mut conn, &tenant_id).await?;
         let rows = store::list_users(
@@ -848,10 +824,7 @@ impl TenantService for Tenants {
         let mut v = Violations::new();
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let user_id = v.take(fields::id("user_id", &req.user_id));
-        v.check().map_err(Error::from)?;
-        let (Some(tenant_id), Some(user_id)) = (tenant_id, user_id) else {
-            return Err(Error::field("user_id", "is required").into());
-        };
+        let (tenant_id, user_id) = v.done(tenant_id.zip(user_id)).map_err(Error::from)?;
         let (tenant_id, user_id) = (tenant_id.to_string(), user_id.to_string());
         store::user(&mut *self.conn().await?, &tenant_id, &user_id).await?;
         let temporary = password::temporary();
@@ -900,10 +873,7 @@ impl TenantService for Tenants {
             "agreements",
             &[&tenant_id, &agreement_type],
         ));
-        v.check().map_err(Error::from)?;
-        let Some(page) = page else {
-            return Err(Error::field("page_token", "is invalid").into());
-        };
+        let page = v.done(page).map_err(Error::from)?;
         let mut conn = self.conn().await?;
         store::tenant(&mut conn, &tenant_id).await?;
         let rows = store::list_agreements(&mut conn, &tenant_id, &agreement_type, &page).await?;
@@ -922,23 +892,19 @@ impl TenantInternalService for Tenants {
         request: Request<pb::CreateCustomerTenantRequest>,
     ) -> Result<Response<pb::CreateCustomerTenantResponse>, Status> {
         let req = request.into_inner();
-        let mut v = Violations::new();
-        let request_id = v.take(fields::request_id(&req.request_id)).flatten();
-        let new = v.take(NewTenant::parse(
-            Kind::Customer,
-            req.customer.as_ref(),
-            "customer",
-        ));
-        v.check().map_err(Error::from)?;
-        let Some(new) = new else {
-            return Err(Error::field("customer", "is required").into());
-        };
         let fingerprint = fingerprint(&pb::CreateCustomerTenantRequest {
             request_id: String::new(),
-            ..req
+            ..req.clone()
         });
         let created = self
-            .create_tenant("CreateCustomerTenant", new, request_id, fingerprint)
+            .create_tenant(
+                "CreateCustomerTenant",
+                Kind::Customer,
+                "customer",
+                req.customer.as_ref(),
+                &req.request_id,
+                fingerprint,
+            )
             .await?;
         Ok(Response::new(pb::CreateCustomerTenantResponse {
             customer: Some(created.tenant.to_proto()),
