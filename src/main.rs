@@ -1,7 +1,7 @@
 //! The `partnerhub` command.
 
 use clap::{Args, Parser, Subcommand};
-use partnerhub::system::{self, SERVICES, StartError, SystemConfig};
+use partnerhub::system::{self, SERVICES, Settings, StartError, SystemConfig};
 use partnerhub_gateway::Tokens;
 use partnerhub_kit::server::{Limits, bind, shutdown_signal};
 use std::net::SocketAddr;
@@ -63,6 +63,26 @@ struct Common {
         default_value_t = 60
     )]
     token_minutes: u64,
+    /// Days an untouched invitation stays usable.
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_INVITATION_DAYS",
+        default_value_t = 90
+    )]
+    invitation_days: u64,
+    /// Base of invitation links for the worldwide cloud (the code is added as `?code=`).
+    #[arg(long, global = true, env = "PARTNERHUB_INVITATION_LINK_WORLDWIDE")]
+    invitation_link_worldwide: Option<String>,
+    /// Base of invitation links for the Germany cloud.
+    #[arg(long, global = true, env = "PARTNERHUB_INVITATION_LINK_GERMANY")]
+    invitation_link_germany: Option<String>,
+    /// Base of invitation links for the 21Vianet (China) cloud.
+    #[arg(long, global = true, env = "PARTNERHUB_INVITATION_LINK_CHINA_21VIANET")]
+    invitation_link_china_21vianet: Option<String>,
+    /// Base of invitation links for the US government cloud.
+    #[arg(long, global = true, env = "PARTNERHUB_INVITATION_LINK_US_GOVERNMENT")]
+    invitation_link_us_government: Option<String>,
 }
 
 impl Common {
@@ -81,6 +101,31 @@ impl Common {
 
     fn token_lifetime(&self) -> Duration {
         Duration::from_secs(self.token_minutes.max(1) * 60)
+    }
+
+    fn settings(&self) -> Settings {
+        let mut links = partnerhub_invitations::Links::default();
+        for (set, link) in [
+            (&self.invitation_link_worldwide, &mut links.worldwide),
+            (&self.invitation_link_germany, &mut links.germany),
+            (
+                &self.invitation_link_china_21vianet,
+                &mut links.china_21vianet,
+            ),
+            (
+                &self.invitation_link_us_government,
+                &mut links.us_government,
+            ),
+        ] {
+            if let Some(value) = set {
+                *link = value.clone();
+            }
+        }
+        Settings {
+            clock: Default::default(),
+            links,
+            invitation_ttl: Some(Duration::from_secs(self.invitation_days.max(1) * 86_400)),
+        }
     }
 
     fn database_url(&self, service: &str) -> String {
@@ -126,7 +171,7 @@ struct Serve {
     /// services in the order above].
     #[arg(long, env = "PARTNERHUB_LISTEN")]
     listen: Option<SocketAddr>,
-    /// Gateway only: the tenants service.
+    /// The tenants service (for the gateway, relationships and invitations).
     #[arg(
         long,
         env = "PARTNERHUB_TENANTS_URL",
@@ -218,6 +263,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 signing_key: common.signing_key(),
                 token_lifetime: common.token_lifetime(),
                 limits: common.limits(),
+                settings: common.settings(),
             })
             .await?;
             let storage = match &common.database_url {
@@ -311,7 +357,8 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
         "{service} listening on {}",
         listener.local_addr().unwrap_or(addr)
     );
-    system::service_server(service, db)
+    let tenants = system::channel(&serve.tenants_url)?;
+    system::service_server(service, db, tenants, &common.settings())
         .run(listener, common.limits(), stop.cancelled_owned())
         .await?;
     Ok(())

@@ -4,6 +4,7 @@
 use partnerhub_gateway::{Backends, Tokens};
 use partnerhub_kit::server::{Limits, ServeError, bind};
 use partnerhub_kit::store::{Database, OpenError, sqlite_url};
+use partnerhub_kit::time::Clock;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,6 +63,19 @@ pub struct SystemConfig {
     pub token_lifetime: Duration,
     /// Limits of every server.
     pub limits: Limits,
+    /// What the services need besides their databases (the tenants channel is made here).
+    pub settings: Settings,
+}
+
+/// Settings of the services, besides addresses and databases.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The time expiries are measured by (tests move it forward).
+    pub clock: Clock,
+    /// Invitation links, per cloud instance.
+    pub links: partnerhub_invitations::Links,
+    /// How long an untouched invitation stays usable [default: 90 days].
+    pub invitation_ttl: Option<Duration>,
 }
 
 /// The running system.
@@ -146,13 +160,33 @@ pub fn service_name(name: &str) -> Result<&'static str, StartError> {
         .ok_or_else(|| StartError::UnknownService(name.into()))
 }
 
-/// One service's server, ready to run on a bound listener.
-pub fn service_server(service: &'static str, db: Database) -> partnerhub_kit::server::Server {
+/// One service's server, ready to run on a bound listener. `tenants` reaches the tenants
+/// service, which the relationships and invitations services ask about tenants.
+pub fn service_server(
+    service: &'static str,
+    db: Database,
+    tenants: Channel,
+    settings: &Settings,
+) -> partnerhub_kit::server::Server {
     match service {
         "tenants" => partnerhub_tenants::server(db),
         "subscriptions" => partnerhub_subscriptions::server(db),
-        "relationships" => partnerhub_relationships::server(db),
-        _ => partnerhub_invitations::server(db),
+        "relationships" => partnerhub_relationships::server(
+            db,
+            partnerhub_relationships::Deps {
+                clock: settings.clock.clone(),
+                tenants,
+            },
+        ),
+        _ => {
+            let mut deps = partnerhub_invitations::Deps::new(tenants);
+            deps.clock = settings.clock.clone();
+            deps.links = settings.links.clone();
+            if let Some(ttl) = settings.invitation_ttl {
+                deps.default_ttl = ttl;
+            }
+            partnerhub_invitations::server(db, deps)
+        }
     }
 }
 
@@ -184,10 +218,10 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
         let url = database_url(config.database_url.as_deref(), &config.data_dir, service);
         databases.push(open_database(service, &url).await?);
     }
-    let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
+    // Bind every listener first: the services find each other by the bound addresses.
+    let mut listeners = Vec::new();
     let mut addresses = config.services;
-    for (i, (service, db)) in SERVICES.into_iter().zip(databases).enumerate() {
+    for (i, service) in SERVICES.into_iter().enumerate() {
         let listener = bind(config.services[i])
             .await
             .map_err(|source| StartError::Serve { service, source })?;
@@ -198,7 +232,14 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
                 source: e,
             },
         })?;
-        let (server, limits, stop) = (service_server(service, db), config.limits, shutdown.clone());
+        listeners.push(listener);
+    }
+    let tenants = channel(&format!("http://{}", addresses[0]))?;
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    for ((service, db), listener) in SERVICES.into_iter().zip(databases).zip(listeners) {
+        let server = service_server(service, db, tenants.clone(), &config.settings);
+        let (limits, stop) = (config.limits, shutdown.clone());
         tasks.spawn(async move {
             (
                 service,

@@ -11,6 +11,7 @@
 
 pub mod caller;
 pub mod country;
+pub mod delegation;
 pub mod fields;
 pub mod page;
 pub mod server;

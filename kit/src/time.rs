@@ -1,6 +1,27 @@
 //! Time as the stores keep it: whole microseconds since the Unix epoch, in a BIGINT column.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The time services go by for expiries (delegated admin end times, invitation expiry, trials).
+/// In production it is the system clock; tests move it forward instead of waiting days.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_micros: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Now, in microseconds since the Unix epoch.
+    pub fn now(&self) -> i64 {
+        now_micros().saturating_add(self.offset_micros.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every clone of it) forward.
+    pub fn advance(&self, by: Duration) {
+        self.offset_micros.fetch_add(micros(by), Ordering::Relaxed);
+    }
+}
 
 /// Now, in microseconds since the Unix epoch.
 pub fn now_micros() -> i64 {
@@ -31,6 +52,15 @@ pub fn micros(d: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_advanced_clock_moves_every_clone() {
+        let clock = Clock::default();
+        let other = clock.clone();
+        let before = other.now();
+        clock.advance(Duration::from_secs(86_400));
+        assert!(other.now() - before >= 86_400_000_000);
+    }
 
     #[test]
     fn timestamps_keep_microseconds_and_negative_times() {

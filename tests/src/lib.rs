@@ -5,8 +5,9 @@
 //! names a server (`postgres://postgres@127.0.0.1:5432/postgres`): each test system then gets
 //! its own four databases there, dropped when it stops.
 
-use partnerhub::system::{self, Running, SystemConfig};
+use partnerhub::system::{self, Running, Settings, SystemConfig};
 use partnerhub_kit::server::Limits;
+use partnerhub_kit::time::Clock;
 use partnerhub_proto::gateway::auth_service_client::AuthServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::{gateway as gw, tenants as pb, types};
@@ -52,6 +53,8 @@ pub struct TestSystem {
     channel: Channel,
     /// A platform operator token.
     pub operator: String,
+    /// The services' clock: `clock.advance(…)` makes days pass.
+    pub clock: Clock,
     _dir: tempfile::TempDir,
     postgres: Option<Postgres>,
 }
@@ -88,6 +91,7 @@ impl TestSystem {
             _ => (None, None),
         };
         let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let clock = Clock::default();
         let running = system::start(SystemConfig {
             data_dir: dir.path().to_path_buf(),
             database_url,
@@ -96,6 +100,10 @@ impl TestSystem {
             signing_key: dir.path().join("signing-key.pem"),
             token_lifetime: Duration::from_secs(600),
             limits: Limits::default(),
+            settings: Settings {
+                clock: clock.clone(),
+                ..Settings::default()
+            },
         })
         .await
         .expect("the system starts");
@@ -107,6 +115,7 @@ impl TestSystem {
             running: Some(running),
             channel,
             operator,
+            clock,
             _dir: dir,
             postgres,
         }

@@ -5,12 +5,14 @@
 
 use partnerhub_kit::server::Server;
 use partnerhub_kit::store::{Database, Migrations, OpenError};
+use partnerhub_kit::time::Clock;
 use partnerhub_proto::relationships::relationship_internal_service_server::{
     RelationshipInternalService, RelationshipInternalServiceServer,
 };
 use partnerhub_proto::relationships::relationship_service_server::{
     RelationshipService, RelationshipServiceServer,
 };
+use tonic::transport::Channel;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -26,11 +28,32 @@ pub async fn open(url: &str) -> Result<Database, OpenError> {
     partnerhub_kit::store::open(url, &MIGRATIONS).await
 }
 
+/// What the service needs besides its database.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The time expiries are measured by.
+    pub clock: Clock,
+    /// The tenants service (names, clouds and countries of tenants).
+    pub tenants: Channel,
+}
+
+impl Deps {
+    /// Defaults for everything but the tenants service.
+    pub fn new(tenants: Channel) -> Self {
+        Deps {
+            clock: Clock::default(),
+            tenants,
+        }
+    }
+}
+
 /// The service over its database.
 #[derive(Debug, Clone)]
 pub struct Relationships {
     #[allow(dead_code)] // Used once the service's methods are built.
     db: Database,
+    #[allow(dead_code)]
+    deps: Deps,
 }
 
 impl RelationshipService for Relationships {}
@@ -38,8 +61,8 @@ impl RelationshipService for Relationships {}
 impl RelationshipInternalService for Relationships {}
 
 /// The relationships server: both services, health and reflection.
-pub fn server(db: Database) -> Server {
-    let service = Relationships { db };
+pub fn server(db: Database, deps: Deps) -> Server {
+    let service = Relationships { db, deps };
     Server::new("relationships")
         .add_service(RelationshipServiceServer::new(service.clone()))
         .add_service(RelationshipInternalServiceServer::new(service))
