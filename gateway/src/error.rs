@@ -36,8 +36,48 @@ pub enum Error {
     RoleRequired { method: String, roles: String },
     #[error("you have no access to tenant {0}")]
     NoAccessToTenant(String),
+    #[error(
+        "{method} in this customer needs one of these roles: {roles}; through your partner's delegated admin you hold: {held}"
+    )]
+    DelegatedRoleRequired {
+        method: String,
+        roles: String,
+        held: String,
+    },
     #[error("the operator has no password to change")]
     OperatorHasNoPassword,
+    #[error(
+        "the customer has not accepted the customer agreement: send agreement_signer (the person who accepts it) with the acceptance"
+    )]
+    AgreementNotAccepted,
+    #[error(
+        "the invitation is for the {invitation} cloud and your tenant is in the {tenant} cloud; relationships never cross clouds"
+    )]
+    CloudMismatch { invitation: String, tenant: String },
+    #[error(
+        "a reseller relationship needs the partner in the customer's country or region (UN M49): the partner is in {partner} ({partner_region}), the customer in {customer} ({customer_region})"
+    )]
+    RegionMismatch {
+        partner: String,
+        partner_region: &'static str,
+        customer: String,
+        customer_region: &'static str,
+    },
+    #[error(
+        "in the {0} cloud a reseller relationship must include delegated admin; ask the partner for a new invitation"
+    )]
+    DelegatedAdminRequired(String),
+    #[error("only a customer tenant accepts this kind of invitation")]
+    NotACustomer,
+    #[error("this invitation is addressed to another tenant")]
+    InvitationForAnotherTenant,
+    #[error("{0} invitations can't be accepted yet")]
+    KindNotAvailable(String),
+    #[error("{message}")]
+    InvitationNotUsable {
+        reason: &'static str,
+        message: String,
+    },
     #[error("invalid request: {0}")]
     Invalid(Violations),
     #[error("the request is not a well-formed gRPC message: {0}")]
@@ -54,11 +94,20 @@ impl Fault for Error {
             }
             Error::PasswordChangeRequired
             | Error::TenantNotActive
-            | Error::OperatorHasNoPassword => Code::FailedPrecondition,
+            | Error::OperatorHasNoPassword
+            | Error::AgreementNotAccepted
+            | Error::CloudMismatch { .. }
+            | Error::RegionMismatch { .. }
+            | Error::DelegatedAdminRequired(_)
+            | Error::NotACustomer
+            | Error::InvitationForAnotherTenant
+            | Error::InvitationNotUsable { .. } => Code::FailedPrecondition,
+            Error::KindNotAvailable(_) => Code::Unimplemented,
             Error::InternalMethod(_)
             | Error::OperatorOnly(_)
             | Error::NotForOperator(_)
             | Error::RoleRequired { .. }
+            | Error::DelegatedRoleRequired { .. }
             | Error::NoAccessToTenant(_) => Code::PermissionDenied,
             Error::NotServed(_) => Code::Unimplemented,
             Error::Invalid(_) | Error::Malformed(_) => Code::InvalidArgument,
@@ -78,9 +127,17 @@ impl Fault for Error {
             Error::NotServed(_) => "METHOD_NOT_SERVED",
             Error::OperatorOnly(_) => "OPERATOR_ONLY",
             Error::NotForOperator(_) => "NOT_FOR_OPERATOR",
-            Error::RoleRequired { .. } => "ROLE_REQUIRED",
+            Error::RoleRequired { .. } | Error::DelegatedRoleRequired { .. } => "ROLE_REQUIRED",
             Error::NoAccessToTenant(_) => "NO_ACCESS_TO_TENANT",
             Error::OperatorHasNoPassword => "OPERATOR_HAS_NO_PASSWORD",
+            Error::AgreementNotAccepted => "AGREEMENT_NOT_ACCEPTED",
+            Error::CloudMismatch { .. } => "CLOUD_MISMATCH",
+            Error::RegionMismatch { .. } => "REGION_MISMATCH",
+            Error::DelegatedAdminRequired(_) => "DELEGATED_ADMIN_REQUIRED",
+            Error::NotACustomer => "NOT_A_CUSTOMER",
+            Error::InvitationForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
+            Error::KindNotAvailable(_) => "INVITATION_KIND_NOT_AVAILABLE",
+            Error::InvitationNotUsable { reason, .. } => reason,
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::Malformed(_) => "MALFORMED_REQUEST",
             Error::Unavailable(_) => "SERVICE_UNAVAILABLE",

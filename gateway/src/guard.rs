@@ -11,6 +11,9 @@ use bytes::{Buf, Bytes};
 use http_body_util::{BodyExt, Full, Limited};
 use partnerhub_kit::caller;
 use partnerhub_kit::status::Violations;
+use partnerhub_proto::relationships::{
+    self as rel, relationship_internal_service_client::RelationshipInternalServiceClient,
+};
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::{tenants as pb, types::Role};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
@@ -179,7 +182,7 @@ impl State {
         }
         let bytes = read_body(body).await?;
         let message = self.decode(&path, &bytes)?;
-        authorize(&path, rule, &caller, &message)?;
+        let access = self.authorize(&path, rule, &caller, &message).await?;
         parts.headers.remove(http::header::AUTHORIZATION);
         if let Caller::User(p) = &caller {
             for (name, value) in [
@@ -192,6 +195,7 @@ impl State {
             }
         }
         parts.extensions.insert(caller);
+        parts.extensions.insert(access);
         Ok(http::Request::from_parts(
             parts,
             Body::new(Full::new(bytes)),
@@ -267,54 +271,171 @@ async fn read_body(body: Body) -> Result<Bytes, tonic::Status> {
         .map_err(|e| Error::Malformed(format!("can't read the request: {e}")).into())
 }
 
-/// Applies a rule to a caller and the decoded request.
-fn authorize(
-    path: &str,
-    rule: Rule,
-    caller: &Caller,
-    message: &DynamicMessage,
-) -> Result<(), Error> {
-    let method = path.rsplit('/').next().unwrap_or(path).to_string();
-    match (rule, caller) {
-        (Rule::Anyone, _) => Ok(()),
-        (Rule::Operator, Caller::Operator) => Ok(()),
-        (Rule::Operator, Caller::User(_)) => Err(Error::OperatorOnly(method)),
-        (
+/// Where an admitted call acts, and through which relationships when delegated. Put in the
+/// request's extensions next to the [`Caller`].
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The tenant the call acts in ("" for calls not about one tenant).
+    pub tenant_id: String,
+    /// The relationships that grant a partner's agent access to a customer; empty when the
+    /// caller acts in its own tenant.
+    pub through: Vec<String>,
+}
+
+fn role_names(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str_name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A required tenant id in a request field.
+fn target(message: &DynamicMessage, field: &str) -> Result<String, Error> {
+    let target = field_text(message, field);
+    if target.is_empty() {
+        return Err(Error::Invalid(Violations::one(field, "is required")));
+    }
+    if uuid::Uuid::parse_str(&target).is_err() {
+        return Err(Error::Invalid(Violations::one(field, "must be a UUID")));
+    }
+    Ok(target)
+}
+
+impl State {
+    /// Applies a rule to a caller and the decoded request.
+    async fn authorize(
+        &self,
+        path: &str,
+        rule: Rule,
+        caller: &Caller,
+        message: &DynamicMessage,
+    ) -> Result<Access, tonic::Status> {
+        let method = path.rsplit('/').next().unwrap_or(path).to_string();
+        let own_tenant = match caller {
+            Caller::User(p) => p.tenant_id.clone(),
+            Caller::Operator => String::new(),
+        };
+        let own = Access {
+            tenant_id: own_tenant.clone(),
+            through: Vec::new(),
+        };
+        match rule {
+            Rule::Anyone => Ok(own),
+            Rule::Operator => match caller {
+                Caller::Operator => Ok(own),
+                Caller::User(_) => Err(Error::OperatorOnly(method).into()),
+            },
+            Rule::OwnList { fields, roles } => {
+                let named: Vec<(&str, String)> = fields
+                    .iter()
+                    .map(|f| (*f, field_text(message, f)))
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect();
+                if named.is_empty() {
+                    return Err(Error::Invalid(Violations::one(
+                        fields[0],
+                        format!("one of {} is required", fields.join(", ")),
+                    ))
+                    .into());
+                }
+                for (field, value) in &named {
+                    if uuid::Uuid::parse_str(value).is_err() {
+                        return Err(
+                            Error::Invalid(Violations::one(*field, "must be a UUID")).into()
+                        );
+                    }
+                }
+                match caller {
+                    Caller::Operator => Ok(own),
+                    Caller::User(_) if !named.iter().any(|(_, v)| *v == own_tenant) => {
+                        // Lists show a tenant's own records only: naming only other tenants is
+                        // asking for someone else's.
+                        Err(Error::NoAccessToTenant(named[0].1.clone()).into())
+                    }
+                    Caller::User(_) if policy::satisfies(roles, &caller.roles()) => Ok(own),
+                    Caller::User(_) => Err(Error::RoleRequired {
+                        method,
+                        roles: role_names(roles),
+                    }
+                    .into()),
+                }
+            }
             Rule::InTenant {
                 field,
                 roles,
                 operator,
-            },
-            caller,
-        ) => {
-            let target = field_text(message, field);
-            if target.is_empty() {
-                return Err(Error::Invalid(Violations::one(field, "is required")));
-            }
-            if uuid::Uuid::parse_str(&target).is_err() {
-                return Err(Error::Invalid(Violations::one(field, "must be a UUID")));
-            }
-            match caller {
-                Caller::Operator if operator => Ok(()),
-                Caller::Operator => Err(Error::NotForOperator(method)),
-                Caller::User(p) if p.tenant_id == target => {
-                    if policy::satisfies(roles, &caller.roles()) {
-                        Ok(())
-                    } else {
-                        Err(Error::RoleRequired {
-                            method,
-                            roles: roles
-                                .iter()
-                                .map(|r| r.as_str_name())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        })
+                delegated,
+            } => {
+                let target = target(message, field)?;
+                let access = Access {
+                    tenant_id: target.clone(),
+                    through: Vec::new(),
+                };
+                match caller {
+                    Caller::Operator if operator => Ok(access),
+                    Caller::Operator => Err(Error::NotForOperator(method).into()),
+                    Caller::User(p) if p.tenant_id == target => {
+                        if policy::satisfies(roles, &caller.roles()) {
+                            Ok(access)
+                        } else {
+                            Err(Error::RoleRequired {
+                                method,
+                                roles: role_names(roles),
+                            }
+                            .into())
+                        }
                     }
+                    Caller::User(p)
+                        if delegated && p.tenant_kind == pb::tenant::Kind::Partner as i32 =>
+                    {
+                        self.delegated(p, &caller.roles(), &target, roles, method)
+                            .await
+                    }
+                    Caller::User(_) => Err(Error::NoAccessToTenant(target).into()),
                 }
-                // Delegated access through relationships comes with the relationships service.
-                Caller::User(_) => Err(Error::NoAccessToTenant(target)),
             }
         }
+    }
+
+    /// A partner's user acting in a customer tenant through the partner's relationships.
+    async fn delegated(
+        &self,
+        principal: &pb::Principal,
+        held: &[Role],
+        customer: &str,
+        roles: &[Role],
+        method: String,
+    ) -> Result<Access, tonic::Status> {
+        let answer = RelationshipInternalServiceClient::new(self.backends.relationships.clone())
+            .check_access(rel::CheckAccessRequest {
+                partner_tenant_id: principal.tenant_id.clone(),
+                customer_tenant_id: customer.to_string(),
+            })
+            .await
+            .map_err(relay)?
+            .into_inner();
+        let granted: Vec<Role> = answer
+            .roles
+            .iter()
+            .filter_map(|r| Role::try_from(*r).ok())
+            .collect();
+        let effective = policy::delegated_roles(held, &granted);
+        if effective.is_empty() {
+            return Err(Error::NoAccessToTenant(customer.to_string()).into());
+        }
+        if !policy::satisfies(roles, &effective) {
+            return Err(Error::DelegatedRoleRequired {
+                method,
+                roles: role_names(roles),
+                held: role_names(&effective),
+            }
+            .into());
+        }
+        Ok(Access {
+            tenant_id: customer.to_string(),
+            through: answer.relationships.into_iter().map(|r| r.id).collect(),
+        })
     }
 }
 

@@ -7,22 +7,17 @@ pub mod error;
 pub mod guard;
 pub mod policy;
 pub mod token;
+mod workflows;
 
 pub use guard::{Backends, Caller};
 pub use token::Tokens;
 
 use partnerhub_kit::server::{Limits, ServeError, Server};
 use partnerhub_proto::gateway::auth_service_server::AuthServiceServer;
-use partnerhub_proto::gateway::workflow_service_server::{WorkflowService, WorkflowServiceServer};
+use partnerhub_proto::gateway::workflow_service_server::WorkflowServiceServer;
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use std::future::Future;
 use tokio::net::TcpListener;
-
-/// The cross-service workflows. Until their issues land, each answers UNIMPLEMENTED (the
-/// generated default), and the authorization table does not list them yet.
-struct Workflows;
-
-impl WorkflowService for Workflows {}
 
 /// Serves the gateway on `listener` until `shutdown` resolves.
 pub async fn serve(
@@ -38,7 +33,9 @@ pub async fn serve(
     };
     let routes = Server::new("gateway")
         .add_service(AuthServiceServer::new(auth))
-        .add_service(WorkflowServiceServer::new(Workflows))
+        .add_service(WorkflowServiceServer::new(workflows::Workflows::new(
+            &backends,
+        )))
         .lists("partnerhub.tenants.v1.TenantService")
         .lists("partnerhub.subscriptions.v1.SubscriptionService")
         .lists("partnerhub.relationships.v1.RelationshipService")

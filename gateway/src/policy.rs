@@ -5,11 +5,17 @@
 //!
 //! - `Anyone`: any signed-in user (and the operator).
 //! - `Operator`: the platform operator only.
-//! - `InTenant { field, roles, operator }`: the call acts in the tenant whose id is in request
-//!   field `field`. Allowed for a user of that tenant holding one of `roles` (`ANY_USER`: any
-//!   user of the tenant), and for the operator when `operator` is true. Delegated access (a
-//!   partner's agents acting in a customer tenant) is decided by the same `roles`, applied to the
-//!   roles the partner holds there.
+//! - `InTenant { field, roles, operator, delegated }`: the call acts in the tenant whose id is in
+//!   request field `field`. Allowed for a user of that tenant holding one of `roles` (`ANY_USER`:
+//!   any user of the tenant); for the operator when `operator`; and, when `delegated`, for a
+//!   partner's agents through the partner's delegated admin (or advisor) relationship with that
+//!   tenant: an `ADMIN_AGENT` holds the customer roles granted to the partner, a
+//!   `HELPDESK_AGENT` only `HELPDESK_ADMIN` among them, other partner roles nothing.
+//! - `OwnList { fields, roles }`: a list that one of `fields` must scope to the caller's own tenant
+//!   (the operator may name any tenant).
+//!
+//! Shorthands below: `tenant(..)` = own users, operator and delegated agents; `own(..)` = own
+//! users and the operator; `member(..)` = own users only (they sign or decide for the tenant).
 
 use partnerhub_proto::types::Role;
 
@@ -25,6 +31,12 @@ pub enum Rule {
         field: &'static str,
         roles: &'static [Role],
         operator: bool,
+        delegated: bool,
+    },
+    /// A list scoped by one of `fields` to the caller's own tenant.
+    OwnList {
+        fields: &'static [&'static str],
+        roles: &'static [Role],
     },
 }
 
@@ -35,85 +47,82 @@ const GLOBAL_ADMIN: &[Role] = &[Role::GlobalAdmin];
 const USER_MANAGERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin];
 const USER_READERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin, Role::HelpdeskAdmin];
 const PASSWORD_RESETTERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin, Role::HelpdeskAdmin];
-const AGREEMENT_READERS: &[Role] = &[Role::GlobalAdmin, Role::BillingAdmin];
+const BILLING_READERS: &[Role] = &[Role::GlobalAdmin, Role::BillingAdmin];
+/// Customers' global and billing admins (seed 001), and the partner's own staff.
+const RELATIONSHIP_READERS: &[Role] = &[
+    Role::GlobalAdmin,
+    Role::BillingAdmin,
+    Role::AdminAgent,
+    Role::SalesAgent,
+    Role::HelpdeskAgent,
+];
+const RELATIONSHIP_ENDERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent];
+/// Who in a partner asks customers for relationships.
+const INVITERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent, Role::SalesAgent];
 
-const fn in_tenant(field: &'static str, roles: &'static [Role]) -> Rule {
+const fn tenant(field: &'static str, roles: &'static [Role]) -> Rule {
     Rule::InTenant {
         field,
         roles,
         operator: true,
+        delegated: true,
+    }
+}
+
+const fn own(field: &'static str, roles: &'static [Role]) -> Rule {
+    Rule::InTenant {
+        field,
+        roles,
+        operator: true,
+        delegated: false,
+    }
+}
+
+const fn member(field: &'static str, roles: &'static [Role]) -> Rule {
+    Rule::InTenant {
+        field,
+        roles,
+        operator: false,
+        delegated: false,
     }
 }
 
 /// The table: full method path → rule.
+#[rustfmt::skip]
 pub static TABLE: &[(&str, Rule)] = &[
     // partnerhub.gateway.v1.AuthService (SignIn needs no token and is not listed).
-    (
-        "/partnerhub.gateway.v1.AuthService/ChangePassword",
-        Rule::Anyone,
-    ),
+    ("/partnerhub.gateway.v1.AuthService/ChangePassword", Rule::Anyone),
+    // partnerhub.gateway.v1.WorkflowService
+    ("/partnerhub.gateway.v1.WorkflowService/AcceptInvitation", member("tenant_id", GLOBAL_ADMIN)),
     // partnerhub.tenants.v1.TenantService
-    (
-        "/partnerhub.tenants.v1.TenantService/CreatePartner",
-        Rule::Operator,
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/GetTenant",
-        in_tenant("tenant_id", ANY_USER),
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/ListTenants",
-        Rule::Operator,
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/UpdateTenant",
-        in_tenant("tenant.id", GLOBAL_ADMIN),
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/VerifyPartnerId",
-        Rule::Anyone,
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/SearchPartners",
-        Rule::Anyone,
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/CreateUser",
-        in_tenant("tenant_id", USER_MANAGERS),
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/GetUser",
-        in_tenant("tenant_id", USER_READERS),
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/ListUsers",
-        in_tenant("tenant_id", USER_READERS),
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/UpdateUser",
-        in_tenant("tenant_id", USER_MANAGERS),
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/DeleteUser",
-        in_tenant("tenant_id", USER_MANAGERS),
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/ResetPassword",
-        in_tenant("tenant_id", PASSWORD_RESETTERS),
-    ),
-    // Only the tenant's own global admin signs for it; the operator can't.
-    (
-        "/partnerhub.tenants.v1.TenantService/AcceptAgreement",
-        Rule::InTenant {
-            field: "tenant_id",
-            roles: GLOBAL_ADMIN,
-            operator: false,
-        },
-    ),
-    (
-        "/partnerhub.tenants.v1.TenantService/ListAgreements",
-        in_tenant("tenant_id", AGREEMENT_READERS),
-    ),
+    ("/partnerhub.tenants.v1.TenantService/CreatePartner", Rule::Operator),
+    ("/partnerhub.tenants.v1.TenantService/GetTenant", tenant("tenant_id", ANY_USER)),
+    ("/partnerhub.tenants.v1.TenantService/ListTenants", Rule::Operator),
+    ("/partnerhub.tenants.v1.TenantService/UpdateTenant", tenant("tenant.id", GLOBAL_ADMIN)),
+    ("/partnerhub.tenants.v1.TenantService/VerifyPartnerId", Rule::Anyone),
+    ("/partnerhub.tenants.v1.TenantService/SearchPartners", Rule::Anyone),
+    ("/partnerhub.tenants.v1.TenantService/CreateUser", tenant("tenant_id", USER_MANAGERS)),
+    ("/partnerhub.tenants.v1.TenantService/GetUser", tenant("tenant_id", USER_READERS)),
+    ("/partnerhub.tenants.v1.TenantService/ListUsers", tenant("tenant_id", USER_READERS)),
+    ("/partnerhub.tenants.v1.TenantService/UpdateUser", tenant("tenant_id", USER_MANAGERS)),
+    ("/partnerhub.tenants.v1.TenantService/DeleteUser", tenant("tenant_id", USER_MANAGERS)),
+    ("/partnerhub.tenants.v1.TenantService/ResetPassword", tenant("tenant_id", PASSWORD_RESETTERS)),
+    ("/partnerhub.tenants.v1.TenantService/AcceptAgreement", member("tenant_id", GLOBAL_ADMIN)),
+    ("/partnerhub.tenants.v1.TenantService/ListAgreements", tenant("tenant_id", BILLING_READERS)),
+    // partnerhub.relationships.v1.RelationshipService
+    ("/partnerhub.relationships.v1.RelationshipService/ListRelationships",
+        Rule::OwnList { fields: &["partner_tenant_id", "client_tenant_id"], roles: RELATIONSHIP_READERS }),
+    ("/partnerhub.relationships.v1.RelationshipService/GetRelationship", own("tenant_id", RELATIONSHIP_READERS)),
+    ("/partnerhub.relationships.v1.RelationshipService/ListPartnersOfCustomer", own("customer_tenant_id", BILLING_READERS)),
+    ("/partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles", member("customer_tenant_id", GLOBAL_ADMIN)),
+    ("/partnerhub.relationships.v1.RelationshipService/TerminateRelationship", member("tenant_id", RELATIONSHIP_ENDERS)),
+    // partnerhub.invitations.v1.InvitationService
+    ("/partnerhub.invitations.v1.InvitationService/CreateInvitation", member("invitation.inviter_tenant_id", INVITERS)),
+    ("/partnerhub.invitations.v1.InvitationService/GetInvitation", own("inviter_tenant_id", INVITERS)),
+    ("/partnerhub.invitations.v1.InvitationService/ListInvitations", own("inviter_tenant_id", INVITERS)),
+    ("/partnerhub.invitations.v1.InvitationService/PreviewInvitation", Rule::Anyone),
+    ("/partnerhub.invitations.v1.InvitationService/DeclineInvitation", member("tenant_id", GLOBAL_ADMIN)),
+    ("/partnerhub.invitations.v1.InvitationService/RevokeInvitation", member("inviter_tenant_id", INVITERS)),
 ];
 
 /// The rule of a method, if the gateway serves it.
@@ -124,6 +133,20 @@ pub fn rule(method: &str) -> Option<Rule> {
 /// Whether a user holding `held` satisfies `roles` (`ANY_USER` is satisfied by anyone).
 pub fn satisfies(roles: &[Role], held: &[Role]) -> bool {
     roles.is_empty() || roles.iter().any(|r| held.contains(r))
+}
+
+/// The customer roles a partner user holds in a customer tenant where the partner was granted
+/// `granted` (DOMAIN.md: an admin agent gets the granted roles, a helpdesk agent only the
+/// helpdesk admin role among them, anyone else nothing).
+pub fn delegated_roles(partner_roles: &[Role], granted: &[Role]) -> Vec<Role> {
+    if partner_roles.contains(&Role::AdminAgent) {
+        granted.to_vec()
+    } else if partner_roles.contains(&Role::HelpdeskAgent) && granted.contains(&Role::HelpdeskAdmin)
+    {
+        vec![Role::HelpdeskAdmin]
+    } else {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]
@@ -143,7 +166,12 @@ mod tests {
                 .methods()
                 .find(|m| m.name() == name)
                 .unwrap_or_else(|| panic!("{method}"));
-            if let Rule::InTenant { field, .. } = rule {
+            let fields: &[&str] = match rule {
+                Rule::InTenant { field, .. } => std::slice::from_ref(field),
+                Rule::OwnList { fields, .. } => fields,
+                _ => &[],
+            };
+            for field in fields {
                 let mut message = m.input();
                 let mut parts = field.split('.').peekable();
                 while let Some(part) = parts.next() {
@@ -159,14 +187,31 @@ mod tests {
     }
 
     #[test]
-    fn every_tenant_service_method_is_governed() {
+    fn agents_get_what_the_partner_was_granted_as_their_role_allows() {
+        let granted = [Role::GlobalAdmin, Role::HelpdeskAdmin];
+        assert_eq!(delegated_roles(&[Role::AdminAgent], &granted), granted);
+        assert_eq!(
+            delegated_roles(&[Role::HelpdeskAgent], &granted),
+            [Role::HelpdeskAdmin]
+        );
+        assert!(delegated_roles(&[Role::HelpdeskAgent], &[Role::UserAdmin]).is_empty());
+        assert!(delegated_roles(&[Role::SalesAgent, Role::GlobalAdmin], &granted).is_empty());
+    }
+
+    #[test]
+    fn every_method_of_the_built_services_is_governed() {
         let pool = DescriptorPool::decode(partnerhub_proto::PUBLIC_DESCRIPTORS).unwrap();
-        let service = pool
-            .get_service_by_name("partnerhub.tenants.v1.TenantService")
-            .unwrap();
-        for m in service.methods() {
-            let path = format!("/{}/{}", service.full_name(), m.name());
-            assert!(rule(&path).is_some(), "{path} has no rule");
+        for name in [
+            "partnerhub.gateway.v1.AuthService",
+            "partnerhub.tenants.v1.TenantService",
+            "partnerhub.relationships.v1.RelationshipService",
+            "partnerhub.invitations.v1.InvitationService",
+        ] {
+            let service = pool.get_service_by_name(name).unwrap();
+            for m in service.methods().filter(|m| m.name() != "SignIn") {
+                let path = format!("/{}/{}", service.full_name(), m.name());
+                assert!(rule(&path).is_some(), "{path} has no rule");
+            }
         }
     }
 }

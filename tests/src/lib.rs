@@ -9,6 +9,10 @@ use partnerhub::system::{self, Running, Settings, SystemConfig};
 use partnerhub_kit::server::Limits;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::gateway::auth_service_client::AuthServiceClient;
+use partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient;
+use partnerhub_proto::invitations::invitation_service_client::InvitationServiceClient;
+use partnerhub_proto::relationships::relationship_service_client::RelationshipServiceClient;
+use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::{gateway as gw, tenants as pb, types};
 use sqlx::Connection;
@@ -149,6 +153,81 @@ impl TestSystem {
     /// `AuthService` through the gateway, as the holder of `token` ("" for none).
     pub fn auth(&self, token: &str) -> AuthServiceClient<Authed> {
         AuthServiceClient::new(self.authed(token))
+    }
+
+    /// `InvitationService` through the gateway.
+    pub fn invitations(&self, token: &str) -> InvitationServiceClient<Authed> {
+        InvitationServiceClient::new(self.authed(token))
+    }
+
+    /// `RelationshipService` through the gateway.
+    pub fn relationships(&self, token: &str) -> RelationshipServiceClient<Authed> {
+        RelationshipServiceClient::new(self.authed(token))
+    }
+
+    /// `WorkflowService` through the gateway.
+    pub fn workflows(&self, token: &str) -> WorkflowServiceClient<Authed> {
+        WorkflowServiceClient::new(self.authed(token))
+    }
+
+    /// A customer tenant in `country`, made straight on the tenants service (the gateway's
+    /// CreateCustomer workflow is for partners), activated, with its global admin signed in.
+    pub async fn customer_admin(&self, prefix: &str, country: &str) -> (pb::Tenant, String) {
+        let mut tenants = TenantInternalServiceClient::new(self.service("tenants").await);
+        let mut new = customer(prefix);
+        new.country_code = country.into();
+        let created = tenants
+            .create_customer_tenant(pb::CreateCustomerTenantRequest {
+                customer: Some(new),
+                request_id: String::new(),
+            })
+            .await
+            .expect("CreateCustomerTenant")
+            .into_inner();
+        let tenant = tenants
+            .activate_tenant(pb::ActivateTenantRequest {
+                tenant_id: created.customer.expect("customer").id,
+            })
+            .await
+            .expect("ActivateTenant")
+            .into_inner()
+            .tenant
+            .expect("tenant");
+        let admin = created.admin_user.expect("admin");
+        let token = self
+            .activate_user(&admin.user_name, &created.temporary_password)
+            .await;
+        (tenant, token)
+    }
+
+    /// A new user of `tenant_id` with `roles`, created by `admin`, signed in.
+    pub async fn user(
+        &self,
+        admin: &str,
+        tenant_id: &str,
+        name: &str,
+        roles: &[types::Role],
+    ) -> (pb::User, String) {
+        let created = self
+            .tenants(admin)
+            .create_user(pb::CreateUserRequest {
+                tenant_id: tenant_id.into(),
+                user: Some(pb::User {
+                    user_name: name.into(),
+                    display_name: name.into(),
+                    roles: roles.iter().map(|r| *r as i32).collect(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("CreateUser")
+            .into_inner();
+        let user = created.user.expect("user");
+        let token = self
+            .activate_user(&user.user_name, &created.temporary_password)
+            .await;
+        (user, token)
     }
 
     /// A channel straight to a service (bypassing the gateway), by name.

@@ -1,0 +1,257 @@
+//! A customer accepts a partner's invitation (seeds 004 and 001): check the caller, the cloud,
+//! the region, the agreement; use the invitation; create the relationships.
+
+use super::{Workflows, on_behalf};
+use crate::error::{Error, relay};
+use partnerhub_kit::country;
+use partnerhub_kit::status::Violations;
+use partnerhub_proto::gateway as gw;
+use partnerhub_proto::invitations::{self as inv, InvitationKind, invitation::State};
+use partnerhub_proto::relationships::{self as rel, RelationshipType};
+use partnerhub_proto::tenants::{self as pb, Principal};
+use partnerhub_proto::types::Cloud;
+use tonic::Status;
+
+/// Names the acceptance of one invitation by one tenant when the caller sent no request id, so
+/// that a plain retry is still recognised as the same acceptance.
+const ACCEPT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5c0f_1d2e_8a7b_4c3d_9e6f_a1b2c3d4e5f6);
+
+pub async fn run(
+    w: &Workflows,
+    who: &Principal,
+    req: gw::AcceptInvitationRequest,
+) -> Result<gw::AcceptInvitationResponse, Status> {
+    let code = req.code.trim().to_string();
+    if code.is_empty() {
+        return Err(Error::Invalid(Violations::one("code", "is required")).into());
+    }
+    let request_id = match partnerhub_kit::fields::request_id(&req.request_id) {
+        Ok(Some(id)) => id,
+        Ok(None) => uuid::Uuid::new_v5(
+            &ACCEPT_NAMESPACE,
+            format!("{}\n{code}", req.tenant_id).as_bytes(),
+        ),
+        Err(v) => return Err(Error::Invalid(v).into()),
+    };
+
+    let invitation = w
+        .invitations
+        .clone()
+        .lookup_invitation(inv::LookupInvitationRequest { code: code.clone() })
+        .await
+        .map_err(relay)?
+        .into_inner()
+        .invitation
+        .ok_or_else(|| {
+            Status::internal("the invitations service answered without an invitation")
+        })?;
+    let kind = InvitationKind::try_from(invitation.kind).unwrap_or(InvitationKind::Unspecified);
+    if !matches!(
+        kind,
+        InvitationKind::ResellerRelationship | InvitationKind::DelegatedAdmin
+    ) {
+        return Err(Error::KindNotAvailable(kind.as_str_name().to_string()).into());
+    }
+    usable(&invitation, &req.tenant_id)?;
+
+    let customer = tenant(w, &req.tenant_id).await?;
+    let partner = tenant(w, &invitation.inviter_tenant_id).await?;
+    if customer.kind != pb::tenant::Kind::Customer as i32 {
+        return Err(Error::NotACustomer.into());
+    }
+    if !invitation.invitee_tenant_id.is_empty() && invitation.invitee_tenant_id != req.tenant_id {
+        return Err(Error::InvitationForAnotherTenant.into());
+    }
+    if customer.cloud != invitation.cloud {
+        return Err(Error::CloudMismatch {
+            invitation: cloud_name(invitation.cloud),
+            tenant: cloud_name(customer.cloud),
+        }
+        .into());
+    }
+    if kind == InvitationKind::ResellerRelationship {
+        same_country_or_region(&partner, &customer)?;
+        let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
+        if matches!(cloud, Cloud::Germany | Cloud::UsGovernment)
+            && invitation.delegated_admin.is_none()
+        {
+            return Err(Error::DelegatedAdminRequired(cloud_name(customer.cloud)).into());
+        }
+    }
+    let agreement = customer_agreement(w, who, &req).await?;
+
+    // Use the invitation first: of two tenants accepting one invitation at once, exactly one
+    // gets past this line. A retry with the same request id passes again.
+    w.invitations
+        .clone()
+        .redeem_invitation(inv::RedeemInvitationRequest {
+            code,
+            tenant_id: req.tenant_id.clone(),
+            request_id: request_id.to_string(),
+        })
+        .await
+        .map_err(relay)?;
+
+    let mut wanted = Vec::new();
+    if kind == InvitationKind::ResellerRelationship {
+        wanted.push(rel::NewRelationship {
+            r#type: RelationshipType::Reseller as i32,
+            partner_tenant_id: partner.id.clone(),
+            client_tenant_id: customer.id.clone(),
+            invitation_id: invitation.id.clone(),
+            ..Default::default()
+        });
+    }
+    if let Some(grant) = &invitation.delegated_admin {
+        wanted.push(rel::NewRelationship {
+            r#type: RelationshipType::DelegatedAdmin as i32,
+            partner_tenant_id: partner.id.clone(),
+            client_tenant_id: customer.id.clone(),
+            roles: grant.roles.clone(),
+            duration: grant.duration,
+            auto_extend: grant.auto_extend,
+            invitation_id: invitation.id.clone(),
+            ..Default::default()
+        });
+    }
+    let relationships = w
+        .relationships
+        .clone()
+        .create_relationships(rel::CreateRelationshipsRequest {
+            relationships: wanted,
+            request_id: request_id.to_string(),
+        })
+        .await
+        .map_err(relay)?
+        .into_inner()
+        .relationships;
+    tracing::info!(invitation = %invitation.id, customer = %customer.id, partner = %partner.id, "invitation accepted");
+    Ok(gw::AcceptInvitationResponse {
+        relationships,
+        subscriptions: Vec::new(),
+        agreement,
+    })
+}
+
+/// Refuses an invitation that can no longer be accepted, unless this tenant accepted it
+/// already (then this is a retry, and the redeem step decides by request id).
+fn usable(invitation: &inv::Invitation, tenant_id: &str) -> Result<(), Error> {
+    let state = State::try_from(invitation.state).unwrap_or(State::Unspecified);
+    let (reason, what) = match state {
+        State::Pending => return Ok(()),
+        State::Accepted if invitation.responded_tenant_id == tenant_id => return Ok(()),
+        State::Accepted => ("INVITATION_ALREADY_USED", "was accepted already"),
+        State::Declined => ("INVITATION_DECLINED", "was declined"),
+        State::Revoked => ("INVITATION_REVOKED", "was revoked by the partner"),
+        State::Expired => ("INVITATION_EXPIRED", "has expired"),
+        State::Unspecified => ("INVITATION_NOT_USABLE", "can't be used"),
+    };
+    Err(Error::InvitationNotUsable {
+        reason,
+        message: format!("this invitation {what}; ask the partner to send a new one"),
+    })
+}
+
+async fn tenant(w: &Workflows, id: &str) -> Result<pb::Tenant, Status> {
+    w.tenants
+        .clone()
+        .get_tenant(pb::GetTenantRequest {
+            tenant_id: id.to_string(),
+        })
+        .await
+        .map_err(relay)?
+        .into_inner()
+        .tenant
+        .ok_or_else(|| Status::internal("the tenants service answered without a tenant"))
+}
+
+fn cloud_name(cloud: i32) -> String {
+    Cloud::try_from(cloud)
+        .unwrap_or(Cloud::Unspecified)
+        .as_str_name()
+        .to_string()
+}
+
+/// DOMAIN.md: reseller relationships only with customers in the partner's own country or
+/// region; regions are the UN M49 top-level regions (`kit::country`).
+fn same_country_or_region(partner: &pb::Tenant, customer: &pb::Tenant) -> Result<(), Error> {
+    if partner.country_code == customer.country_code {
+        return Ok(());
+    }
+    let region = |code: &str| country::lookup(code).map(|c| c.region);
+    match (
+        region(&partner.country_code),
+        region(&customer.country_code),
+    ) {
+        (Some(p), Some(c)) if p == c => Ok(()),
+        (p, c) => Err(Error::RegionMismatch {
+            partner: partner.country_code.clone(),
+            partner_region: p.map(|r| r.name()).unwrap_or("no region"),
+            customer: customer.country_code.clone(),
+            customer_region: c.map(|r| r.name()).unwrap_or("no region"),
+        }),
+    }
+}
+
+/// The customer agreement: accepted before, or accepted now by `agreement_signer`.
+async fn customer_agreement(
+    w: &Workflows,
+    who: &Principal,
+    req: &gw::AcceptInvitationRequest,
+) -> Result<Option<pb::Agreement>, Status> {
+    let kind = pb::agreement::Type::CustomerAgreement as i32;
+    let accepted = w
+        .tenants
+        .clone()
+        .list_agreements(pb::ListAgreementsRequest {
+            tenant_id: req.tenant_id.clone(),
+            page_size: 1,
+            page_token: String::new(),
+            r#type: kind,
+        })
+        .await
+        .map_err(relay)?
+        .into_inner();
+    if !accepted.agreements.is_empty() {
+        return Ok(None);
+    }
+    let Some(signer) = req.agreement_signer.clone() else {
+        return Err(Error::AgreementNotAccepted.into());
+    };
+    let answer = w
+        .tenants
+        .clone()
+        .accept_agreement(on_behalf(
+            pb::AcceptAgreementRequest {
+                tenant_id: req.tenant_id.clone(),
+                r#type: kind,
+                signer: Some(signer),
+            },
+            who,
+        ))
+        .await
+        .map_err(|status| relay(agreement_field(status)))?
+        .into_inner();
+    Ok(answer.agreement)
+}
+
+/// The tenants service names the signer's fields `signer.*`; in this request they are
+/// `agreement_signer.*`.
+fn agreement_field(status: Status) -> Status {
+    use tonic_types::StatusExt;
+    if status.code() != tonic::Code::InvalidArgument {
+        return status;
+    }
+    let details = status.get_error_details();
+    let Some(bad) = details.bad_request() else {
+        return status;
+    };
+    let mut v = Violations::new();
+    for f in &bad.field_violations {
+        v.add(
+            f.field.replacen("signer", "agreement_signer", 1),
+            f.description.clone(),
+        );
+    }
+    Error::Invalid(v).into()
+}
