@@ -14,7 +14,7 @@ use tonic::Status;
 
 /// Names the acceptance of one invitation by one tenant when the caller sent no request id, so
 /// that a plain retry is still recognised as the same acceptance.
-const ACCEPT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5c0f_1d2e_8a7b_4c3d_9e6f_a1b2c3d4e5f6);
+const ACCEPT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5c0f1d2e_8a7b_4c3d_9e6f_a1b2c3d4e5f6);
 
 pub async fn run(
     w: &Workflows,

@@ -1,17 +1,26 @@
-//! The invitations service: invitations: personalised links, their codes and e-mail drafts.
+//! The invitations service: personalised links a partner sends to start a relationship, their
+//! codes (kept only as hashes) and e-mail drafts; previews, declines, revokes, expiry, and the
+//! atomic redeem the gateway's acceptance workflow calls.
 //!
-//! Not built yet: it starts, owns its database, answers health and reflection, and its methods
-//! answer UNIMPLEMENTED (the generated defaults) until the issue that builds it.
+//! Built so far: the kinds RESELLER_RELATIONSHIP and DELEGATED_ADMIN. The others answer
+//! UNIMPLEMENTED (INVITATION_KIND_NOT_AVAILABLE) until their issues land.
+
+mod api;
+mod code;
+pub mod domain;
+mod draft;
+mod error;
+mod store;
+
+pub use api::Invitations;
+pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
 use partnerhub_kit::store::{Database, Migrations, OpenError};
 use partnerhub_kit::time::Clock;
-use partnerhub_proto::invitations::invitation_internal_service_server::{
-    InvitationInternalService, InvitationInternalServiceServer,
-};
-use partnerhub_proto::invitations::invitation_service_server::{
-    InvitationService, InvitationServiceServer,
-};
+use partnerhub_proto::invitations::invitation_internal_service_server::InvitationInternalServiceServer;
+use partnerhub_proto::invitations::invitation_service_server::InvitationServiceServer;
+use partnerhub_proto::types::Cloud;
 use tonic::transport::Channel;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -73,22 +82,21 @@ impl Default for Links {
     }
 }
 
-/// The service over its database.
-#[derive(Debug, Clone)]
-pub struct Invitations {
-    #[allow(dead_code)] // Used once the service's methods are built.
-    db: Database,
-    #[allow(dead_code)]
-    deps: Deps,
+impl Links {
+    /// The base address of links for tenants of `cloud`.
+    pub fn base(&self, cloud: Cloud) -> &str {
+        match cloud {
+            Cloud::Germany => &self.germany,
+            Cloud::China21vianet => &self.china_21vianet,
+            Cloud::UsGovernment => &self.us_government,
+            Cloud::Worldwide | Cloud::Unspecified => &self.worldwide,
+        }
+    }
 }
-
-impl InvitationService for Invitations {}
-
-impl InvitationInternalService for Invitations {}
 
 /// The invitations server: both services, health and reflection.
 pub fn server(db: Database, deps: Deps) -> Server {
-    let service = Invitations { db, deps };
+    let service = Invitations::new(db, deps);
     Server::new("invitations")
         .add_service(InvitationServiceServer::new(service.clone()))
         .add_service(InvitationInternalServiceServer::new(service))

@@ -1,17 +1,20 @@
-//! The relationships service: relationships between partners and customers, and delegated access.
-//!
-//! Not built yet: it starts, owns its database, answers health and reflection, and its methods
-//! answer UNIMPLEMENTED (the generated defaults) until the issue that builds it.
+//! The relationships service: who works with whom (partners and customers, providers and
+//! resellers), the delegated admin roles partners hold, and the access check behind delegated
+//! access.
+
+mod api;
+pub mod domain;
+mod error;
+mod store;
+
+pub use api::Relationships;
+pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
 use partnerhub_kit::store::{Database, Migrations, OpenError};
 use partnerhub_kit::time::Clock;
-use partnerhub_proto::relationships::relationship_internal_service_server::{
-    RelationshipInternalService, RelationshipInternalServiceServer,
-};
-use partnerhub_proto::relationships::relationship_service_server::{
-    RelationshipService, RelationshipServiceServer,
-};
+use partnerhub_proto::relationships::relationship_internal_service_server::RelationshipInternalServiceServer;
+use partnerhub_proto::relationships::relationship_service_server::RelationshipServiceServer;
 use tonic::transport::Channel;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -47,22 +50,9 @@ impl Deps {
     }
 }
 
-/// The service over its database.
-#[derive(Debug, Clone)]
-pub struct Relationships {
-    #[allow(dead_code)] // Used once the service's methods are built.
-    db: Database,
-    #[allow(dead_code)]
-    deps: Deps,
-}
-
-impl RelationshipService for Relationships {}
-
-impl RelationshipInternalService for Relationships {}
-
 /// The relationships server: both services, health and reflection.
 pub fn server(db: Database, deps: Deps) -> Server {
-    let service = Relationships { db, deps };
+    let service = Relationships::new(db, deps);
     Server::new("relationships")
         .add_service(RelationshipServiceServer::new(service.clone()))
         .add_service(RelationshipInternalServiceServer::new(service))

@@ -1,0 +1,540 @@
+//! The handlers of `InvitationService` and `InvitationInternalService`: parse the request,
+//! apply the rules, call the store (and the tenants service), answer.
+
+use crate::Deps;
+use crate::code;
+use crate::domain::{self, Kind, NewInvitation};
+use crate::draft::{self, Letter};
+use crate::error::{Error, Result};
+use crate::store::{self, InvitationFilter, InvitationInsert, InvitationRow};
+use partnerhub_kit::fields;
+use partnerhub_kit::page::Page;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::{Database, Replay, fingerprint, is_unique_violation, remember, replay};
+use partnerhub_kit::time::micros;
+use partnerhub_proto::invitations as pb;
+use partnerhub_proto::invitations::invitation_internal_service_server::InvitationInternalService;
+use partnerhub_proto::invitations::invitation_service_server::InvitationService;
+use partnerhub_proto::tenants::{self as tenants_pb, tenant_service_client::TenantServiceClient};
+use partnerhub_proto::types::Cloud;
+use sqlx::AnyConnection;
+use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+/// The `request_ids` method name of creates.
+const CREATE: &str = "CreateInvitation";
+/// The gRPC header of a call's deadline.
+const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// The service over its database.
+#[derive(Debug, Clone)]
+pub struct Invitations {
+    db: Database,
+    deps: Deps,
+}
+
+type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
+
+/// The deadline of the call being served, passed on to the calls it makes to the tenants
+/// service, so they give up when the caller does.
+#[derive(Debug, Clone, Default)]
+struct Deadline(Option<AsciiMetadataValue>);
+
+impl Deadline {
+    fn of(metadata: &MetadataMap) -> Self {
+        Deadline(metadata.get(GRPC_TIMEOUT).cloned())
+    }
+
+    fn apply<T>(&self, request: &mut Request<T>) {
+        if let Some(timeout) = &self.0 {
+            request.metadata_mut().insert(GRPC_TIMEOUT, timeout.clone());
+        }
+    }
+}
+
+/// What a create did with its request id.
+enum Outcome {
+    /// A new invitation.
+    Created(String),
+    /// A retry of an earlier create: its invitation, with the new code when it was still
+    /// usable (otherwise the code stays as it was, and the answer shows none).
+    Replayed { id: String, new_code: bool },
+}
+
+impl Invitations {
+    pub fn new(db: Database, deps: Deps) -> Self {
+        Invitations { db, deps }
+    }
+
+    async fn conn(&self) -> Result<Conn> {
+        Ok(self.db.pool.acquire().await?)
+    }
+
+    /// A tenant as the tenants service has it; `None` if there is none with that id.
+    async fn tenant(&self, id: &str, deadline: &Deadline) -> Result<Option<tenants_pb::Tenant>> {
+        let mut request = Request::new(tenants_pb::GetTenantRequest {
+            tenant_id: id.to_string(),
+        });
+        deadline.apply(&mut request);
+        match TenantServiceClient::new(self.deps.tenants.clone())
+            .get_tenant(request)
+            .await
+        {
+            Ok(response) => Ok(response.into_inner().tenant),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(Error::Tenants(status)),
+        }
+    }
+
+    async fn create(
+        &self,
+        req: pb::CreateInvitationRequest,
+        deadline: &Deadline,
+    ) -> Result<pb::CreateInvitationResponse> {
+        let parsed = NewInvitation::parse(req.invitation.as_ref(), req.ttl.as_ref());
+        let (new, request_id) = match (parsed, fields::request_id(&req.request_id)) {
+            (Ok(new), Ok(request_id)) => (new, request_id),
+            (Err(Error::Invalid(mut v)), Err(more)) => {
+                v.extend(more);
+                return Err(Error::Invalid(v));
+            }
+            (Err(e), _) => return Err(e),
+            (Ok(_), Err(v)) => return Err(v.into()),
+        };
+        let inviter_id = new.inviter_tenant_id.to_string();
+        let inviter = self
+            .tenant(&inviter_id, deadline)
+            .await?
+            .ok_or_else(|| Error::TenantNotFound(inviter_id.clone()))?;
+        let profile = match &inviter.partner {
+            Some(p) if is_active(&inviter, tenants_pb::tenant::Kind::Partner) => p,
+            _ => return Err(Error::InviterNotAPartner(inviter_id)),
+        };
+        let cloud = match Cloud::try_from(inviter.cloud) {
+            Ok(c) if c != Cloud::Unspecified => c,
+            _ => {
+                return Err(Error::Tenants(Status::internal(format!(
+                    "tenant {inviter_id} has no cloud instance"
+                ))));
+            }
+        };
+        if new.kind == Kind::ResellerRelationship
+            && new.delegated_admin.is_none()
+            && domain::requires_delegated_admin(cloud)
+        {
+            return Err(Error::delegated_admin_required(cloud.as_str_name()));
+        }
+        if let Some(invitee) = new.invitee_tenant_id {
+            self.check_invitee(&invitee.to_string(), cloud, deadline)
+                .await?;
+        }
+
+        let issued = code::issue();
+        let fingerprint = fingerprint(&pb::CreateInvitationRequest {
+            request_id: String::new(),
+            ..req
+        });
+        let now = self.deps.clock.now();
+        let ttl = new.ttl.unwrap_or(self.deps.default_ttl);
+        let invitee_tenant_id = new
+            .invitee_tenant_id
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let invitee_email = new.invitee_email.clone().unwrap_or_default();
+        let id = Uuid::now_v7().to_string();
+        let insert = InvitationInsert {
+            id: &id,
+            kind: new.kind.proto(),
+            inviter_tenant_id: &inviter_id,
+            invitee_tenant_id: &invitee_tenant_id,
+            invitee_email: &invitee_email,
+            locale: new.locale.tag(),
+            cloud,
+            delegated_admin: new.delegated_admin.as_ref(),
+            code_hash: &issued.hash,
+            reusable: new.kind.reusable(),
+            expire_time: now.saturating_add(micros(ttl)),
+            now,
+        };
+        // A second round only when a concurrent twin with the same request id won the race:
+        // it then answers as a retry.
+        let mut outcome = None;
+        for _ in 0..2 {
+            outcome = self.insert(&insert, request_id, &fingerprint).await?;
+            if outcome.is_some() {
+                break;
+            }
+        }
+        let (id, new_code) = match outcome {
+            Some(Outcome::Created(id)) => (id, true),
+            Some(Outcome::Replayed { id, new_code }) => (id, new_code),
+            None => return Err(Error::request_id_reused()),
+        };
+        let row = store::by_id(&mut *self.conn().await?, &inviter_id, &id)
+            .await?
+            .ok_or(Error::InvitationNotFound)?;
+        if !new_code {
+            return Ok(pb::CreateInvitationResponse {
+                invitation: Some(row.to_proto(now)),
+                url: String::new(),
+                code: String::new(),
+                email_draft: None,
+            });
+        }
+        let url = code::link(self.deps.links.base(cloud), &issued.code);
+        let email_draft = draft::compose(&Letter {
+            locale: new.locale,
+            kind: new.kind,
+            partner_name: &inviter.display_name,
+            mpn_id: &profile.mpn_id,
+            delegated_admin: new.delegated_admin.as_ref(),
+            url: &url,
+            expire_time: row.expire_time,
+            invitee_email: &invitee_email,
+        });
+        Ok(pb::CreateInvitationResponse {
+            invitation: Some(row.to_proto(now)),
+            url,
+            code: issued.code,
+            email_draft: Some(email_draft),
+        })
+    }
+
+    /// The invitee named in a create: an active customer in the inviter's cloud instance.
+    async fn check_invitee(&self, id: &str, cloud: Cloud, deadline: &Deadline) -> Result<()> {
+        const FIELD: &str = "invitation.invitee_tenant_id";
+        let Some(invitee) = self.tenant(id, deadline).await? else {
+            return Err(Error::field(
+                FIELD,
+                "names no tenant; invite an existing customer",
+            ));
+        };
+        if invitee.kind != tenants_pb::tenant::Kind::Customer as i32 {
+            return Err(Error::field(
+                FIELD,
+                "is a partner; only a customer tenant can be invited",
+            ));
+        }
+        if !is_active(&invitee, tenants_pb::tenant::Kind::Customer) {
+            return Err(Error::field(FIELD, "is a customer that is not active yet"));
+        }
+        if invitee.cloud != cloud as i32 {
+            let theirs = Cloud::try_from(invitee.cloud).unwrap_or(Cloud::Unspecified);
+            return Err(Error::field(
+                FIELD,
+                format!(
+                    "is a customer in {}, the inviter is in {}: relationships never cross cloud instances",
+                    theirs.as_str_name(),
+                    cloud.as_str_name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Inserts the invitation (or finds the one an earlier call with this request id made), in
+    /// one transaction with the request id. `None`: a concurrent call with the same request id
+    /// committed first; try again to answer as its retry.
+    async fn insert(
+        &self,
+        insert: &InvitationInsert<'_>,
+        request_id: Option<Uuid>,
+        fingerprint: &str,
+    ) -> Result<Option<Outcome>> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(rid) = request_id {
+            match replay(&mut tx, CREATE, rid, fingerprint).await? {
+                Replay::Same(id) => {
+                    let new_code =
+                        store::replace_code(&mut tx, &id, insert.code_hash, insert.now).await?;
+                    tx.commit().await?;
+                    return Ok(Some(Outcome::Replayed { id, new_code }));
+                }
+                Replay::Conflict => return Err(Error::request_id_reused()),
+                Replay::New => {}
+            }
+        }
+        store::insert(&mut tx, insert).await?;
+        if let Some(rid) = request_id {
+            match remember(&mut tx, CREATE, rid, fingerprint, insert.id).await {
+                Ok(()) => {}
+                Err(e) if is_unique_violation(&e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(Outcome::Created(insert.id.to_string())))
+    }
+
+    async fn decline(&self, req: pb::DeclineInvitationRequest) -> Result<()> {
+        let mut v = Violations::new();
+        let code = v.take(required_code(&req.code));
+        let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
+        let (code, tenant_id) = v.done(code.zip(tenant_id))?;
+        let tenant_id = tenant_id.to_string();
+        let now = self.deps.clock.now();
+        let mut conn = self.conn().await?;
+        let row = by_code(&mut conn, code).await?;
+        if row.is_reusable() {
+            return Err(Error::Reusable);
+        }
+        if row.is_for_another(&tenant_id) {
+            return Err(Error::ForAnotherTenant);
+        }
+        if let Some(refusal) = row.state(now).refusal() {
+            return Err(refusal);
+        }
+        if store::decline(&mut conn, &row.id, &tenant_id, now).await? {
+            return Ok(());
+        }
+        // Changed since it was read (accepted, revoked or declined a moment ago).
+        Err(self.refusal(&mut conn, &row, now).await)
+    }
+
+    async fn revoke(&self, req: pb::RevokeInvitationRequest) -> Result<InvitationRow> {
+        let (inviter, id) = inviter_and_id(&req.inviter_tenant_id, &req.invitation_id)?;
+        let now = self.deps.clock.now();
+        let mut conn = self.conn().await?;
+        let revoked = store::revoke(&mut conn, &inviter, &id, now).await?;
+        let row = store::by_id(&mut conn, &inviter, &id)
+            .await?
+            .ok_or(Error::InvitationNotFound)?;
+        if revoked {
+            Ok(row)
+        } else {
+            Err(row.state(now).refusal().unwrap_or(Error::AlreadyUsed))
+        }
+    }
+
+    async fn redeem(&self, req: pb::RedeemInvitationRequest) -> Result<InvitationRow> {
+        let mut v = Violations::new();
+        let code = v.take(required_code(&req.code));
+        let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
+        let request_id = v.take(fields::request_id(&req.request_id));
+        let ((code, tenant_id), request_id) = v.done(code.zip(tenant_id).zip(request_id))?;
+        let tenant_id = tenant_id.to_string();
+        let request_id = request_id.map(|r| r.to_string()).unwrap_or_default();
+        let now = self.deps.clock.now();
+        let mut tx = self.db.pool.begin().await?;
+        let row = by_code(&mut tx, code).await?;
+        // A retry by the same tenant with the same request id answers as the first call did.
+        if let Some(seen) = store::redemption(&mut tx, &row.id, &tenant_id).await? {
+            return retry_of(&row, &seen, &request_id);
+        }
+        if row.is_for_another(&tenant_id) {
+            return Err(Error::ForAnotherTenant);
+        }
+        if !store::redeem(&mut tx, &row, &tenant_id, now).await? {
+            // Not usable any more. A concurrent twin of this very call may have just won:
+            // then this is its retry.
+            let current = store::by_id(&mut tx, &row.inviter_tenant_id, &row.id)
+                .await?
+                .ok_or(Error::InvitationNotFound)?;
+            if let Some(seen) = store::redemption(&mut tx, &row.id, &tenant_id).await? {
+                return retry_of(&current, &seen, &request_id);
+            }
+            return Err(current.state(now).refusal().unwrap_or(Error::AlreadyUsed));
+        }
+        match store::insert_redemption(&mut tx, &row.id, &tenant_id, &request_id, now).await {
+            Ok(()) => {}
+            Err(Error::Database(e)) if is_unique_violation(&e) => {
+                // The same tenant redeemed a reusable invitation concurrently.
+                drop(tx);
+                let mut conn = self.conn().await?;
+                return match store::redemption(&mut conn, &row.id, &tenant_id).await? {
+                    Some(seen) => retry_of(&row, &seen, &request_id),
+                    None => Err(Error::AlreadyUsed),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+        let redeemed = store::by_id(&mut tx, &row.inviter_tenant_id, &row.id)
+            .await?
+            .ok_or(Error::InvitationNotFound)?;
+        tx.commit().await?;
+        Ok(redeemed)
+    }
+
+    /// Why an invitation that changed since `row` was read can't be used now.
+    async fn refusal(&self, conn: &mut Conn, row: &InvitationRow, now: i64) -> Error {
+        match store::by_id(conn, &row.inviter_tenant_id, &row.id).await {
+            Ok(Some(current)) => current.state(now).refusal().unwrap_or(Error::AlreadyUsed),
+            Ok(None) => Error::InvitationNotFound,
+            Err(e) => e,
+        }
+    }
+}
+
+/// The invitation a code belongs to. An unknown and a malformed code answer alike.
+async fn by_code(conn: &mut AnyConnection, code: &str) -> Result<InvitationRow> {
+    let hash = code::lookup_hash(code).ok_or(Error::InvitationNotFound)?;
+    store::by_code_hash(conn, &hash)
+        .await?
+        .ok_or(Error::InvitationNotFound)
+}
+
+/// A tenant of `kind` that is active.
+fn is_active(t: &tenants_pb::Tenant, kind: tenants_pb::tenant::Kind) -> bool {
+    t.kind == kind as i32 && t.state == tenants_pb::tenant::State::Active as i32
+}
+
+/// The answer to a redeem by a tenant that redeemed the invitation before: the invitation
+/// again if it is the same request (a retry), else ALREADY_USED.
+fn retry_of(row: &InvitationRow, seen: &str, request_id: &str) -> Result<InvitationRow> {
+    if !request_id.is_empty() && seen == request_id {
+        Ok(row.clone())
+    } else {
+        Err(Error::AlreadyUsed)
+    }
+}
+
+/// A code as sent: required; whether it is well-formed is not told apart from whether it
+/// exists (both are INVITATION_NOT_FOUND).
+fn required_code(code: &str) -> Result<&str, Violations> {
+    if code.is_empty() {
+        Err(Violations::one(
+            "code",
+            "is required: the code from the link",
+        ))
+    } else {
+        Ok(code)
+    }
+}
+
+fn inviter_and_id(inviter: &str, id: &str) -> Result<(String, String)> {
+    let mut v = Violations::new();
+    let inviter = v.take(fields::id("inviter_tenant_id", inviter));
+    let id = v.take(fields::id("invitation_id", id));
+    let (inviter, id) = v.done(inviter.zip(id))?;
+    Ok((inviter.to_string(), id.to_string()))
+}
+
+#[tonic::async_trait]
+impl InvitationService for Invitations {
+    async fn create_invitation(
+        &self,
+        request: Request<pb::CreateInvitationRequest>,
+    ) -> Result<Response<pb::CreateInvitationResponse>, Status> {
+        let deadline = Deadline::of(request.metadata());
+        let created = self.create(request.into_inner(), &deadline).await?;
+        Ok(Response::new(created))
+    }
+
+    async fn get_invitation(
+        &self,
+        request: Request<pb::GetInvitationRequest>,
+    ) -> Result<Response<pb::GetInvitationResponse>, Status> {
+        let req = request.get_ref();
+        let (inviter, id) = inviter_and_id(&req.inviter_tenant_id, &req.invitation_id)?;
+        let now = self.deps.clock.now();
+        let row = store::by_id(&mut *self.conn().await?, &inviter, &id)
+            .await?
+            .ok_or(Error::InvitationNotFound)?;
+        Ok(Response::new(pb::GetInvitationResponse {
+            invitation: Some(row.to_proto(now)),
+        }))
+    }
+
+    async fn list_invitations(
+        &self,
+        request: Request<pb::ListInvitationsRequest>,
+    ) -> Result<Response<pb::ListInvitationsResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let filter = InvitationFilter {
+            inviter_tenant_id: v
+                .take(fields::id("inviter_tenant_id", &req.inviter_tenant_id))
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            kind: v.take(domain::kind_filter(req.kind)).unwrap_or_default(),
+            state: v.take(domain::state_filter(req.state)).unwrap_or_default(),
+        };
+        let page = v.take(Page::parse(
+            req.page_size,
+            &req.page_token,
+            "invitations",
+            &[&filter.inviter_tenant_id, &filter.kind, &filter.state],
+        ));
+        let page = v.done(page).map_err(Error::from)?;
+        let now = self.deps.clock.now();
+        let rows = store::list(&mut *self.conn().await?, &filter, now, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.clone());
+        Ok(Response::new(pb::ListInvitationsResponse {
+            invitations: rows.iter().map(|r| r.to_proto(now)).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn preview_invitation(
+        &self,
+        request: Request<pb::PreviewInvitationRequest>,
+    ) -> Result<Response<pb::PreviewInvitationResponse>, Status> {
+        let deadline = Deadline::of(request.metadata());
+        let code = required_code(&request.get_ref().code).map_err(Error::from)?;
+        let now = self.deps.clock.now();
+        let row = by_code(&mut *self.conn().await?, code).await?;
+        let inviter = self
+            .tenant(&row.inviter_tenant_id, &deadline)
+            .await?
+            .unwrap_or_default();
+        Ok(Response::new(pb::PreviewInvitationResponse {
+            preview: Some(pb::InvitationPreview {
+                kind: row.kind() as i32,
+                inviter_tenant_id: row.inviter_tenant_id.clone(),
+                inviter_display_name: inviter.display_name,
+                inviter_mpn_id: inviter.partner.map(|p| p.mpn_id).unwrap_or_default(),
+                delegated_admin: row.delegated_admin(),
+                line_items: Vec::new(),
+                expire_time: Some(partnerhub_kit::time::timestamp(row.expire_time)),
+                state: row.state(now).proto() as i32,
+                cloud: row.cloud() as i32,
+            }),
+        }))
+    }
+
+    async fn decline_invitation(
+        &self,
+        request: Request<pb::DeclineInvitationRequest>,
+    ) -> Result<Response<pb::DeclineInvitationResponse>, Status> {
+        self.decline(request.into_inner()).await?;
+        Ok(Response::new(pb::DeclineInvitationResponse {}))
+    }
+
+    async fn revoke_invitation(
+        &self,
+        request: Request<pb::RevokeInvitationRequest>,
+    ) -> Result<Response<pb::RevokeInvitationResponse>, Status> {
+        let now = self.deps.clock.now();
+        let row = self.revoke(request.into_inner()).await?;
+        Ok(Response::new(pb::RevokeInvitationResponse {
+            invitation: Some(row.to_proto(now)),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl InvitationInternalService for Invitations {
+    async fn lookup_invitation(
+        &self,
+        request: Request<pb::LookupInvitationRequest>,
+    ) -> Result<Response<pb::LookupInvitationResponse>, Status> {
+        let code = required_code(&request.get_ref().code).map_err(Error::from)?;
+        let now = self.deps.clock.now();
+        let row = by_code(&mut *self.conn().await?, code).await?;
+        Ok(Response::new(pb::LookupInvitationResponse {
+            invitation: Some(row.to_proto(now)),
+        }))
+    }
+
+    async fn redeem_invitation(
+        &self,
+        request: Request<pb::RedeemInvitationRequest>,
+    ) -> Result<Response<pb::RedeemInvitationResponse>, Status> {
+        let now = self.deps.clock.now();
+        let row = self.redeem(request.into_inner()).await?;
+        Ok(Response::new(pb::RedeemInvitationResponse {
+            invitation: Some(row.to_proto(now)),
+        }))
+    }
+}

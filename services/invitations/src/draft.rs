@@ -1,0 +1,370 @@
+//! The e-mail draft that comes with a new invitation (seed 004): a subject and a plain-text
+//! body in the invitation's language, naming the partner, what it asks for, the link and the
+//! expiry, plus a `mailto:` URL that opens it in an e-mail program. The partner may edit the
+//! text but must keep the link.
+
+use crate::domain::{Kind, Locale};
+use partnerhub_kit::delegation::{EXTENSION, Grant};
+use partnerhub_proto::invitations as pb;
+use partnerhub_proto::types::Role;
+use std::time::Duration;
+
+/// What the draft speaks of.
+pub struct Letter<'a> {
+    pub locale: Locale,
+    pub kind: Kind,
+    pub partner_name: &'a str,
+    pub mpn_id: &'a str,
+    pub delegated_admin: Option<&'a Grant>,
+    pub url: &'a str,
+    /// Microseconds since the epoch.
+    pub expire_time: i64,
+    /// Empty: the partner fills in the recipient.
+    pub invitee_email: &'a str,
+}
+
+/// Writes the draft.
+pub fn compose(letter: &Letter<'_>) -> pb::EmailDraft {
+    let (subject, body) = match letter.locale {
+        Locale::English => english(letter),
+        Locale::Swedish => swedish(letter),
+    };
+    let mailto_url = mailto(letter.invitee_email, &subject, &body);
+    pb::EmailDraft {
+        subject,
+        body,
+        mailto_url,
+    }
+}
+
+fn english(l: &Letter<'_>) -> (String, String) {
+    let partner = l.partner_name;
+    let (subject, asks) = match l.kind {
+        Kind::ResellerRelationship => (
+            format!("{partner} invites you to a reseller relationship"),
+            format!(
+                "{partner} (partner ID {}) invites your organisation to a reseller \
+                 relationship. As your reseller, {partner} can sell you subscriptions and bill \
+                 you for them.",
+                l.mpn_id
+            ),
+        ),
+        Kind::DelegatedAdmin => (
+            format!("{partner} asks for delegated admin rights"),
+            format!(
+                "{partner} (partner ID {}) asks for delegated admin rights in your \
+                 organisation, to manage your services for you.",
+                l.mpn_id
+            ),
+        ),
+    };
+    let mut body = format!("Hello,\n\n{asks}\n\n");
+    if let Some(grant) = l.delegated_admin {
+        let roles = list(
+            grant.roles.iter().map(|r| role_name(*r, Locale::English)),
+            "and",
+        );
+        let lead = match l.kind {
+            Kind::ResellerRelationship => format!("{partner} also asks for delegated admin rights"),
+            Kind::DelegatedAdmin => "The rights asked for".to_string(),
+        };
+        let term = match grant.duration {
+            Some(d) if grant.auto_extend => format!(
+                "for {} from your acceptance, extended by {} at a time until you remove them",
+                span(d, Locale::English),
+                span(EXTENSION, Locale::English)
+            ),
+            Some(d) => format!("for {} from your acceptance", span(d, Locale::English)),
+            None => "with no end date, until you remove them".to_string(),
+        };
+        body.push_str(&format!(
+            "{lead}: {roles}, {term}. You can remove them at any time.\n\n"
+        ));
+    }
+    body.push_str(&format!(
+        "To accept, a global administrator of your organisation opens this link and follows \
+         the steps:\n\n{}\n\nThe invitation can be accepted until {}. If your organisation has \
+         not accepted the customer agreement yet, it is asked to accept it too.\n\n\
+         Kind regards,\n{partner}\n",
+        l.url,
+        date_time(l.expire_time, Locale::English)
+    ));
+    (subject, body)
+}
+
+fn swedish(l: &Letter<'_>) -> (String, String) {
+    let partner = l.partner_name;
+    let (subject, asks) = match l.kind {
+        Kind::ResellerRelationship => (
+            format!("{partner} bjuder in er till en återförsäljarrelation"),
+            format!(
+                "{partner} (partner-ID {}) bjuder in er organisation till en \
+                 återförsäljarrelation. Som er återförsäljare kan {partner} sälja prenumerationer \
+                 till er och fakturera er för dem.",
+                l.mpn_id
+            ),
+        ),
+        Kind::DelegatedAdmin => (
+            format!("{partner} ber om delegerad administratörsbehörighet"),
+            format!(
+                "{partner} (partner-ID {}) ber om delegerad administratörsbehörighet i er \
+                 organisation, för att kunna hantera era tjänster åt er.",
+                l.mpn_id
+            ),
+        ),
+    };
+    let mut body = format!("Hej!\n\n{asks}\n\n");
+    if let Some(grant) = l.delegated_admin {
+        let roles = list(
+            grant.roles.iter().map(|r| role_name(*r, Locale::Swedish)),
+            "och",
+        );
+        let lead = match l.kind {
+            Kind::ResellerRelationship => {
+                format!("{partner} ber också om delegerad administratörsbehörighet")
+            }
+            Kind::DelegatedAdmin => "Behörigheten som efterfrågas".to_string(),
+        };
+        let term = match grant.duration {
+            Some(d) if grant.auto_extend => format!(
+                "i {} från att ni accepterar, och förlängs med {} i taget tills ni tar bort den",
+                span(d, Locale::Swedish),
+                span(EXTENSION, Locale::Swedish)
+            ),
+            Some(d) => format!("i {} från att ni accepterar", span(d, Locale::Swedish)),
+            None => "utan slutdatum, tills ni tar bort den".to_string(),
+        };
+        body.push_str(&format!(
+            "{lead}: {roles}, {term}. Ni kan ta bort behörigheten när som helst.\n\n"
+        ));
+    }
+    body.push_str(&format!(
+        "För att acceptera öppnar en global administratör i er organisation den här länken och \
+         följer stegen:\n\n{}\n\nInbjudan kan accepteras fram till {}. Om er organisation inte \
+         har godkänt kundavtalet än ombeds ni att godkänna det samtidigt.\n\n\
+         Med vänliga hälsningar\n{partner}\n",
+        l.url,
+        date_time(l.expire_time, Locale::Swedish)
+    ));
+    (subject, body)
+}
+
+/// A customer role in words.
+fn role_name(role: Role, locale: Locale) -> &'static str {
+    match (role, locale) {
+        (Role::GlobalAdmin, Locale::English) => "Global administrator",
+        (Role::BillingAdmin, Locale::English) => "Billing administrator",
+        (Role::UserAdmin, Locale::English) => "User administrator",
+        (Role::HelpdeskAdmin, Locale::English) => "Helpdesk (password) administrator",
+        (Role::GlobalAdmin, Locale::Swedish) => "global administratör",
+        (Role::BillingAdmin, Locale::Swedish) => "faktureringsadministratör",
+        (Role::UserAdmin, Locale::Swedish) => "användaradministratör",
+        (Role::HelpdeskAdmin, Locale::Swedish) => "lösenordsadministratör",
+        // Grants hold customer roles only (partnerhub_kit::delegation::GRANTABLE).
+        (other, _) => other.as_str_name(),
+    }
+}
+
+/// "a, b and c".
+fn list<'a>(items: impl Iterator<Item = &'a str>, and: &str) -> String {
+    let items: Vec<&str> = items.collect();
+    match items.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} {and} {last}", rest.join(", ")),
+    }
+}
+
+/// A length of time in whole days (or hours, when not whole days).
+fn span(d: Duration, locale: Locale) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs.is_multiple_of(86_400) {
+        (secs / 86_400, ("day", "days", "dag", "dagar"))
+    } else {
+        (secs.div_ceil(3600), ("hour", "hours", "timme", "timmar"))
+    };
+    let word = match (locale, n == 1) {
+        (Locale::English, true) => unit.0,
+        (Locale::English, false) => unit.1,
+        (Locale::Swedish, true) => unit.2,
+        (Locale::Swedish, false) => unit.3,
+    };
+    format!("{n} {word}")
+}
+
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const MONTHS_SV: [&str; 12] = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
+/// "1 May 2026, 14:03 UTC" / "1 maj 2026 kl. 14:03 UTC".
+fn date_time(micros: i64, locale: Locale) -> String {
+    let secs = micros.div_euclid(1_000_000);
+    let (year, month, day) = civil_date(secs.div_euclid(86_400));
+    let of_day = secs.rem_euclid(86_400);
+    let (hour, minute) = (of_day / 3600, of_day % 3600 / 60);
+    let index = usize::try_from(month.saturating_sub(1))
+        .unwrap_or(0)
+        .min(11);
+    match locale {
+        Locale::English => format!(
+            "{day} {} {year}, {hour:02}:{minute:02} UTC",
+            MONTHS_EN[index]
+        ),
+        Locale::Swedish => format!(
+            "{day} {} {year} kl. {hour:02}:{minute:02} UTC",
+            MONTHS_SV[index]
+        ),
+    }
+}
+
+/// The (year, month, day) of a day counted from 1970-01-01 (proleptic Gregorian calendar;
+/// Howard Hinnant's `civil_from_days`).
+fn civil_date(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `mailto:<to>?subject=…&body=…` (RFC 6068): line breaks become CRLF, everything but RFC 3986
+/// unreserved characters is percent-encoded (UTF-8).
+fn mailto(to: &str, subject: &str, body: &str) -> String {
+    let body = body.replace("\r\n", "\n").replace('\n', "\r\n");
+    format!(
+        "mailto:{}?subject={}&body={}",
+        percent_encode(to, b"@"),
+        percent_encode(subject, b""),
+        percent_encode(&body, b"")
+    )
+}
+
+/// Percent-encodes every byte but the RFC 3986 unreserved characters and `keep`.
+fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep.contains(&b)
+        {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter<'a>(locale: Locale, grant: Option<&'a Grant>) -> Letter<'a> {
+        Letter {
+            locale,
+            kind: Kind::ResellerRelationship,
+            partner_name: "Fabrikam AB",
+            mpn_id: "1234567",
+            delegated_admin: grant,
+            url: "https://admin.example/partner-invitation?code=abc",
+            // 2026-05-01T14:03:00Z
+            expire_time: 1_777_644_180_000_000,
+            invitee_email: "maja@example.com",
+        }
+    }
+
+    #[test]
+    fn dates_are_calendar_dates() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(19_723), (2024, 1, 1));
+        assert_eq!(civil_date(19_782), (2024, 2, 29));
+        assert_eq!(civil_date(-1), (1969, 12, 31));
+        assert_eq!(
+            date_time(1_777_644_180_000_000, Locale::English),
+            "1 May 2026, 14:03 UTC"
+        );
+        assert_eq!(
+            date_time(1_777_644_180_000_000, Locale::Swedish),
+            "1 maj 2026 kl. 14:03 UTC"
+        );
+    }
+
+    #[test]
+    fn the_draft_names_the_partner_what_is_asked_the_link_and_the_expiry() {
+        let grant = Grant {
+            roles: vec![Role::GlobalAdmin, Role::HelpdeskAdmin],
+            duration: Some(Duration::from_secs(730 * 86_400)),
+            auto_extend: false,
+        };
+        let en = compose(&letter(Locale::English, Some(&grant)));
+        assert!(en.subject.contains("Fabrikam AB"));
+        for part in [
+            "Fabrikam AB (partner ID 1234567)",
+            "reseller relationship",
+            "Global administrator and Helpdesk (password) administrator",
+            "for 730 days",
+            "https://admin.example/partner-invitation?code=abc",
+            "1 May 2026",
+        ] {
+            assert!(en.body.contains(part), "{part} in {}", en.body);
+        }
+        let sv = compose(&letter(Locale::Swedish, Some(&grant)));
+        for part in [
+            "återförsäljarrelation",
+            "global administratör och lösenordsadministratör",
+            "730 dagar",
+            "https://admin.example/partner-invitation?code=abc",
+            "1 maj 2026",
+        ] {
+            assert!(sv.body.contains(part), "{part} in {}", sv.body);
+        }
+        let plain = compose(&letter(Locale::English, None));
+        assert!(!plain.body.contains("delegated admin"));
+    }
+
+    #[test]
+    fn mailto_urls_encode_everything_but_unreserved_characters() {
+        assert_eq!(
+            mailto("maja@example.com", "Hej då & välkommen", "a\nb?"),
+            "mailto:maja@example.com?subject=Hej%20d%C3%A5%20%26%20v%C3%A4lkommen&body=a%0D%0Ab%3F"
+        );
+        let draft = compose(&letter(Locale::English, None));
+        assert!(
+            draft
+                .mailto_url
+                .starts_with("mailto:maja@example.com?subject=")
+        );
+        assert!(draft.mailto_url.contains(&percent_encode(
+            "https://admin.example/partner-invitation?code=abc",
+            b""
+        )));
+    }
+}

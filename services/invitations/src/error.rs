@@ -1,0 +1,156 @@
+//! Everything the invitations service can answer besides success.
+
+use partnerhub_kit::status::{self, Fault, Violation, Violations};
+use std::time::Duration;
+use tonic::Code;
+
+/// `ErrorInfo.domain` of this service's errors.
+pub const DOMAIN: &str = "invitations.partnerhub";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid request: {0}")]
+    Invalid(Violations),
+    #[error("invalid request: {0}")]
+    RequestIdReused(Violations),
+    #[error(
+        "invalid request: in the Germany and US government clouds a reseller relationship must \
+         include delegated admin; set invitation.delegated_admin"
+    )]
+    DelegatedAdminRequired(Violations),
+    #[error("invitations of kind {0} are not available yet")]
+    KindNotAvailable(&'static str),
+    // Says nothing more: a wrong code must not tell whether something exists.
+    #[error("invitation not found")]
+    InvitationNotFound,
+    #[error("tenant {0} not found")]
+    TenantNotFound(String),
+    #[error("tenant {0} is not an active partner; only partners send invitations")]
+    InviterNotAPartner(String),
+    #[error("the invitation has expired; the partner must send a new invitation")]
+    Expired,
+    #[error("the invitation was revoked by the partner; a new invitation must be sent")]
+    Revoked,
+    #[error("the invitation was declined; a new invitation must be sent")]
+    Declined,
+    #[error("the invitation has been used already; a new invitation must be sent")]
+    AlreadyUsed,
+    #[error(
+        "the invitation is for another tenant; the partner must send a new invitation to yours"
+    )]
+    ForAnotherTenant,
+    #[error("a reusable invitation can't be declined; it is open to any number of customers")]
+    Reusable,
+    #[error("the tenants service: {0}")]
+    Tenants(tonic::Status),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl Error {
+    /// One bad field.
+    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Error::Invalid(Violations::one(field, description))
+    }
+
+    /// A `request_id` seen before with a different request.
+    pub fn request_id_reused() -> Self {
+        Error::RequestIdReused(Violations::one(
+            "request_id",
+            "was used before for a different request; use a new UUID for a new request",
+        ))
+    }
+
+    /// A reseller invitation without delegated admin in a cloud that needs it.
+    pub fn delegated_admin_required(cloud: &str) -> Self {
+        Error::DelegatedAdminRequired(Violations::one(
+            "invitation.delegated_admin",
+            format!("is required: in {cloud} a reseller relationship must include delegated admin"),
+        ))
+    }
+
+    /// A failed call to the tenants service.
+    fn tenants_unavailable(&self) -> bool {
+        matches!(self, Error::Tenants(s)
+            if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled))
+    }
+}
+
+impl From<Violations> for Error {
+    fn from(v: Violations) -> Self {
+        Error::Invalid(v)
+    }
+}
+
+impl Fault for Error {
+    fn code(&self) -> Code {
+        match self {
+            Error::Invalid(_) | Error::RequestIdReused(_) | Error::DelegatedAdminRequired(_) => {
+                Code::InvalidArgument
+            }
+            Error::KindNotAvailable(_) => Code::Unimplemented,
+            Error::InvitationNotFound | Error::TenantNotFound(_) => Code::NotFound,
+            Error::InviterNotAPartner(_)
+            | Error::Expired
+            | Error::Revoked
+            | Error::Declined
+            | Error::AlreadyUsed
+            | Error::ForAnotherTenant
+            | Error::Reusable => Code::FailedPrecondition,
+            Error::Tenants(_) if self.tenants_unavailable() => Code::Unavailable,
+            Error::Tenants(_) => Code::Internal,
+            Error::Database(e) => status::database_code(e),
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "INVALID_ARGUMENT",
+            Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
+            Error::DelegatedAdminRequired(_) => "DELEGATED_ADMIN_REQUIRED",
+            Error::KindNotAvailable(_) => "INVITATION_KIND_NOT_AVAILABLE",
+            Error::InvitationNotFound => "INVITATION_NOT_FOUND",
+            Error::TenantNotFound(_) => "TENANT_NOT_FOUND",
+            Error::InviterNotAPartner(_) => "INVITER_NOT_A_PARTNER",
+            Error::Expired => "INVITATION_EXPIRED",
+            Error::Revoked => "INVITATION_REVOKED",
+            Error::Declined => "INVITATION_DECLINED",
+            Error::AlreadyUsed => "INVITATION_ALREADY_USED",
+            Error::ForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
+            Error::Reusable => "INVITATION_REUSABLE",
+            Error::Tenants(_) if self.tenants_unavailable() => "SERVICE_UNAVAILABLE",
+            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
+                "DATABASE_UNAVAILABLE"
+            }
+            Error::Tenants(_) | Error::Database(_) => "INTERNAL",
+        }
+    }
+
+    fn violations(&self) -> &[Violation] {
+        match self {
+            Error::Invalid(v) | Error::RequestIdReused(v) | Error::DelegatedAdminRequired(v) => {
+                v.as_slice()
+            }
+            _ => &[],
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Tenants(_) if self.tenants_unavailable() => Some(status::RETRY_UNAVAILABLE),
+            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
+                Some(status::RETRY_UNAVAILABLE)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        status::to_status(&e, DOMAIN)
+    }
+}
+
+/// Handlers' result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,1507 @@
+//! The invitations service, called directly (as the gateway will): a partner's reseller and
+//! delegated admin invitations, their links, codes and e-mail drafts, the cloud rules, preview,
+//! decline, revoke, expiry, the atomic redeem, retries with request ids, and who sees what.
+
+use partnerhub_kit::server::{Limits, bind};
+use partnerhub_proto::invitations::invitation::State;
+use partnerhub_proto::invitations::invitation_internal_service_client::InvitationInternalServiceClient;
+use partnerhub_proto::invitations::invitation_service_client::InvitationServiceClient;
+use partnerhub_proto::invitations::{self as pb, InvitationKind};
+use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
+use partnerhub_proto::tenants::{self as tenants_pb};
+use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
+use partnerhub_tests::{DATABASE_ENV, TestSystem, bad_fields, customer, partner, reason};
+use prost::Message;
+use sqlx::{Connection, Row};
+use std::time::Duration;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use uuid::Uuid;
+
+const PROVIDER: &[PartnerType] = &[PartnerType::DirectProvider];
+const DAY: Duration = Duration::from_secs(86_400);
+const WORLDWIDE_LINK: &str = "https://admin.partnerhub.example/partner-invitation?code=";
+const GERMANY_LINK: &str = "https://admin.partnerhub.example.de/partner-invitation?code=";
+const US_GOVERNMENT_LINK: &str = "https://admin.gov.partnerhub.example/partner-invitation?code=";
+
+// ---- helpers ----
+
+/// The two invitation services, straight (not through the gateway).
+struct Clients {
+    public: InvitationServiceClient<Channel>,
+    internal: InvitationInternalServiceClient<Channel>,
+}
+
+async fn clients(sys: &TestSystem) -> Clients {
+    let channel = sys.service("invitations").await;
+    Clients {
+        public: InvitationServiceClient::new(channel.clone()),
+        internal: InvitationInternalServiceClient::new(channel),
+    }
+}
+
+/// A partner enrolled by the operator in `cloud`.
+async fn partner_in(
+    sys: &TestSystem,
+    prefix: &str,
+    mpn_id: &str,
+    cloud: Cloud,
+) -> tenants_pb::Tenant {
+    let mut tenant = partner(prefix, mpn_id, PROVIDER);
+    tenant.cloud = cloud as i32;
+    sys.tenants(&sys.operator)
+        .create_partner(tenants_pb::CreatePartnerRequest {
+            partner: Some(tenant),
+            request_id: String::new(),
+        })
+        .await
+        .expect("CreatePartner")
+        .into_inner()
+        .partner
+        .expect("partner")
+}
+
+/// A customer created straight at the tenants service (as a workflow would); `activate` makes
+/// it usable.
+async fn customer_in(
+    sys: &TestSystem,
+    prefix: &str,
+    cloud: Cloud,
+    activate: bool,
+) -> tenants_pb::Tenant {
+    let mut internal = TenantInternalServiceClient::new(sys.service("tenants").await);
+    let mut tenant = customer(prefix);
+    tenant.cloud = cloud as i32;
+    let created = internal
+        .create_customer_tenant(tenants_pb::CreateCustomerTenantRequest {
+            customer: Some(tenant),
+            request_id: String::new(),
+        })
+        .await
+        .expect("CreateCustomerTenant")
+        .into_inner()
+        .customer
+        .expect("customer");
+    if !activate {
+        return created;
+    }
+    internal
+        .activate_tenant(tenants_pb::ActivateTenantRequest {
+            tenant_id: created.id,
+        })
+        .await
+        .expect("ActivateTenant")
+        .into_inner()
+        .tenant
+        .expect("tenant")
+}
+
+/// A reseller relationship invitation from `inviter`, without delegated admin.
+fn reseller(inviter: &str) -> pb::Invitation {
+    pb::Invitation {
+        kind: InvitationKind::ResellerRelationship as i32,
+        inviter_tenant_id: inviter.into(),
+        invitee_email: "maja@example.com".into(),
+        ..Default::default()
+    }
+}
+
+/// A delegated admin invitation from `inviter` to the customer `invitee`.
+fn delegated(inviter: &str, invitee: &str, roles: &[Role]) -> pb::Invitation {
+    pb::Invitation {
+        kind: InvitationKind::DelegatedAdmin as i32,
+        inviter_tenant_id: inviter.into(),
+        invitee_tenant_id: invitee.into(),
+        delegated_admin: Some(rights(roles, None, false)),
+        ..Default::default()
+    }
+}
+
+fn rights(roles: &[Role], days: Option<i64>, auto_extend: bool) -> pb::DelegatedAdminRequest {
+    pb::DelegatedAdminRequest {
+        roles: roles.iter().map(|r| *r as i32).collect(),
+        duration: days.map(|d| prost_types::Duration {
+            seconds: d * 86_400,
+            nanos: 0,
+        }),
+        auto_extend,
+    }
+}
+
+fn hours(n: i64) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: n * 3600,
+        nanos: 0,
+    }
+}
+
+fn request(invitation: pb::Invitation) -> pb::CreateInvitationRequest {
+    pb::CreateInvitationRequest {
+        invitation: Some(invitation),
+        ttl: None,
+        request_id: String::new(),
+    }
+}
+
+async fn try_create(
+    c: &mut Clients,
+    req: pb::CreateInvitationRequest,
+) -> Result<pb::CreateInvitationResponse, Status> {
+    c.public
+        .create_invitation(req)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Creates an invitation that must succeed; returns the answer and its invitation.
+async fn create(
+    c: &mut Clients,
+    invitation: pb::Invitation,
+) -> (pb::CreateInvitationResponse, pb::Invitation) {
+    let created = try_create(c, request(invitation))
+        .await
+        .expect("CreateInvitation");
+    let invitation = created.invitation.clone().expect("invitation");
+    (created, invitation)
+}
+
+async fn get(c: &mut Clients, inviter: &str, id: &str) -> Result<pb::Invitation, Status> {
+    c.public
+        .get_invitation(pb::GetInvitationRequest {
+            inviter_tenant_id: inviter.into(),
+            invitation_id: id.into(),
+        })
+        .await
+        .map(|r| r.into_inner().invitation.expect("invitation"))
+}
+
+async fn list(
+    c: &mut Clients,
+    req: pb::ListInvitationsRequest,
+) -> Result<pb::ListInvitationsResponse, Status> {
+    c.public
+        .list_invitations(req)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The ids of the inviter's invitations in `state` (any: `State::Unspecified`).
+async fn listed(c: &mut Clients, inviter: &str, state: State) -> Vec<String> {
+    list(
+        c,
+        pb::ListInvitationsRequest {
+            inviter_tenant_id: inviter.into(),
+            state: state as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("ListInvitations")
+    .invitations
+    .into_iter()
+    .map(|i| i.id)
+    .collect()
+}
+
+async fn preview(c: &mut Clients, code: &str) -> Result<pb::InvitationPreview, Status> {
+    c.public
+        .preview_invitation(pb::PreviewInvitationRequest { code: code.into() })
+        .await
+        .map(|r| r.into_inner().preview.expect("preview"))
+}
+
+async fn decline(c: &mut Clients, code: &str, tenant: &str) -> Result<(), Status> {
+    c.public
+        .decline_invitation(pb::DeclineInvitationRequest {
+            code: code.into(),
+            tenant_id: tenant.into(),
+        })
+        .await
+        .map(|_| ())
+}
+
+async fn revoke(c: &mut Clients, inviter: &str, id: &str) -> Result<pb::Invitation, Status> {
+    c.public
+        .revoke_invitation(pb::RevokeInvitationRequest {
+            inviter_tenant_id: inviter.into(),
+            invitation_id: id.into(),
+        })
+        .await
+        .map(|r| r.into_inner().invitation.expect("invitation"))
+}
+
+async fn lookup(c: &mut Clients, code: &str) -> Result<pb::Invitation, Status> {
+    c.internal
+        .lookup_invitation(pb::LookupInvitationRequest { code: code.into() })
+        .await
+        .map(|r| r.into_inner().invitation.expect("invitation"))
+}
+
+async fn redeem(
+    internal: &mut InvitationInternalServiceClient<Channel>,
+    code: &str,
+    tenant: &str,
+    request_id: &str,
+) -> Result<pb::Invitation, Status> {
+    internal
+        .redeem_invitation(pb::RedeemInvitationRequest {
+            code: code.into(),
+            tenant_id: tenant.into(),
+            request_id: request_id.into(),
+        })
+        .await
+        .map(|r| r.into_inner().invitation.expect("invitation"))
+}
+
+fn new_id() -> String {
+    Uuid::new_v4().to_string()
+}
+
+/// The status of a call that must fail.
+fn refused<T: std::fmt::Debug>(result: Result<T, Status>) -> Status {
+    result.expect_err("the call must fail")
+}
+
+/// A call refused with `code` and `reason`.
+#[track_caller]
+fn assert_refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, why: &str) -> Status {
+    let status = refused(result);
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(reason(&status), why, "{status:?}");
+    status
+}
+
+/// An invalid argument naming exactly these fields.
+#[track_caller]
+fn assert_invalid<T: std::fmt::Debug>(result: Result<T, Status>, fields: &[&str]) {
+    let status = assert_refused(result, Code::InvalidArgument, "INVALID_ARGUMENT");
+    assert_eq!(bad_fields(&status), fields, "{status:?}");
+}
+
+/// An invitation that can't be used any more, with the reason, telling that a new one is needed.
+#[track_caller]
+fn assert_unusable<T: std::fmt::Debug>(result: Result<T, Status>, why: &str) {
+    let status = assert_refused(result, Code::FailedPrecondition, why);
+    assert!(status.message().contains("new invitation"), "{status:?}");
+}
+
+fn seconds(t: &Option<prost_types::Timestamp>) -> i64 {
+    t.as_ref().expect("a time").seconds
+}
+
+// ---- creating ----
+
+#[tokio::test]
+async fn a_partner_invites_a_customer_to_a_reseller_relationship() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let mut c = clients(&sys).await;
+
+    let (created, invitation) = create(&mut c, reseller(&fabrikam.id)).await;
+
+    assert!(created.url.starts_with(WORLDWIDE_LINK), "{}", created.url);
+    assert_eq!(created.url, format!("{WORLDWIDE_LINK}{}", created.code));
+    assert!(
+        created.code.len() >= 43,
+        "at least 256 bits: {}",
+        created.code
+    );
+    assert!(
+        created
+            .code
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'),
+        "url-safe: {}",
+        created.code
+    );
+    assert!(Uuid::parse_str(&invitation.id).is_ok());
+    assert_eq!(invitation.kind, InvitationKind::ResellerRelationship as i32);
+    assert_eq!(invitation.inviter_tenant_id, fabrikam.id);
+    assert_eq!(invitation.state, State::Pending as i32);
+    assert_eq!(invitation.cloud, Cloud::Worldwide as i32);
+    assert_eq!(invitation.locale, "en");
+    assert_eq!(invitation.invitee_email, "maja@example.com");
+    assert!(!invitation.reusable);
+    assert_eq!(invitation.use_count, 0);
+    assert_eq!(invitation.delegated_admin, None);
+    assert_eq!(invitation.responded_tenant_id, "");
+    assert_eq!(
+        seconds(&invitation.expire_time) - seconds(&invitation.create_time),
+        90 * 86_400,
+        "an untouched invitation lasts 90 days"
+    );
+
+    let draft = created.email_draft.expect("an e-mail draft");
+    assert!(draft.subject.contains("fabrikam AB"), "{}", draft.subject);
+    for part in [
+        "fabrikam AB",
+        "1234567",
+        "reseller relationship",
+        created.url.as_str(),
+        "global administrator",
+    ] {
+        assert!(draft.body.contains(part), "{part:?} in {}", draft.body);
+    }
+    assert!(!draft.body.contains("delegated admin"), "{}", draft.body);
+    assert!(
+        draft
+            .mailto_url
+            .starts_with("mailto:maja@example.com?subject="),
+        "{}",
+        draft.mailto_url
+    );
+    assert!(draft.mailto_url.contains("&body="));
+    assert!(
+        draft.mailto_url.contains(&created.code),
+        "the link is in the mailto body"
+    );
+    assert!(
+        !draft.mailto_url.contains(' '),
+        "percent-encoded: {}",
+        draft.mailto_url
+    );
+
+    // Every invitation has its own code, and the code is shown only in the create answer.
+    let (other, _) = create(&mut c, reseller(&fabrikam.id)).await;
+    assert_ne!(other.code, created.code);
+    let read = get(&mut c, &fabrikam.id, &invitation.id)
+        .await
+        .expect("GetInvitation");
+    assert_eq!(read, invitation);
+    let listed = list(
+        &mut c,
+        pb::ListInvitationsRequest {
+            inviter_tenant_id: fabrikam.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("ListInvitations");
+    let looked_up = lookup(&mut c, &created.code)
+        .await
+        .expect("LookupInvitation");
+    let previewed = preview(&mut c, &created.code)
+        .await
+        .expect("PreviewInvitation");
+    for bytes in [
+        read.encode_to_vec(),
+        listed.encode_to_vec(),
+        looked_up.encode_to_vec(),
+        previewed.encode_to_vec(),
+    ] {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&created.code),
+            "the code is never shown again"
+        );
+    }
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_reseller_invitation_asks_for_delegated_admin_in_english_or_swedish() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let mut c = clients(&sys).await;
+
+    let mut english = reseller(&fabrikam.id);
+    english.delegated_admin = Some(rights(
+        &[Role::HelpdeskAdmin, Role::UserAdmin, Role::HelpdeskAdmin],
+        Some(30),
+        true,
+    ));
+    let (created, invitation) = create(&mut c, english).await;
+    assert_eq!(
+        invitation.delegated_admin,
+        Some(rights(
+            &[Role::UserAdmin, Role::HelpdeskAdmin],
+            Some(30),
+            true
+        )),
+        "roles sorted, without repeats"
+    );
+    let draft = created.email_draft.expect("draft");
+    for part in [
+        "fabrikam AB",
+        "reseller relationship",
+        "delegated admin",
+        "User administrator and Helpdesk (password) administrator",
+        "30 days",
+        "180 days",
+        created.url.as_str(),
+    ] {
+        assert!(draft.body.contains(part), "{part:?} in {}", draft.body);
+    }
+
+    // No roles named: the classic set, global admin and helpdesk admin, with no end.
+    let mut swedish = reseller(&fabrikam.id);
+    swedish.locale = "sv".into();
+    swedish.delegated_admin = Some(rights(&[], None, false));
+    let (created, invitation) = create(&mut c, swedish).await;
+    assert_eq!(invitation.locale, "sv");
+    assert_eq!(
+        invitation.delegated_admin,
+        Some(rights(
+            &[Role::GlobalAdmin, Role::HelpdeskAdmin],
+            None,
+            false
+        ))
+    );
+    let draft = created.email_draft.expect("draft");
+    assert!(
+        draft.subject.contains("återförsäljarrelation"),
+        "{}",
+        draft.subject
+    );
+    for part in [
+        "Hej",
+        "fabrikam AB",
+        "1234567",
+        "återförsäljarrelation",
+        "delegerad administratörsbehörighet",
+        "global administratör och lösenordsadministratör",
+        "utan slutdatum",
+        created.url.as_str(),
+    ] {
+        assert!(draft.body.contains(part), "{part:?} in {}", draft.body);
+    }
+    assert!(
+        draft
+            .mailto_url
+            .contains("%C3%A5terf%C3%B6rs%C3%A4ljarrelation")
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn in_germany_and_us_government_a_reseller_must_ask_for_delegated_admin() {
+    let sys = TestSystem::start().await;
+    let mut c = clients(&sys).await;
+    for (prefix, mpn_id, cloud, link) in [
+        ("tysk", "2345678", Cloud::Germany, GERMANY_LINK),
+        ("usgov", "3456789", Cloud::UsGovernment, US_GOVERNMENT_LINK),
+    ] {
+        let inviter = partner_in(&sys, prefix, mpn_id, cloud).await;
+        let status = assert_refused(
+            try_create(&mut c, request(reseller(&inviter.id))).await,
+            Code::InvalidArgument,
+            "DELEGATED_ADMIN_REQUIRED",
+        );
+        assert_eq!(bad_fields(&status), ["invitation.delegated_admin"]);
+        assert!(
+            status
+                .message()
+                .contains("in the Germany and US government clouds a reseller relationship must include delegated admin"),
+            "{status:?}"
+        );
+        assert!(
+            listed(&mut c, &inviter.id, State::Unspecified)
+                .await
+                .is_empty()
+        );
+
+        let mut with_rights = reseller(&inviter.id);
+        with_rights.delegated_admin = Some(rights(&[Role::GlobalAdmin], None, false));
+        let (created, invitation) = create(&mut c, with_rights).await;
+        assert_eq!(invitation.cloud, cloud as i32);
+        assert!(created.url.starts_with(link), "{}", created.url);
+    }
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_delegated_admin_invitation_goes_to_an_existing_customer() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let contoso = partner_in(&sys, "contoso", "2345678", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let pending = customer_in(&sys, "nyskola", Cloud::Worldwide, false).await;
+    let german = customer_in(&sys, "schule", Cloud::Germany, true).await;
+    let mut c = clients(&sys).await;
+
+    let mut bare = delegated(&fabrikam.id, "", &[]);
+    bare.delegated_admin = None;
+    assert_invalid(
+        try_create(&mut c, request(bare)).await,
+        &["invitation.invitee_tenant_id", "invitation.delegated_admin"],
+    );
+    for invitee in [
+        new_id(),
+        contoso.id.clone(),
+        pending.id.clone(),
+        german.id.clone(),
+    ] {
+        assert_invalid(
+            try_create(
+                &mut c,
+                request(delegated(&fabrikam.id, &invitee, &[Role::UserAdmin])),
+            )
+            .await,
+            &["invitation.invitee_tenant_id"],
+        );
+    }
+    assert!(
+        listed(&mut c, &fabrikam.id, State::Unspecified)
+            .await
+            .is_empty()
+    );
+
+    let (created, invitation) = create(
+        &mut c,
+        delegated(&fabrikam.id, &skola.id, &[Role::BillingAdmin]),
+    )
+    .await;
+    assert_eq!(invitation.kind, InvitationKind::DelegatedAdmin as i32);
+    assert_eq!(invitation.invitee_tenant_id, skola.id);
+    assert_eq!(invitation.invitee_email, "");
+    assert_eq!(
+        invitation.delegated_admin,
+        Some(rights(&[Role::BillingAdmin], None, false))
+    );
+    let draft = created.email_draft.expect("draft");
+    assert!(
+        draft.body.contains("Billing administrator"),
+        "{}",
+        draft.body
+    );
+    assert!(draft.body.contains(&created.url));
+    assert!(
+        draft.mailto_url.starts_with("mailto:?subject="),
+        "{}",
+        draft.mailto_url
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn only_an_active_partner_sends_invitations() {
+    let sys = TestSystem::start().await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+    assert_refused(
+        try_create(&mut c, request(reseller(&new_id()))).await,
+        Code::NotFound,
+        "TENANT_NOT_FOUND",
+    );
+    assert_refused(
+        try_create(&mut c, request(reseller(&skola.id))).await,
+        Code::FailedPrecondition,
+        "INVITER_NOT_A_PARTNER",
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_name_every_field_and_create_nothing() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let mut c = clients(&sys).await;
+    let id = fabrikam.id.as_str();
+
+    assert_invalid(
+        try_create(
+            &mut c,
+            pb::CreateInvitationRequest {
+                invitation: None,
+                ttl: None,
+                request_id: String::new(),
+            },
+        )
+        .await,
+        &["invitation"],
+    );
+    let garbage = pb::CreateInvitationRequest {
+        invitation: Some(pb::Invitation {
+            kind: 99,
+            inviter_tenant_id: "fabrikam".into(),
+            invitee_tenant_id: "skola".into(),
+            invitee_email: "not an address".into(),
+            locale: "de".into(),
+            delegated_admin: Some(pb::DelegatedAdminRequest {
+                roles: vec![Role::AdminAgent as i32],
+                duration: Some(prost_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
+                auto_extend: false,
+            }),
+            line_items: vec![LineItem {
+                offer_id: "o365-e3".into(),
+                quantity: 10,
+            }],
+            ..Default::default()
+        }),
+        ttl: Some(hours(0)),
+        request_id: "again".into(),
+    };
+    assert_invalid(
+        try_create(&mut c, garbage).await,
+        &[
+            "invitation.kind",
+            "invitation.inviter_tenant_id",
+            "invitation.invitee_tenant_id",
+            "invitation.invitee_email",
+            "invitation.locale",
+            "invitation.delegated_admin.roles[0]",
+            "invitation.delegated_admin.duration",
+            "invitation.line_items",
+            "ttl",
+            "request_id",
+        ],
+    );
+    let mut unspecified = reseller(id);
+    unspecified.kind = 0;
+    assert_invalid(
+        try_create(&mut c, request(unspecified)).await,
+        &["invitation.kind"],
+    );
+    let mut forever = reseller(id);
+    forever.delegated_admin = Some(rights(&[Role::GlobalAdmin], Some(30), true));
+    assert_invalid(
+        try_create(&mut c, request(forever)).await,
+        &["invitation.delegated_admin.auto_extend"],
+    );
+    for ttl in [
+        hours(0),
+        prost_types::Duration {
+            seconds: 3599,
+            nanos: 0,
+        },
+        hours(366 * 24),
+        hours(-1),
+    ] {
+        let mut req = request(reseller(id));
+        req.ttl = Some(ttl);
+        assert_invalid(try_create(&mut c, req).await, &["ttl"]);
+    }
+    let mut to_self = reseller(id);
+    to_self.invitee_tenant_id = id.into();
+    assert_invalid(
+        try_create(&mut c, request(to_self)).await,
+        &["invitation.invitee_tenant_id"],
+    );
+
+    // The kinds of later issues are not available yet.
+    for kind in [
+        InvitationKind::IndirectPartnership,
+        InvitationKind::Trial,
+        InvitationKind::PurchaseOffer,
+        InvitationKind::PartnerOfRecord,
+    ] {
+        let mut later = reseller(id);
+        later.kind = kind as i32;
+        let status = assert_refused(
+            try_create(&mut c, request(later)).await,
+            Code::Unimplemented,
+            "INVITATION_KIND_NOT_AVAILABLE",
+        );
+        assert!(status.message().contains(kind.as_str_name()), "{status:?}");
+    }
+    assert!(
+        listed(&mut c, id, State::Unspecified).await.is_empty(),
+        "nothing was created"
+    );
+
+    // The other methods name their bad fields too.
+    assert_invalid(
+        get(&mut c, "", "nope").await,
+        &["inviter_tenant_id", "invitation_id"],
+    );
+    assert_invalid(
+        revoke(&mut c, "x", "").await,
+        &["inviter_tenant_id", "invitation_id"],
+    );
+    assert_invalid(
+        list(
+            &mut c,
+            pb::ListInvitationsRequest {
+                inviter_tenant_id: String::new(),
+                page_size: -1,
+                page_token: "garbage".into(),
+                kind: 42,
+                state: 42,
+            },
+        )
+        .await,
+        &[
+            "inviter_tenant_id",
+            "kind",
+            "state",
+            "page_size",
+            "page_token",
+        ],
+    );
+    assert_invalid(preview(&mut c, "").await, &["code"]);
+    assert_invalid(lookup(&mut c, "").await, &["code"]);
+    assert_invalid(decline(&mut c, "", "nope").await, &["code", "tenant_id"]);
+    assert_invalid(
+        redeem(&mut c.internal, "", "", "again").await,
+        &["code", "tenant_id", "request_id"],
+    );
+    sys.stop().await;
+}
+
+// ---- the invitee's side ----
+
+#[tokio::test]
+async fn the_invitee_previews_who_invites_and_what_is_asked() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let mut c = clients(&sys).await;
+    let mut asking = reseller(&fabrikam.id);
+    asking.delegated_admin = Some(rights(&[Role::GlobalAdmin], Some(365), false));
+    let (created, invitation) = create(&mut c, asking).await;
+
+    let seen = preview(&mut c, &created.code)
+        .await
+        .expect("PreviewInvitation");
+    assert_eq!(
+        seen,
+        pb::InvitationPreview {
+            kind: InvitationKind::ResellerRelationship as i32,
+            inviter_tenant_id: fabrikam.id.clone(),
+            inviter_display_name: "fabrikam AB".into(),
+            inviter_mpn_id: "1234567".into(),
+            delegated_admin: invitation.delegated_admin.clone(),
+            line_items: Vec::new(),
+            expire_time: invitation.expire_time,
+            state: State::Pending as i32,
+            cloud: Cloud::Worldwide as i32,
+        }
+    );
+
+    // A wrong or malformed code says nothing more than "not found".
+    let unknown = preview(&mut c, &"A".repeat(created.code.len())).await;
+    let status = assert_refused(unknown, Code::NotFound, "INVITATION_NOT_FOUND");
+    assert_eq!(status.message(), "invitation not found");
+    for wrong in [
+        "abc",
+        "../../etc/passwd",
+        "' OR 1=1 --",
+        &format!("{}x", created.code),
+    ] {
+        let status = assert_refused(
+            preview(&mut c, wrong).await,
+            Code::NotFound,
+            "INVITATION_NOT_FOUND",
+        );
+        assert_eq!(status.message(), "invitation not found");
+        assert_refused(
+            lookup(&mut c, wrong).await,
+            Code::NotFound,
+            "INVITATION_NOT_FOUND",
+        );
+    }
+
+    // A preview shows any state.
+    revoke(&mut c, &fabrikam.id, &invitation.id)
+        .await
+        .expect("RevokeInvitation");
+    let seen = preview(&mut c, &created.code)
+        .await
+        .expect("PreviewInvitation");
+    assert_eq!(seen.state, State::Revoked as i32);
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_declined_invitation_cannot_be_used_and_a_new_one_must_be_sent() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let other = customer_in(&sys, "annan", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+
+    let (created, invitation) = create(&mut c, reseller(&fabrikam.id)).await;
+    decline(&mut c, &created.code, &skola.id)
+        .await
+        .expect("DeclineInvitation");
+    let read = get(&mut c, &fabrikam.id, &invitation.id)
+        .await
+        .expect("GetInvitation");
+    assert_eq!(read.state, State::Declined as i32);
+    assert_eq!(read.responded_tenant_id, skola.id);
+    assert_eq!(read.use_count, 0);
+    assert_unusable(
+        decline(&mut c, &created.code, &skola.id).await,
+        "INVITATION_DECLINED",
+    );
+    assert_unusable(
+        redeem(&mut c.internal, &created.code, &skola.id, &new_id()).await,
+        "INVITATION_DECLINED",
+    );
+    assert_unusable(
+        revoke(&mut c, &fabrikam.id, &invitation.id).await,
+        "INVITATION_DECLINED",
+    );
+    assert_eq!(
+        lookup(&mut c, &created.code)
+            .await
+            .expect("LookupInvitation")
+            .state,
+        State::Declined as i32
+    );
+
+    // An invitation for one customer can't be declined (nor used) by another.
+    let (created, invitation) = create(
+        &mut c,
+        delegated(&fabrikam.id, &skola.id, &[Role::UserAdmin]),
+    )
+    .await;
+    assert_refused(
+        decline(&mut c, &created.code, &other.id).await,
+        Code::FailedPrecondition,
+        "INVITATION_FOR_ANOTHER_TENANT",
+    );
+    assert_refused(
+        redeem(&mut c.internal, &created.code, &other.id, &new_id()).await,
+        Code::FailedPrecondition,
+        "INVITATION_FOR_ANOTHER_TENANT",
+    );
+    let read = get(&mut c, &fabrikam.id, &invitation.id)
+        .await
+        .expect("GetInvitation");
+    assert_eq!(
+        read.state,
+        State::Pending as i32,
+        "a refused call changes nothing"
+    );
+    decline(&mut c, &created.code, &skola.id)
+        .await
+        .expect("the invitee declines");
+
+    // An accepted invitation can't be declined.
+    let (created, _) = create(&mut c, reseller(&fabrikam.id)).await;
+    redeem(&mut c.internal, &created.code, &skola.id, &new_id())
+        .await
+        .expect("RedeemInvitation");
+    assert_unusable(
+        decline(&mut c, &created.code, &skola.id).await,
+        "INVITATION_ALREADY_USED",
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn the_inviter_revokes_an_invitation_not_used_yet() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let contoso = partner_in(&sys, "contoso", "2345678", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+
+    let (created, invitation) = create(&mut c, reseller(&fabrikam.id)).await;
+    assert_refused(
+        revoke(&mut c, &contoso.id, &invitation.id).await,
+        Code::NotFound,
+        "INVITATION_NOT_FOUND",
+    );
+    let revoked = revoke(&mut c, &fabrikam.id, &invitation.id)
+        .await
+        .expect("RevokeInvitation");
+    assert_eq!(revoked.state, State::Revoked as i32);
+    assert_eq!(revoked.id, invitation.id);
+    assert_unusable(
+        revoke(&mut c, &fabrikam.id, &invitation.id).await,
+        "INVITATION_REVOKED",
+    );
+    assert_unusable(
+        redeem(&mut c.internal, &created.code, &skola.id, &new_id()).await,
+        "INVITATION_REVOKED",
+    );
+    assert_unusable(
+        decline(&mut c, &created.code, &skola.id).await,
+        "INVITATION_REVOKED",
+    );
+    assert_refused(
+        revoke(&mut c, &fabrikam.id, &new_id()).await,
+        Code::NotFound,
+        "INVITATION_NOT_FOUND",
+    );
+
+    let (created, invitation) = create(&mut c, reseller(&fabrikam.id)).await;
+    redeem(&mut c.internal, &created.code, &skola.id, &new_id())
+        .await
+        .expect("RedeemInvitation");
+    assert_unusable(
+        revoke(&mut c, &fabrikam.id, &invitation.id).await,
+        "INVITATION_ALREADY_USED",
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn an_untouched_invitation_expires_after_90_days_or_its_ttl() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+
+    let (ninety, lasting) = create(&mut c, reseller(&fabrikam.id)).await;
+    let mut short = request(reseller(&fabrikam.id));
+    short.ttl = Some(hours(2));
+    let short = try_create(&mut c, short).await.expect("CreateInvitation");
+    let brief = short.invitation.clone().expect("invitation");
+    assert_eq!(
+        seconds(&brief.expire_time) - seconds(&brief.create_time),
+        2 * 3600
+    );
+    assert!(
+        short
+            .email_draft
+            .expect("draft")
+            .body
+            .contains("can be accepted until")
+    );
+
+    sys.clock.advance(Duration::from_secs(3 * 3600));
+    let read = get(&mut c, &fabrikam.id, &brief.id)
+        .await
+        .expect("GetInvitation");
+    assert_eq!(read.state, State::Expired as i32);
+    assert_eq!(
+        listed(&mut c, &fabrikam.id, State::Expired).await,
+        [brief.id.as_str()]
+    );
+    assert_eq!(
+        listed(&mut c, &fabrikam.id, State::Pending).await,
+        [lasting.id.as_str()]
+    );
+    assert_eq!(
+        preview(&mut c, &short.code)
+            .await
+            .expect("PreviewInvitation")
+            .state,
+        State::Expired as i32
+    );
+    assert_eq!(
+        lookup(&mut c, &short.code)
+            .await
+            .expect("LookupInvitation")
+            .state,
+        State::Expired as i32
+    );
+    assert_unusable(
+        redeem(&mut c.internal, &short.code, &skola.id, &new_id()).await,
+        "INVITATION_EXPIRED",
+    );
+    assert_unusable(
+        decline(&mut c, &short.code, &skola.id).await,
+        "INVITATION_EXPIRED",
+    );
+    assert_unusable(
+        revoke(&mut c, &fabrikam.id, &brief.id).await,
+        "INVITATION_EXPIRED",
+    );
+
+    // The default: 90 days.
+    sys.clock.advance(89 * DAY - Duration::from_secs(4 * 3600));
+    assert_eq!(
+        get(&mut c, &fabrikam.id, &lasting.id)
+            .await
+            .expect("GetInvitation")
+            .state,
+        State::Pending as i32,
+        "still usable on day 89"
+    );
+    sys.clock.advance(DAY + Duration::from_secs(2 * 3600));
+    assert_eq!(
+        get(&mut c, &fabrikam.id, &lasting.id)
+            .await
+            .expect("GetInvitation")
+            .state,
+        State::Expired as i32
+    );
+    assert!(
+        listed(&mut c, &fabrikam.id, State::Pending)
+            .await
+            .is_empty()
+    );
+    assert_eq!(listed(&mut c, &fabrikam.id, State::Expired).await.len(), 2);
+    assert_unusable(
+        redeem(&mut c.internal, &ninety.code, &skola.id, &new_id()).await,
+        "INVITATION_EXPIRED",
+    );
+    sys.stop().await;
+}
+
+// ---- redeeming ----
+
+#[tokio::test]
+async fn a_customer_redeems_an_invitation_once_and_a_retry_succeeds_again() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let other = customer_in(&sys, "annan", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+    let (created, invitation) = create(&mut c, reseller(&fabrikam.id)).await;
+
+    let looked_up = lookup(&mut c, &created.code)
+        .await
+        .expect("LookupInvitation");
+    assert_eq!(looked_up, invitation);
+
+    let request_id = new_id();
+    let redeemed = redeem(&mut c.internal, &created.code, &skola.id, &request_id)
+        .await
+        .expect("RedeemInvitation");
+    assert_eq!(redeemed.id, invitation.id);
+    assert_eq!(redeemed.state, State::Accepted as i32);
+    assert_eq!(redeemed.use_count, 1);
+    assert_eq!(redeemed.responded_tenant_id, skola.id);
+
+    let again = redeem(&mut c.internal, &created.code, &skola.id, &request_id)
+        .await
+        .expect("a retry with the same request id succeeds again");
+    assert_eq!(again, redeemed);
+    assert_unusable(
+        redeem(&mut c.internal, &created.code, &skola.id, &new_id()).await,
+        "INVITATION_ALREADY_USED",
+    );
+    assert_unusable(
+        redeem(&mut c.internal, &created.code, &skola.id, "").await,
+        "INVITATION_ALREADY_USED",
+    );
+    assert_unusable(
+        redeem(&mut c.internal, &created.code, &other.id, &new_id()).await,
+        "INVITATION_ALREADY_USED",
+    );
+    let read = get(&mut c, &fabrikam.id, &invitation.id)
+        .await
+        .expect("GetInvitation");
+    assert_eq!(read.state, State::Accepted as i32);
+    assert_eq!(read.use_count, 1, "refused redeems count nothing");
+    assert_eq!(read.responded_tenant_id, skola.id);
+    assert_refused(
+        redeem(&mut c.internal, &"B".repeat(43), &skola.id, &new_id()).await,
+        Code::NotFound,
+        "INVITATION_NOT_FOUND",
+    );
+
+    // A delegated admin invitation is redeemed by its invitee.
+    let (created, _) = create(
+        &mut c,
+        delegated(&fabrikam.id, &skola.id, &[Role::UserAdmin]),
+    )
+    .await;
+    let redeemed = redeem(&mut c.internal, &created.code, &skola.id, &new_id())
+        .await
+        .expect("RedeemInvitation");
+    assert_eq!(redeemed.state, State::Accepted as i32);
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_two_customers_redeeming_at_once_exactly_one_wins() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let other = customer_in(&sys, "annan", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+
+    for round in 0..8 {
+        let (created, invitation) = create(&mut c, reseller(&fabrikam.id)).await;
+        let (mut first, mut second) = (c.internal.clone(), c.internal.clone());
+        let (one, two) = (new_id(), new_id());
+        let (a, b) = tokio::join!(
+            redeem(&mut first, &created.code, &skola.id, &one),
+            redeem(&mut second, &created.code, &other.id, &two),
+        );
+        let winners = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+        assert_eq!(winners, 1, "round {round}: {a:?} {b:?}");
+        let (won, lost, winner) = match (a, b) {
+            (Ok(won), Err(lost)) => (won, lost, &skola.id),
+            (Err(lost), Ok(won)) => (won, lost, &other.id),
+            other => panic!("round {round}: {other:?}"),
+        };
+        assert_eq!(lost.code(), Code::FailedPrecondition, "{lost:?}");
+        assert_eq!(reason(&lost), "INVITATION_ALREADY_USED");
+        assert_eq!(won.responded_tenant_id, *winner);
+        let read = get(&mut c, &fabrikam.id, &invitation.id)
+            .await
+            .expect("GetInvitation");
+        assert_eq!((read.state, read.use_count), (State::Accepted as i32, 1));
+        assert_eq!(read.responded_tenant_id, *winner);
+    }
+
+    // The same redeem sent twice at once (a client's retry racing the first try): both
+    // answer with the accepted invitation.
+    let (created, _) = create(&mut c, reseller(&fabrikam.id)).await;
+    let request_id = new_id();
+    let (mut first, mut second) = (c.internal.clone(), c.internal.clone());
+    let (a, b) = tokio::join!(
+        redeem(&mut first, &created.code, &skola.id, &request_id),
+        redeem(&mut second, &created.code, &skola.id, &request_id),
+    );
+    let (a, b) = (a.expect("first"), b.expect("second"));
+    assert_eq!(a, b);
+    assert_eq!(a.use_count, 1);
+    sys.stop().await;
+}
+
+// ---- retries of a create ----
+
+#[tokio::test]
+async fn a_retried_create_gives_a_new_code_and_the_old_one_stops_working() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+
+    let mut req = request(reseller(&fabrikam.id));
+    req.request_id = new_id();
+    let first = try_create(&mut c, req.clone())
+        .await
+        .expect("CreateInvitation");
+    let retry = try_create(&mut c, req.clone()).await.expect("the retry");
+    let invitation = first.invitation.clone().expect("invitation");
+    assert_eq!(
+        retry.invitation.as_ref().map(|i| &i.id),
+        Some(&invitation.id)
+    );
+    assert_ne!(retry.code, first.code);
+    assert!(retry.url.ends_with(&retry.code));
+    assert!(retry.email_draft.expect("draft").body.contains(&retry.url));
+    assert_refused(
+        preview(&mut c, &first.code).await,
+        Code::NotFound,
+        "INVITATION_NOT_FOUND",
+    );
+    assert_refused(
+        redeem(&mut c.internal, &first.code, &skola.id, &new_id()).await,
+        Code::NotFound,
+        "INVITATION_NOT_FOUND",
+    );
+    assert_eq!(
+        listed(&mut c, &fabrikam.id, State::Unspecified).await,
+        [invitation.id.as_str()]
+    );
+
+    // The same request id with a different request.
+    let mut different = req.clone();
+    if let Some(inv) = different.invitation.as_mut() {
+        inv.locale = "sv".into();
+    }
+    let status = assert_refused(
+        try_create(&mut c, different).await,
+        Code::InvalidArgument,
+        "REQUEST_ID_REUSED",
+    );
+    assert_eq!(bad_fields(&status), ["request_id"]);
+
+    // Once used, a retry shows the invitation but no code: the one that was used stays valid.
+    redeem(&mut c.internal, &retry.code, &skola.id, &new_id())
+        .await
+        .expect("RedeemInvitation");
+    let late = try_create(&mut c, req.clone()).await.expect("a late retry");
+    assert_eq!(
+        late.invitation.as_ref().map(|i| i.state),
+        Some(State::Accepted as i32)
+    );
+    assert_eq!((late.code.as_str(), late.url.as_str()), ("", ""));
+    assert_eq!(late.email_draft, None);
+    assert_eq!(
+        lookup(&mut c, &retry.code)
+            .await
+            .expect("LookupInvitation")
+            .state,
+        State::Accepted as i32
+    );
+
+    // Two identical creates at once make one invitation.
+    let mut twin = request(reseller(&fabrikam.id));
+    twin.request_id = new_id();
+    let (mut one, mut two) = (c.public.clone(), c.public.clone());
+    let (a, b) = tokio::join!(
+        one.create_invitation(twin.clone()),
+        two.create_invitation(twin)
+    );
+    let (a, b) = (
+        a.expect("first").into_inner(),
+        b.expect("second").into_inner(),
+    );
+    let id = a.invitation.expect("invitation").id;
+    assert_eq!(b.invitation.expect("invitation").id, id);
+    assert_eq!(
+        listed(&mut c, &fabrikam.id, State::Unspecified).await.len(),
+        2
+    );
+    sys.stop().await;
+}
+
+// ---- who sees what ----
+
+#[tokio::test]
+async fn only_the_inviter_gets_and_lists_its_invitations() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let contoso = partner_in(&sys, "contoso", "2345678", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(create(&mut c, reseller(&fabrikam.id)).await.1.id);
+    }
+    let (_, asked) = create(
+        &mut c,
+        delegated(&fabrikam.id, &skola.id, &[Role::UserAdmin]),
+    )
+    .await;
+    let (_, theirs) = create(&mut c, reseller(&contoso.id)).await;
+    revoke(&mut c, &fabrikam.id, &ids[1])
+        .await
+        .expect("RevokeInvitation");
+
+    assert_refused(
+        get(&mut c, &contoso.id, &ids[0]).await,
+        Code::NotFound,
+        "INVITATION_NOT_FOUND",
+    );
+    assert_refused(
+        get(&mut c, &fabrikam.id, &theirs.id).await,
+        Code::NotFound,
+        "INVITATION_NOT_FOUND",
+    );
+    assert_eq!(
+        listed(&mut c, &contoso.id, State::Unspecified).await,
+        [theirs.id.as_str()]
+    );
+    assert!(
+        listed(&mut c, &skola.id, State::Unspecified)
+            .await
+            .is_empty()
+    );
+
+    // Pages, oldest first, with the filters kept in the token.
+    let mut all = ids.clone();
+    all.push(asked.id.clone());
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list(
+            &mut c,
+            pb::ListInvitationsRequest {
+                inviter_tenant_id: fabrikam.id.clone(),
+                page_size: 2,
+                page_token: token.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("ListInvitations");
+        assert!(page.invitations.len() <= 2);
+        seen.extend(page.invitations.into_iter().map(|i| i.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, all);
+    let first = list(
+        &mut c,
+        pb::ListInvitationsRequest {
+            inviter_tenant_id: fabrikam.id.clone(),
+            page_size: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("ListInvitations");
+    let status = refused(
+        list(
+            &mut c,
+            pb::ListInvitationsRequest {
+                inviter_tenant_id: fabrikam.id.clone(),
+                page_size: 1,
+                page_token: first.next_page_token,
+                state: State::Pending as i32,
+                ..Default::default()
+            },
+        )
+        .await,
+    );
+    assert_eq!(bad_fields(&status), ["page_token"]);
+
+    let by_kind = list(
+        &mut c,
+        pb::ListInvitationsRequest {
+            inviter_tenant_id: fabrikam.id.clone(),
+            kind: InvitationKind::DelegatedAdmin as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("ListInvitations");
+    assert_eq!(
+        by_kind
+            .invitations
+            .iter()
+            .map(|i| &i.id)
+            .collect::<Vec<_>>(),
+        [&asked.id]
+    );
+    assert_eq!(
+        listed(&mut c, &fabrikam.id, State::Revoked).await,
+        [ids[1].clone()]
+    );
+    assert_eq!(
+        listed(&mut c, &fabrikam.id, State::Pending).await,
+        [ids[0].clone(), ids[2].clone(), asked.id.clone()]
+    );
+    assert!(
+        listed(&mut c, &fabrikam.id, State::Accepted)
+            .await
+            .is_empty()
+    );
+    sys.stop().await;
+}
+
+// ---- storage ----
+
+/// An invitations server of this test's own, on a database the test can open.
+struct OwnServer {
+    url: String,
+    dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+    clients: Clients,
+}
+
+async fn own_invitations_server(sys: &TestSystem) -> OwnServer {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (url, postgres) = match std::env::var(DATABASE_ENV) {
+        Ok(admin) if !admin.is_empty() => {
+            let server = admin
+                .rsplit_once('/')
+                .map(|(s, _)| s)
+                .unwrap_or(&admin)
+                .to_string();
+            let name = format!("ph_{}_invitations", Uuid::new_v4().simple());
+            (format!("{server}/{name}"), Some((admin, name)))
+        }
+        _ => (
+            partnerhub_kit::store::sqlite_url(dir.path(), "invitations"),
+            None,
+        ),
+    };
+    let db = partnerhub::system::open_database("invitations", &url)
+        .await
+        .expect("the database opens");
+    let settings = partnerhub::system::Settings {
+        clock: sys.clock.clone(),
+        ..Default::default()
+    };
+    let server = partnerhub::system::service_server(
+        "invitations",
+        db,
+        sys.service("tenants").await,
+        &settings,
+    );
+    let listener = bind("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = server
+            .run(listener, Limits::default(), async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    OwnServer {
+        url,
+        dir,
+        postgres,
+        stop,
+        task,
+        clients: Clients {
+            public: InvitationServiceClient::new(channel.clone()),
+            internal: InvitationInternalServiceClient::new(channel),
+        },
+    }
+}
+
+impl OwnServer {
+    /// Stops the server (dropping its PostgreSQL database); the data folder stays until the
+    /// returned handle is dropped.
+    async fn stop(self) -> tempfile::TempDir {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+        if let Some((admin, name)) = self.postgres {
+            let mut conn = sqlx::postgres::PgConnection::connect(&admin)
+                .await
+                .expect("connect");
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .expect("drop the database");
+        }
+        self.dir
+    }
+}
+
+#[tokio::test]
+async fn codes_are_never_stored_in_clear() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let mut own = own_invitations_server(&sys).await;
+    let mut codes = Vec::new();
+    let mut retried = request(reseller(&fabrikam.id));
+    retried.request_id = new_id();
+    for req in [request(reseller(&fabrikam.id)), retried.clone(), retried] {
+        codes.push(
+            try_create(&mut own.clients, req)
+                .await
+                .expect("CreateInvitation")
+                .code,
+        );
+    }
+    let used = codes[0].clone();
+    redeem(&mut own.clients.internal, &used, &skola.id, &new_id())
+        .await
+        .expect("RedeemInvitation");
+
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&own.url)
+        .await
+        .expect("open the database");
+    let rows = sqlx::query(
+        "SELECT id, kind, inviter_tenant_id, invitee_tenant_id, invitee_email, locale, cloud, \
+         delegated_admin_roles, line_items, code_hash, state, responded_tenant_id FROM invitations",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("read the invitations");
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        let hash: String = row.get("code_hash");
+        assert_eq!(hash.len(), 64);
+        assert!(hash.chars().all(|ch| ch.is_ascii_hexdigit()), "{hash}");
+        for column in 0..row.len() {
+            let text: String = row.get(column);
+            for code in &codes {
+                assert!(!text.contains(code.as_str()), "a code in column {column}");
+            }
+        }
+    }
+    conn.close().await.expect("close");
+    let dir = own.stop().await;
+    // SQLite: not in any byte of the files either (database, WAL).
+    for entry in std::fs::read_dir(dir.path()).expect("the data folder") {
+        let bytes = std::fs::read(entry.expect("a file").path()).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        for code in &codes {
+            assert!(!text.contains(code.as_str()), "a code in the database file");
+        }
+    }
+    sys.stop().await;
+}
