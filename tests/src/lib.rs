@@ -32,6 +32,12 @@ pub const DATABASE_ENV: &str = "PARTNERHUB_TEST_DATABASE_URL";
 #[derive(Clone)]
 pub struct Bearer(String);
 
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Bearer(token.to_string())
+    }
+}
+
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if !self.0.is_empty() {
@@ -133,6 +139,11 @@ impl TestSystem {
         if let Some(pg) = self.postgres.take() {
             pg.drop_databases().await;
         }
+    }
+
+    /// The token issuer of this system's gateway (to start a second gateway in a test).
+    pub fn tokens(&self) -> partnerhub_gateway::Tokens {
+        self.running.as_ref().expect("running").tokens.clone()
     }
 
     /// A channel to the gateway.

@@ -886,3 +886,108 @@ async fn partners_see_only_their_own_invitations_and_customers() {
     assert_eq!(status.code(), Code::PermissionDenied);
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn an_acceptance_cut_off_after_the_invitation_was_used_is_finished_by_a_retry() {
+    let sys = TestSystem::start().await;
+    let (partner, partner_admin) = sys
+        .partner_admin("fabrikam", "1234567", &[PartnerType::DirectProvider])
+        .await;
+    let (customer, customer_admin) = sys.customer_admin("skolan", "SE").await;
+    let (invitation, code, _) = invite(&sys, &partner_admin, &partner, dap()).await;
+
+    // A second gateway whose relationships service is down: the acceptance stops after the
+    // invitation was used, before any relationship exists.
+    let dead = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let uri = |a: std::net::SocketAddr| format!("http://{a}");
+    let (t, s, i) = (
+        uri(sys.services[0]),
+        uri(sys.services[1]),
+        uri(sys.services[3]),
+    );
+    let backends = partnerhub::system::backends([&t, &s, &uri(dead), &i]).expect("backends");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let broken = listener.local_addr().expect("addr");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(partnerhub_gateway::serve(
+        listener,
+        sys.tokens(),
+        backends,
+        partnerhub_kit::server::Limits::default(),
+        stop.clone().cancelled_owned(),
+    ));
+    let channel = tonic::transport::Channel::from_shared(uri(broken))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut via_broken =
+        partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient::with_interceptor(
+            channel,
+            partnerhub_tests::Bearer::new(&customer_admin),
+        );
+
+    let mut request = accept(&customer, &code, true);
+    request.request_id = uuid::Uuid::new_v4().to_string();
+    let status = via_broken
+        .accept_invitation(request.clone())
+        .await
+        .expect_err("relationships is down");
+    assert_eq!(status.code(), Code::Unavailable);
+    let used = sys
+        .invitations(&partner_admin)
+        .get_invitation(inv::GetInvitationRequest {
+            inviter_tenant_id: partner.id.clone(),
+            invitation_id: invitation.id.clone(),
+        })
+        .await
+        .expect("GetInvitation")
+        .into_inner()
+        .invitation
+        .expect("invitation");
+    assert_eq!(used.state, inv::invitation::State::Accepted as i32);
+    assert!(
+        partners_page(&sys, &customer_admin, &customer)
+            .await
+            .is_empty(),
+        "nothing half-made is shown"
+    );
+
+    // The retry, with the same request id, finishes the work; another changes nothing.
+    let done = sys
+        .workflows(&customer_admin)
+        .accept_invitation(request.clone())
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(done.relationships.len(), 2);
+    let again = sys
+        .workflows(&customer_admin)
+        .accept_invitation(request)
+        .await
+        .expect("again")
+        .into_inner();
+    let ids = |r: &partnerhub_proto::gateway::AcceptInvitationResponse| {
+        r.relationships
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&done), ids(&again));
+    let page = partners_page(&sys, &customer_admin, &customer).await;
+    assert_eq!(page.len(), 1);
+    assert_eq!(
+        types_of(&page[0]),
+        [RelationshipType::Reseller, RelationshipType::DelegatedAdmin]
+    );
+    stop.cancel();
+    let _ = server.await;
+    sys.stop().await;
+}
