@@ -185,7 +185,7 @@ struct Serve {
         default_value = "http://127.0.0.1:50053"
     )]
     subscriptions_url: String,
-    /// Gateway only: the relationships service.
+    /// The relationships service (for the gateway and subscriptions).
     #[arg(
         long,
         env = "PARTNERHUB_RELATIONSHIPS_URL",
@@ -357,8 +357,11 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
         "{service} listening on {}",
         listener.local_addr().unwrap_or(addr)
     );
-    let tenants = system::channel(&serve.tenants_url)?;
-    system::service_server(service, db, tenants, &common.settings())
+    let peers = system::Peers {
+        tenants: system::channel(&serve.tenants_url)?,
+        relationships: system::channel(&serve.relationships_url)?,
+    };
+    system::service_server(service, db, &peers, &common.settings())
         .run(listener, common.limits(), stop.cancelled_owned())
         .await?;
     Ok(())

@@ -160,17 +160,31 @@ pub fn service_name(name: &str) -> Result<&'static str, StartError> {
         .ok_or_else(|| StartError::UnknownService(name.into()))
 }
 
-/// One service's server, ready to run on a bound listener. `tenants` reaches the tenants
-/// service, which the relationships and invitations services ask about tenants.
+/// The services other services call.
+#[derive(Debug, Clone)]
+pub struct Peers {
+    pub tenants: Channel,
+    pub relationships: Channel,
+}
+
+/// One service's server, ready to run on a bound listener; `peers` are the services it asks.
 pub fn service_server(
     service: &'static str,
     db: Database,
-    tenants: Channel,
+    peers: &Peers,
     settings: &Settings,
 ) -> partnerhub_kit::server::Server {
+    let tenants = peers.tenants.clone();
     match service {
         "tenants" => partnerhub_tenants::server(db),
-        "subscriptions" => partnerhub_subscriptions::server(db),
+        "subscriptions" => partnerhub_subscriptions::server(
+            db,
+            partnerhub_subscriptions::Deps {
+                clock: settings.clock.clone(),
+                tenants,
+                relationships: peers.relationships.clone(),
+            },
+        ),
         "relationships" => partnerhub_relationships::server(
             db,
             partnerhub_relationships::Deps {
@@ -234,11 +248,14 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
         })?;
         listeners.push(listener);
     }
-    let tenants = channel(&format!("http://{}", addresses[0]))?;
+    let peers = Peers {
+        tenants: channel(&format!("http://{}", addresses[0]))?,
+        relationships: channel(&format!("http://{}", addresses[2]))?,
+    };
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     for ((service, db), listener) in SERVICES.into_iter().zip(databases).zip(listeners) {
-        let server = service_server(service, db, tenants.clone(), &config.settings);
+        let server = service_server(service, db, &peers, &config.settings);
         let (limits, stop) = (config.limits, shutdown.clone());
         tasks.spawn(async move {
             (

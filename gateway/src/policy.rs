@@ -59,6 +59,22 @@ const RELATIONSHIP_READERS: &[Role] = &[
 const RELATIONSHIP_ENDERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent];
 /// Who in a partner asks customers for relationships.
 const INVITERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent, Role::SalesAgent];
+/// Who in a partner places orders and creates customers.
+const SELLERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent, Role::SalesAgent];
+/// Who reads orders and subscriptions: customers' global and billing admins, partners' staff.
+const PURCHASE_READERS: &[Role] = &[
+    Role::GlobalAdmin,
+    Role::BillingAdmin,
+    Role::AdminAgent,
+    Role::SalesAgent,
+];
+/// Who changes subscriptions (quantity, reseller, suspend, cancel).
+const PURCHASE_MANAGERS: &[Role] = &[
+    Role::GlobalAdmin,
+    Role::BillingAdmin,
+    Role::AdminAgent,
+    Role::SalesAgent,
+];
 
 const fn tenant(field: &'static str, roles: &'static [Role]) -> Rule {
     Rule::InTenant {
@@ -94,6 +110,8 @@ pub static TABLE: &[(&str, Rule)] = &[
     ("/partnerhub.gateway.v1.AuthService/ChangePassword", Rule::Anyone),
     // partnerhub.gateway.v1.WorkflowService
     ("/partnerhub.gateway.v1.WorkflowService/AcceptInvitation", member("tenant_id", GLOBAL_ADMIN)),
+    ("/partnerhub.gateway.v1.WorkflowService/CreateCustomer", member("partner_tenant_id", SELLERS)),
+    ("/partnerhub.gateway.v1.WorkflowService/AddSubscriptions", member("partner_tenant_id", SELLERS)),
     // partnerhub.tenants.v1.TenantService
     ("/partnerhub.tenants.v1.TenantService/CreatePartner", Rule::Operator),
     ("/partnerhub.tenants.v1.TenantService/GetTenant", tenant("tenant_id", ANY_USER)),
@@ -114,6 +132,7 @@ pub static TABLE: &[(&str, Rule)] = &[
         Rule::OwnList { fields: &["partner_tenant_id", "client_tenant_id"], roles: RELATIONSHIP_READERS }),
     ("/partnerhub.relationships.v1.RelationshipService/GetRelationship", own("tenant_id", RELATIONSHIP_READERS)),
     ("/partnerhub.relationships.v1.RelationshipService/ListPartnersOfCustomer", own("customer_tenant_id", BILLING_READERS)),
+    ("/partnerhub.relationships.v1.RelationshipService/ListCustomersOfPartner", own("partner_tenant_id", RELATIONSHIP_READERS)),
     ("/partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles", member("customer_tenant_id", GLOBAL_ADMIN)),
     ("/partnerhub.relationships.v1.RelationshipService/TerminateRelationship", member("tenant_id", RELATIONSHIP_ENDERS)),
     // partnerhub.invitations.v1.InvitationService
@@ -123,6 +142,21 @@ pub static TABLE: &[(&str, Rule)] = &[
     ("/partnerhub.invitations.v1.InvitationService/PreviewInvitation", Rule::Anyone),
     ("/partnerhub.invitations.v1.InvitationService/DeclineInvitation", member("tenant_id", GLOBAL_ADMIN)),
     ("/partnerhub.invitations.v1.InvitationService/RevokeInvitation", member("inviter_tenant_id", INVITERS)),
+    // partnerhub.subscriptions.v1.SubscriptionService
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ListOffers", Rule::Anyone),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/GetOffer", Rule::Anyone),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/CreateOffer", Rule::Operator),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/PlaceOrder", member("partner_tenant_id", SELLERS)),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/GetOrder", tenant("tenant_id", PURCHASE_READERS)),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ListOrders",
+        Rule::OwnList { fields: &["customer_tenant_id", "partner_tenant_id"], roles: PURCHASE_READERS }),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/GetSubscription", tenant("tenant_id", PURCHASE_READERS)),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ListSubscriptions",
+        Rule::OwnList { fields: &["customer_tenant_id", "billing_partner_tenant_id", "indirect_reseller_id"], roles: PURCHASE_READERS }),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/UpdateSubscription", tenant("tenant_id", PURCHASE_MANAGERS)),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/SuspendSubscription", tenant("tenant_id", PURCHASE_MANAGERS)),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ReactivateSubscription", tenant("tenant_id", PURCHASE_MANAGERS)),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/CancelSubscription", tenant("tenant_id", PURCHASE_MANAGERS)),
 ];
 
 /// The rule of a method, if the gateway serves it.

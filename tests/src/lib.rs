@@ -191,6 +191,7 @@ impl TestSystem {
             .create_customer_tenant(pb::CreateCustomerTenantRequest {
                 customer: Some(new),
                 request_id: String::new(),
+                validate_only: false,
             })
             .await
             .expect("CreateCustomerTenant")

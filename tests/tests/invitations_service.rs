@@ -76,6 +76,7 @@ async fn customer_in(
         .create_customer_tenant(tenants_pb::CreateCustomerTenantRequest {
             customer: Some(tenant),
             request_id: String::new(),
+            validate_only: false,
         })
         .await
         .expect("CreateCustomerTenant")
@@ -1392,12 +1393,11 @@ async fn own_invitations_server(sys: &TestSystem) -> OwnServer {
         clock: sys.clock.clone(),
         ..Default::default()
     };
-    let server = partnerhub::system::service_server(
-        "invitations",
-        db,
-        sys.service("tenants").await,
-        &settings,
-    );
+    let peers = partnerhub::system::Peers {
+        tenants: sys.service("tenants").await,
+        relationships: sys.service("relationships").await,
+    };
+    let server = partnerhub::system::service_server("invitations", db, &peers, &settings);
     let listener = bind("127.0.0.1:0".parse().expect("address"))
         .await
         .expect("bind");

@@ -1132,6 +1132,7 @@ async fn the_operator_filters_tenants_by_kind_partner_type_country_and_state() {
                 .create_customer_tenant(pb::CreateCustomerTenantRequest {
                     customer: Some(customer(prefix)),
                     request_id: String::new(),
+                    validate_only: false,
                 })
                 .await
                 .expect("CreateCustomerTenant")

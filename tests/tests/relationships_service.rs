@@ -234,6 +234,7 @@ async fn create_customer(sys: &TestSystem, prefix: &str) -> tpb::Tenant {
         .create_customer_tenant(tpb::CreateCustomerTenantRequest {
             customer: Some(customer(prefix)),
             request_id: String::new(),
+            validate_only: false,
         })
         .await
         .expect("CreateCustomerTenant")
@@ -1172,7 +1173,11 @@ async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does
     let tenants_addr = gone.local_addr().expect("address");
     drop(gone);
     let tenants = system::channel(&format!("http://{tenants_addr}")).expect("channel");
-    let server = system::service_server("relationships", db, tenants, &Settings::default());
+    let peers = system::Peers {
+        relationships: tenants.clone(),
+        tenants,
+    };
+    let server = system::service_server("relationships", db, &peers, &Settings::default());
     let listener = bind("127.0.0.1:0".parse().expect("address"))
         .await
         .expect("bind");

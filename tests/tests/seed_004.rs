@@ -524,6 +524,7 @@ async fn a_reseller_needs_the_customer_in_its_country_or_region_and_cloud() {
         .create_customer_tenant(pb::CreateCustomerTenantRequest {
             customer: Some(german),
             request_id: String::new(),
+            validate_only: false,
         })
         .await
         .expect("create")

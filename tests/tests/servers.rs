@@ -171,17 +171,17 @@ async fn internal_methods_are_refused_at_the_gateway_even_for_the_operator() {
 }
 
 #[tokio::test]
-async fn services_built_later_answer_unimplemented() {
+async fn methods_built_later_answer_unimplemented() {
     let sys = TestSystem::start().await;
-    let mut direct = SubscriptionServiceClient::new(sys.service("subscriptions").await);
+    let mut direct = SubscriptionInternalServiceClient::new(sys.service("subscriptions").await);
     let status = direct
-        .list_offers(ListOffersRequest::default())
+        .create_advisor_subscriptions(CreateAdvisorSubscriptionsRequest::default())
         .await
         .expect_err("not built yet");
     assert_eq!(status.code(), Code::Unimplemented);
-    let mut through_gateway = SubscriptionServiceClient::new(sys.authed(&sys.operator));
+    let mut through_gateway = WorkflowServiceClient::new(sys.authed(&sys.operator));
     let status = through_gateway
-        .list_offers(ListOffersRequest::default())
+        .set_partner_of_record(SetPartnerOfRecordRequest::default())
         .await
         .expect_err("not served yet");
     assert_eq!(status.code(), Code::Unimplemented);

@@ -99,6 +99,7 @@ async fn create_customer(
         .create_customer_tenant(pb::CreateCustomerTenantRequest {
             customer: Some(customer(prefix)),
             request_id: String::new(),
+            validate_only: false,
         })
         .await
         .expect("CreateCustomerTenant")

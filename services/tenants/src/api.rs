@@ -892,6 +892,16 @@ impl TenantInternalService for Tenants {
         request: Request<pb::CreateCustomerTenantRequest>,
     ) -> Result<Response<pb::CreateCustomerTenantResponse>, Status> {
         let req = request.into_inner();
+        if req.validate_only {
+            let new = NewTenant::parse(Kind::Customer, req.customer.as_ref(), "customer")
+                .map_err(Error::from)?;
+            store::check_free(&mut *self.conn().await?, &new).await?;
+            return Ok(Response::new(pb::CreateCustomerTenantResponse {
+                customer: Some(new.preview()),
+                admin_user: None,
+                temporary_password: String::new(),
+            }));
+        }
         let fingerprint = fingerprint(&pb::CreateCustomerTenantRequest {
             request_id: String::new(),
             ..req.clone()

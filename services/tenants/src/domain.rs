@@ -160,6 +160,34 @@ impl NewTenant {
     }
 }
 
+impl NewTenant {
+    /// The tenant as it would be created (no id, times or etag): the answer of a validation.
+    pub fn preview(&self) -> pb::Tenant {
+        pb::Tenant {
+            kind: self.kind.proto() as i32,
+            display_name: self.display_name.clone(),
+            cloud: self.cloud as i32,
+            country_code: self.country_code.clone(),
+            domain_prefix: self.domain_prefix.clone(),
+            primary_domain: format!("{}.{DOMAIN_SUFFIX}", self.domain_prefix),
+            address: Some(types::PostalAddress {
+                address_lines: self.address.lines.clone(),
+                locality: self.address.locality.clone(),
+                administrative_area: self.address.administrative_area.clone(),
+                postal_code: self.address.postal_code.clone(),
+            }),
+            contact: Some(types::Contact {
+                first_name: self.contact.first_name.clone(),
+                last_name: self.contact.last_name.clone(),
+                email: self.contact.email.clone(),
+                phone: self.contact.phone.clone(),
+            }),
+            state: pb::tenant::State::Pending as i32,
+            ..Default::default()
+        }
+    }
+}
+
 /// The changes of an `UpdateTenant`.
 #[derive(Debug, Clone, Default)]
 pub struct TenantPatch {

@@ -273,9 +273,9 @@ pub async fn lock_tenant(conn: &mut AnyConnection, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn insert_tenant(conn: &mut AnyConnection, id: &str, t: &NewTenant) -> Result<()> {
-    let partner = t.partner.as_ref();
-    if let Some(p) = partner {
+/// Refuses a new tenant whose partner ID or domain prefix another tenant holds.
+pub async fn check_free(conn: &mut AnyConnection, t: &NewTenant) -> Result<()> {
+    if let Some(p) = &t.partner {
         let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM tenants WHERE mpn_id = $1")
             .bind(&p.mpn_id)
             .fetch_optional(&mut *conn)
@@ -292,6 +292,12 @@ pub async fn insert_tenant(conn: &mut AnyConnection, id: &str, t: &NewTenant) ->
     if taken.is_some() {
         return Err(Error::DomainPrefixTaken(t.domain_prefix.clone()));
     }
+    Ok(())
+}
+
+pub async fn insert_tenant(conn: &mut AnyConnection, id: &str, t: &NewTenant) -> Result<()> {
+    check_free(conn, t).await?;
+    let partner = t.partner.as_ref();
     let now = now_micros();
     let state = match t.kind {
         // A customer waits for its creating workflow to finish (ActivateTenant).
