@@ -18,6 +18,8 @@ pub enum Error {
     TokenExpired,
     #[error("the signed-in user no longer exists; sign in again")]
     UserGone,
+    #[error("the password changed after this token was issued; sign in again")]
+    TokenOutdated,
     #[error(
         "change your password first (AuthService.ChangePassword): you signed in with a temporary one"
     )]
@@ -89,9 +91,11 @@ pub enum Error {
 impl Fault for Error {
     fn code(&self) -> Code {
         match self {
-            Error::TokenMissing | Error::TokenInvalid | Error::TokenExpired | Error::UserGone => {
-                Code::Unauthenticated
-            }
+            Error::TokenMissing
+            | Error::TokenInvalid
+            | Error::TokenExpired
+            | Error::TokenOutdated
+            | Error::UserGone => Code::Unauthenticated,
             Error::PasswordChangeRequired
             | Error::TenantNotActive
             | Error::OperatorHasNoPassword
@@ -121,6 +125,7 @@ impl Fault for Error {
             Error::TokenInvalid => "TOKEN_INVALID",
             Error::TokenExpired => "TOKEN_EXPIRED",
             Error::UserGone => "USER_NOT_FOUND",
+            Error::TokenOutdated => "TOKEN_OUTDATED",
             Error::PasswordChangeRequired => "PASSWORD_CHANGE_REQUIRED",
             Error::TenantNotActive => "TENANT_NOT_ACTIVE",
             Error::InternalMethod(_) => "INTERNAL_METHOD",

@@ -162,6 +162,7 @@ impl State {
         // Only the gateway says who is calling.
         parts.headers.remove(caller::USER_ID);
         parts.headers.remove(caller::TENANT_ID);
+        parts.headers.remove(caller::ROLES);
         let path = parts.uri.path().to_string();
         if open_to_all(&path) {
             return Ok(http::Request::from_parts(parts, body));
@@ -193,6 +194,15 @@ impl State {
                     parts.headers.insert(name, v);
                 }
             }
+        }
+        let roles = access
+            .roles
+            .iter()
+            .map(|r| r.as_str_name())
+            .collect::<Vec<_>>()
+            .join(",");
+        if let Ok(v) = http::HeaderValue::from_str(&roles) {
+            parts.headers.insert(caller::ROLES, v);
         }
         parts.extensions.insert(caller);
         parts.extensions.insert(access);
@@ -235,6 +245,18 @@ impl State {
             .into_inner()
             .principal
             .ok_or(Error::UserGone)?;
+        // A password change or reset ends the sessions before it.
+        let changed = principal
+            .password_change_time
+            .map(|t| {
+                t.seconds
+                    .saturating_mul(1_000_000)
+                    .saturating_add(i64::from(t.nanos / 1_000))
+            })
+            .unwrap_or(0);
+        if claims.iat_us < changed {
+            return Err(Error::TokenOutdated.into());
+        }
         if principal.tenant_state != pb::tenant::State::Active as i32 {
             return Err(Error::TenantNotActive.into());
         }
@@ -280,6 +302,8 @@ pub struct Access {
     /// The relationships that grant a partner's agent access to a customer; empty when the
     /// caller acts in its own tenant.
     pub through: Vec<String>,
+    /// The roles the caller holds there (delegated ones for an agent).
+    pub roles: Vec<Role>,
 }
 
 fn role_names(roles: &[Role]) -> String {
@@ -319,6 +343,7 @@ impl State {
         let own = Access {
             tenant_id: own_tenant.clone(),
             through: Vec::new(),
+            roles: caller.roles(),
         };
         match rule {
             Rule::Anyone => Ok(own),
@@ -371,6 +396,7 @@ impl State {
                 let access = Access {
                     tenant_id: target.clone(),
                     through: Vec::new(),
+                    roles: caller.roles(),
                 };
                 match caller {
                     Caller::Operator if operator => Ok(access),
@@ -435,6 +461,7 @@ impl State {
         Ok(Access {
             tenant_id: customer.to_string(),
             through: answer.relationships.into_iter().map(|r| r.id).collect(),
+            roles: effective,
         })
     }
 }

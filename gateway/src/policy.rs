@@ -14,8 +14,14 @@
 //! - `OwnList { fields, roles }`: a list that one of `fields` must scope to the caller's own tenant
 //!   (the operator may name any tenant).
 //!
-//! Shorthands below: `tenant(..)` = own users, operator and delegated agents; `own(..)` = own
-//! users and the operator; `member(..)` = own users only (they sign or decide for the tenant).
+//! Shorthands below: `tenant(..)` = own users, operator and delegated agents; `delegable(..)` =
+//! own users and delegated agents, not the operator (who must not make itself users it could
+//! act as); `own(..)` = own users and the operator; `member(..)` = own users only (they sign or
+//! decide for the tenant).
+//!
+//! What a role may do to whom (only a global admin makes or touches global admins; helpdesk
+//! roles reset only non-admins' passwords) is the tenants service's rule, applied to the roles
+//! the gateway passes on (`kit::caller::ROLES`).
 
 use partnerhub_proto::types::Role;
 
@@ -85,6 +91,15 @@ const fn tenant(field: &'static str, roles: &'static [Role]) -> Rule {
     }
 }
 
+const fn delegable(field: &'static str, roles: &'static [Role]) -> Rule {
+    Rule::InTenant {
+        field,
+        roles,
+        operator: false,
+        delegated: true,
+    }
+}
+
 const fn own(field: &'static str, roles: &'static [Role]) -> Rule {
     Rule::InTenant {
         field,
@@ -119,12 +134,12 @@ pub static TABLE: &[(&str, Rule)] = &[
     ("/partnerhub.tenants.v1.TenantService/UpdateTenant", tenant("tenant.id", GLOBAL_ADMIN)),
     ("/partnerhub.tenants.v1.TenantService/VerifyPartnerId", Rule::Anyone),
     ("/partnerhub.tenants.v1.TenantService/SearchPartners", Rule::Anyone),
-    ("/partnerhub.tenants.v1.TenantService/CreateUser", tenant("tenant_id", USER_MANAGERS)),
+    ("/partnerhub.tenants.v1.TenantService/CreateUser", delegable("tenant_id", USER_MANAGERS)),
     ("/partnerhub.tenants.v1.TenantService/GetUser", tenant("tenant_id", USER_READERS)),
     ("/partnerhub.tenants.v1.TenantService/ListUsers", tenant("tenant_id", USER_READERS)),
-    ("/partnerhub.tenants.v1.TenantService/UpdateUser", tenant("tenant_id", USER_MANAGERS)),
-    ("/partnerhub.tenants.v1.TenantService/DeleteUser", tenant("tenant_id", USER_MANAGERS)),
-    ("/partnerhub.tenants.v1.TenantService/ResetPassword", tenant("tenant_id", PASSWORD_RESETTERS)),
+    ("/partnerhub.tenants.v1.TenantService/UpdateUser", delegable("tenant_id", USER_MANAGERS)),
+    ("/partnerhub.tenants.v1.TenantService/DeleteUser", delegable("tenant_id", USER_MANAGERS)),
+    ("/partnerhub.tenants.v1.TenantService/ResetPassword", delegable("tenant_id", PASSWORD_RESETTERS)),
     ("/partnerhub.tenants.v1.TenantService/AcceptAgreement", member("tenant_id", GLOBAL_ADMIN)),
     ("/partnerhub.tenants.v1.TenantService/ListAgreements", tenant("tenant_id", BILLING_READERS)),
     // partnerhub.relationships.v1.RelationshipService

@@ -30,6 +30,10 @@ pub struct Claims {
     pub op: bool,
     pub iat: u64,
     pub exp: u64,
+    /// When it was issued, in microseconds: `iat` is whole seconds, too coarse to tell a token
+    /// from just before a password change from one just after.
+    #[serde(default)]
+    pub iat_us: i64,
 }
 
 /// Signs and checks tokens with one key pair.
@@ -110,10 +114,10 @@ impl Tokens {
     }
 
     fn issue(&self, sub: &str, tid: &str, op: bool, lifetime: Duration) -> (String, u64) {
-        let now = SystemTime::now()
+        let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+            .unwrap_or_default();
+        let now = since.as_secs();
         let exp = now + lifetime.as_secs();
         let claims = Claims {
             iss: ISSUER.into(),
@@ -123,6 +127,7 @@ impl Tokens {
             op,
             iat: now,
             exp,
+            iat_us: i64::try_from(since.as_micros()).unwrap_or(i64::MAX),
         };
         // Signing with a key that parsed can't fail; an empty token would be refused anyway.
         let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)

@@ -8,6 +8,10 @@
 pub const USER_ID: &str = "x-partnerhub-user-id";
 /// The signed-in user's tenant; absent for the operator.
 pub const TENANT_ID: &str = "x-partnerhub-tenant-id";
+/// The roles the caller holds in the tenant the call acts in, comma-separated role names (its
+/// own roles, or for a partner's agent the delegated ones; `ROLE_PLATFORM_OPERATOR` for the
+/// operator). Absent on calls between services, which act for the system.
+pub const ROLES: &str = "x-partnerhub-roles";
 
 /// The calling user's id, or "" when the gateway named none (the operator, or a direct call).
 pub fn user_id<T>(request: &tonic::Request<T>) -> String {
@@ -17,4 +21,16 @@ pub fn user_id<T>(request: &tonic::Request<T>) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string()
+}
+
+/// The caller's roles in the tenant the call acts in, or `None` for a call from another service
+/// (no gateway header), which is trusted.
+pub fn roles<T>(request: &tonic::Request<T>) -> Option<Vec<partnerhub_proto::types::Role>> {
+    let header = request.metadata().get(ROLES)?.to_str().ok()?;
+    Some(
+        header
+            .split(',')
+            .filter_map(partnerhub_proto::types::Role::from_str_name)
+            .collect(),
+    )
 }

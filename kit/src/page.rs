@@ -105,7 +105,9 @@ fn decode(token: &str) -> Option<(String, String)> {
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()?;
     let rest = raw.strip_prefix("1|")?;
     let (fp, key) = rest.split_once('|')?;
-    if key.is_empty() {
+    // Keys are ids and names: a key with control characters (NUL, which PostgreSQL refuses in
+    // text) was not made here.
+    if key.is_empty() || key.chars().any(char::is_control) {
         return None;
     }
     Some((fp.to_string(), key.to_string()))
@@ -136,6 +138,8 @@ mod tests {
         assert_eq!(other_filter.as_slice()[0].field, "page_token");
         assert!(Page::parse(1, &token, "other list", &["a"]).is_err());
         assert!(Page::parse(1, "garbage!", "things", &["a"]).is_err());
+        let forged = encode(&fingerprint("things", &["a"]), "\0");
+        assert!(Page::parse(1, &forged, "things", &["a"]).is_err());
         assert!(Page::parse(-1, "", "things", &[]).is_err());
         assert_eq!(Page::parse(5000, "", "things", &[]).unwrap().size, MAX_SIZE);
     }

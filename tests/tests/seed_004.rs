@@ -992,3 +992,138 @@ async fn an_acceptance_cut_off_after_the_invitation_was_used_is_finished_by_a_re
     let _ = server.await;
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn a_helpdesk_agent_cannot_take_over_the_customers_global_admin() {
+    let sys = TestSystem::start().await;
+    let (partner, partner_admin) = sys
+        .partner_admin("fabrikam", "1234567", &[PartnerType::DirectProvider])
+        .await;
+    let (_, helpdesk) = sys
+        .user(
+            &partner_admin,
+            &partner.id,
+            "helpdesk",
+            &[Role::HelpdeskAgent],
+        )
+        .await;
+    let (customer, customer_admin) = sys.customer_admin("skolan", "SE").await;
+    let (teacher, _) = sys.user(&customer_admin, &customer.id, "larare", &[]).await;
+    let admins = sys
+        .tenants(&customer_admin)
+        .list_users(pb::ListUsersRequest {
+            tenant_id: customer.id.clone(),
+            role: Role::GlobalAdmin as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("ListUsers")
+        .into_inner()
+        .users;
+    let (_, code, _) = invite(&sys, &partner_admin, &partner, dap()).await;
+    sys.workflows(&customer_admin)
+        .accept_invitation(accept(&customer, &code, true))
+        .await
+        .expect("accept");
+
+    let reset = |user_id: String| {
+        let mut client = sys.tenants(&helpdesk);
+        let request = pb::ResetPasswordRequest {
+            tenant_id: customer.id.clone(),
+            user_id,
+        };
+        async move { client.reset_password(request).await }
+    };
+    reset(teacher.id.clone())
+        .await
+        .expect("a user without admin roles");
+    let status = reset(admins[0].id.clone())
+        .await
+        .expect_err("the global admin");
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::PermissionDenied, "ADMIN_ROLE_REQUIRED")
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_granted_user_admin_cannot_make_itself_a_global_admin_there() {
+    let sys = TestSystem::start().await;
+    let (partner, partner_admin) = sys
+        .partner_admin("fabrikam", "1234567", &[PartnerType::DirectProvider])
+        .await;
+    let (_, agent) = sys
+        .user(&partner_admin, &partner.id, "agent", &[Role::AdminAgent])
+        .await;
+    let (customer, customer_admin) = sys.customer_admin("skolan", "SE").await;
+    let grant = DelegatedAdminRequest {
+        roles: vec![Role::UserAdmin as i32],
+        duration: None,
+        auto_extend: false,
+    };
+    let (_, code, _) = invite(&sys, &partner_admin, &partner, Some(grant)).await;
+    sys.workflows(&customer_admin)
+        .accept_invitation(accept(&customer, &code, true))
+        .await
+        .expect("accept");
+
+    let create = |roles: &[Role], name: &str| {
+        let mut client = sys.tenants(&agent);
+        let request = pb::CreateUserRequest {
+            tenant_id: customer.id.clone(),
+            user: Some(pb::User {
+                user_name: name.into(),
+                display_name: name.into(),
+                roles: roles.iter().map(|r| *r as i32).collect(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        async move { client.create_user(request).await }
+    };
+    create(&[], "ny").await.expect("a plain user");
+    let status = create(&[Role::GlobalAdmin], "backdoor")
+        .await
+        .expect_err("a global admin");
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::PermissionDenied, "ADMIN_ROLE_REQUIRED")
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_id_reused_for_another_invitation_does_not_use_it_up() {
+    let sys = TestSystem::start().await;
+    let (a, a_admin) = sys
+        .partner_admin("fabrikam", "1234567", &[PartnerType::DirectProvider])
+        .await;
+    let (b, b_admin) = sys
+        .partner_admin("contoso", "2345678", &[PartnerType::DirectProvider])
+        .await;
+    let (customer, customer_admin) = sys.customer_admin("skolan", "SE").await;
+    let (_, first, _) = invite(&sys, &a_admin, &a, None).await;
+    let (_, second, _) = invite(&sys, &b_admin, &b, None).await;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut one = accept(&customer, &first, true);
+    one.request_id = request_id.clone();
+    let mut two = accept(&customer, &second, true);
+    two.request_id = request_id;
+    sys.workflows(&customer_admin)
+        .accept_invitation(one)
+        .await
+        .expect("first");
+    let done = sys
+        .workflows(&customer_admin)
+        .accept_invitation(two)
+        .await
+        .expect("second")
+        .into_inner();
+    assert_eq!(done.relationships[0].partner_tenant_id, b.id);
+    assert_eq!(
+        partners_page(&sys, &customer_admin, &customer).await.len(),
+        2
+    );
+    sys.stop().await;
+}

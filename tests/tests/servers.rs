@@ -1,8 +1,10 @@
 //! Every server answers health and reflection; the gateway shows only the public contract and
 //! refuses internal methods; services built later answer UNIMPLEMENTED.
 
-use partnerhub_proto::subscriptions::ListOffersRequest;
-use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
+use partnerhub_proto::gateway::SetPartnerOfRecordRequest;
+use partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient;
+use partnerhub_proto::subscriptions::CreateAdvisorSubscriptionsRequest;
+use partnerhub_proto::subscriptions::subscription_internal_service_client::SubscriptionInternalServiceClient;
 use partnerhub_proto::tenants::GetPrincipalRequest;
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_tests::{TestSystem, reason};

@@ -313,3 +313,53 @@ async fn the_operator_has_no_password_to_change() {
     assert_eq!(reason(&status), "OPERATOR_HAS_NO_PASSWORD");
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn a_password_change_ends_the_sessions_before_it() {
+    let sys = TestSystem::start().await;
+    let (partner, admin) = sys
+        .partner_admin("contoso", "2345678", &[PartnerType::DirectProvider])
+        .await;
+    let read = |token: String| {
+        let mut client = sys.tenants(&token);
+        let request = GetTenantRequest {
+            tenant_id: partner.id.clone(),
+        };
+        async move { client.get_tenant(request).await }
+    };
+    let older = sys
+        .sign_in("admin@contoso.onpartnerhub.com", NEW_PASSWORD)
+        .await
+        .expect("sign in")
+        .access_token;
+    read(older.clone()).await.expect("works");
+    let newer = sys
+        .auth(&admin)
+        .change_password(ChangePasswordRequest {
+            current_password: NEW_PASSWORD.into(),
+            new_password: "Another-5678-Pass".into(),
+        })
+        .await
+        .expect("ChangePassword")
+        .into_inner()
+        .access_token;
+    let status = read(older).await.expect_err("signed in before the change");
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::Unauthenticated, "TOKEN_OUTDATED")
+    );
+    read(newer).await.expect("the token from the change works");
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn control_characters_in_a_user_name_are_refused_not_crashed_on() {
+    let sys = TestSystem::start().await;
+    let status = sys
+        .sign_in("a\0b@x.onpartnerhub.com", "Whatever-1234")
+        .await
+        .expect_err("NUL");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&status), ["user_name"]);
+    sys.stop().await;
+}

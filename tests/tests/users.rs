@@ -253,15 +253,16 @@ async fn nobody_is_ever_made_a_platform_operator() {
             .await,
         &["user.roles[0]"],
     );
-    // Not even by the operator itself.
-    invalid(
+    // Not even by the operator itself, who makes no users at all: it could act as them.
+    refused(
         sys.tenants(&sys.operator)
             .create_user(create_request(
                 &partner.id,
                 new_user("erik", "Erik", &[Role::GlobalAdmin, Role::PlatformOperator]),
             ))
             .await,
-        &["user.roles[1]"],
+        Code::PermissionDenied,
+        "NOT_FOR_OPERATOR",
     );
     // An unknown role number is no role either.
     let mut unknown = new_user("erik", "Erik", &[]);
@@ -1052,7 +1053,7 @@ async fn a_tenant_always_keeps_a_global_admin() {
         Code::FailedPrecondition,
         "LAST_GLOBAL_ADMIN",
     );
-    // The operator can't either.
+    // The operator deletes no users at all.
     refused(
         sys.tenants(&sys.operator)
             .delete_user(pb::DeleteUserRequest {
@@ -1061,8 +1062,8 @@ async fn a_tenant_always_keeps_a_global_admin() {
                 etag: String::new(),
             })
             .await,
-        Code::FailedPrecondition,
-        "LAST_GLOBAL_ADMIN",
+        Code::PermissionDenied,
+        "NOT_FOR_OPERATOR",
     );
     // Changing other things of the last global admin is fine.
     sys.tenants(&admin)
@@ -1082,16 +1083,35 @@ async fn a_tenant_always_keeps_a_global_admin() {
         .expect("user");
     assert_eq!(stepped_down.roles, roles(&[Role::UserAdmin]));
 
-    // Now Ann is the last one: a user admin can't take it from her or delete her.
+    // Now Ann is the last one. A user admin can't touch a global admin at all, and Ann herself
+    // can't step down or go.
     refused(
         sys.tenants(&admin)
+            .update_user(demote(&ann.id, &[Role::SalesAgent]))
+            .await,
+        Code::PermissionDenied,
+        "ADMIN_ROLE_REQUIRED",
+    );
+    refused(
+        sys.tenants(&admin)
+            .delete_user(pb::DeleteUserRequest {
+                tenant_id: partner.id.clone(),
+                user_id: ann.id.clone(),
+                etag: String::new(),
+            })
+            .await,
+        Code::PermissionDenied,
+        "ADMIN_ROLE_REQUIRED",
+    );
+    refused(
+        sys.tenants(&ann_token)
             .update_user(demote(&ann.id, &[Role::SalesAgent]))
             .await,
         Code::FailedPrecondition,
         "LAST_GLOBAL_ADMIN",
     );
     refused(
-        sys.tenants(&admin)
+        sys.tenants(&ann_token)
             .delete_user(pb::DeleteUserRequest {
                 tenant_id: partner.id.clone(),
                 user_id: ann.id.clone(),
@@ -1172,8 +1192,8 @@ async fn two_global_admins_stepping_down_at_once_leave_one_behind() {
     let (a, b, c, d) = tokio::join!(
         step_down(&admin, &admin_id),
         step_down(&ann_token, &ann.id),
-        delete(&sys.operator, &admin_id),
-        delete(&sys.operator, &ann.id),
+        delete(&ann_token, &admin_id),
+        delete(&admin, &ann.id),
     );
     let outcomes = [a.map(drop), b.map(drop), c.map(drop), d.map(drop)];
     for outcome in &outcomes {

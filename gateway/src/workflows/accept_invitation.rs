@@ -12,8 +12,10 @@ use partnerhub_proto::tenants::{self as pb, Principal};
 use partnerhub_proto::types::Cloud;
 use tonic::Status;
 
-/// Names the acceptance of one invitation by one tenant when the caller sent no request id, so
-/// that a plain retry is still recognised as the same acceptance.
+/// Names the acceptance of one invitation by one tenant. Every step (the redeem, the
+/// relationships) is keyed by it rather than by the caller's request id: a tenant accepts an
+/// invitation once, so any retry of that acceptance, with whatever request id, finishes the same
+/// work, and a request id reused for another invitation can't collide with the first.
 const ACCEPT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5c0f1d2e_8a7b_4c3d_9e6f_a1b2c3d4e5f6);
 
 pub async fn run(
@@ -25,14 +27,8 @@ pub async fn run(
     if code.is_empty() {
         return Err(Error::Invalid(Violations::one("code", "is required")).into());
     }
-    let request_id = match partnerhub_kit::fields::request_id(&req.request_id) {
-        Ok(Some(id)) => id,
-        Ok(None) => uuid::Uuid::new_v5(
-            &ACCEPT_NAMESPACE,
-            format!("{}\n{code}", req.tenant_id).as_bytes(),
-        ),
-        Err(v) => return Err(Error::Invalid(v).into()),
-    };
+    // The request id only has to be well-formed: see ACCEPT_NAMESPACE.
+    partnerhub_kit::fields::request_id(&req.request_id).map_err(Error::Invalid)?;
 
     let invitation = w
         .invitations
@@ -53,6 +49,11 @@ pub async fn run(
         return Err(Error::KindNotAvailable(kind.as_str_name().to_string()).into());
     }
     usable(&invitation, &req.tenant_id)?;
+    let step_id = uuid::Uuid::new_v5(
+        &ACCEPT_NAMESPACE,
+        format!("{}\n{}", req.tenant_id, invitation.id).as_bytes(),
+    )
+    .to_string();
 
     let customer = tenant(w, &req.tenant_id).await?;
     let partner = tenant(w, &invitation.inviter_tenant_id).await?;
@@ -78,7 +79,9 @@ pub async fn run(
             return Err(Error::DelegatedAdminRequired(cloud_name(customer.cloud)).into());
         }
     }
-    let agreement = customer_agreement(w, who, &req).await?;
+    // The agreement is checked now and recorded only once the invitation is ours: a call that
+    // loses the invitation to another tenant leaves nothing behind.
+    let to_accept = agreement_to_accept(w, &req).await?;
 
     // Use the invitation first: of two tenants accepting one invitation at once, exactly one
     // gets past this line. A retry with the same request id passes again.
@@ -87,10 +90,14 @@ pub async fn run(
         .redeem_invitation(inv::RedeemInvitationRequest {
             code,
             tenant_id: req.tenant_id.clone(),
-            request_id: request_id.to_string(),
+            request_id: step_id.clone(),
         })
         .await
         .map_err(relay)?;
+    let agreement = match to_accept {
+        Some(signer) => accept_agreement(w, who, &req.tenant_id, signer).await?,
+        None => None,
+    };
 
     let mut wanted = Vec::new();
     if kind == InvitationKind::ResellerRelationship {
@@ -119,7 +126,7 @@ pub async fn run(
         .clone()
         .create_relationships(rel::CreateRelationshipsRequest {
             relationships: wanted,
-            request_id: request_id.to_string(),
+            request_id: step_id,
         })
         .await
         .map_err(relay)?
@@ -193,13 +200,12 @@ fn same_country_or_region(partner: &pb::Tenant, customer: &pb::Tenant) -> Result
     }
 }
 
-/// The customer agreement: accepted before, or accepted now by `agreement_signer`.
-async fn customer_agreement(
+/// The customer agreement: `None` when accepted before; the signer to record it with when it
+/// is to be accepted in this call; AGREEMENT_NOT_ACCEPTED otherwise.
+async fn agreement_to_accept(
     w: &Workflows,
-    who: &Principal,
     req: &gw::AcceptInvitationRequest,
-) -> Result<Option<pb::Agreement>, Status> {
-    let kind = pb::agreement::Type::CustomerAgreement as i32;
+) -> Result<Option<partnerhub_proto::types::Contact>, Status> {
     let accepted = w
         .tenants
         .clone()
@@ -207,7 +213,7 @@ async fn customer_agreement(
             tenant_id: req.tenant_id.clone(),
             page_size: 1,
             page_token: String::new(),
-            r#type: kind,
+            r#type: pb::agreement::Type::CustomerAgreement as i32,
         })
         .await
         .map_err(relay)?
@@ -215,16 +221,25 @@ async fn customer_agreement(
     if !accepted.agreements.is_empty() {
         return Ok(None);
     }
-    let Some(signer) = req.agreement_signer.clone() else {
-        return Err(Error::AgreementNotAccepted.into());
-    };
+    req.agreement_signer
+        .clone()
+        .map(Some)
+        .ok_or_else(|| Error::AgreementNotAccepted.into())
+}
+
+async fn accept_agreement(
+    w: &Workflows,
+    who: &Principal,
+    tenant_id: &str,
+    signer: partnerhub_proto::types::Contact,
+) -> Result<Option<pb::Agreement>, Status> {
     let answer = w
         .tenants
         .clone()
         .accept_agreement(on_behalf(
             pb::AcceptAgreementRequest {
-                tenant_id: req.tenant_id.clone(),
-                r#type: kind,
+                tenant_id: tenant_id.to_string(),
+                r#type: pb::agreement::Type::CustomerAgreement as i32,
                 signer: Some(signer),
             },
             who,

@@ -1,7 +1,7 @@
 //! The handlers of `TenantService` and `TenantInternalService`: parse the request, apply the
 //! rules, call the store, answer.
 
-use crate::domain::{self, Kind, NewTenant, NewUser, TenantPatch, UserPatch};
+use crate::domain::{self, Authority, Kind, NewTenant, NewUser, TenantPatch, UserPatch};
 use crate::error::{Error, Result};
 use crate::password;
 use crate::store::{self, TenantFilter, TenantRow, UserInsert, UserRow};
@@ -181,12 +181,22 @@ impl Tenants {
         Ok(principal(&user, &tenant))
     }
 
-    async fn create_user(&self, req: pb::CreateUserRequest) -> Result<(UserRow, String)> {
+    async fn create_user(
+        &self,
+        req: pb::CreateUserRequest,
+        authority: Authority,
+    ) -> Result<(UserRow, String)> {
         let mut v = Violations::new();
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let request_id = v.take(fields::request_id(&req.request_id)).flatten();
         let new = v.take(NewUser::parse(req.user.as_ref()));
         let (tenant_id, new) = v.done(tenant_id.zip(new))?;
+        let asked: Vec<types::Role> = new
+            .roles
+            .iter()
+            .filter_map(|r| types::Role::try_from(*r).ok())
+            .collect();
+        authority.check_assign_roles(&asked)?;
         let tenant_id = tenant_id.to_string();
         let fingerprint = fingerprint(&pb::CreateUserRequest {
             request_id: String::new(),
@@ -267,7 +277,11 @@ impl Tenants {
         Ok((store::user(&mut conn, tenant_id, user_id).await?, temporary))
     }
 
-    async fn update_user(&self, req: pb::UpdateUserRequest) -> Result<UserRow> {
+    async fn update_user(
+        &self,
+        req: pb::UpdateUserRequest,
+        authority: Authority,
+    ) -> Result<UserRow> {
         let mut v = Violations::new();
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let user = req.user.unwrap_or_default();
@@ -281,6 +295,7 @@ impl Tenants {
         let tenant = store::tenant(&mut tx, &tenant_id).await?;
         let row = store::user(&mut tx, &tenant_id, &user_id).await?;
         check_etag("user", etag, row.version)?;
+        authority.check_manage(&row.roles())?;
         let roles = match &patch.roles {
             Some(raw) => domain::roles("user.roles", raw, tenant.kind())?,
             None => row
@@ -289,6 +304,9 @@ impl Tenants {
                 .filter_map(|r| types::Role::try_from(r).ok())
                 .collect(),
         };
+        let before = row.roles();
+        let changed: Vec<types::Role> = types_changed(&before, &roles);
+        authority.check_assign_roles(&changed)?;
         if row.is_global_admin()
             && !roles.contains(&types::Role::GlobalAdmin)
             && store::count_global_admins(&mut tx, &tenant_id).await? <= 1
@@ -308,7 +326,7 @@ impl Tenants {
         Ok(updated)
     }
 
-    async fn delete_user(&self, req: pb::DeleteUserRequest) -> Result<()> {
+    async fn delete_user(&self, req: pb::DeleteUserRequest, authority: Authority) -> Result<()> {
         let mut v = Violations::new();
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let user_id = v.take(fields::id("user_id", &req.user_id));
@@ -319,6 +337,7 @@ impl Tenants {
         store::lock_tenant(&mut tx, &tenant_id).await?;
         let row = store::user(&mut tx, &tenant_id, &user_id).await?;
         check_etag("user", etag, row.version)?;
+        authority.check_manage(&row.roles())?;
         if row.is_global_admin() && store::count_global_admins(&mut tx, &tenant_id).await? <= 1 {
             return Err(Error::LastGlobalAdmin(row.user_name));
         }
@@ -415,6 +434,8 @@ impl Tenants {
         let mut v = Violations::new();
         if user_name.is_empty() {
             v.add("user_name", "is required");
+        } else if user_name.chars().any(char::is_control) || user_name.len() > 320 {
+            v.add("user_name", "is not a user name");
         }
         if req.password.is_empty() {
             v.add("password", "is required");
@@ -482,6 +503,20 @@ impl Tenants {
     }
 }
 
+/// The roles in one list and not the other (given or taken).
+fn types_changed(before: &[i32], after: &[types::Role]) -> Vec<types::Role> {
+    let after_raw: Vec<i32> = after.iter().map(|r| *r as i32).collect();
+    let taken = before
+        .iter()
+        .filter(|r| !after_raw.contains(r))
+        .filter_map(|r| types::Role::try_from(*r).ok());
+    let given = after
+        .iter()
+        .copied()
+        .filter(|r| !before.contains(&(*r as i32)));
+    taken.chain(given).collect()
+}
+
 fn remaining(until: i64, now: i64) -> Duration {
     Duration::from_micros(u64::try_from(until - now).unwrap_or(0))
 }
@@ -517,6 +552,9 @@ fn principal(user: &UserRow, tenant: &TenantRow) -> pb::Principal {
         cloud: tenant.to_proto().cloud,
         country_code: tenant.country_code.clone(),
         partner_types: tenant.partner_types(),
+        password_change_time: partnerhub_kit::time::optional_timestamp(Some(
+            user.password_changed_at,
+        )),
     }
 }
 
@@ -730,7 +768,8 @@ impl TenantService for Tenants {
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
-        let (user, temporary_password) = self.create_user(request.into_inner()).await?;
+        let authority = Authority::new(caller::roles(&request));
+        let (user, temporary_password) = self.create_user(request.into_inner(), authority).await?;
         Ok(Response::new(pb::CreateUserResponse {
             user: Some(user.to_proto()),
             temporary_password,
@@ -802,7 +841,8 @@ impl TenantService for Tenants {
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UpdateUserResponse>, Status> {
-        let user = self.update_user(request.into_inner()).await?;
+        let authority = Authority::new(caller::roles(&request));
+        let user = self.update_user(request.into_inner(), authority).await?;
         Ok(Response::new(pb::UpdateUserResponse {
             user: Some(user.to_proto()),
         }))
@@ -812,7 +852,8 @@ impl TenantService for Tenants {
         &self,
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
-        self.delete_user(request.into_inner()).await?;
+        let authority = Authority::new(caller::roles(&request));
+        self.delete_user(request.into_inner(), authority).await?;
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
 
@@ -826,7 +867,8 @@ impl TenantService for Tenants {
         let user_id = v.take(fields::id("user_id", &req.user_id));
         let (tenant_id, user_id) = v.done(tenant_id.zip(user_id)).map_err(Error::from)?;
         let (tenant_id, user_id) = (tenant_id.to_string(), user_id.to_string());
-        store::user(&mut *self.conn().await?, &tenant_id, &user_id).await?;
+        let target = store::user(&mut *self.conn().await?, &tenant_id, &user_id).await?;
+        Authority::new(caller::roles(&request)).check_manage(&target.roles())?;
         let temporary = password::temporary();
         let hash = password::hash(temporary.clone()).await?;
         let mut conn = self.conn().await?;

@@ -57,6 +57,63 @@ impl Kind {
     }
 }
 
+/// What the caller may do to users, from the roles the gateway says it holds in the tenant
+/// (its own, or delegated ones for a partner's agent). Calls between services carry no roles
+/// and act for the system.
+#[derive(Debug, Clone)]
+pub struct Authority(Option<Vec<Role>>);
+
+impl Authority {
+    pub fn new(roles: Option<Vec<Role>>) -> Self {
+        Authority(roles)
+    }
+
+    fn holds(&self, role: Role) -> bool {
+        self.0.as_ref().is_none_or(|r| r.contains(&role))
+    }
+
+    /// Who may give or take `changed` roles: the global admin role only a global admin (anyone
+    /// else could raise itself to it), other roles a global admin or user admin.
+    pub fn check_assign_roles(&self, changed: &[Role]) -> Result<(), crate::error::Error> {
+        if changed.is_empty() || self.holds(Role::GlobalAdmin) {
+            return Ok(());
+        }
+        if changed.contains(&Role::GlobalAdmin) {
+            return Err(crate::error::Error::AdminRoleRequired(
+                "only a global admin gives or takes the global admin role".into(),
+            ));
+        }
+        if self.holds(Role::UserAdmin) {
+            Ok(())
+        } else {
+            Err(crate::error::Error::AdminRoleRequired(
+                "roles are given by a global admin or user admin".into(),
+            ))
+        }
+    }
+
+    /// Who may change, delete or reset the password of a user holding `target` roles: a
+    /// global admin anyone; a user admin anyone but global admins; helpdesk roles only users
+    /// without admin roles (a reset of an admin's password would hand over the admin).
+    pub fn check_manage(&self, target: &[i32]) -> Result<(), crate::error::Error> {
+        if self.holds(Role::GlobalAdmin) {
+            return Ok(());
+        }
+        let has = |r: Role| target.contains(&(r as i32));
+        if has(Role::GlobalAdmin) {
+            return Err(crate::error::Error::AdminRoleRequired(
+                "only a global admin manages a global admin".into(),
+            ));
+        }
+        if !target.is_empty() && !self.holds(Role::UserAdmin) {
+            return Err(crate::error::Error::AdminRoleRequired(
+                "a user with admin roles is managed by a global admin or user admin".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A postal address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {

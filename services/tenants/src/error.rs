@@ -33,6 +33,8 @@ pub enum Error {
     RequestIdReused(Violations),
     #[error("{0} is the tenant's last global admin; make another user global admin first")]
     LastGlobalAdmin(String),
+    #[error("{0}")]
+    AdminRoleRequired(String),
     #[error("user name or password is incorrect")]
     InvalidCredentials,
     #[error("too many wrong passwords: sign-in is locked; try again in {} s", .0.as_secs().max(1))]
@@ -81,6 +83,7 @@ impl Fault for Error {
             Error::StaleEtag { .. } => Code::Aborted,
             Error::LastGlobalAdmin(_) | Error::TenantNotActive => Code::FailedPrecondition,
             Error::InvalidCredentials => Code::Unauthenticated,
+            Error::AdminRoleRequired(_) => Code::PermissionDenied,
             Error::Locked(_) => Code::ResourceExhausted,
             Error::Database(e) => status::database_code(e),
             Error::Hashing(_) => Code::Internal,
@@ -100,6 +103,7 @@ impl Fault for Error {
             Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
             Error::LastGlobalAdmin(_) => "LAST_GLOBAL_ADMIN",
             Error::InvalidCredentials => "INVALID_CREDENTIALS",
+            Error::AdminRoleRequired(_) => "ADMIN_ROLE_REQUIRED",
             Error::Locked(_) => "SIGN_IN_LOCKED",
             Error::TenantNotActive => "TENANT_NOT_ACTIVE",
             Error::Database(e) if status::database_code(e) == Code::Unavailable => {

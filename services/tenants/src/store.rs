@@ -22,7 +22,7 @@ macro_rules! tenant_columns {
 macro_rules! user_columns {
     () => {
         "id, tenant_id, user_name, display_name, email, roles, password_change_required, version, \
-         create_time, update_time"
+         create_time, update_time, password_changed_at"
     };
 }
 
@@ -143,6 +143,7 @@ pub struct UserRow {
     pub version: i64,
     pub create_time: i64,
     pub update_time: i64,
+    pub password_changed_at: i64,
 }
 
 impl UserRow {
@@ -680,7 +681,8 @@ pub async fn set_password(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE users SET password_hash = $2, password_change_required = $3, failed_sign_ins = 0, \
-         locked_until = 0, version = version + 1, update_time = $4 WHERE id = $1",
+         locked_until = 0, version = version + 1, update_time = $4, password_changed_at = $4 \
+         WHERE id = $1",
     )
     .bind(id)
     .bind(password_hash)
