@@ -71,6 +71,8 @@ pub enum Error {
     DelegatedAdminRequired(String),
     #[error("only a customer tenant accepts this kind of invitation")]
     NotACustomer,
+    #[error("only a partner enrolled as an indirect reseller accepts an indirect partnership")]
+    NotAnIndirectReseller,
     #[error("this invitation is addressed to another tenant")]
     InvitationForAnotherTenant,
     #[error("{0} invitations can't be accepted yet")]
@@ -79,6 +81,12 @@ pub enum Error {
     InvitationNotUsable {
         reason: &'static str,
         message: String,
+    },
+    /// Everything a review found wrong; the first problem's reason names the error.
+    #[error("the request has problems: {violations}")]
+    Problems {
+        reason: String,
+        violations: Violations,
     },
     #[error("invalid request: {0}")]
     Invalid(Violations),
@@ -104,6 +112,7 @@ impl Fault for Error {
             | Error::RegionMismatch { .. }
             | Error::DelegatedAdminRequired(_)
             | Error::NotACustomer
+            | Error::NotAnIndirectReseller
             | Error::InvitationForAnotherTenant
             | Error::InvitationNotUsable { .. } => Code::FailedPrecondition,
             Error::KindNotAvailable(_) => Code::Unimplemented,
@@ -114,12 +123,14 @@ impl Fault for Error {
             | Error::DelegatedRoleRequired { .. }
             | Error::NoAccessToTenant(_) => Code::PermissionDenied,
             Error::NotServed(_) => Code::Unimplemented,
-            Error::Invalid(_) | Error::Malformed(_) => Code::InvalidArgument,
+            Error::Invalid(_) | Error::Malformed(_) | Error::Problems { .. } => {
+                Code::InvalidArgument
+            }
             Error::Unavailable(_) => Code::Unavailable,
         }
     }
 
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> &str {
         match self {
             Error::TokenMissing => "TOKEN_MISSING",
             Error::TokenInvalid => "TOKEN_INVALID",
@@ -140,9 +151,11 @@ impl Fault for Error {
             Error::RegionMismatch { .. } => "REGION_MISMATCH",
             Error::DelegatedAdminRequired(_) => "DELEGATED_ADMIN_REQUIRED",
             Error::NotACustomer => "NOT_A_CUSTOMER",
+            Error::NotAnIndirectReseller => "NOT_AN_INDIRECT_RESELLER",
             Error::InvitationForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
             Error::KindNotAvailable(_) => "INVITATION_KIND_NOT_AVAILABLE",
             Error::InvitationNotUsable { reason, .. } => reason,
+            Error::Problems { reason, .. } => reason,
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::Malformed(_) => "MALFORMED_REQUEST",
             Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -151,7 +164,7 @@ impl Fault for Error {
 
     fn violations(&self) -> &[Violation] {
         match self {
-            Error::Invalid(v) => v.as_slice(),
+            Error::Invalid(v) | Error::Problems { violations: v, .. } => v.as_slice(),
             _ => &[],
         }
     }

@@ -96,7 +96,7 @@ pub trait Fault: std::error::Error {
     /// The gRPC code.
     fn code(&self) -> Code;
     /// A stable, UPPER_SNAKE reason for `ErrorInfo` (clients switch on it, not on messages).
-    fn reason(&self) -> &'static str;
+    fn reason(&self) -> &str;
     /// The request fields at fault, for `BadRequest`.
     fn violations(&self) -> &[Violation] {
         &[]

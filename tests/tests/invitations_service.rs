@@ -1,6 +1,8 @@
 //! The invitations service, called directly (as the gateway will): a partner's reseller and
-//! delegated admin invitations, their links, codes and e-mail drafts, the cloud rules, preview,
-//! decline, revoke, expiry, the atomic redeem, retries with request ids, and who sees what.
+//! delegated admin invitations and an indirect provider's partnership requests to indirect
+//! resellers (seed 003), their links, codes and e-mail drafts, who may invite and decline, the
+//! cloud rules, preview, decline, revoke, expiry, the atomic redeem, retries with request ids,
+//! and who sees what.
 
 use partnerhub_kit::server::{Limits, bind};
 use partnerhub_proto::invitations::invitation::State;
@@ -40,14 +42,25 @@ async fn clients(sys: &TestSystem) -> Clients {
     }
 }
 
-/// A partner enrolled by the operator in `cloud`.
+/// A direct provider enrolled by the operator in `cloud`.
 async fn partner_in(
     sys: &TestSystem,
     prefix: &str,
     mpn_id: &str,
     cloud: Cloud,
 ) -> tenants_pb::Tenant {
-    let mut tenant = partner(prefix, mpn_id, PROVIDER);
+    partner_of(sys, prefix, mpn_id, cloud, PROVIDER).await
+}
+
+/// A partner of `types` enrolled by the operator in `cloud`.
+async fn partner_of(
+    sys: &TestSystem,
+    prefix: &str,
+    mpn_id: &str,
+    cloud: Cloud,
+    types: &[PartnerType],
+) -> tenants_pb::Tenant {
+    let mut tenant = partner(prefix, mpn_id, types);
     tenant.cloud = cloud as i32;
     sys.tenants(&sys.operator)
         .create_partner(tenants_pb::CreatePartnerRequest {
@@ -103,6 +116,17 @@ fn reseller(inviter: &str) -> pb::Invitation {
         kind: InvitationKind::ResellerRelationship as i32,
         inviter_tenant_id: inviter.into(),
         invitee_email: "maja@example.com".into(),
+        ..Default::default()
+    }
+}
+
+/// An indirect provider's partnership request to the indirect reseller `invitee`.
+fn partnership(inviter: &str, invitee: &str) -> pb::Invitation {
+    pb::Invitation {
+        kind: InvitationKind::IndirectPartnership as i32,
+        inviter_tenant_id: inviter.into(),
+        invitee_tenant_id: invitee.into(),
+        invitee_email: "lars@reseller.example".into(),
         ..Default::default()
     }
 }
@@ -683,7 +707,6 @@ async fn bad_requests_name_every_field_and_create_nothing() {
 
     // The kinds of later issues are not available yet.
     for kind in [
-        InvitationKind::IndirectPartnership,
         InvitationKind::Trial,
         InvitationKind::PurchaseOffer,
         InvitationKind::PartnerOfRecord,
@@ -738,6 +761,420 @@ async fn bad_requests_name_every_field_and_create_nothing() {
         redeem(&mut c.internal, "", "", "again").await,
         &["code", "tenant_id", "request_id"],
     );
+    sys.stop().await;
+}
+
+// ---- indirect partnerships (seed 003) ----
+
+#[tokio::test]
+async fn an_indirect_provider_asks_an_enrolled_indirect_reseller_to_partner_with_it() {
+    let sys = TestSystem::start().await;
+    let northwind = partner_of(
+        &sys,
+        "northwind",
+        "1234567",
+        Cloud::Worldwide,
+        &[PartnerType::IndirectProvider],
+    )
+    .await;
+    let lars = partner_of(
+        &sys,
+        "larsit",
+        "2345678",
+        Cloud::Worldwide,
+        &[PartnerType::IndirectReseller],
+    )
+    .await;
+    let other = partner_of(
+        &sys,
+        "otherit",
+        "3456789",
+        Cloud::Worldwide,
+        &[PartnerType::IndirectReseller],
+    )
+    .await;
+    let mut c = clients(&sys).await;
+
+    let (created, invitation) = create(&mut c, partnership(&northwind.id, &lars.id)).await;
+    assert_eq!(invitation.kind, InvitationKind::IndirectPartnership as i32);
+    assert_eq!(invitation.inviter_tenant_id, northwind.id);
+    assert_eq!(invitation.invitee_tenant_id, lars.id);
+    assert_eq!(invitation.state, State::Pending as i32);
+    assert!(!invitation.reusable, "single-use");
+    assert_eq!(invitation.delegated_admin, None);
+    assert!(invitation.line_items.is_empty());
+    assert_eq!(invitation.cloud, Cloud::Worldwide as i32);
+    assert_eq!(created.url, format!("{WORLDWIDE_LINK}{}", created.code));
+    let draft = created.email_draft.expect("an e-mail draft");
+    assert_eq!(
+        draft.subject,
+        "northwind AB invites you to become its indirect reseller"
+    );
+    for part in [
+        "northwind AB (partner ID 1234567), an indirect provider",
+        "become its indirect reseller",
+        "add new customers and subscriptions for you",
+        created.url.as_str(),
+        "can be accepted until",
+    ] {
+        assert!(draft.body.contains(part), "{part:?} in {}", draft.body);
+    }
+    assert!(!draft.body.contains("customer agreement"), "{}", draft.body);
+    assert!(
+        draft
+            .mailto_url
+            .starts_with("mailto:lars@reseller.example?subject="),
+        "{}",
+        draft.mailto_url
+    );
+
+    let mut swedish = partnership(&northwind.id, &lars.id);
+    swedish.locale = "sv".into();
+    let (sv, _) = create(&mut c, swedish).await;
+    let draft = sv.email_draft.expect("a Swedish draft");
+    assert!(
+        draft.subject.contains("bli indirekt återförsäljare"),
+        "{}",
+        draft.subject
+    );
+    for part in [
+        "Hej",
+        "northwind AB (partner-ID 1234567), indirekt leverantör",
+        "indirekt återförsäljare för northwind AB",
+        sv.url.as_str(),
+        "kan accepteras fram till",
+    ] {
+        assert!(draft.body.contains(part), "{part:?} in {}", draft.body);
+    }
+
+    // The reseller previews it; only the reseller may use it, once.
+    let seen = preview(&mut c, &created.code).await.expect("preview");
+    assert_eq!(seen.kind, InvitationKind::IndirectPartnership as i32);
+    assert_eq!(seen.inviter_display_name, "northwind AB");
+    assert_eq!(seen.inviter_mpn_id, "1234567");
+    assert_eq!(seen.delegated_admin, None);
+    assert_refused(
+        redeem(&mut c.internal, &created.code, &other.id, &new_id()).await,
+        Code::FailedPrecondition,
+        "INVITATION_FOR_ANOTHER_TENANT",
+    );
+    let request_id = new_id();
+    let redeemed = redeem(&mut c.internal, &created.code, &lars.id, &request_id)
+        .await
+        .expect("RedeemInvitation");
+    assert_eq!(redeemed.state, State::Accepted as i32);
+    assert_eq!(redeemed.responded_tenant_id, lars.id);
+    assert_eq!(redeemed.use_count, 1);
+    assert_eq!(
+        redeem(&mut c.internal, &created.code, &lars.id, &request_id)
+            .await
+            .expect("a retry"),
+        redeemed
+    );
+    assert_unusable(
+        redeem(&mut c.internal, &created.code, &lars.id, &new_id()).await,
+        "INVITATION_ALREADY_USED",
+    );
+    assert_unusable(
+        decline(&mut c, &created.code, &lars.id).await,
+        "INVITATION_ALREADY_USED",
+    );
+    assert_unusable(
+        revoke(&mut c, &northwind.id, &invitation.id).await,
+        "INVITATION_ALREADY_USED",
+    );
+
+    // Only the invitee declines; then it can't be used.
+    assert_refused(
+        decline(&mut c, &sv.code, &other.id).await,
+        Code::FailedPrecondition,
+        "INVITATION_FOR_ANOTHER_TENANT",
+    );
+    decline(&mut c, &sv.code, &lars.id)
+        .await
+        .expect("the reseller declines");
+    assert_unusable(
+        redeem(&mut c.internal, &sv.code, &lars.id, &new_id()).await,
+        "INVITATION_DECLINED",
+    );
+
+    // The provider revokes one not used yet.
+    let (third, asked) = create(&mut c, partnership(&northwind.id, &other.id)).await;
+    let revoked = revoke(&mut c, &northwind.id, &asked.id)
+        .await
+        .expect("RevokeInvitation");
+    assert_eq!(revoked.state, State::Revoked as i32);
+    assert_unusable(
+        redeem(&mut c.internal, &third.code, &other.id, &new_id()).await,
+        "INVITATION_REVOKED",
+    );
+    assert_unusable(
+        decline(&mut c, &third.code, &other.id).await,
+        "INVITATION_REVOKED",
+    );
+    let by_kind = list(
+        &mut c,
+        pb::ListInvitationsRequest {
+            inviter_tenant_id: northwind.id.clone(),
+            kind: InvitationKind::IndirectPartnership as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("ListInvitations");
+    assert_eq!(
+        by_kind
+            .invitations
+            .iter()
+            .map(|i| State::try_from(i.state).expect("a state"))
+            .collect::<Vec<_>>(),
+        [State::Accepted, State::Declined, State::Revoked]
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn only_an_indirect_provider_asks_and_only_an_enrolled_indirect_reseller_is_asked() {
+    let sys = TestSystem::start().await;
+    let northwind = partner_of(
+        &sys,
+        "northwind",
+        "1234567",
+        Cloud::Worldwide,
+        &[PartnerType::IndirectProvider],
+    )
+    .await;
+    let lars = partner_of(
+        &sys,
+        "larsit",
+        "2345678",
+        Cloud::Worldwide,
+        &[PartnerType::IndirectReseller],
+    )
+    .await;
+    let direct = partner_in(&sys, "fabrikam", "3456789", Cloud::Worldwide).await;
+    let advisor = partner_of(
+        &sys,
+        "tailspin",
+        "4567890",
+        Cloud::Worldwide,
+        &[PartnerType::Advisor],
+    )
+    .await;
+    let german = partner_of(
+        &sys,
+        "tysk",
+        "5678901",
+        Cloud::Germany,
+        &[PartnerType::IndirectReseller],
+    )
+    .await;
+    let both = partner_of(
+        &sys,
+        "bothways",
+        "6789012",
+        Cloud::Worldwide,
+        &[PartnerType::IndirectProvider, PartnerType::IndirectReseller],
+    )
+    .await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+
+    // The inviter: an active partner that is an indirect provider.
+    for (inviter, invitee) in [
+        (&direct.id, &lars.id),
+        (&advisor.id, &lars.id),
+        (&lars.id, &both.id),
+    ] {
+        let status = assert_refused(
+            try_create(&mut c, request(partnership(inviter, invitee))).await,
+            Code::FailedPrecondition,
+            "INVITER_NOT_INDIRECT_PROVIDER",
+        );
+        assert!(
+            status.message().contains("not an indirect provider"),
+            "{status:?}"
+        );
+    }
+    assert_refused(
+        try_create(&mut c, request(partnership(&skola.id, &lars.id))).await,
+        Code::FailedPrecondition,
+        "INVITER_NOT_A_PARTNER",
+    );
+
+    // The invitee: named, and an indirect reseller in the provider's cloud.
+    let mut bare = partnership(&northwind.id, "");
+    bare.delegated_admin = Some(rights(&[Role::UserAdmin], None, false));
+    bare.line_items = vec![LineItem {
+        offer_id: "o365-e3".into(),
+        quantity: 1,
+    }];
+    assert_invalid(
+        try_create(&mut c, request(bare)).await,
+        &[
+            "invitation.invitee_tenant_id",
+            "invitation.delegated_admin",
+            "invitation.line_items",
+        ],
+    );
+    assert_invalid(
+        try_create(&mut c, request(partnership(&northwind.id, &northwind.id))).await,
+        &["invitation.invitee_tenant_id"],
+    );
+    for invitee in [
+        new_id(),
+        skola.id.clone(),
+        direct.id.clone(),
+        advisor.id.clone(),
+        german.id.clone(),
+    ] {
+        let status =
+            refused(try_create(&mut c, request(partnership(&northwind.id, &invitee))).await);
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert_eq!(reason(&status), "INVALID_ARGUMENT");
+        assert_eq!(bad_fields(&status), ["invitation.invitee_tenant_id"]);
+        assert!(
+            status
+                .message()
+                .contains("resellers must be enrolled as indirect resellers first"),
+            "{status:?}"
+        );
+    }
+    assert!(
+        listed(&mut c, &northwind.id, State::Unspecified)
+            .await
+            .is_empty(),
+        "nothing was created"
+    );
+
+    // A partner that is both provider and reseller may ask and be asked.
+    create(&mut c, partnership(&northwind.id, &both.id)).await;
+    create(&mut c, partnership(&both.id, &lars.id)).await;
+    sys.stop().await;
+}
+
+// ---- who may invite to a reseller relationship, who may decline ----
+
+#[tokio::test]
+async fn only_providers_invite_to_a_reseller_relationship_and_any_partner_to_delegated_admin() {
+    let sys = TestSystem::start().await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+    let cases: [(&str, &str, &[PartnerType], bool); 6] = [
+        ("direkt", "1234567", &[PartnerType::DirectProvider], true),
+        (
+            "grossist",
+            "2345678",
+            &[PartnerType::IndirectProvider],
+            true,
+        ),
+        ("radgivare", "3456789", &[PartnerType::Advisor], false),
+        (
+            "aterfor",
+            "4567890",
+            &[PartnerType::IndirectReseller],
+            false,
+        ),
+        (
+            "bada",
+            "5678901",
+            &[PartnerType::IndirectReseller, PartnerType::Advisor],
+            false,
+        ),
+        (
+            "radlev",
+            "6789012",
+            &[PartnerType::Advisor, PartnerType::DirectProvider],
+            true,
+        ),
+    ];
+    for (prefix, mpn_id, types, resells) in cases {
+        let inviter = partner_of(&sys, prefix, mpn_id, Cloud::Worldwide, types).await;
+        let asked = try_create(&mut c, request(reseller(&inviter.id))).await;
+        if resells {
+            asked.expect("a provider invites to a reseller relationship");
+        } else {
+            let status = assert_refused(asked, Code::FailedPrecondition, "INVITER_CANNOT_RESELL");
+            assert!(
+                status
+                    .message()
+                    .contains("only direct and indirect providers sell to and bill customers"),
+                "{status:?}"
+            );
+        }
+        // Delegated admin: any partner.
+        create(
+            &mut c,
+            delegated(&inviter.id, &skola.id, &[Role::HelpdeskAdmin]),
+        )
+        .await;
+    }
+
+    // Who may resell is checked before what the cloud asks for.
+    let german_advisor = partner_of(
+        &sys,
+        "beratung",
+        "7890123",
+        Cloud::Germany,
+        &[PartnerType::Advisor],
+    )
+    .await;
+    assert_refused(
+        try_create(&mut c, request(reseller(&german_advisor.id))).await,
+        Code::FailedPrecondition,
+        "INVITER_CANNOT_RESELL",
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn only_a_customer_declines_a_reseller_or_delegated_admin_invitation() {
+    let sys = TestSystem::start().await;
+    let fabrikam = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let contoso = partner_in(&sys, "contoso", "2345678", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+
+    let (created, invitation) = create(&mut c, reseller(&fabrikam.id)).await;
+    for partner in [&contoso.id, &fabrikam.id] {
+        let status = assert_refused(
+            decline(&mut c, &created.code, partner).await,
+            Code::FailedPrecondition,
+            "NOT_A_CUSTOMER",
+        );
+        assert!(status.message().contains("not a customer"), "{status:?}");
+    }
+    assert_refused(
+        decline(&mut c, &created.code, &new_id()).await,
+        Code::NotFound,
+        "TENANT_NOT_FOUND",
+    );
+    assert_eq!(
+        get(&mut c, &fabrikam.id, &invitation.id)
+            .await
+            .expect("GetInvitation")
+            .state,
+        State::Pending as i32,
+        "a refused decline changes nothing"
+    );
+    decline(&mut c, &created.code, &skola.id)
+        .await
+        .expect("the customer declines");
+
+    // A delegated admin invitation names its customer; nobody else declines it.
+    let (created, _) = create(
+        &mut c,
+        delegated(&fabrikam.id, &skola.id, &[Role::UserAdmin]),
+    )
+    .await;
+    assert_refused(
+        decline(&mut c, &created.code, &contoso.id).await,
+        Code::FailedPrecondition,
+        "INVITATION_FOR_ANOTHER_TENANT",
+    );
+    decline(&mut c, &created.code, &skola.id)
+        .await
+        .expect("the customer declines");
     sys.stop().await;
 }
 

@@ -1,6 +1,7 @@
 //! The relationships service, called directly: a customer's "Partner relationships" page
-//! (seed 001), who may end what (seeds 000 and 003), delegated admin that expires or extends
-//! itself as the clock moves, idempotent creates, grant rules, pages and bad input.
+//! (seed 001), a partner's customer list (seed 003: an indirect provider also sees its
+//! resellers' customers), who may end what (seeds 000 and 003), delegated admin that expires or
+//! extends itself as the clock moves, idempotent creates, grant rules, pages and bad input.
 
 use partnerhub::system::{self, Settings};
 use partnerhub_kit::server::{Limits, bind};
@@ -130,6 +131,44 @@ impl Relationships {
         page.partners
     }
 
+    async fn customers_page(
+        &self,
+        partner: &str,
+        indirect_reseller: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<pb::ListCustomersOfPartnerResponse, Status> {
+        self.public
+            .clone()
+            .list_customers_of_partner(pb::ListCustomersOfPartnerRequest {
+                partner_tenant_id: partner.into(),
+                page_size,
+                page_token: page_token.into(),
+                indirect_reseller_id: indirect_reseller.into(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// A partner's whole customer list ("" for no reseller filter).
+    async fn customers(&self, partner: &str, indirect_reseller: &str) -> Vec<pb::PartnerCustomer> {
+        let page = self
+            .customers_page(partner, indirect_reseller, 1000, "")
+            .await
+            .expect("ListCustomersOfPartner");
+        assert!(page.next_page_token.is_empty());
+        page.customers
+    }
+
+    /// The customer ids of a partner's whole customer list.
+    async fn customer_ids(&self, partner: &str, indirect_reseller: &str) -> Vec<String> {
+        self.customers(partner, indirect_reseller)
+            .await
+            .into_iter()
+            .map(|c| c.customer_tenant_id)
+            .collect()
+    }
+
     async fn remove_admin_roles(
         &self,
         customer: &str,
@@ -241,6 +280,27 @@ async fn create_customer(sys: &TestSystem, prefix: &str) -> tpb::Tenant {
         .into_inner()
         .customer
         .expect("customer")
+}
+
+/// A customer tenant as a finished workflow leaves it: created, then activated.
+async fn active_customer(sys: &TestSystem, prefix: &str) -> tpb::Tenant {
+    let created = create_customer(sys, prefix).await;
+    TenantInternalServiceClient::new(sys.service("tenants").await)
+        .activate_tenant(tpb::ActivateTenantRequest {
+            tenant_id: created.id,
+        })
+        .await
+        .expect("ActivateTenant")
+        .into_inner()
+        .tenant
+        .expect("tenant")
+}
+
+/// Sorted copies of ids.
+fn sorted(ids: &[&String]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    ids.sort();
+    ids
 }
 
 /// Asserts an INVALID_ARGUMENT naming exactly `fields`.
@@ -390,6 +450,289 @@ async fn the_page_has_a_row_per_partner_and_leaves_provider_reseller_partnership
     assert!(access.roles.is_empty() && access.relationships.is_empty());
     // Names come from the tenants service; these tenants don't exist there.
     assert!(page.iter().all(|p| p.partner_display_name.is_empty()));
+    sys.stop().await;
+}
+
+// ---- a partner's customer list (seed 003) ----
+
+#[tokio::test]
+async fn a_partner_lists_one_row_per_customer_and_an_indirect_provider_its_resellers_customers() {
+    let sys = TestSystem::start().await;
+    let rel = Relationships::of(&sys).await;
+    let provider = sys
+        .create_partner("northwind", "1111111", &[PartnerType::IndirectProvider])
+        .await
+        .tenant
+        .id;
+    let r1 = sys
+        .create_partner("resone", "2222222", &[PartnerType::IndirectReseller])
+        .await
+        .tenant
+        .id;
+    let r2 = sys
+        .create_partner("restwo", "3333333", &[PartnerType::IndirectReseller])
+        .await
+        .tenant
+        .id;
+    let other = uuid();
+    let a = active_customer(&sys, "alfa").await;
+    let b = active_customer(&sys, "beta").await;
+    let c = active_customer(&sys, "gamma").await;
+    let d = active_customer(&sys, "delta").await;
+    // Still being created by a workflow: not listed yet.
+    let e = create_customer(&sys, "epsilon").await;
+
+    // Nothing yet.
+    let empty = rel
+        .customers_page(&provider, "", 0, "")
+        .await
+        .expect("page");
+    assert!(empty.customers.is_empty() && empty.next_page_token.is_empty());
+
+    let created = rel
+        .created(vec![
+            // 0, 1: the provider's partnerships; the resellers are not its customers.
+            new(Type::IndirectPartnership, &provider, &r1),
+            new(Type::IndirectPartnership, &provider, &r2),
+            // 2, 3: a customer the provider sells to itself.
+            new(Type::Reseller, &provider, &a.id),
+            delegated(&provider, &a.id, &[Role::UserAdmin], 0, false),
+            // 4, 5: a customer of reseller 1, which holds admin rights there.
+            indirect_reseller(&r1, &b.id, &provider),
+            delegated(&r1, &b.id, &[Role::BillingAdmin], 0, false),
+            // 6-9: both resellers sell to c; the provider advises and holds admin rights.
+            new(Type::Advisor, &provider, &c.id),
+            indirect_reseller(&r1, &c.id, &provider),
+            indirect_reseller(&r2, &c.id, &provider),
+            delegated(&provider, &c.id, &[Role::HelpdeskAdmin], 30, false),
+            // 10: another partner's customer.
+            new(Type::Reseller, &other, &d.id),
+            // 11: the pending customer.
+            new(Type::Reseller, &provider, &e.id),
+        ])
+        .await;
+    let id = |i: usize| created[i].id.clone();
+
+    let rows = rel.customers(&provider, "").await;
+    let listed: Vec<String> = rows.iter().map(|r| r.customer_tenant_id.clone()).collect();
+    assert_eq!(
+        listed,
+        sorted(&[&a.id, &b.id, &c.id]),
+        "one row per active customer, by id"
+    );
+    let row = |t: &tpb::Tenant| {
+        rows.iter()
+            .find(|r| r.customer_tenant_id == t.id)
+            .expect("a row")
+            .clone()
+    };
+    assert_eq!(
+        row(&a),
+        pb::PartnerCustomer {
+            customer_tenant_id: a.id.clone(),
+            customer_display_name: "alfa Skola".into(),
+            types: types(&[Type::Reseller, Type::DelegatedAdmin]),
+            delegated_roles: roles(&[Role::UserAdmin]),
+            indirect_reseller_ids: vec![],
+            relationships: vec![created[2].clone(), created[3].clone()],
+        }
+    );
+    // The reseller's own delegated admin is its business, not the provider's.
+    let beta = row(&b);
+    assert_eq!(beta.customer_display_name, "beta Skola");
+    assert_eq!(beta.types, types(&[Type::IndirectReseller]));
+    assert!(beta.delegated_roles.is_empty());
+    assert_eq!(beta.indirect_reseller_ids, std::slice::from_ref(&r1));
+    assert_eq!(ids(&beta.relationships), [id(4)]);
+    let gamma = row(&c);
+    assert_eq!(
+        gamma.types,
+        types(&[Type::IndirectReseller, Type::DelegatedAdmin, Type::Advisor]),
+        "types in enum order"
+    );
+    assert_eq!(gamma.delegated_roles, roles(&[Role::HelpdeskAdmin]));
+    assert_eq!(gamma.indirect_reseller_ids, sorted(&[&r1, &r2]));
+    assert_eq!(ids(&gamma.relationships), [id(6), id(7), id(8), id(9)]);
+
+    // Only the customers one reseller sells to under the provider; the rows are as unfiltered.
+    let through_r2 = rel.customers(&provider, &r2).await;
+    assert_eq!(through_r2, std::slice::from_ref(&gamma));
+    assert_eq!(
+        rel.customer_ids(&provider, &r1).await,
+        sorted(&[&b.id, &c.id])
+    );
+    assert!(rel.customer_ids(&provider, &uuid()).await.is_empty());
+    // A reseller is nobody's indirect reseller under another provider.
+    assert!(rel.customer_ids(&other, &r1).await.is_empty());
+
+    // The reseller's own list: its indirect reseller relationships and its delegated admin.
+    let of_r1 = rel.customers(&r1, "").await;
+    assert_eq!(
+        of_r1
+            .iter()
+            .map(|r| (
+                r.customer_tenant_id.clone(),
+                r.types.clone(),
+                r.delegated_roles.clone(),
+                r.indirect_reseller_ids.len()
+            ))
+            .collect::<Vec<_>>(),
+        {
+            let mut expected = vec![
+                (
+                    b.id.clone(),
+                    types(&[Type::IndirectReseller, Type::DelegatedAdmin]),
+                    roles(&[Role::BillingAdmin]),
+                    0,
+                ),
+                (c.id.clone(), types(&[Type::IndirectReseller]), vec![], 0),
+            ];
+            expected.sort();
+            expected
+        }
+    );
+    assert_eq!(
+        rel.customer_ids(&other, "").await,
+        std::slice::from_ref(&d.id)
+    );
+
+    // Expired delegated admin is gone from the row at once.
+    sys.clock.advance(Duration::from_secs(31 * DAY as u64));
+    let gamma = rel.customers(&provider, &r2).await.remove(0);
+    assert_eq!(gamma.types, types(&[Type::IndirectReseller, Type::Advisor]));
+    assert!(gamma.delegated_roles.is_empty());
+    assert_eq!(ids(&gamma.relationships), [id(6), id(7), id(8)]);
+
+    // Once the reseller's relationship ends, the provider has nothing left with b; the
+    // reseller keeps b through its delegated admin.
+    rel.terminate(&r1, &id(4)).await.expect("terminate");
+    assert_eq!(
+        rel.customer_ids(&provider, "").await,
+        sorted(&[&a.id, &c.id])
+    );
+    assert_eq!(
+        rel.customer_ids(&provider, &r1).await,
+        std::slice::from_ref(&c.id)
+    );
+    assert_eq!(rel.customer_ids(&r1, "").await, sorted(&[&b.id, &c.id]));
+    // Ending an indirect partnership removes no customer (seed 003).
+    rel.terminate(&provider, &id(1)).await.expect("terminate");
+    assert_eq!(rel.customers(&provider, &r2).await.len(), 1);
+
+    // The pending customer appears once its workflow has activated it.
+    TenantInternalServiceClient::new(sys.service("tenants").await)
+        .activate_tenant(tpb::ActivateTenantRequest {
+            tenant_id: e.id.clone(),
+        })
+        .await
+        .expect("ActivateTenant");
+    assert_eq!(
+        rel.customer_ids(&provider, "").await,
+        sorted(&[&a.id, &c.id, &e.id])
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn the_customer_list_comes_in_pages_and_pending_customers_leave_gaps() {
+    let sys = TestSystem::start().await;
+    let rel = Relationships::of(&sys).await;
+    let (partner, reseller) = (uuid(), uuid());
+    let mut customers = Vec::new();
+    for (i, prefix) in ["one", "two", "three", "four", "five"].iter().enumerate() {
+        let name = format!("kund{prefix}");
+        // The second and fourth are still being created.
+        let tenant = if i % 2 == 1 {
+            create_customer(&sys, &name).await
+        } else {
+            active_customer(&sys, &name).await
+        };
+        customers.push(tenant.id);
+    }
+    customers.sort();
+    for (i, customer) in customers.iter().enumerate() {
+        let mut asked = vec![
+            new(Type::Reseller, &partner, customer),
+            delegated(&partner, customer, &[Role::UserAdmin], 0, false),
+        ];
+        if i != 0 {
+            asked.push(indirect_reseller(&reseller, customer, &partner));
+        }
+        rel.created(asked).await;
+    }
+    let pending = [customers[1].clone(), customers[3].clone()];
+    let active: Vec<String> = customers
+        .iter()
+        .filter(|c| !pending.contains(c))
+        .cloned()
+        .collect();
+
+    let mut token = String::new();
+    let mut listed = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let page = rel
+            .customers_page(&partner, "", 2, &token)
+            .await
+            .expect("ListCustomersOfPartner");
+        sizes.push(page.customers.len());
+        for row in &page.customers {
+            // Reseller and delegated admin, and for all but the first indirect reseller.
+            assert_eq!(row.types.len(), row.relationships.len());
+            assert_eq!(row.delegated_roles, roles(&[Role::UserAdmin]));
+        }
+        listed.extend(page.customers.into_iter().map(|c| c.customer_tenant_id));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(listed, active, "each active customer once, in order");
+    assert_eq!(
+        sizes,
+        [1, 1, 1],
+        "pages of two keys examined, one of each pending"
+    );
+
+    // Filtered by the reseller: the first customer is not sold through it.
+    let first = rel
+        .customers_page(&partner, &reseller, 1, "")
+        .await
+        .expect("first page");
+    assert_eq!(first.customers.len(), 0, "customers[1] is pending");
+    assert!(!first.next_page_token.is_empty());
+    let mut token = first.next_page_token.clone();
+    let mut through = Vec::new();
+    while !token.is_empty() {
+        let page = rel
+            .customers_page(&partner, &reseller, 1, &token)
+            .await
+            .expect("next page");
+        through.extend(page.customers.into_iter().map(|c| c.customer_tenant_id));
+        token = page.next_page_token;
+    }
+    assert_eq!(through, [customers[2].clone(), customers[4].clone()]);
+
+    // A token belongs to its list and its filters.
+    let unfiltered = rel
+        .customers_page(&partner, "", 1, "")
+        .await
+        .expect("first page");
+    assert_invalid(
+        rel.customers_page(&partner, &reseller, 1, &unfiltered.next_page_token)
+            .await,
+        &["page_token"],
+    );
+    assert_invalid(
+        rel.customers_page(&uuid(), "", 1, &unfiltered.next_page_token)
+            .await,
+        &["page_token"],
+    );
+    assert_invalid(
+        rel.partners_page(&customers[0], 1, &unfiltered.next_page_token)
+            .await,
+        &["page_token"],
+    );
     sys.stop().await;
 }
 
@@ -1053,6 +1396,23 @@ async fn bad_input_is_refused_with_the_field_named() {
     assert_not_found(rel.terminate(&a, &b).await);
     assert_invalid(rel.partners_page("", 0, "").await, &["customer_tenant_id"]);
     assert_invalid(
+        rel.customers_page("", "", 0, "").await,
+        &["partner_tenant_id"],
+    );
+    assert_invalid(
+        rel.customers_page("no", "reseller", -5, "garbage!").await,
+        &[
+            "partner_tenant_id",
+            "indirect_reseller_id",
+            "page_size",
+            "page_token",
+        ],
+    );
+    assert_invalid(
+        rel.customers_page(&a, &a, 0, "").await,
+        &["indirect_reseller_id"],
+    );
+    assert_invalid(
         rel.partners_page("no", -5, "").await,
         &["customer_tenant_id", "page_size"],
     );
@@ -1202,6 +1562,14 @@ async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does
         .partners_page(&customer, 0, "")
         .await
         .expect_err("no names, no page");
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(reason(&status), "SERVICE_UNAVAILABLE");
+    // The partner's customer list can't tell pending customers from active ones either.
+    assert!(rel.customers(&uuid(), "").await.is_empty());
+    let status = rel
+        .customers_page(&partner, "", 0, "")
+        .await
+        .expect_err("no tenants, no customer list");
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(reason(&status), "SERVICE_UNAVAILABLE");
     // What needs no names still answers.

@@ -1,15 +1,17 @@
-//! A customer accepts a partner's invitation (seeds 004 and 001): check the caller, the cloud,
-//! the region, the agreement; use the invitation; create the relationships.
+//! A tenant accepts a partner's invitation: a customer a reseller or delegated admin invitation
+//! (seeds 004 and 001), an indirect reseller an indirect provider's partnership (seed 003).
+//! Check the caller, the cloud, the region, the agreement; use the invitation; create the
+//! relationships.
 
+use super::partners::{cloud_name, is, region_mismatch, tenant};
 use super::{Workflows, on_behalf};
 use crate::error::{Error, relay};
-use partnerhub_kit::country;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::gateway as gw;
 use partnerhub_proto::invitations::{self as inv, InvitationKind, invitation::State};
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
 use partnerhub_proto::tenants::{self as pb, Principal};
-use partnerhub_proto::types::Cloud;
+use partnerhub_proto::types::{Cloud, Contact, PartnerType};
 use tonic::Status;
 
 /// Names the acceptance of one invitation by one tenant. Every step (the redeem, the
@@ -42,9 +44,12 @@ pub async fn run(
             Status::internal("the invitations service answered without an invitation")
         })?;
     let kind = InvitationKind::try_from(invitation.kind).unwrap_or(InvitationKind::Unspecified);
+    let partnership = kind == InvitationKind::IndirectPartnership;
     if !matches!(
         kind,
-        InvitationKind::ResellerRelationship | InvitationKind::DelegatedAdmin
+        InvitationKind::ResellerRelationship
+            | InvitationKind::DelegatedAdmin
+            | InvitationKind::IndirectPartnership
     ) {
         return Err(Error::KindNotAvailable(kind.as_str_name().to_string()).into());
     }
@@ -55,9 +60,16 @@ pub async fn run(
     )
     .to_string();
 
+    // The accepting tenant: a customer, or for a partnership the indirect reseller.
     let customer = tenant(w, &req.tenant_id).await?;
     let partner = tenant(w, &invitation.inviter_tenant_id).await?;
-    if customer.kind != pb::tenant::Kind::Customer as i32 {
+    if partnership {
+        if customer.kind != pb::tenant::Kind::Partner as i32
+            || !is(&customer, PartnerType::IndirectReseller)
+        {
+            return Err(Error::NotAnIndirectReseller.into());
+        }
+    } else if customer.kind != pb::tenant::Kind::Customer as i32 {
         return Err(Error::NotACustomer.into());
     }
     if !invitation.invitee_tenant_id.is_empty() && invitation.invitee_tenant_id != req.tenant_id {
@@ -71,7 +83,17 @@ pub async fn run(
         .into());
     }
     if kind == InvitationKind::ResellerRelationship {
-        same_country_or_region(&partner, &customer)?;
+        if let Some((partner_region, customer_region)) =
+            region_mismatch(&partner.country_code, &customer.country_code)
+        {
+            return Err(Error::RegionMismatch {
+                partner: partner.country_code.clone(),
+                partner_region,
+                customer: customer.country_code.clone(),
+                customer_region,
+            }
+            .into());
+        }
         let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
         if matches!(cloud, Cloud::Germany | Cloud::UsGovernment)
             && invitation.delegated_admin.is_none()
@@ -81,7 +103,12 @@ pub async fn run(
     }
     // The agreement is checked now and recorded only once the invitation is ours: a call that
     // loses the invitation to another tenant leaves nothing behind.
-    let to_accept = agreement_to_accept(w, &req).await?;
+    let agreement_type = if partnership {
+        pb::agreement::Type::PartnerAgreement
+    } else {
+        pb::agreement::Type::CustomerAgreement
+    };
+    let to_accept = agreement_to_accept(w, &req, agreement_type).await?;
 
     // Use the invitation first: of two tenants accepting one invitation at once, exactly one
     // gets past this line. A retry with the same request id passes again.
@@ -95,11 +122,20 @@ pub async fn run(
         .await
         .map_err(relay)?;
     let agreement = match to_accept {
-        Some(signer) => accept_agreement(w, who, &req.tenant_id, signer).await?,
+        Some(signer) => accept_agreement(w, who, &req.tenant_id, agreement_type, signer).await?,
         None => None,
     };
 
     let mut wanted = Vec::new();
+    if partnership {
+        wanted.push(rel::NewRelationship {
+            r#type: RelationshipType::IndirectPartnership as i32,
+            partner_tenant_id: partner.id.clone(),
+            client_tenant_id: customer.id.clone(),
+            invitation_id: invitation.id.clone(),
+            ..Default::default()
+        });
+    }
     if kind == InvitationKind::ResellerRelationship {
         wanted.push(rel::NewRelationship {
             r#type: RelationshipType::Reseller as i32,
@@ -159,53 +195,14 @@ fn usable(invitation: &inv::Invitation, tenant_id: &str) -> Result<(), Error> {
     })
 }
 
-async fn tenant(w: &Workflows, id: &str) -> Result<pb::Tenant, Status> {
-    w.tenants
-        .clone()
-        .get_tenant(pb::GetTenantRequest {
-            tenant_id: id.to_string(),
-        })
-        .await
-        .map_err(relay)?
-        .into_inner()
-        .tenant
-        .ok_or_else(|| Status::internal("the tenants service answered without a tenant"))
-}
-
-fn cloud_name(cloud: i32) -> String {
-    Cloud::try_from(cloud)
-        .unwrap_or(Cloud::Unspecified)
-        .as_str_name()
-        .to_string()
-}
-
-/// DOMAIN.md: reseller relationships only with customers in the partner's own country or
-/// region; regions are the UN M49 top-level regions (`kit::country`).
-fn same_country_or_region(partner: &pb::Tenant, customer: &pb::Tenant) -> Result<(), Error> {
-    if partner.country_code == customer.country_code {
-        return Ok(());
-    }
-    let region = |code: &str| country::lookup(code).map(|c| c.region);
-    match (
-        region(&partner.country_code),
-        region(&customer.country_code),
-    ) {
-        (Some(p), Some(c)) if p == c => Ok(()),
-        (p, c) => Err(Error::RegionMismatch {
-            partner: partner.country_code.clone(),
-            partner_region: p.map(|r| r.name()).unwrap_or("no region"),
-            customer: customer.country_code.clone(),
-            customer_region: c.map(|r| r.name()).unwrap_or("no region"),
-        }),
-    }
-}
-
-/// The customer agreement: `None` when accepted before; the signer to record it with when it
-/// is to be accepted in this call; AGREEMENT_NOT_ACCEPTED otherwise.
+/// The agreement the accepting tenant needs (customer or partner agreement): `None` when
+/// accepted before; the signer to record it with when it is to be accepted in this call;
+/// AGREEMENT_NOT_ACCEPTED otherwise.
 async fn agreement_to_accept(
     w: &Workflows,
     req: &gw::AcceptInvitationRequest,
-) -> Result<Option<partnerhub_proto::types::Contact>, Status> {
+    agreement_type: pb::agreement::Type,
+) -> Result<Option<Contact>, Status> {
     let accepted = w
         .tenants
         .clone()
@@ -213,7 +210,7 @@ async fn agreement_to_accept(
             tenant_id: req.tenant_id.clone(),
             page_size: 1,
             page_token: String::new(),
-            r#type: pb::agreement::Type::CustomerAgreement as i32,
+            r#type: agreement_type as i32,
         })
         .await
         .map_err(relay)?
@@ -231,7 +228,8 @@ async fn accept_agreement(
     w: &Workflows,
     who: &Principal,
     tenant_id: &str,
-    signer: partnerhub_proto::types::Contact,
+    agreement_type: pb::agreement::Type,
+    signer: Contact,
 ) -> Result<Option<pb::Agreement>, Status> {
     let answer = w
         .tenants
@@ -239,7 +237,7 @@ async fn accept_agreement(
         .accept_agreement(on_behalf(
             pb::AcceptAgreementRequest {
                 tenant_id: tenant_id.to_string(),
-                r#type: pb::agreement::Type::CustomerAgreement as i32,
+                r#type: agreement_type as i32,
                 signer: Some(signer),
             },
             who,

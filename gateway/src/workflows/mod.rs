@@ -5,6 +5,8 @@
 //! without doing any step twice.
 
 mod accept_invitation;
+mod create_customer;
+mod partners;
 
 use crate::error::Error;
 use crate::guard::Caller;
@@ -13,7 +15,11 @@ use partnerhub_proto::gateway as gw;
 use partnerhub_proto::gateway::workflow_service_server::WorkflowService;
 use partnerhub_proto::invitations::invitation_internal_service_client::InvitationInternalServiceClient;
 use partnerhub_proto::relationships::relationship_internal_service_client::RelationshipInternalServiceClient;
+use partnerhub_proto::relationships::relationship_service_client::RelationshipServiceClient;
+use partnerhub_proto::subscriptions::subscription_internal_service_client::SubscriptionInternalServiceClient;
+use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
 use partnerhub_proto::tenants::Principal;
+use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -22,18 +28,34 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct Workflows {
     pub tenants: TenantServiceClient<Channel>,
+    pub tenants_internal: TenantInternalServiceClient<Channel>,
     pub relationships: RelationshipInternalServiceClient<Channel>,
+    pub relationships_public: RelationshipServiceClient<Channel>,
     pub invitations: InvitationInternalServiceClient<Channel>,
+    pub subscriptions: SubscriptionServiceClient<Channel>,
+    pub subscriptions_internal: SubscriptionInternalServiceClient<Channel>,
 }
 
 impl Workflows {
     pub fn new(backends: &crate::Backends) -> Self {
         Workflows {
             tenants: TenantServiceClient::new(backends.tenants.clone()),
+            tenants_internal: TenantInternalServiceClient::new(backends.tenants.clone()),
             relationships: RelationshipInternalServiceClient::new(backends.relationships.clone()),
+            relationships_public: RelationshipServiceClient::new(backends.relationships.clone()),
             invitations: InvitationInternalServiceClient::new(backends.invitations.clone()),
+            subscriptions: SubscriptionServiceClient::new(backends.subscriptions.clone()),
+            subscriptions_internal: SubscriptionInternalServiceClient::new(
+                backends.subscriptions.clone(),
+            ),
         }
     }
+}
+
+/// One step's request id, derived from the workflow's: each service keeps its own request ids,
+/// and a retry of the workflow derives the same ones.
+fn step_id(workflow: &uuid::Uuid, step: &str) -> String {
+    uuid::Uuid::new_v5(workflow, step.as_bytes()).to_string()
 }
 
 /// The signed-in user behind a workflow call (the guard put it there).
@@ -68,5 +90,46 @@ impl WorkflowService for Workflows {
         let who = principal(&request)?;
         let answer = accept_invitation::run(self, &who, request.into_inner()).await?;
         Ok(Response::new(answer))
+    }
+
+    async fn create_customer(
+        &self,
+        request: Request<gw::CreateCustomerRequest>,
+    ) -> Result<Response<gw::CreateCustomerResponse>, Status> {
+        let who = principal(&request)?;
+        let answer = create_customer::run(self, &who, request.into_inner()).await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn add_subscriptions(
+        &self,
+        request: Request<gw::AddSubscriptionsRequest>,
+    ) -> Result<Response<gw::AddSubscriptionsResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        // An order with the reseller on it: the subscriptions service checks the relationship
+        // to the customer, the agreement, the reseller's partnership and the line items.
+        let placed = self
+            .subscriptions
+            .clone()
+            .place_order(on_behalf(
+                partnerhub_proto::subscriptions::PlaceOrderRequest {
+                    customer_tenant_id: req.customer_tenant_id,
+                    partner_tenant_id: req.partner_tenant_id,
+                    indirect_reseller_id: req.indirect_reseller_id,
+                    line_items: req.line_items,
+                    reseller_is_support_contact: req.reseller_is_support_contact,
+                    validate_only: false,
+                    request_id: req.request_id,
+                },
+                &who,
+            ))
+            .await
+            .map_err(crate::error::relay)?
+            .into_inner();
+        Ok(Response::new(gw::AddSubscriptionsResponse {
+            order: placed.order,
+            subscriptions: placed.subscriptions,
+        }))
     }
 }

@@ -12,11 +12,11 @@ use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::{Database, Replay, fingerprint, is_unique_violation, remember, replay};
 use partnerhub_kit::time::micros;
-use partnerhub_proto::invitations as pb;
 use partnerhub_proto::invitations::invitation_internal_service_server::InvitationInternalService;
 use partnerhub_proto::invitations::invitation_service_server::InvitationService;
+use partnerhub_proto::invitations::{self as pb, InvitationKind};
 use partnerhub_proto::tenants::{self as tenants_pb, tenant_service_client::TenantServiceClient};
-use partnerhub_proto::types::Cloud;
+use partnerhub_proto::types::{Cloud, PartnerType};
 use sqlx::AnyConnection;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Code, Request, Response, Status};
@@ -119,6 +119,20 @@ impl Invitations {
                 ))));
             }
         };
+        let holds = |t: PartnerType| profile.partner_types.contains(&(t as i32));
+        match new.kind {
+            // Reselling is selling to and billing the customer: providers do, advisors and
+            // indirect resellers (who sell through a provider) don't.
+            Kind::ResellerRelationship
+                if !holds(PartnerType::DirectProvider) && !holds(PartnerType::IndirectProvider) =>
+            {
+                return Err(Error::InviterCannotResell(inviter_id));
+            }
+            Kind::IndirectPartnership if !holds(PartnerType::IndirectProvider) => {
+                return Err(Error::InviterNotIndirectProvider(inviter_id));
+            }
+            _ => {}
+        }
         if new.kind == Kind::ResellerRelationship
             && new.delegated_admin.is_none()
             && domain::requires_delegated_admin(cloud)
@@ -126,8 +140,14 @@ impl Invitations {
             return Err(Error::delegated_admin_required(cloud.as_str_name()));
         }
         if let Some(invitee) = new.invitee_tenant_id {
-            self.check_invitee(&invitee.to_string(), cloud, deadline)
-                .await?;
+            let invitee = invitee.to_string();
+            if new.kind.invites_customers() {
+                self.check_customer_invitee(&invitee, cloud, deadline)
+                    .await?;
+            } else {
+                self.check_reseller_invitee(&invitee, cloud, deadline)
+                    .await?;
+            }
         }
 
         let issued = code::issue();
@@ -201,8 +221,14 @@ impl Invitations {
         })
     }
 
-    /// The invitee named in a create: an active customer in the inviter's cloud instance.
-    async fn check_invitee(&self, id: &str, cloud: Cloud, deadline: &Deadline) -> Result<()> {
+    /// The invitee named in a create of a customer kind: an active customer in the inviter's
+    /// cloud instance.
+    async fn check_customer_invitee(
+        &self,
+        id: &str,
+        cloud: Cloud,
+        deadline: &Deadline,
+    ) -> Result<()> {
         const FIELD: &str = "invitation.invitee_tenant_id";
         let Some(invitee) = self.tenant(id, deadline).await? else {
             return Err(Error::field(
@@ -225,6 +251,56 @@ impl Invitations {
                 FIELD,
                 format!(
                     "is a customer in {}, the inviter is in {}: relationships never cross cloud instances",
+                    theirs.as_str_name(),
+                    cloud.as_str_name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The invitee of an indirect partnership: an active partner enrolled as an indirect reseller,
+    /// in the inviter's cloud instance (seed 003: resellers must be enrolled first).
+    async fn check_reseller_invitee(
+        &self,
+        id: &str,
+        cloud: Cloud,
+        deadline: &Deadline,
+    ) -> Result<()> {
+        const FIELD: &str = "invitation.invitee_tenant_id";
+        const ENROL: &str = "resellers must be enrolled as indirect resellers first";
+        let Some(invitee) = self.tenant(id, deadline).await? else {
+            return Err(Error::field(FIELD, format!("names no tenant; {ENROL}")));
+        };
+        if invitee.kind != tenants_pb::tenant::Kind::Partner as i32 {
+            return Err(Error::field(
+                FIELD,
+                format!("is a customer, not an indirect reseller; {ENROL}"),
+            ));
+        }
+        let enrolled = invitee.partner.as_ref().is_some_and(|p| {
+            p.partner_types
+                .contains(&(PartnerType::IndirectReseller as i32))
+        });
+        if !enrolled {
+            return Err(Error::field(
+                FIELD,
+                format!("is a partner that is not enrolled as an indirect reseller; {ENROL}"),
+            ));
+        }
+        if !is_active(&invitee, tenants_pb::tenant::Kind::Partner) {
+            return Err(Error::field(
+                FIELD,
+                format!("is an indirect reseller that is not active yet; {ENROL}"),
+            ));
+        }
+        if invitee.cloud != cloud as i32 {
+            let theirs = Cloud::try_from(invitee.cloud).unwrap_or(Cloud::Unspecified);
+            return Err(Error::field(
+                FIELD,
+                format!(
+                    "is an indirect reseller in {}, the inviter is in {}: relationships never \
+                     cross cloud instances ({ENROL}, in the inviter's cloud)",
                     theirs.as_str_name(),
                     cloud.as_str_name()
                 ),
@@ -267,7 +343,7 @@ impl Invitations {
         Ok(Some(Outcome::Created(insert.id.to_string())))
     }
 
-    async fn decline(&self, req: pb::DeclineInvitationRequest) -> Result<()> {
+    async fn decline(&self, req: pb::DeclineInvitationRequest, deadline: &Deadline) -> Result<()> {
         let mut v = Violations::new();
         let code = v.take(required_code(&req.code));
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
@@ -284,6 +360,23 @@ impl Invitations {
         }
         if let Some(refusal) = row.state(now).refusal() {
             return Err(refusal);
+        }
+        // An indirect partnership names its invitee (checked above). The customer kinds may be
+        // open to any customer, but only to customers: a partner can't decline them.
+        if matches!(
+            row.kind(),
+            InvitationKind::ResellerRelationship | InvitationKind::DelegatedAdmin
+        ) {
+            // Not holding the connection across the call to the tenants service.
+            drop(conn);
+            let tenant = self
+                .tenant(&tenant_id, deadline)
+                .await?
+                .ok_or_else(|| Error::TenantNotFound(tenant_id.clone()))?;
+            if tenant.kind != tenants_pb::tenant::Kind::Customer as i32 {
+                return Err(Error::NotACustomer(tenant_id));
+            }
+            conn = self.conn().await?;
         }
         if store::decline(&mut conn, &row.id, &tenant_id, now).await? {
             return Ok(());
@@ -497,7 +590,8 @@ impl InvitationService for Invitations {
         &self,
         request: Request<pb::DeclineInvitationRequest>,
     ) -> Result<Response<pb::DeclineInvitationResponse>, Status> {
-        self.decline(request.into_inner()).await?;
+        let deadline = Deadline::of(request.metadata());
+        self.decline(request.into_inner(), &deadline).await?;
         Ok(Response::new(pb::DeclineInvitationResponse {}))
     }
 

@@ -21,6 +21,8 @@ pub const MAX_TTL: Duration = Duration::from_secs(365 * 86_400);
 pub enum Kind {
     ResellerRelationship,
     DelegatedAdmin,
+    /// An indirect provider asks an enrolled indirect reseller to partner with it (seed 003).
+    IndirectPartnership,
 }
 
 impl Kind {
@@ -28,7 +30,14 @@ impl Kind {
         match self {
             Kind::ResellerRelationship => InvitationKind::ResellerRelationship,
             Kind::DelegatedAdmin => InvitationKind::DelegatedAdmin,
+            Kind::IndirectPartnership => InvitationKind::IndirectPartnership,
         }
+    }
+
+    /// Whether the invitee is a customer (reseller relationship, delegated admin) rather than
+    /// a partner (indirect partnership).
+    pub fn invites_customers(self) -> bool {
+        matches!(self, Kind::ResellerRelationship | Kind::DelegatedAdmin)
     }
 
     /// Whether any number of customers may accept it (TRIAL, PURCHASE_OFFER, later).
@@ -89,10 +98,12 @@ impl NewInvitation {
         let kind = match InvitationKind::try_from(inv.kind) {
             Ok(InvitationKind::ResellerRelationship) => Some(Kind::ResellerRelationship),
             Ok(InvitationKind::DelegatedAdmin) => Some(Kind::DelegatedAdmin),
+            Ok(InvitationKind::IndirectPartnership) => Some(Kind::IndirectPartnership),
             Ok(InvitationKind::Unspecified) => {
                 v.add(
                     "invitation.kind",
-                    "is required: INVITATION_KIND_RESELLER_RELATIONSHIP or INVITATION_KIND_DELEGATED_ADMIN",
+                    "is required: INVITATION_KIND_RESELLER_RELATIONSHIP, \
+                     INVITATION_KIND_DELEGATED_ADMIN or INVITATION_KIND_INDIRECT_PARTNERSHIP",
                 );
                 None
             }
@@ -110,11 +121,19 @@ impl NewInvitation {
             "invitation.invitee_tenant_id",
             &inv.invitee_tenant_id,
         ));
-        if kind == Some(Kind::DelegatedAdmin) && inv.invitee_tenant_id.is_empty() {
-            v.add(
-                "invitation.invitee_tenant_id",
-                "is required: delegated admin is asked of an existing customer",
-            );
+        if inv.invitee_tenant_id.is_empty() {
+            match kind {
+                Some(Kind::DelegatedAdmin) => v.add(
+                    "invitation.invitee_tenant_id",
+                    "is required: delegated admin is asked of an existing customer",
+                ),
+                Some(Kind::IndirectPartnership) => v.add(
+                    "invitation.invitee_tenant_id",
+                    "is required: the indirect reseller to partner with (resellers must be \
+                     enrolled as indirect resellers first)",
+                ),
+                _ => {}
+            }
         }
         if inviter.is_some() && inviter == invitee.flatten() {
             v.add(
@@ -135,6 +154,13 @@ impl NewInvitation {
             }
         };
         let delegated_admin = match &inv.delegated_admin {
+            Some(_) if kind == Some(Kind::IndirectPartnership) => {
+                v.add(
+                    "invitation.delegated_admin",
+                    "must be unset: an indirect partnership grants no delegated admin rights",
+                );
+                None
+            }
             Some(d) => v
                 .take(delegation::grant(
                     "invitation.delegated_admin",
@@ -155,7 +181,8 @@ impl NewInvitation {
         if !inv.line_items.is_empty() {
             v.add(
                 "invitation.line_items",
-                "must be empty: reseller relationship and delegated admin invitations carry no offers",
+                "must be empty: reseller relationship, delegated admin and indirect partnership \
+                 invitations carry no offers",
             );
         }
         let ttl = v.take(parse_ttl(ttl));
@@ -361,6 +388,34 @@ mod tests {
             fields,
             ["invitation.invitee_tenant_id", "invitation.delegated_admin"]
         );
+    }
+
+    #[test]
+    fn an_indirect_partnership_names_its_reseller_and_asks_for_nothing_else() {
+        let inv = pb::Invitation {
+            kind: InvitationKind::IndirectPartnership as i32,
+            delegated_admin: Some(pb::DelegatedAdminRequest::default()),
+            line_items: vec![Default::default()],
+            ..reseller()
+        };
+        let fields = fields_of(NewInvitation::parse(Some(&inv), None).unwrap_err());
+        assert_eq!(
+            fields,
+            [
+                "invitation.invitee_tenant_id",
+                "invitation.delegated_admin",
+                "invitation.line_items"
+            ]
+        );
+        let inv = pb::Invitation {
+            kind: InvitationKind::IndirectPartnership as i32,
+            invitee_tenant_id: Uuid::now_v7().to_string(),
+            ..reseller()
+        };
+        let new = NewInvitation::parse(Some(&inv), None).unwrap();
+        assert_eq!(new.kind, Kind::IndirectPartnership);
+        assert!(!new.kind.reusable() && !new.kind.invites_customers());
+        assert!(new.delegated_admin.is_none());
     }
 
     #[test]

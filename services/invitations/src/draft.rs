@@ -1,7 +1,7 @@
-//! The e-mail draft that comes with a new invitation (seed 004): a subject and a plain-text
-//! body in the invitation's language, naming the partner, what it asks for, the link and the
-//! expiry, plus a `mailto:` URL that opens it in an e-mail program. The partner may edit the
-//! text but must keep the link.
+//! The e-mail draft that comes with a new invitation (seeds 003 and 004): a subject and a
+//! plain-text body in the invitation's language, naming the partner, what it asks for, the link
+//! and the expiry, plus a `mailto:` URL that opens it in an e-mail program. The partner may edit
+//! the text but must keep the link.
 
 use crate::domain::{Kind, Locale};
 use partnerhub_kit::delegation::{EXTENSION, Grant};
@@ -57,6 +57,17 @@ fn english(l: &Letter<'_>) -> (String, String) {
                 l.mpn_id
             ),
         ),
+        Kind::IndirectPartnership => (
+            format!("{partner} invites you to become its indirect reseller"),
+            format!(
+                "{partner} (partner ID {}), an indirect provider, invites your company to \
+                 become its indirect reseller. Once you accept, you and {partner} can serve \
+                 customers together: {partner} can add new customers and subscriptions for you, \
+                 submit orders on behalf of your customers and name you as the reseller on \
+                 their subscriptions.",
+                l.mpn_id
+            ),
+        ),
     };
     let mut body = format!("Hello,\n\n{asks}\n\n");
     if let Some(grant) = l.delegated_admin {
@@ -66,7 +77,7 @@ fn english(l: &Letter<'_>) -> (String, String) {
         );
         let lead = match l.kind {
             Kind::ResellerRelationship => format!("{partner} also asks for delegated admin rights"),
-            Kind::DelegatedAdmin => "The rights asked for".to_string(),
+            Kind::DelegatedAdmin | Kind::IndirectPartnership => "The rights asked for".to_string(),
         };
         let term = match grant.duration {
             Some(d) if grant.auto_extend => format!(
@@ -81,10 +92,18 @@ fn english(l: &Letter<'_>) -> (String, String) {
             "{lead}: {roles}, {term}. You can remove them at any time.\n\n"
         ));
     }
+    let (whose, agreement) = if l.kind.invites_customers() {
+        (
+            "your organisation",
+            " If your organisation has not accepted the customer agreement yet, it is asked to \
+             accept it too.",
+        )
+    } else {
+        ("your company", "")
+    };
     body.push_str(&format!(
-        "To accept, a global administrator of your organisation opens this link and follows \
-         the steps:\n\n{}\n\nThe invitation can be accepted until {}. If your organisation has \
-         not accepted the customer agreement yet, it is asked to accept it too.\n\n\
+        "To accept, a global administrator of {whose} opens this link and follows the \
+         steps:\n\n{}\n\nThe invitation can be accepted until {}.{agreement}\n\n\
          Kind regards,\n{partner}\n",
         l.url,
         date_time(l.expire_time, Locale::English)
@@ -112,6 +131,17 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
                 l.mpn_id
             ),
         ),
+        Kind::IndirectPartnership => (
+            format!("{partner} bjuder in er att bli indirekt återförsäljare"),
+            format!(
+                "{partner} (partner-ID {}), indirekt leverantör, bjuder in ert företag att bli \
+                 indirekt återförsäljare för {partner}. När ni har accepterat kan ni och \
+                 {partner} betjäna kunder tillsammans: {partner} kan lägga till nya kunder och \
+                 prenumerationer åt er, lägga beställningar för era kunder och ange er som \
+                 återförsäljare på deras prenumerationer.",
+                l.mpn_id
+            ),
+        ),
     };
     let mut body = format!("Hej!\n\n{asks}\n\n");
     if let Some(grant) = l.delegated_admin {
@@ -123,7 +153,9 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
             Kind::ResellerRelationship => {
                 format!("{partner} ber också om delegerad administratörsbehörighet")
             }
-            Kind::DelegatedAdmin => "Behörigheten som efterfrågas".to_string(),
+            Kind::DelegatedAdmin | Kind::IndirectPartnership => {
+                "Behörigheten som efterfrågas".to_string()
+            }
         };
         let term = match grant.duration {
             Some(d) if grant.auto_extend => format!(
@@ -138,10 +170,18 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
             "{lead}: {roles}, {term}. Ni kan ta bort behörigheten när som helst.\n\n"
         ));
     }
+    let (whose, agreement) = if l.kind.invites_customers() {
+        (
+            "er organisation",
+            " Om er organisation inte har godkänt kundavtalet än ombeds ni att godkänna det \
+             samtidigt.",
+        )
+    } else {
+        ("ert företag", "")
+    };
     body.push_str(&format!(
-        "För att acceptera öppnar en global administratör i er organisation den här länken och \
-         följer stegen:\n\n{}\n\nInbjudan kan accepteras fram till {}. Om er organisation inte \
-         har godkänt kundavtalet än ombeds ni att godkänna det samtidigt.\n\n\
+        "För att acceptera öppnar en global administratör i {whose} den här länken och följer \
+         stegen:\n\n{}\n\nInbjudan kan accepteras fram till {}.{agreement}\n\n\
          Med vänliga hälsningar\n{partner}\n",
         l.url,
         date_time(l.expire_time, Locale::Swedish)
@@ -348,6 +388,43 @@ mod tests {
         }
         let plain = compose(&letter(Locale::English, None));
         assert!(!plain.body.contains("delegated admin"));
+    }
+
+    #[test]
+    fn an_indirect_partnership_draft_asks_the_reseller_to_partner_with_the_provider() {
+        let mut l = letter(Locale::English, None);
+        l.kind = Kind::IndirectPartnership;
+        let en = compose(&l);
+        assert_eq!(
+            en.subject,
+            "Fabrikam AB invites you to become its indirect reseller"
+        );
+        for part in [
+            "Fabrikam AB (partner ID 1234567), an indirect provider",
+            "become its indirect reseller",
+            "add new customers and subscriptions for you",
+            "https://admin.example/partner-invitation?code=abc",
+            "can be accepted until 1 May 2026, 14:03 UTC",
+        ] {
+            assert!(en.body.contains(part), "{part} in {}", en.body);
+        }
+        assert!(!en.body.contains("customer agreement"), "{}", en.body);
+        l.locale = Locale::Swedish;
+        let sv = compose(&l);
+        assert!(
+            sv.subject.contains("indirekt återförsäljare"),
+            "{}",
+            sv.subject
+        );
+        for part in [
+            "indirekt leverantör",
+            "indirekt återförsäljare för Fabrikam AB",
+            "https://admin.example/partner-invitation?code=abc",
+            "fram till 1 maj 2026 kl. 14:03 UTC",
+        ] {
+            assert!(sv.body.contains(part), "{part} in {}", sv.body);
+        }
+        assert!(!sv.body.contains("kundavtalet"), "{}", sv.body);
     }
 
     #[test]

@@ -27,6 +27,21 @@ pub enum Error {
     TenantNotFound(String),
     #[error("tenant {0} is not an active partner; only partners send invitations")]
     InviterNotAPartner(String),
+    #[error(
+        "partner {0} is not an indirect provider; only indirect providers partner with indirect \
+         resellers"
+    )]
+    InviterNotIndirectProvider(String),
+    #[error(
+        "partner {0} can't resell: only direct and indirect providers sell to and bill \
+         customers; ask for delegated admin instead, or work through an indirect provider"
+    )]
+    InviterCannotResell(String),
+    #[error(
+        "tenant {0} is not a customer; only the customer invited can decline a reseller \
+         relationship or delegated admin invitation"
+    )]
+    NotACustomer(String),
     #[error("the invitation has expired; the partner must send a new invitation")]
     Expired,
     #[error("the invitation was revoked by the partner; a new invitation must be sent")]
@@ -91,6 +106,9 @@ impl Fault for Error {
             Error::KindNotAvailable(_) => Code::Unimplemented,
             Error::InvitationNotFound | Error::TenantNotFound(_) => Code::NotFound,
             Error::InviterNotAPartner(_)
+            | Error::InviterNotIndirectProvider(_)
+            | Error::InviterCannotResell(_)
+            | Error::NotACustomer(_)
             | Error::Expired
             | Error::Revoked
             | Error::Declined
@@ -112,6 +130,9 @@ impl Fault for Error {
             Error::InvitationNotFound => "INVITATION_NOT_FOUND",
             Error::TenantNotFound(_) => "TENANT_NOT_FOUND",
             Error::InviterNotAPartner(_) => "INVITER_NOT_A_PARTNER",
+            Error::InviterNotIndirectProvider(_) => "INVITER_NOT_INDIRECT_PROVIDER",
+            Error::InviterCannotResell(_) => "INVITER_CANNOT_RESELL",
+            Error::NotACustomer(_) => "NOT_A_CUSTOMER",
             Error::Expired => "INVITATION_EXPIRED",
             Error::Revoked => "INVITATION_REVOKED",
             Error::Declined => "INVITATION_DECLINED",

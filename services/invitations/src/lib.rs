@@ -2,8 +2,8 @@
 //! codes (kept only as hashes) and e-mail drafts; previews, declines, revokes, expiry, and the
 //! atomic redeem the gateway's acceptance workflow calls.
 //!
-//! Built so far: the kinds RESELLER_RELATIONSHIP and DELEGATED_ADMIN. The others answer
-//! UNIMPLEMENTED (INVITATION_KIND_NOT_AVAILABLE) until their issues land.
+//! Built so far: the kinds RESELLER_RELATIONSHIP, DELEGATED_ADMIN and INDIRECT_PARTNERSHIP. The
+//! others answer UNIMPLEMENTED (INVITATION_KIND_NOT_AVAILABLE) until their issues land.
 
 mod api;
 mod code;

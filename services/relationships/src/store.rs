@@ -231,6 +231,73 @@ pub async fn active_with_partners(
     .await?)
 }
 
+/// A page of a partner's customers: the clients of its active relationships (INDIRECT_PARTNERSHIP
+/// left out: its client is a reseller) and, for an indirect provider, the clients of the active
+/// INDIRECT_RESELLER relationships under it. With `indirect_reseller_id` ("" for none) only the
+/// customers that reseller sells to under the partner. Each branch is its own index range
+/// (`relationships_by_partner_client`, `relationships_by_provider_client`), bounded by the page.
+pub async fn customers_of_partner(
+    conn: &mut AnyConnection,
+    partner_tenant_id: &str,
+    indirect_reseller_id: &str,
+    now: i64,
+    page: &Page,
+) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(concat!(
+        "SELECT client_tenant_id FROM (\
+           SELECT DISTINCT client_tenant_id FROM relationships \
+           WHERE $3 = '' AND partner_tenant_id = $1 AND client_tenant_id > $2 \
+           AND type <> 'RELATIONSHIP_TYPE_INDIRECT_PARTNERSHIP' AND ",
+        active_at!("$4"),
+        " ORDER BY client_tenant_id LIMIT $5) AS direct \
+         UNION \
+         SELECT client_tenant_id FROM (\
+           SELECT DISTINCT client_tenant_id FROM relationships \
+           WHERE indirect_provider_tenant_id = $1 AND client_tenant_id > $2 \
+           AND type = 'RELATIONSHIP_TYPE_INDIRECT_RESELLER' \
+           AND ($3 = '' OR partner_tenant_id = $3) AND ",
+        active_at!("$4"),
+        " ORDER BY client_tenant_id LIMIT $5) AS indirect \
+         ORDER BY client_tenant_id LIMIT $5"
+    ))
+    .bind(partner_tenant_id)
+    .bind(&page.after)
+    .bind(indirect_reseller_id)
+    .bind(now)
+    .bind(page.limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// The active relationships behind one page of [`customers_of_partner`]: with the customers
+/// whose ids are in `(after, last]`, the partner's own (INDIRECT_PARTNERSHIP left out) and the
+/// INDIRECT_RESELLER relationships under it. Ordered by customer, then oldest first.
+pub async fn active_with_customers(
+    conn: &mut AnyConnection,
+    partner_tenant_id: &str,
+    after: &str,
+    last: &str,
+    now: i64,
+) -> Result<Vec<RelationshipRow>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM relationships WHERE client_tenant_id > $2 AND client_tenant_id <= $3 \
+         AND ((partner_tenant_id = $1 AND type <> 'RELATIONSHIP_TYPE_INDIRECT_PARTNERSHIP') \
+              OR (indirect_provider_tenant_id = $1 \
+                  AND type = 'RELATIONSHIP_TYPE_INDIRECT_RESELLER')) AND ",
+        active_at!("$4"),
+        " ORDER BY client_tenant_id, id"
+    ))
+    .bind(partner_tenant_id)
+    .bind(after)
+    .bind(last)
+    .bind(now)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Every active relationship of a partner with a client, oldest first.
 pub async fn active_between(
     conn: &mut AnyConnection,

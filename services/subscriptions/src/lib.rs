@@ -1,17 +1,22 @@
-//! The subscriptions service: the offer catalogue, orders and subscriptions.
-//!
-//! Not built yet: it starts, owns its database, answers health and reflection, and its methods
-//! answer UNIMPLEMENTED (the generated defaults) until the issue that builds it.
+//! The subscriptions service: the offer catalogue, orders and the subscriptions they create,
+//! a subscription's life (suspend, reactivate, cancel; trials that expire), and a record of
+//! every change for the partners concerned.
+
+mod api;
+pub mod catalogue;
+pub mod domain;
+mod error;
+mod store;
+
+pub use api::Subscriptions;
+pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
-use partnerhub_kit::store::{Database, Migrations, OpenError};
-use partnerhub_kit::time::Clock;
-use partnerhub_proto::subscriptions::subscription_internal_service_server::{
-    SubscriptionInternalService, SubscriptionInternalServiceServer,
-};
-use partnerhub_proto::subscriptions::subscription_service_server::{
-    SubscriptionService, SubscriptionServiceServer,
-};
+use partnerhub_kit::store::{Database, Migrations, OpenError, redact};
+use partnerhub_kit::time::{Clock, now_micros};
+use partnerhub_proto::subscriptions::subscription_internal_service_server::SubscriptionInternalServiceServer;
+use partnerhub_proto::subscriptions::subscription_service_server::SubscriptionServiceServer;
+use sqlx::migrate::MigrateError;
 use tonic::transport::Channel;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -23,9 +28,24 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: &POSTGRES,
 };
 
-/// Opens and migrates the service's database.
+/// Opens and migrates the service's database, and puts the shipped offer catalogue into it. A
+/// catalogue that does not parse stops the start, as a failed migration does.
 pub async fn open(url: &str) -> Result<Database, OpenError> {
-    partnerhub_kit::store::open(url, &MIGRATIONS).await
+    let failed = |source: Box<dyn std::error::Error + Send + Sync>| OpenError::Migrate {
+        target: redact(url),
+        source: MigrateError::Source(source),
+    };
+    let offers = catalogue::parse(catalogue::SHIPPED).map_err(|e| failed(Box::new(e)))?;
+    let db = partnerhub_kit::store::open(url, &MIGRATIONS).await?;
+    let install = async {
+        let mut tx = db.pool.begin().await?;
+        // Opening is before any request: there is no service clock yet.
+        catalogue::install(&mut tx, &offers, now_micros()).await?;
+        tx.commit().await?;
+        Ok::<_, Error>(())
+    };
+    install.await.map_err(|e| failed(Box::new(e)))?;
+    Ok(db)
 }
 
 /// What the service needs besides its database.
@@ -39,22 +59,9 @@ pub struct Deps {
     pub relationships: Channel,
 }
 
-/// The service over its database.
-#[derive(Debug, Clone)]
-pub struct Subscriptions {
-    #[allow(dead_code)] // Used once the service's methods are built.
-    db: Database,
-    #[allow(dead_code)]
-    deps: Deps,
-}
-
-impl SubscriptionService for Subscriptions {}
-
-impl SubscriptionInternalService for Subscriptions {}
-
 /// The subscriptions server: both services, health and reflection.
 pub fn server(db: Database, deps: Deps) -> Server {
-    let service = Subscriptions { db, deps };
+    let service = Subscriptions::new(db, deps);
     Server::new("subscriptions")
         .add_service(SubscriptionServiceServer::new(service.clone()))
         .add_service(SubscriptionInternalServiceServer::new(service))

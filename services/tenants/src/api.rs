@@ -937,7 +937,33 @@ impl TenantInternalService for Tenants {
         if req.validate_only {
             let new = NewTenant::parse(Kind::Customer, req.customer.as_ref(), "customer")
                 .map_err(Error::from)?;
-            store::check_free(&mut *self.conn().await?, &new).await?;
+            let request_id = fields::request_id(&req.request_id).map_err(Error::from)?;
+            let mut conn = self.conn().await?;
+            // A workflow retrying its review after its create went through: the prefix is its own.
+            if let Some(rid) = request_id {
+                let as_created = pb::CreateCustomerTenantRequest {
+                    request_id: String::new(),
+                    validate_only: false,
+                    ..req.clone()
+                };
+                if let Replay::Same(id) = replay(
+                    &mut conn,
+                    "CreateCustomerTenant",
+                    rid,
+                    &fingerprint(&as_created),
+                )
+                .await
+                .map_err(Error::from)?
+                {
+                    let tenant = store::tenant(&mut conn, &id).await?;
+                    return Ok(Response::new(pb::CreateCustomerTenantResponse {
+                        customer: Some(tenant.to_proto()),
+                        admin_user: None,
+                        temporary_password: String::new(),
+                    }));
+                }
+            }
+            store::check_free(&mut conn, &new).await?;
             return Ok(Response::new(pb::CreateCustomerTenantResponse {
                 customer: Some(new.preview()),
                 admin_user: None,

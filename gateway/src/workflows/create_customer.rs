@@ -1,0 +1,339 @@
+//! A partner creates a customer, optionally for one of its indirect resellers (seed 003): the
+//! form's details and subscriptions are reviewed (nothing written), then submitted. Submitting
+//! creates the customer (pending), its admin, the customer agreement the partner attests, the
+//! relationships and the order, and only then activates the customer. Every step is idempotent
+//! by an id derived from the request id, so a retry after a failure anywhere completes it once.
+
+use super::partners::{cloud_name, is, region_mismatch, reseller_problems, tenant};
+use super::{Workflows, on_behalf, step_id};
+use crate::error::{Error, relay};
+use partnerhub_kit::status::Violations;
+use partnerhub_proto::gateway::{self as gw, Problem};
+use partnerhub_proto::relationships::{self as rel, RelationshipType};
+use partnerhub_proto::subscriptions as sub;
+use partnerhub_proto::tenants::{self as pb, Principal};
+use partnerhub_proto::types::PartnerType;
+use tonic::Status;
+
+pub async fn run(
+    w: &Workflows,
+    who: &Principal,
+    req: gw::CreateCustomerRequest,
+) -> Result<gw::CreateCustomerResponse, Status> {
+    let workflow = match partnerhub_kit::fields::request_id(&req.request_id) {
+        Ok(id) => id.unwrap_or_else(uuid::Uuid::new_v4),
+        Err(v) => return Err(Error::Invalid(v).into()),
+    };
+    let partner = tenant(w, &req.partner_tenant_id).await?;
+    let details = req.customer.clone().unwrap_or_default();
+    let customer = pb::Tenant {
+        display_name: details.display_name,
+        domain_prefix: details.domain_prefix,
+        address: details.address,
+        contact: details.contact,
+        country_code: details.country_code,
+        cloud: details.cloud,
+        ..Default::default()
+    };
+    let (preview, problems) = review(w, &workflow, &partner, &customer, &req).await?;
+
+    let planned = relationships(&partner.id, "", &req.indirect_reseller_id);
+    if req.validate_only {
+        return Ok(gw::CreateCustomerResponse {
+            review: Some(gw::CreateCustomerReview {
+                customer: preview.customer,
+                relationships: planned
+                    .into_iter()
+                    .map(|r| rel::Relationship {
+                        r#type: r.r#type,
+                        partner_tenant_id: r.partner_tenant_id,
+                        indirect_provider_tenant_id: r.indirect_provider_tenant_id,
+                        roles: r.roles,
+                        ..Default::default()
+                    })
+                    .collect(),
+                subscriptions: preview.subscriptions,
+                problems,
+            }),
+            ..Default::default()
+        });
+    }
+    if let Some(first) = problems.first() {
+        let mut violations = Violations::new();
+        for p in &problems {
+            violations.add(&p.field, &p.description);
+        }
+        return Err(Error::Problems {
+            reason: first.reason.clone(),
+            violations,
+        }
+        .into());
+    }
+
+    // 1. The customer, pending until everything else exists, with its first admin.
+    let created = w
+        .tenants_internal
+        .clone()
+        .create_customer_tenant(pb::CreateCustomerTenantRequest {
+            customer: Some(customer),
+            request_id: step_id(&workflow, "customer"),
+            validate_only: false,
+        })
+        .await
+        .map_err(relay)?
+        .into_inner();
+    let customer = created
+        .customer
+        .ok_or_else(|| Status::internal("the tenants service answered without a customer"))?;
+    // 2. The customer agreement, which the partner attests the customer accepted.
+    w.tenants
+        .clone()
+        .accept_agreement(on_behalf(
+            pb::AcceptAgreementRequest {
+                tenant_id: customer.id.clone(),
+                r#type: pb::agreement::Type::CustomerAgreement as i32,
+                signer: req.agreement_signer.clone(),
+            },
+            who,
+        ))
+        .await
+        .map_err(relay)?;
+    // 3. The relationships: reseller and delegated admin for the partner; for a reseller also
+    // the indirect reseller relationship and its delegated admin.
+    let relationships = w
+        .relationships
+        .clone()
+        .create_relationships(rel::CreateRelationshipsRequest {
+            relationships: relationships(&partner.id, &customer.id, &req.indirect_reseller_id),
+            request_id: step_id(&workflow, "relationships"),
+        })
+        .await
+        .map_err(relay)?
+        .into_inner()
+        .relationships;
+    // 4. The order.
+    let (order, subscriptions) = if req.line_items.is_empty() {
+        (None, Vec::new())
+    } else {
+        let placed = w
+            .subscriptions
+            .clone()
+            .place_order(on_behalf(
+                sub::PlaceOrderRequest {
+                    customer_tenant_id: customer.id.clone(),
+                    partner_tenant_id: partner.id.clone(),
+                    indirect_reseller_id: req.indirect_reseller_id.clone(),
+                    line_items: req.line_items.clone(),
+                    reseller_is_support_contact: false,
+                    validate_only: false,
+                    request_id: step_id(&workflow, "order"),
+                },
+                who,
+            ))
+            .await
+            .map_err(relay)?
+            .into_inner();
+        (placed.order, placed.subscriptions)
+    };
+    // 5. Now the customer is complete: activate it.
+    let active = w
+        .tenants_internal
+        .clone()
+        .activate_tenant(pb::ActivateTenantRequest {
+            tenant_id: customer.id.clone(),
+        })
+        .await
+        .map_err(relay)?
+        .into_inner()
+        .tenant;
+    tracing::info!(customer = %customer.id, partner = %partner.id, "customer created");
+    Ok(gw::CreateCustomerResponse {
+        customer: active,
+        subscriptions,
+        order,
+        relationships,
+        admin_user_name: created.admin_user.map(|u| u.user_name).unwrap_or_default(),
+        temporary_password: created.temporary_password,
+        review: None,
+    })
+}
+
+/// The relationships a new customer gets.
+fn relationships(partner: &str, customer: &str, reseller: &str) -> Vec<rel::NewRelationship> {
+    let new = |kind: RelationshipType, from: &str| rel::NewRelationship {
+        r#type: kind as i32,
+        partner_tenant_id: from.to_string(),
+        client_tenant_id: customer.to_string(),
+        ..Default::default()
+    };
+    let mut wanted = vec![
+        new(RelationshipType::Reseller, partner),
+        new(RelationshipType::DelegatedAdmin, partner),
+    ];
+    if !reseller.is_empty() {
+        wanted.push(rel::NewRelationship {
+            indirect_provider_tenant_id: partner.to_string(),
+            ..new(RelationshipType::IndirectReseller, reseller)
+        });
+        wanted.push(new(RelationshipType::DelegatedAdmin, reseller));
+    }
+    wanted
+}
+
+/// What would be created, as far as it can be known before writing.
+#[derive(Default)]
+struct Preview {
+    customer: Option<pb::Tenant>,
+    subscriptions: Vec<sub::Subscription>,
+}
+
+/// The review: every problem with the request, each naming its field and reason.
+async fn review(
+    w: &Workflows,
+    workflow: &uuid::Uuid,
+    partner: &pb::Tenant,
+    customer: &pb::Tenant,
+    req: &gw::CreateCustomerRequest,
+) -> Result<(Preview, Vec<Problem>), Status> {
+    let mut problems = Vec::new();
+    let mut preview = Preview::default();
+    let problem = |field: &str, reason: &str, description: String| Problem {
+        field: field.into(),
+        description,
+        reason: reason.into(),
+    };
+    if !is(partner, PartnerType::DirectProvider) && !is(partner, PartnerType::IndirectProvider) {
+        problems.push(problem(
+            "partner_tenant_id",
+            "PARTNER_CANNOT_RESELL",
+            "only a direct or indirect provider creates customers and bills them".into(),
+        ));
+    }
+
+    // The customer's details, as the tenants service checks them (nothing is written).
+    match w
+        .tenants_internal
+        .clone()
+        .create_customer_tenant(pb::CreateCustomerTenantRequest {
+            customer: Some(customer.clone()),
+            // With the create step's id, a retry's review knows the customer as its own.
+            request_id: step_id(workflow, "customer"),
+            validate_only: true,
+        })
+        .await
+    {
+        Ok(answer) => preview.customer = answer.into_inner().customer,
+        Err(status) => problems.extend(problems_of(&status)?),
+    }
+    if customer.cloud != 0 && customer.cloud != partner.cloud {
+        problems.push(problem(
+            "customer.cloud",
+            "CLOUD_MISMATCH",
+            format!(
+                "must be your cloud, {}: relationships never cross clouds",
+                cloud_name(partner.cloud)
+            ),
+        ));
+    }
+    if !customer.country_code.is_empty()
+        && let Some((partner_region, customer_region)) =
+            region_mismatch(&partner.country_code, &customer.country_code)
+    {
+        problems.push(problem(
+            "customer.country_code",
+            "REGION_MISMATCH",
+            format!(
+                "a reseller sells in its own country or region (UN M49): you are in {} ({partner_region}), the customer in {} ({customer_region})",
+                partner.country_code, customer.country_code
+            ),
+        ));
+    }
+    if !req.indirect_reseller_id.is_empty() {
+        problems.extend(
+            reseller_problems(
+                w,
+                partner,
+                &req.indirect_reseller_id,
+                "indirect_reseller_id",
+            )
+            .await?,
+        );
+    }
+    match &req.agreement_signer {
+        None => problems.push(problem(
+            "agreement_signer",
+            "AGREEMENT_NOT_ACCEPTED",
+            "is required: the person at the customer who accepted the customer agreement".into(),
+        )),
+        Some(signer) => {
+            for (field, value) in [
+                ("agreement_signer.first_name", &signer.first_name),
+                ("agreement_signer.last_name", &signer.last_name),
+            ] {
+                if value.trim().is_empty() {
+                    problems.push(problem(field, "INVALID_ARGUMENT", "is required".into()));
+                }
+            }
+            if let Err(v) = partnerhub_kit::fields::email("agreement_signer.email", &signer.email) {
+                problems.extend(
+                    v.as_slice()
+                        .iter()
+                        .map(|v| problem(&v.field, "INVALID_ARGUMENT", v.description.clone())),
+                );
+            }
+        }
+    }
+    if !req.line_items.is_empty() {
+        let checked = w
+            .subscriptions_internal
+            .clone()
+            .check_line_items(sub::CheckLineItemsRequest {
+                cloud: customer.cloud,
+                country_code: customer.country_code.clone(),
+                line_items: req.line_items.clone(),
+            })
+            .await
+            .map_err(relay)?
+            .into_inner();
+        preview.subscriptions = checked.subscriptions;
+        problems.extend(
+            checked
+                .problems
+                .into_iter()
+                .map(|p| problem(&p.field, &p.reason, p.description)),
+        );
+    }
+    Ok((preview, problems))
+}
+
+/// A refusal of the tenants service as review problems (its fields are named like ours:
+/// `customer.*`); anything but a refusal of the input is passed on as the error it is.
+fn problems_of(status: &Status) -> Result<Vec<Problem>, Status> {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let reason = details
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default();
+    match status.code() {
+        tonic::Code::InvalidArgument => Ok(details
+            .bad_request()
+            .map(|b| {
+                b.field_violations
+                    .iter()
+                    .map(|v| Problem {
+                        field: v.field.clone(),
+                        description: v.description.clone(),
+                        reason: reason.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()),
+        tonic::Code::AlreadyExists => Ok(vec![Problem {
+            field: "customer.domain_prefix".into(),
+            description: status.message().to_string(),
+            reason,
+        }]),
+        _ => Err(relay(status.clone())),
+    }
+}

@@ -1,0 +1,272 @@
+//! The offer catalogue: the offers shipped in `catalogue.json` (read once at start and upserted
+//! by their fixed ids, so restarts never duplicate them), and the one check of line items
+//! against it that `PlaceOrder` and `CheckLineItems` share.
+
+use crate::domain::{self, LineItem, NewSubscription, Offer, OfferSpec, Problem};
+use crate::error::Result;
+use crate::store;
+use partnerhub_kit::status::Violations;
+use partnerhub_proto::subscriptions as pb;
+use partnerhub_proto::types::{self, Cloud};
+use serde::Deserialize;
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+/// The catalogue shipped with the service.
+pub const SHIPPED: &str = include_str!("../catalogue.json");
+
+/// Why a catalogue file can't be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("the offer catalogue (catalogue.json) is not valid JSON of offers: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the offer catalogue (catalogue.json) has invalid offers: {0}")]
+    Offers(Violations),
+}
+
+/// The file: `{"offers": [...]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    offers: Vec<FileOffer>,
+}
+
+/// One offer as the file writes it: the cloud by its enum name, the price as a decimal text.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOffer {
+    id: String,
+    cloud: String,
+    display_name: String,
+    description: String,
+    min_quantity: i32,
+    max_quantity: i32,
+    trial_available: bool,
+    trial_days: i32,
+    unit_price: FilePrice,
+    #[serde(default)]
+    country_codes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePrice {
+    currency_code: String,
+    /// A decimal amount, e.g. "12.50".
+    amount: String,
+}
+
+/// Parses a catalogue file into offers with their fixed ids. Every offer is checked as
+/// `CreateOffer` checks one; ids must be UUIDs, each once.
+pub fn parse(json: &str) -> Result<Vec<(String, OfferSpec)>, CatalogueError> {
+    let file: File = serde_json::from_str(json)?;
+    let mut v = Violations::new();
+    let mut offers: Vec<(String, OfferSpec)> = Vec::with_capacity(file.offers.len());
+    for (i, o) in file.offers.iter().enumerate() {
+        let field = format!("offers[{i}]");
+        let id = match Uuid::parse_str(&o.id) {
+            Ok(id) => Some(id.to_string()),
+            Err(_) => {
+                v.add(format!("{field}.id"), "must be a UUID");
+                None
+            }
+        };
+        if let Some(id) = &id
+            && offers.iter().any(|(seen, _)| seen == id)
+        {
+            v.add(format!("{field}.id"), "repeats another offer's id");
+        }
+        // An unknown name becomes a number no cloud has, which the offer check names.
+        let cloud = Cloud::from_str_name(&o.cloud).map_or(-1, |c| c as i32);
+        // A bad amount is named here; the offer check then sees a price of 0.
+        let (units, nanos) = v
+            .take(amount(
+                &format!("{field}.unit_price.amount"),
+                &o.unit_price.amount,
+            ))
+            .unwrap_or_default();
+        let offer = pb::Offer {
+            cloud,
+            display_name: o.display_name.clone(),
+            description: o.description.clone(),
+            min_quantity: o.min_quantity,
+            max_quantity: o.max_quantity,
+            trial_available: o.trial_available,
+            trial_days: o.trial_days,
+            unit_price: Some(types::Money {
+                currency_code: o.unit_price.currency_code.clone(),
+                units,
+                nanos,
+            }),
+            country_codes: o.country_codes.clone(),
+            ..Default::default()
+        };
+        let spec = v.take(OfferSpec::parse(&field, Some(&offer)));
+        if let (Some(id), Some(spec)) = (id, spec) {
+            offers.push((id, spec));
+        }
+    }
+    v.check().map_err(CatalogueError::Offers)?;
+    Ok(offers)
+}
+
+/// A non-negative decimal amount ("12.50") as units and nanos.
+fn amount(field: &str, text: &str) -> Result<(i64, i32), Violations> {
+    let bad = || Violations::one(field, "must be a decimal amount like \"12.50\"");
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) if digits(fraction) => (whole, fraction),
+        Some(_) => return Err(bad()),
+        None => (text, ""),
+    };
+    if !digits(whole) || fraction.len() > 9 {
+        return Err(bad());
+    }
+    let units = whole.parse::<i64>().map_err(|_| bad())?;
+    let nanos = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<9}")
+            .parse::<i32>()
+            .map_err(|_| bad())?
+    };
+    Ok((units, nanos))
+}
+
+/// Puts the catalogue's offers into the offers table, in one transaction: new ones are added,
+/// known ones take the file's values (and keep their creation time).
+pub async fn install(
+    conn: &mut AnyConnection,
+    offers: &[(String, OfferSpec)],
+    now: i64,
+) -> Result<()> {
+    for (id, spec) in offers {
+        store::put_offer(conn, id, spec, now, true).await?;
+    }
+    Ok(())
+}
+
+/// One line item, checked.
+#[derive(Debug, Clone)]
+pub struct CheckedLine {
+    pub item: LineItem,
+    /// `None`: no such offer.
+    pub offer: Option<Offer>,
+    pub problems: Vec<Problem>,
+}
+
+/// Checks line items for a customer in `cloud` and `country`: each offer exists, is sold in
+/// that cloud and country, and each quantity is within the offer's bounds. The one check
+/// behind `PlaceOrder` and `CheckLineItems`.
+pub async fn check_line_items(
+    conn: &mut AnyConnection,
+    items: &[LineItem],
+    cloud: Cloud,
+    country: &str,
+) -> Result<Vec<CheckedLine>> {
+    let mut lines = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let offer = store::offer(conn, &item.offer_id).await?;
+        let problems = domain::line_item_problems(i, item, offer.as_ref(), cloud, country);
+        lines.push(CheckedLine {
+            item: item.clone(),
+            offer,
+            problems,
+        });
+    }
+    Ok(lines)
+}
+
+/// Every problem of the lines, in line order.
+pub fn problems(lines: &[CheckedLine]) -> impl Iterator<Item = &Problem> {
+    lines.iter().flat_map(|l| l.problems.iter())
+}
+
+/// The subscriptions the lines without problems would make (no ids; parties not set).
+pub fn drafts(lines: &[CheckedLine]) -> Vec<NewSubscription> {
+    lines
+        .iter()
+        .filter(|l| l.problems.is_empty())
+        .filter_map(|l| {
+            l.offer
+                .as_ref()
+                .map(|o| NewSubscription::paid(o, l.item.quantity))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_catalogue_parses_and_covers_every_cloud() {
+        let offers = parse(SHIPPED).expect("the shipped catalogue is valid");
+        assert!((10..=14).contains(&offers.len()), "{} offers", offers.len());
+        for cloud in [
+            Cloud::Worldwide,
+            Cloud::Germany,
+            Cloud::China21vianet,
+            Cloud::UsGovernment,
+        ] {
+            let of_cloud: Vec<_> = offers.iter().filter(|(_, o)| o.cloud == cloud).collect();
+            assert!(!of_cloud.is_empty(), "{cloud:?} has offers");
+            if let Some(only) = domain::cloud_country(cloud) {
+                assert!(of_cloud.iter().all(|(_, o)| o.country_codes == [only]));
+            }
+        }
+        let currency = |cloud| {
+            offers
+                .iter()
+                .filter(|(_, o)| o.cloud == cloud)
+                .all(|(_, o)| {
+                    o.unit_price.currency_code
+                        == match cloud {
+                            Cloud::Germany => "EUR",
+                            Cloud::China21vianet => "CNY",
+                            _ => "USD",
+                        }
+                })
+        };
+        assert!(currency(Cloud::Germany) && currency(Cloud::China21vianet));
+        assert!(currency(Cloud::UsGovernment) && currency(Cloud::Worldwide));
+    }
+
+    #[test]
+    fn a_bad_catalogue_is_refused_with_every_fault_named() {
+        assert!(matches!(parse("{"), Err(CatalogueError::Json(_))));
+        assert!(matches!(
+            parse(r#"{"offers": [], "extra": 1}"#),
+            Err(CatalogueError::Json(_))
+        ));
+        let bad = r#"{"offers": [
+            {"id": "nope", "cloud": "CLOUD_MARS", "display_name": "", "description": "d",
+             "min_quantity": 5, "max_quantity": 1, "trial_available": false, "trial_days": 0,
+             "unit_price": {"currency_code": "EUR", "amount": "1,5"}}
+        ]}"#;
+        let Err(CatalogueError::Offers(v)) = parse(bad) else {
+            panic!("a bad offer is refused");
+        };
+        let fields: Vec<_> = v.as_slice().iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "offers[0].id",
+                "offers[0].unit_price.amount",
+                "offers[0].cloud",
+                "offers[0].display_name",
+                "offers[0].max_quantity",
+            ]
+        );
+    }
+
+    #[test]
+    fn amounts_are_decimal_texts() {
+        assert_eq!(amount("a", "12.50").unwrap(), (12, 500_000_000));
+        assert_eq!(amount("a", "0").unwrap(), (0, 0));
+        assert_eq!(amount("a", "3.000000001").unwrap(), (3, 1));
+        for bad in ["", "-1", "1.", ".5", "1.2.3", "1e3", "1.0000000001"] {
+            assert!(amount("a", bad).is_err(), "{bad}");
+        }
+    }
+}

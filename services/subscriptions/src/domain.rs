@@ -1,0 +1,1001 @@
+//! The subscriptions domain: requests parsed once, at the edge, into types deeper code trusts,
+//! and the rules: what an offer may be, which line items a customer can order, and a
+//! subscription's life (its states, the transitions between them, who may change it).
+
+use crate::error::Error;
+use partnerhub_kit::country;
+use partnerhub_kit::fields;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::time::timestamp;
+use partnerhub_proto::subscriptions::{self as pb, subscription::State};
+use partnerhub_proto::types::{self, Cloud};
+use uuid::Uuid;
+
+/// The most line items one order (or check) may have.
+pub const MAX_LINE_ITEMS: usize = 50;
+/// The longest trial an offer may give.
+pub const MAX_TRIAL_DAYS: i32 = 365;
+
+/// Reasons of line item problems (`LineItemProblem.reason`, and `ErrorInfo.reason` of a
+/// refused order).
+pub const OFFER_NOT_FOUND: &str = "OFFER_NOT_FOUND";
+pub const OFFER_NOT_IN_CLOUD: &str = "OFFER_NOT_IN_CLOUD";
+pub const OFFER_NOT_IN_COUNTRY: &str = "OFFER_NOT_IN_COUNTRY";
+pub const QUANTITY_OUT_OF_BOUNDS: &str = "QUANTITY_OUT_OF_BOUNDS";
+
+// ---- clouds, countries, money ----
+
+/// A required cloud instance.
+pub fn cloud(field: &str, raw: i32) -> Result<Cloud, Violations> {
+    match cloud_filter(field, raw)? {
+        Some(c) => Ok(c),
+        None => Err(Violations::one(field, "is required")),
+    }
+}
+
+/// An optional cloud filter: unset is `None`.
+pub fn cloud_filter(field: &str, raw: i32) -> Result<Option<Cloud>, Violations> {
+    match Cloud::try_from(raw) {
+        Ok(Cloud::Unspecified) => Ok(None),
+        Ok(c) => Ok(Some(c)),
+        Err(_) => Err(Violations::one(field, "is not a cloud instance")),
+    }
+}
+
+/// A cloud from its stored name.
+pub fn stored_cloud(name: &str) -> Cloud {
+    Cloud::from_str_name(name).unwrap_or(Cloud::Unspecified)
+}
+
+/// The one country a sovereign cloud serves; `None` for the worldwide cloud.
+pub fn cloud_country(cloud: Cloud) -> Option<&'static str> {
+    match cloud {
+        Cloud::Germany => Some("DE"),
+        Cloud::China21vianet => Some("CN"),
+        Cloud::UsGovernment => Some("US"),
+        Cloud::Worldwide | Cloud::Unspecified => None,
+    }
+}
+
+/// A required ISO 3166-1 alpha-2 country code.
+pub fn country_code(field: &str, value: &str) -> Result<String, Violations> {
+    if value.is_empty() {
+        return Err(Violations::one(field, "is required"));
+    }
+    country::lookup(value)
+        .map(|c| c.code.to_string())
+        .ok_or_else(|| {
+            Violations::one(
+                field,
+                "must be an ISO 3166-1 alpha-2 country code in upper case, like \"SE\"",
+            )
+        })
+}
+
+/// An optional country filter: "" for any.
+pub fn optional_country_code(field: &str, value: &str) -> Result<String, Violations> {
+    if value.is_empty() {
+        Ok(String::new())
+    } else {
+        country_code(field, value)
+    }
+}
+
+/// A price: an ISO 4217 currency and a non-negative amount in units and nanos.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Price {
+    pub currency_code: String,
+    pub units: i64,
+    pub nanos: i32,
+}
+
+impl Price {
+    pub fn parse(field: &str, money: Option<&types::Money>) -> Result<Self, Violations> {
+        let Some(m) = money else {
+            return Err(Violations::one(field, "is required"));
+        };
+        let mut v = Violations::new();
+        let code = &m.currency_code;
+        if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+            v.add(
+                format!("{field}.currency_code"),
+                "must be an ISO 4217 currency code in upper case, like \"EUR\"",
+            );
+        }
+        if m.units < 0 {
+            v.add(format!("{field}.units"), "must not be negative");
+        }
+        if !(0..1_000_000_000).contains(&m.nanos) {
+            v.add(format!("{field}.nanos"), "must be 0 to 999999999");
+        }
+        v.check()?;
+        Ok(Price {
+            currency_code: code.clone(),
+            units: m.units,
+            nanos: m.nanos,
+        })
+    }
+
+    pub fn to_proto(&self) -> types::Money {
+        types::Money {
+            currency_code: self.currency_code.clone(),
+            units: self.units,
+            nanos: self.nanos,
+        }
+    }
+}
+
+// ---- offers ----
+
+/// What an offer is: everything but its id and creation time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferSpec {
+    pub cloud: Cloud,
+    pub display_name: String,
+    pub description: String,
+    pub min_quantity: i32,
+    pub max_quantity: i32,
+    pub trial_available: bool,
+    /// 0 without a trial.
+    pub trial_days: i32,
+    pub unit_price: Price,
+    /// Empty: every country. An offer of a sovereign cloud always lists that cloud's country.
+    pub country_codes: Vec<String>,
+}
+
+impl OfferSpec {
+    /// Parses an offer (of `CreateOffer`, or of the catalogue file); `field` names it.
+    pub fn parse(field: &str, offer: Option<&pb::Offer>) -> Result<Self, Violations> {
+        let Some(o) = offer else {
+            return Err(Violations::one(field, "is required"));
+        };
+        let at = |f: &str| format!("{field}.{f}");
+        let mut v = Violations::new();
+        let cloud = v.take(cloud(&at("cloud"), o.cloud));
+        let display_name = v.take(fields::text(&at("display_name"), &o.display_name, 200));
+        let description = v.take(fields::text(&at("description"), &o.description, 2000));
+        if o.min_quantity < 1 {
+            v.add(at("min_quantity"), "must be at least 1");
+        }
+        if o.max_quantity < o.min_quantity.max(1) {
+            v.add(at("max_quantity"), "must be at least min_quantity");
+        }
+        match (o.trial_available, o.trial_days) {
+            (true, days) if !(1..=MAX_TRIAL_DAYS).contains(&days) => v.add(
+                at("trial_days"),
+                format!("must be 1 to {MAX_TRIAL_DAYS} when a trial is available"),
+            ),
+            (false, days) if days != 0 => v.add(
+                at("trial_days"),
+                "must be 0 when no trial is available (trial_available is false)",
+            ),
+            _ => {}
+        }
+        let unit_price = v.take(Price::parse(&at("unit_price"), o.unit_price.as_ref()));
+        let mut country_codes = Vec::with_capacity(o.country_codes.len());
+        for (i, code) in o.country_codes.iter().enumerate() {
+            let f = format!("{field}.country_codes[{i}]");
+            let Some(code) = v.take(country_code(&f, code)) else {
+                continue;
+            };
+            if country_codes.contains(&code) {
+                v.add(f, format!("repeats {code}"));
+            } else if let Some(only) = cloud.and_then(cloud_country)
+                && code != only
+            {
+                v.add(
+                    f,
+                    format!("is not served by this cloud instance; it serves {only} only"),
+                );
+            } else {
+                country_codes.push(code);
+            }
+        }
+        v.check()?;
+        let cloud = cloud.ok_or_else(|| Violations::one(at("cloud"), "is required"))?;
+        // "Every country" of a sovereign cloud is its one country: say so, so that filters
+        // by country need not know the clouds.
+        if country_codes.is_empty()
+            && let Some(only) = cloud_country(cloud)
+        {
+            country_codes.push(only.to_string());
+        }
+        match (display_name, description, unit_price) {
+            (Some(display_name), Some(description), Some(unit_price)) => Ok(OfferSpec {
+                cloud,
+                display_name,
+                description,
+                min_quantity: o.min_quantity,
+                max_quantity: o.max_quantity,
+                trial_available: o.trial_available,
+                trial_days: o.trial_days,
+                unit_price,
+                country_codes,
+            }),
+            _ => Err(Violations::one(field, "is incomplete")),
+        }
+    }
+
+    /// Whether a customer in `country` can buy it (its cloud aside).
+    pub fn sold_in_country(&self, country: &str) -> bool {
+        self.country_codes.is_empty() || self.country_codes.iter().any(|c| c == country)
+    }
+}
+
+/// An offer of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub id: String,
+    pub spec: OfferSpec,
+    pub create_time: i64,
+}
+
+impl Offer {
+    pub fn to_proto(&self) -> pb::Offer {
+        let s = &self.spec;
+        pb::Offer {
+            id: self.id.clone(),
+            cloud: s.cloud as i32,
+            display_name: s.display_name.clone(),
+            description: s.description.clone(),
+            min_quantity: s.min_quantity,
+            max_quantity: s.max_quantity,
+            trial_available: s.trial_available,
+            trial_days: s.trial_days,
+            unit_price: Some(s.unit_price.to_proto()),
+            country_codes: s.country_codes.clone(),
+            create_time: Some(timestamp(self.create_time)),
+        }
+    }
+}
+
+/// The filters of a `ListOffers`, as stored text ("" for "any").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfferFilter {
+    pub cloud: String,
+    pub country_code: String,
+    pub trial_available: bool,
+}
+
+impl OfferFilter {
+    pub fn parse(req: &pb::ListOffersRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let cloud = v.take(cloud_filter("cloud", req.cloud)).flatten();
+        let country_code = v.take(optional_country_code("country_code", &req.country_code));
+        v.check()?;
+        Ok(OfferFilter {
+            cloud: cloud
+                .map(|c| c.as_str_name().to_string())
+                .unwrap_or_default(),
+            country_code: country_code.unwrap_or_default(),
+            trial_available: req.trial_available,
+        })
+    }
+}
+
+// ---- line items ----
+
+/// One line of an order: an offer (a UUID, not yet known to exist) and a licence count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItem {
+    pub offer_id: String,
+    pub quantity: i32,
+}
+
+/// Parses the `line_items` of an order or check: 1 to 50 lines, each offer id a UUID. Whether
+/// the offers exist and fit the customer is [`line_item_problems`]'s question.
+pub fn line_items(list: &[types::LineItem]) -> Result<Vec<LineItem>, Violations> {
+    if list.is_empty() {
+        return Err(Violations::one(
+            "line_items",
+            "needs at least one line item",
+        ));
+    }
+    if list.len() > MAX_LINE_ITEMS {
+        return Err(Violations::one(
+            "line_items",
+            format!("must have at most {MAX_LINE_ITEMS} line items"),
+        ));
+    }
+    let mut v = Violations::new();
+    let parsed = list
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let id = v.take(fields::id(
+                &format!("line_items[{i}].offer_id"),
+                &item.offer_id,
+            ))?;
+            Some(LineItem {
+                offer_id: id.to_string(),
+                quantity: item.quantity,
+            })
+        })
+        .collect();
+    v.check()?;
+    Ok(parsed)
+}
+
+/// One thing wrong with a line item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub description: String,
+    pub reason: &'static str,
+}
+
+impl Problem {
+    pub fn to_proto(&self) -> pb::LineItemProblem {
+        pb::LineItemProblem {
+            field: self.field.clone(),
+            description: self.description.clone(),
+            reason: self.reason.to_string(),
+        }
+    }
+}
+
+/// What keeps line `index` from being ordered by a customer in `cloud` and `country`:
+/// the offer (`None`: there is none with that id) must exist, be sold in the customer's cloud
+/// and country, and the quantity must be within its bounds.
+pub fn line_item_problems(
+    index: usize,
+    item: &LineItem,
+    offer: Option<&Offer>,
+    cloud: Cloud,
+    country: &str,
+) -> Vec<Problem> {
+    let offer_field = format!("line_items[{index}].offer_id");
+    let Some(offer) = offer else {
+        return vec![Problem {
+            field: offer_field,
+            description: format!("no offer {} in the catalogue", item.offer_id),
+            reason: OFFER_NOT_FOUND,
+        }];
+    };
+    let mut problems = Vec::new();
+    let spec = &offer.spec;
+    if spec.cloud != cloud {
+        problems.push(Problem {
+            field: offer_field,
+            description: format!(
+                "{} is sold in {}, not in the customer's {}",
+                spec.display_name,
+                spec.cloud.as_str_name(),
+                cloud.as_str_name()
+            ),
+            reason: OFFER_NOT_IN_CLOUD,
+        });
+    } else if !spec.sold_in_country(country) {
+        problems.push(Problem {
+            field: offer_field,
+            description: format!(
+                "{} is not sold in the customer's country {country}; it is sold in {}",
+                spec.display_name,
+                spec.country_codes.join(", ")
+            ),
+            reason: OFFER_NOT_IN_COUNTRY,
+        });
+    }
+    if let Some(description) = quantity_out_of_bounds(item.quantity, spec) {
+        problems.push(Problem {
+            field: format!("line_items[{index}].quantity"),
+            description,
+            reason: QUANTITY_OUT_OF_BOUNDS,
+        });
+    }
+    problems
+}
+
+/// Why `quantity` licences of an offer can't be had, if they can't.
+pub fn quantity_out_of_bounds(quantity: i32, spec: &OfferSpec) -> Option<String> {
+    (!(spec.min_quantity..=spec.max_quantity).contains(&quantity)).then(|| {
+        format!(
+            "must be {} to {} licences for {} (was {quantity})",
+            spec.min_quantity, spec.max_quantity, spec.display_name
+        )
+    })
+}
+
+// ---- orders ----
+
+/// A `PlaceOrder`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub customer_tenant_id: String,
+    pub partner_tenant_id: String,
+    /// "" for none.
+    pub indirect_reseller_id: String,
+    pub line_items: Vec<LineItem>,
+    pub reseller_is_support_contact: bool,
+    pub validate_only: bool,
+    pub request_id: Option<Uuid>,
+}
+
+impl NewOrder {
+    pub fn parse(req: &pb::PlaceOrderRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let customer = v.take(fields::id("customer_tenant_id", &req.customer_tenant_id));
+        let partner = v.take(fields::id("partner_tenant_id", &req.partner_tenant_id));
+        if customer.is_some() && customer == partner {
+            v.add("partner_tenant_id", "must differ from customer_tenant_id");
+        }
+        let reseller = v
+            .take(fields::optional_id(
+                "indirect_reseller_id",
+                &req.indirect_reseller_id,
+            ))
+            .flatten();
+        if reseller.is_some() && (reseller == partner || reseller == customer) {
+            v.add(
+                "indirect_reseller_id",
+                "must be a third tenant: the reseller the partner sells through",
+            );
+        }
+        if req.reseller_is_support_contact && req.indirect_reseller_id.is_empty() {
+            v.add(
+                "reseller_is_support_contact",
+                "needs an indirect reseller: set indirect_reseller_id",
+            );
+        }
+        let line_items = v.take(line_items(&req.line_items));
+        let request_id = v.take(fields::request_id(&req.request_id)).flatten();
+        v.check()?;
+        match (customer, partner, line_items) {
+            (Some(customer), Some(partner), Some(line_items)) => Ok(NewOrder {
+                customer_tenant_id: customer.to_string(),
+                partner_tenant_id: partner.to_string(),
+                indirect_reseller_id: reseller.map(|r| r.to_string()).unwrap_or_default(),
+                line_items,
+                reseller_is_support_contact: req.reseller_is_support_contact,
+                validate_only: req.validate_only,
+                request_id,
+            }),
+            _ => Err(Violations::one("request", "is incomplete")),
+        }
+    }
+
+    /// The designated support contact of the order's subscriptions.
+    pub fn support_contact(&self) -> &str {
+        if self.reseller_is_support_contact {
+            &self.indirect_reseller_id
+        } else {
+            &self.partner_tenant_id
+        }
+    }
+}
+
+/// The filters of a `ListOrders`, as stored text ("" for "any").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub customer_tenant_id: String,
+    pub partner_tenant_id: String,
+}
+
+impl OrderFilter {
+    pub fn parse(req: &pb::ListOrdersRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        if req.customer_tenant_id.is_empty() && req.partner_tenant_id.is_empty() {
+            v.add(
+                "customer_tenant_id",
+                "is required unless partner_tenant_id is set: name the customer, the partner or both",
+            );
+        }
+        let customer = v.take(fields::optional_id(
+            "customer_tenant_id",
+            &req.customer_tenant_id,
+        ));
+        let partner = v.take(fields::optional_id(
+            "partner_tenant_id",
+            &req.partner_tenant_id,
+        ));
+        v.check()?;
+        Ok(OrderFilter {
+            customer_tenant_id: id_text(customer),
+            partner_tenant_id: id_text(partner),
+        })
+    }
+}
+
+fn id_text(id: Option<Option<Uuid>>) -> String {
+    id.flatten().map(|i| i.to_string()).unwrap_or_default()
+}
+
+// ---- subscriptions ----
+
+/// A subscription to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSubscription {
+    /// "" for one that is only checked, not created.
+    pub id: String,
+    pub customer_tenant_id: String,
+    pub offer_id: String,
+    pub offer_display_name: String,
+    pub quantity: i32,
+    pub state: State,
+    pub auto_renew: bool,
+    pub billing_partner_tenant_id: String,
+    pub indirect_reseller_id: String,
+    pub partner_of_record_mpn_id: String,
+    pub support_contact_tenant_id: String,
+    pub order_id: String,
+    /// 0 unless a trial.
+    pub trial_end_time: i64,
+}
+
+impl NewSubscription {
+    /// A paid subscription to an offer, as an order (or a check) makes it.
+    pub fn paid(offer: &Offer, quantity: i32) -> Self {
+        NewSubscription {
+            id: String::new(),
+            customer_tenant_id: String::new(),
+            offer_id: offer.id.clone(),
+            offer_display_name: offer.spec.display_name.clone(),
+            quantity,
+            state: State::Active,
+            auto_renew: true,
+            billing_partner_tenant_id: String::new(),
+            indirect_reseller_id: String::new(),
+            partner_of_record_mpn_id: String::new(),
+            support_contact_tenant_id: String::new(),
+            order_id: String::new(),
+            trial_end_time: 0,
+        }
+    }
+
+    /// As it would be if made at `now` (no etag: nothing is stored).
+    pub fn to_proto(&self, now: i64) -> pb::Subscription {
+        pb::Subscription {
+            id: self.id.clone(),
+            customer_tenant_id: self.customer_tenant_id.clone(),
+            offer_id: self.offer_id.clone(),
+            offer_display_name: self.offer_display_name.clone(),
+            quantity: self.quantity,
+            state: state_at(self.state, self.trial_end_time, now) as i32,
+            auto_renew: self.auto_renew,
+            billing_partner_tenant_id: self.billing_partner_tenant_id.clone(),
+            indirect_reseller_id: self.indirect_reseller_id.clone(),
+            partner_of_record_mpn_id: self.partner_of_record_mpn_id.clone(),
+            support_contact_tenant_id: self.support_contact_tenant_id.clone(),
+            order_id: self.order_id.clone(),
+            trial_end_time: (self.trial_end_time != 0).then(|| timestamp(self.trial_end_time)),
+            create_time: Some(timestamp(now)),
+            update_time: Some(timestamp(now)),
+            etag: String::new(),
+        }
+    }
+}
+
+/// A stored state by name.
+pub fn stored_state(name: &str) -> State {
+    State::from_str_name(name).unwrap_or(State::Unspecified)
+}
+
+/// A subscription's state at `now`. A trial past its end has EXPIRED; that is never stored,
+/// so every read derives it here (and `store`'s SQL filters say the same: keep them in step).
+pub fn state_at(stored: State, trial_end_time: i64, now: i64) -> State {
+    if stored == State::Trial && trial_end_time <= now {
+        State::Expired
+    } else {
+        stored
+    }
+}
+
+/// The state in words, for messages.
+pub fn state_words(state: State) -> &'static str {
+    match state {
+        State::Trial => "a trial",
+        State::Active => "active",
+        State::Suspended => "suspended",
+        State::Cancelled => "cancelled",
+        State::Expired => "expired (a trial that ended)",
+        State::Unspecified => "in no known state",
+    }
+}
+
+/// Whether the subscription has ended for good (nothing about it can change any more).
+pub fn is_ended(state: State) -> bool {
+    matches!(state, State::Cancelled | State::Expired)
+}
+
+/// A change of state a tenant asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Suspend,
+    Reactivate,
+    Cancel,
+}
+
+impl Action {
+    /// The state the subscription moves to from `current`, or INVALID_TRANSITION naming the
+    /// current state and what is allowed.
+    pub fn apply(self, current: State) -> Result<State, Error> {
+        let (allowed, target, verb, rule): (&[State], State, _, _) = match self {
+            Action::Suspend => (
+                &[State::Active],
+                State::Suspended,
+                "suspend",
+                "only an active subscription can be suspended",
+            ),
+            Action::Reactivate => (
+                &[State::Suspended],
+                State::Active,
+                "reactivate",
+                "only a suspended subscription can be reactivated",
+            ),
+            Action::Cancel => (
+                &[State::Trial, State::Active, State::Suspended],
+                State::Cancelled,
+                "cancel",
+                "only a trial, active or suspended subscription can be cancelled",
+            ),
+        };
+        if allowed.contains(&current) {
+            Ok(target)
+        } else {
+            Err(Error::InvalidTransition {
+                action: verb,
+                current: state_words(current),
+                allowed: rule,
+            })
+        }
+    }
+
+    /// The event the change makes.
+    pub fn event(self) -> EventType {
+        match self {
+            Action::Suspend => EventType::Suspended,
+            Action::Reactivate => EventType::Reactivated,
+            Action::Cancel => EventType::Cancelled,
+        }
+    }
+}
+
+pub use pb::subscription_event::Type as EventType;
+
+/// The paths `UpdateSubscription` may change.
+pub const SUBSCRIPTION_PATHS: &[&str] = &[
+    "quantity",
+    "auto_renew",
+    "indirect_reseller_id",
+    "partner_of_record_mpn_id",
+    "support_contact_tenant_id",
+];
+
+/// The changes an `UpdateSubscription` asks for (`Some` for each path in the mask). An empty
+/// id or partner ID clears that field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriptionPatch {
+    pub quantity: Option<i32>,
+    pub auto_renew: Option<bool>,
+    pub indirect_reseller_id: Option<String>,
+    pub partner_of_record_mpn_id: Option<String>,
+    pub support_contact_tenant_id: Option<String>,
+}
+
+impl SubscriptionPatch {
+    /// Parses the subscription and mask of an `UpdateSubscription`. Without a mask, the paths
+    /// whose value is set (non-zero, non-empty, true) are changed (AIP-134).
+    pub fn parse(
+        s: &pb::Subscription,
+        mask: Option<&prost_types::FieldMask>,
+    ) -> Result<Self, Violations> {
+        let paths = fields::update_mask(mask, SUBSCRIPTION_PATHS, || {
+            let mut set = Vec::new();
+            if s.quantity != 0 {
+                set.push("quantity");
+            }
+            if s.auto_renew {
+                set.push("auto_renew");
+            }
+            if !s.indirect_reseller_id.is_empty() {
+                set.push("indirect_reseller_id");
+            }
+            if !s.partner_of_record_mpn_id.is_empty() {
+                set.push("partner_of_record_mpn_id");
+            }
+            if !s.support_contact_tenant_id.is_empty() {
+                set.push("support_contact_tenant_id");
+            }
+            set
+        })?;
+        let mut v = Violations::new();
+        let mut patch = SubscriptionPatch::default();
+        let optional_id = |v: &mut Violations, field: &str, value: &str| {
+            v.take(fields::optional_id(field, value))
+                .map(|id| id.map(|i| i.to_string()).unwrap_or_default())
+        };
+        for path in &paths {
+            match path.as_str() {
+                "quantity" => patch.quantity = Some(s.quantity),
+                "auto_renew" => patch.auto_renew = Some(s.auto_renew),
+                "indirect_reseller_id" => {
+                    patch.indirect_reseller_id = optional_id(
+                        &mut v,
+                        "subscription.indirect_reseller_id",
+                        &s.indirect_reseller_id,
+                    )
+                }
+                "support_contact_tenant_id" => {
+                    patch.support_contact_tenant_id = optional_id(
+                        &mut v,
+                        "subscription.support_contact_tenant_id",
+                        &s.support_contact_tenant_id,
+                    )
+                }
+                "partner_of_record_mpn_id" => {
+                    let value = s.partner_of_record_mpn_id.trim();
+                    patch.partner_of_record_mpn_id = if value.is_empty() {
+                        Some(String::new())
+                    } else {
+                        v.take(partner_id("subscription.partner_of_record_mpn_id", value))
+                    }
+                }
+                _ => {}
+            }
+        }
+        v.check()?;
+        Ok(patch)
+    }
+}
+
+/// A partner ID (MPN ID): 6 to 8 digits, not starting with 0 (as the tenants service issues
+/// them).
+pub fn partner_id(field: &str, value: &str) -> Result<String, Violations> {
+    let ok = (6..=8).contains(&value.len())
+        && value.chars().all(|c| c.is_ascii_digit())
+        && !value.starts_with('0');
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Violations::one(
+            field,
+            "must be a partner ID: 6 to 8 digits, not starting with 0",
+        ))
+    }
+}
+
+/// The filters of a `ListSubscriptions`, as stored text ("" for "any").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriptionFilter {
+    pub customer_tenant_id: String,
+    pub billing_partner_tenant_id: String,
+    pub indirect_reseller_id: String,
+    pub state: String,
+}
+
+impl SubscriptionFilter {
+    pub fn parse(req: &pb::ListSubscriptionsRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        if req.customer_tenant_id.is_empty()
+            && req.billing_partner_tenant_id.is_empty()
+            && req.indirect_reseller_id.is_empty()
+        {
+            v.add(
+                "customer_tenant_id",
+                "is required unless billing_partner_tenant_id or indirect_reseller_id is set",
+            );
+        }
+        let customer = v.take(fields::optional_id(
+            "customer_tenant_id",
+            &req.customer_tenant_id,
+        ));
+        let partner = v.take(fields::optional_id(
+            "billing_partner_tenant_id",
+            &req.billing_partner_tenant_id,
+        ));
+        let reseller = v.take(fields::optional_id(
+            "indirect_reseller_id",
+            &req.indirect_reseller_id,
+        ));
+        let state = match State::try_from(req.state) {
+            Ok(State::Unspecified) => String::new(),
+            Ok(s) => s.as_str_name().to_string(),
+            Err(_) => {
+                v.add("state", "is not a subscription state");
+                String::new()
+            }
+        };
+        v.check()?;
+        Ok(SubscriptionFilter {
+            customer_tenant_id: id_text(customer),
+            billing_partner_tenant_id: id_text(partner),
+            indirect_reseller_id: id_text(reseller),
+            state,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(cloud: Cloud, countries: &[&str]) -> pb::Offer {
+        pb::Offer {
+            cloud: cloud as i32,
+            display_name: "Business Basic".into(),
+            description: "Mail and office apps".into(),
+            min_quantity: 1,
+            max_quantity: 300,
+            trial_available: true,
+            trial_days: 30,
+            unit_price: Some(types::Money {
+                currency_code: "EUR".into(),
+                units: 5,
+                nanos: 600_000_000,
+            }),
+            country_codes: countries.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn fields_of(err: Violations) -> Vec<String> {
+        err.as_slice().iter().map(|v| v.field.clone()).collect()
+    }
+
+    #[test]
+    fn a_sovereign_offer_is_sold_in_its_country_only() {
+        let spec = OfferSpec::parse("offer", Some(&offer(Cloud::Germany, &[]))).unwrap();
+        assert_eq!(spec.country_codes, ["DE"]);
+        let err = OfferSpec::parse("offer", Some(&offer(Cloud::Germany, &["AT"]))).unwrap_err();
+        assert_eq!(fields_of(err), ["offer.country_codes[0]"]);
+        let worldwide = OfferSpec::parse("offer", Some(&offer(Cloud::Worldwide, &[]))).unwrap();
+        assert!(worldwide.sold_in_country("SE"));
+    }
+
+    #[test]
+    fn an_offer_names_every_bad_field() {
+        let mut o = offer(Cloud::Worldwide, &["SE", "SE", "se"]);
+        o.cloud = 0;
+        o.display_name = " ".into();
+        o.min_quantity = 0;
+        o.max_quantity = -1;
+        o.trial_days = 0;
+        o.unit_price = Some(types::Money {
+            currency_code: "eur".into(),
+            units: -1,
+            nanos: 0,
+        });
+        let err = OfferSpec::parse("offer", Some(&o)).unwrap_err();
+        assert_eq!(
+            fields_of(err),
+            [
+                "offer.cloud",
+                "offer.display_name",
+                "offer.min_quantity",
+                "offer.max_quantity",
+                "offer.trial_days",
+                "offer.unit_price.currency_code",
+                "offer.unit_price.units",
+                "offer.country_codes[1]",
+                "offer.country_codes[2]",
+            ]
+        );
+    }
+
+    #[test]
+    fn line_items_are_checked_for_cloud_country_and_bounds() {
+        let spec = OfferSpec::parse("offer", Some(&offer(Cloud::Worldwide, &["SE"]))).unwrap();
+        let o = Offer {
+            id: "o".into(),
+            spec,
+            create_time: 0,
+        };
+        let item = |quantity| LineItem {
+            offer_id: "o".into(),
+            quantity,
+        };
+        assert!(line_item_problems(0, &item(5), Some(&o), Cloud::Worldwide, "SE").is_empty());
+        let reasons = |p: Vec<Problem>| p.iter().map(|p| p.reason).collect::<Vec<_>>();
+        assert_eq!(
+            reasons(line_item_problems(
+                0,
+                &item(5),
+                None,
+                Cloud::Worldwide,
+                "SE"
+            )),
+            [OFFER_NOT_FOUND]
+        );
+        assert_eq!(
+            reasons(line_item_problems(
+                0,
+                &item(301),
+                Some(&o),
+                Cloud::Germany,
+                "DE"
+            )),
+            [OFFER_NOT_IN_CLOUD, QUANTITY_OUT_OF_BOUNDS]
+        );
+        let p = line_item_problems(2, &item(0), Some(&o), Cloud::Worldwide, "NO");
+        assert_eq!(
+            reasons(p.clone()),
+            [OFFER_NOT_IN_COUNTRY, QUANTITY_OUT_OF_BOUNDS]
+        );
+        assert_eq!(p[1].field, "line_items[2].quantity");
+        assert!(p[1].description.contains("1 to 300"));
+    }
+
+    #[test]
+    fn orders_need_one_to_fifty_lines_of_uuids() {
+        assert_eq!(fields_of(line_items(&[]).unwrap_err()), ["line_items"]);
+        let many = vec![types::LineItem::default(); MAX_LINE_ITEMS + 1];
+        assert_eq!(fields_of(line_items(&many).unwrap_err()), ["line_items"]);
+        let bad = [types::LineItem {
+            offer_id: "nope".into(),
+            quantity: 1,
+        }];
+        assert_eq!(
+            fields_of(line_items(&bad).unwrap_err()),
+            ["line_items[0].offer_id"]
+        );
+    }
+
+    #[test]
+    fn a_trial_past_its_end_has_expired() {
+        assert_eq!(state_at(State::Trial, 101, 100), State::Trial);
+        assert_eq!(state_at(State::Trial, 100, 100), State::Expired);
+        assert_eq!(state_at(State::Active, 0, 100), State::Active);
+        assert!(is_ended(State::Expired) && is_ended(State::Cancelled));
+        assert!(!is_ended(State::Suspended));
+    }
+
+    #[test]
+    fn transitions_follow_the_state_machine() {
+        assert_eq!(
+            Action::Suspend.apply(State::Active).unwrap(),
+            State::Suspended
+        );
+        assert_eq!(
+            Action::Reactivate.apply(State::Suspended).unwrap(),
+            State::Active
+        );
+        for from in [State::Trial, State::Active, State::Suspended] {
+            assert_eq!(Action::Cancel.apply(from).unwrap(), State::Cancelled);
+        }
+        for (action, from) in [
+            (Action::Suspend, State::Trial),
+            (Action::Suspend, State::Suspended),
+            (Action::Reactivate, State::Active),
+            (Action::Cancel, State::Cancelled),
+            (Action::Cancel, State::Expired),
+        ] {
+            let err = action.apply(from).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidTransition { .. }),
+                "{action:?} {from:?}"
+            );
+        }
+        let message = Action::Suspend
+            .apply(State::Cancelled)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("cancelled") && message.contains("only an active"));
+    }
+
+    #[test]
+    fn a_patch_takes_the_masked_paths_and_checks_them() {
+        let s = pb::Subscription {
+            quantity: 7,
+            partner_of_record_mpn_id: "0123".into(),
+            ..Default::default()
+        };
+        let mask = |paths: &[&str]| prost_types::FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        };
+        let patch = SubscriptionPatch::parse(&s, Some(&mask(&["quantity", "auto_renew"]))).unwrap();
+        assert_eq!(patch.quantity, Some(7));
+        assert_eq!(patch.auto_renew, Some(false));
+        assert_eq!(patch.partner_of_record_mpn_id, None);
+        let err = SubscriptionPatch::parse(&s, None).unwrap_err();
+        assert_eq!(fields_of(err), ["subscription.partner_of_record_mpn_id"]);
+        let cleared = SubscriptionPatch::parse(
+            &pb::Subscription::default(),
+            Some(&mask(&["partner_of_record_mpn_id", "indirect_reseller_id"])),
+        )
+        .unwrap();
+        assert_eq!(cleared.partner_of_record_mpn_id.as_deref(), Some(""));
+        assert_eq!(cleared.indirect_reseller_id.as_deref(), Some(""));
+        let err = SubscriptionPatch::parse(&s, Some(&mask(&["state"]))).unwrap_err();
+        assert_eq!(fields_of(err), ["update_mask.paths[0]"]);
+    }
+}

@@ -1,0 +1,212 @@
+//! Everything the subscriptions service can answer besides success.
+
+use partnerhub_kit::status::{self, Fault, Violation, Violations};
+use std::time::Duration;
+use tonic::Code;
+
+/// `ErrorInfo.domain` of this service's errors.
+pub const DOMAIN: &str = "subscriptions.partnerhub";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid request: {0}")]
+    Invalid(Violations),
+    #[error("invalid request: {0}")]
+    RequestIdReused(Violations),
+    /// Bad input with a reason of its own (the line items' first problem, or a quantity out of
+    /// the offer's bounds); every field at fault is in `violations`.
+    #[error("invalid request: {violations}")]
+    Rejected {
+        reason: &'static str,
+        violations: Violations,
+    },
+    #[error("offer {0} not found")]
+    OfferNotFound(String),
+    #[error("order {0} not found")]
+    OrderNotFound(String),
+    #[error("subscription {0} not found")]
+    SubscriptionNotFound(String),
+    #[error("tenant {0} not found")]
+    TenantNotFound(String),
+    #[error("tenant {0} is not a customer; orders are placed for customers")]
+    NotACustomer(String),
+    #[error(
+        "the partner {partner} has no reseller relationship with the customer {customer} (neither \
+         its own nor as the indirect provider of the customer's reseller)"
+    )]
+    NotResellerOfCustomer { partner: String, customer: String },
+    #[error(
+        "the customer {0} has not accepted the customer agreement; it must accept it before a \
+         partner can buy for it"
+    )]
+    AgreementNotAccepted(String),
+    #[error(
+        "the indirect reseller {reseller} is not in an active partnership with the partner \
+         {partner}"
+    )]
+    ResellerNotInPartnership { reseller: String, partner: String },
+    #[error("the indirect reseller {0} has not accepted the partner agreement")]
+    ResellerAgreementNotAccepted(String),
+    #[error(
+        "only the customer or the billing partner may change subscription {0}; this tenant may \
+         only read it"
+    )]
+    ChangeNotAllowed(String),
+    #[error(
+        "the subscription changed since it was read (etag {sent}, now {current}); read it again"
+    )]
+    StaleEtag { sent: String, current: String },
+    #[error("the subscription changed while this change was made; read it again and retry")]
+    Contended,
+    #[error("the subscription is {0}; an ended subscription can't be changed")]
+    SubscriptionEnded(&'static str),
+    #[error("can't {action} a subscription that is {current}; {allowed}")]
+    InvalidTransition {
+        action: &'static str,
+        current: &'static str,
+        allowed: &'static str,
+    },
+    #[error("no partner holds the partner ID {0}")]
+    PartnerIdNotFound(String),
+    #[error(
+        "the partner with partner ID {0} is not a subscription advisor (PARTNER_TYPE_ADVISOR); \
+         only advisors are partners of record"
+    )]
+    PartnerNotAdvisor(String),
+    #[error(
+        "the partner with partner ID {mpn_id} is in {partner_cloud}, the customer in {customer_cloud}"
+    )]
+    PartnerNotInCloud {
+        mpn_id: String,
+        partner_cloud: &'static str,
+        customer_cloud: &'static str,
+    },
+    #[error("the {service} service answered {:?}: {}", .status.code(), .status.message())]
+    Peer {
+        service: &'static str,
+        status: tonic::Status,
+    },
+    #[error("stored data is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl Error {
+    /// One bad field.
+    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Error::Invalid(Violations::one(field, description))
+    }
+
+    /// A `request_id` seen before with a different request.
+    pub fn request_id_reused() -> Self {
+        Error::RequestIdReused(Violations::one(
+            "request_id",
+            "was used before for a different request; use a new UUID for a new request",
+        ))
+    }
+
+    /// A failed call to another service.
+    pub fn peer(service: &'static str) -> impl FnOnce(tonic::Status) -> Self {
+        move |status| Error::Peer { service, status }
+    }
+
+    /// A unique-constraint violation: a concurrent write got there first.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::Database(e) if partnerhub_kit::store::is_unique_violation(e))
+    }
+
+    /// Another service that did not answer (a retry may work).
+    fn peer_unavailable(&self) -> bool {
+        matches!(self, Error::Peer { status, .. }
+            if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled))
+    }
+
+    fn database_unavailable(&self) -> bool {
+        matches!(self, Error::Database(e) if status::database_code(e) == Code::Unavailable)
+    }
+}
+
+impl From<Violations> for Error {
+    fn from(v: Violations) -> Self {
+        Error::Invalid(v)
+    }
+}
+
+impl Fault for Error {
+    fn code(&self) -> Code {
+        match self {
+            Error::Invalid(_) | Error::RequestIdReused(_) | Error::Rejected { .. } => {
+                Code::InvalidArgument
+            }
+            Error::OfferNotFound(_)
+            | Error::OrderNotFound(_)
+            | Error::SubscriptionNotFound(_)
+            | Error::TenantNotFound(_) => Code::NotFound,
+            Error::NotACustomer(_)
+            | Error::NotResellerOfCustomer { .. }
+            | Error::AgreementNotAccepted(_)
+            | Error::ResellerNotInPartnership { .. }
+            | Error::ResellerAgreementNotAccepted(_)
+            | Error::SubscriptionEnded(_)
+            | Error::InvalidTransition { .. }
+            | Error::PartnerIdNotFound(_)
+            | Error::PartnerNotAdvisor(_)
+            | Error::PartnerNotInCloud { .. } => Code::FailedPrecondition,
+            Error::ChangeNotAllowed(_) => Code::PermissionDenied,
+            Error::StaleEtag { .. } | Error::Contended => Code::Aborted,
+            Error::Peer { .. } if self.peer_unavailable() => Code::Unavailable,
+            Error::Peer { .. } | Error::Inconsistent(_) => Code::Internal,
+            Error::Database(e) => status::database_code(e),
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "INVALID_ARGUMENT",
+            Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
+            Error::Rejected { reason, .. } => reason,
+            Error::OfferNotFound(_) => "OFFER_NOT_FOUND",
+            Error::OrderNotFound(_) => "ORDER_NOT_FOUND",
+            Error::SubscriptionNotFound(_) => "SUBSCRIPTION_NOT_FOUND",
+            Error::TenantNotFound(_) => "TENANT_NOT_FOUND",
+            Error::NotACustomer(_) => "NOT_A_CUSTOMER",
+            Error::NotResellerOfCustomer { .. } => "NOT_RESELLER_OF_CUSTOMER",
+            Error::AgreementNotAccepted(_) => "AGREEMENT_NOT_ACCEPTED",
+            Error::ResellerNotInPartnership { .. } => "RESELLER_NOT_IN_PARTNERSHIP",
+            Error::ResellerAgreementNotAccepted(_) => "RESELLER_AGREEMENT_NOT_ACCEPTED",
+            Error::ChangeNotAllowed(_) => "SUBSCRIPTION_CHANGE_NOT_ALLOWED",
+            Error::StaleEtag { .. } | Error::Contended => "ETAG_MISMATCH",
+            Error::SubscriptionEnded(_) => "SUBSCRIPTION_ENDED",
+            Error::InvalidTransition { .. } => "INVALID_TRANSITION",
+            Error::PartnerIdNotFound(_) => "PARTNER_ID_NOT_FOUND",
+            Error::PartnerNotAdvisor(_) => "PARTNER_NOT_ADVISOR",
+            Error::PartnerNotInCloud { .. } => "PARTNER_NOT_IN_CLOUD",
+            Error::Peer { .. } if self.peer_unavailable() => "SERVICE_UNAVAILABLE",
+            _ if self.database_unavailable() => "DATABASE_UNAVAILABLE",
+            Error::Peer { .. } | Error::Inconsistent(_) | Error::Database(_) => "INTERNAL",
+        }
+    }
+
+    fn violations(&self) -> &[Violation] {
+        match self {
+            Error::Invalid(v) | Error::RequestIdReused(v) => v.as_slice(),
+            Error::Rejected { violations, .. } => violations.as_slice(),
+            _ => &[],
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        (self.peer_unavailable() || self.database_unavailable())
+            .then_some(status::RETRY_UNAVAILABLE)
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        status::to_status(&e, DOMAIN)
+    }
+}
+
+/// Handlers' result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
