@@ -125,6 +125,7 @@ impl Common {
             clock: Default::default(),
             links,
             invitation_ttl: Some(Duration::from_secs(self.invitation_days.max(1) * 86_400)),
+            shutdown: CancellationToken::new(),
         }
     }
 
@@ -158,7 +159,8 @@ enum Command {
     },
     /// Create the databases if missing and apply every migration, then exit.
     Migrate {
-        /// Only these services [default: all four].
+        /// Only these databases: tenants, subscriptions, relationships, invitations, gateway (the
+        /// audit trail) [default: all five].
         services: Vec<String>,
     },
 }
@@ -178,7 +180,7 @@ struct Serve {
         default_value = "http://127.0.0.1:50052"
     )]
     tenants_url: String,
-    /// Gateway only: the subscriptions service.
+    /// The subscriptions service (for the gateway and invitations).
     #[arg(
         long,
         env = "PARTNERHUB_SUBSCRIPTIONS_URL",
@@ -294,11 +296,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Migrate { services } => {
             let names: Vec<&'static str> = if services.is_empty() {
-                SERVICES.to_vec()
+                SERVICES.iter().copied().chain(["gateway"]).collect()
             } else {
                 services
                     .iter()
-                    .map(|s| system::service_name(s))
+                    .map(|s| {
+                        if s == "gateway" {
+                            Ok("gateway")
+                        } else {
+                            system::service_name(s)
+                        }
+                    })
                     .collect::<Result<_, _>>()?
             };
             for name in names {
@@ -331,6 +339,7 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
                 .parse()
                 .unwrap_or(([127, 0, 0, 1], 50051).into())
         });
+        let db = system::open_database("gateway", &common.database_url("gateway")).await?;
         let listener = bind(addr).await?;
         println!(
             "gateway listening on {}",
@@ -340,6 +349,7 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
             listener,
             tokens,
             backends,
+            db,
             common.limits(),
             stop.cancelled_owned(),
         )
@@ -360,8 +370,13 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
     let peers = system::Peers {
         tenants: system::channel(&serve.tenants_url)?,
         relationships: system::channel(&serve.relationships_url)?,
+        subscriptions: system::channel(&serve.subscriptions_url)?,
     };
-    system::service_server(service, db, &peers, &common.settings())
+    let settings = Settings {
+        shutdown: stop.clone(),
+        ..common.settings()
+    };
+    system::service_server(service, db, &peers, &settings)
         .run(listener, common.limits(), stop.cancelled_owned())
         .await?;
     Ok(())

@@ -76,6 +76,9 @@ pub struct Settings {
     pub links: partnerhub_invitations::Links,
     /// How long an untouched invitation stays usable [default: 90 days].
     pub invitation_ttl: Option<Duration>,
+    /// Cancelled when the servers stop: ends the streams that would otherwise keep a graceful
+    /// stop waiting (subscription event watchers).
+    pub shutdown: CancellationToken,
 }
 
 /// The running system.
@@ -139,13 +142,14 @@ pub fn database_url(base: Option<&str>, data_dir: &Path, service: &str) -> Strin
     format!("{server}/{database}_{service}{query}")
 }
 
-/// Opens one service's database.
+/// Opens one service's database (or the gateway's, which keeps the audit trail).
 pub async fn open_database(service: &'static str, url: &str) -> Result<Database, StartError> {
     let result = match service {
         "tenants" => partnerhub_tenants::open(url).await,
         "subscriptions" => partnerhub_subscriptions::open(url).await,
         "relationships" => partnerhub_relationships::open(url).await,
         "invitations" => partnerhub_invitations::open(url).await,
+        "gateway" => partnerhub_gateway::audit::open(url).await,
         other => return Err(StartError::UnknownService(other.to_string())),
     };
     result.map_err(|source| StartError::Database { service, source })
@@ -165,6 +169,8 @@ pub fn service_name(name: &str) -> Result<&'static str, StartError> {
 pub struct Peers {
     pub tenants: Channel,
     pub relationships: Channel,
+    /// The subscriptions service (the invitations service checks offers there).
+    pub subscriptions: Channel,
 }
 
 /// One service's server, ready to run on a bound listener; `peers` are the services it asks.
@@ -177,13 +183,14 @@ pub fn service_server(
     let tenants = peers.tenants.clone();
     match service {
         "tenants" => partnerhub_tenants::server(db),
-        "subscriptions" => partnerhub_subscriptions::server(
+        "subscriptions" => partnerhub_subscriptions::server_until(
             db,
             partnerhub_subscriptions::Deps {
                 clock: settings.clock.clone(),
                 tenants,
                 relationships: peers.relationships.clone(),
             },
+            settings.shutdown.clone(),
         ),
         "relationships" => partnerhub_relationships::server(
             db,
@@ -193,7 +200,7 @@ pub fn service_server(
             },
         ),
         _ => {
-            let mut deps = partnerhub_invitations::Deps::new(tenants);
+            let mut deps = partnerhub_invitations::Deps::new(tenants, peers.subscriptions.clone());
             deps.clock = settings.clock.clone();
             deps.links = settings.links.clone();
             if let Some(ttl) = settings.invitation_ttl {
@@ -232,6 +239,11 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
         let url = database_url(config.database_url.as_deref(), &config.data_dir, service);
         databases.push(open_database(service, &url).await?);
     }
+    let gateway_db = open_database(
+        "gateway",
+        &database_url(config.database_url.as_deref(), &config.data_dir, "gateway"),
+    )
+    .await?;
     // Bind every listener first: the services find each other by the bound addresses.
     let mut listeners = Vec::new();
     let mut addresses = config.services;
@@ -251,8 +263,9 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
     let peers = Peers {
         tenants: channel(&format!("http://{}", addresses[0]))?,
         relationships: channel(&format!("http://{}", addresses[2]))?,
+        subscriptions: channel(&format!("http://{}", addresses[1]))?,
     };
-    let shutdown = CancellationToken::new();
+    let shutdown = config.settings.shutdown.clone();
     let mut tasks = JoinSet::new();
     for ((service, db), listener) in SERVICES.into_iter().zip(databases).zip(listeners) {
         let server = service_server(service, db, &peers, &config.settings);
@@ -287,6 +300,7 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
             listener,
             gateway_tokens,
             backends,
+            gateway_db,
             limits,
             stop.cancelled_owned(),
         )

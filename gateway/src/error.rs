@@ -73,6 +73,8 @@ pub enum Error {
     NotACustomer,
     #[error("only a partner enrolled as an indirect reseller accepts an indirect partnership")]
     NotAnIndirectReseller,
+    #[error("the inviting partner is not a subscription advisor; ask it for a new invitation")]
+    InviterNotAdvisor,
     #[error("this invitation is addressed to another tenant")]
     InvitationForAnotherTenant,
     #[error("{0} invitations can't be accepted yet")]
@@ -113,6 +115,7 @@ impl Fault for Error {
             | Error::DelegatedAdminRequired(_)
             | Error::NotACustomer
             | Error::NotAnIndirectReseller
+            | Error::InviterNotAdvisor
             | Error::InvitationForAnotherTenant
             | Error::InvitationNotUsable { .. } => Code::FailedPrecondition,
             Error::KindNotAvailable(_) => Code::Unimplemented,
@@ -152,6 +155,7 @@ impl Fault for Error {
             Error::DelegatedAdminRequired(_) => "DELEGATED_ADMIN_REQUIRED",
             Error::NotACustomer => "NOT_A_CUSTOMER",
             Error::NotAnIndirectReseller => "NOT_AN_INDIRECT_RESELLER",
+            Error::InviterNotAdvisor => "INVITER_NOT_ADVISOR",
             Error::InvitationForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
             Error::KindNotAvailable(_) => "INVITATION_KIND_NOT_AVAILABLE",
             Error::InvitationNotUsable { reason, .. } => reason,

@@ -4,6 +4,7 @@
 //! (`policy.rs`) to the decoded request, then hands the call to the gateway's own services
 //! (auth, workflows) or forwards it, bytes unchanged, to the service that owns the method.
 
+use crate::audit::{self, Draft, Trail};
 use crate::error::{Error, relay};
 use crate::policy::{self, Rule};
 use crate::token::{Refusal, Tokens};
@@ -77,6 +78,7 @@ struct State {
     tokens: Tokens,
     backends: Backends,
     inputs: HashMap<String, MessageDescriptor>,
+    trail: Trail,
 }
 
 /// The front service: guard, then dispatch.
@@ -92,6 +94,7 @@ impl Front {
         routes: Routes,
         tokens: Tokens,
         backends: Backends,
+        trail: Trail,
     ) -> Result<Self, prost_reflect::DescriptorError> {
         let pool = DescriptorPool::decode(partnerhub_proto::PUBLIC_DESCRIPTORS)?;
         let inputs = pool
@@ -108,6 +111,7 @@ impl Front {
                 tokens,
                 backends,
                 inputs,
+                trail,
             }),
         })
     }
@@ -127,21 +131,46 @@ impl Service<http::Request<Body>> for Front {
         let state = self.state.clone();
         Box::pin(async move {
             let path = request.uri().path().to_string();
-            let request = match state.admit(request).await {
-                Ok(request) => request,
-                Err(status) => {
+            let (request, draft) = match state.admit(request).await {
+                Ok(admitted) => admitted,
+                Err(Refused { status, draft }) => {
                     tracing::debug!(method = %path, code = ?status.code(), "refused at the gateway");
+                    if let Some(draft) = draft {
+                        state.trail.record(draft, status.code()).await;
+                    }
                     return Ok(status.into_http());
                 }
             };
-            match state.backends.for_method(&path) {
-                Some(channel) => Ok(channel.clone().oneshot(request).await.unwrap_or_else(|e| {
+            let response = match state.backends.for_method(&path) {
+                Some(channel) => channel.clone().oneshot(request).await.unwrap_or_else(|e| {
                     tracing::warn!(method = %path, error = %e, "service unreachable");
                     tonic::Status::from(Error::Unavailable("the service")).into_http()
-                })),
-                None => routes.oneshot(request).await,
-            }
+                }),
+                None => match routes.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                },
+            };
+            Ok(match draft {
+                Some(draft) => state.trail.answer(draft, response).await,
+                None => response,
+            })
         })
+    }
+}
+
+/// A call the gateway refused, with its audit record when the caller was known.
+struct Refused {
+    status: tonic::Status,
+    draft: Option<Draft>,
+}
+
+impl<E: Into<tonic::Status>> From<E> for Refused {
+    fn from(e: E) -> Self {
+        Refused {
+            status: e.into(),
+            draft: None,
+        }
     }
 }
 
@@ -153,11 +182,12 @@ fn open_to_all(path: &str) -> bool {
 }
 
 impl State {
-    /// Checks the call; gives it back ready to forward, or the refusal.
+    /// Checks the call; gives it back ready to forward with its audit record to be (changes
+    /// only), or the refusal.
     async fn admit(
         &self,
         request: http::Request<Body>,
-    ) -> Result<http::Request<Body>, tonic::Status> {
+    ) -> Result<(http::Request<Body>, Option<Draft>), Refused> {
         let (mut parts, body) = request.into_parts();
         // Only the gateway says who is calling.
         parts.headers.remove(caller::USER_ID);
@@ -165,7 +195,7 @@ impl State {
         parts.headers.remove(caller::ROLES);
         let path = parts.uri.path().to_string();
         if open_to_all(&path) {
-            return Ok(http::Request::from_parts(parts, body));
+            return Ok((http::Request::from_parts(parts, body), None));
         }
         let Some(rule) = policy::rule(&path) else {
             return Err(if path.contains("InternalService/") {
@@ -183,7 +213,15 @@ impl State {
         }
         let bytes = read_body(body).await?;
         let message = self.decode(&path, &bytes)?;
-        let access = self.authorize(&path, rule, &caller, &message).await?;
+        let audited = audit::audited(&path);
+        let access = match self.authorize(&path, rule, &caller, &message).await {
+            Ok(access) => access,
+            Err(status) => {
+                let draft = audited.then(|| Draft::new(&path, &caller, None, &message));
+                return Err(Refused { status, draft });
+            }
+        };
+        let draft = audited.then(|| Draft::new(&path, &caller, Some(&access), &message));
         parts.headers.remove(http::header::AUTHORIZATION);
         if let Caller::User(p) = &caller {
             for (name, value) in [
@@ -206,9 +244,9 @@ impl State {
         }
         parts.extensions.insert(caller);
         parts.extensions.insert(access);
-        Ok(http::Request::from_parts(
-            parts,
-            Body::new(Full::new(bytes)),
+        Ok((
+            http::Request::from_parts(parts, Body::new(Full::new(bytes))),
+            draft,
         ))
     }
 
@@ -467,7 +505,7 @@ impl State {
 }
 
 /// The text of a (possibly nested, dotted) field; "" when unset.
-fn field_text(message: &DynamicMessage, path: &str) -> String {
+pub(crate) fn field_text(message: &DynamicMessage, path: &str) -> String {
     let mut current = message.clone();
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {

@@ -2,6 +2,7 @@
 //! every call, forwards calls to the services that own them, and runs the workflows that span
 //! several services.
 
+pub mod audit;
 mod auth;
 pub mod error;
 pub mod guard;
@@ -13,6 +14,7 @@ pub use guard::{Backends, Caller};
 pub use token::Tokens;
 
 use partnerhub_kit::server::{Limits, ServeError, Server};
+use partnerhub_proto::gateway::audit_service_server::AuditServiceServer;
 use partnerhub_proto::gateway::auth_service_server::AuthServiceServer;
 use partnerhub_proto::gateway::workflow_service_server::WorkflowServiceServer;
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
@@ -24,9 +26,11 @@ pub async fn serve(
     listener: TcpListener,
     tokens: Tokens,
     backends: Backends,
+    db: partnerhub_kit::store::Database,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let trail = audit::Trail::new(db);
     let auth = auth::Auth {
         tokens: tokens.clone(),
         tenants: TenantInternalServiceClient::new(backends.tenants.clone()),
@@ -36,6 +40,7 @@ pub async fn serve(
         .add_service(WorkflowServiceServer::new(workflows::Workflows::new(
             &backends,
         )))
+        .add_service(AuditServiceServer::new(trail.clone()))
         .lists("partnerhub.tenants.v1.TenantService")
         .lists("partnerhub.subscriptions.v1.SubscriptionService")
         .lists("partnerhub.relationships.v1.RelationshipService")
@@ -43,7 +48,7 @@ pub async fn serve(
         .descriptors(partnerhub_proto::PUBLIC_DESCRIPTORS)
         .routes()
         .await?;
-    let front = guard::Front::new(routes.prepare(), tokens, backends)
+    let front = guard::Front::new(routes.prepare(), tokens, backends, trail)
         .map_err(|e| ServeError::Descriptors(e.to_string()))?;
     partnerhub_kit::server::serve(listener, front, limits, shutdown).await
 }

@@ -2,13 +2,17 @@
 //! delegated admin invitations and an indirect provider's partnership requests to indirect
 //! resellers (seed 003), their links, codes and e-mail drafts, who may invite and decline, the
 //! cloud rules, preview, decline, revoke, expiry, the atomic redeem, retries with request ids,
-//! and who sees what.
+//! and who sees what; advisors' reusable trial and purchase offer links (seed 002) and partner
+//! of record invitations (seed 000).
 
 use partnerhub_kit::server::{Limits, bind};
 use partnerhub_proto::invitations::invitation::State;
 use partnerhub_proto::invitations::invitation_internal_service_client::InvitationInternalServiceClient;
 use partnerhub_proto::invitations::invitation_service_client::InvitationServiceClient;
 use partnerhub_proto::invitations::{self as pb, InvitationKind};
+use partnerhub_proto::subscriptions::{
+    self as sub_pb, subscription_service_client::SubscriptionServiceClient,
+};
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::{self as tenants_pb};
 use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
@@ -705,20 +709,18 @@ async fn bad_requests_name_every_field_and_create_nothing() {
         &["invitation.invitee_tenant_id"],
     );
 
-    // The kinds of later issues are not available yet.
-    for kind in [
-        InvitationKind::Trial,
-        InvitationKind::PurchaseOffer,
-        InvitationKind::PartnerOfRecord,
+    // The advisor's kinds carry offers, a partner of record invitation asks for delegated admin.
+    for (kind, field) in [
+        (InvitationKind::Trial, "invitation.line_items"),
+        (InvitationKind::PurchaseOffer, "invitation.line_items"),
+        (
+            InvitationKind::PartnerOfRecord,
+            "invitation.delegated_admin",
+        ),
     ] {
-        let mut later = reseller(id);
-        later.kind = kind as i32;
-        let status = assert_refused(
-            try_create(&mut c, request(later)).await,
-            Code::Unimplemented,
-            "INVITATION_KIND_NOT_AVAILABLE",
-        );
-        assert!(status.message().contains(kind.as_str_name()), "{status:?}");
+        let mut other = reseller(id);
+        other.kind = kind as i32;
+        assert_invalid(try_create(&mut c, request(other)).await, &[field]);
     }
     assert!(
         listed(&mut c, id, State::Unspecified).await.is_empty(),
@@ -1833,6 +1835,7 @@ async fn own_invitations_server(sys: &TestSystem) -> OwnServer {
     let peers = partnerhub::system::Peers {
         tenants: sys.service("tenants").await,
         relationships: sys.service("relationships").await,
+        subscriptions: sys.service("subscriptions").await,
     };
     let server = partnerhub::system::service_server("invitations", db, &peers, &settings);
     let listener = bind("127.0.0.1:0".parse().expect("address"))
@@ -1940,5 +1943,738 @@ async fn codes_are_never_stored_in_clear() {
             assert!(!text.contains(code.as_str()), "a code in the database file");
         }
     }
+    sys.stop().await;
+}
+
+// ---- advisors' trials and purchase offers (seed 002), partner of record (seed 000) ----
+
+const ADVISOR: &[PartnerType] = &[PartnerType::Advisor];
+const CHINA_LINK: &str = "https://admin.partnerhub.example.cn/partner-invitation?code=";
+
+/// The catalogue's offers in `cloud`, straight from the subscriptions service.
+async fn offers_in(sys: &TestSystem, cloud: Cloud) -> Vec<sub_pb::Offer> {
+    SubscriptionServiceClient::new(sys.service("subscriptions").await)
+        .list_offers(sub_pb::ListOffersRequest {
+            cloud: cloud as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("ListOffers")
+        .into_inner()
+        .offers
+}
+
+/// The first offer in `cloud` that `fits`.
+async fn offer_where(
+    sys: &TestSystem,
+    cloud: Cloud,
+    fits: impl Fn(&sub_pb::Offer) -> bool,
+) -> sub_pb::Offer {
+    offers_in(sys, cloud)
+        .await
+        .into_iter()
+        .find(|o| fits(o))
+        .expect("such an offer in the catalogue")
+}
+
+/// A worldwide offer with a trial, and one without.
+async fn with_and_without_trial(sys: &TestSystem) -> (sub_pb::Offer, sub_pb::Offer) {
+    (
+        offer_where(sys, Cloud::Worldwide, |o| {
+            o.trial_available && o.min_quantity == 1
+        })
+        .await,
+        offer_where(sys, Cloud::Worldwide, |o| {
+            !o.trial_available && o.min_quantity == 1
+        })
+        .await,
+    )
+}
+
+fn item(offer_id: &str, quantity: i32) -> LineItem {
+    LineItem {
+        offer_id: offer_id.into(),
+        quantity,
+    }
+}
+
+/// An advisor's trial link for `quantity` licences of `offer`.
+fn trial(inviter: &str, offer: &str, quantity: i32) -> pb::Invitation {
+    pb::Invitation {
+        kind: InvitationKind::Trial as i32,
+        inviter_tenant_id: inviter.into(),
+        line_items: vec![item(offer, quantity)],
+        ..Default::default()
+    }
+}
+
+/// An advisor's purchase offer of these offers and licence counts.
+fn purchase(inviter: &str, items: &[(&str, i32)]) -> pb::Invitation {
+    pb::Invitation {
+        kind: InvitationKind::PurchaseOffer as i32,
+        inviter_tenant_id: inviter.into(),
+        line_items: items.iter().map(|(o, q)| item(o, *q)).collect(),
+        ..Default::default()
+    }
+}
+
+/// A partner of record invitation with the classic delegated admin rights.
+fn partner_of_record(inviter: &str) -> pb::Invitation {
+    pb::Invitation {
+        kind: InvitationKind::PartnerOfRecord as i32,
+        inviter_tenant_id: inviter.into(),
+        delegated_admin: Some(pb::DelegatedAdminRequest::default()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn an_advisor_sends_a_reusable_trial_link_with_a_draft_in_english_or_swedish() {
+    let sys = TestSystem::start().await;
+    let advisor = partner_of(&sys, "radgivarna", "7777777", Cloud::Worldwide, ADVISOR).await;
+    let (offer, _) = with_and_without_trial(&sys).await;
+    let mut c = clients(&sys).await;
+
+    let mut asked = trial(&advisor.id, &offer.id, 25);
+    asked.invitee_email = "maja@example.com".into();
+    asked.delegated_admin = Some(rights(&[Role::HelpdeskAdmin], Some(30), true));
+    let (created, invitation) = create(&mut c, asked.clone()).await;
+    assert_eq!(invitation.kind, InvitationKind::Trial as i32);
+    assert!(invitation.reusable);
+    assert_eq!(invitation.use_count, 0);
+    assert_eq!(invitation.state, State::Pending as i32);
+    assert_eq!(invitation.invitee_tenant_id, "");
+    assert_eq!(invitation.line_items, [item(&offer.id, 25)]);
+    assert_eq!(
+        invitation.delegated_admin,
+        Some(rights(&[Role::HelpdeskAdmin], Some(30), true))
+    );
+    assert_eq!(created.url, format!("{WORLDWIDE_LINK}{}", created.code));
+    assert_eq!(
+        seconds(&invitation.expire_time) - seconds(&invitation.create_time),
+        90 * 86_400
+    );
+
+    let en = created.email_draft.expect("draft");
+    assert_eq!(
+        en.subject,
+        format!(
+            "radgivarna AB offers you a free trial of {}",
+            offer.display_name
+        )
+    );
+    for part in [
+        "radgivarna AB (partner ID 7777777)".to_string(),
+        format!(
+            "free trial of {} for {} days, with 25 licences",
+            offer.display_name, offer.trial_days
+        ),
+        "radgivarna AB also asks for delegated admin rights: Helpdesk (password) administrator"
+            .to_string(),
+        created.url.clone(),
+        "can be accepted until".to_string(),
+    ] {
+        assert!(en.body.contains(&part), "{part} in {}", en.body);
+    }
+    assert!(
+        en.mailto_url
+            .starts_with("mailto:maja@example.com?subject=")
+    );
+
+    asked.locale = "sv".into();
+    let swedish = try_create(&mut c, request(asked))
+        .await
+        .expect("CreateInvitation");
+    let sv = swedish.email_draft.expect("draft");
+    assert_eq!(
+        sv.subject,
+        format!(
+            "radgivarna AB erbjuder er en kostnadsfri utvärdering av {}",
+            offer.display_name
+        )
+    );
+    for part in [
+        "partner-ID 7777777".to_string(),
+        format!("i {} dagar, med 25 licenser", offer.trial_days),
+        "abonnemangsrådgivare".to_string(),
+        "lösenordsadministratör".to_string(),
+        swedish.url.clone(),
+        "fram till".to_string(),
+    ] {
+        assert!(sv.body.contains(&part), "{part} in {}", sv.body);
+    }
+
+    // The advisor reads it back; the invitee previews what comes with it.
+    let read = get(&mut c, &advisor.id, &invitation.id)
+        .await
+        .expect("GetInvitation");
+    assert_eq!(read, invitation);
+    let trials = list(
+        &mut c,
+        pb::ListInvitationsRequest {
+            inviter_tenant_id: advisor.id.clone(),
+            kind: InvitationKind::Trial as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("ListInvitations")
+    .invitations;
+    assert_eq!(trials.len(), 2);
+    assert!(trials.iter().all(|t| t.reusable && t.line_items.len() == 1));
+    let seen = preview(&mut c, &created.code)
+        .await
+        .expect("PreviewInvitation");
+    assert_eq!(seen.kind, InvitationKind::Trial as i32);
+    assert_eq!(seen.line_items, [item(&offer.id, 25)]);
+    assert_eq!(seen.inviter_mpn_id, "7777777");
+    assert_eq!(seen.state, State::Pending as i32);
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_trial_needs_an_advisor_and_one_trial_offer_of_its_cloud() {
+    let sys = TestSystem::start().await;
+    let advisor = partner_of(&sys, "radgivarna", "7777777", Cloud::Worldwide, ADVISOR).await;
+    let provider = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let (offer, no_trial) = with_and_without_trial(&sys).await;
+    let german = offer_where(&sys, Cloud::Germany, |o| o.trial_available).await;
+    let mut c = clients(&sys).await;
+    let id = advisor.id.as_str();
+
+    assert_refused(
+        try_create(&mut c, request(trial(&provider.id, &offer.id, 5))).await,
+        Code::FailedPrecondition,
+        "INVITER_NOT_ADVISOR",
+    );
+    assert_refused(
+        try_create(&mut c, request(trial(&skola.id, &offer.id, 5))).await,
+        Code::FailedPrecondition,
+        "INVITER_NOT_A_PARTNER",
+    );
+    let mut named = trial(id, &offer.id, 5);
+    named.invitee_tenant_id = skola.id.clone();
+    assert_invalid(
+        try_create(&mut c, request(named)).await,
+        &["invitation.invitee_tenant_id"],
+    );
+    let mut none = trial(id, &offer.id, 5);
+    none.line_items.clear();
+    assert_invalid(
+        try_create(&mut c, request(none)).await,
+        &["invitation.line_items"],
+    );
+    let mut two = trial(id, &offer.id, 5);
+    two.line_items.push(item(&no_trial.id, 5));
+    assert_invalid(
+        try_create(&mut c, request(two)).await,
+        &["invitation.line_items"],
+    );
+    assert_invalid(
+        try_create(&mut c, request(trial(id, "o365-e3", 0))).await,
+        &[
+            "invitation.line_items[0].offer_id",
+            "invitation.line_items[0].quantity",
+        ],
+    );
+    assert_invalid(
+        try_create(
+            &mut c,
+            request(trial(id, &offer.id, offer.max_quantity + 1)),
+        )
+        .await,
+        &["invitation.line_items[0].quantity"],
+    );
+    // Unknown, in another cloud, without a trial: all on the offer's field.
+    assert_invalid(
+        try_create(&mut c, request(trial(id, &new_id(), 5))).await,
+        &["invitation.line_items[0].offer_id"],
+    );
+    let status = refused(try_create(&mut c, request(trial(id, &german.id, 5))).await);
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(bad_fields(&status), ["invitation.line_items[0].offer_id"]);
+    assert!(status.message().contains("CLOUD_GERMANY"), "{status:?}");
+    let status = assert_refused(
+        try_create(&mut c, request(trial(id, &no_trial.id, 5))).await,
+        Code::InvalidArgument,
+        "OFFER_HAS_NO_TRIAL",
+    );
+    assert_eq!(bad_fields(&status), ["invitation.line_items[0].offer_id"]);
+    assert!(
+        status.message().contains(&no_trial.display_name),
+        "{status:?}"
+    );
+    let mut forever = trial(id, &offer.id, 5);
+    forever.delegated_admin = Some(rights(&[Role::GlobalAdmin], Some(30), true));
+    assert_invalid(
+        try_create(&mut c, request(forever)).await,
+        &["invitation.delegated_admin.auto_extend"],
+    );
+    assert!(listed(&mut c, id, State::Unspecified).await.is_empty());
+
+    // The same trial without delegated admin is fine.
+    let (created, _) = create(&mut c, trial(id, &offer.id, 1)).await;
+    assert!(
+        !created
+            .email_draft
+            .expect("draft")
+            .body
+            .contains("delegated admin")
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_purchase_offer_carries_one_to_twenty_offers_within_their_bounds() {
+    let sys = TestSystem::start().await;
+    let advisor = partner_of(&sys, "radgivarna", "7777777", Cloud::Worldwide, ADVISOR).await;
+    let provider = partner_in(&sys, "fabrikam", "1234567", Cloud::Worldwide).await;
+    let worldwide = offers_in(&sys, Cloud::Worldwide).await;
+    let (first, second) = (&worldwide[0], &worldwide[1]);
+    let german = offer_where(&sys, Cloud::Germany, |_| true).await;
+    let mut c = clients(&sys).await;
+    let id = advisor.id.as_str();
+
+    let mut asked = purchase(id, &[(&first.id, 40), (&second.id, 1)]);
+    asked.delegated_admin = Some(pb::DelegatedAdminRequest::default());
+    let (created, invitation) = create(&mut c, asked.clone()).await;
+    assert_eq!(invitation.kind, InvitationKind::PurchaseOffer as i32);
+    assert!(invitation.reusable);
+    assert_eq!(
+        invitation.line_items,
+        [item(&first.id, 40), item(&second.id, 1)]
+    );
+    let en = created.email_draft.expect("draft");
+    assert_eq!(en.subject, "radgivarna AB sends you a purchase offer");
+    for part in [
+        format!(
+            "- {}: 40 licences\n- {}: 1 licence\n",
+            first.display_name, second.display_name
+        ),
+        "change the number of licences".to_string(),
+        "Global administrator and Helpdesk (password) administrator".to_string(),
+        created.url.clone(),
+        "can be accepted until".to_string(),
+    ] {
+        assert!(en.body.contains(&part), "{part} in {}", en.body);
+    }
+    asked.locale = "sv".into();
+    let swedish = try_create(&mut c, request(asked))
+        .await
+        .expect("CreateInvitation");
+    let sv = swedish.email_draft.expect("draft");
+    assert_eq!(
+        sv.subject,
+        "radgivarna AB skickar ett köperbjudande till er"
+    );
+    for part in [
+        format!(
+            "- {}: 40 licenser\n- {}: 1 licens\n",
+            first.display_name, second.display_name
+        ),
+        "ändra antalet licenser".to_string(),
+        swedish.url.clone(),
+        "fram till".to_string(),
+    ] {
+        assert!(sv.body.contains(&part), "{part} in {}", sv.body);
+    }
+    let seen = preview(&mut c, &created.code)
+        .await
+        .expect("PreviewInvitation");
+    assert_eq!(seen.line_items, invitation.line_items);
+
+    // Twenty offers at most (the catalogue need not have twenty: the count is checked first).
+    let many: Vec<(String, i32)> = (0..21).map(|_| (new_id(), 1)).collect();
+    let many: Vec<(&str, i32)> = many.iter().map(|(o, q)| (o.as_str(), *q)).collect();
+    assert_invalid(
+        try_create(&mut c, request(purchase(id, &many))).await,
+        &["invitation.line_items"],
+    );
+    assert_invalid(
+        try_create(&mut c, request(purchase(id, &[]))).await,
+        &["invitation.line_items"],
+    );
+    assert_invalid(
+        try_create(
+            &mut c,
+            request(purchase(id, &[(&first.id, 1), (&first.id, 2)])),
+        )
+        .await,
+        &["invitation.line_items[1].offer_id"],
+    );
+    // Every bad line is named at once.
+    assert_invalid(
+        try_create(
+            &mut c,
+            request(purchase(
+                id,
+                &[
+                    (&first.id, first.max_quantity + 1),
+                    (&new_id(), 1),
+                    (&german.id, 1),
+                ],
+            )),
+        )
+        .await,
+        &[
+            "invitation.line_items[0].quantity",
+            "invitation.line_items[1].offer_id",
+            "invitation.line_items[2].offer_id",
+        ],
+    );
+    if let Some(bounded) = worldwide.iter().find(|o| o.min_quantity > 1) {
+        assert_invalid(
+            try_create(
+                &mut c,
+                request(purchase(id, &[(&bounded.id, bounded.min_quantity - 1)])),
+            )
+            .await,
+            &["invitation.line_items[0].quantity"],
+        );
+    }
+    // A purchase offer needs no trial, but an advisor.
+    let no_trial = offer_where(&sys, Cloud::Worldwide, |o| !o.trial_available).await;
+    create(
+        &mut c,
+        purchase(id, &[(&no_trial.id, no_trial.min_quantity)]),
+    )
+    .await;
+    assert_refused(
+        try_create(&mut c, request(purchase(&provider.id, &[(&first.id, 1)]))).await,
+        Code::FailedPrecondition,
+        "INVITER_NOT_ADVISOR",
+    );
+    let mut named = purchase(id, &[(&first.id, 1)]);
+    named.invitee_tenant_id = provider.id.clone();
+    assert_invalid(
+        try_create(&mut c, request(named)).await,
+        &["invitation.invitee_tenant_id"],
+    );
+    assert_eq!(listed(&mut c, id, State::Unspecified).await.len(), 3);
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_trial_link_is_redeemed_by_three_customers_once_each() {
+    let sys = TestSystem::start().await;
+    let advisor = partner_of(&sys, "radgivarna", "7777777", Cloud::Worldwide, ADVISOR).await;
+    let (offer, _) = with_and_without_trial(&sys).await;
+    let mut customers = Vec::new();
+    for prefix in ["skolaett", "skolatva", "skolatre"] {
+        customers.push(customer_in(&sys, prefix, Cloud::Worldwide, true).await);
+    }
+    let mut c = clients(&sys).await;
+    let (created, invitation) = create(&mut c, trial(&advisor.id, &offer.id, 25)).await;
+
+    let mut first_request = String::new();
+    for (n, customer) in customers.iter().enumerate() {
+        let request_id = new_id();
+        let used = redeem(&mut c.internal, &created.code, &customer.id, &request_id)
+            .await
+            .expect("RedeemInvitation");
+        assert_eq!(used.use_count, i32::try_from(n + 1).expect("small"));
+        assert_eq!(
+            used.state,
+            State::Pending as i32,
+            "a reusable link stays usable"
+        );
+        assert_eq!(used.responded_tenant_id, "");
+        if n == 0 {
+            first_request = request_id;
+        }
+    }
+    let read = get(&mut c, &advisor.id, &invitation.id)
+        .await
+        .expect("GetInvitation");
+    assert_eq!((read.use_count, read.state), (3, State::Pending as i32));
+    let listed_one = list(
+        &mut c,
+        pb::ListInvitationsRequest {
+            inviter_tenant_id: advisor.id.clone(),
+            state: State::Pending as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("ListInvitations")
+    .invitations;
+    assert_eq!(listed_one.len(), 1);
+    assert_eq!(listed_one[0].use_count, 3);
+
+    // The same customer again: refused, unless it is a retry of the same redeem.
+    let first = &customers[0].id;
+    let status = assert_refused(
+        redeem(&mut c.internal, &created.code, first, &new_id()).await,
+        Code::FailedPrecondition,
+        "INVITATION_ALREADY_USED",
+    );
+    assert!(status.message().contains("used"), "{status:?}");
+    assert_refused(
+        redeem(&mut c.internal, &created.code, first, "").await,
+        Code::FailedPrecondition,
+        "INVITATION_ALREADY_USED",
+    );
+    let retried = redeem(&mut c.internal, &created.code, first, &first_request)
+        .await
+        .expect("the retry succeeds again");
+    assert_eq!(retried.use_count, 3, "a retry counts no new use");
+
+    // A reusable link can't be declined.
+    let fourth = customer_in(&sys, "skolafyra", Cloud::Worldwide, true).await;
+    assert_refused(
+        decline(&mut c, &created.code, &fourth.id).await,
+        Code::FailedPrecondition,
+        "INVITATION_REUSABLE",
+    );
+    // Many customers at once: every one is counted.
+    let mut more = Vec::new();
+    for prefix in ["skolafem", "skolasex", "skolasju"] {
+        more.push(customer_in(&sys, prefix, Cloud::Worldwide, true).await);
+    }
+    let (mut a, mut b, mut d) = (c.internal.clone(), c.internal.clone(), c.internal.clone());
+    let ids = [new_id(), new_id(), new_id()];
+    let (one, two, three) = tokio::join!(
+        redeem(&mut a, &created.code, &more[0].id, &ids[0]),
+        redeem(&mut b, &created.code, &more[1].id, &ids[1]),
+        redeem(&mut d, &created.code, &more[2].id, &ids[2]),
+    );
+    for result in [one, two, three] {
+        result.expect("RedeemInvitation");
+    }
+    // The same customer's redeem sent twice at once: one use, both answer alike.
+    let request_id = new_id();
+    let (mut a, mut b) = (c.internal.clone(), c.internal.clone());
+    let (x, y) = tokio::join!(
+        redeem(&mut a, &created.code, &fourth.id, &request_id),
+        redeem(&mut b, &created.code, &fourth.id, &request_id),
+    );
+    let (x, y) = (x.expect("first"), y.expect("second"));
+    assert_eq!(x.use_count, 7);
+    assert_eq!(x, y);
+    assert_eq!(
+        get(&mut c, &advisor.id, &invitation.id)
+            .await
+            .expect("GetInvitation")
+            .use_count,
+        7
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_or_expired_reusable_link_serves_nobody() {
+    let sys = TestSystem::start().await;
+    let advisor = partner_of(&sys, "radgivarna", "7777777", Cloud::Worldwide, ADVISOR).await;
+    let (offer, _) = with_and_without_trial(&sys).await;
+    let skola = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let annan = customer_in(&sys, "annan", Cloud::Worldwide, true).await;
+    let mut c = clients(&sys).await;
+
+    let (link, invitation) = create(&mut c, purchase(&advisor.id, &[(&offer.id, 10)])).await;
+    redeem(&mut c.internal, &link.code, &skola.id, &new_id())
+        .await
+        .expect("RedeemInvitation");
+    let revoked = revoke(&mut c, &advisor.id, &invitation.id)
+        .await
+        .expect("RevokeInvitation");
+    assert_eq!(
+        (revoked.state, revoked.use_count),
+        (State::Revoked as i32, 1)
+    );
+    assert_unusable(
+        redeem(&mut c.internal, &link.code, &annan.id, &new_id()).await,
+        "INVITATION_REVOKED",
+    );
+    assert_unusable(
+        revoke(&mut c, &advisor.id, &invitation.id).await,
+        "INVITATION_REVOKED",
+    );
+    assert_eq!(
+        preview(&mut c, &link.code)
+            .await
+            .expect("PreviewInvitation")
+            .state,
+        State::Revoked as i32
+    );
+
+    // A trial link with a short ttl, and one with the default 90 days.
+    let mut short = request(trial(&advisor.id, &offer.id, 5));
+    short.ttl = Some(hours(2));
+    let short = try_create(&mut c, short).await.expect("CreateInvitation");
+    let (lasting, lasting_invitation) = create(&mut c, trial(&advisor.id, &offer.id, 5)).await;
+    redeem(&mut c.internal, &short.code, &skola.id, &new_id())
+        .await
+        .expect("RedeemInvitation");
+    sys.clock.advance(Duration::from_secs(3 * 3600));
+    assert_unusable(
+        redeem(&mut c.internal, &short.code, &annan.id, &new_id()).await,
+        "INVITATION_EXPIRED",
+    );
+    let brief = short.invitation.expect("invitation");
+    let read = get(&mut c, &advisor.id, &brief.id)
+        .await
+        .expect("GetInvitation");
+    assert_eq!((read.state, read.use_count), (State::Expired as i32, 1));
+    assert_unusable(
+        revoke(&mut c, &advisor.id, &brief.id).await,
+        "INVITATION_EXPIRED",
+    );
+    redeem(&mut c.internal, &lasting.code, &annan.id, &new_id())
+        .await
+        .expect("still usable");
+    sys.clock.advance(90 * DAY);
+    assert_unusable(
+        redeem(&mut c.internal, &lasting.code, &skola.id, &new_id()).await,
+        "INVITATION_EXPIRED",
+    );
+    assert_eq!(
+        listed(&mut c, &advisor.id, State::Expired).await,
+        [brief.id.clone(), lasting_invitation.id.clone()]
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_partner_asks_a_customer_to_authorise_it_as_partner_of_record() {
+    let sys = TestSystem::start().await;
+    // A subscription advisor asks: its partner ID goes on the subscriptions (seed 000).
+    let partner = partner_of(
+        &sys,
+        "beijingpartner",
+        "6666666",
+        Cloud::China21vianet,
+        &[PartnerType::Advisor],
+    )
+    .await;
+    let customer = customer_in(&sys, "beijingskola", Cloud::China21vianet, true).await;
+    let other = customer_in(&sys, "annanskola", Cloud::China21vianet, true).await;
+    let worldwide = customer_in(&sys, "skola", Cloud::Worldwide, true).await;
+    let china_offer = offer_where(&sys, Cloud::China21vianet, |_| true).await;
+    let (worldwide_offer, _) = with_and_without_trial(&sys).await;
+    let mut c = clients(&sys).await;
+    let id = partner.id.as_str();
+
+    // Delegated admin is required; at most one offer; the invitee must be a customer of the
+    // partner's cloud; the offer too.
+    let mut bare = partner_of_record(id);
+    bare.delegated_admin = None;
+    assert_invalid(
+        try_create(&mut c, request(bare)).await,
+        &["invitation.delegated_admin"],
+    );
+    let mut two = partner_of_record(id);
+    two.line_items = vec![item(&china_offer.id, 1), item(&worldwide_offer.id, 1)];
+    assert_invalid(
+        try_create(&mut c, request(two)).await,
+        &["invitation.line_items"],
+    );
+    let mut abroad = partner_of_record(id);
+    abroad.invitee_tenant_id = worldwide.id.clone();
+    assert_invalid(
+        try_create(&mut c, request(abroad)).await,
+        &["invitation.invitee_tenant_id"],
+    );
+    let mut foreign_offer = partner_of_record(id);
+    foreign_offer.line_items = vec![item(&worldwide_offer.id, 1)];
+    assert_invalid(
+        try_create(&mut c, request(foreign_offer)).await,
+        &["invitation.line_items[0].offer_id"],
+    );
+    let mut too_many = partner_of_record(id);
+    too_many.line_items = vec![item(&china_offer.id, china_offer.max_quantity + 1)];
+    assert_invalid(
+        try_create(&mut c, request(too_many)).await,
+        &["invitation.line_items[0].quantity"],
+    );
+    assert!(listed(&mut c, id, State::Unspecified).await.is_empty());
+
+    // With a trial or purchase offer, to a named customer.
+    let mut asked = partner_of_record(id);
+    asked.invitee_tenant_id = customer.id.clone();
+    asked.line_items = vec![item(&china_offer.id, 20)];
+    let (created, invitation) = create(&mut c, asked.clone()).await;
+    assert_eq!(invitation.kind, InvitationKind::PartnerOfRecord as i32);
+    assert!(!invitation.reusable);
+    assert_eq!(invitation.cloud, Cloud::China21vianet as i32);
+    assert_eq!(invitation.line_items, [item(&china_offer.id, 20)]);
+    assert_eq!(invitation.invitee_tenant_id, customer.id);
+    assert!(created.url.starts_with(CHINA_LINK), "{}", created.url);
+    let en = created.email_draft.expect("draft");
+    assert_eq!(
+        en.subject,
+        "beijingpartner AB asks you to authorise it as partner of record"
+    );
+    for part in [
+        "beijingpartner AB (partner ID 6666666)".to_string(),
+        "authorise beijingpartner AB as partner of record for your subscriptions".to_string(),
+        "delegated admin".to_string(),
+        format!("20 licences of {}", china_offer.display_name),
+        "Global administrator and Helpdesk (password) administrator".to_string(),
+        created.url.clone(),
+        "can be accepted until".to_string(),
+    ] {
+        assert!(en.body.contains(&part), "{part} in {}", en.body);
+    }
+    asked.locale = "sv".into();
+    let swedish = try_create(&mut c, request(asked))
+        .await
+        .expect("CreateInvitation");
+    let sv = swedish.email_draft.expect("draft");
+    assert!(sv.subject.contains("partner för posten"), "{}", sv.subject);
+    for part in [
+        "auktorisera beijingpartner AB som partner för posten".to_string(),
+        "delegerad administratör".to_string(),
+        format!("20 licenser av {}", china_offer.display_name),
+        swedish.url.clone(),
+        "fram till".to_string(),
+    ] {
+        assert!(sv.body.contains(&part), "{part} in {}", sv.body);
+    }
+    assert_eq!(
+        preview(&mut c, &created.code)
+            .await
+            .expect("PreviewInvitation")
+            .line_items,
+        [item(&china_offer.id, 20)]
+    );
+
+    // Single-use: the named customer accepts once; anyone else is refused.
+    assert_refused(
+        redeem(&mut c.internal, &created.code, &other.id, &new_id()).await,
+        Code::FailedPrecondition,
+        "INVITATION_FOR_ANOTHER_TENANT",
+    );
+    let used = redeem(&mut c.internal, &created.code, &customer.id, &new_id())
+        .await
+        .expect("RedeemInvitation");
+    assert_eq!(
+        (
+            used.state,
+            used.use_count,
+            used.responded_tenant_id.as_str()
+        ),
+        (State::Accepted as i32, 1, customer.id.as_str())
+    );
+    assert_unusable(
+        redeem(&mut c.internal, &created.code, &customer.id, &new_id()).await,
+        "INVITATION_ALREADY_USED",
+    );
+
+    // Without an offer and an invitee: open to one customer; only a customer declines it.
+    let (open, _) = create(&mut c, partner_of_record(id)).await;
+    assert_refused(
+        decline(&mut c, &open.code, &partner.id).await,
+        Code::FailedPrecondition,
+        "NOT_A_CUSTOMER",
+    );
+    decline(&mut c, &open.code, &other.id)
+        .await
+        .expect("DeclineInvitation");
+    assert_unusable(
+        redeem(&mut c.internal, &open.code, &other.id, &new_id()).await,
+        "INVITATION_DECLINED",
+    );
     sys.stop().await;
 }

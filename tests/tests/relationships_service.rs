@@ -1535,6 +1535,7 @@ async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does
     let tenants = system::channel(&format!("http://{tenants_addr}")).expect("channel");
     let peers = system::Peers {
         relationships: tenants.clone(),
+        subscriptions: tenants.clone(),
         tenants,
     };
     let server = system::service_server("relationships", db, &peers, &Settings::default());

@@ -506,10 +506,18 @@ async fn a_customer_creation_cut_off_in_the_middle_is_completed_once_by_a_retry(
         .expect("bind");
     let broken = listener.local_addr().expect("addr");
     let stop = tokio_util::sync::CancellationToken::new();
+    let audit_dir = tempfile::tempdir().expect("temporary folder");
+    let audit = partnerhub_gateway::audit::open(&partnerhub_kit::store::sqlite_url(
+        audit_dir.path(),
+        "gateway",
+    ))
+    .await
+    .expect("audit database");
     let server = tokio::spawn(partnerhub_gateway::serve(
         listener,
         sys.tokens(),
         backends,
+        audit,
         partnerhub_kit::server::Limits::default(),
         stop.clone().cancelled_owned(),
     ));

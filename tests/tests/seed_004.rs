@@ -917,10 +917,18 @@ async fn an_acceptance_cut_off_after_the_invitation_was_used_is_finished_by_a_re
         .expect("bind");
     let broken = listener.local_addr().expect("addr");
     let stop = tokio_util::sync::CancellationToken::new();
+    let audit_dir = tempfile::tempdir().expect("temporary folder");
+    let audit = partnerhub_gateway::audit::open(&partnerhub_kit::store::sqlite_url(
+        audit_dir.path(),
+        "gateway",
+    ))
+    .await
+    .expect("audit database");
     let server = tokio::spawn(partnerhub_gateway::serve(
         listener,
         sys.tokens(),
         backends,
+        audit,
         partnerhub_kit::server::Limits::default(),
         stop.clone().cancelled_owned(),
     ));

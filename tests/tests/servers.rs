@@ -1,10 +1,6 @@
 //! Every server answers health and reflection; the gateway shows only the public contract and
-//! refuses internal methods; services built later answer UNIMPLEMENTED.
+//! refuses internal methods.
 
-use partnerhub_proto::gateway::SetPartnerOfRecordRequest;
-use partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient;
-use partnerhub_proto::subscriptions::CreateAdvisorSubscriptionsRequest;
-use partnerhub_proto::subscriptions::subscription_internal_service_client::SubscriptionInternalServiceClient;
 use partnerhub_proto::tenants::GetPrincipalRequest;
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_tests::{TestSystem, reason};
@@ -169,24 +165,5 @@ async fn internal_methods_are_refused_at_the_gateway_even_for_the_operator() {
         .expect_err("refused");
     assert_eq!(status.code(), Code::PermissionDenied);
     assert_eq!(reason(&status), "INTERNAL_METHOD");
-    sys.stop().await;
-}
-
-#[tokio::test]
-async fn methods_built_later_answer_unimplemented() {
-    let sys = TestSystem::start().await;
-    let mut direct = SubscriptionInternalServiceClient::new(sys.service("subscriptions").await);
-    let status = direct
-        .create_advisor_subscriptions(CreateAdvisorSubscriptionsRequest::default())
-        .await
-        .expect_err("not built yet");
-    assert_eq!(status.code(), Code::Unimplemented);
-    let mut through_gateway = WorkflowServiceClient::new(sys.authed(&sys.operator));
-    let status = through_gateway
-        .set_partner_of_record(SetPartnerOfRecordRequest::default())
-        .await
-        .expect_err("not served yet");
-    assert_eq!(status.code(), Code::Unimplemented);
-    assert_eq!(reason(&status), "METHOD_NOT_SERVED");
     sys.stop().await;
 }

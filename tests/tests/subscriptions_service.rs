@@ -1850,11 +1850,329 @@ async fn line_items_are_checked_for_a_customer_that_does_not_exist_yet() {
             .await,
         &["cloud", "country_code", "line_items"],
     );
-    // Not built yet.
-    let status = internal
-        .create_advisor_subscriptions(pb::CreateAdvisorSubscriptionsRequest::default())
+    env.stop().await;
+}
+
+// ---- advisor subscriptions (seed 002) ----
+
+/// Teams Essentials: worldwide, 30-day trial, 1 to 300 licences.
+const TEAMS_ESSENTIALS: &str = "01a1fc99-ee8f-76bf-b73f-9b0b06c3de00";
+const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+fn advisor_request(
+    customer: &str,
+    mpn_id: &str,
+    lines: Vec<LineItem>,
+    trial: bool,
+) -> pb::CreateAdvisorSubscriptionsRequest {
+    pb::CreateAdvisorSubscriptionsRequest {
+        customer_tenant_id: customer.into(),
+        partner_of_record_mpn_id: mpn_id.into(),
+        line_items: lines,
+        trial,
+        request_id: String::new(),
+    }
+}
+
+impl Env {
+    async fn advisor_subscriptions(
+        &self,
+        request: pb::CreateAdvisorSubscriptionsRequest,
+    ) -> Result<Vec<pb::Subscription>, Status> {
+        self.internal
+            .clone()
+            .create_advisor_subscriptions(request)
+            .await
+            .map(|r| r.into_inner().subscriptions)
+    }
+}
+
+#[tokio::test]
+async fn an_advisor_brings_trials_and_paid_subscriptions_once_per_request_id() {
+    let env = Env::start().await;
+    env.partner("advisor", "3000001", &[PartnerType::Advisor])
+        .await;
+    // No reseller relationship and no agreement: the gateway's acceptance checks those.
+    let customer = env.customer("skolan", Cloud::Worldwide, "SE", false).await;
+    let clock = env.sys.clock.clone();
+    let request_id = uuid();
+    let trial = pb::CreateAdvisorSubscriptionsRequest {
+        request_id: request_id.clone(),
+        ..advisor_request(
+            &customer,
+            "3000001",
+            vec![line(BUSINESS_BASIC, 25), line(TEAMS_ESSENTIALS, 5)],
+            true,
+        )
+    };
+    let trials = env
+        .advisor_subscriptions(trial.clone())
         .await
-        .expect_err("not built yet");
-    assert_eq!(status.code(), Code::Unimplemented);
+        .expect("trials");
+    assert_eq!(trials.len(), 2);
+    for (s, (offer, quantity)) in trials
+        .iter()
+        .zip([(BUSINESS_BASIC, 25), (TEAMS_ESSENTIALS, 5)])
+    {
+        assert_eq!(s.state, State::Trial as i32);
+        assert_eq!((s.offer_id.as_str(), s.quantity), (offer, quantity));
+        assert_eq!(s.customer_tenant_id, customer);
+        assert_eq!(s.partner_of_record_mpn_id, "3000001");
+        assert_eq!(s.billing_partner_tenant_id, "");
+        assert_eq!(s.order_id, "");
+        let end = s.trial_end_time.expect("trial end");
+        let created = s.create_time.expect("create time");
+        assert_eq!(end.seconds - created.seconds, 30 * 86_400);
+    }
+    // A retry answers the same subscriptions and makes no more.
+    let again = env
+        .advisor_subscriptions(trial.clone())
+        .await
+        .expect("retry");
+    assert_eq!(
+        again.iter().map(|s| &s.id).collect::<Vec<_>>(),
+        trials.iter().map(|s| &s.id).collect::<Vec<_>>()
+    );
+    invalid(
+        env.advisor_subscriptions(pb::CreateAdvisorSubscriptionsRequest {
+            trial: false,
+            ..trial.clone()
+        })
+        .await,
+        &["request_id"],
+    );
+    let listed = env
+        .list(pb::ListSubscriptionsRequest {
+            customer_tenant_id: customer.clone(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(listed.len(), 2);
+    // The customer sees them.
+    let got = env
+        .get(&customer, &trials[0].id)
+        .await
+        .expect("customer reads");
+    assert_eq!(got.state, State::Trial as i32);
+
+    // Paid subscriptions of an advisor's purchase offer.
+    let paid = env
+        .advisor_subscriptions(advisor_request(
+            &customer,
+            "3000001",
+            vec![line(EXCHANGE_PLAN_1, 40)],
+            false,
+        ))
+        .await
+        .expect("paid");
+    assert_eq!(paid[0].state, State::Active as i32);
+    assert_eq!(paid[0].quantity, 40);
+    assert_eq!(paid[0].trial_end_time, None);
+    assert_eq!(paid[0].partner_of_record_mpn_id, "3000001");
+    assert_eq!(paid[0].billing_partner_tenant_id, "");
+    // Paid Business Basic after its trial is fine.
+    env.advisor_subscriptions(advisor_request(
+        &customer,
+        "3000001",
+        vec![line(BUSINESS_BASIC, 3)],
+        false,
+    ))
+    .await
+    .expect("paid after a trial");
+
+    // The same trial twice is refused, while it runs and after it ended, naming the line.
+    let twice = refused(
+        env.advisor_subscriptions(advisor_request(
+            &customer,
+            "3000001",
+            vec![line(BUSINESS_PREMIUM, 1), line(BUSINESS_BASIC, 25)],
+            true,
+        ))
+        .await,
+        Code::FailedPrecondition,
+        "TRIAL_ALREADY_TAKEN",
+    );
+    assert_eq!(bad_fields(&twice), ["line_items[1].offer_id"]);
+    clock.advance(31 * DAY);
+    let ended = env.get(&customer, &trials[1].id).await.expect("read");
+    assert_eq!(ended.state, State::Expired as i32);
+    let after_end = refused(
+        env.advisor_subscriptions(advisor_request(
+            &customer,
+            "3000001",
+            vec![line(TEAMS_ESSENTIALS, 1)],
+            true,
+        ))
+        .await,
+        Code::FailedPrecondition,
+        "TRIAL_ALREADY_TAKEN",
+    );
+    assert_eq!(bad_fields(&after_end), ["line_items[0].offer_id"]);
+    // Nothing of a refused request was written.
+    let listed = env
+        .list(pb::ListSubscriptionsRequest {
+            customer_tenant_id: customer.clone(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(listed.len(), 4);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn advisor_subscriptions_are_checked_like_orders() {
+    let env = Env::start().await;
+    env.partner("advisor", "3000001", &[PartnerType::Advisor])
+        .await;
+    env.partner("notadvisor", "3000002", &[PartnerType::DirectProvider])
+        .await;
+    let partner = env
+        .partner("contoso", "1000001", &[PartnerType::DirectProvider])
+        .await;
+    let customer = env.customer("skolan", Cloud::Worldwide, "SE", false).await;
+    invalid(
+        env.advisor_subscriptions(pb::CreateAdvisorSubscriptionsRequest::default())
+            .await,
+        &[
+            "customer_tenant_id",
+            "partner_of_record_mpn_id",
+            "line_items",
+        ],
+    );
+    // One trial per offer: a request can't ask for two.
+    invalid(
+        env.advisor_subscriptions(advisor_request(
+            &customer,
+            "3000001",
+            vec![line(BUSINESS_BASIC, 1), line(BUSINESS_BASIC, 2)],
+            true,
+        ))
+        .await,
+        &["line_items[1].offer_id"],
+    );
+    refused(
+        env.advisor_subscriptions(advisor_request(
+            &uuid(),
+            "3000001",
+            vec![line(BUSINESS_BASIC, 1)],
+            true,
+        ))
+        .await,
+        Code::NotFound,
+        "TENANT_NOT_FOUND",
+    );
+    refused(
+        env.advisor_subscriptions(advisor_request(
+            &partner,
+            "3000001",
+            vec![line(BUSINESS_BASIC, 1)],
+            true,
+        ))
+        .await,
+        Code::FailedPrecondition,
+        "NOT_A_CUSTOMER",
+    );
+    refused(
+        env.advisor_subscriptions(advisor_request(
+            &customer,
+            "3000002",
+            vec![line(BUSINESS_BASIC, 1)],
+            true,
+        ))
+        .await,
+        Code::FailedPrecondition,
+        "PARTNER_NOT_ADVISOR",
+    );
+    // The line items as for an order: cloud, country, bounds.
+    let status = refused(
+        env.advisor_subscriptions(advisor_request(
+            &customer,
+            "3000001",
+            vec![
+                line(GERMANY_BUSINESS_STANDARD, 1),
+                line(BUSINESS_BASIC, 301),
+            ],
+            false,
+        ))
+        .await,
+        Code::InvalidArgument,
+        "OFFER_NOT_IN_CLOUD",
+    );
+    assert_eq!(
+        bad_fields(&status),
+        ["line_items[0].offer_id", "line_items[1].quantity"]
+    );
+    // A trial of an offer that has none.
+    let status = refused(
+        env.advisor_subscriptions(advisor_request(
+            &customer,
+            "3000001",
+            vec![line(BUSINESS_BASIC, 1), line(EXCHANGE_PLAN_1, 1)],
+            true,
+        ))
+        .await,
+        Code::InvalidArgument,
+        "TRIAL_NOT_AVAILABLE",
+    );
+    assert_eq!(bad_fields(&status), ["line_items[1].offer_id"]);
+    assert!(
+        env.list(pb::ListSubscriptionsRequest {
+            customer_tenant_id: customer.clone(),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn an_order_of_an_offer_ends_the_customers_trial_of_it() {
+    let env = Env::start().await;
+    env.partner("advisor", "3000001", &[PartnerType::Advisor])
+        .await;
+    let (partner, customer) = env.reseller_and_customer().await;
+    let trials = env
+        .advisor_subscriptions(advisor_request(
+            &customer,
+            "3000001",
+            vec![line(BUSINESS_BASIC, 25), line(TEAMS_ESSENTIALS, 5)],
+            true,
+        ))
+        .await
+        .expect("trials");
+    let placed = env
+        .placed(order(&partner, &customer, vec![line(BUSINESS_BASIC, 30)]))
+        .await;
+    assert_eq!(placed.subscriptions[0].state, State::Active as i32);
+    assert_eq!(placed.subscriptions[0].quantity, 30);
+    let bought = env.get(&customer, &trials[0].id).await.expect("read");
+    assert_eq!(bought.state, State::Expired as i32);
+    let other = env.get(&customer, &trials[1].id).await.expect("read");
+    assert_eq!(other.state, State::Trial as i32);
+    let by_state = |state: State| {
+        let env = &env;
+        let customer = customer.clone();
+        async move {
+            env.list(pb::ListSubscriptionsRequest {
+                customer_tenant_id: customer,
+                state: state as i32,
+                ..Default::default()
+            })
+            .await
+            .into_iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by_state(State::Expired).await, [trials[0].id.clone()]);
+    assert_eq!(by_state(State::Trial).await, [trials[1].id.clone()]);
+    // The other trial runs out on the clock; every read agrees.
+    env.sys.clock.advance(31 * DAY);
+    assert_eq!(
+        by_state(State::Expired).await,
+        [trials[0].id.clone(), trials[1].id.clone()]
+    );
+    assert!(by_state(State::Trial).await.is_empty());
     env.stop().await;
 }

@@ -10,14 +10,14 @@ use partnerhub_kit::status::Violations;
 use partnerhub_proto::gateway as gw;
 use partnerhub_proto::invitations::{self as inv, InvitationKind, invitation::State};
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
+use partnerhub_proto::subscriptions as sub;
 use partnerhub_proto::tenants::{self as pb, Principal};
-use partnerhub_proto::types::{Cloud, Contact, PartnerType};
+use partnerhub_proto::types::{Cloud, Contact, PartnerType, Role};
 use tonic::Status;
 
-/// Names the acceptance of one invitation by one tenant. Every step (the redeem, the
-/// relationships) is keyed by it rather than by the caller's request id: a tenant accepts an
-/// invitation once, so any retry of that acceptance, with whatever request id, finishes the same
-/// work, and a request id reused for another invitation can't collide with the first.
+/// Names the acceptance of one invitation by one tenant; every step (the redeem, the
+/// relationships, the subscriptions) is keyed by it, so a request id reused for another
+/// invitation can't collide with the first.
 const ACCEPT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5c0f1d2e_8a7b_4c3d_9e6f_a1b2c3d4e5f6);
 
 pub async fn run(
@@ -45,20 +45,31 @@ pub async fn run(
         })?;
     let kind = InvitationKind::try_from(invitation.kind).unwrap_or(InvitationKind::Unspecified);
     let partnership = kind == InvitationKind::IndirectPartnership;
-    if !matches!(
-        kind,
-        InvitationKind::ResellerRelationship
-            | InvitationKind::DelegatedAdmin
-            | InvitationKind::IndirectPartnership
-    ) {
+    // Seed 002: an advisor's trial or purchase offer may be accepted by a global or billing
+    // admin; everything else by a global admin only (the table lets both kinds through).
+    let advisor_offer = matches!(kind, InvitationKind::Trial | InvitationKind::PurchaseOffer);
+    let partner_of_record = kind == InvitationKind::PartnerOfRecord;
+    let global_admin = who.roles.contains(&(Role::GlobalAdmin as i32));
+    if kind == InvitationKind::Unspecified {
         return Err(Error::KindNotAvailable(kind.as_str_name().to_string()).into());
     }
+    if !advisor_offer && !global_admin {
+        return Err(Error::RoleRequired {
+            method: "AcceptInvitation".into(),
+            roles: Role::GlobalAdmin.as_str_name().into(),
+        }
+        .into());
+    }
     usable(&invitation, &req.tenant_id)?;
-    let step_id = uuid::Uuid::new_v5(
-        &ACCEPT_NAMESPACE,
-        format!("{}\n{}", req.tenant_id, invitation.id).as_bytes(),
-    )
-    .to_string();
+    // A single-use invitation is accepted once per tenant, so any retry (whatever its request
+    // id) finishes that one acceptance. A reusable one (an advisor's link) is keyed by the
+    // request id too: a retry repeats it, a new request is a second use, which is refused.
+    let key = if invitation.reusable {
+        format!("{}\n{}\n{}", req.tenant_id, invitation.id, req.request_id)
+    } else {
+        format!("{}\n{}", req.tenant_id, invitation.id)
+    };
+    let step_id = uuid::Uuid::new_v5(&ACCEPT_NAMESPACE, key.as_bytes()).to_string();
 
     // The accepting tenant: a customer, or for a partnership the indirect reseller.
     let customer = tenant(w, &req.tenant_id).await?;
@@ -74,6 +85,9 @@ pub async fn run(
     }
     if !invitation.invitee_tenant_id.is_empty() && invitation.invitee_tenant_id != req.tenant_id {
         return Err(Error::InvitationForAnotherTenant.into());
+    }
+    if (advisor_offer || partner_of_record) && !is(&partner, PartnerType::Advisor) {
+        return Err(Error::InviterNotAdvisor.into());
     }
     if customer.cloud != invitation.cloud {
         return Err(Error::CloudMismatch {
@@ -127,6 +141,15 @@ pub async fn run(
     };
 
     let mut wanted = Vec::new();
+    if advisor_offer || partner_of_record {
+        wanted.push(rel::NewRelationship {
+            r#type: RelationshipType::Advisor as i32,
+            partner_tenant_id: partner.id.clone(),
+            client_tenant_id: customer.id.clone(),
+            invitation_id: invitation.id.clone(),
+            ..Default::default()
+        });
+    }
     if partnership {
         wanted.push(rel::NewRelationship {
             r#type: RelationshipType::IndirectPartnership as i32,
@@ -145,7 +168,9 @@ pub async fn run(
             ..Default::default()
         });
     }
-    if let Some(grant) = &invitation.delegated_admin {
+    // With an advisor's offer, delegated admin comes only when a global admin accepts.
+    let grant = invitation.delegated_admin.as_ref().filter(|_| global_admin);
+    if let Some(grant) = grant {
         wanted.push(rel::NewRelationship {
             r#type: RelationshipType::DelegatedAdmin as i32,
             partner_tenant_id: partner.id.clone(),
@@ -162,18 +187,111 @@ pub async fn run(
         .clone()
         .create_relationships(rel::CreateRelationshipsRequest {
             relationships: wanted,
-            request_id: step_id,
+            request_id: step_id.clone(),
         })
         .await
         .map_err(relay)?
         .into_inner()
         .relationships;
+    let mpn_id = partner
+        .partner
+        .as_ref()
+        .map(|p| p.mpn_id.clone())
+        .unwrap_or_default();
+    let mut subscriptions = Vec::new();
+    if (advisor_offer || partner_of_record) && !invitation.line_items.is_empty() {
+        // The offers that came with it, with the advisor as partner of record. (A partner of
+        // record invitation's offer is taken as a purchase.)
+        let step = uuid::Uuid::parse_str(&step_id)
+            .map(|u| super::step_id(&u, "subscriptions"))
+            .unwrap_or_default();
+        subscriptions = w
+            .subscriptions_internal
+            .clone()
+            .create_advisor_subscriptions(sub::CreateAdvisorSubscriptionsRequest {
+                customer_tenant_id: customer.id.clone(),
+                partner_of_record_mpn_id: mpn_id.clone(),
+                line_items: invitation.line_items.clone(),
+                trial: kind == InvitationKind::Trial,
+                request_id: step,
+            })
+            .await
+            .map_err(relay)?
+            .into_inner()
+            .subscriptions;
+    }
+    if partner_of_record {
+        subscriptions.extend(record_partner(w, who, &customer.id, &mpn_id).await?);
+    }
     tracing::info!(invitation = %invitation.id, customer = %customer.id, partner = %partner.id, "invitation accepted");
     Ok(gw::AcceptInvitationResponse {
         relationships,
-        subscriptions: Vec::new(),
+        subscriptions,
         agreement,
     })
+}
+
+/// Seed 000's 21Vianet flow: the authorised partner becomes partner of record on each of the
+/// customer's subscriptions that are still running. Setting the same partner again changes
+/// nothing, so a retry is harmless.
+async fn record_partner(
+    w: &Workflows,
+    who: &Principal,
+    customer: &str,
+    mpn_id: &str,
+) -> Result<Vec<sub::Subscription>, Status> {
+    let mut changed = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = w
+            .subscriptions
+            .clone()
+            .list_subscriptions(sub::ListSubscriptionsRequest {
+                customer_tenant_id: customer.to_string(),
+                page_size: 1000,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .map_err(relay)?
+            .into_inner();
+        for s in page.subscriptions {
+            let running = matches!(
+                sub::subscription::State::try_from(s.state),
+                Ok(sub::subscription::State::Active
+                    | sub::subscription::State::Trial
+                    | sub::subscription::State::Suspended)
+            );
+            if !running || s.partner_of_record_mpn_id == mpn_id {
+                continue;
+            }
+            let updated = w
+                .subscriptions
+                .clone()
+                .update_subscription(on_behalf(
+                    sub::UpdateSubscriptionRequest {
+                        tenant_id: customer.to_string(),
+                        subscription: Some(sub::Subscription {
+                            id: s.id,
+                            partner_of_record_mpn_id: mpn_id.to_string(),
+                            ..Default::default()
+                        }),
+                        update_mask: Some(prost_types::FieldMask {
+                            paths: vec!["partner_of_record_mpn_id".into()],
+                        }),
+                    },
+                    who,
+                ))
+                .await
+                .map_err(relay)?
+                .into_inner();
+            changed.extend(updated.subscription);
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(changed);
+        }
+        page_token = page.next_page_token;
+    }
 }
 
 /// Refuses an invitation that can no longer be accepted, unless this tenant accepted it

@@ -101,6 +101,55 @@ impl WorkflowService for Workflows {
         Ok(Response::new(answer))
     }
 
+    async fn set_partner_of_record(
+        &self,
+        request: Request<gw::SetPartnerOfRecordRequest>,
+    ) -> Result<Response<gw::SetPartnerOfRecordResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let mpn_id = req.mpn_id.trim().to_string();
+        // "Check ID": the partner exists (NOT_FOUND otherwise); the subscriptions service then
+        // checks it is an advisor in the customer's cloud as it records it. Empty clears it.
+        let partner = if mpn_id.is_empty() {
+            None
+        } else {
+            self.tenants
+                .clone()
+                .verify_partner_id(partnerhub_proto::tenants::VerifyPartnerIdRequest {
+                    mpn_id: mpn_id.clone(),
+                })
+                .await
+                .map_err(crate::error::relay)?
+                .into_inner()
+                .partner
+        };
+        let updated = self
+            .subscriptions
+            .clone()
+            .update_subscription(on_behalf(
+                partnerhub_proto::subscriptions::UpdateSubscriptionRequest {
+                    tenant_id: req.tenant_id,
+                    subscription: Some(partnerhub_proto::subscriptions::Subscription {
+                        id: req.subscription_id,
+                        partner_of_record_mpn_id: mpn_id,
+                        etag: req.etag,
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["partner_of_record_mpn_id".into()],
+                    }),
+                },
+                &who,
+            ))
+            .await
+            .map_err(crate::error::relay)?
+            .into_inner();
+        Ok(Response::new(gw::SetPartnerOfRecordResponse {
+            subscription: updated.subscription,
+            partner,
+        }))
+    }
+
     async fn add_subscriptions(
         &self,
         request: Request<gw::AddSubscriptionsRequest>,

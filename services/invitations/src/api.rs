@@ -3,7 +3,7 @@
 
 use crate::Deps;
 use crate::code;
-use crate::domain::{self, Kind, NewInvitation};
+use crate::domain::{self, Kind, Line, NewInvitation};
 use crate::draft::{self, Letter};
 use crate::error::{Error, Result};
 use crate::store::{self, InvitationFilter, InvitationInsert, InvitationRow};
@@ -15,6 +15,9 @@ use partnerhub_kit::time::micros;
 use partnerhub_proto::invitations::invitation_internal_service_server::InvitationInternalService;
 use partnerhub_proto::invitations::invitation_service_server::InvitationService;
 use partnerhub_proto::invitations::{self as pb, InvitationKind};
+use partnerhub_proto::subscriptions::{
+    self as subscriptions_pb, subscription_service_client::SubscriptionServiceClient,
+};
 use partnerhub_proto::tenants::{self as tenants_pb, tenant_service_client::TenantServiceClient};
 use partnerhub_proto::types::{Cloud, PartnerType};
 use sqlx::AnyConnection;
@@ -87,6 +90,89 @@ impl Invitations {
         }
     }
 
+    /// An offer as the subscriptions service's catalogue has it; `None` if there is none with
+    /// that id.
+    async fn offer(
+        &self,
+        id: &str,
+        deadline: &Deadline,
+    ) -> Result<Option<subscriptions_pb::Offer>> {
+        let mut request = Request::new(subscriptions_pb::GetOfferRequest {
+            offer_id: id.to_string(),
+        });
+        deadline.apply(&mut request);
+        match SubscriptionServiceClient::new(self.deps.subscriptions.clone())
+            .get_offer(request)
+            .await
+        {
+            Ok(response) => Ok(response.into_inner().offer),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(Error::Subscriptions(status)),
+        }
+    }
+
+    /// The offers of an invitation's line items, in their order: each must exist in the
+    /// catalogue, be sold in the inviter's cloud instance, have a licence count within its
+    /// bounds (a trial: at most its maximum) and, for a trial, offer a trial. Every bad line is
+    /// named at once (INVALID_ARGUMENT); an offer without a trial is OFFER_HAS_NO_TRIAL when
+    /// nothing else is wrong.
+    async fn check_offers(
+        &self,
+        kind: Kind,
+        lines: &[Line],
+        cloud: Cloud,
+        deadline: &Deadline,
+    ) -> Result<Vec<subscriptions_pb::Offer>> {
+        let mut v = Violations::new();
+        let mut no_trial = None;
+        let mut offers = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let field = format!("invitation.line_items[{i}].offer_id");
+            let Some(offer) = self.offer(&line.offer_id.to_string(), deadline).await? else {
+                v.add(
+                    field,
+                    format!("no offer {} in the catalogue", line.offer_id),
+                );
+                continue;
+            };
+            if offer.cloud != cloud as i32 {
+                let theirs = Cloud::try_from(offer.cloud).unwrap_or(Cloud::Unspecified);
+                v.add(
+                    field,
+                    format!(
+                        "{} is sold in {}, the inviter is in {}: offers are made only in the \
+                         inviter's cloud instance",
+                        offer.display_name,
+                        theirs.as_str_name(),
+                        cloud.as_str_name()
+                    ),
+                );
+            } else if kind == Kind::Trial && !offer.trial_available && no_trial.is_none() {
+                no_trial = Some(Error::offer_has_no_trial(field, &offer.display_name));
+            }
+            let fewest = if kind == Kind::Trial {
+                1
+            } else {
+                offer.min_quantity
+            };
+            if !(fewest..=offer.max_quantity).contains(&line.quantity) {
+                v.add(
+                    format!("invitation.line_items[{i}].quantity"),
+                    format!(
+                        "must be {fewest} to {} licences for {} (was {})",
+                        offer.max_quantity, offer.display_name, line.quantity
+                    ),
+                );
+            }
+            offers.push(offer);
+        }
+        v.check()?;
+        if let Some(e) = no_trial {
+            return Err(e);
+        }
+        Ok(offers)
+    }
+
     async fn create(
         &self,
         req: pb::CreateInvitationRequest,
@@ -131,6 +217,11 @@ impl Invitations {
             Kind::IndirectPartnership if !holds(PartnerType::IndirectProvider) => {
                 return Err(Error::InviterNotIndirectProvider(inviter_id));
             }
+            // Trials, purchase offers and partner of record are the subscription advisor's
+            // (seeds 002 and 000).
+            kind if kind.needs_advisor() && !holds(PartnerType::Advisor) => {
+                return Err(Error::InviterNotAdvisor(inviter_id));
+            }
             _ => {}
         }
         if new.kind == Kind::ResellerRelationship
@@ -149,6 +240,10 @@ impl Invitations {
                     .await?;
             }
         }
+        let offers = self
+            .check_offers(new.kind, &new.line_items, cloud, deadline)
+            .await?;
+        let line_items = Line::encode(&new.line_items);
 
         let issued = code::issue();
         let fingerprint = fingerprint(&pb::CreateInvitationRequest {
@@ -172,6 +267,7 @@ impl Invitations {
             locale: new.locale.tag(),
             cloud,
             delegated_admin: new.delegated_admin.as_ref(),
+            line_items: &line_items,
             code_hash: &issued.hash,
             reusable: new.kind.reusable(),
             expire_time: now.saturating_add(micros(ttl)),
@@ -203,12 +299,26 @@ impl Invitations {
             });
         }
         let url = code::link(self.deps.links.base(cloud), &issued.code);
+        let offered: Vec<draft::Offered<'_>> = offers
+            .iter()
+            .zip(&new.line_items)
+            .map(|(offer, line)| draft::Offered {
+                name: &offer.display_name,
+                quantity: line.quantity,
+                trial_days: if offer.trial_available {
+                    offer.trial_days
+                } else {
+                    0
+                },
+            })
+            .collect();
         let email_draft = draft::compose(&Letter {
             locale: new.locale,
             kind: new.kind,
             partner_name: &inviter.display_name,
             mpn_id: &profile.mpn_id,
             delegated_admin: new.delegated_admin.as_ref(),
+            offers: &offered,
             url: &url,
             expire_time: row.expire_time,
             invitee_email: &invitee_email,
@@ -362,10 +472,13 @@ impl Invitations {
             return Err(refusal);
         }
         // An indirect partnership names its invitee (checked above). The customer kinds may be
-        // open to any customer, but only to customers: a partner can't decline them.
+        // open to any customer, but only to customers: a partner can't decline them. (The
+        // reusable kinds can't be declined at all.)
         if matches!(
             row.kind(),
-            InvitationKind::ResellerRelationship | InvitationKind::DelegatedAdmin
+            InvitationKind::ResellerRelationship
+                | InvitationKind::DelegatedAdmin
+                | InvitationKind::PartnerOfRecord
         ) {
             // Not holding the connection across the call to the tenants service.
             drop(conn);
@@ -411,9 +524,14 @@ impl Invitations {
         let now = self.deps.clock.now();
         let mut tx = self.db.pool.begin().await?;
         let row = by_code(&mut tx, code).await?;
-        // A retry by the same tenant with the same request id answers as the first call did.
+        // A retry by the same tenant with the same request id answers as the first call did,
+        // with the invitation as it is now (the first call may have committed after `row` was
+        // read: each statement sees what is committed when it runs).
         if let Some(seen) = store::redemption(&mut tx, &row.id, &tenant_id).await? {
-            return retry_of(&row, &seen, &request_id);
+            let current = store::by_id(&mut tx, &row.inviter_tenant_id, &row.id)
+                .await?
+                .ok_or(Error::InvitationNotFound)?;
+            return retry_of(&current, &seen, &request_id);
         }
         if row.is_for_another(&tenant_id) {
             return Err(Error::ForAnotherTenant);
@@ -432,11 +550,15 @@ impl Invitations {
         match store::insert_redemption(&mut tx, &row.id, &tenant_id, &request_id, now).await {
             Ok(()) => {}
             Err(Error::Database(e)) if is_unique_violation(&e) => {
-                // The same tenant redeemed a reusable invitation concurrently.
+                // The same tenant redeemed a reusable invitation concurrently: answer with the
+                // invitation as that redeem left it.
                 drop(tx);
                 let mut conn = self.conn().await?;
+                let current = store::by_id(&mut conn, &row.inviter_tenant_id, &row.id)
+                    .await?
+                    .ok_or(Error::InvitationNotFound)?;
                 return match store::redemption(&mut conn, &row.id, &tenant_id).await? {
-                    Some(seen) => retry_of(&row, &seen, &request_id),
+                    Some(seen) => retry_of(&current, &seen, &request_id),
                     None => Err(Error::AlreadyUsed),
                 };
             }
@@ -578,7 +700,7 @@ impl InvitationService for Invitations {
                 inviter_display_name: inviter.display_name,
                 inviter_mpn_id: inviter.partner.map(|p| p.mpn_id).unwrap_or_default(),
                 delegated_admin: row.delegated_admin(),
-                line_items: Vec::new(),
+                line_items: row.line_items(),
                 expire_time: Some(partnerhub_kit::time::timestamp(row.expire_time)),
                 state: row.state(now).proto() as i32,
                 cloud: row.cloud() as i32,

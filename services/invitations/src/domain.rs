@@ -15,14 +15,23 @@ pub const MIN_TTL: Duration = Duration::from_secs(3600);
 /// The longest `ttl` a request may name.
 pub const MAX_TTL: Duration = Duration::from_secs(365 * 86_400);
 
-/// The kinds this service issues so far. The others answer UNIMPLEMENTED
-/// (INVITATION_KIND_NOT_AVAILABLE) until their issues land.
+/// The most line items a purchase offer carries.
+pub const MAX_PURCHASE_LINE_ITEMS: usize = 20;
+
+/// The kinds of invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     ResellerRelationship,
     DelegatedAdmin,
     /// An indirect provider asks an enrolled indirect reseller to partner with it (seed 003).
     IndirectPartnership,
+    /// An advisor's link to a free trial of one offer, for any number of customers (seed 002).
+    Trial,
+    /// An advisor's link to offers with licence counts, for any number of customers (seed 002).
+    PurchaseOffer,
+    /// A partner asks a customer to authorise it as partner of record and delegated admin,
+    /// optionally with a trial or purchase offer (seed 000, the 21Vianet flow).
+    PartnerOfRecord,
 }
 
 impl Kind {
@@ -31,18 +40,80 @@ impl Kind {
             Kind::ResellerRelationship => InvitationKind::ResellerRelationship,
             Kind::DelegatedAdmin => InvitationKind::DelegatedAdmin,
             Kind::IndirectPartnership => InvitationKind::IndirectPartnership,
+            Kind::Trial => InvitationKind::Trial,
+            Kind::PurchaseOffer => InvitationKind::PurchaseOffer,
+            Kind::PartnerOfRecord => InvitationKind::PartnerOfRecord,
         }
     }
 
-    /// Whether the invitee is a customer (reseller relationship, delegated admin) rather than
-    /// a partner (indirect partnership).
+    /// Whether the invitee is a customer (every kind but the indirect partnership, whose
+    /// invitee is a partner).
     pub fn invites_customers(self) -> bool {
-        matches!(self, Kind::ResellerRelationship | Kind::DelegatedAdmin)
+        self != Kind::IndirectPartnership
     }
 
-    /// Whether any number of customers may accept it (TRIAL, PURCHASE_OFFER, later).
+    /// Whether any number of customers may accept it (TRIAL, PURCHASE_OFFER).
     pub fn reusable(self) -> bool {
-        false
+        matches!(self, Kind::Trial | Kind::PurchaseOffer)
+    }
+
+    /// Whether only a partner holding PARTNER_TYPE_ADVISOR sends it.
+    pub fn needs_advisor(self) -> bool {
+        // A partner of record is an advisor's partner ID on the customer's subscriptions.
+        matches!(
+            self,
+            Kind::Trial | Kind::PurchaseOffer | Kind::PartnerOfRecord
+        )
+    }
+
+    /// How many line items it carries: (fewest, most).
+    pub fn line_item_bounds(self) -> (usize, usize) {
+        match self {
+            Kind::Trial => (1, 1),
+            Kind::PurchaseOffer => (1, MAX_PURCHASE_LINE_ITEMS),
+            Kind::PartnerOfRecord => (0, 1),
+            Kind::ResellerRelationship | Kind::DelegatedAdmin | Kind::IndirectPartnership => (0, 0),
+        }
+    }
+}
+
+/// One checked line item: an offer and a licence count (the offer's existence, cloud, trial
+/// and bounds are checked with the subscriptions service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub offer_id: Uuid,
+    pub quantity: i32,
+}
+
+impl Line {
+    /// The stored form of line items: `<offer id>:<quantity>` joined by `,` ("" for none).
+    pub fn encode(lines: &[Line]) -> String {
+        lines
+            .iter()
+            .map(|l| format!("{}:{}", l.offer_id, l.quantity))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads the stored form back (anything unreadable is skipped; only `encode` writes it).
+    pub fn decode(stored: &str) -> Vec<Line> {
+        stored
+            .split(',')
+            .filter_map(|item| {
+                let (id, quantity) = item.split_once(':')?;
+                Some(Line {
+                    offer_id: Uuid::parse_str(id).ok()?,
+                    quantity: quantity.parse().ok()?,
+                })
+            })
+            .collect()
+    }
+
+    pub fn to_proto(&self) -> partnerhub_proto::types::LineItem {
+        partnerhub_proto::types::LineItem {
+            offer_id: self.offer_id.to_string(),
+            quantity: self.quantity,
+        }
     }
 }
 
@@ -81,6 +152,8 @@ pub struct NewInvitation {
     pub invitee_email: Option<String>,
     pub locale: Locale,
     pub delegated_admin: Option<Grant>,
+    /// The offers (TRIAL: one; PURCHASE_OFFER: 1 to 20; PARTNER_OF_RECORD: 0 or 1).
+    pub line_items: Vec<Line>,
     /// `None`: the service's default.
     pub ttl: Option<Duration>,
 }
@@ -99,15 +172,19 @@ impl NewInvitation {
             Ok(InvitationKind::ResellerRelationship) => Some(Kind::ResellerRelationship),
             Ok(InvitationKind::DelegatedAdmin) => Some(Kind::DelegatedAdmin),
             Ok(InvitationKind::IndirectPartnership) => Some(Kind::IndirectPartnership),
+            Ok(InvitationKind::Trial) => Some(Kind::Trial),
+            Ok(InvitationKind::PurchaseOffer) => Some(Kind::PurchaseOffer),
+            Ok(InvitationKind::PartnerOfRecord) => Some(Kind::PartnerOfRecord),
             Ok(InvitationKind::Unspecified) => {
                 v.add(
                     "invitation.kind",
                     "is required: INVITATION_KIND_RESELLER_RELATIONSHIP, \
-                     INVITATION_KIND_DELEGATED_ADMIN or INVITATION_KIND_INDIRECT_PARTNERSHIP",
+                     INVITATION_KIND_DELEGATED_ADMIN, INVITATION_KIND_INDIRECT_PARTNERSHIP, \
+                     INVITATION_KIND_TRIAL, INVITATION_KIND_PURCHASE_OFFER or \
+                     INVITATION_KIND_PARTNER_OF_RECORD",
                 );
                 None
             }
-            Ok(other) => return Err(Error::KindNotAvailable(other.as_str_name())),
             Err(_) => {
                 v.add("invitation.kind", "is not a known kind of invitation");
                 None
@@ -121,6 +198,13 @@ impl NewInvitation {
             "invitation.invitee_tenant_id",
             &inv.invitee_tenant_id,
         ));
+        if !inv.invitee_tenant_id.is_empty() && kind.is_some_and(Kind::reusable) {
+            v.add(
+                "invitation.invitee_tenant_id",
+                "must be unset: trial invitations and purchase offers are links for any number \
+                 of customers",
+            );
+        }
         if inv.invitee_tenant_id.is_empty() {
             match kind {
                 Some(Kind::DelegatedAdmin) => v.add(
@@ -176,15 +260,28 @@ impl NewInvitation {
                 );
                 None
             }
+            None if kind == Some(Kind::PartnerOfRecord) => {
+                v.add(
+                    "invitation.delegated_admin",
+                    "is required for INVITATION_KIND_PARTNER_OF_RECORD: the partner of record \
+                     is authorised as delegated admin too ({} for the classic roles)",
+                );
+                None
+            }
             None => Some(None),
         };
-        if !inv.line_items.is_empty() {
-            v.add(
-                "invitation.line_items",
-                "must be empty: reseller relationship, delegated admin and indirect partnership \
-                 invitations carry no offers",
-            );
-        }
+        let line_items = match kind {
+            Some(kind) => v.take(line_items(kind, &inv.line_items)),
+            None if inv.line_items.is_empty() => Some(Vec::new()),
+            None => {
+                v.add(
+                    "invitation.line_items",
+                    "can't be checked without a known invitation.kind: only trial, purchase \
+                     offer and partner of record invitations carry offers",
+                );
+                None
+            }
+        };
         let ttl = v.take(parse_ttl(ttl));
         v.check()?;
         match (
@@ -194,6 +291,7 @@ impl NewInvitation {
             invitee_email,
             locale,
             delegated_admin,
+            line_items,
             ttl,
         ) {
             (
@@ -203,6 +301,7 @@ impl NewInvitation {
                 Some(invitee_email),
                 Some(locale),
                 Some(delegated_admin),
+                Some(line_items),
                 Some(ttl),
             ) => Ok(NewInvitation {
                 kind,
@@ -211,11 +310,69 @@ impl NewInvitation {
                 invitee_email,
                 locale,
                 delegated_admin,
+                line_items,
                 ttl,
             }),
             _ => Err(Error::field("invitation", "is incomplete")),
         }
     }
+}
+
+/// The line items of a kind: as many as it carries, each offer id a UUID named once, each
+/// quantity at least 1 (the offer's own bounds are checked against the catalogue later).
+fn line_items(
+    kind: Kind,
+    items: &[partnerhub_proto::types::LineItem],
+) -> Result<Vec<Line>, Violations> {
+    const FIELD: &str = "invitation.line_items";
+    let (fewest, most) = kind.line_item_bounds();
+    let count = match kind {
+        Kind::Trial => "must have exactly one line item: the trial offer".to_string(),
+        Kind::PurchaseOffer => format!(
+            "must have 1 to {MAX_PURCHASE_LINE_ITEMS} line items: the offers and their licence counts"
+        ),
+        Kind::PartnerOfRecord => {
+            "may have at most one line item: a trial or purchase offer".to_string()
+        }
+        Kind::ResellerRelationship | Kind::DelegatedAdmin | Kind::IndirectPartnership => {
+            "must be empty: reseller relationship, delegated admin and indirect partnership \
+             invitations carry no offers"
+                .to_string()
+        }
+    };
+    if items.len() < fewest || items.len() > most {
+        return Err(Violations::one(FIELD, count));
+    }
+    let mut v = Violations::new();
+    let mut lines: Vec<Line> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let offer_id = v.take(fields::id(
+            &format!("{FIELD}[{i}].offer_id"),
+            &item.offer_id,
+        ));
+        if let Some(id) = offer_id
+            && lines.iter().any(|l| l.offer_id == id)
+        {
+            v.add(
+                format!("{FIELD}[{i}].offer_id"),
+                "names an offer named before; give each offer once, with its total licence count",
+            );
+        }
+        if item.quantity < 1 {
+            v.add(
+                format!("{FIELD}[{i}].quantity"),
+                "must be at least 1 licence",
+            );
+        }
+        if let Some(offer_id) = offer_id {
+            lines.push(Line {
+                offer_id,
+                quantity: item.quantity,
+            });
+        }
+    }
+    v.check()?;
+    Ok(lines)
 }
 
 /// An optional `ttl`: 1 hour to 365 days.
@@ -418,16 +575,95 @@ mod tests {
         assert!(new.delegated_admin.is_none());
     }
 
-    #[test]
-    fn later_kinds_are_not_available() {
-        let inv = pb::Invitation {
-            kind: InvitationKind::Trial as i32,
+    fn advisor(kind: InvitationKind, items: &[(&str, i32)]) -> pb::Invitation {
+        pb::Invitation {
+            kind: kind as i32,
+            line_items: items
+                .iter()
+                .map(|(id, q)| partnerhub_proto::types::LineItem {
+                    offer_id: (*id).to_string(),
+                    quantity: *q,
+                })
+                .collect(),
             ..reseller()
-        };
-        assert!(matches!(
-            NewInvitation::parse(Some(&inv), None),
-            Err(Error::KindNotAvailable("INVITATION_KIND_TRIAL"))
-        ));
+        }
+    }
+
+    #[test]
+    fn a_trial_is_one_offer_for_any_number_of_customers() {
+        let offer = Uuid::now_v7().to_string();
+        let new =
+            NewInvitation::parse(Some(&advisor(InvitationKind::Trial, &[(&offer, 25)])), None)
+                .unwrap();
+        assert_eq!(new.kind, Kind::Trial);
+        assert!(new.kind.reusable() && new.kind.needs_advisor());
+        assert_eq!(new.line_items.len(), 1);
+        for items in [vec![], vec![(offer.as_str(), 1), (offer.as_str(), 2)]] {
+            let fields = fields_of(
+                NewInvitation::parse(Some(&advisor(InvitationKind::Trial, &items)), None)
+                    .unwrap_err(),
+            );
+            assert_eq!(fields, ["invitation.line_items"]);
+        }
+        let mut named = advisor(InvitationKind::Trial, &[("nope", 0)]);
+        named.invitee_tenant_id = Uuid::now_v7().to_string();
+        assert_eq!(
+            fields_of(NewInvitation::parse(Some(&named), None).unwrap_err()),
+            [
+                "invitation.invitee_tenant_id",
+                "invitation.line_items[0].offer_id",
+                "invitation.line_items[0].quantity"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_purchase_offer_has_one_to_twenty_distinct_offers() {
+        let ids: Vec<String> = (0..21).map(|_| Uuid::now_v7().to_string()).collect();
+        let items: Vec<(&str, i32)> = ids.iter().map(|i| (i.as_str(), 5)).collect();
+        let new = NewInvitation::parse(
+            Some(&advisor(InvitationKind::PurchaseOffer, &items[..20])),
+            None,
+        )
+        .unwrap();
+        assert_eq!(new.line_items.len(), 20);
+        assert_eq!(Line::decode(&Line::encode(&new.line_items)), new.line_items);
+        assert_eq!(Line::decode(""), []);
+        for bad in [&items[..0], &items[..]] {
+            assert_eq!(
+                fields_of(
+                    NewInvitation::parse(Some(&advisor(InvitationKind::PurchaseOffer, bad)), None)
+                        .unwrap_err()
+                ),
+                ["invitation.line_items"]
+            );
+        }
+        let twice = [items[0], items[1], items[0]];
+        assert_eq!(
+            fields_of(
+                NewInvitation::parse(Some(&advisor(InvitationKind::PurchaseOffer, &twice)), None)
+                    .unwrap_err()
+            ),
+            ["invitation.line_items[2].offer_id"]
+        );
+    }
+
+    #[test]
+    fn a_partner_of_record_invitation_asks_for_delegated_admin_and_at_most_one_offer() {
+        let a = Uuid::now_v7().to_string();
+        let b = Uuid::now_v7().to_string();
+        let inv = advisor(InvitationKind::PartnerOfRecord, &[(&a, 1), (&b, 1)]);
+        assert_eq!(
+            fields_of(NewInvitation::parse(Some(&inv), None).unwrap_err()),
+            ["invitation.delegated_admin", "invitation.line_items"]
+        );
+        let mut inv = advisor(InvitationKind::PartnerOfRecord, &[]);
+        inv.delegated_admin = Some(pb::DelegatedAdminRequest::default());
+        inv.invitee_tenant_id = Uuid::now_v7().to_string();
+        let new = NewInvitation::parse(Some(&inv), None).unwrap();
+        assert_eq!(new.kind, Kind::PartnerOfRecord);
+        assert!(!new.kind.reusable() && new.kind.invites_customers());
+        assert!(new.line_items.is_empty() && new.delegated_admin.is_some());
     }
 
     #[test]

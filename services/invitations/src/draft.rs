@@ -16,11 +16,25 @@ pub struct Letter<'a> {
     pub partner_name: &'a str,
     pub mpn_id: &'a str,
     pub delegated_admin: Option<&'a Grant>,
+    /// The offers, in the invitation's line item order (the trial's one, a purchase offer's
+    /// list, a partner of record invitation's optional one).
+    pub offers: &'a [Offered<'a>],
     pub url: &'a str,
     /// Microseconds since the epoch.
     pub expire_time: i64,
     /// Empty: the partner fills in the recipient.
     pub invitee_email: &'a str,
+}
+
+/// An offer the invitation carries, as the draft names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Offered<'a> {
+    /// The offer's name in the catalogue.
+    pub name: &'a str,
+    /// Licences.
+    pub quantity: i32,
+    /// Length of its trial in days; 0: no trial (or unknown).
+    pub trial_days: i32,
 }
 
 /// Writes the draft.
@@ -68,6 +82,54 @@ fn english(l: &Letter<'_>) -> (String, String) {
                 l.mpn_id
             ),
         ),
+        Kind::Trial => {
+            let (name, terms) = match l.offers.first() {
+                Some(o) => (o.name, trial_terms(o, Locale::English)),
+                None => ("a subscription", String::new()),
+            };
+            (
+                format!("{partner} offers you a free trial of {name}"),
+                format!(
+                    "{partner} (partner ID {}), a subscription advisor, offers your \
+                     organisation a free trial of {name}{terms}. {}",
+                    l.mpn_id,
+                    advisor_role(partner, Locale::English)
+                ),
+            )
+        }
+        Kind::PurchaseOffer => (
+            format!("{partner} sends you a purchase offer"),
+            format!(
+                "{partner} (partner ID {}), a subscription advisor, offers your organisation \
+                 these subscriptions:\n\n{}\n\nYou can change the number of licences when you \
+                 buy. {}",
+                l.mpn_id,
+                offer_list(l.offers, Locale::English),
+                advisor_role(partner, Locale::English)
+            ),
+        ),
+        Kind::PartnerOfRecord => {
+            let mut asks = format!(
+                "{partner} (partner ID {}) asks your organisation to authorise {partner} as \
+                 partner of record for your subscriptions, and as your delegated admin. As \
+                 partner of record, {partner} is told of changes to your subscriptions and \
+                 helps you with them; as delegated admin, {partner} can manage your services \
+                 for you.",
+                l.mpn_id
+            );
+            if let Some(o) = l.offers.first() {
+                asks.push_str(&format!(
+                    " The offer also comes with {} of {}: once you have authorised {partner}, \
+                     you create the trial or subscription.",
+                    licences(o.quantity, Locale::English),
+                    o.name
+                ));
+            }
+            (
+                format!("{partner} asks you to authorise it as partner of record"),
+                asks,
+            )
+        }
     };
     let mut body = format!("Hello,\n\n{asks}\n\n");
     if let Some(grant) = l.delegated_admin {
@@ -76,8 +138,11 @@ fn english(l: &Letter<'_>) -> (String, String) {
             "and",
         );
         let lead = match l.kind {
-            Kind::ResellerRelationship => format!("{partner} also asks for delegated admin rights"),
+            Kind::ResellerRelationship | Kind::Trial | Kind::PurchaseOffer => {
+                format!("{partner} also asks for delegated admin rights")
+            }
             Kind::DelegatedAdmin | Kind::IndirectPartnership => "The rights asked for".to_string(),
+            Kind::PartnerOfRecord => "The delegated admin rights asked for".to_string(),
         };
         let term = match grant.duration {
             Some(d) if grant.auto_extend => format!(
@@ -142,6 +207,54 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
                 l.mpn_id
             ),
         ),
+        Kind::Trial => {
+            let (name, terms) = match l.offers.first() {
+                Some(o) => (o.name, trial_terms(o, Locale::Swedish)),
+                None => ("en prenumeration", String::new()),
+            };
+            (
+                format!("{partner} erbjuder er en kostnadsfri utvärdering av {name}"),
+                format!(
+                    "{partner} (partner-ID {}), abonnemangsrådgivare, erbjuder er organisation \
+                     en kostnadsfri utvärdering av {name}{terms}. {}",
+                    l.mpn_id,
+                    advisor_role(partner, Locale::Swedish)
+                ),
+            )
+        }
+        Kind::PurchaseOffer => (
+            format!("{partner} skickar ett köperbjudande till er"),
+            format!(
+                "{partner} (partner-ID {}), abonnemangsrådgivare, erbjuder er organisation \
+                 följande prenumerationer:\n\n{}\n\nNi kan ändra antalet licenser när ni \
+                 köper. {}",
+                l.mpn_id,
+                offer_list(l.offers, Locale::Swedish),
+                advisor_role(partner, Locale::Swedish)
+            ),
+        ),
+        Kind::PartnerOfRecord => {
+            let mut asks = format!(
+                "{partner} (partner-ID {}) ber er organisation att auktorisera {partner} som \
+                 partner för posten för era prenumerationer och som delegerad administratör. \
+                 Som partner för posten får {partner} veta om ändringar i era prenumerationer \
+                 och hjälper er med dem; som delegerad administratör kan {partner} hantera era \
+                 tjänster åt er.",
+                l.mpn_id
+            );
+            if let Some(o) = l.offers.first() {
+                asks.push_str(&format!(
+                    " Erbjudandet omfattar också {} av {}: när ni har auktoriserat {partner} \
+                     skapar ni utvärderings- eller prenumerationskontot.",
+                    licences(o.quantity, Locale::Swedish),
+                    o.name
+                ));
+            }
+            (
+                format!("{partner} ber er auktorisera dem som partner för posten"),
+                asks,
+            )
+        }
     };
     let mut body = format!("Hej!\n\n{asks}\n\n");
     if let Some(grant) = l.delegated_admin {
@@ -150,11 +263,14 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
             "och",
         );
         let lead = match l.kind {
-            Kind::ResellerRelationship => {
+            Kind::ResellerRelationship | Kind::Trial | Kind::PurchaseOffer => {
                 format!("{partner} ber också om delegerad administratörsbehörighet")
             }
             Kind::DelegatedAdmin | Kind::IndirectPartnership => {
                 "Behörigheten som efterfrågas".to_string()
+            }
+            Kind::PartnerOfRecord => {
+                "Den delegerade administratörsbehörighet som efterfrågas".to_string()
             }
         };
         let term = match grant.duration {
@@ -187,6 +303,58 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
         date_time(l.expire_time, Locale::Swedish)
     ));
     (subject, body)
+}
+
+/// "1 licence" / "25 licenser".
+fn licences(n: i32, locale: Locale) -> String {
+    let word = match (locale, n == 1) {
+        (Locale::English, true) => "licence",
+        (Locale::English, false) => "licences",
+        (Locale::Swedish, true) => "licens",
+        (Locale::Swedish, false) => "licenser",
+    };
+    format!("{n} {word}")
+}
+
+/// " for 30 days, with 25 licences" / " i 30 dagar, med 25 licenser".
+fn trial_terms(o: &Offered<'_>, locale: Locale) -> String {
+    let days = u64::try_from(o.trial_days).unwrap_or(0);
+    let length = (days > 0).then(|| span(Duration::from_secs(days * 86_400), locale));
+    match (locale, length) {
+        (Locale::English, Some(length)) => {
+            format!(" for {length}, with {}", licences(o.quantity, locale))
+        }
+        (Locale::English, None) => format!(" with {}", licences(o.quantity, locale)),
+        (Locale::Swedish, Some(length)) => {
+            format!(" i {length}, med {}", licences(o.quantity, locale))
+        }
+        (Locale::Swedish, None) => format!(" med {}", licences(o.quantity, locale)),
+    }
+}
+
+/// One line per offer: "- Business Basic: 25 licences".
+fn offer_list(offers: &[Offered<'_>], locale: Locale) -> String {
+    offers
+        .iter()
+        .map(|o| format!("- {}: {}", o.name, licences(o.quantity, locale)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What accepting an advisor's invitation makes the advisor (the ADVISOR relationship).
+fn advisor_role(partner: &str, locale: Locale) -> String {
+    match locale {
+        Locale::English => format!(
+            "When you accept, {partner} becomes your subscription advisor: it helps you with \
+             sales, support and technical questions, and can reset passwords and manage support \
+             incidents for you."
+        ),
+        Locale::Swedish => format!(
+            "När ni accepterar blir {partner} er abonnemangsrådgivare: {partner} hjälper er med \
+             försäljning, support och teknik, och kan återställa lösenord och hantera \
+             supportärenden åt er."
+        ),
+    }
 }
 
 /// A customer role in words.
@@ -334,6 +502,7 @@ mod tests {
             partner_name: "Fabrikam AB",
             mpn_id: "1234567",
             delegated_admin: grant,
+            offers: &[],
             url: "https://admin.example/partner-invitation?code=abc",
             // 2026-05-01T14:03:00Z
             expire_time: 1_777_644_180_000_000,
@@ -425,6 +594,107 @@ mod tests {
             assert!(sv.body.contains(part), "{part} in {}", sv.body);
         }
         assert!(!sv.body.contains("kundavtalet"), "{}", sv.body);
+    }
+
+    const BASIC: Offered<'static> = Offered {
+        name: "Business Basic",
+        quantity: 25,
+        trial_days: 30,
+    };
+    const EXCHANGE: Offered<'static> = Offered {
+        name: "Exchange Online Plan 1",
+        quantity: 1,
+        trial_days: 0,
+    };
+
+    #[test]
+    fn an_advisors_drafts_name_the_offers_and_licence_counts() {
+        let offers = [BASIC];
+        let mut l = letter(Locale::English, None);
+        l.kind = Kind::Trial;
+        l.offers = &offers;
+        let en = compose(&l);
+        assert_eq!(
+            en.subject,
+            "Fabrikam AB offers you a free trial of Business Basic"
+        );
+        for part in [
+            "free trial of Business Basic for 30 days, with 25 licences",
+            "subscription advisor",
+            "https://admin.example/partner-invitation?code=abc",
+            "1 May 2026, 14:03 UTC",
+        ] {
+            assert!(en.body.contains(part), "{part} in {}", en.body);
+        }
+        l.locale = Locale::Swedish;
+        let sv = compose(&l);
+        assert_eq!(
+            sv.subject,
+            "Fabrikam AB erbjuder er en kostnadsfri utvärdering av Business Basic"
+        );
+        assert!(
+            sv.body.contains("i 30 dagar, med 25 licenser"),
+            "{}",
+            sv.body
+        );
+
+        let offers = [BASIC, EXCHANGE];
+        let mut l = letter(Locale::English, None);
+        l.kind = Kind::PurchaseOffer;
+        l.offers = &offers;
+        let en = compose(&l);
+        for part in [
+            "- Business Basic: 25 licences\n- Exchange Online Plan 1: 1 licence\n",
+            "change the number of licences",
+        ] {
+            assert!(en.body.contains(part), "{part} in {}", en.body);
+        }
+        l.locale = Locale::Swedish;
+        let sv = compose(&l);
+        assert!(sv.subject.contains("köperbjudande"), "{}", sv.subject);
+        assert!(
+            sv.body
+                .contains("- Business Basic: 25 licenser\n- Exchange Online Plan 1: 1 licens\n"),
+            "{}",
+            sv.body
+        );
+    }
+
+    #[test]
+    fn a_partner_of_record_draft_asks_for_authorisation_and_delegated_admin() {
+        let grant = Grant {
+            roles: vec![Role::GlobalAdmin, Role::HelpdeskAdmin],
+            duration: None,
+            auto_extend: false,
+        };
+        let offers = [BASIC];
+        let mut l = letter(Locale::English, Some(&grant));
+        l.kind = Kind::PartnerOfRecord;
+        l.offers = &offers;
+        let en = compose(&l);
+        assert_eq!(
+            en.subject,
+            "Fabrikam AB asks you to authorise it as partner of record"
+        );
+        for part in [
+            "authorise Fabrikam AB as partner of record for your subscriptions",
+            "delegated admin",
+            "25 licences of Business Basic",
+            "Global administrator and Helpdesk (password) administrator",
+        ] {
+            assert!(en.body.contains(part), "{part} in {}", en.body);
+        }
+        l.locale = Locale::Swedish;
+        l.offers = &[];
+        let sv = compose(&l);
+        for part in [
+            "partner för posten",
+            "delegerad administratör",
+            "global administratör och lösenordsadministratör",
+        ] {
+            assert!(sv.body.contains(part), "{part} in {}", sv.body);
+        }
+        assert!(!sv.body.contains("Erbjudandet omfattar"), "{}", sv.body);
     }
 
     #[test]

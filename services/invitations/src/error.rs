@@ -18,8 +18,8 @@ pub enum Error {
          include delegated admin; set invitation.delegated_admin"
     )]
     DelegatedAdminRequired(Violations),
-    #[error("invitations of kind {0} are not available yet")]
-    KindNotAvailable(&'static str),
+    #[error("invalid request: {0}")]
+    OfferHasNoTrial(Violations),
     // Says nothing more: a wrong code must not tell whether something exists.
     #[error("invitation not found")]
     InvitationNotFound,
@@ -32,6 +32,11 @@ pub enum Error {
          resellers"
     )]
     InviterNotIndirectProvider(String),
+    #[error(
+        "partner {0} is not a subscription advisor; only advisors send trial invitations, \
+         purchase offers and partner of record invitations"
+    )]
+    InviterNotAdvisor(String),
     #[error(
         "partner {0} can't resell: only direct and indirect providers sell to and bill \
          customers; ask for delegated admin instead, or work through an indirect provider"
@@ -58,6 +63,8 @@ pub enum Error {
     Reusable,
     #[error("the tenants service: {0}")]
     Tenants(tonic::Status),
+    #[error("the subscriptions service: {0}")]
+    Subscriptions(tonic::Status),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -84,9 +91,19 @@ impl Error {
         ))
     }
 
-    /// A failed call to the tenants service.
-    fn tenants_unavailable(&self) -> bool {
-        matches!(self, Error::Tenants(s)
+    /// A line item whose offer has no trial.
+    pub fn offer_has_no_trial(field: impl Into<String>, offer_name: &str) -> Self {
+        Error::OfferHasNoTrial(Violations::one(
+            field,
+            format!(
+                "{offer_name} has no trial; choose an offer with a trial, or send a purchase offer"
+            ),
+        ))
+    }
+
+    /// A failed call to the tenants or subscriptions service that may work when retried.
+    fn peer_unavailable(&self) -> bool {
+        matches!(self, Error::Tenants(s) | Error::Subscriptions(s)
             if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled))
     }
 }
@@ -100,13 +117,14 @@ impl From<Violations> for Error {
 impl Fault for Error {
     fn code(&self) -> Code {
         match self {
-            Error::Invalid(_) | Error::RequestIdReused(_) | Error::DelegatedAdminRequired(_) => {
-                Code::InvalidArgument
-            }
-            Error::KindNotAvailable(_) => Code::Unimplemented,
+            Error::Invalid(_)
+            | Error::RequestIdReused(_)
+            | Error::DelegatedAdminRequired(_)
+            | Error::OfferHasNoTrial(_) => Code::InvalidArgument,
             Error::InvitationNotFound | Error::TenantNotFound(_) => Code::NotFound,
             Error::InviterNotAPartner(_)
             | Error::InviterNotIndirectProvider(_)
+            | Error::InviterNotAdvisor(_)
             | Error::InviterCannotResell(_)
             | Error::NotACustomer(_)
             | Error::Expired
@@ -115,8 +133,10 @@ impl Fault for Error {
             | Error::AlreadyUsed
             | Error::ForAnotherTenant
             | Error::Reusable => Code::FailedPrecondition,
-            Error::Tenants(_) if self.tenants_unavailable() => Code::Unavailable,
-            Error::Tenants(_) => Code::Internal,
+            Error::Tenants(_) | Error::Subscriptions(_) if self.peer_unavailable() => {
+                Code::Unavailable
+            }
+            Error::Tenants(_) | Error::Subscriptions(_) => Code::Internal,
             Error::Database(e) => status::database_code(e),
         }
     }
@@ -126,11 +146,12 @@ impl Fault for Error {
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
             Error::DelegatedAdminRequired(_) => "DELEGATED_ADMIN_REQUIRED",
-            Error::KindNotAvailable(_) => "INVITATION_KIND_NOT_AVAILABLE",
+            Error::OfferHasNoTrial(_) => "OFFER_HAS_NO_TRIAL",
             Error::InvitationNotFound => "INVITATION_NOT_FOUND",
             Error::TenantNotFound(_) => "TENANT_NOT_FOUND",
             Error::InviterNotAPartner(_) => "INVITER_NOT_A_PARTNER",
             Error::InviterNotIndirectProvider(_) => "INVITER_NOT_INDIRECT_PROVIDER",
+            Error::InviterNotAdvisor(_) => "INVITER_NOT_ADVISOR",
             Error::InviterCannotResell(_) => "INVITER_CANNOT_RESELL",
             Error::NotACustomer(_) => "NOT_A_CUSTOMER",
             Error::Expired => "INVITATION_EXPIRED",
@@ -139,26 +160,31 @@ impl Fault for Error {
             Error::AlreadyUsed => "INVITATION_ALREADY_USED",
             Error::ForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
             Error::Reusable => "INVITATION_REUSABLE",
-            Error::Tenants(_) if self.tenants_unavailable() => "SERVICE_UNAVAILABLE",
+            Error::Tenants(_) | Error::Subscriptions(_) if self.peer_unavailable() => {
+                "SERVICE_UNAVAILABLE"
+            }
             Error::Database(e) if status::database_code(e) == Code::Unavailable => {
                 "DATABASE_UNAVAILABLE"
             }
-            Error::Tenants(_) | Error::Database(_) => "INTERNAL",
+            Error::Tenants(_) | Error::Subscriptions(_) | Error::Database(_) => "INTERNAL",
         }
     }
 
     fn violations(&self) -> &[Violation] {
         match self {
-            Error::Invalid(v) | Error::RequestIdReused(v) | Error::DelegatedAdminRequired(v) => {
-                v.as_slice()
-            }
+            Error::Invalid(v)
+            | Error::RequestIdReused(v)
+            | Error::DelegatedAdminRequired(v)
+            | Error::OfferHasNoTrial(v) => v.as_slice(),
             _ => &[],
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::Tenants(_) if self.tenants_unavailable() => Some(status::RETRY_UNAVAILABLE),
+            Error::Tenants(_) | Error::Subscriptions(_) if self.peer_unavailable() => {
+                Some(status::RETRY_UNAVAILABLE)
+            }
             Error::Database(e) if status::database_code(e) == Code::Unavailable => {
                 Some(status::RETRY_UNAVAILABLE)
             }

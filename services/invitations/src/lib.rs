@@ -2,8 +2,9 @@
 //! codes (kept only as hashes) and e-mail drafts; previews, declines, revokes, expiry, and the
 //! atomic redeem the gateway's acceptance workflow calls.
 //!
-//! Built so far: the kinds RESELLER_RELATIONSHIP, DELEGATED_ADMIN and INDIRECT_PARTNERSHIP. The
-//! others answer UNIMPLEMENTED (INVITATION_KIND_NOT_AVAILABLE) until their issues land.
+//! Every kind: RESELLER_RELATIONSHIP, DELEGATED_ADMIN, INDIRECT_PARTNERSHIP, the advisor's
+//! reusable TRIAL and PURCHASE_OFFER links (seed 002), and PARTNER_OF_RECORD (seed 000's
+//! 21Vianet flow). Offers are checked with the subscriptions service's `GetOffer`.
 
 mod api;
 mod code;
@@ -44,6 +45,9 @@ pub struct Deps {
     pub clock: Clock,
     /// The tenants service (names, clouds and countries of tenants).
     pub tenants: Channel,
+    /// The subscriptions service (the offers of trials, purchase offers and partner of
+    /// record invitations).
+    pub subscriptions: Channel,
     /// Invitation links, per cloud.
     pub links: Links,
     /// How long an untouched invitation stays usable when the request names no `ttl`.
@@ -51,11 +55,12 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Defaults for everything but the tenants service.
-    pub fn new(tenants: Channel) -> Self {
+    /// Defaults for everything but the tenants and subscriptions services.
+    pub fn new(tenants: Channel, subscriptions: Channel) -> Self {
         Deps {
             clock: Clock::default(),
             tenants,
+            subscriptions,
             links: Links::default(),
             default_ttl: std::time::Duration::from_secs(90 * 86_400),
         }

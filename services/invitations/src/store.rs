@@ -6,7 +6,7 @@
 //! `state = 'STATE_PENDING' AND expire_time > $now` in its own WHERE, so a check and the change
 //! it allows can't be split by a concurrent call.
 
-use crate::domain::State;
+use crate::domain::{Line, State};
 use crate::error::Result;
 use partnerhub_kit::delegation::Grant;
 use partnerhub_kit::page::Page;
@@ -15,13 +15,12 @@ use partnerhub_proto::invitations::{self as pb, InvitationKind};
 use partnerhub_proto::types::{Cloud, Role};
 use sqlx::AnyConnection;
 
-/// The columns of an invitation row, in [`InvitationRow`]'s order (never the code hash; not
-/// `line_items` either, which no kind built so far fills).
+/// The columns of an invitation row, in [`InvitationRow`]'s order (never the code hash).
 macro_rules! invitation_columns {
     () => {
         "id, kind, inviter_tenant_id, invitee_tenant_id, invitee_email, locale, cloud, \
          delegated_admin, delegated_admin_roles, delegated_admin_duration_seconds, \
-         delegated_admin_auto_extend, state, reusable, use_count, \
+         delegated_admin_auto_extend, line_items, state, reusable, use_count, \
          responded_tenant_id, expire_time, create_time, update_time"
     };
 }
@@ -46,6 +45,8 @@ pub struct InvitationRow {
     pub delegated_admin_roles: String,
     pub delegated_admin_duration_seconds: i64,
     pub delegated_admin_auto_extend: i64,
+    /// [`Line::encode`]'s form.
+    pub line_items: String,
     pub state: String,
     pub reusable: i64,
     pub use_count: i64,
@@ -96,6 +97,14 @@ impl InvitationRow {
         })
     }
 
+    /// The offers it carries.
+    pub fn line_items(&self) -> Vec<partnerhub_proto::types::LineItem> {
+        Line::decode(&self.line_items)
+            .iter()
+            .map(Line::to_proto)
+            .collect()
+    }
+
     /// The invitation as clients see it at `now`.
     pub fn to_proto(&self, now: i64) -> pb::Invitation {
         pb::Invitation {
@@ -106,9 +115,7 @@ impl InvitationRow {
             invitee_email: self.invitee_email.clone(),
             locale: self.locale.clone(),
             delegated_admin: self.delegated_admin(),
-            // The kinds with offers (TRIAL, PURCHASE_OFFER, PARTNER_OF_RECORD) come later;
-            // until then `line_items` is always empty.
-            line_items: Vec::new(),
+            line_items: self.line_items(),
             state: self.state(now).proto() as i32,
             reusable: self.is_reusable(),
             use_count: i32::try_from(self.use_count).unwrap_or(i32::MAX),
@@ -131,6 +138,8 @@ pub struct InvitationInsert<'a> {
     pub locale: &'a str,
     pub cloud: Cloud,
     pub delegated_admin: Option<&'a Grant>,
+    /// [`Line::encode`]'s form.
+    pub line_items: &'a str,
     pub code_hash: &'a str,
     pub reusable: bool,
     pub expire_time: i64,
@@ -144,8 +153,8 @@ pub async fn insert(conn: &mut AnyConnection, i: &InvitationInsert<'_>) -> Resul
          locale, cloud, delegated_admin, delegated_admin_roles, \
          delegated_admin_duration_seconds, delegated_admin_auto_extend, line_items, code_hash, \
          state, reusable, use_count, responded_tenant_id, expire_time, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', $12, 'STATE_PENDING', $13, 0, \
-         '', $14, $15, $15)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'STATE_PENDING', $14, 0, \
+         '', $15, $16, $16)",
     )
     .bind(i.id)
     .bind(i.kind.as_str_name())
@@ -173,6 +182,7 @@ pub async fn insert(conn: &mut AnyConnection, i: &InvitationInsert<'_>) -> Resul
             .unwrap_or(0),
     )
     .bind(i64::from(grant.is_some_and(|g| g.auto_extend)))
+    .bind(i.line_items)
     .bind(i.code_hash)
     .bind(i64::from(i.reusable))
     .bind(i.expire_time)

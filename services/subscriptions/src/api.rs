@@ -3,14 +3,16 @@
 //! store, answer. Every handler reads the time once per attempt, from the service's clock, so
 //! one answer never mixes two "nows".
 //!
-//! `CreateAdvisorSubscriptions` and `WatchSubscriptionEvents` answer UNIMPLEMENTED (the
-//! generated defaults) until their issue; the events they will read are written already.
+//! Every write of events takes the event writers' row first (so cursors follow commit order
+//! and writers never wait on each other in two orders), and bumps `events` after it commits:
+//! that wakes the `WatchSubscriptionEvents` streams, each its own task reading the events
+//! table after its last cursor (and every [`WATCH_POLL`] anyway, so nothing is missed).
 
 use crate::Deps;
 use crate::catalogue::{self, CheckedLine};
 use crate::domain::{
-    self, Action, EventType, NewOrder, NewSubscription, OfferFilter, OfferSpec, OrderFilter,
-    SubscriptionFilter, SubscriptionPatch,
+    self, Action, AdvisorSubscriptions, EventType, NewOrder, NewSubscription, OfferFilter,
+    OfferSpec, OrderFilter, SubscriptionFilter, SubscriptionPatch,
 };
 use crate::error::{Error, Result};
 use crate::store::{self, Removed, SubscriptionRow, Values};
@@ -21,12 +23,18 @@ use partnerhub_kit::store::{Database, Replay, fingerprint, remember, replay};
 use partnerhub_kit::time::timestamp;
 use partnerhub_proto::relationships::relationship_service_client::RelationshipServiceClient;
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
+use partnerhub_proto::subscriptions::subscription::State;
 use partnerhub_proto::subscriptions::subscription_internal_service_server::SubscriptionInternalService;
 use partnerhub_proto::subscriptions::subscription_service_server::SubscriptionService;
 use partnerhub_proto::subscriptions::{self as pb};
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{self as ten, agreement, tenant};
 use partnerhub_proto::types::{Cloud, PartnerType};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
@@ -34,6 +42,7 @@ use uuid::Uuid;
 /// The `request_ids` method names.
 const CREATE_OFFER: &str = "CreateOffer";
 const PLACE_ORDER: &str = "PlaceOrder";
+const CREATE_ADVISOR_SUBSCRIPTIONS: &str = "CreateAdvisorSubscriptions";
 /// How often a change is tried when a concurrent change of the same subscription committed
 /// between its read and its write (each try reads again and checks again).
 const WRITE_ATTEMPTS: usize = 3;
@@ -41,13 +50,35 @@ const WRITE_ATTEMPTS: usize = 3;
 const GRPC_TIMEOUT: &str = "grpc-timeout";
 /// Rows per page when this service reads another's list to the end.
 const PEER_PAGE: i32 = 1000;
+/// Events a watcher reads from the table at once.
+const WATCH_PAGE: i64 = 256;
+/// Events waiting for a watcher's client to take them; a client that doesn't read holds up its
+/// own stream's task here and nothing else.
+const WATCH_BUFFER: usize = 16;
+/// How often a waiting watcher looks for events even without a wake-up (and for trials that
+/// ended meanwhile).
+pub const WATCH_POLL: Duration = Duration::from_secs(1);
 
 /// The subscriptions service over its database.
 #[derive(Debug, Clone)]
 pub struct Subscriptions {
     db: Database,
     deps: Deps,
+    /// Bumped after every commit that wrote events: wakes the watchers.
+    events: Arc<watch::Sender<u64>>,
+    /// Cancelled when the server shuts down: the watchers end their streams.
+    shutdown: CancellationToken,
 }
+
+/// Who a watch stream is for: the partner's tenant id and partner ID.
+#[derive(Debug, Clone)]
+struct Watcher {
+    tenant_id: String,
+    mpn_id: String,
+}
+
+type WatchItem = Result<pb::WatchSubscriptionEventsResponse, Status>;
+type WatchStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = WatchItem> + Send + 'static>>;
 
 type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
 
@@ -98,7 +129,22 @@ impl ChangeRequest {
 
 impl Subscriptions {
     pub fn new(db: Database, deps: Deps) -> Self {
-        Subscriptions { db, deps }
+        Self::with_shutdown(db, deps, CancellationToken::new())
+    }
+
+    /// The service, whose watch streams end when `shutdown` is cancelled.
+    pub fn with_shutdown(db: Database, deps: Deps, shutdown: CancellationToken) -> Self {
+        Subscriptions {
+            db,
+            deps,
+            events: Arc::new(watch::Sender::new(0)),
+            shutdown,
+        }
+    }
+
+    /// After a commit that wrote events: wakes the watchers.
+    fn events_committed(&self) {
+        self.events.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     async fn conn(&self) -> Result<Conn> {
@@ -250,7 +296,7 @@ impl Subscriptions {
             return self.placed(&id).await;
         }
         // 1. The customer.
-        let customer = self.customer(&order.customer_tenant_id, deadline).await?;
+        let customer = self.tenant(&order.customer_tenant_id, deadline).await?;
         if customer.kind != tenant::Kind::Customer as i32 {
             return Err(Error::NotACustomer(order.customer_tenant_id));
         }
@@ -342,6 +388,7 @@ impl Subscriptions {
                 Replay::New => {}
             }
         }
+        store::lock_events(&mut tx).await?;
         let now = self.now();
         let id = Uuid::now_v7().to_string();
         let subscriptions = new_subscriptions(order, lines, &id, || Uuid::now_v7().to_string())?;
@@ -350,7 +397,28 @@ impl Subscriptions {
         for s in &subscriptions {
             store::insert_subscription(&mut tx, s, now).await?;
         }
-        store::lock_events(&mut tx).await?;
+        // The customer buys what it had a trial of: the trial ends (converted) with the order.
+        let mut offers: Vec<&str> = order
+            .line_items
+            .iter()
+            .map(|l| l.offer_id.as_str())
+            .collect();
+        offers.sort_unstable();
+        offers.dedup();
+        for offer in offers {
+            for trial in store::open_trials(&mut tx, &order.customer_tenant_id, offer).await? {
+                if let Some(row) = store::end_trial(&mut tx, &trial, now).await? {
+                    store::append_event(
+                        &mut tx,
+                        EventType::TrialEnded,
+                        &row,
+                        &Removed::default(),
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
         for s in &ids {
             let row = store::subscription(&mut tx, s)
                 .await?
@@ -362,11 +430,13 @@ impl Subscriptions {
             remember(&mut tx, PLACE_ORDER, rid, fingerprint, &id).await?;
         }
         tx.commit().await?;
+        self.events_committed();
         Ok(id)
     }
 
     /// The answer to a placed order: the order and its subscriptions as they are now.
     async fn placed(&self, id: &str) -> Result<pb::PlaceOrderResponse> {
+        self.sweep_trials().await?;
         let now = self.now();
         let mut conn = self.conn().await?;
         let order = store::order(&mut conn, id).await?.ok_or_else(|| {
@@ -423,6 +493,7 @@ impl Subscriptions {
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let id = v.take(fields::id("subscription_id", &req.subscription_id));
         let (tenant_id, id) = v.done(tenant_id.zip(id))?;
+        self.sweep_trials().await?;
         let now = self.now();
         let row = self
             .visible(&tenant_id.to_string(), &id.to_string())
@@ -456,6 +527,7 @@ impl Subscriptions {
             ],
         ));
         let (filter, page) = v.done(filter.zip(page))?;
+        self.sweep_trials().await?;
         let now = self.now();
         let rows = store::list_subscriptions(&mut *self.conn().await?, &filter, now, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |s| s.id.clone());
@@ -599,7 +671,7 @@ impl Subscriptions {
             && *mpn_id != row.partner_of_record_mpn_id
         {
             if !mpn_id.is_empty() {
-                let customer = self.customer(&row.customer_tenant_id, deadline).await?;
+                let customer = self.tenant(&row.customer_tenant_id, deadline).await?;
                 self.check_partner_of_record(mpn_id, customer.cloud, deadline)
                     .await?;
             }
@@ -618,6 +690,7 @@ impl Subscriptions {
         now: i64,
     ) -> Result<Option<pb::Subscription>> {
         let mut tx = self.db.pool.begin().await?;
+        store::lock_events(&mut tx).await?;
         if !store::update_subscription(&mut tx, &row.id, row.version, next, now).await? {
             return Ok(None);
         }
@@ -634,11 +707,11 @@ impl Subscriptions {
                 &after.partner_of_record_mpn_id,
             ),
         };
-        store::lock_events(&mut tx).await?;
         for kind in events {
             store::append_event(&mut tx, *kind, &after, &removed, now).await?;
         }
         tx.commit().await?;
+        self.events_committed();
         Ok(Some(after.to_proto(now)))
     }
 
@@ -684,10 +757,337 @@ impl Subscriptions {
         self.change_state(change, action).await
     }
 
+    // ---- trials ----
+
+    /// Ends the trials past their end that are still stored as trials: each becomes EXPIRED
+    /// with one TRIAL_ENDED event, once (the state condition and the event writers' row make
+    /// concurrent sweeps harmless). Runs before reads and watch pages; cheap when there is
+    /// nothing to do.
+    async fn sweep_trials(&self) -> Result<()> {
+        let now = self.now();
+        if !store::any_trial_past_end(&mut *self.conn().await?, now).await? {
+            return Ok(());
+        }
+        let mut tx = self.db.pool.begin().await?;
+        store::lock_events(&mut tx).await?;
+        let mut ended = 0;
+        for id in store::trials_past_end(&mut tx, now).await? {
+            if let Some(row) = store::end_trial(&mut tx, &id, now).await? {
+                store::append_event(
+                    &mut tx,
+                    EventType::TrialEnded,
+                    &row,
+                    &Removed::default(),
+                    now,
+                )
+                .await?;
+                ended += 1;
+            }
+        }
+        tx.commit().await?;
+        if ended > 0 {
+            self.events_committed();
+        }
+        Ok(())
+    }
+
+    // ---- advisor subscriptions ----
+
+    async fn create_advisor_subscriptions(
+        &self,
+        req: pb::CreateAdvisorSubscriptionsRequest,
+        deadline: &Deadline,
+    ) -> Result<pb::CreateAdvisorSubscriptionsResponse> {
+        let new = AdvisorSubscriptions::parse(&req)?;
+        let fingerprint = fingerprint(&pb::CreateAdvisorSubscriptionsRequest {
+            request_id: String::new(),
+            ..req
+        });
+        // A retry answers what the first call made, whatever changed since.
+        if let Some(ids) = self
+            .seen(CREATE_ADVISOR_SUBSCRIPTIONS, new.request_id, &fingerprint)
+            .await?
+        {
+            return self.advisor_created(&ids).await;
+        }
+        // 1. The customer.
+        let customer = self.tenant(&new.customer_tenant_id, deadline).await?;
+        if customer.kind != tenant::Kind::Customer as i32 {
+            return Err(Error::NotACustomer(new.customer_tenant_id));
+        }
+        // 2. The advisor ("Check ID"): an advisor in the customer's cloud.
+        self.check_partner_of_record(&new.partner_of_record_mpn_id, customer.cloud, deadline)
+            .await?;
+        // 3. The line items, as for orders.
+        let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
+        let lines = catalogue::check_line_items(
+            &mut *self.conn().await?,
+            &new.line_items,
+            cloud,
+            &customer.country_code,
+        )
+        .await?;
+        let mut problems = catalogue::problems(&lines).peekable();
+        if let Some(first) = problems.peek() {
+            let reason = first.reason;
+            let mut violations = Violations::new();
+            for p in problems {
+                violations.add(p.field.clone(), p.description.clone());
+            }
+            return Err(Error::Rejected { reason, violations });
+        }
+        // 4. Trials of offers that have one.
+        if new.trial {
+            let mut violations = Violations::new();
+            for (i, line) in lines.iter().enumerate() {
+                if let Some(offer) = &line.offer
+                    && !offer.spec.trial_available
+                {
+                    violations.add(
+                        format!("line_items[{i}].offer_id"),
+                        format!("{} has no trial", offer.spec.display_name),
+                    );
+                }
+            }
+            if !violations.is_empty() {
+                return Err(Error::Rejected {
+                    reason: domain::TRIAL_NOT_AVAILABLE,
+                    violations,
+                });
+            }
+        }
+        let ids = match self.write_advisor(&new, &lines, &fingerprint).await {
+            // A concurrent twin with the same request id committed first: answer as a retry.
+            Err(e) if e.is_unique_violation() => self
+                .seen(CREATE_ADVISOR_SUBSCRIPTIONS, new.request_id, &fingerprint)
+                .await?
+                .ok_or(e)?,
+            other => other?,
+        };
+        self.advisor_created(&ids).await
+    }
+
+    /// Writes the advisor's subscriptions and their CREATED events in one transaction; returns
+    /// their ids, comma-separated (an earlier call's, for a retry). A trial of an offer the
+    /// customer had a trial of before, in any state, is TRIAL_ALREADY_TAKEN (checked under the
+    /// event writers' row, so two concurrent calls can't both give it).
+    async fn write_advisor(
+        &self,
+        new: &AdvisorSubscriptions,
+        lines: &[CheckedLine],
+        fingerprint: &str,
+    ) -> Result<String> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(rid) = new.request_id {
+            match replay(&mut tx, CREATE_ADVISOR_SUBSCRIPTIONS, rid, fingerprint).await? {
+                Replay::Same(ids) => return Ok(ids),
+                Replay::Conflict => return Err(Error::request_id_reused()),
+                Replay::New => {}
+            }
+        }
+        store::lock_events(&mut tx).await?;
+        let now = self.now();
+        let mut subscriptions = Vec::with_capacity(lines.len());
+        let mut taken = Violations::new();
+        for (i, line) in lines.iter().enumerate() {
+            let offer = line.offer.as_ref().ok_or_else(|| {
+                Error::Inconsistent(format!("line item of {} without offer", line.item.offer_id))
+            })?;
+            let mut s = NewSubscription {
+                id: Uuid::now_v7().to_string(),
+                customer_tenant_id: new.customer_tenant_id.clone(),
+                partner_of_record_mpn_id: new.partner_of_record_mpn_id.clone(),
+                ..NewSubscription::paid(offer, line.item.quantity)
+            };
+            if new.trial {
+                if store::had_trial(&mut tx, &new.customer_tenant_id, &offer.id).await? {
+                    taken.add(
+                        format!("line_items[{i}].offer_id"),
+                        format!(
+                            "the customer had a trial of {} before; an offer's trial is given once",
+                            offer.spec.display_name
+                        ),
+                    );
+                }
+                s.state = State::Trial;
+                s.auto_renew = false;
+                s.trial_end_time =
+                    now.saturating_add(i64::from(offer.spec.trial_days) * domain::DAY_MICROS);
+            }
+            subscriptions.push(s);
+        }
+        if !taken.is_empty() {
+            return Err(Error::TrialAlreadyTaken { violations: taken });
+        }
+        for s in &subscriptions {
+            store::insert_subscription(&mut tx, s, now).await?;
+        }
+        for s in &subscriptions {
+            let row = store::subscription(&mut tx, &s.id)
+                .await?
+                .ok_or_else(|| Error::Inconsistent(format!("subscription {} not written", s.id)))?;
+            store::append_event(&mut tx, EventType::Created, &row, &Removed::default(), now)
+                .await?;
+        }
+        let ids = subscriptions
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        if let Some(rid) = new.request_id {
+            remember(
+                &mut tx,
+                CREATE_ADVISOR_SUBSCRIPTIONS,
+                rid,
+                fingerprint,
+                &ids,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.events_committed();
+        Ok(ids)
+    }
+
+    /// The advisor's subscriptions as they are now.
+    async fn advisor_created(&self, ids: &str) -> Result<pb::CreateAdvisorSubscriptionsResponse> {
+        self.sweep_trials().await?;
+        let now = self.now();
+        let mut conn = self.conn().await?;
+        let mut subscriptions = Vec::new();
+        for id in ids.split(',').filter(|i| !i.is_empty()) {
+            let row = store::subscription(&mut conn, id).await?.ok_or_else(|| {
+                Error::Inconsistent(format!(
+                    "{CREATE_ADVISOR_SUBSCRIPTIONS} made {id}, now missing"
+                ))
+            })?;
+            subscriptions.push(row.to_proto(now));
+        }
+        Ok(pb::CreateAdvisorSubscriptionsResponse { subscriptions })
+    }
+
+    // ---- watching ----
+
+    /// Checks a `WatchSubscriptionEvents` and starts its stream's task: the partner (its
+    /// partner ID read once, here) and where to start, fixed before the answer so that every
+    /// event committed after the call returns is delivered.
+    async fn watch(
+        &self,
+        req: &pb::WatchSubscriptionEventsRequest,
+        deadline: &Deadline,
+    ) -> Result<ReceiverStream<WatchItem>> {
+        let mut v = Violations::new();
+        let partner = v.take(fields::id("partner_tenant_id", &req.partner_tenant_id));
+        let cursor = v.take(domain::decode_cursor("cursor", &req.cursor));
+        let (partner, cursor) = v.done(partner.zip(cursor))?;
+        let partner = partner.to_string();
+        let tenant = self.tenant(&partner, deadline).await?;
+        if tenant.kind != tenant::Kind::Partner as i32 {
+            return Err(Error::NotAPartner(partner));
+        }
+        let watcher = Watcher {
+            tenant_id: partner,
+            mpn_id: tenant.partner.map(|p| p.mpn_id).unwrap_or_default(),
+        };
+        // Subscribe before reading the last cursor: a commit in between wakes the task.
+        let wake = self.events.subscribe();
+        let last = store::last_cursor(&mut *self.conn().await?).await?;
+        let after = match cursor {
+            None => last,
+            Some(c) if c > last => {
+                return Err(Error::field(
+                    "cursor",
+                    "is ahead of every event; send an event's `cursor` as received",
+                ));
+            }
+            Some(c) => c,
+        };
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        tokio::spawn(self.clone().run_watch(watcher, after, wake, tx));
+        Ok(ReceiverStream::new(rx))
+    }
+
+    /// One stream's task: reads the events after `after` page by page, sends those that concern
+    /// the watcher, then waits for a wake-up (or the poll); ends when the client goes away or
+    /// the server shuts down. A failure ends the stream with its status; the client resumes with
+    /// its last cursor.
+    async fn run_watch(
+        self,
+        watcher: Watcher,
+        mut after: i64,
+        mut wake: watch::Receiver<u64>,
+        tx: mpsc::Sender<WatchItem>,
+    ) {
+        loop {
+            wake.borrow_and_update();
+            match self.watch_pages(&watcher, &mut after, &tx).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tokio::select! {
+                        _ = tx.send(Err(e.into())) => {}
+                        _ = self.shutdown.cancelled() => {}
+                    }
+                    return;
+                }
+            }
+            tokio::select! {
+                changed = wake.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep(WATCH_POLL) => {}
+                _ = tx.closed() => return,
+                _ = self.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Sends every event after `after` that concerns the watcher, moving `after` past each event
+    /// read. `false`: the stream is over (client gone, or shutting down).
+    async fn watch_pages(
+        &self,
+        watcher: &Watcher,
+        after: &mut i64,
+        tx: &mpsc::Sender<WatchItem>,
+    ) -> Result<bool> {
+        self.sweep_trials().await?;
+        loop {
+            // The connection goes back to the pool before sending: a slow client holds none.
+            let page = store::events_after(&mut *self.conn().await?, *after, WATCH_PAGE).await?;
+            let full = page.len() as i64 == WATCH_PAGE;
+            for row in page {
+                let cursor = row.cursor;
+                if row.concerns(&watcher.tenant_id, &watcher.mpn_id) {
+                    let event = row.to_proto().map_err(|e| {
+                        Error::Inconsistent(format!(
+                            "event {cursor} of {} does not decode: {e}",
+                            row.subscription_id
+                        ))
+                    })?;
+                    let item = Ok(pb::WatchSubscriptionEventsResponse { event: Some(event) });
+                    tokio::select! {
+                        sent = tx.send(item) => {
+                            if sent.is_err() {
+                                return Ok(false);
+                            }
+                        }
+                        _ = self.shutdown.cancelled() => return Ok(false),
+                    }
+                }
+                *after = cursor;
+            }
+            if !full {
+                return Ok(true);
+            }
+        }
+    }
+
     // ---- what other services know ----
 
     /// A tenant as the tenants service has it: TENANT_NOT_FOUND if there is none.
-    async fn customer(&self, id: &str, deadline: &Deadline) -> Result<ten::Tenant> {
+    async fn tenant(&self, id: &str, deadline: &Deadline) -> Result<ten::Tenant> {
         let answer = TenantServiceClient::new(self.deps.tenants.clone())
             .get_tenant(deadline.request(ten::GetTenantRequest {
                 tenant_id: id.to_string(),
@@ -1021,7 +1421,14 @@ impl SubscriptionService for Subscriptions {
         }))
     }
 
-    // WatchSubscriptionEvents: the generated UNIMPLEMENTED until its issue.
+    async fn watch_subscription_events(
+        &self,
+        request: Request<pb::WatchSubscriptionEventsRequest>,
+    ) -> Result<Response<WatchStream>, Status> {
+        let deadline = Deadline::of(request.metadata());
+        let stream = self.watch(request.get_ref(), &deadline).await?;
+        Ok(Response::new(Box::pin(stream)))
+    }
 }
 
 #[tonic::async_trait]
@@ -1035,7 +1442,16 @@ impl SubscriptionInternalService for Subscriptions {
         ))
     }
 
-    // CreateAdvisorSubscriptions: the generated UNIMPLEMENTED until its issue.
+    async fn create_advisor_subscriptions(
+        &self,
+        request: Request<pb::CreateAdvisorSubscriptionsRequest>,
+    ) -> Result<Response<pb::CreateAdvisorSubscriptionsResponse>, Status> {
+        let deadline = Deadline::of(request.metadata());
+        Ok(Response::new(
+            self.create_advisor_subscriptions(request.into_inner(), &deadline)
+                .await?,
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -1323,6 +1739,55 @@ mod tests {
         assert_eq!(events[1].2.quantity, 12);
         assert_eq!(events[0].2.support_contact_tenant_id, reseller);
         assert_eq!(events[6].2, cancelled);
+        db.pool.close().await;
+        test.drop_database().await;
+    }
+
+    #[tokio::test]
+    async fn a_watch_task_ends_when_its_client_goes_or_the_server_shuts_down() {
+        let test = TestDb::new();
+        let db = crate::open(&test.url).await.expect("open");
+        let nowhere = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        let shutdown = CancellationToken::new();
+        let service = Subscriptions::with_shutdown(
+            db.clone(),
+            Deps {
+                clock: Clock::default(),
+                tenants: nowhere.clone(),
+                relationships: nowhere,
+            },
+            shutdown.clone(),
+        );
+        let watcher = Watcher {
+            tenant_id: Uuid::now_v7().to_string(),
+            mpn_id: String::new(),
+        };
+        let start = |service: &Subscriptions| {
+            let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+            let task = tokio::spawn(service.clone().run_watch(
+                watcher.clone(),
+                0,
+                service.events.subscribe(),
+                tx,
+            ));
+            (task, rx)
+        };
+        let patience = Duration::from_secs(10);
+        // The client goes: the task notices while it waits.
+        let (task, rx) = start(&service);
+        drop(rx);
+        tokio::time::timeout(patience, task)
+            .await
+            .expect("ends when the client goes")
+            .expect("task");
+        // The server shuts down: the stream ends cleanly (no error, just the end).
+        let (task, mut rx) = start(&service);
+        shutdown.cancel();
+        tokio::time::timeout(patience, task)
+            .await
+            .expect("ends at shutdown")
+            .expect("task");
+        assert!(rx.recv().await.is_none());
         db.pool.close().await;
         test.drop_database().await;
     }

@@ -22,6 +22,10 @@ pub const OFFER_NOT_FOUND: &str = "OFFER_NOT_FOUND";
 pub const OFFER_NOT_IN_CLOUD: &str = "OFFER_NOT_IN_CLOUD";
 pub const OFFER_NOT_IN_COUNTRY: &str = "OFFER_NOT_IN_COUNTRY";
 pub const QUANTITY_OUT_OF_BOUNDS: &str = "QUANTITY_OUT_OF_BOUNDS";
+/// `ErrorInfo.reason` of advisor trials of an offer that has none.
+pub const TRIAL_NOT_AVAILABLE: &str = "TRIAL_NOT_AVAILABLE";
+/// One day in microseconds (trial lengths are in days).
+pub const DAY_MICROS: i64 = 86_400_000_000;
 
 // ---- clouds, countries, money ----
 
@@ -464,6 +468,55 @@ impl NewOrder {
     }
 }
 
+/// A `CreateAdvisorSubscriptions`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisorSubscriptions {
+    pub customer_tenant_id: String,
+    pub partner_of_record_mpn_id: String,
+    pub line_items: Vec<LineItem>,
+    pub trial: bool,
+    pub request_id: Option<Uuid>,
+}
+
+impl AdvisorSubscriptions {
+    pub fn parse(req: &pb::CreateAdvisorSubscriptionsRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let customer = v.take(fields::id("customer_tenant_id", &req.customer_tenant_id));
+        let mpn_id = v.take(partner_id(
+            "partner_of_record_mpn_id",
+            req.partner_of_record_mpn_id.trim(),
+        ));
+        let line_items = v.take(line_items(&req.line_items));
+        if req.trial
+            && let Some(items) = &line_items
+        {
+            // One trial per offer and customer: a request can't ask for two.
+            for (i, item) in items.iter().enumerate() {
+                if let Some(first) = items[..i].iter().position(|o| o.offer_id == item.offer_id) {
+                    v.add(
+                        format!("line_items[{i}].offer_id"),
+                        format!(
+                            "repeats line_items[{first}].offer_id; a customer gets one trial of an offer"
+                        ),
+                    );
+                }
+            }
+        }
+        let request_id = v.take(fields::request_id(&req.request_id)).flatten();
+        v.check()?;
+        match (customer, mpn_id, line_items) {
+            (Some(customer), Some(mpn_id), Some(line_items)) => Ok(AdvisorSubscriptions {
+                customer_tenant_id: customer.to_string(),
+                partner_of_record_mpn_id: mpn_id,
+                line_items,
+                trial: req.trial,
+                request_id,
+            }),
+            _ => Err(Violations::one("request", "is incomplete")),
+        }
+    }
+}
+
 /// The filters of a `ListOrders`, as stored text ("" for "any").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderFilter {
@@ -565,13 +618,46 @@ impl NewSubscription {
     }
 }
 
+// ---- events ----
+
+/// An event's cursor as the contract hands it out: opaque (URL-safe base64 of the sequence
+/// number), so that clients only send back what they were given.
+pub fn encode_cursor(sequence: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("e{sequence}"))
+}
+
+/// A `cursor` of `WatchSubscriptionEvents`: `None` when empty (from now on), else the sequence
+/// number to resume after.
+pub fn decode_cursor(field: &str, cursor: &str) -> Result<Option<i64>, Violations> {
+    use base64::Engine;
+    if cursor.is_empty() {
+        return Ok(None);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix('e').and_then(|n| n.parse::<i64>().ok()))
+        .filter(|n| *n >= 0)
+        .map(Some)
+        .ok_or_else(|| {
+            Violations::one(
+                field,
+                "is not a cursor this service handed out; send an event's `cursor` as received, \
+                 or nothing to watch from now on",
+            )
+        })
+}
+
 /// A stored state by name.
 pub fn stored_state(name: &str) -> State {
     State::from_str_name(name).unwrap_or(State::Unspecified)
 }
 
-/// A subscription's state at `now`. A trial past its end has EXPIRED; that is never stored,
-/// so every read derives it here (and `store`'s SQL filters say the same: keep them in step).
+/// A subscription's state at `now`. A trial past its end has EXPIRED, whether or not a sweep
+/// stored that yet, so every read derives it here (and `store`'s SQL filters say the same:
+/// keep them in step).
 pub fn state_at(stored: State, trial_end_time: i64, now: i64) -> State {
     if stored == State::Trial && trial_end_time <= now {
         State::Expired
@@ -928,6 +1014,21 @@ mod tests {
             fields_of(line_items(&bad).unwrap_err()),
             ["line_items[0].offer_id"]
         );
+    }
+
+    #[test]
+    fn cursors_are_opaque_and_checked() {
+        for n in [0, 1, 42, i64::MAX] {
+            assert_eq!(decode_cursor("cursor", &encode_cursor(n)).unwrap(), Some(n));
+        }
+        assert_eq!(decode_cursor("cursor", "").unwrap(), None);
+        for bad in ["42", "!!", "ZTEy=", "ZS0x", "ZXg"] {
+            assert_eq!(
+                fields_of(decode_cursor("cursor", bad).unwrap_err()),
+                ["cursor"],
+                "{bad}"
+            );
+        }
     }
 
     #[test]

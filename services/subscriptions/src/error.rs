@@ -30,6 +30,10 @@ pub enum Error {
     TenantNotFound(String),
     #[error("tenant {0} is not a customer; orders are placed for customers")]
     NotACustomer(String),
+    #[error("tenant {0} is not a partner; only partners watch subscription events")]
+    NotAPartner(String),
+    #[error("the customer already had a trial: {violations}")]
+    TrialAlreadyTaken { violations: Violations },
     #[error(
         "the partner {partner} has no reseller relationship with the customer {customer} (neither \
          its own nor as the indirect provider of the customer's reseller)"
@@ -144,6 +148,8 @@ impl Fault for Error {
             | Error::SubscriptionNotFound(_)
             | Error::TenantNotFound(_) => Code::NotFound,
             Error::NotACustomer(_)
+            | Error::NotAPartner(_)
+            | Error::TrialAlreadyTaken { .. }
             | Error::NotResellerOfCustomer { .. }
             | Error::AgreementNotAccepted(_)
             | Error::ResellerNotInPartnership { .. }
@@ -171,6 +177,8 @@ impl Fault for Error {
             Error::SubscriptionNotFound(_) => "SUBSCRIPTION_NOT_FOUND",
             Error::TenantNotFound(_) => "TENANT_NOT_FOUND",
             Error::NotACustomer(_) => "NOT_A_CUSTOMER",
+            Error::NotAPartner(_) => "NOT_A_PARTNER",
+            Error::TrialAlreadyTaken { .. } => "TRIAL_ALREADY_TAKEN",
             Error::NotResellerOfCustomer { .. } => "NOT_RESELLER_OF_CUSTOMER",
             Error::AgreementNotAccepted(_) => "AGREEMENT_NOT_ACCEPTED",
             Error::ResellerNotInPartnership { .. } => "RESELLER_NOT_IN_PARTNERSHIP",
@@ -191,7 +199,9 @@ impl Fault for Error {
     fn violations(&self) -> &[Violation] {
         match self {
             Error::Invalid(v) | Error::RequestIdReused(v) => v.as_slice(),
-            Error::Rejected { violations, .. } => violations.as_slice(),
+            Error::Rejected { violations, .. } | Error::TrialAlreadyTaken { violations } => {
+                violations.as_slice()
+            }
             _ => &[],
         }
     }

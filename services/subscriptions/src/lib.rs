@@ -8,7 +8,7 @@ pub mod domain;
 mod error;
 mod store;
 
-pub use api::Subscriptions;
+pub use api::{Subscriptions, WATCH_POLL};
 pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
@@ -17,6 +17,7 @@ use partnerhub_kit::time::{Clock, now_micros};
 use partnerhub_proto::subscriptions::subscription_internal_service_server::SubscriptionInternalServiceServer;
 use partnerhub_proto::subscriptions::subscription_service_server::SubscriptionServiceServer;
 use sqlx::migrate::MigrateError;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -59,9 +60,17 @@ pub struct Deps {
     pub relationships: Channel,
 }
 
-/// The subscriptions server: both services, health and reflection.
+/// The subscriptions server: both services, health and reflection. Its watch streams end when
+/// their clients go away; use [`server_until`] to also end them when the server shuts down.
 pub fn server(db: Database, deps: Deps) -> Server {
-    let service = Subscriptions::new(db, deps);
+    server_until(db, deps, CancellationToken::new())
+}
+
+/// The subscriptions server, whose `WatchSubscriptionEvents` streams end when `shutdown` is
+/// cancelled. Cancel it together with the server's own shutdown: a graceful stop waits for the
+/// calls under way, and a watch stream is one until it ends.
+pub fn server_until(db: Database, deps: Deps, shutdown: CancellationToken) -> Server {
+    let service = Subscriptions::with_shutdown(db, deps, shutdown);
     Server::new("subscriptions")
         .add_service(SubscriptionServiceServer::new(service.clone()))
         .add_service(SubscriptionInternalServiceServer::new(service))

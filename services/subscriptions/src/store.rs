@@ -1,9 +1,10 @@
 //! The subscriptions service's SQL: every statement it runs, one text for SQLite and PostgreSQL.
 //!
-//! A subscription row stores TRIAL, ACTIVE, SUSPENDED or CANCELLED; whether a trial has EXPIRED
-//! depends on the time, so the statements that filter by state take the service's `now` as a
-//! parameter and say what [`domain::state_at`] says. Every change names the version it read
-//! (optimistic concurrency) and writes its events in the same transaction.
+//! A subscription row stores TRIAL, ACTIVE, SUSPENDED, CANCELLED or EXPIRED. A trial past its
+//! end is stored EXPIRED only once a sweep saw it (with its TRIAL_ENDED event), so until then
+//! the statements that filter by state take the service's `now` as a parameter and say what
+//! [`domain::state_at`] says. Every change names the version it read (optimistic concurrency)
+//! and writes its events in the same transaction, after taking the event writers' row.
 
 use crate::domain::{
     self, EventType, LineItem, NewOrder, NewSubscription, Offer, OfferFilter, OfferSpec,
@@ -534,9 +535,7 @@ pub async fn append_event(
     Ok(())
 }
 
-/// One stored event. `WatchSubscriptionEvents` (its own issue) will read these; until then
-/// only the tests do.
-#[cfg(test)]
+/// One stored event, as `WatchSubscriptionEvents` reads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     pub cursor: i64,
@@ -552,27 +551,152 @@ pub struct EventRow {
     pub event_time: i64,
 }
 
-#[cfg(test)]
 impl EventRow {
     pub fn to_proto(&self) -> Result<pb::SubscriptionEvent, prost::DecodeError> {
         Ok(pb::SubscriptionEvent {
-            cursor: self.cursor.to_string(),
+            cursor: domain::encode_cursor(self.cursor),
             r#type: EventType::from_str_name(&self.kind).unwrap_or(EventType::Unspecified) as i32,
             subscription: Some(pb::Subscription::decode(self.subscription.as_slice())?),
             event_time: Some(timestamp(self.event_time)),
         })
     }
+
+    /// Whether the event concerns a partner (its tenant id, and its partner ID if it has one):
+    /// it bills the subscription, is its indirect reseller or its partner of record, after the
+    /// change or until the change removed it.
+    pub fn concerns(&self, tenant_id: &str, mpn_id: &str) -> bool {
+        let is = |t: &String| !t.is_empty() && t == tenant_id;
+        let is_mpn = |m: &String| !mpn_id.is_empty() && m == mpn_id;
+        is(&self.billing_partner_tenant_id)
+            || is(&self.indirect_reseller_id)
+            || is(&self.previous_indirect_reseller_id)
+            || is_mpn(&self.partner_of_record_mpn_id)
+            || is_mpn(&self.previous_partner_of_record_mpn_id)
+    }
+}
+
+macro_rules! event_columns {
+    () => {
+        "cursor, type, subscription_id, billing_partner_tenant_id, indirect_reseller_id, \
+         partner_of_record_mpn_id, previous_indirect_reseller_id, \
+         previous_partner_of_record_mpn_id, subscription, event_time"
+    };
+}
+
+/// Up to `limit` events after `cursor`, oldest first (every partner's: the watcher filters, so
+/// that its position moves past the events of others too).
+pub async fn events_after(
+    conn: &mut AnyConnection,
+    cursor: i64,
+    limit: i64,
+) -> Result<Vec<EventRow>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM subscription_events WHERE cursor > $1 ORDER BY cursor LIMIT $2"
+    ))
+    .bind(cursor)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The cursor of the newest committed event (0 when there is none).
+pub async fn last_cursor(conn: &mut AnyConnection) -> Result<i64> {
+    let (last,): (Option<i64>,) = sqlx::query_as("SELECT MAX(cursor) FROM subscription_events")
+        .fetch_one(conn)
+        .await?;
+    Ok(last.unwrap_or(0))
+}
+
+// ---- trials ----
+
+/// Whether a trial past its end is still stored as a trial (the sweep has work).
+pub async fn any_trial_past_end(conn: &mut AnyConnection, now: i64) -> Result<bool> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM subscriptions WHERE state = 'STATE_TRIAL' AND trial_end_time <= $1 LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The trials past their end still stored as trials, oldest end first.
+pub async fn trials_past_end(conn: &mut AnyConnection, now: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM subscriptions WHERE state = 'STATE_TRIAL' AND trial_end_time <= $1 \
+         ORDER BY trial_end_time, id",
+    )
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// The customer's subscriptions of the offer still stored as trials.
+pub async fn open_trials(
+    conn: &mut AnyConnection,
+    customer_tenant_id: &str,
+    offer_id: &str,
+) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM subscriptions WHERE customer_tenant_id = $1 AND offer_id = $2 \
+         AND state = 'STATE_TRIAL' ORDER BY id",
+    )
+    .bind(customer_tenant_id)
+    .bind(offer_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Whether the customer ever had a trial of the offer, in any state (a trial has an end time).
+pub async fn had_trial(
+    conn: &mut AnyConnection,
+    customer_tenant_id: &str,
+    offer_id: &str,
+) -> Result<bool> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM subscriptions WHERE customer_tenant_id = $1 AND offer_id = $2 \
+         AND trial_end_time <> 0 LIMIT 1",
+    )
+    .bind(customer_tenant_id)
+    .bind(offer_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Ends a trial: stores it as EXPIRED if it is still stored as a trial. The row after the
+/// change, or `None` if it was not a trial (any more).
+pub async fn end_trial(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: i64,
+) -> Result<Option<SubscriptionRow>> {
+    let done = sqlx::query(
+        "UPDATE subscriptions SET state = 'STATE_EXPIRED', update_time = $2, \
+         version = version + 1 WHERE id = $1 AND state = 'STATE_TRIAL'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    subscription(conn, id).await
 }
 
 /// The events of one subscription, oldest first.
 #[cfg(test)]
 pub async fn events_of(conn: &mut AnyConnection, subscription_id: &str) -> Result<Vec<EventRow>> {
-    Ok(sqlx::query_as(
-        "SELECT cursor, type, subscription_id, billing_partner_tenant_id, indirect_reseller_id, \
-         partner_of_record_mpn_id, previous_indirect_reseller_id, \
-         previous_partner_of_record_mpn_id, subscription, event_time \
-         FROM subscription_events WHERE subscription_id = $1 ORDER BY cursor",
-    )
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM subscription_events WHERE subscription_id = $1 ORDER BY cursor"
+    ))
     .bind(subscription_id)
     .fetch_all(conn)
     .await?)
