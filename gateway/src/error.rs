@@ -84,6 +84,12 @@ pub enum Error {
         reason: &'static str,
         message: String,
     },
+    /// An invitation's offers can't be had by this customer (sold elsewhere, out of bounds).
+    #[error("the invitation's offers can't be bought by this customer: {violations}")]
+    OffersNotAvailable {
+        reason: String,
+        violations: Violations,
+    },
     /// Everything a review found wrong; the first problem's reason names the error.
     #[error("the request has problems: {violations}")]
     Problems {
@@ -117,7 +123,8 @@ impl Fault for Error {
             | Error::NotAnIndirectReseller
             | Error::InviterNotAdvisor
             | Error::InvitationForAnotherTenant
-            | Error::InvitationNotUsable { .. } => Code::FailedPrecondition,
+            | Error::InvitationNotUsable { .. }
+            | Error::OffersNotAvailable { .. } => Code::FailedPrecondition,
             Error::KindNotAvailable(_) => Code::Unimplemented,
             Error::InternalMethod(_)
             | Error::OperatorOnly(_)
@@ -159,7 +166,7 @@ impl Fault for Error {
             Error::InvitationForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
             Error::KindNotAvailable(_) => "INVITATION_KIND_NOT_AVAILABLE",
             Error::InvitationNotUsable { reason, .. } => reason,
-            Error::Problems { reason, .. } => reason,
+            Error::Problems { reason, .. } | Error::OffersNotAvailable { reason, .. } => reason,
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::Malformed(_) => "MALFORMED_REQUEST",
             Error::Unavailable(_) => "SERVICE_UNAVAILABLE",

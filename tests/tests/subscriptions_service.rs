@@ -1596,10 +1596,20 @@ async fn a_subscription_changes_by_mask_with_its_etag() {
         .expect("the reseller is back, as support contact");
     assert_eq!(back.indirect_reseller_id, reseller);
     assert_eq!(back.support_contact_tenant_id, reseller);
+    // Who supports it is the billing partner's to say, not the customer's.
+    let status = env
+        .update(
+            &customer,
+            with(pb::Subscription::default()),
+            &["support_contact_tenant_id"],
+        )
+        .await
+        .expect_err("the customer");
+    assert_eq!(status.code(), Code::PermissionDenied);
     // Empty support contact: back to the billing partner.
     let reset = env
         .update(
-            &customer,
+            &provider,
             with(pb::Subscription::default()),
             &["support_contact_tenant_id"],
         )

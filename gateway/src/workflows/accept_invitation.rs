@@ -123,6 +123,34 @@ pub async fn run(
         pb::agreement::Type::CustomerAgreement
     };
     let to_accept = agreement_to_accept(w, &req, agreement_type).await?;
+    // An advisor's offers are checked against this customer before the invitation is used.
+    if (advisor_offer || partner_of_record) && !invitation.line_items.is_empty() {
+        let checked = w
+            .subscriptions_internal
+            .clone()
+            .check_line_items(sub::CheckLineItemsRequest {
+                cloud: customer.cloud,
+                country_code: customer.country_code.clone(),
+                line_items: invitation.line_items.clone(),
+            })
+            .await
+            .map_err(relay)?
+            .into_inner();
+        if let Some(first) = checked.problems.first() {
+            let mut violations = Violations::new();
+            for p in &checked.problems {
+                violations.add(
+                    p.field.replacen("line_items", "invitation.line_items", 1),
+                    &p.description,
+                );
+            }
+            return Err(Error::OffersNotAvailable {
+                reason: first.reason.clone(),
+                violations,
+            }
+            .into());
+        }
+    }
 
     // Use the invitation first: of two tenants accepting one invitation at once, exactly one
     // gets past this line. A retry with the same request id passes again.
@@ -336,10 +364,26 @@ async fn agreement_to_accept(
     if !accepted.agreements.is_empty() {
         return Ok(None);
     }
-    req.agreement_signer
+    let signer = req
+        .agreement_signer
         .clone()
-        .map(Some)
-        .ok_or_else(|| Error::AgreementNotAccepted.into())
+        .ok_or(Error::AgreementNotAccepted)?;
+    // Checked before the invitation is used, so a bad signer can't leave it used up.
+    let mut v = Violations::new();
+    for (field, value) in [
+        ("agreement_signer.first_name", &signer.first_name),
+        ("agreement_signer.last_name", &signer.last_name),
+    ] {
+        if value.trim().is_empty() {
+            v.add(field, "is required");
+        }
+    }
+    v.take(partnerhub_kit::fields::email(
+        "agreement_signer.email",
+        &signer.email,
+    ));
+    v.check().map_err(Error::Invalid)?;
+    Ok(Some(signer))
 }
 
 async fn accept_agreement(

@@ -20,8 +20,18 @@ pub async fn run(
     who: &Principal,
     req: gw::CreateCustomerRequest,
 ) -> Result<gw::CreateCustomerResponse, Status> {
+    // A submit needs a request id: it is what lets a retry after a failure finish the same
+    // customer instead of tripping over the half-made one.
     let workflow = match partnerhub_kit::fields::request_id(&req.request_id) {
-        Ok(id) => id.unwrap_or_else(uuid::Uuid::new_v4),
+        Ok(Some(id)) => id,
+        Ok(None) if req.validate_only => uuid::Uuid::new_v4(),
+        Ok(None) => {
+            return Err(Error::Invalid(Violations::one(
+                "request_id",
+                "is required to submit: a UUID, so that a retry completes the same customer",
+            ))
+            .into());
+        }
         Err(v) => return Err(Error::Invalid(v).into()),
     };
     let partner = tenant(w, &req.partner_tenant_id).await?;

@@ -575,6 +575,12 @@ impl Subscriptions {
         let (change, patch) = v.done(change.zip(patch))?;
         for _ in 0..WRITE_ATTEMPTS {
             let row = self.changeable(&change).await?;
+            // Who sells it through whom, and who supports it, is the billing partner's to say.
+            if (patch.indirect_reseller_id.is_some() || patch.support_contact_tenant_id.is_some())
+                && row.billing_partner_tenant_id != change.tenant_id
+            {
+                return Err(Error::ChangeNotAllowed(row.id));
+            }
             let now = self.now();
             let state = row.state_at(now);
             if domain::is_ended(state) {
@@ -1646,10 +1652,25 @@ mod tests {
             partnerhub_kit::status::Fault::reason(&refused),
             "QUANTITY_OUT_OF_BOUNDS"
         );
-        // The reseller leaves; the support contact it was falls back to the billing partner.
-        let cleared = service
+        // The customer can't take the reseller off; the billing partner can, and the support
+        // contact the reseller was falls back to the billing partner.
+        let refused = service
             .update_subscription(
                 update(&["indirect_reseller_id"], pb::Subscription::default()),
+                &none,
+            )
+            .await
+            .expect_err("the customer");
+        assert_eq!(
+            partnerhub_kit::status::Fault::reason(&refused),
+            "SUBSCRIPTION_CHANGE_NOT_ALLOWED"
+        );
+        let cleared = service
+            .update_subscription(
+                pb::UpdateSubscriptionRequest {
+                    tenant_id: partner.clone(),
+                    ..update(&["indirect_reseller_id"], pb::Subscription::default())
+                },
                 &none,
             )
             .await

@@ -52,8 +52,9 @@ pub enum Error {
     #[error("the indirect reseller {0} has not accepted the partner agreement")]
     ResellerAgreementNotAccepted(String),
     #[error(
-        "only the customer or the billing partner may change subscription {0}; this tenant may \
-         only read it"
+        "this tenant may not make this change to subscription {0}: the customer or the billing \
+         partner changes a subscription, and only the billing partner its indirect reseller and \
+         support contact"
     )]
     ChangeNotAllowed(String),
     #[error(
