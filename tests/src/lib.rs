@@ -357,6 +357,66 @@ impl Postgres {
     }
 }
 
+/// A second gateway over the same services, except that one service is unreachable: for tests
+/// of a workflow cut off in the middle. It stops when dropped.
+pub struct BrokenGateway {
+    /// A channel to it.
+    pub channel: Channel,
+    stop: tokio_util::sync::CancellationToken,
+    _audit: tempfile::TempDir,
+}
+
+impl Drop for BrokenGateway {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl TestSystem {
+    /// A gateway like this system's, whose `down` service (a name of
+    /// `partnerhub::system::SERVICES`) is at an address nobody listens on.
+    pub async fn gateway_without(&self, down: &str) -> BrokenGateway {
+        let dead = {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            listener.local_addr().expect("address")
+        };
+        let uris: Vec<String> = system::SERVICES
+            .iter()
+            .zip(self.services)
+            .map(|(name, addr)| format!("http://{}", if *name == down { dead } else { addr }))
+            .collect();
+        let backends =
+            system::backends([&uris[0], &uris[1], &uris[2], &uris[3]]).expect("backends");
+        let audit_dir = tempfile::tempdir().expect("temporary folder");
+        let audit = partnerhub_gateway::audit::open(&partnerhub_kit::store::sqlite_url(
+            audit_dir.path(),
+            "gateway",
+        ))
+        .await
+        .expect("audit database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(partnerhub_gateway::serve(
+            listener,
+            self.tokens(),
+            backends,
+            audit,
+            Limits::default(),
+            stop.clone().cancelled_owned(),
+        ));
+        BrokenGateway {
+            channel: connect(addr).await,
+            stop,
+            _audit: audit_dir,
+        }
+    }
+}
+
 /// A partner just enrolled.
 pub struct Enrolled {
     pub tenant: pb::Tenant,

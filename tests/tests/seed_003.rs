@@ -487,48 +487,10 @@ async fn a_customer_creation_cut_off_in_the_middle_is_completed_once_by_a_retry(
 
     // A gateway whose relationships service is down: the customer and its agreement get
     // written, then the workflow stops.
-    let dead = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        listener.local_addr().expect("addr")
-    };
-    let uri = |a: std::net::SocketAddr| format!("http://{a}");
-    let backends = partnerhub::system::backends([
-        &uri(sys.services[0]),
-        &uri(sys.services[1]),
-        &uri(dead),
-        &uri(sys.services[3]),
-    ])
-    .expect("backends");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let broken = listener.local_addr().expect("addr");
-    let stop = tokio_util::sync::CancellationToken::new();
-    let audit_dir = tempfile::tempdir().expect("temporary folder");
-    let audit = partnerhub_gateway::audit::open(&partnerhub_kit::store::sqlite_url(
-        audit_dir.path(),
-        "gateway",
-    ))
-    .await
-    .expect("audit database");
-    let server = tokio::spawn(partnerhub_gateway::serve(
-        listener,
-        sys.tokens(),
-        backends,
-        audit,
-        partnerhub_kit::server::Limits::default(),
-        stop.clone().cancelled_owned(),
-    ));
-    let channel = tonic::transport::Channel::from_shared(uri(broken))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
+    let broken = sys.gateway_without("relationships").await;
     let mut via_broken =
         partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient::with_interceptor(
-            channel,
+            broken.channel.clone(),
             partnerhub_tests::Bearer::new(&c.provider_admin),
         );
     // Without a reseller the review needs no relationships call; the submit stops after the
@@ -599,8 +561,7 @@ async fn a_customer_creation_cut_off_in_the_middle_is_completed_once_by_a_retry(
     // The password shown last works (a retry replaces the unused one).
     sys.activate_user(&again.admin_user_name, &again.temporary_password)
         .await;
-    stop.cancel();
-    let _ = server.await;
+    drop(broken);
     sys.stop().await;
 }
 

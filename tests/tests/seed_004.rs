@@ -899,47 +899,10 @@ async fn an_acceptance_cut_off_after_the_invitation_was_used_is_finished_by_a_re
 
     // A second gateway whose relationships service is down: the acceptance stops after the
     // invitation was used, before any relationship exists.
-    let dead = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        listener.local_addr().expect("addr")
-    };
-    let uri = |a: std::net::SocketAddr| format!("http://{a}");
-    let (t, s, i) = (
-        uri(sys.services[0]),
-        uri(sys.services[1]),
-        uri(sys.services[3]),
-    );
-    let backends = partnerhub::system::backends([&t, &s, &uri(dead), &i]).expect("backends");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let broken = listener.local_addr().expect("addr");
-    let stop = tokio_util::sync::CancellationToken::new();
-    let audit_dir = tempfile::tempdir().expect("temporary folder");
-    let audit = partnerhub_gateway::audit::open(&partnerhub_kit::store::sqlite_url(
-        audit_dir.path(),
-        "gateway",
-    ))
-    .await
-    .expect("audit database");
-    let server = tokio::spawn(partnerhub_gateway::serve(
-        listener,
-        sys.tokens(),
-        backends,
-        audit,
-        partnerhub_kit::server::Limits::default(),
-        stop.clone().cancelled_owned(),
-    ));
-    let channel = tonic::transport::Channel::from_shared(uri(broken))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
+    let broken = sys.gateway_without("relationships").await;
     let mut via_broken =
         partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient::with_interceptor(
-            channel,
+            broken.channel.clone(),
             partnerhub_tests::Bearer::new(&customer_admin),
         );
 
@@ -996,8 +959,7 @@ async fn an_acceptance_cut_off_after_the_invitation_was_used_is_finished_by_a_re
         types_of(&page[0]),
         [RelationshipType::Reseller, RelationshipType::DelegatedAdmin]
     );
-    stop.cancel();
-    let _ = server.await;
+    drop(broken);
     sys.stop().await;
 }
 
