@@ -1,30 +1,88 @@
 //! The `partnerhub` command.
 
-use clap::{Args, Parser, Subcommand};
+mod config;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use partnerhub::system::{self, SERVICES, Settings, StartError, SystemConfig};
 use partnerhub_gateway::Tokens;
-use partnerhub_kit::server::{Limits, bind, shutdown_signal};
+use partnerhub_kit::metrics::Metrics;
+use partnerhub_kit::server::{Limits, ServeError, bind, shutdown_signal, spawn_metrics};
+use partnerhub_kit::telemetry::{self, TracingError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// The top-level `--help`, after the flags.
+const AFTER_LONG_HELP: &str = "\
+Quick start:
+  partnerhub dev                  # everything on 127.0.0.1, SQLite files in ./data
+  grpcurl -plaintext 127.0.0.1:50051 list
+  partnerhub token --operator     # a platform operator token, for `authorization: Bearer ...`
+
+Settings: each flag can also be set by the environment variable shown in its help, or in a
+config file (--config FILE or PARTNERHUB_CONFIG=FILE). A command-line flag wins over the
+environment variable, which wins over the config file, which wins over the default.
+
+The config file is one flat TOML table whose keys are the long flag names (those with an
+environment variable); settings of other subcommands are ignored, unknown keys are an error:
+  data-dir = \"/var/lib/partnerhub\"
+  database-url = \"postgres://partnerhub@db.internal/partnerhub\"
+  request-timeout = 30
+  log-format = \"json\"
+  gateway-addr = \"0.0.0.0:50051\"      # dev
+  listen = \"0.0.0.0:50051\"            # serve
+
+Logs go to standard error: --log sets the filter (PARTNERHUB_LOG, e.g. \"info,sqlx=warn\"),
+--log-format json (PARTNERHUB_LOG_FORMAT) writes one JSON object a line.
+
+Startup errors are one line on standard error, and the exit code is 1 (2 for a usage error).";
+
 /// partnerhub: the partner side of a cloud marketplace, as gRPC services.
 ///
-/// Every flag can also be set by the environment variable named in its help.
+/// Partners (resellers, advisors) manage their customers' tenants, subscriptions, the
+/// relationships between them and the invitations that create those relationships. Four
+/// services (tenants, subscriptions, relationships, invitations), each with its own database,
+/// behind one authenticating gateway, the public gRPC endpoint. `partnerhub dev` runs it all in
+/// one process; `partnerhub serve` runs one server at a time for a deployment.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(
+    version,
+    about,
+    after_help = "Quick start: `partnerhub dev`. See --help for the config file and logs.",
+    after_long_help = AFTER_LONG_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// A TOML file of settings: keys are the long flag names, e.g. `data-dir = "/srv/ph"`. Flags
+    /// and environment variables win over it.
+    #[arg(long, global = true, env = "PARTNERHUB_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// A tracing filter such as `info` or `info,sqlx=warn,partnerhub_gateway=debug`.
+fn log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(value)
+        .map(|_| value.to_string())
+        .map_err(|e| config::one_line(&e.to_string()))
+}
+
 #[derive(Args, Clone)]
 struct Common {
-    /// Folder for the SQLite databases and the dev signing key.
+    /// Folder of the SQLite databases (one file per service) and the dev signing key.
     #[arg(
         long,
         global = true,
@@ -32,11 +90,18 @@ struct Common {
         default_value = "./data"
     )]
     data_dir: PathBuf,
-    /// A postgres:// URL to use PostgreSQL instead of SQLite. Each service uses its own database
-    /// on that server: the URL's database name plus "_<service>" (created if missing).
+    /// A postgres:// URL: PostgreSQL instead of SQLite [default: SQLite files in --data-dir].
+    ///
+    /// Each service uses its own database on that server: the URL's database name plus
+    /// "_<service>", e.g. partnerhub_tenants (created if missing). Messages never show its
+    /// password.
     #[arg(long, global = true, env = "PARTNERHUB_DATABASE_URL")]
     database_url: Option<String>,
     /// The gateway's Ed25519 signing key, PKCS#8 PEM [default: <data-dir>/signing-key.pem].
+    ///
+    /// `dev` creates it if missing; `serve gateway` and `token` only read it (make one with
+    /// `openssl genpkey -algorithm ed25519 -out signing-key.pem`). Whoever can read it can
+    /// issue any token, an operator's too: keep it private to the gateway's host.
     #[arg(long, global = true, env = "PARTNERHUB_SIGNING_KEY")]
     signing_key: Option<PathBuf>,
     /// Seconds before a call that has not answered is cancelled.
@@ -47,7 +112,7 @@ struct Common {
         default_value_t = 30
     )]
     request_timeout: u64,
-    /// Calls one server handles at once; more wait.
+    /// Calls one server handles at once; further calls wait.
     #[arg(
         long,
         global = true,
@@ -55,7 +120,7 @@ struct Common {
         default_value_t = 512
     )]
     max_concurrent_requests: usize,
-    /// Minutes an access token from SignIn lasts.
+    /// Minutes an access token from SignIn lasts (the gateway's setting).
     #[arg(
         long,
         global = true,
@@ -63,7 +128,7 @@ struct Common {
         default_value_t = 60
     )]
     token_minutes: u64,
-    /// Days an untouched invitation stays usable.
+    /// Days an untouched invitation stays usable (the invitations service's setting).
     #[arg(
         long,
         global = true,
@@ -71,7 +136,8 @@ struct Common {
         default_value_t = 90
     )]
     invitation_days: u64,
-    /// Base of invitation links for the worldwide cloud (the code is added as `?code=`).
+    /// Base of invitation links for the worldwide cloud; the code is added as `?code=`
+    /// [default: the invitations service's built-in link].
     #[arg(long, global = true, env = "PARTNERHUB_INVITATION_LINK_WORLDWIDE")]
     invitation_link_worldwide: Option<String>,
     /// Base of invitation links for the Germany cloud.
@@ -83,6 +149,28 @@ struct Common {
     /// Base of invitation links for the US government cloud.
     #[arg(long, global = true, env = "PARTNERHUB_INVITATION_LINK_US_GOVERNMENT")]
     invitation_link_us_government: Option<String>,
+    /// Send traces over OTLP/gRPC to this collector (e.g. http://127.0.0.1:4317); none if unset.
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+    /// Which log lines to write, as a tracing filter, e.g. "info,sqlx=warn" or "debug".
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_LOG",
+        default_value = "info",
+        value_name = "FILTER",
+        value_parser = log_filter
+    )]
+    log: String,
+    /// How log lines (on standard error) are written.
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    log_format: LogFormat,
 }
 
 impl Common {
@@ -136,43 +224,88 @@ impl Common {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole system on this machine: the four services and the gateway, each its own
-    /// gRPC server on loopback, with SQLite under the data folder (or PostgreSQL).
+    /// Run the whole system on this machine: the four services and the gateway.
+    ///
+    /// Each is its own gRPC server on the gateway's IP (loopback by default), with SQLite files
+    /// under --data-dir (or PostgreSQL with --database-url). Creates the signing key if missing.
+    /// Runs until Ctrl-C; the gateway (127.0.0.1:50051) is the public endpoint.
+    #[command(after_help = "\
+Examples:
+  partnerhub dev
+  partnerhub dev --data-dir /tmp/ph --gateway-addr 127.0.0.1:6000 --first-service-port 6001
+  PARTNERHUB_DATABASE_URL=postgres://postgres@127.0.0.1/partnerhub partnerhub dev
+  grpcurl -plaintext 127.0.0.1:50051 list")]
     Dev {
-        /// Where the gateway listens.
+        /// Where the gateway listens; the services listen on the same IP.
         #[arg(long, env = "PARTNERHUB_GATEWAY_ADDR", default_value = system::DEFAULT_GATEWAY)]
         gateway_addr: SocketAddr,
-        /// Port of the first service; the others take the next three.
+        /// Port of the first service (tenants); subscriptions, relationships and invitations
+        /// take the next three.
         #[arg(long, env = "PARTNERHUB_FIRST_SERVICE_PORT", default_value_t = system::DEFAULT_SERVICE_PORTS[0])]
         first_service_port: u16,
+        /// Port of the gateway's Prometheus metrics (http://<ip>:<port>/metrics); the services'
+        /// take the next four, in the order tenants, subscriptions, relationships, invitations.
+        #[arg(long, env = "PARTNERHUB_FIRST_METRICS_PORT", default_value_t = system::DEFAULT_METRICS_PORT)]
+        first_metrics_port: u16,
     },
     /// Run one server: tenants, subscriptions, relationships, invitations or gateway.
+    ///
+    /// For a deployment: one process per server, each with its own database (migrated at start).
+    /// The gateway authenticates callers with the signing key and calls the four services at
+    /// the --*-url addresses; the services call each other there too.
+    #[command(after_help = "\
+Examples:
+  partnerhub serve tenants --listen 0.0.0.0:50052 --database-url postgres://ph@db/partnerhub
+  partnerhub serve gateway --listen 0.0.0.0:50051 --signing-key /etc/partnerhub/signing-key.pem \\
+      --tenants-url http://tenants:50052 --subscriptions-url http://subscriptions:50053 \\
+      --relationships-url http://relationships:50054 --invitations-url http://invitations:50055")]
     Serve(Serve),
-    /// Print an access token. Signed with the signing key, so only for who holds it.
+    /// Print a platform operator access token, signed with the signing key.
+    ///
+    /// Reads the key at --signing-key (default <data-dir>/signing-key.pem, which `partnerhub dev`
+    /// creates); it never creates one. Anyone who can read that key can mint such tokens, so
+    /// an operator token comes from whoever holds the key: run this where the gateway's key is.
+    #[command(after_help = "\
+Examples:
+  partnerhub token --operator
+  partnerhub token --operator --minutes 10 --signing-key /etc/partnerhub/signing-key.pem
+  grpcurl -plaintext -H \"authorization: Bearer $(partnerhub token --operator)\" \\
+      127.0.0.1:50051 list")]
     Token {
-        /// A platform operator token.
+        /// A platform operator token (the only kind this prints; required).
         #[arg(long, required = true)]
         operator: bool,
-        /// Minutes the token lasts.
+        /// Minutes the token lasts (command line only).
         #[arg(long, default_value_t = 60)]
         minutes: u64,
     },
     /// Create the databases if missing and apply every migration, then exit.
+    ///
+    /// `dev` and `serve` migrate at start too; this is for doing it ahead of a deployment.
+    #[command(after_help = "\
+Examples:
+  partnerhub migrate --data-dir /var/lib/partnerhub
+  partnerhub migrate tenants gateway --database-url postgres://ph@db/partnerhub")]
     Migrate {
-        /// Only these databases: tenants, subscriptions, relationships, invitations, gateway (the
-        /// audit trail) [default: all five].
+        /// Only these databases (gateway: the audit trail) [default: all five].
+        #[arg(value_parser = ["tenants", "subscriptions", "relationships", "invitations", "gateway"])]
         services: Vec<String>,
     },
 }
 
 #[derive(Args)]
 struct Serve {
-    /// tenants, subscriptions, relationships, invitations or gateway.
+    /// Which server.
+    #[arg(value_parser = ["tenants", "subscriptions", "relationships", "invitations", "gateway"])]
     server: String,
-    /// Address to listen on [default: 127.0.0.1:50051 for the gateway, 50052..50055 for the
-    /// services in the order above].
+    /// Address of the gRPC server [default: 127.0.0.1:50051 for the gateway, :50052..:50055 for
+    /// tenants, subscriptions, relationships, invitations].
     #[arg(long, env = "PARTNERHUB_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Address of the HTTP server for Prometheus metrics at /metrics [default: 127.0.0.1:9464
+    /// for the gateway, 9465..9468 for the services in the order above].
+    #[arg(long, env = "PARTNERHUB_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// The tenants service (for the gateway, relationships and invitations).
     #[arg(
         long,
@@ -194,7 +327,7 @@ struct Serve {
         default_value = "http://127.0.0.1:50054"
     )]
     relationships_url: String,
-    /// Gateway only: the invitations service.
+    /// The invitations service (for the gateway).
     #[arg(
         long,
         env = "PARTNERHUB_INVITATIONS_URL",
@@ -214,36 +347,176 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
+    let args: Vec<_> = std::env::args_os().collect();
+    let cli = match config::matches(Cli::command(), &args)
+        .and_then(|m| Cli::from_arg_matches(&m).map_err(config::Error::Usage))
+    {
+        Ok(cli) => cli,
+        // Help and --version (exit 0) or a usage error (exit 2), as clap prints them.
+        Err(config::Error::Usage(e)) => e.exit(),
+        Err(config::Error::File(message)) => return fail(&message),
+    };
+    let advice = Advice::of(&cli);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("partnerhub: can't start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(&format!("can't start the runtime: {e}")),
     };
-    match runtime.block_on(run(cli)) {
+    // The OTLP exporter must be made inside the runtime.
+    let traces = {
+        let _inside = runtime.enter();
+        init_tracing(&cli)
+    };
+    let traces = match traces {
+        Ok(traces) => traces,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let outcome = runtime.block_on(run(cli));
+    if let Some(provider) = traces {
+        // Sends the spans still buffered.
+        let _ = provider.shutdown();
+    }
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("partnerhub: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&advice.explain(&e)),
     }
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("PARTNERHUB_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("PARTNERHUB_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
-    } else {
-        builder.init();
+/// Prints why partnerhub stops, as one line.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("partnerhub: {}", config::one_line(message));
+    ExitCode::FAILURE
+}
+
+/// What to tell the operator to do about a failure, knowing the command it came from.
+struct Advice {
+    /// Addresses the command chose, with how to choose others.
+    addresses: Vec<(SocketAddr, &'static str)>,
+    /// How to choose any other address.
+    other_addresses: &'static str,
+    postgres: bool,
+}
+
+impl Advice {
+    fn of(cli: &Cli) -> Self {
+        let (addresses, other_addresses) = match &cli.command {
+            Command::Dev {
+                gateway_addr,
+                first_metrics_port,
+                ..
+            } => (
+                (0..5)
+                    .map(|i| {
+                        let port = first_metrics_port.saturating_add(i);
+                        (
+                            SocketAddr::new(gateway_addr.ip(), port),
+                            "other ports with --first-metrics-port",
+                        )
+                    })
+                    .chain([(*gateway_addr, "another address with --gateway-addr")])
+                    .collect(),
+                "other ports with --first-service-port",
+            ),
+            Command::Serve(serve) => (
+                [
+                    (serve.listen, "another address with --listen"),
+                    (
+                        serve.metrics_listen,
+                        "another address with --metrics-listen",
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(addr, flag)| Some((addr?, flag)))
+                .collect(),
+                "another address with --listen or --metrics-listen",
+            ),
+            _ => (Vec::new(), "other addresses"),
+        };
+        Advice {
+            addresses,
+            other_addresses,
+            postgres: cli.common.database_url.is_some(),
+        }
     }
+
+    /// The failure's message, with what to do about it where that is known.
+    fn explain(&self, failure: &Failure) -> String {
+        use partnerhub_kit::store::OpenError;
+        let message = failure.to_string();
+        let bind = match failure {
+            Failure::Serve(ServeError::Bind { addr, source })
+            | Failure::Start(StartError::Serve {
+                source: ServeError::Bind { addr, source },
+                ..
+            }) => Some((addr, source)),
+            _ => None,
+        };
+        if let Some((addr, source)) = bind
+            && source.kind() == std::io::ErrorKind::AddrInUse
+        {
+            let flag = self
+                .addresses
+                .iter()
+                .find(|(a, _)| a == addr)
+                .map_or(self.other_addresses, |(_, flag)| flag);
+            return format!(
+                "{message}; another program (another partnerhub?) listens there: stop it, \
+                 or choose {flag}"
+            );
+        }
+        if self.postgres
+            && let Failure::Start(StartError::Database {
+                source: OpenError::Connect { .. },
+                ..
+            }) = failure
+        {
+            return format!(
+                "{message}; is the PostgreSQL server up and reachable, and --database-url \
+                 (PARTNERHUB_DATABASE_URL) right?"
+            );
+        }
+        message
+    }
+}
+
+/// Logs to standard error: `filter` as in `--log`, in `format`.
+/// Logs to stderr as asked and, with `--otlp-endpoint`, traces to that collector (the provider
+/// returned is shut down before exiting, to send the last spans).
+fn init_tracing(
+    cli: &Cli,
+) -> Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>, TracingError> {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // The filter was checked when the command line was parsed.
+    let filter = EnvFilter::try_new(&cli.common.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match cli.common.log_format {
+        // The call's span (server, method, request id) is on each line; its parents add nothing.
+        LogFormat::Json => fmt.json().with_span_list(false).boxed(),
+        LogFormat::Text => fmt.boxed(),
+    };
+    let (provider, traces) = match &cli.common.otlp_endpoint {
+        Some(endpoint) => {
+            // One process in `dev`; one per server with `serve`.
+            let service = match &cli.command {
+                Command::Serve(serve) => format!("partnerhub-{}", serve.server),
+                _ => "partnerhub".to_string(),
+            };
+            let (provider, tracer) = telemetry::otlp_tracer(endpoint, &service)?;
+            (
+                Some(provider),
+                Some(tracing_opentelemetry::layer().with_tracer(tracer)),
+            )
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(traces)
+        .with(fmt)
+        .init();
+    Ok(provider)
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -252,10 +525,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Dev {
             gateway_addr,
             first_service_port,
+            first_metrics_port,
         } => {
             let ip = gateway_addr.ip();
             let services = std::array::from_fn(|i| {
                 SocketAddr::new(ip, first_service_port.saturating_add(i as u16))
+            });
+            let metrics = std::array::from_fn(|i| {
+                SocketAddr::new(ip, first_metrics_port.saturating_add(i as u16))
             });
             let running = system::start(SystemConfig {
                 data_dir: common.data_dir.clone(),
@@ -265,6 +542,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 signing_key: common.signing_key(),
                 token_lifetime: common.token_lifetime(),
                 limits: common.limits(),
+                metrics: Some(metrics),
                 settings: common.settings(),
             })
             .await?;
@@ -273,12 +551,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 None => format!("SQLite files in {}", common.data_dir.display()),
             };
             println!("partnerhub dev: storage: {storage}");
-            for (name, addr) in SERVICES.iter().zip(running.services) {
-                println!("  {name:<14} {addr}");
+            let metrics = running.metrics.unwrap_or(metrics);
+            for ((name, addr), metrics) in SERVICES.iter().zip(running.services).zip(&metrics[1..])
+            {
+                println!("  {name:<14} {addr:<17} metrics http://{metrics}/metrics");
             }
             println!(
-                "  {:<14} {}   <- the public endpoint",
-                "gateway", running.gateway
+                "  {:<14} {:<17} metrics http://{}/metrics   <- the gateway is the public endpoint",
+                "gateway", running.gateway, metrics[0]
             );
             println!("operator token: partnerhub token --operator (Ctrl-C stops everything)");
             running.run_until(shutdown_signal()).await?;
@@ -326,6 +606,19 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
         shutdown_signal().await;
         signal.cancel();
     });
+    // The gateway's metrics port is the first; the services' follow in SERVICES order.
+    let offset = match serve.server.as_str() {
+        "gateway" => 0,
+        name => 1 + SERVICES.iter().position(|s| *s == name).unwrap_or(0) as u16,
+    };
+    let metrics = Metrics::new();
+    let metrics_addr = serve.metrics_listen.unwrap_or_else(|| {
+        (
+            [127, 0, 0, 1],
+            system::DEFAULT_METRICS_PORT.saturating_add(offset),
+        )
+            .into()
+    });
     if serve.server == "gateway" {
         let tokens = Tokens::from_pem_file(&common.signing_key(), common.token_lifetime())?;
         let backends = system::backends([
@@ -341,19 +634,21 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
         });
         let db = system::open_database("gateway", &common.database_url("gateway")).await?;
         let listener = bind(addr).await?;
+        let metrics_serving = serve_metrics("gateway", metrics_addr, &metrics, &stop).await?;
         println!(
             "gateway listening on {}",
             listener.local_addr().unwrap_or(addr)
         );
-        partnerhub_gateway::serve(
+        let serving = partnerhub_gateway::serve(
             listener,
             tokens,
             backends,
             db,
             common.limits(),
+            metrics,
             stop.cancelled_owned(),
-        )
-        .await?;
+        );
+        tokio::try_join!(serving, metrics_serving)?;
         return Ok(());
     }
     let service = system::service_name(&serve.server)?;
@@ -363,6 +658,7 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
         .unwrap_or_else(|| ([127, 0, 0, 1], system::DEFAULT_SERVICE_PORTS[index]).into());
     let db = system::open_database(service, &common.database_url(service)).await?;
     let listener = bind(addr).await?;
+    let metrics_serving = serve_metrics(service, metrics_addr, &metrics, &stop).await?;
     println!(
         "{service} listening on {}",
         listener.local_addr().unwrap_or(addr)
@@ -376,8 +672,23 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
         shutdown: stop.clone(),
         ..common.settings()
     };
-    system::service_server(service, db, &peers, &settings)
-        .run(listener, common.limits(), stop.cancelled_owned())
-        .await?;
+    let serving = system::service_server(service, db, &peers, &settings)
+        .metrics(metrics)
+        .run(listener, common.limits(), stop.cancelled_owned());
+    tokio::try_join!(serving, metrics_serving)?;
     Ok(())
+}
+
+/// Binds the metrics endpoint of `server` (so a taken port fails the start) and gives the
+/// future that serves it until `stop`.
+async fn serve_metrics(
+    server: &str,
+    addr: SocketAddr,
+    metrics: &Metrics,
+    stop: &CancellationToken,
+) -> Result<impl std::future::Future<Output = Result<(), ServeError>> + use<>, Failure> {
+    let (bound, serving) =
+        spawn_metrics(addr, metrics.clone(), stop.clone().cancelled_owned()).await?;
+    println!("{server} metrics on http://{bound}/metrics");
+    Ok(serving)
 }

@@ -2,15 +2,17 @@
 //! database.
 
 use partnerhub_gateway::{Backends, Tokens};
-use partnerhub_kit::server::{Limits, ServeError, bind};
+use partnerhub_kit::metrics::Metrics;
+use partnerhub_kit::server::{Limits, ServeError, bind, spawn_metrics};
 use partnerhub_kit::store::{Database, OpenError, sqlite_url};
+use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 /// The four services, in the order they start.
 pub const SERVICES: [&str; 4] = ["tenants", "subscriptions", "relationships", "invitations"];
@@ -19,6 +21,9 @@ pub const SERVICES: [&str; 4] = ["tenants", "subscriptions", "relationships", "i
 pub const DEFAULT_GATEWAY: &str = "127.0.0.1:50051";
 /// Default ports of the four services, in [`SERVICES`] order.
 pub const DEFAULT_SERVICE_PORTS: [u16; 4] = [50052, 50053, 50054, 50055];
+/// The gateway's metrics port; the services' follow in [`SERVICES`] order.
+/// (9464, the OpenTelemetry Prometheus exporter's port, rather than 9090, Prometheus' own.)
+pub const DEFAULT_METRICS_PORT: u16 = 9464;
 
 /// Why something did not start.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,9 @@ pub struct SystemConfig {
     pub token_lifetime: Duration,
     /// Limits of every server.
     pub limits: Limits,
+    /// Where each server serves its Prometheus metrics, the gateway first, then the services in
+    /// [`SERVICES`] order (port 0: any free port); `None`: not served.
+    pub metrics: Option<[SocketAddr; 5]>,
     /// What the services need besides their databases (the tenants channel is made here).
     pub settings: Settings,
 }
@@ -87,6 +95,8 @@ pub struct Running {
     pub gateway: SocketAddr,
     /// Where each service listens, in [`SERVICES`] order.
     pub services: [SocketAddr; 4],
+    /// Where the metrics are served, in [`SystemConfig::metrics`] order.
+    pub metrics: Option<[SocketAddr; 5]>,
     /// The token issuer the gateway uses (tests use it for operator tokens).
     pub tokens: Tokens,
     shutdown: CancellationToken,
@@ -167,10 +177,10 @@ pub fn service_name(name: &str) -> Result<&'static str, StartError> {
 /// The services other services call.
 #[derive(Debug, Clone)]
 pub struct Peers {
-    pub tenants: Channel,
-    pub relationships: Channel,
+    pub tenants: Peer,
+    pub relationships: Peer,
     /// The subscriptions service (the invitations service checks offers there).
-    pub subscriptions: Channel,
+    pub subscriptions: Peer,
 }
 
 /// One service's server, ready to run on a bound listener; `peers` are the services it asks.
@@ -211,12 +221,13 @@ pub fn service_server(
     }
 }
 
-/// A lazy channel to a service (connects on first use, reconnects after failures).
-pub fn channel(uri: &str) -> Result<Channel, StartError> {
+/// A lazy channel to a service (connects on first use, reconnects after failures) that carries
+/// the request id and trace context of the call under way.
+pub fn channel(uri: &str) -> Result<Peer, StartError> {
     let endpoint = Endpoint::from_shared(uri.to_string())
         .map_err(|e| StartError::Address(uri.to_string(), e.to_string()))?
         .connect_timeout(Duration::from_secs(5));
-    Ok(endpoint.connect_lazy())
+    Ok(Peer::new(endpoint.connect_lazy()))
 }
 
 /// The services behind a gateway, from their URIs in [`SERVICES`] order.
@@ -267,8 +278,39 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
     };
     let shutdown = config.settings.shutdown.clone();
     let mut tasks = JoinSet::new();
-    for ((service, db), listener) in SERVICES.into_iter().zip(databases).zip(listeners) {
-        let server = service_server(service, db, &peers, &config.settings);
+    let registries: [Metrics; 5] = Default::default();
+    let mut metrics_addrs = None;
+    if let Some(addrs) = config.metrics {
+        let mut bound = addrs;
+        let names = [
+            "gateway metrics",
+            "tenants metrics",
+            "subscriptions metrics",
+            "relationships metrics",
+            "invitations metrics",
+        ];
+        for (i, name) in names.into_iter().enumerate() {
+            let stop = shutdown.clone();
+            let (addr, serving) =
+                spawn_metrics(addrs[i], registries[i].clone(), stop.cancelled_owned())
+                    .await
+                    .map_err(|source| StartError::Serve {
+                        service: name,
+                        source,
+                    })?;
+            bound[i] = addr;
+            tasks.spawn(async move { (name, serving.await) });
+        }
+        metrics_addrs = Some(bound);
+    }
+    for (i, ((service, db), listener)) in SERVICES
+        .into_iter()
+        .zip(databases)
+        .zip(listeners)
+        .enumerate()
+    {
+        let server = service_server(service, db, &peers, &config.settings)
+            .metrics(registries[i + 1].clone());
         let (limits, stop) = (config.limits, shutdown.clone());
         tasks.spawn(async move {
             (
@@ -293,6 +335,7 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
         },
     })?;
     let gateway_tokens = tokens.clone();
+    let gateway_metrics = registries[0].clone();
     let limits = config.limits;
     let stop = shutdown.clone();
     tasks.spawn(async move {
@@ -302,6 +345,7 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
             backends,
             gateway_db,
             limits,
+            gateway_metrics,
             stop.cancelled_owned(),
         )
         .await;
@@ -310,6 +354,7 @@ pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
     Ok(Running {
         gateway,
         services: addresses,
+        metrics: metrics_addrs,
         tokens,
         shutdown,
         tasks,

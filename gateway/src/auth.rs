@@ -3,16 +3,16 @@
 use crate::error::{Error, relay};
 use crate::guard::Caller;
 use crate::token::Tokens;
+use partnerhub_kit::telemetry::Peer;
 use partnerhub_proto::gateway as gw;
 use partnerhub_proto::gateway::auth_service_server::AuthService;
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 pub struct Auth {
     pub tokens: Tokens,
-    pub tenants: TenantInternalServiceClient<Channel>,
+    pub tenants: TenantInternalServiceClient<Peer>,
 }
 
 fn expire_time(exp: u64) -> Option<prost_types::Timestamp> {

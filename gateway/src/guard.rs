@@ -12,6 +12,7 @@ use bytes::{Buf, Bytes};
 use http_body_util::{BodyExt, Full, Limited};
 use partnerhub_kit::caller;
 use partnerhub_kit::status::Violations;
+use partnerhub_kit::telemetry::Peer;
 use partnerhub_proto::relationships::{
     self as rel, relationship_internal_service_client::RelationshipInternalServiceClient,
 };
@@ -26,7 +27,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tonic::body::Body;
 use tonic::service::Routes;
-use tonic::transport::Channel;
 use tower::{Service, ServiceExt};
 
 /// The largest request message the gateway reads (as tonic's default).
@@ -55,14 +55,14 @@ impl Caller {
 /// The services behind the gateway, by package.
 #[derive(Clone)]
 pub struct Backends {
-    pub tenants: Channel,
-    pub subscriptions: Channel,
-    pub relationships: Channel,
-    pub invitations: Channel,
+    pub tenants: Peer,
+    pub subscriptions: Peer,
+    pub relationships: Peer,
+    pub invitations: Peer,
 }
 
 impl Backends {
-    fn for_method(&self, path: &str) -> Option<&Channel> {
+    fn for_method(&self, path: &str) -> Option<&Peer> {
         let package = path.strip_prefix("/partnerhub.")?.split('.').next()?;
         match package {
             "tenants" => Some(&self.tenants),

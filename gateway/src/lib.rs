@@ -13,6 +13,7 @@ mod workflows;
 pub use guard::{Backends, Caller};
 pub use token::Tokens;
 
+use partnerhub_kit::metrics::Metrics;
 use partnerhub_kit::server::{Limits, ServeError, Server};
 use partnerhub_proto::gateway::audit_service_server::AuditServiceServer;
 use partnerhub_proto::gateway::auth_service_server::AuthServiceServer;
@@ -21,13 +22,14 @@ use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalSer
 use std::future::Future;
 use tokio::net::TcpListener;
 
-/// Serves the gateway on `listener` until `shutdown` resolves.
+/// Serves the gateway on `listener` until `shutdown` resolves, counting its calls in `metrics`.
 pub async fn serve(
     listener: TcpListener,
     tokens: Tokens,
     backends: Backends,
     db: partnerhub_kit::store::Database,
     limits: Limits,
+    metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let trail = audit::Trail::new(db);
@@ -35,7 +37,8 @@ pub async fn serve(
         tokens: tokens.clone(),
         tenants: TenantInternalServiceClient::new(backends.tenants.clone()),
     };
-    let routes = Server::new("gateway")
+    let (routes, observer) = Server::new("gateway")
+        .metrics(metrics)
         .add_service(AuthServiceServer::new(auth))
         .add_service(WorkflowServiceServer::new(workflows::Workflows::new(
             &backends,
@@ -50,5 +53,5 @@ pub async fn serve(
         .await?;
     let front = guard::Front::new(routes.prepare(), tokens, backends, trail)
         .map_err(|e| ServeError::Descriptors(e.to_string()))?;
-    partnerhub_kit::server::serve(listener, front, limits, shutdown).await
+    partnerhub_kit::server::serve(listener, front, limits, observer, shutdown).await
 }

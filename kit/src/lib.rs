@@ -6,6 +6,8 @@
 //!   `ErrorInfo`, `BadRequest` and `RetryInfo` details;
 //! - [`store`]: one database approach for every service (SQLite or PostgreSQL through sqlx's
 //!   `Any` driver, embedded migrations, request-id idempotency);
+//! - [`metrics`] and [`telemetry`]: Prometheus metrics, request ids and trace context across
+//!   servers, OTLP export;
 //! - [`page`]: keyset pagination with opaque, checked page tokens;
 //! - [`country`]: ISO 3166-1 countries and their UN M49 regions.
 
@@ -13,8 +15,10 @@ pub mod caller;
 pub mod country;
 pub mod delegation;
 pub mod fields;
+pub mod metrics;
 pub mod page;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod telemetry;
 pub mod time;

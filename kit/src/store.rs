@@ -94,7 +94,16 @@ pub async fn open(url: &str, migrations: &Migrations) -> Result<Database, OpenEr
         let pool = pool_options(1).connect(url).await.map_err(connect)?;
         (Backend::Sqlite, pool)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        ensure_postgres_database(url).await.map_err(connect)?;
+        // A server that takes the connection but never answers would otherwise hold the start.
+        tokio::time::timeout(Duration::from_secs(10), ensure_postgres_database(url))
+            .await
+            .unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no answer within 10 s",
+                )))
+            })
+            .map_err(connect)?;
         let options = AnyConnectOptions::from_str(url).map_err(connect)?;
         let pool = pool_options(10)
             .connect_with(options)

@@ -60,6 +60,8 @@ pub struct TestSystem {
     pub gateway: SocketAddr,
     /// The services' addresses, in `partnerhub::system::SERVICES` order.
     pub services: [SocketAddr; 4],
+    /// Where each server serves Prometheus metrics: the gateway first, then the services.
+    pub metrics: [SocketAddr; 5],
     channel: Channel,
     /// A platform operator token.
     pub operator: String,
@@ -110,6 +112,7 @@ impl TestSystem {
             signing_key: dir.path().join("signing-key.pem"),
             token_lifetime: Duration::from_secs(600),
             limits: Limits::default(),
+            metrics: Some([any; 5]),
             settings: Settings {
                 clock: clock.clone(),
                 ..Settings::default()
@@ -122,6 +125,7 @@ impl TestSystem {
         TestSystem {
             gateway: running.gateway,
             services: running.services,
+            metrics: running.metrics.expect("metrics are served"),
             running: Some(running),
             channel,
             operator,
@@ -407,6 +411,7 @@ impl TestSystem {
             backends,
             audit,
             Limits::default(),
+            Default::default(),
             stop.clone().cancelled_owned(),
         ));
         BrokenGateway {

@@ -1833,9 +1833,9 @@ async fn own_invitations_server(sys: &TestSystem) -> OwnServer {
         ..Default::default()
     };
     let peers = partnerhub::system::Peers {
-        tenants: sys.service("tenants").await,
-        relationships: sys.service("relationships").await,
-        subscriptions: sys.service("subscriptions").await,
+        tenants: sys.service("tenants").await.into(),
+        relationships: sys.service("relationships").await.into(),
+        subscriptions: sys.service("subscriptions").await.into(),
     };
     let server = partnerhub::system::service_server("invitations", db, &peers, &settings);
     let listener = bind("127.0.0.1:0".parse().expect("address"))

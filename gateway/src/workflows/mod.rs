@@ -11,6 +11,7 @@ mod partners;
 use crate::error::Error;
 use crate::guard::Caller;
 use partnerhub_kit::caller;
+use partnerhub_kit::telemetry::Peer;
 use partnerhub_proto::gateway as gw;
 use partnerhub_proto::gateway::workflow_service_server::WorkflowService;
 use partnerhub_proto::invitations::invitation_internal_service_client::InvitationInternalServiceClient;
@@ -21,19 +22,18 @@ use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionSe
 use partnerhub_proto::tenants::Principal;
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 /// Clients of the services the workflows call.
 #[derive(Clone)]
 pub struct Workflows {
-    pub tenants: TenantServiceClient<Channel>,
-    pub tenants_internal: TenantInternalServiceClient<Channel>,
-    pub relationships: RelationshipInternalServiceClient<Channel>,
-    pub relationships_public: RelationshipServiceClient<Channel>,
-    pub invitations: InvitationInternalServiceClient<Channel>,
-    pub subscriptions: SubscriptionServiceClient<Channel>,
-    pub subscriptions_internal: SubscriptionInternalServiceClient<Channel>,
+    pub tenants: TenantServiceClient<Peer>,
+    pub tenants_internal: TenantInternalServiceClient<Peer>,
+    pub relationships: RelationshipInternalServiceClient<Peer>,
+    pub relationships_public: RelationshipServiceClient<Peer>,
+    pub invitations: InvitationInternalServiceClient<Peer>,
+    pub subscriptions: SubscriptionServiceClient<Peer>,
+    pub subscriptions_internal: SubscriptionInternalServiceClient<Peer>,
 }
 
 impl Workflows {

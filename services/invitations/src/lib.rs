@@ -18,11 +18,11 @@ pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
 use partnerhub_kit::store::{Database, Migrations, OpenError};
+use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::invitations::invitation_internal_service_server::InvitationInternalServiceServer;
 use partnerhub_proto::invitations::invitation_service_server::InvitationServiceServer;
 use partnerhub_proto::types::Cloud;
-use tonic::transport::Channel;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -44,10 +44,10 @@ pub struct Deps {
     /// The time expiries are measured by.
     pub clock: Clock,
     /// The tenants service (names, clouds and countries of tenants).
-    pub tenants: Channel,
+    pub tenants: Peer,
     /// The subscriptions service (the offers of trials, purchase offers and partner of
     /// record invitations).
-    pub subscriptions: Channel,
+    pub subscriptions: Peer,
     /// Invitation links, per cloud.
     pub links: Links,
     /// How long an untouched invitation stays usable when the request names no `ttl`.
@@ -56,7 +56,7 @@ pub struct Deps {
 
 impl Deps {
     /// Defaults for everything but the tenants and subscriptions services.
-    pub fn new(tenants: Channel, subscriptions: Channel) -> Self {
+    pub fn new(tenants: Peer, subscriptions: Peer) -> Self {
         Deps {
             clock: Clock::default(),
             tenants,

@@ -12,10 +12,10 @@ pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
 use partnerhub_kit::store::{Database, Migrations, OpenError};
+use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::relationships::relationship_internal_service_server::RelationshipInternalServiceServer;
 use partnerhub_proto::relationships::relationship_service_server::RelationshipServiceServer;
-use tonic::transport::Channel;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -37,12 +37,12 @@ pub struct Deps {
     /// The time expiries are measured by.
     pub clock: Clock,
     /// The tenants service (names, clouds and countries of tenants).
-    pub tenants: Channel,
+    pub tenants: Peer,
 }
 
 impl Deps {
     /// Defaults for everything but the tenants service.
-    pub fn new(tenants: Channel) -> Self {
+    pub fn new(tenants: Peer) -> Self {
         Deps {
             clock: Clock::default(),
             tenants,

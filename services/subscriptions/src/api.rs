@@ -1522,8 +1522,8 @@ mod tests {
             db,
             Deps {
                 clock: Clock::default(),
-                tenants: nowhere.clone(),
-                relationships: nowhere,
+                tenants: nowhere.clone().into(),
+                relationships: nowhere.into(),
             },
         )
     }
@@ -1774,8 +1774,8 @@ mod tests {
             db.clone(),
             Deps {
                 clock: Clock::default(),
-                tenants: nowhere.clone(),
-                relationships: nowhere,
+                tenants: nowhere.clone().into(),
+                relationships: nowhere.into(),
             },
             shutdown.clone(),
         );

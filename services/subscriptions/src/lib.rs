@@ -13,12 +13,12 @@ pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
 use partnerhub_kit::store::{Database, Migrations, OpenError, redact};
+use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::{Clock, now_micros};
 use partnerhub_proto::subscriptions::subscription_internal_service_server::SubscriptionInternalServiceServer;
 use partnerhub_proto::subscriptions::subscription_service_server::SubscriptionServiceServer;
 use sqlx::migrate::MigrateError;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -55,9 +55,9 @@ pub struct Deps {
     /// The time trials and terms are measured by.
     pub clock: Clock,
     /// The tenants service (customers' cloud, country and agreements).
-    pub tenants: Channel,
+    pub tenants: Peer,
     /// The relationships service (who may sell to whom).
-    pub relationships: Channel,
+    pub relationships: Peer,
 }
 
 /// The subscriptions server: both services, health and reflection. Its watch streams end when

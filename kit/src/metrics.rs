@@ -1,0 +1,277 @@
+//! Prometheus metrics of one server, served over HTTP at `/metrics`.
+//!
+//! The names are those of go-grpc-prometheus, which Grafana dashboards for gRPC already use:
+//! - `grpc_server_started_total{grpc_service, grpc_method}`: calls begun;
+//! - `grpc_server_handled_total{grpc_service, grpc_method, grpc_code}`: calls ended, by status
+//!   code (`OK`, `InvalidArgument`, ...);
+//! - `grpc_server_handling_seconds{grpc_service, grpc_method}`: a latency histogram, to the end
+//!   of the response (for a stream, its whole life);
+//! - `grpc_server_in_flight{grpc_service, grpc_method}`: calls under way.
+//!
+//! Only the methods the server answers get their own labels; a call to any other path counts as
+//! `grpc_service="unknown", grpc_method="unknown"`, so made-up paths can't grow the metrics
+//! without bound.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+/// The metrics of one server. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` only if the metric definitions were refused (they are constants, so never).
+    families: Option<Families>,
+    /// `/package.Service/Method` paths the server answers.
+    known: RwLock<HashSet<String>>,
+}
+
+struct Families {
+    registry: Registry,
+    started: IntCounterVec,
+    handled: IntCounterVec,
+    seconds: HistogramVec,
+    in_flight: IntGaugeVec,
+}
+
+impl Families {
+    fn new() -> prometheus::Result<Self> {
+        let labels = ["grpc_service", "grpc_method"];
+        let started = IntCounterVec::new(
+            Opts::new("grpc_server_started_total", "gRPC calls begun."),
+            &labels,
+        )?;
+        let handled = IntCounterVec::new(
+            Opts::new(
+                "grpc_server_handled_total",
+                "gRPC calls ended, by status code.",
+            ),
+            &["grpc_service", "grpc_method", "grpc_code"],
+        )?;
+        let seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "grpc_server_handling_seconds",
+                "Seconds from a call's start to the end of its response.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &labels,
+        )?;
+        let in_flight = IntGaugeVec::new(
+            Opts::new("grpc_server_in_flight", "gRPC calls under way."),
+            &labels,
+        )?;
+        let registry = Registry::new();
+        registry.register(Box::new(started.clone()))?;
+        registry.register(Box::new(handled.clone()))?;
+        registry.register(Box::new(seconds.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        Ok(Families {
+            registry,
+            started,
+            handled,
+            seconds,
+            in_flight,
+        })
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+const UNKNOWN: &str = "unknown";
+
+impl Metrics {
+    pub fn new() -> Self {
+        let families = Families::new()
+            .inspect_err(|e| tracing::warn!(error = %e, "metrics are off"))
+            .ok();
+        Metrics {
+            inner: Arc::new(Inner {
+                families,
+                known: RwLock::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// Adds the methods of these services (found in the encoded descriptor sets) to those that
+    /// get their own labels.
+    pub fn know(&self, services: &[&str], sets: &[&[u8]]) {
+        use prost::Message;
+        let mut known = self.inner.known.write().unwrap_or_else(|p| p.into_inner());
+        for set in sets {
+            let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
+                continue;
+            };
+            for file in set.file {
+                for service in file.service {
+                    let full = match file.package.as_deref() {
+                        Some(p) if !p.is_empty() => format!("{p}.{}", service.name()),
+                        _ => service.name().to_string(),
+                    };
+                    if !services.contains(&full.as_str()) {
+                        continue;
+                    }
+                    for method in service.method {
+                        known.insert(format!("/{full}/{}", method.name()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A call to `path` begins; the returned guard records its end (and logs it in `span`).
+    pub fn begin(&self, path: &str, span: tracing::Span) -> Call {
+        let known = self
+            .inner
+            .known
+            .read()
+            .map(|k| k.contains(path))
+            .unwrap_or(false);
+        let (service, method) = match path.trim_start_matches('/').split_once('/') {
+            Some((s, m)) if known => (s.to_string(), m.to_string()),
+            _ => (UNKNOWN.to_string(), UNKNOWN.to_string()),
+        };
+        if let Some(f) = &self.inner.families {
+            let labels = [service.as_str(), method.as_str()];
+            f.started.with_label_values(&labels).inc();
+            f.in_flight.with_label_values(&labels).inc();
+        }
+        Call {
+            metrics: self.clone(),
+            service,
+            method,
+            start: Instant::now(),
+            ended: false,
+            span,
+        }
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn render(&self) -> String {
+        let Some(f) = &self.inner.families else {
+            return String::new();
+        };
+        let mut out = Vec::new();
+        // Encoding into a Vec fails only on malformed metric families, which ours are not; an
+        // empty page is the fallback.
+        let _ = TextEncoder::new().encode(&f.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Serves `/metrics` over HTTP on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        use axum::routing::get;
+        let app = axum::Router::new().route(
+            "/metrics",
+            get(move || {
+                let metrics = self.clone();
+                async move {
+                    (
+                        [(
+                            http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        metrics.render(),
+                    )
+                }
+            }),
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// One call under way. Dropped without [`Call::end`] (the client went away), it counts as
+/// `Cancelled`.
+pub struct Call {
+    metrics: Metrics,
+    service: String,
+    method: String,
+    start: Instant,
+    ended: bool,
+    span: tracing::Span,
+}
+
+impl Call {
+    /// The call ended with this status code.
+    pub fn end(mut self, code: tonic::Code) {
+        self.record(code);
+    }
+
+    fn record(&mut self, code: tonic::Code) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let seconds = self.start.elapsed().as_secs_f64();
+        if let Some(f) = &self.metrics.inner.families {
+            let labels = [self.service.as_str(), self.method.as_str()];
+            f.handled
+                .with_label_values(&[&self.service, &self.method, code_name(code)])
+                .inc();
+            f.seconds.with_label_values(&labels).observe(seconds);
+            f.in_flight.with_label_values(&labels).dec();
+        }
+        self.span.record("grpc_code", code_name(code));
+        let _entered = self.span.enter();
+        tracing::info!(
+            code = code_name(code),
+            elapsed_ms = (seconds * 1000.0) as u64,
+            "call ended"
+        );
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.record(tonic::Code::Cancelled);
+    }
+}
+
+/// The status code's name as go-grpc-prometheus writes it.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "Canceled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
+    }
+}

@@ -1,0 +1,217 @@
+//! What crosses a hop between servers besides the call itself: the request id and the trace
+//! context, and the OTLP exporter that sends traces when one is configured.
+//!
+//! Every call a server takes gets a request id: the caller's `x-request-id` when it sent a
+//! sensible one, otherwise a new UUID. The id is a field of the call's span (so every log line of
+//! the call carries it), is sent back in the response's `x-request-id`, and goes along on every
+//! call this server makes to another one while handling it, through a [`Peer`]. So do the
+//! W3C `traceparent`/`tracestate` headers, when tracing is on: one trace shows a whole workflow
+//! across the gateway and the services.
+
+use opentelemetry::propagation::{Extractor, Injector};
+use std::task::{Context, Poll};
+use tonic::body::Body;
+use tonic::transport::Channel;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The header that carries the request id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+tokio::task_local! {
+    /// The request id of the call the current task is handling.
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// Runs `fut` as part of the call with request id `id` (its outgoing calls carry the id).
+pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
+    CURRENT_REQUEST_ID.scope(id, fut).await
+}
+
+/// The request id of the call the current task is handling, if any.
+pub fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// The request id to use for a call: the caller's, if it is 1 to 128 characters of letters,
+/// digits and `-_.:/+=` (anything else could forge log lines), or a new one.
+pub fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// The trace context a caller sent in `headers` (empty when tracing is off or none was sent).
+pub fn remote_context(headers: &http::HeaderMap) -> opentelemetry::Context {
+    opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
+}
+
+/// Makes `span` a child of the trace context the caller sent, if any.
+pub fn adopt_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
+    let parent = remote_context(headers);
+    // Fails only when tracing is off (no OpenTelemetry layer): nothing to join then.
+    let _ = span.set_parent(parent);
+}
+
+/// Adds the current call's request id and trace context to an outgoing call's headers.
+pub fn inject(headers: &mut http::HeaderMap) {
+    if let Some(id) = current_request_id()
+        && let Ok(value) = http::HeaderValue::from_str(&id)
+    {
+        headers.insert(REQUEST_ID, value);
+    }
+    let context = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&context, &mut HeaderInjector(headers))
+    });
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// A channel to another partnerhub server that carries the request id and the trace context of
+/// the call under way. Every client one server holds of another is a client of a `Peer`.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    channel: Channel,
+}
+
+impl Peer {
+    pub fn new(channel: Channel) -> Self {
+        Peer { channel }
+    }
+}
+
+impl From<Channel> for Peer {
+    fn from(channel: Channel) -> Self {
+        Peer::new(channel)
+    }
+}
+
+impl tower::Service<http::Request<Body>> for Peer {
+    type Response = http::Response<Body>;
+    type Error = tonic::transport::Error;
+    type Future = tonic::transport::channel::ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        tower::Service::poll_ready(&mut self.channel, cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        inject(request.headers_mut());
+        self.channel.call(request)
+    }
+}
+
+/// Why tracing could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("can't export traces to {endpoint}: {message}")]
+pub struct TracingError {
+    endpoint: String,
+    message: String,
+}
+
+/// Sends traces over OTLP/gRPC to `endpoint` (e.g. `http://127.0.0.1:4317`) as `service`.
+/// Must be called inside the Tokio runtime. Keep the provider and call
+/// [`opentelemetry_sdk::trace::SdkTracerProvider::shutdown`] before exiting, to send the last
+/// spans. Also installs the W3C trace-context propagator that [`Peer`] and the servers use.
+pub fn otlp_tracer(
+    endpoint: &str,
+    service: &str,
+) -> Result<
+    (
+        opentelemetry_sdk::trace::SdkTracerProvider,
+        opentelemetry_sdk::trace::Tracer,
+    ),
+    TracingError,
+> {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::WithExportConfig;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()
+        .map_err(|e| TracingError {
+            endpoint: endpoint.to_string(),
+            message: e.to_string(),
+        })?;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name(service.to_string())
+                .build(),
+        )
+        .build();
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let tracer = provider.tracer("partnerhub");
+    Ok((provider, tracer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(id: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(REQUEST_ID, http::HeaderValue::from_str(id).unwrap());
+        h
+    }
+
+    #[test]
+    fn a_sensible_caller_request_id_is_kept() {
+        assert_eq!(request_id(&headers("abc-123_x.y:z")), "abc-123_x.y:z");
+    }
+
+    #[test]
+    fn a_request_id_that_could_forge_log_lines_is_replaced() {
+        for bad in ["has space", "quote\"d", "", &"x".repeat(129)] {
+            let id = request_id(&headers(bad));
+            assert_ne!(id, bad);
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        }
+        assert!(uuid::Uuid::parse_str(&request_id(&http::HeaderMap::new())).is_ok());
+    }
+
+    #[tokio::test]
+    async fn outgoing_calls_carry_the_current_request_id() {
+        let mut h = http::HeaderMap::new();
+        inject(&mut h);
+        assert!(h.get(REQUEST_ID).is_none());
+        with_request_id("r-1".into(), async {
+            inject(&mut h);
+        })
+        .await;
+        assert_eq!(h.get(REQUEST_ID).unwrap(), "r-1");
+    }
+}

@@ -1,0 +1,276 @@
+//! The `partnerhub` command as an operator meets it: its help, the config file, environment
+//! variables and flags agreeing, and startup errors that are one clear line.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const SUBCOMMANDS: [&str; 4] = ["dev", "serve", "token", "migrate"];
+
+/// The binary, run in `dir`, with none of the caller's settings in its environment.
+fn partnerhub(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_partnerhub"));
+    command.current_dir(dir).env("RUST_BACKTRACE", "1");
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("PARTNERHUB_") || name_text.starts_with("OTEL_") {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
+/// Runs `command` to its end, failing the test if that takes longer than `limit`.
+fn run(mut command: Command, limit: Duration) -> Output {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().expect("start partnerhub");
+    let pid = child.id();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(output) => output.expect("wait for partnerhub"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("partnerhub took longer than {limit:?}: {command:?}");
+        }
+    }
+}
+
+fn succeeds(command: Command) -> String {
+    let output = run(command, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "failed: {stderr}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs `command`, which must stop with exit code 1 and one line on stderr; gives the line.
+fn fails(command: Command) -> String {
+    let output = run(command, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    assert!(stderr.starts_with("partnerhub: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+    stderr.trim_end().to_string()
+}
+
+fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+#[test]
+fn help_names_every_subcommand_the_config_file_and_the_log_settings() {
+    let dir = temp();
+    let mut command = partnerhub(dir.path());
+    command.arg("--help");
+    let help = succeeds(command);
+    for needed in SUBCOMMANDS
+        .iter()
+        .copied()
+        .chain(["--config", "PARTNERHUB_CONFIG", "TOML", "data-dir = "])
+        .chain([
+            "--log",
+            "PARTNERHUB_LOG",
+            "--log-format",
+            "PARTNERHUB_LOG_FORMAT",
+        ])
+        .chain([
+            "partnerhub dev",
+            "partnerhub token --operator",
+            "127.0.0.1:50051",
+        ])
+    {
+        assert!(help.contains(needed), "--help lacks {needed:?}:\n{help}");
+    }
+    assert!(help.contains("which wins over the config file"), "{help}");
+
+    for sub in SUBCOMMANDS {
+        let mut command = partnerhub(dir.path());
+        command.args(["help", sub]);
+        let by_help = succeeds(command);
+        let mut command = partnerhub(dir.path());
+        command.args([sub, "--help"]);
+        let by_flag = succeeds(command);
+        assert_eq!(by_help, by_flag);
+        assert!(by_flag.contains("Examples:"), "{sub} --help:\n{by_flag}");
+        assert!(
+            by_flag.contains("[env: PARTNERHUB_"),
+            "{sub} --help:\n{by_flag}"
+        );
+    }
+
+    let mut command = partnerhub(dir.path());
+    command.arg("--version");
+    assert_eq!(
+        succeeds(command).trim(),
+        format!("partnerhub {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// `migrate tenants` with `setup`, checking which of the folders a, b, c got the database.
+fn migrated_into(setup: impl FnOnce(&mut Command)) -> Vec<&'static str> {
+    let dir = temp();
+    std::fs::write(dir.path().join("partnerhub.toml"), "data-dir = \"a\"\n").unwrap();
+    let mut command = partnerhub(dir.path());
+    command.args(["migrate", "tenants"]);
+    setup(&mut command);
+    succeeds(command);
+    ["a", "b", "c", "data"]
+        .into_iter()
+        .filter(|d| dir.path().join(d).join("tenants.db").exists())
+        .collect()
+}
+
+#[test]
+fn flag_beats_environment_beats_config_file_beats_default() {
+    assert_eq!(migrated_into(|_| {}), ["data"]);
+    assert_eq!(
+        migrated_into(|c| {
+            c.args(["--config", "partnerhub.toml"]);
+        }),
+        ["a"]
+    );
+    // The config file named by the environment, the data folder by the environment.
+    assert_eq!(
+        migrated_into(|c| {
+            c.env("PARTNERHUB_CONFIG", "partnerhub.toml")
+                .env("PARTNERHUB_DATA_DIR", "b");
+        }),
+        ["b"]
+    );
+    assert_eq!(
+        migrated_into(|c| {
+            c.env("PARTNERHUB_DATA_DIR", "b").args([
+                "--config",
+                "partnerhub.toml",
+                "--data-dir",
+                "c",
+            ]);
+        }),
+        ["c"]
+    );
+}
+
+#[test]
+fn config_file_sets_the_signing_key_token_reads() {
+    let dir = temp();
+    std::fs::write(
+        dir.path().join("partnerhub.toml"),
+        "# settings\ndata-dir = \"keys\"\nlisten = \"127.0.0.1:1\" # serve's: ignored here\n",
+    )
+    .unwrap();
+    let mut command = partnerhub(dir.path());
+    command.args(["token", "--operator", "--config", "partnerhub.toml"]);
+    let line = fails(command);
+    assert!(line.contains("keys/signing-key.pem"), "{line}");
+}
+
+#[test]
+fn bad_config_files_are_one_line_naming_the_problem() {
+    let dir = temp();
+    let cases = [
+        ("colour = \"blue\"\n", "unknown setting \"colour\""),
+        ("data_dir = \"x\"\n", "did you mean \"data-dir\"?"),
+        (
+            "data-dir = \"x\"\nrequest-timeout = \"soon\"\n",
+            "\"request-timeout\"",
+        ),
+        ("log-format = \"xml\"\n", "must be one of text, json"),
+        ("data-dir = \"x\"\n\ndata-dir = \n", "line 3"),
+        ("[server]\nlisten = \"x\"\n", "unknown setting \"server\""),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+        let mut command = partnerhub(dir.path());
+        command.args(["--config", "bad.toml", "migrate"]);
+        let line = fails(command);
+        assert!(line.contains("config file bad.toml"), "{line}");
+        assert!(line.contains(expected), "{text:?}: {line}");
+    }
+    let mut command = partnerhub(dir.path());
+    command.args(["--config", "missing.toml", "migrate"]);
+    assert!(fails(command).contains("missing.toml"));
+    assert!(!dir.path().join("x").exists() && !dir.path().join("data").exists());
+}
+
+#[test]
+fn a_port_in_use_is_one_line_naming_the_address() {
+    let dir = temp();
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap();
+
+    let mut command = partnerhub(dir.path());
+    command.args(["serve", "tenants", "--data-dir", "d", "--metrics-listen"]);
+    command
+        .arg("127.0.0.1:0")
+        .arg("--listen")
+        .arg(addr.to_string());
+    let line = fails(command);
+    assert!(line.contains(&addr.to_string()), "{line}");
+    assert!(line.contains("--listen"), "{line}");
+
+    // `dev` binds the services first.
+    let mut command = partnerhub(dir.path());
+    command.args(["dev", "--data-dir", "d", "--first-service-port"]);
+    command.arg(addr.port().to_string());
+    let line = fails(command);
+    assert!(line.contains(&addr.to_string()), "{line}");
+    assert!(line.contains("--first-service-port"), "{line}");
+}
+
+#[test]
+fn an_unreachable_database_is_one_line_soon() {
+    let dir = temp();
+    let start = Instant::now();
+    let mut command = partnerhub(dir.path());
+    command.args(["migrate", "tenants", "--database-url"]);
+    command.arg("postgres://postgres:hunter2@127.0.0.1:1/x");
+    let line = fails(command);
+    assert!(start.elapsed() < Duration::from_secs(15));
+    assert!(line.contains("127.0.0.1:1"), "{line}");
+    assert!(line.contains("--database-url"), "{line}");
+    assert!(!line.contains("hunter2"), "the password shows: {line}");
+}
+
+#[test]
+fn a_bad_signing_key_is_one_line() {
+    let dir = temp();
+    std::fs::write(dir.path().join("garbage.pem"), "not a key\n").unwrap();
+    for key in ["garbage.pem", "missing.pem", "."] {
+        let mut command = partnerhub(dir.path());
+        command.args(["token", "--operator", "--signing-key", key]);
+        let line = fails(command);
+        assert!(line.contains("signing key"), "{key}: {line}");
+    }
+    let mut command = partnerhub(dir.path());
+    command.args(["serve", "gateway", "--signing-key", "garbage.pem"]);
+    command.args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
+    let line = fails(command);
+    assert!(line.contains("garbage.pem"), "{line}");
+}
+
+#[test]
+fn usage_errors_are_clap_s_with_exit_code_2() {
+    let dir = temp();
+    for args in [
+        &["serve", "nothing"][..],
+        &["serve", "tenants", "--listen", "nonsense"],
+        &["token"],
+        &["--log-format", "xml", "migrate"],
+    ] {
+        let mut command = partnerhub(dir.path());
+        command.args(args);
+        let output = run(command, Duration::from_secs(20));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
+}

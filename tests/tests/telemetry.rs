@@ -1,0 +1,368 @@
+//! What an operator watching partnerhub sees: Prometheus metrics on each server's HTTP port,
+//! the request id on every answer and every log line, one trace across the gateway and the
+//! services for a whole workflow, and no secret in the logs.
+//!
+//! The trace test installs the process-wide tracing subscriber (with an OTLP exporter to a
+//! collector inside the test), so it lives in this file of its own.
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use partnerhub_proto::gateway::AcceptInvitationRequest;
+use partnerhub_proto::invitations::{
+    CreateInvitationRequest, DelegatedAdminRequest, Invitation, InvitationKind,
+};
+use partnerhub_proto::tenants::{GetTenantRequest, ListUsersRequest};
+use partnerhub_proto::types::PartnerType;
+use partnerhub_tests::{NEW_PASSWORD, TestSystem, contact};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::Code;
+
+/// GET /metrics from `addr`, over plain HTTP/1.1.
+async fn scrape(addr: SocketAddr) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("metrics port");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("response");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+}
+
+/// The value of the sample of `name` whose labels include all of `labels`.
+fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    page.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+const TENANTS: (&str, &str) = ("grpc_service", "partnerhub.tenants.v1.TenantService");
+
+#[tokio::test]
+async fn each_server_counts_its_calls_by_method_and_status_code() {
+    let sys = TestSystem::start().await;
+    let enrolled = sys
+        .create_partner("metrics", "7777777", &[PartnerType::DirectProvider])
+        .await;
+
+    // Refused at the gateway (no token): counted there, never reaches the tenants service.
+    let refused = sys
+        .tenants("")
+        .get_tenant(GetTenantRequest {
+            tenant_id: enrolled.tenant.id.clone(),
+        })
+        .await
+        .expect_err("no token");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    // A made-up method: counted, but not under its own name.
+    let made_up = tonic::client::Grpc::new(sys.channel());
+    let mut made_up = made_up;
+    made_up.ready().await.expect("ready");
+    let unknown: Result<tonic::Response<()>, _> = made_up
+        .unary(
+            tonic::Request::new(()),
+            http::uri::PathAndQuery::from_static("/partnerhub.tenants.v1.TenantService/Steal"),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await;
+    assert!(unknown.is_err());
+
+    let gateway = scrape(sys.metrics[0]).await;
+    let tenants = scrape(sys.metrics[1]).await;
+    let create = ("grpc_method", "CreatePartner");
+    for page in [&gateway, &tenants] {
+        assert_eq!(
+            sample(
+                page,
+                "grpc_server_handled_total",
+                &[TENANTS, create, ("grpc_code", "OK")]
+            ),
+            Some(1.0),
+            "{page}"
+        );
+        assert_eq!(
+            sample(
+                page,
+                "grpc_server_handling_seconds_count",
+                &[TENANTS, create]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(page, "grpc_server_in_flight", &[TENANTS, create]),
+            Some(0.0)
+        );
+    }
+    let get = ("grpc_method", "GetTenant");
+    assert_eq!(
+        sample(
+            &gateway,
+            "grpc_server_handled_total",
+            &[TENANTS, get, ("grpc_code", "Unauthenticated")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&tenants, "grpc_server_started_total", &[TENANTS, get]),
+        None,
+        "the refused call never reached the tenants service"
+    );
+    assert!(
+        sample(
+            &gateway,
+            "grpc_server_handled_total",
+            &[("grpc_service", "unknown"), ("grpc_method", "unknown")]
+        )
+        .is_some_and(|n| n >= 1.0)
+    );
+    assert!(!gateway.contains("Steal"), "made-up paths get no labels");
+    // The latency histogram has buckets.
+    assert!(gateway.contains("grpc_server_handling_seconds_bucket{"));
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_sensible_one_of_the_callers_is_kept() {
+    let sys = TestSystem::start().await;
+    let mut asked = tonic::Request::new(GetTenantRequest {
+        tenant_id: "x".into(),
+    });
+    asked
+        .metadata_mut()
+        .insert("x-request-id", "support-ticket-42".parse().expect("ascii"));
+    let status = sys
+        .tenants(&sys.operator)
+        .get_tenant(asked)
+        .await
+        .expect_err("no such tenant");
+    assert_eq!(
+        status.metadata().get("x-request-id").expect("request id"),
+        "support-ticket-42"
+    );
+    let answer = sys
+        .tenants(&sys.operator)
+        .list_users(ListUsersRequest::default())
+        .await;
+    let metadata = match &answer {
+        Ok(r) => r.metadata().clone(),
+        Err(s) => s.metadata().clone(),
+    };
+    let id = metadata
+        .get("x-request-id")
+        .expect("a request id of its own")
+        .to_str()
+        .expect("ascii");
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    sys.stop().await;
+}
+
+/// An OTLP collector that keeps every span it is sent.
+#[derive(Clone, Default)]
+struct Collector {
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut spans = self.spans.lock().expect("lock");
+        for resource in request.into_inner().resource_spans {
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|a| a.key == key)
+        .and_then(|a| a.value.as_ref())
+        .and_then(|v| match &v.value {
+            Some(Value::StringValue(s)) => Some(s.clone()),
+            _ => None,
+        })
+}
+
+/// Log lines, as the JSON formatter writes them.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_no_secret() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let (provider, tracer) =
+        partnerhub_kit::telemetry::otlp_tracer(&endpoint, "partnerhub-test").expect("exporter");
+    let logs = Logs::default();
+    let writer = logs.clone();
+    // Debug for partnerhub's own crates: even there, no secret may show.
+    let filter = tracing_subscriber::EnvFilter::new(
+        "info,partnerhub_kit=debug,partnerhub_gateway=debug,partnerhub_tenants=debug,\
+         partnerhub_invitations=debug,partnerhub_relationships=debug",
+    );
+    let subscriber = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(move || writer.clone()),
+        );
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+
+    let sys = TestSystem::start().await;
+    let enrolled = sys
+        .create_partner("traced", "5555555", &[PartnerType::DirectProvider])
+        .await;
+    let partner_admin = sys
+        .activate_user(&enrolled.admin_user_name, &enrolled.temporary_password)
+        .await;
+    let (customer, customer_admin) = sys.customer_admin("tracedcustomer", "SE").await;
+    let created = sys
+        .invitations(&partner_admin)
+        .create_invitation(CreateInvitationRequest {
+            invitation: Some(Invitation {
+                kind: InvitationKind::ResellerRelationship as i32,
+                inviter_tenant_id: enrolled.tenant.id.clone(),
+                invitee_email: "maja@example.com".into(),
+                delegated_admin: Some(DelegatedAdminRequest::default()),
+                ..Default::default()
+            }),
+            ttl: None,
+            request_id: String::new(),
+        })
+        .await
+        .expect("CreateInvitation")
+        .into_inner();
+    let accepted = sys
+        .workflows(&customer_admin)
+        .accept_invitation(AcceptInvitationRequest {
+            code: created.code.clone(),
+            tenant_id: customer.id.clone(),
+            agreement_signer: Some(contact("Maja", "Ek")),
+            request_id: String::new(),
+        })
+        .await
+        .expect("AcceptInvitation");
+    let request_id = accepted
+        .metadata()
+        .get("x-request-id")
+        .expect("request id")
+        .to_str()
+        .expect("ascii")
+        .to_string();
+
+    // Send what is buffered, then wait for the collector to have the workflow's spans.
+    let flushing = provider.clone();
+    tokio::task::spawn_blocking(move || flushing.force_flush())
+        .await
+        .expect("flush")
+        .expect("exported");
+    let path = "/partnerhub.gateway.v1.WorkflowService/AcceptInvitation";
+    let spans = collector.spans.lock().expect("lock").clone();
+    let root = spans
+        .iter()
+        .find(|s| s.name == path)
+        .expect("the gateway's span of the workflow");
+    assert_eq!(attribute(root, "server").as_deref(), Some("gateway"));
+    assert_eq!(
+        attribute(root, "request_id").as_deref(),
+        Some(request_id.as_str())
+    );
+    let trace: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.trace_id == root.trace_id)
+        .collect();
+    let servers: HashSet<String> = trace
+        .iter()
+        .filter_map(|s| attribute(s, "server"))
+        .collect();
+    for server in ["gateway", "invitations", "tenants", "relationships"] {
+        assert!(
+            servers.contains(server),
+            "the trace of the workflow shows {server}: {servers:?}"
+        );
+    }
+    for span in &trace {
+        if attribute(span, "server").as_deref() != Some("gateway") {
+            assert!(!span.parent_span_id.is_empty(), "{}", span.name);
+            assert_eq!(
+                attribute(span, "request_id").as_deref(),
+                Some(request_id.as_str()),
+                "the services' spans carry the gateway's request id"
+            );
+        }
+    }
+
+    let logs = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf-8");
+    let mut ended = 0;
+    for line in logs.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
+        if entry["fields"]["message"] == "call ended"
+            && entry["span"]["request_id"] == request_id.as_str()
+        {
+            ended += 1;
+        }
+    }
+    assert!(
+        ended >= 4,
+        "the workflow's calls at the gateway and the services log its request id: {ended}"
+    );
+    for secret in [
+        enrolled.temporary_password.as_str(),
+        NEW_PASSWORD,
+        partner_admin.as_str(),
+        customer_admin.as_str(),
+        sys.operator.as_str(),
+        created.code.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "a secret in the logs");
+    }
+    sys.stop().await;
+    let _ = provider.shutdown();
+}
