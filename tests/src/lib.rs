@@ -314,6 +314,24 @@ impl TestSystem {
             .map(tonic::Response::into_inner)
     }
 
+    /// Creates `invitation` as the holder of `token` (with no ttl or request id); returns the
+    /// answer with the code.
+    pub async fn invite(
+        &self,
+        token: &str,
+        invitation: partnerhub_proto::invitations::Invitation,
+    ) -> partnerhub_proto::invitations::CreateInvitationResponse {
+        self.invitations(token)
+            .create_invitation(partnerhub_proto::invitations::CreateInvitationRequest {
+                invitation: Some(invitation),
+                ttl: None,
+                request_id: String::new(),
+            })
+            .await
+            .expect("CreateInvitation")
+            .into_inner()
+    }
+
     /// Enrols a partner and returns it with a signed-in global admin's token.
     pub async fn partner_admin(
         &self,

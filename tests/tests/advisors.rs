@@ -434,20 +434,16 @@ async fn a_customer_reads_in_its_audit_trail_what_a_partners_agent_did_there() {
     let (customer, admin) = sys.customer_admin("skolan", "SE").await;
     let (teacher, _) = sys.user(&admin, &customer.id, "larare", &[]).await;
     let code = sys
-        .invitations(&partner_admin)
-        .create_invitation(CreateInvitationRequest {
-            invitation: Some(Invitation {
+        .invite(
+            &partner_admin,
+            Invitation {
                 kind: InvitationKind::ResellerRelationship as i32,
                 inviter_tenant_id: partner.id.clone(),
                 delegated_admin: Some(DelegatedAdminRequest::default()),
                 ..Default::default()
-            }),
-            ttl: None,
-            request_id: String::new(),
-        })
+            },
+        )
         .await
-        .expect("invite")
-        .into_inner()
         .code;
     sys.workflows(&admin)
         .accept_invitation(accept(&customer, &code))

@@ -39,20 +39,16 @@ async fn partnership(sys: &TestSystem) -> Channel {
         .partner_admin("skolit", "4567890", &[PartnerType::IndirectReseller])
         .await;
     let created = sys
-        .invitations(&provider_admin)
-        .create_invitation(CreateInvitationRequest {
-            invitation: Some(Invitation {
+        .invite(
+            &provider_admin,
+            Invitation {
                 kind: InvitationKind::IndirectPartnership as i32,
                 inviter_tenant_id: provider.id.clone(),
                 invitee_tenant_id: reseller.id.clone(),
                 ..Default::default()
-            }),
-            ttl: None,
-            request_id: String::new(),
-        })
-        .await
-        .expect("CreateInvitation")
-        .into_inner();
+            },
+        )
+        .await;
     sys.workflows(&reseller_admin)
         .accept_invitation(AcceptInvitationRequest {
             code: created.code,

@@ -14,9 +14,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use partnerhub_proto::gateway::AcceptInvitationRequest;
-use partnerhub_proto::invitations::{
-    CreateInvitationRequest, DelegatedAdminRequest, Invitation, InvitationKind,
-};
+use partnerhub_proto::invitations::{DelegatedAdminRequest, Invitation, InvitationKind};
 use partnerhub_proto::tenants::{GetTenantRequest, ListUsersRequest};
 use partnerhub_proto::types::PartnerType;
 use partnerhub_tests::{NEW_PASSWORD, TestSystem, contact};
@@ -264,21 +262,17 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
         .await;
     let (customer, customer_admin) = sys.customer_admin("tracedcustomer", "SE").await;
     let created = sys
-        .invitations(&partner_admin)
-        .create_invitation(CreateInvitationRequest {
-            invitation: Some(Invitation {
+        .invite(
+            &partner_admin,
+            Invitation {
                 kind: InvitationKind::ResellerRelationship as i32,
                 inviter_tenant_id: enrolled.tenant.id.clone(),
                 invitee_email: "maja@example.com".into(),
                 delegated_admin: Some(DelegatedAdminRequest::default()),
                 ..Default::default()
-            }),
-            ttl: None,
-            request_id: String::new(),
-        })
-        .await
-        .expect("CreateInvitation")
-        .into_inner();
+            },
+        )
+        .await;
     let accepted = sys
         .workflows(&customer_admin)
         .accept_invitation(AcceptInvitationRequest {
