@@ -18,6 +18,9 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+/// The largest config file read (a real one is a few hundred bytes).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// The id of the `--config` argument.
 pub const CONFIG: &str = "config";
 
@@ -64,8 +67,17 @@ fn config_path(matches: &ArgMatches) -> Option<PathBuf> {
 
 fn read(path: &Path) -> Result<toml::Table, Error> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::File(format!("can't read the config file {shown}: {e}")))?;
+    let cant =
+        |e: &dyn std::fmt::Display| Error::File(format!("can't read the config file {shown}: {e}"));
+    // A regular file of reasonable size: not a device or a pipe that never ends.
+    let meta = std::fs::metadata(path).map_err(|e| cant(&e))?;
+    if !meta.is_file() {
+        return Err(cant(&"not a regular file"));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(cant(&format!("larger than {MAX_CONFIG_BYTES} bytes")));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| cant(&e))?;
     text.parse::<toml::Table>().map_err(|e| {
         let line = e
             .span()

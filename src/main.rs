@@ -73,8 +73,21 @@ enum LogFormat {
     Json,
 }
 
-/// A tracing filter such as `info` or `info,sqlx=warn,partnerhub_gateway=debug`.
+/// A tracing filter such as `info` or `info,sqlx=warn,partnerhub_gateway=debug`. A directive
+/// without `=` must be a level: `inof` would otherwise quietly mean "only the target inof".
 fn log_filter(value: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for directive in value.split(',').map(str::trim) {
+        if !directive.is_empty()
+            && !directive.contains(['=', '[', '{'])
+            && !LEVELS.contains(&directive.to_ascii_lowercase().as_str())
+        {
+            return Err(format!(
+                "{directive:?} is no level: use one of {} or target=level",
+                LEVELS.join(", ")
+            ));
+        }
+    }
     tracing_subscriber::EnvFilter::try_new(value)
         .map(|_| value.to_string())
         .map_err(|e| config::one_line(&e.to_string()))
@@ -484,13 +497,18 @@ impl Advice {
 fn init_tracing(
     cli: &Cli,
 ) -> Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>, TracingError> {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::LevelFilter;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    // The filter was checked when the command line was parsed.
+    // The filter was checked when the command line was parsed. It filters the logs only: the
+    // traces take every span at INFO or above, whatever the logs show.
     let filter = EnvFilter::try_new(&cli.common.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let fmt = match cli.common.log_format {
         // The call's span (server, method, request id) is on each line; its parents add nothing.
         LogFormat::Json => fmt.json().with_span_list(false).boxed(),
@@ -506,15 +524,18 @@ fn init_tracing(
             let (provider, tracer) = telemetry::otlp_tracer(endpoint, &service)?;
             (
                 Some(provider),
-                Some(tracing_opentelemetry::layer().with_tracer(tracer)),
+                Some(
+                    tracing_opentelemetry::layer()
+                        .with_tracer(tracer)
+                        .with_filter(LevelFilter::INFO),
+                ),
             )
         }
         None => (None, None),
     };
     tracing_subscriber::registry()
-        .with(filter)
+        .with(fmt.with_filter(filter))
         .with(traces)
-        .with(fmt)
         .init();
     Ok(provider)
 }
@@ -560,7 +581,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 "  {:<14} {:<17} metrics http://{}/metrics   <- the gateway is the public endpoint",
                 "gateway", running.gateway, metrics[0]
             );
-            println!("operator token: partnerhub token --operator (Ctrl-C stops everything)");
+            let key = match &common.signing_key {
+                Some(path) => format!(" --signing-key {}", path.display()),
+                None if common.data_dir != std::path::Path::new("./data") => {
+                    format!(" --data-dir {}", common.data_dir.display())
+                }
+                None => String::new(),
+            };
+            println!("operator token: partnerhub token --operator{key} (Ctrl-C stops everything)");
             running.run_until(shutdown_signal()).await?;
             Ok(())
         }

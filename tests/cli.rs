@@ -274,3 +274,78 @@ fn usage_errors_are_clap_s_with_exit_code_2() {
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
     }
 }
+
+/// A port nothing listens on (bound, then let go).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+#[tokio::test]
+async fn with_logs_filtered_to_warnings_a_warning_still_carries_its_request_id() {
+    use partnerhub_proto::tenants::GetTenantRequest;
+    use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
+
+    let dir = temp();
+    let key = dir.path().join("key.pem");
+    partnerhub_gateway::token::ensure_key_file(&key).expect("signing key");
+    let key = key.display().to_string();
+    let (gateway, metrics, dead) = (free_port(), free_port(), free_port());
+    let dead = format!("http://127.0.0.1:{dead}");
+    let mut command = partnerhub(dir.path());
+    command
+        .args(["serve", "gateway", "--log", "warn", "--log-format", "json"])
+        .args(["--listen", &format!("127.0.0.1:{gateway}")])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
+        .args(["--signing-key", &key])
+        .args(["--tenants-url", &dead, "--subscriptions-url", &dead])
+        .args(["--relationships-url", &dead, "--invitations-url", &dead])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start the gateway");
+    let mut token_command = partnerhub(dir.path());
+    token_command.args(["token", "--operator", "--signing-key", &key]);
+    let token = succeeds(token_command).trim().to_string();
+
+    let started = Instant::now();
+    let channel = loop {
+        match tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{gateway}"))
+            .expect("uri")
+            .connect()
+            .await
+        {
+            Ok(channel) => break channel,
+            Err(_) if started.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the gateway did not start: {e}"),
+        }
+    };
+    let mut request = tonic::Request::new(GetTenantRequest {
+        tenant_id: "0190a0a0-0000-7000-8000-000000000000".into(),
+    });
+    let metadata = request.metadata_mut();
+    metadata.insert("x-request-id", "warn-1".parse().expect("ascii"));
+    metadata.insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    let status = TenantServiceClient::new(channel)
+        .get_tenant(request)
+        .await
+        .expect_err("the tenants service is down");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("the gateway's logs");
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let warning = logs
+        .lines()
+        .find(|l| l.contains("service unreachable"))
+        .unwrap_or_else(|| panic!("a warning: {logs}"));
+    assert!(warning.contains(r#""request_id":"warn-1""#), "{warning}");
+    assert!(
+        !logs.contains("call ended"),
+        "info lines are filtered out: {logs}"
+    );
+}

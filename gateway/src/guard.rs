@@ -143,7 +143,8 @@ impl Service<http::Request<Body>> for Front {
             };
             let response = match state.backends.for_method(&path) {
                 Some(channel) => channel.clone().oneshot(request).await.unwrap_or_else(|e| {
-                    tracing::warn!(method = %path, error = %e, "service unreachable");
+                    let error = partnerhub_kit::telemetry::causes(&e);
+                    tracing::warn!(method = %path, %error, "service unreachable");
                     tonic::Status::from(Error::Unavailable("the service")).into_http()
                 }),
                 None => match routes.oneshot(request).await {

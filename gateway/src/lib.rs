@@ -38,6 +38,7 @@ pub async fn serve(
         tenants: TenantInternalServiceClient::new(backends.tenants.clone()),
     };
     let (routes, observer) = Server::new("gateway")
+        .public()
         .metrics(metrics)
         .add_service(AuthServiceServer::new(auth))
         .add_service(WorkflowServiceServer::new(workflows::Workflows::new(

@@ -138,14 +138,18 @@ impl Metrics {
         }
     }
 
-    /// A call to `path` begins; the returned guard records its end (and logs it in `span`).
-    pub fn begin(&self, path: &str, span: tracing::Span) -> Call {
-        let known = self
-            .inner
+    /// True for the methods this server answers.
+    pub fn knows(&self, path: &str) -> bool {
+        self.inner
             .known
             .read()
             .map(|k| k.contains(path))
-            .unwrap_or(false);
+            .unwrap_or(false)
+    }
+
+    /// A call to `path` begins; the returned guard records its end (and logs it in `span`).
+    pub fn begin(&self, path: &str, span: tracing::Span) -> Call {
+        let known = self.knows(path);
         let (service, method) = match path.trim_start_matches('/').split_once('/') {
             Some((s, m)) if known => (s.to_string(), m.to_string()),
             _ => (UNKNOWN.to_string(), UNKNOWN.to_string()),
@@ -160,6 +164,8 @@ impl Metrics {
             service,
             method,
             start: Instant::now(),
+            deadline: None,
+            quiet: path.starts_with("/grpc.health.v1.Health/"),
             ended: false,
             span,
         }
@@ -205,18 +211,36 @@ impl Metrics {
     }
 }
 
-/// One call under way. Dropped without [`Call::end`] (the client went away), it counts as
-/// `Cancelled`.
+/// One call under way. Dropped without [`Call::end`], it counts as `DeadlineExceeded` if it was
+/// still unanswered past its deadline, otherwise as `Canceled` (the client went away).
 pub struct Call {
     metrics: Metrics,
     service: String,
     method: String,
     start: Instant,
+    deadline: Option<Instant>,
+    /// Health checks: "call ended" at DEBUG, so that probes don't fill the logs.
+    quiet: bool,
     ended: bool,
     span: tracing::Span,
 }
 
 impl Call {
+    /// The call must be answered by `at`.
+    pub fn deadline(&mut self, at: Instant) {
+        self.deadline = Some(at);
+    }
+
+    /// The call was answered (a stream's answer may go on long after its deadline).
+    pub fn answered(&mut self) {
+        self.deadline = None;
+    }
+
+    /// The call's span.
+    pub fn span(&self) -> tracing::Span {
+        self.span.clone()
+    }
+
     /// The call ended with this status code.
     pub fn end(mut self, code: tonic::Code) {
         self.record(code);
@@ -238,17 +262,22 @@ impl Call {
         }
         self.span.record("grpc_code", code_name(code));
         let _entered = self.span.enter();
-        tracing::info!(
-            code = code_name(code),
-            elapsed_ms = (seconds * 1000.0) as u64,
-            "call ended"
-        );
+        let (code, elapsed_ms) = (code_name(code), (seconds * 1000.0) as u64);
+        if self.quiet {
+            tracing::debug!(code, elapsed_ms, "call ended");
+        } else {
+            tracing::info!(code, elapsed_ms, "call ended");
+        }
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        self.record(tonic::Code::Cancelled);
+        let code = match self.deadline {
+            Some(at) if Instant::now() >= at => tonic::Code::DeadlineExceeded,
+            _ => tonic::Code::Cancelled,
+        };
+        self.record(code);
     }
 }
 

@@ -10,10 +10,14 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use std::time::Instant;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::Routes;
@@ -24,10 +28,12 @@ use tracing::Instrument;
 /// Limits every server applies to every call.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// A call that has not answered by then fails with CANCELLED (a client's shorter
-    /// `grpc-timeout` wins).
+    /// A call that has not answered by then fails with DEADLINE_EXCEEDED (a client's shorter
+    /// `grpc-timeout` wins). A stream's answer is its first message; the stream itself may
+    /// last.
     pub request_timeout: Duration,
-    /// Calls handled at once; more wait for a free place (within their timeout).
+    /// Calls handled at once; more wait for a free place, within their deadline (health checks
+    /// don't wait).
     pub max_concurrent_requests: usize,
 }
 
@@ -44,6 +50,7 @@ impl Default for Limits {
 pub struct Server {
     name: &'static str,
     metrics: Metrics,
+    public: bool,
     routes: Routes,
     services: Vec<&'static str>,
     listed: Vec<&'static str>,
@@ -107,6 +114,7 @@ impl Server {
         Server {
             name,
             metrics: Metrics::new(),
+            public: false,
             routes: Routes::default(),
             services: Vec::new(),
             listed: Vec::new(),
@@ -141,6 +149,13 @@ impl Server {
     /// Adds a descriptor set to reflection (the health and `google.rpc` ones are always there).
     pub fn descriptors(mut self, set: &'static [u8]) -> Self {
         self.descriptors.push(set);
+        self
+    }
+
+    /// Marks this server as the public edge: it starts a new trace for every call and passes
+    /// no caller's trace headers on (outside callers may not join or switch off its traces).
+    pub fn public(mut self) -> Self {
+        self.public = true;
         self
     }
 
@@ -198,6 +213,7 @@ impl Server {
         let observer = Observer {
             server: self.name,
             metrics: self.metrics,
+            public: self.public,
         };
         Ok((routes, observer))
     }
@@ -232,33 +248,64 @@ where
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    let stopping = CancellationToken::new();
     let service = Observed {
         inner: service,
         observer,
+        limits,
+        slots: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
+        stopping: stopping.clone(),
+    };
+    let shutdown = async move {
+        shutdown.await;
+        // Ends the streams still open, so the graceful stop doesn't wait for their clients.
+        stopping.cancel();
     };
     tonic::transport::Server::builder()
-        .timeout(limits.request_timeout)
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            limits.max_concurrent_requests,
-        ))
         .serve_with_incoming_shutdown(service, TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
 }
 
-/// What a server observes its calls with: its name (in every call's span) and its metrics.
+/// What a server observes its calls with: its name (in every call's span), its metrics, and
+/// whether it is the public edge (which trusts no caller's trace context).
 #[derive(Debug, Clone)]
 pub struct Observer {
     server: &'static str,
     metrics: Metrics,
+    public: bool,
 }
 
-/// A service whose every call gets a request id, a span (a child of the caller's trace) that
-/// every log line of the call carries, a "call ended" log line, and its place in the metrics.
+/// A service whose every call gets a request id, a span (a child of the caller's trace inside
+/// the system) that every log line of the call carries, a place among the calls handled at once,
+/// a deadline, a "call ended" log line, and its place in the metrics.
 #[derive(Clone)]
 struct Observed<S> {
     inner: S,
     observer: Observer,
+    limits: Limits,
+    /// One permit per call handled at once (health checks need none: a busy server is alive).
+    slots: Arc<Semaphore>,
+    /// Cancelled when the server stops.
+    stopping: CancellationToken,
+}
+
+/// The span of one call. ERROR level, so that it exists (and every warning and error of the
+/// call carries its request id) whatever level the logs are filtered to; health checks get a
+/// DEBUG span, so probes don't fill the logs and traces.
+macro_rules! call_span {
+    ($level:expr, $server:expr, $method:expr, $id:expr) => {
+        tracing::span!(
+            $level,
+            "call",
+            server = $server,
+            method = %$method,
+            request_id = %$id,
+            grpc_code = tracing::field::Empty,
+            otel.name = %$method,
+            otel.kind = "server",
+        )
+    };
 }
 
 impl<S, B> Service<http::Request<Body>> for Observed<S>
@@ -277,59 +324,158 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let path = request.uri().path().to_string();
+        // Made-up paths are neither labels nor span names.
+        let method = if self.observer.metrics.knows(&path) {
+            path.as_str()
+        } else {
+            "unknown"
+        };
         let id = telemetry::request_id(request.headers());
-        let span = tracing::info_span!(
-            "call",
-            server = self.observer.server,
-            method = %path,
-            request_id = %id,
-            grpc_code = tracing::field::Empty,
-            otel.name = %path,
-            otel.kind = "server",
-        );
-        telemetry::adopt_remote_parent(&span, request.headers());
-        let call = self.observer.metrics.begin(&path, span.clone());
+        let health = path.starts_with("/grpc.health.v1.Health/");
+        let server = self.observer.server;
+        let span = if health {
+            call_span!(tracing::Level::DEBUG, server, method, id)
+        } else {
+            call_span!(tracing::Level::ERROR, server, method, id)
+        };
+        if self.observer.public {
+            // A caller outside may not join (or switch off) the system's traces.
+            telemetry::forget_trace_context(request.headers_mut());
+        } else {
+            telemetry::adopt_remote_parent(&span, request.headers());
+        }
+        // The client's deadline, a little early so that this answers before the transport's
+        // own timer cuts the call, or the server's request timeout.
+        let timeout = match grpc_timeout(request.headers()) {
+            Some(asked) => asked
+                .saturating_sub(Duration::from_millis(5))
+                .min(self.limits.request_timeout),
+            None => self.limits.request_timeout,
+        };
+        let mut call = self.observer.metrics.begin(&path, span.clone());
+        call.deadline(Instant::now() + timeout);
+        let slots = (!health).then(|| self.slots.clone());
         let future = self.inner.call(request);
+        let stopping = self.stopping.clone();
         Box::pin(async move {
-            let response = telemetry::with_request_id(id.clone(), future)
-                .instrument(span)
-                .await;
-            let (mut parts, body) = match response {
-                Ok(response) => response.into_parts(),
-                Err(e) => {
+            let work = async move {
+                // The semaphore is never closed; were it, the call would go ahead unlimited.
+                let _slot = match slots {
+                    Some(slots) => slots.acquire_owned().await.ok(),
+                    None => None,
+                };
+                future.await
+            };
+            let answer =
+                tokio::time::timeout(timeout, telemetry::with_request_id(id.clone(), work))
+                    .instrument(span)
+                    .await;
+            let (mut parts, body) = match answer {
+                Ok(Ok(response)) => response.into_parts(),
+                Ok(Err(e)) => {
                     call.end(tonic::Code::Unknown);
                     return Err(e);
                 }
-            };
-            if let Ok(value) = http::HeaderValue::from_str(&id) {
-                parts.headers.insert(telemetry::REQUEST_ID, value);
-            }
-            // An error answered at once has its status in the headers ("trailers only"); any
-            // other call ends with the trailers at the end of the body.
-            let body = match parts.headers.get("grpc-status") {
-                Some(code) => {
-                    call.end(tonic::Code::from_bytes(code.as_bytes()));
-                    Body::new(body)
+                Err(_elapsed) => {
+                    call.end(tonic::Code::DeadlineExceeded);
+                    let status = kit_status(
+                        tonic::Code::DeadlineExceeded,
+                        "no answer within the deadline",
+                        "DEADLINE_EXCEEDED",
+                        server,
+                    );
+                    let mut response = status.into_http();
+                    set_request_id(response.headers_mut(), &id);
+                    return Ok(response);
                 }
-                None => Body::new(ObservedBody {
+            };
+            set_request_id(&mut parts.headers, &id);
+            call.answered();
+            // An error answered at once has its status in the headers ("trailers only"); an
+            // answer that is not gRPC at all (a proxy's) has an HTTP status; any other call
+            // ends with the trailers at the end of the body.
+            let body = if let Some(code) = parts.headers.get("grpc-status") {
+                call.end(tonic::Code::from_bytes(code.as_bytes()));
+                Body::new(body)
+            } else if parts.status != http::StatusCode::OK {
+                call.end(code_of_http(parts.status));
+                Body::new(body)
+            } else {
+                Body::new(ObservedBody {
                     inner: body,
                     call: Some(call),
-                }),
+                    id,
+                    stopping: stopping.cancelled_owned(),
+                    stopped: false,
+                })
             };
             Ok(http::Response::from_parts(parts, body))
         })
     }
 }
 
+fn set_request_id(headers: &mut http::HeaderMap, id: &str) {
+    if let Ok(value) = http::HeaderValue::from_str(id) {
+        headers.insert(telemetry::REQUEST_ID, value);
+    }
+}
+
+/// A status answered by the kit itself, with its `ErrorInfo` like every other error.
+fn kit_status(code: tonic::Code, message: &str, reason: &str, server: &str) -> tonic::Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let details = ErrorDetails::with_error_info(
+        reason,
+        format!("{server}.partnerhub"),
+        std::collections::HashMap::new(),
+    );
+    tonic::Status::with_error_details(code, message, details)
+}
+
+/// The `grpc-timeout` a client sent ("100m", "5S", ...: at most 8 digits and a unit).
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// The gRPC code of an HTTP status, as gRPC clients map it.
+fn code_of_http(status: http::StatusCode) -> tonic::Code {
+    match status.as_u16() {
+        400 => tonic::Code::Internal,
+        401 => tonic::Code::Unauthenticated,
+        403 => tonic::Code::PermissionDenied,
+        404 => tonic::Code::Unimplemented,
+        429 | 502 | 503 | 504 => tonic::Code::Unavailable,
+        _ => tonic::Code::Unknown,
+    }
+}
+
 pin_project_lite::pin_project! {
     /// A response body that ends its call's metrics when the trailers pass (or, dropped early,
-    /// as cancelled).
+    /// as cancelled), keeps the call's span and request id while it is produced, and ends with
+    /// UNAVAILABLE when the server stops (a stream would otherwise hold the stop up).
     struct ObservedBody<B> {
         #[pin]
         inner: B,
         call: Option<Call>,
+        id: String,
+        #[pin]
+        stopping: WaitForCancellationFutureOwned,
+        stopped: bool,
     }
 }
 
@@ -345,7 +491,29 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, B::Error>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        if *this.stopped {
+            return Poll::Ready(None);
+        }
+        let span = this.call.as_ref().map(Call::span);
+        let _entered = span.as_ref().map(|s| s.enter());
+        let inner = this.inner;
+        let polled = telemetry::sync_with_request_id(this.id.clone(), || inner.poll_frame(cx));
+        if polled.is_pending() && this.stopping.poll(cx).is_ready() {
+            *this.stopped = true;
+            if let Some(call) = this.call.take() {
+                call.end(tonic::Code::Unavailable);
+            }
+            let status = kit_status(
+                tonic::Code::Unavailable,
+                "the server is stopping; call again (a stream resumes from its last cursor)",
+                "SERVER_STOPPING",
+                "kit",
+            );
+            let (parts, ()) = status.into_http::<()>().into_parts();
+            let mut trailers = parts.headers;
+            trailers.remove(http::header::CONTENT_TYPE);
+            return Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))));
+        }
         let code = match &polled {
             Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(|trailers| {
                 trailers
@@ -365,10 +533,13 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.stopped || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
+        if self.stopped {
+            return http_body::SizeHint::with_exact(0);
+        }
         self.inner.size_hint()
     }
 }
@@ -396,4 +567,32 @@ pub async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: finishing the calls under way");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeout_of(value: &str) -> Option<Duration> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-timeout", http::HeaderValue::from_str(value).unwrap());
+        grpc_timeout(&headers)
+    }
+
+    #[test]
+    fn grpc_timeouts_are_read_in_every_unit() {
+        assert_eq!(timeout_of("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(timeout_of("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(timeout_of("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(timeout_of("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(timeout_of("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(timeout_of("9n"), Some(Duration::from_nanos(9)));
+    }
+
+    #[test]
+    fn a_malformed_grpc_timeout_is_ignored() {
+        for bad in ["", "m", "5", "5x", "123456789S", "-1S", "1.5S"] {
+            assert_eq!(timeout_of(bad), None, "{bad}");
+        }
+    }
 }

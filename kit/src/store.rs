@@ -144,16 +144,40 @@ async fn ensure_postgres_database(url: &str) -> Result<(), sqlx::Error> {
 
 /// The URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_string(),
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let (head, query) = match url[scheme_end..].split_once('?') {
+        Some((head, query)) => (&url[scheme_end..scheme_end + head.len()], Some(query)),
+        None => (&url[scheme_end..], None),
+    };
+    let mut out = url[..scheme_end].to_string();
+    // The user info ends at the last '@' (a password may hold '@' or '/').
+    match head.rfind('@') {
+        Some(at) => {
+            match head[..at].split_once(':') {
+                Some((user, _)) => {
+                    out.push_str(user);
+                    out.push_str(":***");
+                }
+                None => out.push_str(&head[..at]),
             }
+            out.push_str(&head[at..]);
         }
-        _ => url.to_string(),
+        None => out.push_str(head),
     }
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
 }
 
 /// The SQLite URL of a service's database file inside a data directory.
@@ -247,6 +271,14 @@ mod tests {
             "postgres://app:***@db:5432/x"
         );
         assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(
+            redact("postgres://u:p@ss/w@127.0.0.1:1/db"),
+            "postgres://u:***@127.0.0.1:1/db"
+        );
+        assert_eq!(
+            redact("postgres://db/x?user=u&password=s3kret&sslmode=require"),
+            "postgres://db/x?user=u&password=***&sslmode=require"
+        );
         assert_eq!(redact("sqlite://data/t.db"), "sqlite://data/t.db");
     }
 }

@@ -27,6 +27,12 @@ pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
     CURRENT_REQUEST_ID.scope(id, fut).await
 }
 
+/// Runs `f` as part of the call with request id `id` (for work a call does outside its task's
+/// future, such as producing its response body).
+pub fn sync_with_request_id<R>(id: String, f: impl FnOnce() -> R) -> R {
+    CURRENT_REQUEST_ID.sync_scope(id, f)
+}
+
 /// The request id of the call the current task is handling, if any.
 pub fn current_request_id() -> Option<String> {
     CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
@@ -50,6 +56,13 @@ pub fn request_id(headers: &http::HeaderMap) -> String {
 /// The trace context a caller sent in `headers` (empty when tracing is off or none was sent).
 pub fn remote_context(headers: &http::HeaderMap) -> opentelemetry::Context {
     opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
+}
+
+/// Removes a caller's trace context from `headers` (the public edge doesn't pass it on).
+pub fn forget_trace_context(headers: &mut http::HeaderMap) {
+    for name in ["traceparent", "tracestate", "baggage"] {
+        headers.remove(name);
+    }
 }
 
 /// Makes `span` a child of the trace context the caller sent, if any.
@@ -97,6 +110,18 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
+/// An error with its causes, `outer: inner: innermost` ("transport error" alone says little).
+pub fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// A channel to another partnerhub server that carries the request id and the trace context of
 /// the call under way. Every client one server holds of another is a client of a `Peer`.
 #[derive(Debug, Clone)]
@@ -140,6 +165,8 @@ pub struct TracingError {
 }
 
 /// Sends traces over OTLP/gRPC to `endpoint` (e.g. `http://127.0.0.1:4317`) as `service`.
+/// Every span at INFO or above is sent (no sampling): put a sampling collector in between for
+/// heavy traffic.
 /// Must be called inside the Tokio runtime. Keep the provider and call
 /// [`opentelemetry_sdk::trace::SdkTracerProvider::shutdown`] before exiting, to send the last
 /// spans. Also installs the W3C trace-context propagator that [`Peer`] and the servers use.
@@ -155,6 +182,19 @@ pub fn otlp_tracer(
 > {
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry_otlp::WithExportConfig;
+    // Only OTLP over gRPC is built in; an injector asking for http/protobuf (port 4318) would
+    // otherwise get silence.
+    if let Ok(protocol) = std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")
+        && protocol != "grpc"
+    {
+        return Err(TracingError {
+            endpoint: endpoint.to_string(),
+            message: format!(
+                "OTEL_EXPORTER_OTLP_PROTOCOL is {protocol:?}, but partnerhub sends OTLP over \
+                 gRPC only (set it to \"grpc\" and use the collector's gRPC port, usually 4317)"
+            ),
+        });
+    }
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_endpoint(endpoint)

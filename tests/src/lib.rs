@@ -379,13 +379,22 @@ impl Postgres {
     }
 }
 
-/// A second gateway over the same services, except that one service is unreachable: for tests
-/// of a workflow cut off in the middle. It stops when dropped.
+/// A second gateway over the same services, where one service may be unreachable (for tests of
+/// a workflow cut off in the middle), or with other limits. It stops when dropped.
 pub struct BrokenGateway {
     /// A channel to it.
     pub channel: Channel,
+    /// Where it serves its metrics.
+    pub metrics: SocketAddr,
     stop: tokio_util::sync::CancellationToken,
     _audit: tempfile::TempDir,
+}
+
+impl BrokenGateway {
+    /// Stops this gateway (as SIGTERM would), leaving the system's servers running.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
 }
 
 impl Drop for BrokenGateway {
@@ -396,8 +405,14 @@ impl Drop for BrokenGateway {
 
 impl TestSystem {
     /// A gateway like this system's, whose `down` service (a name of
-    /// `partnerhub::system::SERVICES`) is at an address nobody listens on.
+    /// `partnerhub::system::SERVICES`) is at an address nobody listens on; with `""`, a second
+    /// working gateway.
     pub async fn gateway_without(&self, down: &str) -> BrokenGateway {
+        self.gateway_with(down, Limits::default()).await
+    }
+
+    /// [`TestSystem::gateway_without`] with these limits.
+    pub async fn gateway_with(&self, down: &str, limits: Limits) -> BrokenGateway {
         let dead = {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -423,17 +438,27 @@ impl TestSystem {
             .expect("bind");
         let addr = listener.local_addr().expect("address");
         let stop = tokio_util::sync::CancellationToken::new();
+        let metrics = partnerhub_kit::metrics::Metrics::new();
+        let (metrics_addr, serving) = partnerhub_kit::server::spawn_metrics(
+            "127.0.0.1:0".parse().expect("address"),
+            metrics.clone(),
+            stop.clone().cancelled_owned(),
+        )
+        .await
+        .expect("metrics");
+        tokio::spawn(serving);
         tokio::spawn(partnerhub_gateway::serve(
             listener,
             self.tokens(),
             backends,
             audit,
-            Limits::default(),
-            Default::default(),
+            limits,
+            metrics,
             stop.clone().cancelled_owned(),
         ));
         BrokenGateway {
             channel: connect(addr).await,
+            metrics: metrics_addr,
             stop,
             _audit: audit_dir,
         }

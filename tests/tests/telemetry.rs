@@ -13,14 +13,20 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
+use partnerhub_kit::server::Limits;
 use partnerhub_proto::gateway::AcceptInvitationRequest;
+use partnerhub_proto::gateway::SignInRequest;
+use partnerhub_proto::gateway::auth_service_client::AuthServiceClient;
 use partnerhub_proto::invitations::{DelegatedAdminRequest, Invitation, InvitationKind};
+use partnerhub_proto::subscriptions::WatchSubscriptionEventsRequest;
+use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
 use partnerhub_proto::tenants::{GetTenantRequest, ListUsersRequest};
 use partnerhub_proto::types::PartnerType;
-use partnerhub_tests::{NEW_PASSWORD, TestSystem, contact};
+use partnerhub_tests::{Bearer, NEW_PASSWORD, TestSystem, contact, reason};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 
@@ -169,6 +175,69 @@ async fn every_answer_carries_a_request_id_and_a_sensible_one_of_the_callers_is_
         .to_str()
         .expect("ascii");
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_not_answered_by_its_deadline_is_deadline_exceeded_with_a_reason_and_counted_so() {
+    let sys = TestSystem::start().await;
+    // Signing in asks the tenants service, which takes longer than this gateway waits.
+    let impatient = sys
+        .gateway_with(
+            "",
+            Limits {
+                request_timeout: Duration::from_millis(1),
+                ..Limits::default()
+            },
+        )
+        .await;
+    let status = AuthServiceClient::new(impatient.channel.clone())
+        .sign_in(SignInRequest {
+            user_name: "nobody@fabrikam.onpartnerhub.com".into(),
+            password: "Not-the-password-1".into(),
+        })
+        .await
+        .expect_err("too late");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_eq!(reason(&status), "DEADLINE_EXCEEDED");
+    assert!(status.metadata().get("x-request-id").is_some());
+    let page = scrape(impatient.metrics).await;
+    assert_eq!(
+        sample(
+            &page,
+            "grpc_server_handled_total",
+            &[("grpc_method", "SignIn"), ("grpc_code", "DeadlineExceeded")]
+        ),
+        Some(1.0),
+        "{page}"
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_stopping_gateway_ends_the_streams_through_it_so_its_stop_is_not_held_up() {
+    let sys = TestSystem::start().await;
+    let (partner, token) = sys
+        .partner_admin("streamer", "4444444", &[PartnerType::DirectProvider])
+        .await;
+    let second = sys.gateway_without("").await;
+    let mut client =
+        SubscriptionServiceClient::with_interceptor(second.channel.clone(), Bearer::new(&token));
+    let mut stream = client
+        .watch_subscription_events(WatchSubscriptionEventsRequest {
+            partner_tenant_id: partner.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the stream opens")
+        .into_inner();
+    second.stop();
+    let ended = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("the stream ends when the gateway stops, not when the client leaves");
+    let status = ended.expect_err("ends with a status");
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(reason(&status), "SERVER_STOPPING");
     sys.stop().await;
 }
 

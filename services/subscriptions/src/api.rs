@@ -37,6 +37,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Code, Request, Response, Status};
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// The `request_ids` method names.
@@ -1009,7 +1010,12 @@ impl Subscriptions {
             Some(c) => c,
         };
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
-        tokio::spawn(self.clone().run_watch(watcher, after, wake, tx));
+        // In the call's span: the stream's log lines carry its request id.
+        tokio::spawn(
+            self.clone()
+                .run_watch(watcher, after, wake, tx)
+                .instrument(tracing::Span::current()),
+        );
         Ok(ReceiverStream::new(rx))
     }
 
