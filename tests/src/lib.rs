@@ -386,6 +386,7 @@ pub struct BrokenGateway {
     pub channel: Channel,
     /// Where it serves its metrics.
     pub metrics: SocketAddr,
+    _hole: Option<tokio::net::TcpListener>,
     stop: tokio_util::sync::CancellationToken,
     _audit: tempfile::TempDir,
 }
@@ -413,12 +414,21 @@ impl TestSystem {
 
     /// [`TestSystem::gateway_without`] with these limits.
     pub async fn gateway_with(&self, down: &str, limits: Limits) -> BrokenGateway {
-        let dead = {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            listener.local_addr().expect("address")
-        };
+        self.second_gateway(down, false, limits).await
+    }
+
+    /// A gateway with these limits whose `down` service takes connections but never answers.
+    pub async fn gateway_hanging(&self, down: &str, limits: Limits) -> BrokenGateway {
+        self.second_gateway(down, true, limits).await
+    }
+
+    async fn second_gateway(&self, down: &str, hang: bool, limits: Limits) -> BrokenGateway {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let dead = listener.local_addr().expect("address");
+        // Kept (never accepting): connections are made, and nothing ever answers.
+        let hole = hang.then_some(listener);
         let uris: Vec<String> = system::SERVICES
             .iter()
             .zip(self.services)
@@ -459,6 +469,7 @@ impl TestSystem {
         BrokenGateway {
             channel: connect(addr).await,
             metrics: metrics_addr,
+            _hole: hole,
             stop,
             _audit: audit_dir,
         }

@@ -241,6 +241,90 @@ async fn a_stopping_gateway_ends_the_streams_through_it_so_its_stop_is_not_held_
     sys.stop().await;
 }
 
+#[tokio::test]
+async fn a_full_server_still_answers_health_checks_and_other_calls_wait_within_their_deadline() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let sys = TestSystem::start().await;
+    // One call at a time, and the tenants service never answers: a sign-in holds the place.
+    let full = sys
+        .gateway_hanging(
+            "tenants",
+            Limits {
+                max_concurrent_requests: 1,
+                ..Limits::default()
+            },
+        )
+        .await;
+    let sign_in = |timeout: Option<Duration>| {
+        let mut request = tonic::Request::new(SignInRequest {
+            user_name: "maja@skolan.onpartnerhub.com".into(),
+            password: "Not-the-password-1".into(),
+        });
+        if let Some(t) = timeout {
+            request.set_timeout(t);
+        }
+        let mut client = AuthServiceClient::new(full.channel.clone());
+        async move { client.sign_in(request).await }
+    };
+    let stuck = tokio::spawn(sign_in(None));
+    let in_flight =
+        |page: &str| sample(page, "grpc_server_in_flight", &[("grpc_method", "SignIn")]);
+    let mut waited = 0;
+    while in_flight(&scrape(full.metrics).await) != Some(1.0) {
+        waited += 1;
+        assert!(waited < 100, "the first sign-in is under way");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let health = tokio::time::timeout(
+        Duration::from_secs(2),
+        HealthClient::new(full.channel.clone()).check(HealthCheckRequest {
+            service: String::new(),
+        }),
+    )
+    .await
+    .expect("a health check doesn't wait for a place")
+    .expect("SERVING");
+    assert_eq!(health.into_inner().status, 1, "SERVING");
+
+    // A second sign-in waits for the place: it counts as in flight, and its deadline counts
+    // while it waits.
+    let started = std::time::Instant::now();
+    let late = tokio::spawn(sign_in(Some(Duration::from_millis(1500))));
+    let mut waited = 0;
+    while in_flight(&scrape(full.metrics).await) != Some(2.0) {
+        waited += 1;
+        assert!(waited < 100, "the waiting sign-in counts as in flight");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(late.await.expect("joined").is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "ended by its deadline"
+    );
+    let mut page = scrape(full.metrics).await;
+    for _ in 0..100 {
+        if in_flight(&page) == Some(1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        page = scrape(full.metrics).await;
+    }
+    assert_eq!(in_flight(&page), Some(1.0), "the late sign-in left: {page}");
+    assert_eq!(
+        sample(
+            &page,
+            "grpc_server_started_total",
+            &[("grpc_method", "SignIn")]
+        ),
+        Some(2.0)
+    );
+    stuck.abort();
+    sys.stop().await;
+}
+
 /// An OTLP collector that keeps every span it is sent.
 #[derive(Clone, Default)]
 struct Collector {
