@@ -117,12 +117,14 @@ struct Common {
     /// issue any token, an operator's too: keep it private to the gateway's host.
     #[arg(long, global = true, env = "PARTNERHUB_SIGNING_KEY")]
     signing_key: Option<PathBuf>,
-    /// Seconds before a call that has not answered is cancelled.
+    /// Seconds (1 to 86400) before a call that has not answered ends with DEADLINE_EXCEEDED (a
+    /// stream's answer is its start).
     #[arg(
         long,
         global = true,
         env = "PARTNERHUB_REQUEST_TIMEOUT",
-        default_value_t = 30
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     request_timeout: u64,
     /// Calls one server handles at once; further calls wait.

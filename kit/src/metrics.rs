@@ -32,6 +32,8 @@ struct Inner {
     families: Option<Families>,
     /// `/package.Service/Method` paths the server answers.
     known: RwLock<HashSet<String>>,
+    /// Those of them whose answer is a stream.
+    streaming: RwLock<HashSet<String>>,
 }
 
 struct Families {
@@ -108,6 +110,7 @@ impl Metrics {
             inner: Arc::new(Inner {
                 families,
                 known: RwLock::new(HashSet::new()),
+                streaming: RwLock::new(HashSet::new()),
             }),
         }
     }
@@ -131,11 +134,28 @@ impl Metrics {
                         continue;
                     }
                     for method in service.method {
-                        known.insert(format!("/{full}/{}", method.name()));
+                        let path = format!("/{full}/{}", method.name());
+                        if method.server_streaming() {
+                            self.inner
+                                .streaming
+                                .write()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(path.clone());
+                        }
+                        known.insert(path);
                     }
                 }
             }
         }
+    }
+
+    /// True for the methods this server answers with a stream.
+    pub fn streams(&self, path: &str) -> bool {
+        self.inner
+            .streaming
+            .read()
+            .map(|k| k.contains(path))
+            .unwrap_or(false)
     }
 
     /// True for the methods this server answers.

@@ -354,8 +354,11 @@ where
                 .min(self.limits.request_timeout),
             None => self.limits.request_timeout,
         };
+        let streams = self.observer.metrics.streams(&path);
         let mut call = self.observer.metrics.begin(&path, span.clone());
-        call.deadline(Instant::now() + timeout);
+        if let Some(at) = Instant::now().checked_add(timeout) {
+            call.deadline(at);
+        }
         let slots = (!health).then(|| self.slots.clone());
         let future = self.inner.call(request);
         let stopping = self.stopping.clone();
@@ -407,7 +410,8 @@ where
                     inner: body,
                     call: Some(call),
                     id,
-                    stopping: stopping.cancelled_owned(),
+                    server,
+                    stopping: streams.then(|| stopping.cancelled_owned()),
                     stopped: false,
                 })
             };
@@ -431,6 +435,17 @@ fn kit_status(code: tonic::Code, message: &str, reason: &str, server: &str) -> t
         std::collections::HashMap::new(),
     );
     tonic::Status::with_error_details(code, message, details)
+}
+
+/// What a stream still open when its server stops ends with: UNAVAILABLE, reason
+/// `SERVER_STOPPING` (call again; a stream resumes from its last cursor).
+pub fn stopping_status(server: &str) -> tonic::Status {
+    kit_status(
+        tonic::Code::Unavailable,
+        "the server is stopping; call again (a stream resumes from its last cursor)",
+        "SERVER_STOPPING",
+        server,
+    )
 }
 
 /// The `grpc-timeout` a client sent ("100m", "5S", ...: at most 8 digits and a unit).
@@ -473,8 +488,10 @@ pin_project_lite::pin_project! {
         inner: B,
         call: Option<Call>,
         id: String,
+        server: &'static str,
+        // Only for server-streaming methods: a unary answer under way always finishes.
         #[pin]
-        stopping: WaitForCancellationFutureOwned,
+        stopping: Option<WaitForCancellationFutureOwned>,
         stopped: bool,
     }
 }
@@ -498,17 +515,15 @@ where
         let _entered = span.as_ref().map(|s| s.enter());
         let inner = this.inner;
         let polled = telemetry::sync_with_request_id(this.id.clone(), || inner.poll_frame(cx));
-        if polled.is_pending() && this.stopping.poll(cx).is_ready() {
+        if polled.is_pending()
+            && let Some(stopping) = this.stopping.as_pin_mut()
+            && stopping.poll(cx).is_ready()
+        {
             *this.stopped = true;
             if let Some(call) = this.call.take() {
                 call.end(tonic::Code::Unavailable);
             }
-            let status = kit_status(
-                tonic::Code::Unavailable,
-                "the server is stopping; call again (a stream resumes from its last cursor)",
-                "SERVER_STOPPING",
-                "kit",
-            );
+            let status = stopping_status(this.server);
             let (parts, ()) = status.into_http::<()>().into_parts();
             let mut trailers = parts.headers;
             trailers.remove(http::header::CONTENT_TYPE);

@@ -1030,11 +1030,23 @@ impl Subscriptions {
         mut wake: watch::Receiver<u64>,
         tx: mpsc::Sender<WatchItem>,
     ) {
+        // A stream ended by the server stopping says so (UNAVAILABLE, SERVER_STOPPING), so the
+        // client resumes from its last cursor rather than take the end for "done".
+        let stopping = |tx: &mpsc::Sender<WatchItem>| {
+            let _ = tx.try_send(Err(partnerhub_kit::server::stopping_status(
+                "subscriptions",
+            )));
+        };
         loop {
             wake.borrow_and_update();
             match self.watch_pages(&watcher, &mut after, &tx).await {
                 Ok(true) => {}
-                Ok(false) => return,
+                Ok(false) => {
+                    if self.shutdown.is_cancelled() {
+                        stopping(&tx);
+                    }
+                    return;
+                }
                 Err(e) => {
                     tokio::select! {
                         _ = tx.send(Err(e.into())) => {}
@@ -1051,7 +1063,10 @@ impl Subscriptions {
                 }
                 _ = tokio::time::sleep(WATCH_POLL) => {}
                 _ = tx.closed() => return,
-                _ = self.shutdown.cancelled() => return,
+                _ = self.shutdown.cancelled() => {
+                    stopping(&tx);
+                    return;
+                }
             }
         }
     }
@@ -1807,13 +1822,15 @@ mod tests {
             .await
             .expect("ends when the client goes")
             .expect("task");
-        // The server shuts down: the stream ends cleanly (no error, just the end).
+        // The server shuts down: the stream says so (the client resumes elsewhere), then ends.
         let (task, mut rx) = start(&service);
         shutdown.cancel();
         tokio::time::timeout(patience, task)
             .await
             .expect("ends at shutdown")
             .expect("task");
+        let status = rx.recv().await.expect("a last item").expect_err("a status");
+        assert_eq!(status.code(), tonic::Code::Unavailable);
         assert!(rx.recv().await.is_none());
         db.pool.close().await;
         test.drop_database().await;
