@@ -76,6 +76,7 @@ pub struct Draft {
     method: String,
     resource_id: String,
     request_id: String,
+    call_id: String,
 }
 
 impl Draft {
@@ -107,6 +108,7 @@ impl Draft {
                 .find(|v| !v.is_empty())
                 .unwrap_or_default(),
             request_id: text("request_id"),
+            call_id: partnerhub_kit::telemetry::current_request_id().unwrap_or_default(),
         }
     }
 }
@@ -126,8 +128,8 @@ impl Trail {
     pub async fn record(&self, draft: Draft, outcome: Code) {
         let result = sqlx::query(
             "INSERT INTO audit_events (id, event_time, user_id, user_name, actor_tenant_id, \
-             acting_tenant_id, relationship_ids, method, resource_id, outcome, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             acting_tenant_id, relationship_ids, method, resource_id, outcome, request_id, call_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(uuid::Uuid::now_v7().to_string())
         .bind(draft.time)
@@ -140,6 +142,7 @@ impl Trail {
         .bind(&draft.resource_id)
         .bind(code_name(outcome))
         .bind(&draft.request_id)
+        .bind(&draft.call_id)
         .execute(&self.db.pool)
         .await;
         if let Err(e) = result {
@@ -314,6 +317,7 @@ struct Row {
     resource_id: String,
     outcome: String,
     request_id: String,
+    call_id: String,
 }
 
 #[tonic::async_trait]
@@ -345,7 +349,7 @@ impl AuditService for Trail {
         let page = v.done(page).map_err(ListError::Invalid)?;
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, event_time, user_id, user_name, actor_tenant_id, acting_tenant_id, \
-             relationship_ids, method, resource_id, outcome, request_id FROM audit_events \
+             relationship_ids, method, resource_id, outcome, request_id, call_id FROM audit_events \
              WHERE id > $1 AND (($2 = 'in' AND acting_tenant_id = $3) OR ($2 = 'by' AND actor_tenant_id = $3)) \
              ORDER BY id LIMIT $4",
         )
@@ -377,6 +381,7 @@ impl AuditService for Trail {
                     resource_id: r.resource_id,
                     outcome: r.outcome,
                     request_id: r.request_id,
+                    call_id: r.call_id,
                 })
                 .collect(),
             next_page_token,

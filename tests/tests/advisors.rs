@@ -449,13 +449,21 @@ async fn a_customer_reads_in_its_audit_trail_what_a_partners_agent_did_there() {
         .accept_invitation(accept(&customer, &code))
         .await
         .expect("accept");
-    sys.tenants(&agent)
+    let answer = sys
+        .tenants(&agent)
         .reset_password(pb::ResetPasswordRequest {
             tenant_id: customer.id.clone(),
             user_id: teacher.id.clone(),
         })
         .await
         .expect("the agent resets a password");
+    let call_id = answer
+        .metadata()
+        .get("x-request-id")
+        .expect("the call's request id")
+        .to_str()
+        .expect("ascii")
+        .to_string();
 
     let audit = |token: &str, tenant: &str, view: View| {
         let mut client = AuditServiceClient::new(sys.authed(token));
@@ -480,6 +488,10 @@ async fn a_customer_reads_in_its_audit_trail_what_a_partners_agent_did_there() {
     assert_eq!(reset.acting_tenant_id, customer.id);
     assert_eq!(reset.resource_id, teacher.id);
     assert_eq!(reset.outcome, "OK");
+    assert_eq!(
+        reset.call_id, call_id,
+        "found in the logs by its request id"
+    );
     assert!(
         !reset.relationship_ids.is_empty(),
         "through the delegated admin relationship"

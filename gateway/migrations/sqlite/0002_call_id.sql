@@ -1,0 +1,3 @@
+-- The call's request id (x-request-id), to find an audit event's call in the logs and traces.
+-- (sqlite; keep in step with ../postgres/0002_call_id.sql.)
+ALTER TABLE audit_events ADD COLUMN call_id TEXT NOT NULL DEFAULT '';
