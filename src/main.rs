@@ -636,11 +636,10 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
         shutdown_signal().await;
         signal.cancel();
     });
-    // The gateway's metrics port is the first; the services' follow in SERVICES order.
-    let offset = match serve.server.as_str() {
-        "gateway" => 0,
-        name => 1 + SERVICES.iter().position(|s| *s == name).unwrap_or(0) as u16,
-    };
+    // The service's place in SERVICES (none for the gateway) picks its default ports; the
+    // gateway's metrics port is the first, the services' follow.
+    let index = SERVICES.iter().position(|s| *s == serve.server);
+    let offset = index.map_or(0, |i| i as u16 + 1);
     let metrics = Metrics::new();
     let metrics_addr = serve.metrics_listen.unwrap_or_else(|| {
         (
@@ -682,10 +681,10 @@ async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
         return Ok(());
     }
     let service = system::service_name(&serve.server)?;
-    let index = SERVICES.iter().position(|s| *s == service).unwrap_or(0);
-    let addr = serve
-        .listen
-        .unwrap_or_else(|| ([127, 0, 0, 1], system::DEFAULT_SERVICE_PORTS[index]).into());
+    let addr = serve.listen.unwrap_or_else(|| {
+        let port = system::DEFAULT_SERVICE_PORTS[index.unwrap_or(0)];
+        ([127, 0, 0, 1], port).into()
+    });
     let db = system::open_database(service, &common.database_url(service)).await?;
     let listener = bind(addr).await?;
     let metrics_serving = serve_metrics(service, metrics_addr, &metrics, &stop).await?;

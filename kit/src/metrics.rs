@@ -15,7 +15,7 @@
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -30,10 +30,9 @@ pub struct Metrics {
 struct Inner {
     /// `None` only if the metric definitions were refused (they are constants, so never).
     families: Option<Families>,
-    /// `/package.Service/Method` paths the server answers.
-    known: RwLock<HashSet<String>>,
-    /// Those of them whose answer is a stream.
-    streaming: RwLock<HashSet<String>>,
+    /// `/package.Service/Method` paths the server answers, each with whether its answer is a
+    /// stream.
+    known: RwLock<HashMap<String, bool>>,
 }
 
 struct Families {
@@ -109,8 +108,7 @@ impl Metrics {
         Metrics {
             inner: Arc::new(Inner {
                 families,
-                known: RwLock::new(HashSet::new()),
-                streaming: RwLock::new(HashSet::new()),
+                known: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -135,57 +133,47 @@ impl Metrics {
                     }
                     for method in service.method {
                         let path = format!("/{full}/{}", method.name());
-                        if method.server_streaming() {
-                            self.inner
-                                .streaming
-                                .write()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .insert(path.clone());
-                        }
-                        known.insert(path);
+                        known.insert(path, method.server_streaming());
                     }
                 }
             }
         }
     }
 
-    /// True for the methods this server answers with a stream.
-    pub fn streams(&self, path: &str) -> bool {
-        self.inner
-            .streaming
-            .read()
-            .map(|k| k.contains(path))
-            .unwrap_or(false)
-    }
-
-    /// True for the methods this server answers.
-    pub fn knows(&self, path: &str) -> bool {
-        self.inner
+    /// What this server knows of the method at `path`.
+    pub fn method(&self, path: &str) -> Method {
+        let streams = self
+            .inner
             .known
             .read()
-            .map(|k| k.contains(path))
-            .unwrap_or(false)
+            .ok()
+            .and_then(|k| k.get(path).copied());
+        Method {
+            known: streams.is_some(),
+            streams: streams.unwrap_or(false),
+            health: path.starts_with("/grpc.health.v1.Health/"),
+        }
     }
 
-    /// A call to `path` begins; the returned guard records its end (and logs it in `span`).
-    pub fn begin(&self, path: &str, span: tracing::Span) -> Call {
-        let known = self.knows(path);
-        let (service, method) = match path.trim_start_matches('/').split_once('/') {
-            Some((s, m)) if known => (s.to_string(), m.to_string()),
+    /// A call to `path` (described by `method`) begins; the returned guard records its end (and
+    /// logs it in `span`).
+    pub fn begin(&self, path: &str, method: Method, span: tracing::Span) -> Call {
+        let (service, method_label) = match path.trim_start_matches('/').split_once('/') {
+            Some((s, m)) if method.known => (s.to_string(), m.to_string()),
             _ => (UNKNOWN.to_string(), UNKNOWN.to_string()),
         };
         if let Some(f) = &self.inner.families {
-            let labels = [service.as_str(), method.as_str()];
+            let labels = [service.as_str(), method_label.as_str()];
             f.started.with_label_values(&labels).inc();
             f.in_flight.with_label_values(&labels).inc();
         }
         Call {
             metrics: self.clone(),
             service,
-            method,
+            method: method_label,
             start: Instant::now(),
             deadline: None,
-            quiet: path.starts_with("/grpc.health.v1.Health/"),
+            quiet: method.health,
             ended: false,
             span,
         }
@@ -229,6 +217,17 @@ impl Metrics {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// What a server knows of a method, looked up once per call.
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    /// The server answers it (it gets its own labels and span name).
+    pub known: bool,
+    /// Its answer is a stream (ended when the server stops).
+    pub streams: bool,
+    /// A health check: no wait for a place, and its span and "call ended" line at DEBUG.
+    pub health: bool,
 }
 
 /// One call under way. Dropped without [`Call::end`], it counts as `DeadlineExceeded` if it was

@@ -327,15 +327,15 @@ where
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let path = request.uri().path().to_string();
         // Made-up paths are neither labels nor span names.
-        let method = if self.observer.metrics.knows(&path) {
+        let known = self.observer.metrics.method(&path);
+        let method = if known.known {
             path.as_str()
         } else {
             "unknown"
         };
         let id = telemetry::request_id(request.headers());
-        let health = path.starts_with("/grpc.health.v1.Health/");
         let server = self.observer.server;
-        let span = if health {
+        let span = if known.health {
             call_span!(tracing::Level::DEBUG, server, method, id)
         } else {
             call_span!(tracing::Level::ERROR, server, method, id)
@@ -354,12 +354,12 @@ where
                 .min(self.limits.request_timeout),
             None => self.limits.request_timeout,
         };
-        let streams = self.observer.metrics.streams(&path);
-        let mut call = self.observer.metrics.begin(&path, span.clone());
+        let streams = known.streams;
+        let mut call = self.observer.metrics.begin(&path, known, span.clone());
         if let Some(at) = Instant::now().checked_add(timeout) {
             call.deadline(at);
         }
-        let slots = (!health).then(|| self.slots.clone());
+        let slots = (!known.health).then(|| self.slots.clone());
         let future = self.inner.call(request);
         let stopping = self.stopping.clone();
         Box::pin(async move {
@@ -390,11 +390,11 @@ where
                         server,
                     );
                     let mut response = status.into_http();
-                    set_request_id(response.headers_mut(), &id);
+                    telemetry::set_request_id(response.headers_mut(), &id);
                     return Ok(response);
                 }
             };
-            set_request_id(&mut parts.headers, &id);
+            telemetry::set_request_id(&mut parts.headers, &id);
             call.answered();
             // An error answered at once has its status in the headers ("trailers only"); an
             // answer that is not gRPC at all (a proxy's) has an HTTP status; any other call
@@ -417,12 +417,6 @@ where
             };
             Ok(http::Response::from_parts(parts, body))
         })
-    }
-}
-
-fn set_request_id(headers: &mut http::HeaderMap, id: &str) {
-    if let Ok(value) = http::HeaderValue::from_str(id) {
-        headers.insert(telemetry::REQUEST_ID, value);
     }
 }
 

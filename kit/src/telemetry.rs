@@ -72,12 +72,17 @@ pub fn adopt_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
     let _ = span.set_parent(parent);
 }
 
+/// Sets the `x-request-id` header (ids are checked or made by [`request_id`], so always fit).
+pub fn set_request_id(headers: &mut http::HeaderMap, id: &str) {
+    if let Ok(value) = http::HeaderValue::from_str(id) {
+        headers.insert(REQUEST_ID, value);
+    }
+}
+
 /// Adds the current call's request id and trace context to an outgoing call's headers.
 pub fn inject(headers: &mut http::HeaderMap) {
-    if let Some(id) = current_request_id()
-        && let Ok(value) = http::HeaderValue::from_str(&id)
-    {
-        headers.insert(REQUEST_ID, value);
+    if let Some(id) = current_request_id() {
+        set_request_id(headers, &id);
     }
     let context = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|p| {
