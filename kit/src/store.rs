@@ -206,6 +206,33 @@ pub enum Replay {
     Conflict,
 }
 
+impl Replay {
+    /// The resource an earlier identical request made (answer with it), `None` for a new
+    /// request, or [`RequestIdReused`] when the id came with a different request before.
+    pub fn earlier(self) -> Result<Option<String>, RequestIdReused> {
+        match self {
+            Replay::New => Ok(None),
+            Replay::Same(resource) => Ok(Some(resource)),
+            Replay::Conflict => Err(RequestIdReused),
+        }
+    }
+}
+
+/// A `request_id` that came with a different request before: INVALID_ARGUMENT
+/// (`REQUEST_ID_REUSED`) on `request_id`, in every service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestIdReused;
+
+impl RequestIdReused {
+    /// The field violation every service answers with.
+    pub fn violations(self) -> crate::status::Violations {
+        crate::status::Violations::one(
+            "request_id",
+            "was used before for a different request; use a new UUID for a new request",
+        )
+    }
+}
+
 /// A fingerprint of a request (its encoding, with `request_id` cleared by the caller), to tell a
 /// retry from a different request that reuses an id.
 pub fn fingerprint(request: &impl prost::Message) -> String {

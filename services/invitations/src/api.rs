@@ -10,7 +10,9 @@ use crate::store::{self, InvitationFilter, InvitationInsert, InvitationRow};
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{Database, Replay, fingerprint, is_unique_violation, remember, replay};
+use partnerhub_kit::store::{
+    Database, RequestIdReused, fingerprint, is_unique_violation, remember, replay,
+};
 use partnerhub_kit::time::micros;
 use partnerhub_proto::invitations::invitation_internal_service_server::InvitationInternalService;
 use partnerhub_proto::invitations::invitation_service_server::InvitationService;
@@ -285,7 +287,7 @@ impl Invitations {
         let (id, new_code) = match outcome {
             Some(Outcome::Created(id)) => (id, true),
             Some(Outcome::Replayed { id, new_code }) => (id, new_code),
-            None => return Err(Error::request_id_reused()),
+            None => return Err(RequestIdReused.into()),
         };
         let row = store::by_id(&mut *self.conn().await?, &inviter_id, &id)
             .await?
@@ -429,17 +431,12 @@ impl Invitations {
         fingerprint: &str,
     ) -> Result<Option<Outcome>> {
         let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = request_id {
-            match replay(&mut tx, CREATE, rid, fingerprint).await? {
-                Replay::Same(id) => {
-                    let new_code =
-                        store::replace_code(&mut tx, &id, insert.code_hash, insert.now).await?;
-                    tx.commit().await?;
-                    return Ok(Some(Outcome::Replayed { id, new_code }));
-                }
-                Replay::Conflict => return Err(Error::request_id_reused()),
-                Replay::New => {}
-            }
+        if let Some(rid) = request_id
+            && let Some(id) = replay(&mut tx, CREATE, rid, fingerprint).await?.earlier()?
+        {
+            let new_code = store::replace_code(&mut tx, &id, insert.code_hash, insert.now).await?;
+            tx.commit().await?;
+            return Ok(Some(Outcome::Replayed { id, new_code }));
         }
         store::insert(&mut tx, insert).await?;
         if let Some(rid) = request_id {

@@ -9,7 +9,7 @@ use crate::store::{self, RelationshipRow};
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{Database, Replay, fingerprint, remember, replay};
+use partnerhub_kit::store::{Database, fingerprint, remember, replay};
 use partnerhub_proto::relationships::relationship_internal_service_server::RelationshipInternalService;
 use partnerhub_proto::relationships::relationship_service_server::RelationshipService;
 use partnerhub_proto::relationships::{self as pb, RelationshipType, relationship::State};
@@ -354,12 +354,10 @@ impl Relationships {
         fingerprint: &str,
     ) -> Result<Vec<String>> {
         let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = request_id {
-            match replay(&mut tx, CREATE, rid, fingerprint).await? {
-                Replay::Same(ids) => return Ok(split_ids(&ids)),
-                Replay::Conflict => return Err(Error::request_id_reused()),
-                Replay::New => {}
-            }
+        if let Some(rid) = request_id
+            && let Some(ids) = replay(&mut tx, CREATE, rid, fingerprint).await?.earlier()?
+        {
+            return Ok(split_ids(&ids));
         }
         let now = self.now();
         let mut ids = Vec::with_capacity(new.len());
@@ -404,11 +402,10 @@ impl Relationships {
         let Some(rid) = request_id else {
             return Ok(None);
         };
-        match replay(&mut *self.conn().await?, CREATE, rid, fingerprint).await? {
-            Replay::Same(ids) => Ok(Some(split_ids(&ids))),
-            Replay::Conflict => Err(Error::request_id_reused()),
-            Replay::New => Ok(None),
-        }
+        let earlier = replay(&mut *self.conn().await?, CREATE, rid, fingerprint)
+            .await?
+            .earlier()?;
+        Ok(earlier.map(|ids| split_ids(&ids)))
     }
 
     async fn check_access(&self, req: &pb::CheckAccessRequest) -> Result<pb::CheckAccessResponse> {

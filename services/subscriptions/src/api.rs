@@ -19,7 +19,7 @@ use crate::store::{self, Removed, SubscriptionRow, Values};
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{Database, Replay, fingerprint, remember, replay};
+use partnerhub_kit::store::{Database, fingerprint, remember, replay};
 use partnerhub_kit::time::timestamp;
 use partnerhub_proto::relationships::relationship_service_client::RelationshipServiceClient;
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
@@ -220,12 +220,12 @@ impl Subscriptions {
         fingerprint: &str,
     ) -> Result<String> {
         let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = request_id {
-            match replay(&mut tx, CREATE_OFFER, rid, fingerprint).await? {
-                Replay::Same(id) => return Ok(id),
-                Replay::Conflict => return Err(Error::request_id_reused()),
-                Replay::New => {}
-            }
+        if let Some(rid) = request_id
+            && let Some(id) = replay(&mut tx, CREATE_OFFER, rid, fingerprint)
+                .await?
+                .earlier()?
+        {
+            return Ok(id);
         }
         let id = Uuid::now_v7().to_string();
         store::put_offer(&mut tx, &id, spec, self.now(), false).await?;
@@ -246,11 +246,9 @@ impl Subscriptions {
         let Some(rid) = request_id else {
             return Ok(None);
         };
-        match replay(&mut *self.conn().await?, method, rid, fingerprint).await? {
-            Replay::Same(id) => Ok(Some(id)),
-            Replay::Conflict => Err(Error::request_id_reused()),
-            Replay::New => Ok(None),
-        }
+        Ok(replay(&mut *self.conn().await?, method, rid, fingerprint)
+            .await?
+            .earlier()?)
     }
 
     // ---- line items ----
@@ -382,12 +380,12 @@ impl Subscriptions {
         fingerprint: &str,
     ) -> Result<String> {
         let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = order.request_id {
-            match replay(&mut tx, PLACE_ORDER, rid, fingerprint).await? {
-                Replay::Same(id) => return Ok(id),
-                Replay::Conflict => return Err(Error::request_id_reused()),
-                Replay::New => {}
-            }
+        if let Some(rid) = order.request_id
+            && let Some(id) = replay(&mut tx, PLACE_ORDER, rid, fingerprint)
+                .await?
+                .earlier()?
+        {
+            return Ok(id);
         }
         store::lock_events(&mut tx).await?;
         let now = self.now();
@@ -885,12 +883,12 @@ impl Subscriptions {
         fingerprint: &str,
     ) -> Result<String> {
         let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = new.request_id {
-            match replay(&mut tx, CREATE_ADVISOR_SUBSCRIPTIONS, rid, fingerprint).await? {
-                Replay::Same(ids) => return Ok(ids),
-                Replay::Conflict => return Err(Error::request_id_reused()),
-                Replay::New => {}
-            }
+        if let Some(rid) = new.request_id
+            && let Some(ids) = replay(&mut tx, CREATE_ADVISOR_SUBSCRIPTIONS, rid, fingerprint)
+                .await?
+                .earlier()?
+        {
+            return Ok(ids);
         }
         store::lock_events(&mut tx).await?;
         let now = self.now();

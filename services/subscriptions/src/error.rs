@@ -1,6 +1,7 @@
 //! Everything the subscriptions service can answer besides success.
 
 use partnerhub_kit::status::{self, Fault, Violation, Violations};
+use partnerhub_kit::store::RequestIdReused;
 use std::time::Duration;
 use tonic::Code;
 
@@ -101,14 +102,6 @@ impl Error {
     /// One bad field.
     pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
         Error::Invalid(Violations::one(field, description))
-    }
-
-    /// A `request_id` seen before with a different request.
-    pub fn request_id_reused() -> Self {
-        Error::RequestIdReused(Violations::one(
-            "request_id",
-            "was used before for a different request; use a new UUID for a new request",
-        ))
     }
 
     /// A failed call to another service.
@@ -221,3 +214,9 @@ impl From<Error> for tonic::Status {
 
 /// Handlers' result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<RequestIdReused> for Error {
+    fn from(reused: RequestIdReused) -> Self {
+        Error::RequestIdReused(reused.violations())
+    }
+}

@@ -130,12 +130,10 @@ impl Tenants {
         hash: &str,
     ) -> Result<Outcome> {
         let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = request_id {
-            match replay(&mut tx, method, rid, fingerprint).await? {
-                Replay::Same(id) => return Ok(Outcome::Replayed(id)),
-                Replay::Conflict => return Err(Error::request_id_reused()),
-                Replay::New => {}
-            }
+        if let Some(rid) = request_id
+            && let Some(id) = replay(&mut tx, method, rid, fingerprint).await?.earlier()?
+        {
+            return Ok(Outcome::Replayed(id));
         }
         let tenant_id = Uuid::now_v7().to_string();
         store::insert_tenant(&mut tx, &tenant_id, new).await?;
@@ -166,11 +164,9 @@ impl Tenants {
         let Some(rid) = request_id else {
             return Ok(None);
         };
-        match replay(&mut *self.conn().await?, method, rid, fingerprint).await? {
-            Replay::Same(id) => Ok(Some(id)),
-            Replay::Conflict => Err(Error::request_id_reused()),
-            Replay::New => Ok(None),
-        }
+        Ok(replay(&mut *self.conn().await?, method, rid, fingerprint)
+            .await?
+            .earlier()?)
     }
 
     async fn principal(&self, conn: &mut AnyConnection, user_id: &str) -> Result<pb::Principal> {
@@ -206,17 +202,15 @@ impl Tenants {
         let hash = password::hash(temporary.clone()).await?;
 
         let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = request_id {
-            match replay(&mut tx, "CreateUser", rid, &fingerprint).await? {
-                Replay::Same(user_id) => {
-                    drop(tx);
-                    return self
-                        .replay_user(&tenant_id, &user_id, temporary, &hash)
-                        .await;
-                }
-                Replay::Conflict => return Err(Error::request_id_reused()),
-                Replay::New => {}
-            }
+        if let Some(rid) = request_id
+            && let Some(user_id) = replay(&mut tx, "CreateUser", rid, &fingerprint)
+                .await?
+                .earlier()?
+        {
+            drop(tx);
+            return self
+                .replay_user(&tenant_id, &user_id, temporary, &hash)
+                .await;
         }
         let tenant = store::tenant(&mut tx, &tenant_id).await?;
         if !tenant.is_active() {

@@ -1,6 +1,7 @@
 //! Everything the tenants service can answer besides success.
 
 use partnerhub_kit::status::{self, Fault, Violation, Violations};
+use partnerhub_kit::store::RequestIdReused;
 use std::time::Duration;
 use tonic::Code;
 
@@ -54,15 +55,7 @@ impl Error {
     }
 }
 
-impl Error {
-    /// A `request_id` seen before with a different request.
-    pub fn request_id_reused() -> Self {
-        Error::RequestIdReused(Violations::one(
-            "request_id",
-            "was used before for a different request; use a new UUID for a new request",
-        ))
-    }
-}
+impl Error {}
 
 impl From<Violations> for Error {
     fn from(v: Violations) -> Self {
@@ -139,3 +132,9 @@ impl From<Error> for tonic::Status {
 
 /// Handlers' result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<RequestIdReused> for Error {
+    fn from(reused: RequestIdReused) -> Self {
+        Error::RequestIdReused(reused.violations())
+    }
+}
