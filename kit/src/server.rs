@@ -16,7 +16,6 @@ use std::time::Duration;
 use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -262,9 +261,17 @@ where
         stopping.cancel();
     };
     tonic::transport::Server::builder()
-        .serve_with_incoming_shutdown(service, TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(service, incoming(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// The connections a listener accepts, with `TCP_NODELAY` set on each. tonic ignores its own
+/// `tcp_nodelay` setting for a listener it did not bind, and without it every small answer waits
+/// for the peer's delayed ACK (Nagle): about 40 ms a call on Linux, 1,000x a loopback call.
+/// Channels (`tonic::transport::Endpoint`) set it on their side by default.
+pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// What a server observes its calls with: its name (in every call's span), its metrics, and

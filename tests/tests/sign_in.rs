@@ -15,7 +15,7 @@ async fn an_operator_enrols_a_partner_whose_admin_signs_in_changes_the_password_
         .create_partner("fabrikam", "1234567", &[PartnerType::IndirectProvider])
         .await;
     assert_eq!(enrolled.admin_user_name, "admin@fabrikam.onpartnerhub.com");
-    assert_eq!(enrolled.temporary_password.chars().count(), 16);
+    assert_eq!(enrolled.temporary_password.chars().count(), 24);
 
     // With the temporary password, only ChangePassword works.
     let first = sys

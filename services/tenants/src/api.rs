@@ -72,7 +72,7 @@ impl Tenants {
         let new = v.take(NewTenant::parse(kind, tenant, field));
         let new = v.done(new)?;
         let temporary = password::temporary();
-        let hash = password::hash(temporary.clone()).await?;
+        let hash = password::hash_temporary(&temporary);
         let outcome = match self
             .insert_tenant(method, &new, request_id, &fingerprint, &hash)
             .await
@@ -199,7 +199,7 @@ impl Tenants {
             ..req
         });
         let temporary = password::temporary();
-        let hash = password::hash(temporary.clone()).await?;
+        let hash = password::hash_temporary(&temporary);
 
         let mut tx = self.db.pool.begin().await?;
         if let Some(rid) = request_id
@@ -864,7 +864,7 @@ impl TenantService for Tenants {
         let target = store::user(&mut *self.conn().await?, &tenant_id, &user_id).await?;
         Authority::new(caller::roles(&request)).check_manage(&target.roles())?;
         let temporary = password::temporary();
-        let hash = password::hash(temporary.clone()).await?;
+        let hash = password::hash_temporary(&temporary);
         let mut conn = self.conn().await?;
         store::set_password(&mut conn, &user_id, &hash, true).await?;
         let user = store::user(&mut conn, &tenant_id, &user_id).await?;
