@@ -148,6 +148,29 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Relationsh
     .await?)
 }
 
+/// `ListRelationships`' SQL with `$parties` choosing the rows: one static text per combination
+/// of the partner and client filters, because `($2 = '' OR partner_tenant_id = $2)` keeps
+/// SQLite (and PostgreSQL's generic plans) from using an index, and every page then walked the
+/// whole table. Each variant uses every parameter (PostgreSQL wants the bound count).
+macro_rules! list_sql {
+    ($parties:literal) => {
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM relationships WHERE ",
+            $parties,
+            " AND id > $1 AND ($4 = '' OR type = $4) \
+             AND ($5 = '' \
+                  OR ($5 = 'STATE_ACTIVE' AND ",
+            active_at!("$6"),
+            ") OR ($5 = 'STATE_EXPIRED' AND ",
+            expired_at!("$6"),
+            ") OR ($5 = 'STATE_TERMINATED' AND state = 'STATE_TERMINATED')) \
+             ORDER BY id LIMIT $7"
+        )
+    };
+}
+
 /// A page of `ListRelationships`.
 pub async fn list(
     conn: &mut AnyConnection,
@@ -155,29 +178,25 @@ pub async fn list(
     now: i64,
     page: &Page,
 ) -> Result<Vec<RelationshipRow>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM relationships WHERE id > $1 \
-         AND ($2 = '' OR partner_tenant_id = $2) AND ($3 = '' OR client_tenant_id = $3) \
-         AND ($4 = '' OR type = $4) \
-         AND ($5 = '' \
-              OR ($5 = 'STATE_ACTIVE' AND ",
-        active_at!("$6"),
-        ") OR ($5 = 'STATE_EXPIRED' AND ",
-        expired_at!("$6"),
-        ") OR ($5 = 'STATE_TERMINATED' AND state = 'STATE_TERMINATED')) \
-         ORDER BY id LIMIT $7"
-    ))
-    .bind(&page.after)
-    .bind(&f.partner_tenant_id)
-    .bind(&f.client_tenant_id)
-    .bind(&f.kind)
-    .bind(&f.state)
-    .bind(now)
-    .bind(page.limit())
-    .fetch_all(conn)
-    .await?)
+    let sql = match (
+        f.partner_tenant_id.is_empty(),
+        f.client_tenant_id.is_empty(),
+    ) {
+        (false, false) => list_sql!("partner_tenant_id = $2 AND client_tenant_id = $3"),
+        (false, true) => list_sql!("partner_tenant_id = $2 AND $3 = ''"),
+        (true, false) => list_sql!("client_tenant_id = $3 AND $2 = ''"),
+        (true, true) => list_sql!("$2 = '' AND $3 = ''"),
+    };
+    Ok(sqlx::query_as(sql)
+        .bind(&page.after)
+        .bind(&f.partner_tenant_id)
+        .bind(&f.client_tenant_id)
+        .bind(&f.kind)
+        .bind(&f.state)
+        .bind(now)
+        .bind(page.limit())
+        .fetch_all(conn)
+        .await?)
 }
 
 /// A page of the partners with an active relationship with a customer (the customer as
