@@ -270,25 +270,47 @@ pub async fn order(conn: &mut AnyConnection, id: &str) -> Result<Option<OrderRow
     .await?)
 }
 
-/// A page of `ListOrders`, oldest first.
+/// `ListOrders`, one statement per index: the filter that picks the index is a plain
+/// `col = $n`, because `($n = '' OR col = $n)` keeps SQLite (and PostgreSQL's generic plans)
+/// off every index, walking all orders by id. `$n = ''` stands for a filter known unset.
+macro_rules! list_orders_sql {
+    ($customer:literal, $partner:literal) => {
+        concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE id > $1 AND ",
+            $customer,
+            " AND ",
+            $partner,
+            " ORDER BY id LIMIT $4"
+        )
+    };
+}
+
+/// A page of `ListOrders`, oldest first: by customer (`orders_by_customer`) when set, else by
+/// partner (`orders_by_partner`).
 pub async fn list_orders(
     conn: &mut AnyConnection,
     f: &OrderFilter,
     page: &Page,
 ) -> Result<Vec<OrderRow>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT ",
-        order_columns!(),
-        " FROM orders WHERE id > $1 \
-         AND ($2 = '' OR customer_tenant_id = $2) AND ($3 = '' OR partner_tenant_id = $3) \
-         ORDER BY id LIMIT $4"
-    ))
-    .bind(&page.after)
-    .bind(&f.customer_tenant_id)
-    .bind(&f.partner_tenant_id)
-    .bind(page.limit())
-    .fetch_all(conn)
-    .await?)
+    let sql = if !f.customer_tenant_id.is_empty() {
+        list_orders_sql!(
+            "customer_tenant_id = $2",
+            "($3 = '' OR partner_tenant_id = $3)"
+        )
+    } else if !f.partner_tenant_id.is_empty() {
+        list_orders_sql!("$2 = ''", "partner_tenant_id = $3")
+    } else {
+        list_orders_sql!("$2 = ''", "$3 = ''")
+    };
+    Ok(sqlx::query_as(sql)
+        .bind(&page.after)
+        .bind(&f.customer_tenant_id)
+        .bind(&f.partner_tenant_id)
+        .bind(page.limit())
+        .fetch_all(conn)
+        .await?)
 }
 
 // ---- subscriptions ----
@@ -427,7 +449,30 @@ pub async fn subscription(conn: &mut AnyConnection, id: &str) -> Result<Option<S
     .await?)
 }
 
-/// A page of `ListSubscriptions`, oldest first. The state filter derives EXPIRED as
+/// `ListSubscriptions`, one statement per index, as `list_orders_sql`.
+macro_rules! list_subscriptions_sql {
+    ($customer:literal, $billing_partner:literal, $reseller:literal) => {
+        concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions WHERE id > $1 AND ",
+            $customer,
+            " AND ",
+            $billing_partner,
+            " AND ",
+            $reseller,
+            " AND ($5 = '' \
+                  OR ($5 = 'STATE_TRIAL' AND state = 'STATE_TRIAL' AND trial_end_time > $6) \
+                  OR ($5 = 'STATE_EXPIRED' AND (state = 'STATE_EXPIRED' \
+                      OR (state = 'STATE_TRIAL' AND trial_end_time <= $6))) \
+                  OR ($5 <> 'STATE_TRIAL' AND $5 <> 'STATE_EXPIRED' AND state = $5)) \
+             ORDER BY id LIMIT $7"
+        )
+    };
+}
+
+/// A page of `ListSubscriptions`, oldest first, through the index of the first tenant filter
+/// set: customer, billing partner, indirect reseller. The state filter derives EXPIRED as
 /// [`domain::state_at`] does.
 pub async fn list_subscriptions(
     conn: &mut AnyConnection,
@@ -435,29 +480,33 @@ pub async fn list_subscriptions(
     now: i64,
     page: &Page,
 ) -> Result<Vec<SubscriptionRow>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT ",
-        subscription_columns!(),
-        " FROM subscriptions WHERE id > $1 \
-         AND ($2 = '' OR customer_tenant_id = $2) \
-         AND ($3 = '' OR billing_partner_tenant_id = $3) \
-         AND ($4 = '' OR indirect_reseller_id = $4) \
-         AND ($5 = '' \
-              OR ($5 = 'STATE_TRIAL' AND state = 'STATE_TRIAL' AND trial_end_time > $6) \
-              OR ($5 = 'STATE_EXPIRED' AND (state = 'STATE_EXPIRED' \
-                  OR (state = 'STATE_TRIAL' AND trial_end_time <= $6))) \
-              OR ($5 <> 'STATE_TRIAL' AND $5 <> 'STATE_EXPIRED' AND state = $5)) \
-         ORDER BY id LIMIT $7"
-    ))
-    .bind(&page.after)
-    .bind(&f.customer_tenant_id)
-    .bind(&f.billing_partner_tenant_id)
-    .bind(&f.indirect_reseller_id)
-    .bind(&f.state)
-    .bind(now)
-    .bind(page.limit())
-    .fetch_all(conn)
-    .await?)
+    let sql = if !f.customer_tenant_id.is_empty() {
+        list_subscriptions_sql!(
+            "customer_tenant_id = $2",
+            "($3 = '' OR billing_partner_tenant_id = $3)",
+            "($4 = '' OR indirect_reseller_id = $4)"
+        )
+    } else if !f.billing_partner_tenant_id.is_empty() {
+        list_subscriptions_sql!(
+            "$2 = ''",
+            "billing_partner_tenant_id = $3",
+            "($4 = '' OR indirect_reseller_id = $4)"
+        )
+    } else if !f.indirect_reseller_id.is_empty() {
+        list_subscriptions_sql!("$2 = ''", "$3 = ''", "indirect_reseller_id = $4")
+    } else {
+        list_subscriptions_sql!("$2 = ''", "$3 = ''", "$4 = ''")
+    };
+    Ok(sqlx::query_as(sql)
+        .bind(&page.after)
+        .bind(&f.customer_tenant_id)
+        .bind(&f.billing_partner_tenant_id)
+        .bind(&f.indirect_reseller_id)
+        .bind(&f.state)
+        .bind(now)
+        .bind(page.limit())
+        .fetch_all(conn)
+        .await?)
 }
 
 /// Writes `values` if the subscription is still at `version`; `false` if a concurrent change

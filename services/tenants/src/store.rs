@@ -379,30 +379,48 @@ pub struct TenantFilter {
     pub state: String,
 }
 
+/// `ListTenants` with its kind filter as `kind = $2` or, unset, `$2 = ''`: a plain equality
+/// lets a kind's page walk `tenants_by_kind_state`, where `($2 = '' OR kind = $2)` keeps SQLite
+/// (and PostgreSQL's generic plans) walking all tenants by id.
+macro_rules! list_tenants_sql {
+    ($kind:literal) => {
+        concat!(
+            "SELECT ",
+            tenant_columns!(),
+            " FROM tenants WHERE id > $1 AND ",
+            $kind,
+            " AND ($3 = '' OR cloud = $3) AND ($4 = '' OR country_code = $4) \
+             AND ($5 = '' OR (',' || partner_types || ',') LIKE $5) AND state = $6 \
+             ORDER BY id LIMIT $7"
+        )
+    };
+}
+
+/// A page of `ListTenants`, oldest first. `f.state` is always set (the API defaults it to
+/// active); without a kind the page walks tenants by id, which the default (active: most
+/// tenants) fills quickly.
 pub async fn list_tenants(
     conn: &mut AnyConnection,
     f: &TenantFilter,
     page: &Page,
 ) -> Result<Vec<TenantRow>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT ",
-        tenant_columns!(),
-        " FROM tenants WHERE id > $1 AND ($2 = '' OR kind = $2) AND ($3 = '' OR cloud = $3) \
-         AND ($4 = '' OR country_code = $4) \
-         AND ($5 = '' OR (',' || partner_types || ',') LIKE $5) AND state = $6 \
-         ORDER BY id LIMIT $7"
-    ))
-    .bind(&page.after)
-    .bind(&f.kind)
-    .bind(&f.cloud)
-    .bind(&f.country_code)
-    .bind(list_pattern(
-        (!f.partner_type.is_empty()).then_some(f.partner_type.as_str()),
-    ))
-    .bind(&f.state)
-    .bind(page.limit())
-    .fetch_all(conn)
-    .await?)
+    let sql = if f.kind.is_empty() {
+        list_tenants_sql!("$2 = ''")
+    } else {
+        list_tenants_sql!("kind = $2")
+    };
+    Ok(sqlx::query_as(sql)
+        .bind(&page.after)
+        .bind(&f.kind)
+        .bind(&f.cloud)
+        .bind(&f.country_code)
+        .bind(list_pattern(
+            (!f.partner_type.is_empty()).then_some(f.partner_type.as_str()),
+        ))
+        .bind(&f.state)
+        .bind(page.limit())
+        .fetch_all(conn)
+        .await?)
 }
 
 pub async fn update_tenant(conn: &mut AnyConnection, t: &TenantRow, p: &TenantPatch) -> Result<()> {
