@@ -89,6 +89,13 @@ struct Row {
     met: Option<bool>,
 }
 
+/// A target and whether this run met it.
+#[derive(Debug, serde::Serialize)]
+struct Held {
+    target: String,
+    met: bool,
+}
+
 #[derive(Debug, Default, serde::Serialize)]
 struct Report {
     date: String,
@@ -101,7 +108,7 @@ struct Report {
     peak_rss_mib: f64,
     seeded_users: i64,
     seed_seconds: f64,
-    targets: Vec<(String, bool)>,
+    targets: Vec<Held>,
 }
 
 /// A running process whose CPU and memory a scenario reads.
@@ -228,7 +235,10 @@ impl Bench {
         row.target = Some(target.clone());
         row.met = Some(ok);
         let label = format!("{} {}: {}", row.scenario, row.shape, target);
-        self.report.targets.push((label, ok));
+        self.report.targets.push(Held {
+            target: label,
+            met: ok,
+        });
     }
 }
 
@@ -432,13 +442,14 @@ async fn bench(args: Args) -> Result<Report, Error> {
         return Err(format!("{e}\nthe last lines partnerhub dev logged:\n{log}").into());
     }
     let (idle, peak) = (b.report.idle_rss_mib, b.report.peak_rss_mib);
-    b.report
-        .targets
-        .push((format!("idle RSS {idle:.1} MiB ≤ 40 MiB"), idle <= 40.0));
-    b.report.targets.push((
-        format!("peak RSS (VmHWM) {peak:.1} MiB ≤ 250 MiB"),
-        peak <= 250.0,
-    ));
+    b.report.targets.push(Held {
+        target: format!("idle RSS {idle:.1} MiB ≤ 40 MiB"),
+        met: idle <= 40.0,
+    });
+    b.report.targets.push(Held {
+        target: format!("peak RSS (VmHWM) {peak:.1} MiB ≤ 250 MiB"),
+        met: peak <= 250.0,
+    });
     Ok(b.report)
 }
 
@@ -593,7 +604,7 @@ fn print_table(r: &Report) {
     );
     println!();
     println!(
-        "| {:<46} | {:<6} | {:>9} | {:>8} | {:>8} | {:>6} | {:>8} | {:>6} | {:>6} | {:>6} | target",
+        "| {:<48} | {:<6} | {:>9} | {:>8} | {:>8} | {:>6} | {:>8} | {:>6} | {:>6} | {:>6} | target",
         "scenario",
         "shape",
         "req/s",
@@ -608,7 +619,7 @@ fn print_table(r: &Report) {
     println!("|{}|", ["-"; 11].map(|_| "---").join("|"));
     for row in &r.rows {
         println!(
-            "| {:<46} | {:<6} | {:>9.1} | {:>8.3} | {:>8.3} | {:>6} | {:>5.2} ms | {:>5.0}% | {:>5.0}% | {:>6.1} | {}{}",
+            "| {:<48} | {:<6} | {:>9.1} | {:>8.3} | {:>8.3} | {:>6} | {:>5.2} ms | {:>5.0}% | {:>5.0}% | {:>6.1} | {}{}",
             row.scenario,
             row.shape,
             row.per_second,
@@ -646,10 +657,10 @@ fn print_table(r: &Report) {
         r.seed_seconds,
         measure::load_average()
     );
-    let met = r.targets.iter().filter(|(_, ok)| *ok).count();
+    let met = r.targets.iter().filter(|held| held.met).count();
     println!("targets met: {met} of {}", r.targets.len());
-    for (target, ok) in &r.targets {
-        if !ok {
+    for Held { target, met } in &r.targets {
+        if !met {
             println!("  not met: {target}");
         }
     }
