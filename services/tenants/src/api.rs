@@ -170,11 +170,10 @@ impl Tenants {
     }
 
     async fn principal(&self, conn: &mut AnyConnection, user_id: &str) -> Result<pb::Principal> {
-        let user = store::user_by_id(conn, user_id)
+        store::principal(conn, user_id)
             .await?
-            .ok_or_else(|| Error::UserNotFound(user_id.to_string()))?;
-        let tenant = store::tenant(conn, &user.tenant_id).await?;
-        Ok(principal(&user, &tenant))
+            .map(|row| row.to_proto())
+            .ok_or_else(|| Error::UserNotFound(user_id.to_string()))
     }
 
     async fn create_user(
@@ -532,24 +531,6 @@ async fn admin_of(conn: &mut AnyConnection, tenant: &TenantRow) -> Result<UserRo
     store::user_by_name(conn, &name)
         .await?
         .ok_or(Error::UserNotFound(name))
-}
-
-fn principal(user: &UserRow, tenant: &TenantRow) -> pb::Principal {
-    pb::Principal {
-        user_id: user.id.clone(),
-        user_name: user.user_name.clone(),
-        tenant_id: tenant.id.clone(),
-        tenant_kind: tenant.kind().proto() as i32,
-        tenant_state: tenant.to_proto().state,
-        roles: user.roles(),
-        password_change_required: user.password_change_required != 0,
-        cloud: tenant.to_proto().cloud,
-        country_code: tenant.country_code.clone(),
-        partner_types: tenant.partner_types(),
-        password_change_time: partnerhub_kit::time::optional_timestamp(Some(
-            user.password_changed_at,
-        )),
-    }
 }
 
 /// An optional enum filter: unset is "", an unknown number is a violation.

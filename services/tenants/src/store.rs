@@ -22,7 +22,7 @@ macro_rules! tenant_columns {
 macro_rules! user_columns {
     () => {
         "id, tenant_id, user_name, display_name, email, roles, password_change_required, version, \
-         create_time, update_time, password_changed_at"
+         create_time, update_time"
     };
 }
 
@@ -55,11 +55,7 @@ pub struct TenantRow {
 
 impl TenantRow {
     pub fn kind(&self) -> Kind {
-        if self.kind == pb::tenant::Kind::Partner.as_str_name() {
-            Kind::Partner
-        } else {
-            Kind::Customer
-        }
+        kind_of(&self.kind)
     }
 
     pub fn is_active(&self) -> bool {
@@ -71,10 +67,7 @@ impl TenantRow {
     }
 
     pub fn partner_types(&self) -> Vec<i32> {
-        split(&self.partner_types)
-            .filter_map(types::PartnerType::from_str_name)
-            .map(|t| t as i32)
-            .collect()
+        partner_types_of(&self.partner_types)
     }
 
     fn keywords(&self) -> Vec<String> {
@@ -143,15 +136,11 @@ pub struct UserRow {
     pub version: i64,
     pub create_time: i64,
     pub update_time: i64,
-    pub password_changed_at: i64,
 }
 
 impl UserRow {
     pub fn roles(&self) -> Vec<i32> {
-        split(&self.roles)
-            .filter_map(types::Role::from_str_name)
-            .map(|r| r as i32)
-            .collect()
+        roles_of(&self.roles)
     }
 
     pub fn is_global_admin(&self) -> bool {
@@ -214,6 +203,76 @@ impl AgreementRow {
             accepted_by_user_id: self.accepted_by_user_id.clone(),
         }
     }
+}
+
+/// Who is calling, as the gateway asks on every call: the user and the facts of their tenant,
+/// read in one statement.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PrincipalRow {
+    pub user_id: String,
+    pub user_name: String,
+    pub tenant_id: String,
+    pub roles: String,
+    pub password_change_required: i64,
+    pub password_changed_at: i64,
+    pub kind: String,
+    pub state: String,
+    pub cloud: String,
+    pub country_code: String,
+    pub partner_types: String,
+}
+
+impl PrincipalRow {
+    pub fn to_proto(&self) -> pb::Principal {
+        pb::Principal {
+            user_id: self.user_id.clone(),
+            user_name: self.user_name.clone(),
+            tenant_id: self.tenant_id.clone(),
+            tenant_kind: kind_of(&self.kind).proto() as i32,
+            tenant_state: enum_value(&self.state, pb::tenant::State::from_str_name),
+            roles: roles_of(&self.roles),
+            password_change_required: self.password_change_required != 0,
+            cloud: enum_value(&self.cloud, types::Cloud::from_str_name),
+            country_code: self.country_code.clone(),
+            partner_types: partner_types_of(&self.partner_types),
+            password_change_time: partnerhub_kit::time::optional_timestamp(Some(
+                self.password_changed_at,
+            )),
+        }
+    }
+}
+
+pub async fn principal(conn: &mut AnyConnection, user_id: &str) -> Result<Option<PrincipalRow>> {
+    Ok(sqlx::query_as(
+        "SELECT u.id AS user_id, u.user_name, u.tenant_id, u.roles, u.password_change_required, \
+         u.password_changed_at, t.kind, t.state, t.cloud, t.country_code, t.partner_types \
+         FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+fn kind_of(name: &str) -> Kind {
+    if name == pb::tenant::Kind::Partner.as_str_name() {
+        Kind::Partner
+    } else {
+        Kind::Customer
+    }
+}
+
+fn roles_of(list: &str) -> Vec<i32> {
+    split(list)
+        .filter_map(types::Role::from_str_name)
+        .map(|r| r as i32)
+        .collect()
+}
+
+fn partner_types_of(list: &str) -> Vec<i32> {
+    split(list)
+        .filter_map(types::PartnerType::from_str_name)
+        .map(|t| t as i32)
+        .collect()
 }
 
 fn enum_value<E: Into<i32>>(name: &str, parse: impl Fn(&str) -> Option<E>) -> i32 {
@@ -604,17 +663,6 @@ pub async fn user(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> Result
     get_user(conn, tenant_id, id)
         .await?
         .ok_or_else(|| Error::UserNotFound(id.to_string()))
-}
-
-pub async fn user_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<UserRow>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
 }
 
 pub async fn user_by_name(conn: &mut AnyConnection, user_name: &str) -> Result<Option<UserRow>> {
