@@ -61,12 +61,14 @@ pub fn binary(named: Option<PathBuf>) -> Result<PathBuf, Error> {
     Ok(beside)
 }
 
-/// `n` consecutive free loopback ports (checked by binding them; `dev` binds them a moment later).
+/// `n` consecutive free loopback ports (checked by binding them; `dev` binds them a moment later),
+/// between 20000 and 32000: below Linux's ephemeral range, where the bench's own outgoing
+/// connections could take one between the check and `dev`'s bind.
 fn free_ports(n: u16) -> Result<u16, Error> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     let seed = u64::from(std::process::id()) ^ now.map_or(0, |d| u64::from(d.subsec_nanos()));
     for attempt in 0..200u64 {
-        let first = 20_000 + ((seed.wrapping_mul(7919) + attempt * 104_729) % 40_000) as u16;
+        let first = 20_000 + ((seed.wrapping_mul(7919) + attempt * 104_729) % 12_000) as u16;
         let all_free = (0..n).all(|i| TcpListener::bind(("127.0.0.1", first + i)).is_ok());
         if all_free {
             return Ok(first);

@@ -8,7 +8,9 @@
 # Pinned tools are installed once into ${XDG_CACHE_HOME:-~/.cache}/partnerhub/clients (a venv
 # and an npm prefix, named after the pins), so the clone stays clean and reruns are fast. Each
 # client gets its own fresh `partnerhub dev`, with data in a temporary folder, on ports away from
-# the defaults (gateway 127.0.0.1:56051 and 56071), so a dev system already running is left alone.
+# the defaults (gateway 127.0.0.1:26051 and 26071), so a dev system already running is left
+# alone; and below Linux's ephemeral range (32768-60999), where an outgoing connection of
+# anything else on the machine may hold a port for a moment.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -134,14 +136,14 @@ run_client() {
   fi
 }
 
-start_dev python 56051 56052 56056
+start_dev python 26051 26052 26056
 run_client python env PYTHONPATH="$gen" "$PY_ENV/bin/python" tests/clients/python/seed004.py \
-  --gateway 127.0.0.1:56051 --tenants 127.0.0.1:56052
+  --gateway 127.0.0.1:26051 --tenants 127.0.0.1:26052
 stop_dev
 
-start_dev node 56071 56072 56076
+start_dev node 26071 26072 26076
 run_client node env NODE_PATH="$NODE_DIR/node_modules" node tests/clients/node/seed004.js \
-  --gateway 127.0.0.1:56071 --tenants 127.0.0.1:56072
+  --gateway 127.0.0.1:26071 --tenants 127.0.0.1:26072
 stop_dev
 
 echo "clients: $passed passed, $failed failed"
