@@ -681,7 +681,10 @@ fn today() -> String {
 }
 
 fn main() -> std::process::ExitCode {
+    // One worker per core, set here so that a TOKIO_WORKER_THREADS meant for the measured server
+    // (the environment passes to `partnerhub dev`) doesn't change the load generator.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(measure::cores())
         .enable_all()
         .build()
     {
