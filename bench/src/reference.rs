@@ -78,10 +78,11 @@ impl Service<http::Request<Body>> for Proxy {
     }
 }
 
+/// A loopback listener, its connections with TCP_NODELAY as the partnerhub servers' are.
 async fn listen() -> std::io::Result<(std::net::SocketAddr, TcpIncoming)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    Ok((addr, TcpIncoming::from(listener).with_nodelay(Some(true))))
+    Ok((addr, partnerhub_kit::server::incoming(listener)))
 }
 
 /// Serves both until standard input closes (the bench ended); prints `echo=ADDR proxy=ADDR`.
