@@ -8,12 +8,12 @@
 //!   `Any` driver, embedded migrations, request-id idempotency);
 //! - [`metrics`] and [`telemetry`]: Prometheus metrics, request ids and trace context across
 //!   servers, OTLP export;
-//! - [`page`]: keyset pagination with opaque, checked page tokens;
-//! - [`country`]: ISO 3166-1 countries and their UN M49 regions.
+//! - [`page`]: keyset pagination with opaque, checked page tokens.
+//!
+//! Domain facts several services share (countries, clouds, grants) are rules, not
+//! infrastructure: they live in `partnerhub-rules`.
 
 pub mod caller;
-pub mod country;
-pub mod delegation;
 pub mod fields;
 pub mod metrics;
 pub mod page;

@@ -3,7 +3,7 @@
 //! Check the caller, the cloud, the region, the agreement; use the invitation; create the
 //! relationships.
 
-use super::partners::{cloud_name, is, region_mismatch, tenant};
+use super::partners::{is, tenant};
 use super::{Workflows, on_behalf};
 use crate::error::{Error, relay};
 use partnerhub_kit::status::Violations;
@@ -91,15 +91,16 @@ pub async fn run(
     }
     if customer.cloud != invitation.cloud {
         return Err(Error::CloudMismatch {
-            invitation: cloud_name(invitation.cloud),
-            tenant: cloud_name(customer.cloud),
+            invitation: partnerhub_rules::cloud::name(invitation.cloud).to_string(),
+            tenant: partnerhub_rules::cloud::name(customer.cloud).to_string(),
         }
         .into());
     }
     if kind == InvitationKind::ResellerRelationship {
-        if let Some((partner_region, customer_region)) =
-            region_mismatch(&partner.country_code, &customer.country_code)
-        {
+        if let Some((partner_region, customer_region)) = partnerhub_rules::country::region_mismatch(
+            &partner.country_code,
+            &customer.country_code,
+        ) {
             return Err(Error::RegionMismatch {
                 partner: partner.country_code.clone(),
                 partner_region,
@@ -112,7 +113,10 @@ pub async fn run(
         if matches!(cloud, Cloud::Germany | Cloud::UsGovernment)
             && invitation.delegated_admin.is_none()
         {
-            return Err(Error::DelegatedAdminRequired(cloud_name(customer.cloud)).into());
+            return Err(Error::DelegatedAdminRequired(
+                partnerhub_rules::cloud::name(customer.cloud).to_string(),
+            )
+            .into());
         }
     }
     // The agreement is checked now and recorded only once the invitation is ours: a call that

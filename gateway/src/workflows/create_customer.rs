@@ -4,7 +4,7 @@
 //! relationships and the order, and only then activates the customer. Every step is idempotent
 //! by an id derived from the request id, so a retry after a failure anywhere completes it once.
 
-use super::partners::{cloud_name, is, region_mismatch, reseller_problems, tenant};
+use super::partners::{is, reseller_problems, tenant};
 use super::{Workflows, on_behalf, step_id};
 use crate::error::{Error, relay};
 use partnerhub_kit::status::Violations;
@@ -241,13 +241,15 @@ async fn review(
             "CLOUD_MISMATCH",
             format!(
                 "must be your cloud, {}: relationships never cross clouds",
-                cloud_name(partner.cloud)
+                partnerhub_rules::cloud::name(partner.cloud)
             ),
         ));
     }
     if !customer.country_code.is_empty()
-        && let Some((partner_region, customer_region)) =
-            region_mismatch(&partner.country_code, &customer.country_code)
+        && let Some((partner_region, customer_region)) = partnerhub_rules::country::region_mismatch(
+            &partner.country_code,
+            &customer.country_code,
+        )
     {
         problems.push(problem(
             "customer.country_code",

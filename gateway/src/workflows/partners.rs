@@ -3,11 +3,10 @@
 
 use super::Workflows;
 use crate::error::relay;
-use partnerhub_kit::country;
 use partnerhub_proto::gateway::Problem;
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
 use partnerhub_proto::tenants as pb;
-use partnerhub_proto::types::{Cloud, PartnerType};
+use partnerhub_proto::types::PartnerType;
 use tonic::Status;
 
 /// Reads a tenant from the tenants service.
@@ -24,39 +23,12 @@ pub async fn tenant(w: &Workflows, id: &str) -> Result<pb::Tenant, Status> {
         .ok_or_else(|| Status::internal("the tenants service answered without a tenant"))
 }
 
-pub fn cloud_name(cloud: i32) -> String {
-    Cloud::try_from(cloud)
-        .unwrap_or(Cloud::Unspecified)
-        .as_str_name()
-        .to_string()
-}
-
 /// Whether a partner holds a partner type.
 pub fn is(partner: &pb::Tenant, kind: PartnerType) -> bool {
     partner
         .partner
         .as_ref()
         .is_some_and(|p| p.partner_types.contains(&(kind as i32)))
-}
-
-/// DOMAIN.md: reseller relationships only with customers in the partner's own country or
-/// region, the regions being the UN M49 top-level regions (`kit::country`). `None` when allowed,
-/// else the partner's and the customer's regions for the message.
-pub fn region_mismatch(
-    partner_country: &str,
-    customer_country: &str,
-) -> Option<(&'static str, &'static str)> {
-    if partner_country == customer_country {
-        return None;
-    }
-    let region = |code: &str| country::lookup(code).map(|c| c.region);
-    match (region(partner_country), region(customer_country)) {
-        (Some(p), Some(c)) if p == c => None,
-        (p, c) => Some((
-            p.map(|r| r.name()).unwrap_or("no region"),
-            c.map(|r| r.name()).unwrap_or("no region"),
-        )),
-    }
 }
 
 fn problem(field: &str, reason: &str, description: String) -> Problem {

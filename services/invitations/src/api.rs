@@ -228,7 +228,7 @@ impl Invitations {
         }
         if new.kind == Kind::ResellerRelationship
             && new.delegated_admin.is_none()
-            && domain::requires_delegated_admin(cloud)
+            && partnerhub_rules::cloud::requires_delegated_admin(cloud)
         {
             return Err(Error::delegated_admin_required(cloud.as_str_name()));
         }

@@ -2,11 +2,10 @@
 //! an invitation's effective state; the cloud rules of a request.
 
 use crate::error::Error;
-use partnerhub_kit::delegation::{self, Grant};
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::invitations::{self as pb, InvitationKind, invitation};
-use partnerhub_proto::types::Cloud;
+use partnerhub_rules::delegation::{self, Grant};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -397,11 +396,6 @@ fn parse_ttl(ttl: Option<&prost_types::Duration>) -> Result<Option<Duration>, Vi
         return Err(bad());
     }
     Ok(Some(d))
-}
-
-/// In these clouds a reseller relationship must come with delegated admin (seed 004).
-pub fn requires_delegated_admin(cloud: Cloud) -> bool {
-    matches!(cloud, Cloud::Germany | Cloud::UsGovernment)
 }
 
 /// Where an invitation is in its life, as every read sees it: a stored PENDING past its

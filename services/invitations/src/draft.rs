@@ -4,9 +4,9 @@
 //! the text but must keep the link.
 
 use crate::domain::{Kind, Locale};
-use partnerhub_kit::delegation::{EXTENSION, Grant};
 use partnerhub_proto::invitations as pb;
 use partnerhub_proto::types::Role;
+use partnerhub_rules::delegation::{EXTENSION, Grant};
 use std::time::Duration;
 
 /// What the draft speaks of.
@@ -368,7 +368,7 @@ fn role_name(role: Role, locale: Locale) -> &'static str {
         (Role::BillingAdmin, Locale::Swedish) => "faktureringsadministratör",
         (Role::UserAdmin, Locale::Swedish) => "användaradministratör",
         (Role::HelpdeskAdmin, Locale::Swedish) => "lösenordsadministratör",
-        // Grants hold customer roles only (partnerhub_kit::delegation::GRANTABLE).
+        // Grants hold customer roles only (partnerhub_rules::delegation::GRANTABLE).
         (other, _) => other.as_str_name(),
     }
 }

@@ -8,11 +8,11 @@
 
 use crate::domain::{Line, State};
 use crate::error::Result;
-use partnerhub_kit::delegation::Grant;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::time::timestamp;
 use partnerhub_proto::invitations::{self as pb, InvitationKind};
 use partnerhub_proto::types::{Cloud, Role};
+use partnerhub_rules::delegation::Grant;
 use sqlx::AnyConnection;
 
 /// The columns of an invitation row, in [`InvitationRow`]'s order (never the code hash).

@@ -2,11 +2,11 @@
 //! and the rules of a relationship's life (when delegated admin has expired, which roles a
 //! partner holds in a customer tenant).
 
-use partnerhub_kit::delegation::{self, Grant};
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::relationships::{self as pb, RelationshipType, relationship::State};
 use partnerhub_proto::types::Role;
+use partnerhub_rules::delegation::{self, Grant};
 
 /// The most relationships one `CreateRelationships` may create.
 pub const MAX_NEW_RELATIONSHIPS: usize = 100;

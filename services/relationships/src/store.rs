@@ -6,11 +6,11 @@
 
 use crate::domain::{self, ListFilter, NewRelationship};
 use crate::error::Result;
-use partnerhub_kit::delegation::Grant;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::time::{optional_timestamp, timestamp};
 use partnerhub_proto::relationships::{self as pb, RelationshipType, relationship::State};
 use partnerhub_proto::types::Role;
+use partnerhub_rules::delegation::Grant;
 use sqlx::AnyConnection;
 
 /// The columns of a relationship row, in [`RelationshipRow`]'s order.

@@ -258,8 +258,11 @@ impl Subscriptions {
         req: &pb::CheckLineItemsRequest,
     ) -> Result<pb::CheckLineItemsResponse> {
         let mut v = Violations::new();
-        let cloud = v.take(domain::cloud("cloud", req.cloud));
-        let country = v.take(domain::country_code("country_code", &req.country_code));
+        let cloud = v.take(partnerhub_rules::cloud::required("cloud", req.cloud));
+        let country = v.take(partnerhub_rules::country::code(
+            "country_code",
+            &req.country_code,
+        ));
         let items = v.take(domain::line_items(&req.line_items));
         let ((cloud, country), items) = v.done(cloud.zip(country).zip(items))?;
         let lines =

@@ -211,7 +211,7 @@ mod tests {
         ] {
             let of_cloud: Vec<_> = offers.iter().filter(|(_, o)| o.cloud == cloud).collect();
             assert!(!of_cloud.is_empty(), "{cloud:?} has offers");
-            if let Some(only) = domain::cloud_country(cloud) {
+            if let Some(only) = partnerhub_rules::cloud::country(cloud) {
                 assert!(of_cloud.iter().all(|(_, o)| o.country_codes == [only]));
             }
         }

@@ -3,12 +3,12 @@
 //! subscription's life (its states, the transitions between them, who may change it).
 
 use crate::error::Error;
-use partnerhub_kit::country;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::time::timestamp;
 use partnerhub_proto::subscriptions::{self as pb, subscription::State};
 use partnerhub_proto::types::{self, Cloud};
+use partnerhub_rules::{cloud, country};
 use uuid::Uuid;
 
 /// The most line items one order (or check) may have.
@@ -29,60 +29,9 @@ pub const DAY_MICROS: i64 = 86_400_000_000;
 
 // ---- clouds, countries, money ----
 
-/// A required cloud instance.
-pub fn cloud(field: &str, raw: i32) -> Result<Cloud, Violations> {
-    match cloud_filter(field, raw)? {
-        Some(c) => Ok(c),
-        None => Err(Violations::one(field, "is required")),
-    }
-}
-
-/// An optional cloud filter: unset is `None`.
-pub fn cloud_filter(field: &str, raw: i32) -> Result<Option<Cloud>, Violations> {
-    match Cloud::try_from(raw) {
-        Ok(Cloud::Unspecified) => Ok(None),
-        Ok(c) => Ok(Some(c)),
-        Err(_) => Err(Violations::one(field, "is not a cloud instance")),
-    }
-}
-
 /// A cloud from its stored name.
 pub fn stored_cloud(name: &str) -> Cloud {
     Cloud::from_str_name(name).unwrap_or(Cloud::Unspecified)
-}
-
-/// The one country a sovereign cloud serves; `None` for the worldwide cloud.
-pub fn cloud_country(cloud: Cloud) -> Option<&'static str> {
-    match cloud {
-        Cloud::Germany => Some("DE"),
-        Cloud::China21vianet => Some("CN"),
-        Cloud::UsGovernment => Some("US"),
-        Cloud::Worldwide | Cloud::Unspecified => None,
-    }
-}
-
-/// A required ISO 3166-1 alpha-2 country code.
-pub fn country_code(field: &str, value: &str) -> Result<String, Violations> {
-    if value.is_empty() {
-        return Err(Violations::one(field, "is required"));
-    }
-    country::lookup(value)
-        .map(|c| c.code.to_string())
-        .ok_or_else(|| {
-            Violations::one(
-                field,
-                "must be an ISO 3166-1 alpha-2 country code in upper case, like \"SE\"",
-            )
-        })
-}
-
-/// An optional country filter: "" for any.
-pub fn optional_country_code(field: &str, value: &str) -> Result<String, Violations> {
-    if value.is_empty() {
-        Ok(String::new())
-    } else {
-        country_code(field, value)
-    }
 }
 
 /// A price: an ISO 4217 currency and a non-negative amount in units and nanos.
@@ -155,7 +104,7 @@ impl OfferSpec {
         };
         let at = |f: &str| format!("{field}.{f}");
         let mut v = Violations::new();
-        let cloud = v.take(cloud(&at("cloud"), o.cloud));
+        let cloud = v.take(cloud::required(&at("cloud"), o.cloud));
         let display_name = v.take(fields::text(&at("display_name"), &o.display_name, 200));
         let description = v.take(fields::text(&at("description"), &o.description, 2000));
         if o.min_quantity < 1 {
@@ -179,12 +128,12 @@ impl OfferSpec {
         let mut country_codes = Vec::with_capacity(o.country_codes.len());
         for (i, code) in o.country_codes.iter().enumerate() {
             let f = format!("{field}.country_codes[{i}]");
-            let Some(code) = v.take(country_code(&f, code)) else {
+            let Some(code) = v.take(country::code(&f, code)) else {
                 continue;
             };
             if country_codes.contains(&code) {
                 v.add(f, format!("repeats {code}"));
-            } else if let Some(only) = cloud.and_then(cloud_country)
+            } else if let Some(only) = cloud.and_then(cloud::country)
                 && code != only
             {
                 v.add(
@@ -200,7 +149,7 @@ impl OfferSpec {
         // "Every country" of a sovereign cloud is its one country: say so, so that filters
         // by country need not know the clouds.
         if country_codes.is_empty()
-            && let Some(only) = cloud_country(cloud)
+            && let Some(only) = cloud::country(cloud)
         {
             country_codes.push(only.to_string());
         }
@@ -264,8 +213,8 @@ pub struct OfferFilter {
 impl OfferFilter {
     pub fn parse(req: &pb::ListOffersRequest) -> Result<Self, Violations> {
         let mut v = Violations::new();
-        let cloud = v.take(cloud_filter("cloud", req.cloud)).flatten();
-        let country_code = v.take(optional_country_code("country_code", &req.country_code));
+        let cloud = v.take(cloud::optional("cloud", req.cloud)).flatten();
+        let country_code = v.take(country::optional_code("country_code", &req.country_code));
         v.check()?;
         Ok(OfferFilter {
             cloud: cloud

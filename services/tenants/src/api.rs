@@ -615,7 +615,7 @@ impl TenantService for Tenants {
                 |e| e.as_str_name(),
             ),
             country_code: v
-                .take(domain::optional_country_code(
+                .take(partnerhub_rules::country::optional_code(
                     "country_code",
                     &req.country_code,
                 ))
@@ -693,7 +693,7 @@ impl TenantService for Tenants {
         let mut v = Violations::new();
         let filter = store::SearchFilter {
             country_code: v
-                .take(domain::optional_country_code(
+                .take(partnerhub_rules::country::optional_code(
                     "country_code",
                     &req.country_code,
                 ))

@@ -1,9 +1,9 @@
 //! The tenants domain: requests parsed once, at the edge, into types deeper code trusts.
 
-use partnerhub_kit::country;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::{tenants as pb, types};
+use partnerhub_rules::{cloud, country};
 use types::{Cloud, PartnerType, Role};
 
 /// Every tenant's primary domain is its prefix under this domain.
@@ -169,8 +169,8 @@ impl NewTenant {
         let mut v = Violations::new();
         let at = |f: &str| format!("{prefix}.{f}");
         let display_name = v.take(fields::text(&at("display_name"), &t.display_name, 200));
-        let cloud = v.take(cloud(&at("cloud"), t.cloud));
-        let country_code = v.take(country_code(&at("country_code"), &t.country_code));
+        let cloud = v.take(cloud::required(&at("cloud"), t.cloud));
+        let country_code = v.take(country::code(&at("country_code"), &t.country_code));
         let domain_prefix = v.take(domain_prefix(&at("domain_prefix"), &t.domain_prefix));
         let address = v.take(address(&at("address"), t.address.as_ref()));
         let contact = v.take(contact(&at("contact"), t.contact.as_ref()));
@@ -457,39 +457,6 @@ pub fn roles(field: &str, raw: &[i32], kind: Kind) -> Result<Vec<Role>, Violatio
     Ok(out)
 }
 
-/// A required cloud instance.
-pub fn cloud(field: &str, raw: i32) -> Result<Cloud, Violations> {
-    match Cloud::try_from(raw) {
-        Ok(Cloud::Unspecified) => Err(Violations::one(field, "is required")),
-        Ok(c) => Ok(c),
-        Err(_) => Err(Violations::one(field, "is not a cloud instance")),
-    }
-}
-
-/// A required ISO 3166-1 alpha-2 country code (upper case).
-pub fn country_code(field: &str, value: &str) -> Result<String, Violations> {
-    if value.is_empty() {
-        return Err(Violations::one(field, "is required"));
-    }
-    country::lookup(value)
-        .map(|c| c.code.to_string())
-        .ok_or_else(|| {
-            Violations::one(
-                field,
-                "must be an ISO 3166-1 alpha-2 country code in upper case, like \"SE\"",
-            )
-        })
-}
-
-/// An optional country filter.
-pub fn optional_country_code(field: &str, value: &str) -> Result<String, Violations> {
-    if value.is_empty() {
-        Ok(String::new())
-    } else {
-        country_code(field, value)
-    }
-}
-
 /// A domain prefix: 3 to 27 lower-case ASCII letters and digits, starting with a letter.
 pub fn domain_prefix(field: &str, value: &str) -> Result<String, Violations> {
     let ok = (3..=27).contains(&value.len())
@@ -704,9 +671,6 @@ mod tests {
         ] {
             assert!(domain_prefix("d", bad).is_err(), "{bad}");
         }
-        assert_eq!(country_code("c", "SE").unwrap(), "SE");
-        assert!(country_code("c", "se").is_err());
-        assert!(country_code("c", "XX").is_err());
     }
 
     #[test]

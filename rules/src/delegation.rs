@@ -1,7 +1,7 @@
 //! The rules of a delegated admin grant: which customer roles, for how long, and whether it
 //! extends itself. Invitations check them when a partner asks; relationships when they grant.
 
-use crate::status::Violations;
+use crate::field::Violations;
 use partnerhub_proto::types::Role;
 use std::time::Duration;
 

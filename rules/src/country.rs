@@ -6,6 +6,8 @@
 //! Only the 249 officially assigned codes are listed: user-assigned codes such
 //! as `XK` (Kosovo) and exceptionally reserved ones (`UK`, `EU`, ...) are not.
 
+use crate::field::Violations;
+
 /// UN M49 (the "geoscheme" of the UN Statistics Division) top-level regions.
 ///
 /// M49 has five top-level regions. `Antarctica` is an extra, sixth value used
@@ -316,9 +318,72 @@ pub fn lookup(code: &str) -> Option<&'static Country> {
         .map(|i| &COUNTRIES[i])
 }
 
+/// A required ISO 3166-1 alpha-2 country code (upper case), checked for request field `field`.
+pub fn code(field: &str, value: &str) -> Result<String, Violations> {
+    if value.is_empty() {
+        return Err(Violations::one(field, "is required"));
+    }
+    lookup(value).map(|c| c.code.to_string()).ok_or_else(|| {
+        Violations::one(
+            field,
+            "must be an ISO 3166-1 alpha-2 country code in upper case, like \"SE\"",
+        )
+    })
+}
+
+/// An optional country code (a list filter): "" for any.
+pub fn optional_code(field: &str, value: &str) -> Result<String, Violations> {
+    if value.is_empty() {
+        Ok(String::new())
+    } else {
+        code(field, value)
+    }
+}
+
+/// DOMAIN.md: a reseller relationship only with customers in the partner's own country or
+/// region, the regions being the UN M49 top-level regions. `None` when allowed, else the
+/// partner's and the customer's regions for the message ("no region" for an unknown code).
+pub fn region_mismatch(
+    partner_country: &str,
+    customer_country: &str,
+) -> Option<(&'static str, &'static str)> {
+    if partner_country == customer_country {
+        return None;
+    }
+    let region = |code: &str| lookup(code).map(|c| c.region);
+    match (region(partner_country), region(customer_country)) {
+        (Some(p), Some(c)) if p == c => None,
+        (p, c) => Some((
+            p.map(|r| r.name()).unwrap_or("no region"),
+            c.map(|r| r.name()).unwrap_or("no region"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reseller_sells_in_its_country_and_region_only() {
+        assert_eq!(region_mismatch("SE", "SE"), None);
+        assert_eq!(region_mismatch("SE", "DE"), None);
+        assert_eq!(region_mismatch("SE", "US"), Some(("Europe", "Americas")));
+        assert_eq!(region_mismatch("SE", "ZZ"), Some(("Europe", "no region")));
+    }
+
+    #[test]
+    fn country_codes_are_upper_case_iso_codes() {
+        assert_eq!(code("c", "SE"), Ok("SE".to_string()));
+        assert_eq!(
+            code("c", "").unwrap_err().as_slice()[0].description,
+            "is required"
+        );
+        assert_eq!(code("c", "se").unwrap_err().as_slice()[0].field, "c");
+        assert!(code("c", "XX").is_err());
+        assert_eq!(optional_code("c", ""), Ok(String::new()));
+        assert!(optional_code("c", "XK").is_err());
+    }
 
     #[test]
     fn sorted_without_duplicates() {
