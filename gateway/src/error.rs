@@ -52,44 +52,6 @@ pub enum Error {
         "the customer has not accepted the customer agreement: send agreement_signer (the person who accepts it) with the acceptance"
     )]
     AgreementNotAccepted,
-    #[error(
-        "the invitation is for the {invitation} cloud and your tenant is in the {tenant} cloud; relationships never cross clouds"
-    )]
-    CloudMismatch { invitation: String, tenant: String },
-    #[error(
-        "a reseller relationship needs the partner in the customer's country or region (UN M49): the partner is in {partner} ({partner_region}), the customer in {customer} ({customer_region})"
-    )]
-    RegionMismatch {
-        partner: String,
-        partner_region: &'static str,
-        customer: String,
-        customer_region: &'static str,
-    },
-    #[error(
-        "in the {0} cloud a reseller relationship must include delegated admin; ask the partner for a new invitation"
-    )]
-    DelegatedAdminRequired(String),
-    #[error("only a customer tenant accepts this kind of invitation")]
-    NotACustomer,
-    #[error("only a partner enrolled as an indirect reseller accepts an indirect partnership")]
-    NotAnIndirectReseller,
-    #[error("the inviting partner is not a subscription advisor; ask it for a new invitation")]
-    InviterNotAdvisor,
-    #[error("this invitation is addressed to another tenant")]
-    InvitationForAnotherTenant,
-    #[error("{0} invitations can't be accepted yet")]
-    KindNotAvailable(String),
-    #[error("{message}")]
-    InvitationNotUsable {
-        reason: &'static str,
-        message: String,
-    },
-    /// An invitation's offers can't be had by this customer (sold elsewhere, out of bounds).
-    #[error("the invitation's offers can't be bought by this customer: {violations}")]
-    OffersNotAvailable {
-        reason: String,
-        violations: Violations,
-    },
     /// Everything a review found wrong; the first problem's reason names the error.
     #[error("the request has problems: {violations}")]
     Problems {
@@ -115,17 +77,7 @@ impl Fault for Error {
             Error::PasswordChangeRequired
             | Error::TenantNotActive
             | Error::OperatorHasNoPassword
-            | Error::AgreementNotAccepted
-            | Error::CloudMismatch { .. }
-            | Error::RegionMismatch { .. }
-            | Error::DelegatedAdminRequired(_)
-            | Error::NotACustomer
-            | Error::NotAnIndirectReseller
-            | Error::InviterNotAdvisor
-            | Error::InvitationForAnotherTenant
-            | Error::InvitationNotUsable { .. }
-            | Error::OffersNotAvailable { .. } => Code::FailedPrecondition,
-            Error::KindNotAvailable(_) => Code::Unimplemented,
+            | Error::AgreementNotAccepted => Code::FailedPrecondition,
             Error::InternalMethod(_)
             | Error::OperatorOnly(_)
             | Error::NotForOperator(_)
@@ -157,16 +109,7 @@ impl Fault for Error {
             Error::NoAccessToTenant(_) => "NO_ACCESS_TO_TENANT",
             Error::OperatorHasNoPassword => "OPERATOR_HAS_NO_PASSWORD",
             Error::AgreementNotAccepted => "AGREEMENT_NOT_ACCEPTED",
-            Error::CloudMismatch { .. } => "CLOUD_MISMATCH",
-            Error::RegionMismatch { .. } => "REGION_MISMATCH",
-            Error::DelegatedAdminRequired(_) => "DELEGATED_ADMIN_REQUIRED",
-            Error::NotACustomer => "NOT_A_CUSTOMER",
-            Error::NotAnIndirectReseller => "NOT_AN_INDIRECT_RESELLER",
-            Error::InviterNotAdvisor => "INVITER_NOT_ADVISOR",
-            Error::InvitationForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
-            Error::KindNotAvailable(_) => "INVITATION_KIND_NOT_AVAILABLE",
-            Error::InvitationNotUsable { reason, .. } => reason,
-            Error::Problems { reason, .. } | Error::OffersNotAvailable { reason, .. } => reason,
+            Error::Problems { reason, .. } => reason,
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::Malformed(_) => "MALFORMED_REQUEST",
             Error::Unavailable(_) => "SERVICE_UNAVAILABLE",

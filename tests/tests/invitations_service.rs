@@ -89,6 +89,13 @@ async fn customer_in(
     let mut internal = TenantInternalServiceClient::new(sys.service("tenants").await);
     let mut tenant = customer(prefix);
     tenant.cloud = cloud as i32;
+    // A sovereign cloud's customers live in its country (the offers there are sold only there).
+    match cloud {
+        Cloud::China21vianet => tenant.country_code = "CN".into(),
+        Cloud::Germany => tenant.country_code = "DE".into(),
+        Cloud::UsGovernment => tenant.country_code = "US".into(),
+        Cloud::Worldwide | Cloud::Unspecified => {}
+    }
     let created = internal
         .create_customer_tenant(tenants_pb::CreateCustomerTenantRequest {
             customer: Some(tenant),
@@ -277,6 +284,7 @@ async fn redeem(
             code: code.into(),
             tenant_id: tenant.into(),
             request_id: request_id.into(),
+            validate_only: false,
         })
         .await
         .map(|r| r.into_inner().invitation.expect("invitation"))

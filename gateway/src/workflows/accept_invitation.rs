@@ -1,18 +1,22 @@
 //! A tenant accepts a partner's invitation: a customer a reseller or delegated admin invitation
-//! (seeds 004 and 001), an indirect reseller an indirect provider's partnership (seed 003).
-//! Check the caller, the cloud, the region, the agreement; use the invitation; create the
-//! relationships.
+//! (seeds 004 and 001), an indirect reseller an indirect provider's partnership (seed 003), a
+//! customer an advisor's offer (seeds 002 and 000).
+//!
+//! Orchestration only: the invitations service decides whether this caller may accept and what
+//! accepting creates (`RedeemInvitation`); here the steps are carried out in order (the
+//! agreement, the redeem, the relationships, the subscriptions), each keyed by the acceptance
+//! so a retry finishes the work without doing a step twice.
 
-use super::partners::{is, tenant};
 use super::{Workflows, on_behalf};
 use crate::error::{Error, relay};
+use partnerhub_kit::caller;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::gateway as gw;
-use partnerhub_proto::invitations::{self as inv, InvitationKind, invitation::State};
-use partnerhub_proto::relationships::{self as rel, RelationshipType};
+use partnerhub_proto::invitations as inv;
+use partnerhub_proto::relationships as rel;
 use partnerhub_proto::subscriptions as sub;
 use partnerhub_proto::tenants::{self as pb, Principal};
-use partnerhub_proto::types::{Cloud, Contact, PartnerType, Role};
+use partnerhub_proto::types::{Contact, Role};
 use tonic::Status;
 
 /// Names the acceptance of one invitation by one tenant; every step (the redeem, the
@@ -25,42 +29,29 @@ pub async fn run(
     who: &Principal,
     req: gw::AcceptInvitationRequest,
 ) -> Result<gw::AcceptInvitationResponse, Status> {
-    let code = req.code.trim().to_string();
-    if code.is_empty() {
-        return Err(Error::Invalid(Violations::one("code", "is required")).into());
-    }
-    // The request id only has to be well-formed: see ACCEPT_NAMESPACE.
-    partnerhub_kit::fields::request_id(&req.request_id).map_err(Error::Invalid)?;
-
-    let invitation = w
+    let redeem = |validate_only: bool, request_id: &str| {
+        as_acceptor(
+            inv::RedeemInvitationRequest {
+                code: req.code.clone(),
+                tenant_id: req.tenant_id.clone(),
+                request_id: request_id.to_string(),
+                validate_only,
+            },
+            who,
+        )
+    };
+    // The invitations service checks every rule of accepting and says what it creates; nothing
+    // is used yet.
+    let plan = w
         .invitations
         .clone()
-        .lookup_invitation(inv::LookupInvitationRequest { code: code.clone() })
+        .redeem_invitation(redeem(true, &req.request_id))
         .await
         .map_err(relay)?
-        .into_inner()
-        .invitation
-        .ok_or_else(|| {
-            Status::internal("the invitations service answered without an invitation")
-        })?;
-    let kind = InvitationKind::try_from(invitation.kind).unwrap_or(InvitationKind::Unspecified);
-    let partnership = kind == InvitationKind::IndirectPartnership;
-    // Seed 002: an advisor's trial or purchase offer may be accepted by a global or billing
-    // admin; everything else by a global admin only (the table lets both kinds through).
-    let advisor_offer = matches!(kind, InvitationKind::Trial | InvitationKind::PurchaseOffer);
-    let partner_of_record = kind == InvitationKind::PartnerOfRecord;
-    let global_admin = who.roles.contains(&(Role::GlobalAdmin as i32));
-    if kind == InvitationKind::Unspecified {
-        return Err(Error::KindNotAvailable(kind.as_str_name().to_string()).into());
-    }
-    if !advisor_offer && !global_admin {
-        return Err(Error::RoleRequired {
-            method: "AcceptInvitation".into(),
-            roles: Role::GlobalAdmin.as_str_name().into(),
-        }
-        .into());
-    }
-    usable(&invitation, &req.tenant_id)?;
+        .into_inner();
+    let invitation = plan.invitation.as_ref().ok_or_else(|| {
+        Status::internal("the invitations service answered without an invitation")
+    })?;
     // A single-use invitation is accepted once per tenant, so any retry (whatever its request
     // id) finishes that one acceptance. A reusable one (an advisor's link) is keyed by the
     // request id too: a retry repeats it, a new request is a second use, which is refused.
@@ -69,198 +60,77 @@ pub async fn run(
     } else {
         format!("{}\n{}", req.tenant_id, invitation.id)
     };
-    let step_id = uuid::Uuid::new_v5(&ACCEPT_NAMESPACE, key.as_bytes()).to_string();
-
-    // The accepting tenant: a customer, or for a partnership the indirect reseller.
-    let customer = tenant(w, &req.tenant_id).await?;
-    let partner = tenant(w, &invitation.inviter_tenant_id).await?;
-    if partnership {
-        if customer.kind != pb::tenant::Kind::Partner as i32
-            || !is(&customer, PartnerType::IndirectReseller)
-        {
-            return Err(Error::NotAnIndirectReseller.into());
-        }
-    } else if customer.kind != pb::tenant::Kind::Customer as i32 {
-        return Err(Error::NotACustomer.into());
-    }
-    if !invitation.invitee_tenant_id.is_empty() && invitation.invitee_tenant_id != req.tenant_id {
-        return Err(Error::InvitationForAnotherTenant.into());
-    }
-    if (advisor_offer || partner_of_record) && !is(&partner, PartnerType::Advisor) {
-        return Err(Error::InviterNotAdvisor.into());
-    }
-    if customer.cloud != invitation.cloud {
-        return Err(Error::CloudMismatch {
-            invitation: partnerhub_rules::cloud::name(invitation.cloud).to_string(),
-            tenant: partnerhub_rules::cloud::name(customer.cloud).to_string(),
-        }
-        .into());
-    }
-    if kind == InvitationKind::ResellerRelationship {
-        if let Some((partner_region, customer_region)) = partnerhub_rules::country::region_mismatch(
-            &partner.country_code,
-            &customer.country_code,
-        ) {
-            return Err(Error::RegionMismatch {
-                partner: partner.country_code.clone(),
-                partner_region,
-                customer: customer.country_code.clone(),
-                customer_region,
-            }
-            .into());
-        }
-        let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
-        if matches!(cloud, Cloud::Germany | Cloud::UsGovernment)
-            && invitation.delegated_admin.is_none()
-        {
-            return Err(Error::DelegatedAdminRequired(
-                partnerhub_rules::cloud::name(customer.cloud).to_string(),
-            )
-            .into());
-        }
-    }
+    let step_id = uuid::Uuid::new_v5(&ACCEPT_NAMESPACE, key.as_bytes());
+    let invitation_id = invitation.id.clone();
     // The agreement is checked now and recorded only once the invitation is ours: a call that
     // loses the invitation to another tenant leaves nothing behind.
-    let agreement_type = if partnership {
-        pb::agreement::Type::PartnerAgreement
-    } else {
-        pb::agreement::Type::CustomerAgreement
-    };
+    let agreement_type = pb::agreement::Type::try_from(plan.agreement_type)
+        .unwrap_or(pb::agreement::Type::Unspecified);
     let to_accept = agreement_to_accept(w, &req, agreement_type).await?;
-    // An advisor's offers are checked against this customer before the invitation is used.
-    if (advisor_offer || partner_of_record) && !invitation.line_items.is_empty() {
-        let checked = w
-            .subscriptions_internal
-            .clone()
-            .check_line_items(sub::CheckLineItemsRequest {
-                cloud: customer.cloud,
-                country_code: customer.country_code.clone(),
-                line_items: invitation.line_items.clone(),
-            })
-            .await
-            .map_err(relay)?
-            .into_inner();
-        if let Some(first) = checked.problems.first() {
-            let mut violations = Violations::new();
-            for p in &checked.problems {
-                violations.add(
-                    p.field.replacen("line_items", "invitation.line_items", 1),
-                    &p.description,
-                );
-            }
-            return Err(Error::OffersNotAvailable {
-                reason: first.reason.clone(),
-                violations,
-            }
-            .into());
-        }
-    }
 
-    // Use the invitation first: of two tenants accepting one invitation at once, exactly one
-    // gets past this line. A retry with the same request id passes again.
-    w.invitations
+    // Use the invitation: of two tenants accepting one invitation at once, exactly one gets
+    // past this line. A retry with the same request id passes again.
+    let plan = w
+        .invitations
         .clone()
-        .redeem_invitation(inv::RedeemInvitationRequest {
-            code,
-            tenant_id: req.tenant_id.clone(),
-            request_id: step_id.clone(),
-        })
+        .redeem_invitation(redeem(false, &step_id.to_string()))
         .await
-        .map_err(relay)?;
+        .map_err(relay)?
+        .into_inner();
     let agreement = match to_accept {
         Some(signer) => accept_agreement(w, who, &req.tenant_id, agreement_type, signer).await?,
         None => None,
     };
-
-    let mut wanted = Vec::new();
-    if advisor_offer || partner_of_record {
-        wanted.push(rel::NewRelationship {
-            r#type: RelationshipType::Advisor as i32,
-            partner_tenant_id: partner.id.clone(),
-            client_tenant_id: customer.id.clone(),
-            invitation_id: invitation.id.clone(),
-            ..Default::default()
-        });
-    }
-    if partnership {
-        wanted.push(rel::NewRelationship {
-            r#type: RelationshipType::IndirectPartnership as i32,
-            partner_tenant_id: partner.id.clone(),
-            client_tenant_id: customer.id.clone(),
-            invitation_id: invitation.id.clone(),
-            ..Default::default()
-        });
-    }
-    if kind == InvitationKind::ResellerRelationship {
-        wanted.push(rel::NewRelationship {
-            r#type: RelationshipType::Reseller as i32,
-            partner_tenant_id: partner.id.clone(),
-            client_tenant_id: customer.id.clone(),
-            invitation_id: invitation.id.clone(),
-            ..Default::default()
-        });
-    }
-    // With an advisor's offer, delegated admin comes only when a global admin accepts.
-    let grant = invitation.delegated_admin.as_ref().filter(|_| global_admin);
-    if let Some(grant) = grant {
-        wanted.push(rel::NewRelationship {
-            r#type: RelationshipType::DelegatedAdmin as i32,
-            partner_tenant_id: partner.id.clone(),
-            client_tenant_id: customer.id.clone(),
-            roles: grant.roles.clone(),
-            duration: grant.duration,
-            auto_extend: grant.auto_extend,
-            invitation_id: invitation.id.clone(),
-            ..Default::default()
-        });
-    }
     let relationships = w
         .relationships
         .clone()
         .create_relationships(rel::CreateRelationshipsRequest {
-            relationships: wanted,
-            request_id: step_id.clone(),
+            relationships: plan.relationships,
+            request_id: step_id.to_string(),
         })
         .await
         .map_err(relay)?
         .into_inner()
         .relationships;
-    let mpn_id = partner
-        .partner
-        .as_ref()
-        .map(|p| p.mpn_id.clone())
-        .unwrap_or_default();
     let mut subscriptions = Vec::new();
-    if (advisor_offer || partner_of_record) && !invitation.line_items.is_empty() {
-        // The offers that came with it, with the advisor as partner of record. (A partner of
-        // record invitation's offer is taken as a purchase.)
-        let step = uuid::Uuid::parse_str(&step_id)
-            .map(|u| super::step_id(&u, "subscriptions"))
-            .unwrap_or_default();
+    if let Some(advisor) = plan.advisor_subscriptions {
         subscriptions = w
             .subscriptions_internal
             .clone()
             .create_advisor_subscriptions(sub::CreateAdvisorSubscriptionsRequest {
-                customer_tenant_id: customer.id.clone(),
-                partner_of_record_mpn_id: mpn_id.clone(),
-                line_items: invitation.line_items.clone(),
-                trial: kind == InvitationKind::Trial,
-                request_id: step,
+                request_id: super::step_id(&step_id, "subscriptions"),
+                ..advisor
             })
             .await
             .map_err(relay)?
             .into_inner()
             .subscriptions;
     }
-    if partner_of_record {
-        subscriptions.extend(record_partner(w, who, &customer.id, &mpn_id).await?);
+    if !plan.record_partner_mpn_id.is_empty() {
+        subscriptions
+            .extend(record_partner(w, who, &req.tenant_id, &plan.record_partner_mpn_id).await?);
     }
-    tracing::info!(invitation = %invitation.id, customer = %customer.id, partner = %partner.id, "invitation accepted");
+    tracing::info!(invitation = %invitation_id, tenant = %req.tenant_id, "invitation accepted");
     Ok(gw::AcceptInvitationResponse {
         relationships,
         subscriptions,
         agreement,
     })
+}
+
+/// The redeem on behalf of `who`, with the caller's roles, which decide what it may accept.
+fn as_acceptor<T>(message: T, who: &Principal) -> tonic::Request<T> {
+    let mut request = on_behalf(message, who);
+    let roles: Vec<&str> = who
+        .roles
+        .iter()
+        .filter_map(|r| Role::try_from(*r).ok())
+        .map(|r| r.as_str_name())
+        .collect();
+    if let Ok(value) = roles.join(",").parse() {
+        request.metadata_mut().insert(caller::ROLES, value);
+    }
+    request
 }
 
 /// Seed 000's 21Vianet flow: the authorised partner becomes partner of record on each of the
@@ -324,25 +194,6 @@ async fn record_partner(
         }
         page_token = page.next_page_token;
     }
-}
-
-/// Refuses an invitation that can no longer be accepted, unless this tenant accepted it
-/// already (then this is a retry, and the redeem step decides by request id).
-fn usable(invitation: &inv::Invitation, tenant_id: &str) -> Result<(), Error> {
-    let state = State::try_from(invitation.state).unwrap_or(State::Unspecified);
-    let (reason, what) = match state {
-        State::Pending => return Ok(()),
-        State::Accepted if invitation.responded_tenant_id == tenant_id => return Ok(()),
-        State::Accepted => ("INVITATION_ALREADY_USED", "was accepted already"),
-        State::Declined => ("INVITATION_DECLINED", "was declined"),
-        State::Revoked => ("INVITATION_REVOKED", "was revoked by the partner"),
-        State::Expired => ("INVITATION_EXPIRED", "has expired"),
-        State::Unspecified => ("INVITATION_NOT_USABLE", "can't be used"),
-    };
-    Err(Error::InvitationNotUsable {
-        reason,
-        message: format!("this invitation {what}; ask the partner to send a new one"),
-    })
 }
 
 /// The agreement the accepting tenant needs (customer or partner agreement): `None` when

@@ -2,6 +2,7 @@
 //! apply the rules, call the store (and the tenants service), answer.
 
 use crate::Deps;
+use crate::acceptance::{self, Acceptor};
 use crate::code;
 use crate::domain::{self, Kind, Line, NewInvitation};
 use crate::draft::{self, Letter};
@@ -18,10 +19,12 @@ use partnerhub_proto::invitations::invitation_internal_service_server::Invitatio
 use partnerhub_proto::invitations::invitation_service_server::InvitationService;
 use partnerhub_proto::invitations::{self as pb, InvitationKind};
 use partnerhub_proto::subscriptions::{
-    self as subscriptions_pb, subscription_service_client::SubscriptionServiceClient,
+    self as subscriptions_pb,
+    subscription_internal_service_client::SubscriptionInternalServiceClient,
+    subscription_service_client::SubscriptionServiceClient,
 };
 use partnerhub_proto::tenants::{self as tenants_pb, tenant_service_client::TenantServiceClient};
-use partnerhub_proto::types::{Cloud, PartnerType};
+use partnerhub_proto::types::{Cloud, PartnerType, Role};
 use sqlx::AnyConnection;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Code, Request, Response, Status};
@@ -510,15 +513,101 @@ impl Invitations {
         }
     }
 
-    async fn redeem(&self, req: pb::RedeemInvitationRequest) -> Result<InvitationRow> {
+    /// Accepting an invitation: every rule of [`acceptance`] first, then (unless only
+    /// validating) the atomic use of the invitation; the answer says what accepting creates.
+    async fn accept(
+        &self,
+        req: pb::RedeemInvitationRequest,
+        roles: Option<Vec<Role>>,
+        deadline: &Deadline,
+    ) -> Result<pb::RedeemInvitationResponse> {
         let mut v = Violations::new();
-        let code = v.take(required_code(&req.code));
+        let code = v.take(required_code(req.code.trim()));
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let request_id = v.take(fields::request_id(&req.request_id));
         let ((code, tenant_id), request_id) = v.done(code.zip(tenant_id).zip(request_id))?;
         let tenant_id = tenant_id.to_string();
         let request_id = request_id.map(|r| r.to_string()).unwrap_or_default();
         let now = self.deps.clock.now();
+        let row = by_code(&mut *self.conn().await?, code).await?;
+        let who = Acceptor {
+            tenant_id: &tenant_id,
+            roles: roles.as_deref(),
+        };
+        let kind = acceptance::may_try(&row, &who, now)?;
+        let accepting = self
+            .tenant(&tenant_id, deadline)
+            .await?
+            .ok_or_else(|| Error::TenantNotFound(tenant_id.clone()))?;
+        let inviter = self
+            .tenant(&row.inviter_tenant_id, deadline)
+            .await?
+            .ok_or_else(|| Error::TenantNotFound(row.inviter_tenant_id.clone()))?;
+        acceptance::check_tenants(kind, &row, &accepting, &inviter)?;
+        if acceptance::has_offers(kind, &row) {
+            self.check_offers_for(&accepting, &row, deadline).await?;
+        }
+        let plan = acceptance::plan(kind, &row, &who, &accepting, &inviter);
+        let invitation = if req.validate_only {
+            row
+        } else {
+            self.redeem(code, &tenant_id, &request_id, now).await?
+        };
+        Ok(pb::RedeemInvitationResponse {
+            invitation: Some(invitation.to_proto(now)),
+            agreement_type: plan.agreement as i32,
+            relationships: plan.relationships,
+            advisor_subscriptions: plan.advisor_subscriptions,
+            record_partner_mpn_id: plan.record_partner_mpn_id,
+        })
+    }
+
+    /// An advisor's offers, checked against the accepting customer's cloud and country by the
+    /// subscriptions service's catalogue.
+    async fn check_offers_for(
+        &self,
+        customer: &tenants_pb::Tenant,
+        row: &InvitationRow,
+        deadline: &Deadline,
+    ) -> Result<()> {
+        let mut request = Request::new(subscriptions_pb::CheckLineItemsRequest {
+            cloud: customer.cloud,
+            country_code: customer.country_code.clone(),
+            line_items: row.line_items(),
+        });
+        deadline.apply(&mut request);
+        let checked = SubscriptionInternalServiceClient::new(self.deps.subscriptions.clone())
+            .check_line_items(request)
+            .await
+            .map_err(Error::Subscriptions)?
+            .into_inner();
+        let Some(first) = checked.problems.first() else {
+            return Ok(());
+        };
+        let mut violations = Violations::new();
+        for p in &checked.problems {
+            violations.add(
+                p.field.replacen("line_items", "invitation.line_items", 1),
+                &p.description,
+            );
+        }
+        Err(Error::OffersNotAvailable {
+            reason: first.reason.clone(),
+            violations,
+        })
+    }
+
+    /// Uses the invitation for the tenant, atomically: of two concurrent redeems of a
+    /// single-use invitation exactly one wins; the same request id answers as the first call.
+    async fn redeem(
+        &self,
+        code: &str,
+        tenant_id: &str,
+        request_id: &str,
+        now: i64,
+    ) -> Result<InvitationRow> {
+        let tenant_id = tenant_id.to_string();
+        let request_id = request_id.to_string();
         let mut tx = self.db.pool.begin().await?;
         let row = by_code(&mut tx, code).await?;
         // A retry by the same tenant with the same request id answers as the first call did,
@@ -744,10 +833,9 @@ impl InvitationInternalService for Invitations {
         &self,
         request: Request<pb::RedeemInvitationRequest>,
     ) -> Result<Response<pb::RedeemInvitationResponse>, Status> {
-        let now = self.deps.clock.now();
-        let row = self.redeem(request.into_inner()).await?;
-        Ok(Response::new(pb::RedeemInvitationResponse {
-            invitation: Some(row.to_proto(now)),
-        }))
+        let deadline = Deadline::of(request.metadata());
+        let roles = partnerhub_kit::caller::roles(&request);
+        let answer = self.accept(request.into_inner(), roles, &deadline).await?;
+        Ok(Response::new(answer))
     }
 }

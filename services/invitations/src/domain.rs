@@ -34,6 +34,19 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind of a stored invitation; `None` for one this version does not know.
+    pub fn of(kind: InvitationKind) -> Option<Kind> {
+        match kind {
+            InvitationKind::ResellerRelationship => Some(Kind::ResellerRelationship),
+            InvitationKind::DelegatedAdmin => Some(Kind::DelegatedAdmin),
+            InvitationKind::IndirectPartnership => Some(Kind::IndirectPartnership),
+            InvitationKind::Trial => Some(Kind::Trial),
+            InvitationKind::PurchaseOffer => Some(Kind::PurchaseOffer),
+            InvitationKind::PartnerOfRecord => Some(Kind::PartnerOfRecord),
+            InvitationKind::Unspecified => None,
+        }
+    }
+
     pub fn proto(self) -> InvitationKind {
         match self {
             Kind::ResellerRelationship => InvitationKind::ResellerRelationship,
@@ -168,13 +181,8 @@ impl NewInvitation {
         };
         let mut v = Violations::new();
         let kind = match InvitationKind::try_from(inv.kind) {
-            Ok(InvitationKind::ResellerRelationship) => Some(Kind::ResellerRelationship),
-            Ok(InvitationKind::DelegatedAdmin) => Some(Kind::DelegatedAdmin),
-            Ok(InvitationKind::IndirectPartnership) => Some(Kind::IndirectPartnership),
-            Ok(InvitationKind::Trial) => Some(Kind::Trial),
-            Ok(InvitationKind::PurchaseOffer) => Some(Kind::PurchaseOffer),
-            Ok(InvitationKind::PartnerOfRecord) => Some(Kind::PartnerOfRecord),
-            Ok(InvitationKind::Unspecified) => {
+            Ok(known) if known != InvitationKind::Unspecified => Kind::of(known),
+            Ok(_) => {
                 v.add(
                     "invitation.kind",
                     "is required: INVITATION_KIND_RESELLER_RELATIONSHIP, \

@@ -44,10 +44,47 @@ pub enum Error {
     )]
     InviterCannotResell(String),
     #[error(
-        "tenant {0} is not a customer; only the customer invited can decline a reseller \
-         relationship or delegated admin invitation"
+        "tenant {0} is not a customer; only a customer accepts or declines this kind of \
+         invitation"
     )]
     NotACustomer(String),
+    #[error("only a partner enrolled as an indirect reseller accepts an indirect partnership")]
+    NotAnIndirectReseller,
+    #[error("AcceptInvitation in this tenant needs one of these roles: {0}")]
+    RoleRequired(&'static str),
+    #[error("{0} invitations can't be accepted yet")]
+    KindNotAvailable(String),
+    #[error(
+        "the invitation is for the {invitation} cloud and your tenant is in the {tenant} cloud; \
+         relationships never cross clouds"
+    )]
+    CloudMismatch {
+        invitation: &'static str,
+        tenant: &'static str,
+    },
+    #[error(
+        "a reseller relationship needs the partner in the customer's country or region (UN \
+         M49): the partner is in {partner} ({partner_region}), the customer in {customer} \
+         ({customer_region})"
+    )]
+    RegionMismatch {
+        partner: String,
+        partner_region: &'static str,
+        customer: String,
+        customer_region: &'static str,
+    },
+    #[error(
+        "in the {0} cloud a reseller relationship must include delegated admin; ask the partner \
+         for a new invitation"
+    )]
+    ResellerWithoutDelegatedAdmin(&'static str),
+    /// The advisor's offers can't be had by this customer (sold elsewhere, out of bounds); the
+    /// first problem's reason names the error.
+    #[error("the invitation's offers can't be bought by this customer: {violations}")]
+    OffersNotAvailable {
+        reason: String,
+        violations: Violations,
+    },
     #[error("the invitation has expired; the partner must send a new invitation")]
     Expired,
     #[error("the invitation was revoked by the partner; a new invitation must be sent")]
@@ -115,11 +152,18 @@ impl Fault for Error {
             | Error::DelegatedAdminRequired(_)
             | Error::OfferHasNoTrial(_) => Code::InvalidArgument,
             Error::InvitationNotFound | Error::TenantNotFound(_) => Code::NotFound,
+            Error::RoleRequired(_) => Code::PermissionDenied,
+            Error::KindNotAvailable(_) => Code::Unimplemented,
             Error::InviterNotAPartner(_)
             | Error::InviterNotIndirectProvider(_)
             | Error::InviterNotAdvisor(_)
             | Error::InviterCannotResell(_)
             | Error::NotACustomer(_)
+            | Error::NotAnIndirectReseller
+            | Error::CloudMismatch { .. }
+            | Error::RegionMismatch { .. }
+            | Error::ResellerWithoutDelegatedAdmin(_)
+            | Error::OffersNotAvailable { .. }
             | Error::Expired
             | Error::Revoked
             | Error::Declined
@@ -134,7 +178,7 @@ impl Fault for Error {
         }
     }
 
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> &str {
         match self {
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
@@ -147,6 +191,13 @@ impl Fault for Error {
             Error::InviterNotAdvisor(_) => "INVITER_NOT_ADVISOR",
             Error::InviterCannotResell(_) => "INVITER_CANNOT_RESELL",
             Error::NotACustomer(_) => "NOT_A_CUSTOMER",
+            Error::NotAnIndirectReseller => "NOT_AN_INDIRECT_RESELLER",
+            Error::RoleRequired(_) => "ROLE_REQUIRED",
+            Error::KindNotAvailable(_) => "INVITATION_KIND_NOT_AVAILABLE",
+            Error::CloudMismatch { .. } => "CLOUD_MISMATCH",
+            Error::RegionMismatch { .. } => "REGION_MISMATCH",
+            Error::ResellerWithoutDelegatedAdmin(_) => "DELEGATED_ADMIN_REQUIRED",
+            Error::OffersNotAvailable { reason, .. } => reason,
             Error::Expired => "INVITATION_EXPIRED",
             Error::Revoked => "INVITATION_REVOKED",
             Error::Declined => "INVITATION_DECLINED",
@@ -168,7 +219,8 @@ impl Fault for Error {
             Error::Invalid(v)
             | Error::RequestIdReused(v)
             | Error::DelegatedAdminRequired(v)
-            | Error::OfferHasNoTrial(v) => v.as_slice(),
+            | Error::OfferHasNoTrial(v)
+            | Error::OffersNotAvailable { violations: v, .. } => v.as_slice(),
             _ => &[],
         }
     }

@@ -6,6 +6,7 @@
 //! reusable TRIAL and PURCHASE_OFFER links (seed 002), and PARTNER_OF_RECORD (seed 000's
 //! 21Vianet flow). Offers are checked with the subscriptions service's `GetOffer`.
 
+mod acceptance;
 mod api;
 mod code;
 pub mod domain;

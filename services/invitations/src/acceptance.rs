@@ -1,0 +1,469 @@
+//! Accepting an invitation: who may accept which kind, when, and what accepting creates.
+//!
+//! Every rule of it is here, in the order a refusal is reported; the handler (`api.rs`) only
+//! reads what they look at (the invitation, both tenants, the offers) and uses the invitation.
+//! The gateway carries out the answer, a [`Plan`].
+
+use crate::domain::{Kind, State};
+use crate::error::Error;
+use crate::store::InvitationRow;
+use partnerhub_proto::relationships::{NewRelationship, RelationshipType};
+use partnerhub_proto::subscriptions::CreateAdvisorSubscriptionsRequest;
+use partnerhub_proto::tenants::{Tenant, agreement, tenant};
+use partnerhub_proto::types::{PartnerType, Role};
+use partnerhub_rules::{cloud, country};
+
+/// Who is accepting: the tenant, and the calling user's roles in it (`None`: a call from
+/// another service, trusted as a global admin).
+pub struct Acceptor<'a> {
+    pub tenant_id: &'a str,
+    pub roles: Option<&'a [Role]>,
+}
+
+impl Acceptor<'_> {
+    fn global_admin(&self) -> bool {
+        self.roles.is_none_or(|r| r.contains(&Role::GlobalAdmin))
+    }
+}
+
+/// What accepting an invitation creates, for the gateway to carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub agreement: agreement::Type,
+    pub relationships: Vec<NewRelationship>,
+    /// The advisor's offers as subscriptions (no request id yet).
+    pub advisor_subscriptions: Option<CreateAdvisorSubscriptionsRequest>,
+    /// The advisor's partner ID to record on the customer's running subscriptions.
+    pub record_partner_mpn_id: String,
+}
+
+/// Whether the kind of an advisor's offer (trial, purchase offer): seed 002 lets a global or
+/// a billing admin accept those; every other kind needs a global admin.
+fn advisor_offer(kind: Kind) -> bool {
+    matches!(kind, Kind::Trial | Kind::PurchaseOffer)
+}
+
+/// Before anything is read: the caller's roles, then the invitation's state. An invitation
+/// this tenant accepted already passes (a retry; the redeem decides by request id).
+pub fn may_try(row: &InvitationRow, who: &Acceptor<'_>, now: i64) -> Result<Kind, Error> {
+    let kind = Kind::of(row.kind()).ok_or_else(|| Error::KindNotAvailable(row.kind.clone()))?;
+    if !advisor_offer(kind) && !who.global_admin() {
+        return Err(Error::RoleRequired(Role::GlobalAdmin.as_str_name()));
+    }
+    match row.state(now) {
+        State::Accepted if row.responded_tenant_id == who.tenant_id => Ok(kind),
+        state => state.refusal().map_or(Ok(kind), Err),
+    }
+}
+
+/// The accepting tenant and the inviter: kinds, addressee, advisor, cloud, region, and the
+/// government clouds' delegated admin.
+pub fn check_tenants(
+    kind: Kind,
+    row: &InvitationRow,
+    accepting: &Tenant,
+    inviter: &Tenant,
+) -> Result<(), Error> {
+    if kind == Kind::IndirectPartnership {
+        if accepting.kind != tenant::Kind::Partner as i32
+            || !holds(accepting, PartnerType::IndirectReseller)
+        {
+            return Err(Error::NotAnIndirectReseller);
+        }
+    } else if accepting.kind != tenant::Kind::Customer as i32 {
+        return Err(Error::NotACustomer(accepting.id.clone()));
+    }
+    if row.is_for_another(&accepting.id) {
+        return Err(Error::ForAnotherTenant);
+    }
+    if kind.needs_advisor() && !holds(inviter, PartnerType::Advisor) {
+        return Err(Error::InviterNotAdvisor(inviter.id.clone()));
+    }
+    if accepting.cloud != row.cloud() as i32 {
+        return Err(Error::CloudMismatch {
+            invitation: row.cloud().as_str_name(),
+            tenant: cloud::name(accepting.cloud),
+        });
+    }
+    if kind == Kind::ResellerRelationship {
+        if let Some((partner_region, customer_region)) =
+            country::region_mismatch(&inviter.country_code, &accepting.country_code)
+        {
+            return Err(Error::RegionMismatch {
+                partner: inviter.country_code.clone(),
+                partner_region,
+                customer: accepting.country_code.clone(),
+                customer_region,
+            });
+        }
+        if cloud::requires_delegated_admin(row.cloud()) && row.delegated_admin().is_none() {
+            return Err(Error::ResellerWithoutDelegatedAdmin(
+                row.cloud().as_str_name(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the advisor's offers must be checked against the accepting customer (its cloud and
+/// country) before the invitation is used.
+pub fn has_offers(kind: Kind, row: &InvitationRow) -> bool {
+    kind.needs_advisor() && !row.line_items.is_empty()
+}
+
+/// What accepting creates: the relationships of the kind (with delegated admin only when a
+/// global admin accepts), an advisor's offers as subscriptions, the partner of record.
+pub fn plan(
+    kind: Kind,
+    row: &InvitationRow,
+    who: &Acceptor<'_>,
+    accepting: &Tenant,
+    inviter: &Tenant,
+) -> Plan {
+    let new = |r#type: RelationshipType| NewRelationship {
+        r#type: r#type as i32,
+        partner_tenant_id: inviter.id.clone(),
+        client_tenant_id: accepting.id.clone(),
+        invitation_id: row.id.clone(),
+        ..Default::default()
+    };
+    let mut relationships = Vec::new();
+    match kind {
+        Kind::Trial | Kind::PurchaseOffer | Kind::PartnerOfRecord => {
+            relationships.push(new(RelationshipType::Advisor));
+        }
+        Kind::IndirectPartnership => relationships.push(new(RelationshipType::IndirectPartnership)),
+        Kind::ResellerRelationship => relationships.push(new(RelationshipType::Reseller)),
+        Kind::DelegatedAdmin => {}
+    }
+    if let Some(grant) = row.delegated_admin().filter(|_| who.global_admin()) {
+        relationships.push(NewRelationship {
+            roles: grant.roles,
+            duration: grant.duration,
+            auto_extend: grant.auto_extend,
+            ..new(RelationshipType::DelegatedAdmin)
+        });
+    }
+    let mpn_id = inviter
+        .partner
+        .as_ref()
+        .map(|p| p.mpn_id.clone())
+        .unwrap_or_default();
+    // A partner of record invitation's offer is taken as a purchase.
+    let advisor_subscriptions = has_offers(kind, row).then(|| CreateAdvisorSubscriptionsRequest {
+        customer_tenant_id: accepting.id.clone(),
+        partner_of_record_mpn_id: mpn_id.clone(),
+        line_items: row.line_items(),
+        trial: kind == Kind::Trial,
+        request_id: String::new(),
+    });
+    Plan {
+        agreement: if kind == Kind::IndirectPartnership {
+            agreement::Type::PartnerAgreement
+        } else {
+            agreement::Type::CustomerAgreement
+        },
+        relationships,
+        advisor_subscriptions,
+        record_partner_mpn_id: if kind == Kind::PartnerOfRecord {
+            mpn_id
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// Whether a tenant is a partner holding a partner type.
+fn holds(t: &Tenant, kind: PartnerType) -> bool {
+    t.partner
+        .as_ref()
+        .is_some_and(|p| p.partner_types.contains(&(kind as i32)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use partnerhub_proto::invitations::InvitationKind;
+    use partnerhub_proto::tenants::PartnerProfile;
+    use partnerhub_proto::types::Cloud;
+
+    const NOW: i64 = 1_000;
+    const CUSTOMER: &str = "c";
+
+    fn invitation(kind: InvitationKind) -> InvitationRow {
+        InvitationRow {
+            id: "i".into(),
+            kind: kind.as_str_name().into(),
+            inviter_tenant_id: "p".into(),
+            invitee_tenant_id: String::new(),
+            invitee_email: String::new(),
+            locale: "en".into(),
+            cloud: Cloud::Worldwide.as_str_name().into(),
+            delegated_admin: 0,
+            delegated_admin_roles: String::new(),
+            delegated_admin_duration_seconds: 0,
+            delegated_admin_auto_extend: 0,
+            line_items: String::new(),
+            state: "STATE_PENDING".into(),
+            reusable: 0,
+            use_count: 0,
+            responded_tenant_id: String::new(),
+            expire_time: NOW + 1,
+            create_time: 0,
+            update_time: 0,
+        }
+    }
+
+    fn with_delegated_admin(mut row: InvitationRow) -> InvitationRow {
+        row.delegated_admin = 1;
+        row.delegated_admin_roles = "ROLE_GLOBAL_ADMIN".into();
+        row
+    }
+
+    fn customer(country: &str) -> Tenant {
+        Tenant {
+            id: CUSTOMER.into(),
+            kind: tenant::Kind::Customer as i32,
+            cloud: Cloud::Worldwide as i32,
+            country_code: country.into(),
+            ..Default::default()
+        }
+    }
+
+    fn partner(id: &str, types: &[PartnerType]) -> Tenant {
+        Tenant {
+            id: id.into(),
+            kind: tenant::Kind::Partner as i32,
+            cloud: Cloud::Worldwide as i32,
+            country_code: "SE".into(),
+            partner: Some(PartnerProfile {
+                mpn_id: "1234567".into(),
+                partner_types: types.iter().map(|t| *t as i32).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn who(roles: &[Role]) -> Acceptor<'_> {
+        Acceptor {
+            tenant_id: CUSTOMER,
+            roles: Some(roles),
+        }
+    }
+
+    fn reason(e: Error) -> String {
+        use partnerhub_kit::status::Fault;
+        e.reason().to_string()
+    }
+
+    #[test]
+    fn only_a_global_admin_accepts_but_a_billing_admin_may_take_an_advisors_offer() {
+        let billing = [Role::BillingAdmin];
+        let reseller = invitation(InvitationKind::ResellerRelationship);
+        assert_eq!(
+            may_try(&reseller, &who(&billing), NOW).map_err(reason),
+            Err("ROLE_REQUIRED".into())
+        );
+        assert_eq!(
+            may_try(&reseller, &who(&[Role::GlobalAdmin]), NOW).ok(),
+            Some(Kind::ResellerRelationship)
+        );
+        for kind in [InvitationKind::Trial, InvitationKind::PurchaseOffer] {
+            assert!(may_try(&invitation(kind), &who(&billing), NOW).is_ok());
+        }
+        // Another service's call is trusted.
+        let trusted = Acceptor {
+            tenant_id: CUSTOMER,
+            roles: None,
+        };
+        assert!(may_try(&reseller, &trusted, NOW).is_ok());
+    }
+
+    #[test]
+    fn a_used_invitation_serves_only_the_tenant_that_accepted_it() {
+        let admin = [Role::GlobalAdmin];
+        let mut row = invitation(InvitationKind::DelegatedAdmin);
+        row.state = "STATE_ACCEPTED".into();
+        row.responded_tenant_id = CUSTOMER.into();
+        assert!(may_try(&row, &who(&admin), NOW).is_ok());
+        row.responded_tenant_id = "other".into();
+        assert_eq!(
+            may_try(&row, &who(&admin), NOW).map_err(reason),
+            Err("INVITATION_ALREADY_USED".into())
+        );
+        // Declined by this very tenant is still declined.
+        row.state = "STATE_DECLINED".into();
+        row.responded_tenant_id = CUSTOMER.into();
+        assert_eq!(
+            may_try(&row, &who(&admin), NOW).map_err(reason),
+            Err("INVITATION_DECLINED".into())
+        );
+        let expired = invitation(InvitationKind::DelegatedAdmin);
+        assert_eq!(
+            may_try(&expired, &who(&admin), NOW + 1).map_err(reason),
+            Err("INVITATION_EXPIRED".into())
+        );
+    }
+
+    #[test]
+    fn the_accepting_tenant_must_be_of_the_kind_invited() {
+        let provider = partner("p", &[PartnerType::DirectProvider]);
+        let reseller = partner(CUSTOMER, &[PartnerType::IndirectReseller]);
+        let row = invitation(InvitationKind::DelegatedAdmin);
+        assert_eq!(
+            check_tenants(Kind::DelegatedAdmin, &row, &reseller, &provider).map_err(reason),
+            Err("NOT_A_CUSTOMER".into())
+        );
+        let row = invitation(InvitationKind::IndirectPartnership);
+        assert_eq!(
+            check_tenants(Kind::IndirectPartnership, &row, &customer("SE"), &provider)
+                .map_err(reason),
+            Err("NOT_AN_INDIRECT_RESELLER".into())
+        );
+        assert!(check_tenants(Kind::IndirectPartnership, &row, &reseller, &provider).is_ok());
+        let mut addressed = invitation(InvitationKind::DelegatedAdmin);
+        addressed.invitee_tenant_id = "someone else".into();
+        assert_eq!(
+            check_tenants(Kind::DelegatedAdmin, &addressed, &customer("SE"), &provider)
+                .map_err(reason),
+            Err("INVITATION_FOR_ANOTHER_TENANT".into())
+        );
+    }
+
+    #[test]
+    fn an_advisors_offer_comes_from_an_advisor() {
+        let row = invitation(InvitationKind::Trial);
+        let provider = partner("p", &[PartnerType::DirectProvider]);
+        let advisor = partner("p", &[PartnerType::Advisor]);
+        assert_eq!(
+            check_tenants(Kind::Trial, &row, &customer("SE"), &provider).map_err(reason),
+            Err("INVITER_NOT_ADVISOR".into())
+        );
+        assert!(check_tenants(Kind::Trial, &row, &customer("SE"), &advisor).is_ok());
+    }
+
+    #[test]
+    fn relationships_never_cross_clouds_and_a_reseller_stays_in_its_region() {
+        let provider = partner("p", &[PartnerType::DirectProvider]);
+        let row = invitation(InvitationKind::ResellerRelationship);
+        let mut german = customer("DE");
+        german.cloud = Cloud::Germany as i32;
+        assert_eq!(
+            check_tenants(Kind::ResellerRelationship, &row, &german, &provider).map_err(reason),
+            Err("CLOUD_MISMATCH".into())
+        );
+        assert!(
+            check_tenants(Kind::ResellerRelationship, &row, &customer("DE"), &provider).is_ok()
+        );
+        let far = check_tenants(Kind::ResellerRelationship, &row, &customer("US"), &provider)
+            .unwrap_err();
+        assert!(far.to_string().contains("Europe") && far.to_string().contains("Americas"));
+        assert_eq!(reason(far), "REGION_MISMATCH");
+        // Delegated admin needs no region.
+        let admin = invitation(InvitationKind::DelegatedAdmin);
+        assert!(check_tenants(Kind::DelegatedAdmin, &admin, &customer("US"), &provider).is_ok());
+    }
+
+    #[test]
+    fn in_the_government_clouds_a_reseller_relationship_needs_delegated_admin() {
+        let mut provider = partner("p", &[PartnerType::DirectProvider]);
+        provider.cloud = Cloud::UsGovernment as i32;
+        provider.country_code = "US".into();
+        let mut agency = customer("US");
+        agency.cloud = Cloud::UsGovernment as i32;
+        let mut row = invitation(InvitationKind::ResellerRelationship);
+        row.cloud = Cloud::UsGovernment.as_str_name().into();
+        assert_eq!(
+            check_tenants(Kind::ResellerRelationship, &row, &agency, &provider).map_err(reason),
+            Err("DELEGATED_ADMIN_REQUIRED".into())
+        );
+        let row = with_delegated_admin(row);
+        assert!(check_tenants(Kind::ResellerRelationship, &row, &agency, &provider).is_ok());
+    }
+
+    #[test]
+    fn each_kind_creates_its_relationships() {
+        let types = |plan: &Plan| -> Vec<RelationshipType> {
+            plan.relationships
+                .iter()
+                .map(|r| RelationshipType::try_from(r.r#type).unwrap())
+                .collect()
+        };
+        let admin = [Role::GlobalAdmin];
+        let provider = partner("p", &[PartnerType::DirectProvider]);
+        let c = customer("SE");
+        let reseller = with_delegated_admin(invitation(InvitationKind::ResellerRelationship));
+        let plan = plan(
+            Kind::ResellerRelationship,
+            &reseller,
+            &who(&admin),
+            &c,
+            &provider,
+        );
+        assert_eq!(
+            types(&plan),
+            [RelationshipType::Reseller, RelationshipType::DelegatedAdmin]
+        );
+        assert_eq!(plan.agreement, agreement::Type::CustomerAgreement);
+        assert_eq!(plan.relationships[1].roles, [Role::GlobalAdmin as i32]);
+        assert_eq!(plan.relationships[0].partner_tenant_id, "p");
+        assert_eq!(plan.relationships[0].client_tenant_id, CUSTOMER);
+        assert_eq!(plan.relationships[0].invitation_id, "i");
+        assert!(plan.advisor_subscriptions.is_none() && plan.record_partner_mpn_id.is_empty());
+
+        let partnership = invitation(InvitationKind::IndirectPartnership);
+        let r = partner(CUSTOMER, &[PartnerType::IndirectReseller]);
+        let plan = super::plan(
+            Kind::IndirectPartnership,
+            &partnership,
+            &who(&admin),
+            &r,
+            &provider,
+        );
+        assert_eq!(types(&plan), [RelationshipType::IndirectPartnership]);
+        assert_eq!(plan.agreement, agreement::Type::PartnerAgreement);
+    }
+
+    #[test]
+    fn an_advisors_offer_grants_delegated_admin_only_to_a_global_admin() {
+        let advisor = partner("p", &[PartnerType::Advisor]);
+        let mut trial = with_delegated_admin(invitation(InvitationKind::Trial));
+        trial.line_items = "00000000-0000-0000-0000-000000000001:1".into();
+        let billing = plan(
+            Kind::Trial,
+            &trial,
+            &who(&[Role::BillingAdmin]),
+            &customer("SE"),
+            &advisor,
+        );
+        assert_eq!(billing.relationships.len(), 1);
+        assert_eq!(
+            billing.relationships[0].r#type,
+            RelationshipType::Advisor as i32
+        );
+        let global = plan(
+            Kind::Trial,
+            &trial,
+            &who(&[Role::GlobalAdmin]),
+            &customer("SE"),
+            &advisor,
+        );
+        assert_eq!(global.relationships.len(), 2);
+        let subs = global.advisor_subscriptions.expect("the offers");
+        assert!(subs.trial);
+        assert_eq!(subs.partner_of_record_mpn_id, "1234567");
+        assert_eq!(subs.customer_tenant_id, CUSTOMER);
+
+        let record = invitation(InvitationKind::PartnerOfRecord);
+        let plan = plan(
+            Kind::PartnerOfRecord,
+            &record,
+            &who(&[Role::GlobalAdmin]),
+            &customer("SE"),
+            &advisor,
+        );
+        assert_eq!(plan.record_partner_mpn_id, "1234567");
+        assert!(plan.advisor_subscriptions.is_none());
+    }
+}
