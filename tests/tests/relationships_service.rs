@@ -1583,3 +1583,95 @@ async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does
     let _ = stop.send(());
     running.await.expect("task").expect("server");
 }
+
+// ---- who may sell to whom (the rule placing an order and creating a customer ask) ----
+
+#[tokio::test]
+async fn a_reseller_sells_to_its_customers_and_an_indirect_provider_through_its_partners() {
+    let sys = TestSystem::start().await;
+    let r = Relationships::of(&sys).await;
+    let (direct, provider, reseller, customer, other) = (uuid(), uuid(), uuid(), uuid(), uuid());
+    r.create(
+        vec![
+            new(Type::Reseller, &direct, &customer),
+            new(Type::DelegatedAdmin, &other, &customer),
+            new(Type::IndirectPartnership, &provider, &reseller),
+            indirect_reseller(&reseller, &other, &provider),
+        ],
+        "",
+    )
+    .await
+    .expect("CreateRelationships");
+    let check = |partner: &str, customer: &str, reseller: &str| {
+        let r = r.clone();
+        let request = pb::CheckSellerRequest {
+            partner_tenant_id: partner.into(),
+            customer_tenant_id: customer.into(),
+            indirect_reseller_id: reseller.into(),
+        };
+        async move { r.internal.clone().check_seller(request).await.map(|_| ()) }
+    };
+    let refused = |result: Result<(), Status>, why: &str| {
+        let status = result.expect_err("refused");
+        assert_eq!(
+            (status.code(), reason(&status).as_str()),
+            (Code::FailedPrecondition, why),
+            "{status:?}"
+        );
+    };
+
+    // Its own reseller relationship, or an indirect reseller's under it as the provider.
+    check(&direct, &customer, "")
+        .await
+        .expect("the reseller sells");
+    check(&provider, &other, "")
+        .await
+        .expect("the provider sells");
+    // Delegated admin is no licence to sell; the reseller's customer is not the provider's
+    // other partner's.
+    refused(
+        check(&other, &customer, "").await,
+        "NOT_RESELLER_OF_CUSTOMER",
+    );
+    refused(check(&direct, &other, "").await, "NOT_RESELLER_OF_CUSTOMER");
+
+    // Through a reseller: the partnership first, then the reseller's partner agreement (this
+    // reseller is no tenant, so it accepted none).
+    refused(
+        check(&direct, "", &reseller).await,
+        "RESELLER_NOT_IN_PARTNERSHIP",
+    );
+    refused(
+        check(&provider, "", &reseller).await,
+        "RESELLER_AGREEMENT_NOT_ACCEPTED",
+    );
+
+    // An ended relationship sells nothing.
+    let ended = r
+        .public
+        .clone()
+        .list_relationships(pb::ListRelationshipsRequest {
+            partner_tenant_id: direct.clone(),
+            client_tenant_id: customer.clone(),
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("ListRelationships")
+        .into_inner()
+        .relationships;
+    r.terminate(&direct, &ended[0].id).await.expect("ended");
+    refused(
+        check(&direct, &customer, "").await,
+        "NOT_RESELLER_OF_CUSTOMER",
+    );
+
+    assert_invalid(
+        check("", "not-a-uuid", "x").await,
+        &[
+            "partner_tenant_id",
+            "customer_tenant_id",
+            "indirect_reseller_id",
+        ],
+    );
+}

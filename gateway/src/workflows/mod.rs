@@ -16,7 +16,6 @@ use partnerhub_proto::gateway as gw;
 use partnerhub_proto::gateway::workflow_service_server::WorkflowService;
 use partnerhub_proto::invitations::invitation_internal_service_client::InvitationInternalServiceClient;
 use partnerhub_proto::relationships::relationship_internal_service_client::RelationshipInternalServiceClient;
-use partnerhub_proto::relationships::relationship_service_client::RelationshipServiceClient;
 use partnerhub_proto::subscriptions::subscription_internal_service_client::SubscriptionInternalServiceClient;
 use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
 use partnerhub_proto::tenants::Principal;
@@ -30,7 +29,6 @@ pub struct Workflows {
     pub tenants: TenantServiceClient<Peer>,
     pub tenants_internal: TenantInternalServiceClient<Peer>,
     pub relationships: RelationshipInternalServiceClient<Peer>,
-    pub relationships_public: RelationshipServiceClient<Peer>,
     pub invitations: InvitationInternalServiceClient<Peer>,
     pub subscriptions: SubscriptionServiceClient<Peer>,
     pub subscriptions_internal: SubscriptionInternalServiceClient<Peer>,
@@ -42,7 +40,6 @@ impl Workflows {
             tenants: TenantServiceClient::new(backends.tenants.clone()),
             tenants_internal: TenantInternalServiceClient::new(backends.tenants.clone()),
             relationships: RelationshipInternalServiceClient::new(backends.relationships.clone()),
-            relationships_public: RelationshipServiceClient::new(backends.relationships.clone()),
             invitations: InvitationInternalServiceClient::new(backends.invitations.clone()),
             subscriptions: SubscriptionServiceClient::new(backends.subscriptions.clone()),
             subscriptions_internal: SubscriptionInternalServiceClient::new(

@@ -4,10 +4,11 @@
 use super::Workflows;
 use crate::error::relay;
 use partnerhub_proto::gateway::Problem;
-use partnerhub_proto::relationships::{self as rel, RelationshipType};
+use partnerhub_proto::relationships as rel;
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::types::PartnerType;
 use tonic::Status;
+use tonic_types::StatusExt;
 
 /// Reads a tenant from the tenants service.
 pub async fn tenant(w: &Workflows, id: &str) -> Result<pb::Tenant, Status> {
@@ -39,9 +40,10 @@ fn problem(field: &str, reason: &str, description: String) -> Problem {
     }
 }
 
-/// What stops `provider` from selling through `reseller` (seed 003): the provider is an
-/// indirect provider, the two are in an active partnership, and the reseller accepted the
-/// partner agreement. `field` names the reseller in the request.
+/// What stops `provider` from selling through `reseller` (seed 003): the provider must be an
+/// indirect provider, and the relationships service must say it may sell through the reseller
+/// (an active partnership, the partner agreement accepted). `field` names the reseller in the
+/// request.
 pub async fn reseller_problems(
     w: &Workflows,
     provider: &pb::Tenant,
@@ -62,47 +64,26 @@ pub async fn reseller_problems(
             "only an indirect provider sells through indirect resellers".into(),
         )]);
     }
-    let partnerships = w
-        .relationships_public
+    let checked = w
+        .relationships
         .clone()
-        .list_relationships(rel::ListRelationshipsRequest {
+        .check_seller(rel::CheckSellerRequest {
             partner_tenant_id: provider.id.clone(),
-            client_tenant_id: reseller_id.to_string(),
-            r#type: RelationshipType::IndirectPartnership as i32,
-            state: rel::relationship::State::Active as i32,
-            page_size: 1,
-            page_token: String::new(),
+            customer_tenant_id: String::new(),
+            indirect_reseller_id: reseller_id.to_string(),
         })
-        .await
-        .map_err(relay)?
-        .into_inner()
-        .relationships;
-    if partnerships.is_empty() {
-        return Ok(vec![problem(
-            field,
-            "RESELLER_NOT_IN_PARTNERSHIP",
-            "is not one of your indirect resellers (no active indirect partnership)".into(),
-        )]);
+        .await;
+    match checked {
+        Ok(_) => Ok(Vec::new()),
+        // The relationships service's refusal, as one problem of the review.
+        Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+            let reason = status
+                .get_error_details()
+                .error_info()
+                .map(|info| info.reason.clone())
+                .unwrap_or_default();
+            Ok(vec![problem(field, &reason, status.message().to_string())])
+        }
+        Err(status) => Err(relay(status)),
     }
-    let agreements = w
-        .tenants
-        .clone()
-        .list_agreements(pb::ListAgreementsRequest {
-            tenant_id: reseller_id.to_string(),
-            page_size: 1,
-            page_token: String::new(),
-            r#type: pb::agreement::Type::PartnerAgreement as i32,
-        })
-        .await
-        .map_err(relay)?
-        .into_inner()
-        .agreements;
-    if agreements.is_empty() {
-        return Ok(vec![problem(
-            field,
-            "RESELLER_AGREEMENT_NOT_ACCEPTED",
-            "the reseller has not accepted the partner agreement".into(),
-        )]);
-    }
-    Ok(Vec::new())
 }

@@ -21,6 +21,18 @@ pub enum Error {
          can remove the reseller's admin roles instead)"
     )]
     CustomerCannotEndReseller,
+    #[error(
+        "the partner {partner} has no reseller relationship with the customer {customer} (neither \
+         its own nor as the indirect provider of the customer's reseller)"
+    )]
+    NotResellerOfCustomer { partner: String, customer: String },
+    #[error(
+        "the indirect reseller {reseller} is not in an active partnership with the partner \
+         {partner}"
+    )]
+    ResellerNotInPartnership { reseller: String, partner: String },
+    #[error("the indirect reseller {0} has not accepted the partner agreement")]
+    ResellerAgreementNotAccepted(String),
     #[error("the tenants service did not answer: {0}")]
     TenantsUnavailable(String),
     #[error("stored data is inconsistent: {0}")]
@@ -52,7 +64,10 @@ impl Fault for Error {
         match self {
             Error::Invalid(_) | Error::RequestIdReused(_) => Code::InvalidArgument,
             Error::RelationshipNotFound(_) => Code::NotFound,
-            Error::CustomerCannotEndReseller => Code::FailedPrecondition,
+            Error::CustomerCannotEndReseller
+            | Error::NotResellerOfCustomer { .. }
+            | Error::ResellerNotInPartnership { .. }
+            | Error::ResellerAgreementNotAccepted(_) => Code::FailedPrecondition,
             Error::TenantsUnavailable(_) => Code::Unavailable,
             Error::Inconsistent(_) => Code::Internal,
             Error::Database(e) => status::database_code(e),
@@ -65,6 +80,9 @@ impl Fault for Error {
             Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
             Error::RelationshipNotFound(_) => "RELATIONSHIP_NOT_FOUND",
             Error::CustomerCannotEndReseller => "RESELLER_RELATIONSHIP_CUSTOMER_CANNOT_END",
+            Error::NotResellerOfCustomer { .. } => "NOT_RESELLER_OF_CUSTOMER",
+            Error::ResellerNotInPartnership { .. } => "RESELLER_NOT_IN_PARTNERSHIP",
+            Error::ResellerAgreementNotAccepted(_) => "RESELLER_AGREEMENT_NOT_ACCEPTED",
             Error::TenantsUnavailable(_) => "SERVICE_UNAVAILABLE",
             Error::Database(e) if status::database_code(e) == Code::Unavailable => {
                 "DATABASE_UNAVAILABLE"

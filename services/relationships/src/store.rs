@@ -338,6 +338,53 @@ pub async fn active_between(
     .await?)
 }
 
+/// Whether `partner` sells to `customer` now: an active RESELLER relationship of its own, or an
+/// active INDIRECT_RESELLER one under it as the indirect provider.
+pub async fn sells_to(
+    conn: &mut AnyConnection,
+    partner_tenant_id: &str,
+    customer_tenant_id: &str,
+    now: i64,
+) -> Result<bool> {
+    let found: Option<(String,)> = sqlx::query_as(concat!(
+        "SELECT id FROM relationships WHERE client_tenant_id = $1 \
+         AND ((type = $2 AND partner_tenant_id = $3) \
+           OR (type = $4 AND indirect_provider_tenant_id = $3)) AND ",
+        active_at!("$5"),
+        " LIMIT 1"
+    ))
+    .bind(customer_tenant_id)
+    .bind(RelationshipType::Reseller.as_str_name())
+    .bind(partner_tenant_id)
+    .bind(RelationshipType::IndirectReseller.as_str_name())
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Whether an indirect provider and an indirect reseller are in an active INDIRECT_PARTNERSHIP.
+pub async fn in_partnership(
+    conn: &mut AnyConnection,
+    provider_tenant_id: &str,
+    reseller_tenant_id: &str,
+    now: i64,
+) -> Result<bool> {
+    let found: Option<(String,)> = sqlx::query_as(concat!(
+        "SELECT id FROM relationships WHERE client_tenant_id = $1 AND partner_tenant_id = $2 \
+         AND type = $3 AND ",
+        active_at!("$4"),
+        " LIMIT 1"
+    ))
+    .bind(reseller_tenant_id)
+    .bind(provider_tenant_id)
+    .bind(RelationshipType::IndirectPartnership.as_str_name())
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Terminates every active delegated admin of a partner with a client; returns them,
 /// oldest first.
 pub async fn terminate_delegated_admin(

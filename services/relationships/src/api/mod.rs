@@ -2,6 +2,8 @@
 //! apply the rules, call the store, answer. Every handler reads the time once, from the
 //! service's clock, so one answer never mixes two "nows".
 
+mod sellers;
+
 use crate::Deps;
 use crate::domain::{self, ListFilter};
 use crate::error::{Error, Result};
@@ -596,5 +598,15 @@ impl RelationshipInternalService for Relationships {
         request: Request<pb::CheckAccessRequest>,
     ) -> Result<Response<pb::CheckAccessResponse>, Status> {
         Ok(Response::new(self.check_access(request.get_ref()).await?))
+    }
+
+    async fn check_seller(
+        &self,
+        request: Request<pb::CheckSellerRequest>,
+    ) -> Result<Response<pb::CheckSellerResponse>, Status> {
+        let deadline = request.metadata().get(GRPC_TIMEOUT).cloned();
+        Ok(Response::new(
+            self.check_seller(request.get_ref(), deadline).await?,
+        ))
     }
 }

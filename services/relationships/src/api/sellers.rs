@@ -1,0 +1,86 @@
+//! "May partner P sell to customer C, and through reseller R?": the one home of that rule.
+//! Placing an order (subscriptions) and creating a customer (the gateway) both ask it here.
+
+use super::{GRPC_TIMEOUT, Relationships};
+use crate::error::{Error, Result};
+use crate::store;
+use partnerhub_kit::fields;
+use partnerhub_kit::status::Violations;
+use partnerhub_proto::relationships as pb;
+use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
+use partnerhub_proto::tenants::{ListAgreementsRequest, agreement};
+use tonic::Request;
+use tonic::metadata::AsciiMetadataValue;
+
+impl Relationships {
+    /// OK when the partner may sell: to the customer through an active RESELLER relationship
+    /// of its own or an INDIRECT_RESELLER one under it; through the reseller when the two are in
+    /// an active INDIRECT_PARTNERSHIP and the reseller accepted the partner agreement.
+    pub(super) async fn check_seller(
+        &self,
+        req: &pb::CheckSellerRequest,
+        deadline: Option<AsciiMetadataValue>,
+    ) -> Result<pb::CheckSellerResponse> {
+        let mut v = Violations::new();
+        let partner = v.take(fields::id("partner_tenant_id", &req.partner_tenant_id));
+        let customer = v.take(fields::optional_id(
+            "customer_tenant_id",
+            &req.customer_tenant_id,
+        ));
+        let reseller = v.take(fields::optional_id(
+            "indirect_reseller_id",
+            &req.indirect_reseller_id,
+        ));
+        let ((partner, customer), reseller) = v.done(partner.zip(customer).zip(reseller))?;
+        let partner = partner.to_string();
+        let now = self.now();
+        let mut conn = self.conn().await?;
+        if let Some(customer) = customer.map(|c| c.to_string())
+            && !store::sells_to(&mut conn, &partner, &customer, now).await?
+        {
+            return Err(Error::NotResellerOfCustomer { partner, customer });
+        }
+        let Some(reseller) = reseller.map(|r| r.to_string()) else {
+            return Ok(pb::CheckSellerResponse {});
+        };
+        if !store::in_partnership(&mut conn, &partner, &reseller, now).await? {
+            return Err(Error::ResellerNotInPartnership { reseller, partner });
+        }
+        // Not holding the connection across the call to the tenants service.
+        drop(conn);
+        if !self.accepted_partner_agreement(&reseller, deadline).await? {
+            return Err(Error::ResellerAgreementNotAccepted(reseller));
+        }
+        Ok(pb::CheckSellerResponse {})
+    }
+
+    /// Whether the tenant accepted the partner agreement (the tenants service's record).
+    async fn accepted_partner_agreement(
+        &self,
+        tenant_id: &str,
+        deadline: Option<AsciiMetadataValue>,
+    ) -> Result<bool> {
+        let mut request = Request::new(ListAgreementsRequest {
+            tenant_id: tenant_id.to_string(),
+            page_size: 1,
+            page_token: String::new(),
+            r#type: agreement::Type::PartnerAgreement as i32,
+        });
+        if let Some(deadline) = deadline {
+            request.metadata_mut().insert(GRPC_TIMEOUT, deadline);
+        }
+        let answer = TenantServiceClient::new(self.deps.tenants.clone())
+            .list_agreements(request)
+            .await;
+        match answer {
+            Ok(response) => Ok(!response.into_inner().agreements.is_empty()),
+            // A tenant the tenants service does not know has accepted nothing.
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(false),
+            Err(s) => Err(Error::TenantsUnavailable(format!(
+                "{:?}: {}",
+                s.code(),
+                s.message()
+            ))),
+        }
+    }
+}
