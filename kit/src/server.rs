@@ -363,7 +363,8 @@ where
         };
         let streams = known.streams;
         let mut call = self.observer.metrics.begin(&path, known, span.clone());
-        if let Some(at) = Instant::now().checked_add(timeout) {
+        let deadline = Instant::now().checked_add(timeout);
+        if let Some(at) = deadline {
             call.deadline(at);
         }
         let slots = (!known.health).then(|| self.slots.clone());
@@ -379,7 +380,7 @@ where
                 future.await
             };
             let answer =
-                tokio::time::timeout(timeout, telemetry::with_request_id(id.clone(), work))
+                tokio::time::timeout(timeout, telemetry::within_call(id.clone(), deadline, work))
                     .instrument(span)
                     .await;
             let (mut parts, body) = match answer {

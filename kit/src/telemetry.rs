@@ -4,12 +4,15 @@
 //! Every call a server takes gets a request id: the caller's `x-request-id` when it sent a
 //! sensible one, otherwise a new UUID. The id is a field of the call's span (so every log line of
 //! the call carries it), is sent back in the response's `x-request-id`, and goes along on every
-//! call this server makes to another one while handling it, through a [`Peer`]. So do the
+//! call this server makes to another one while handling it, through a [`Peer`]; so does the time
+//! its caller still waits (`grpc-timeout`), so deadlines propagate without handlers passing them
+//! on. So do the
 //! W3C `traceparent`/`tracestate` headers, when tracing is on: one trace shows a whole workflow
 //! across the gateway and the services.
 
 use opentelemetry::propagation::{Extractor, Injector};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tonic::body::Body;
 use tonic::transport::Channel;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -18,24 +21,70 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub const REQUEST_ID: &str = "x-request-id";
 
 tokio::task_local! {
-    /// The request id of the call the current task is handling.
-    static CURRENT_REQUEST_ID: String;
+    /// The call the current task is handling.
+    static CURRENT: Call;
 }
 
-/// Runs `fut` as part of the call with request id `id` (its outgoing calls carry the id).
-pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
-    CURRENT_REQUEST_ID.scope(id, fut).await
+/// What the current task's outgoing calls inherit from the call it is handling.
+#[derive(Debug, Clone)]
+struct Call {
+    request_id: String,
+    /// When the caller stops waiting; `None` for work with no caller waiting (a stream's body).
+    deadline: Option<Instant>,
+}
+
+/// The header that carries a call's deadline, as the time left (gRPC's own).
+pub const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// Runs `fut` as part of the call with request id `id` whose caller waits until `deadline`: its
+/// outgoing calls through a [`Peer`] carry the id and the time left, so a service behind gives
+/// up when the caller does, with no handler passing the deadline along.
+pub async fn within_call<F: Future>(id: String, deadline: Option<Instant>, fut: F) -> F::Output {
+    CURRENT
+        .scope(
+            Call {
+                request_id: id,
+                deadline,
+            },
+            fut,
+        )
+        .await
 }
 
 /// Runs `f` as part of the call with request id `id` (for work a call does outside its task's
-/// future, such as producing its response body).
+/// future, such as producing its response body; no deadline applies there).
 pub fn sync_with_request_id<R>(id: String, f: impl FnOnce() -> R) -> R {
-    CURRENT_REQUEST_ID.sync_scope(id, f)
+    CURRENT.sync_scope(
+        Call {
+            request_id: id,
+            deadline: None,
+        },
+        f,
+    )
 }
 
 /// The request id of the call the current task is handling, if any.
 pub fn current_request_id() -> Option<String> {
-    CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
+    CURRENT.try_with(|c| c.request_id.clone()).ok()
+}
+
+/// How much longer than the current call an outgoing call may wait. The current call's own
+/// timer must fire first: it answers DEADLINE_EXCEEDED and drops the outgoing call (which
+/// cancels it at the service behind), rather than relaying the client's "timeout expired".
+const OUTGOING_GRACE: Duration = Duration::from_millis(10);
+
+/// The time the current call's caller still waits, if it set a deadline.
+fn time_left() -> Option<Duration> {
+    let deadline = CURRENT.try_with(|c| c.deadline).ok().flatten()?;
+    Some(deadline.saturating_duration_since(Instant::now()))
+}
+
+/// `grpc-timeout` for `left`, in milliseconds (at least 1: zero would mean none), within the
+/// header's eight digits.
+fn grpc_timeout_value(left: Duration) -> http::HeaderValue {
+    let millis = left.as_millis().clamp(1, 99_999_999);
+    http::HeaderValue::from_str(&format!("{millis}m"))
+        .unwrap_or(http::HeaderValue::from_static("1m"))
 }
 
 /// The request id to use for a call: the caller's, if it is 1 to 128 characters of letters,
@@ -79,10 +128,16 @@ pub fn set_request_id(headers: &mut http::HeaderMap, id: &str) {
     }
 }
 
-/// Adds the current call's request id and trace context to an outgoing call's headers.
+/// Adds the current call's request id, the time its caller still waits (unless the outgoing
+/// call set its own) and trace context to an outgoing call's headers.
 pub fn inject(headers: &mut http::HeaderMap) {
     if let Some(id) = current_request_id() {
         set_request_id(headers, &id);
+    }
+    if !headers.contains_key(GRPC_TIMEOUT)
+        && let Some(left) = time_left()
+    {
+        headers.insert(GRPC_TIMEOUT, grpc_timeout_value(left + OUTGOING_GRACE));
     }
     let context = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|p| {
@@ -253,10 +308,41 @@ mod tests {
         let mut h = http::HeaderMap::new();
         inject(&mut h);
         assert!(h.get(REQUEST_ID).is_none());
-        with_request_id("r-1".into(), async {
+        within_call("r-1".into(), None, async {
             inject(&mut h);
         })
         .await;
         assert_eq!(h.get(REQUEST_ID).unwrap(), "r-1");
+        assert!(h.get(GRPC_TIMEOUT).is_none(), "no deadline, no timeout");
+    }
+
+    #[tokio::test]
+    async fn outgoing_calls_carry_the_time_the_caller_still_waits() {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut h = http::HeaderMap::new();
+        within_call("r-2".into(), Some(deadline), async {
+            inject(&mut h);
+        })
+        .await;
+        let sent = h.get(GRPC_TIMEOUT).unwrap().to_str().unwrap();
+        let millis: u64 = sent.strip_suffix('m').unwrap().parse().unwrap();
+        assert!((2_900..=3_010).contains(&millis), "{sent}");
+
+        // A call that set its own timeout keeps it; a deadline already passed sends only the grace.
+        let mut own = http::HeaderMap::new();
+        own.insert(GRPC_TIMEOUT, http::HeaderValue::from_static("5S"));
+        let past = Instant::now() - Duration::from_millis(10);
+        let mut late = http::HeaderMap::new();
+        within_call("r-3".into(), Some(past), async {
+            inject(&mut own);
+            inject(&mut late);
+        })
+        .await;
+        assert_eq!(own.get(GRPC_TIMEOUT).unwrap(), "5S");
+        assert_eq!(late.get(GRPC_TIMEOUT).unwrap(), "10m");
+        assert_eq!(
+            grpc_timeout_value(Duration::from_secs(10 << 30)),
+            "99999999m"
+        );
     }
 }

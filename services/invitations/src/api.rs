@@ -26,14 +26,12 @@ use partnerhub_proto::subscriptions::{
 use partnerhub_proto::tenants::{self as tenants_pb, tenant_service_client::TenantServiceClient};
 use partnerhub_proto::types::{Cloud, PartnerType, Role};
 use sqlx::AnyConnection;
-use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 /// The `request_ids` method name of creates.
 const CREATE: &str = "CreateInvitation";
-/// The gRPC header of a call's deadline.
-const GRPC_TIMEOUT: &str = "grpc-timeout";
 
 /// The service over its database.
 #[derive(Debug, Clone)]
@@ -43,23 +41,6 @@ pub struct Invitations {
 }
 
 type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
-
-/// The deadline of the call being served, passed on to the calls it makes to the tenants
-/// service, so they give up when the caller does.
-#[derive(Debug, Clone, Default)]
-struct Deadline(Option<AsciiMetadataValue>);
-
-impl Deadline {
-    fn of(metadata: &MetadataMap) -> Self {
-        Deadline(metadata.get(GRPC_TIMEOUT).cloned())
-    }
-
-    fn apply<T>(&self, request: &mut Request<T>) {
-        if let Some(timeout) = &self.0 {
-            request.metadata_mut().insert(GRPC_TIMEOUT, timeout.clone());
-        }
-    }
-}
 
 /// What a create did with its request id.
 enum Outcome {
@@ -80,11 +61,10 @@ impl Invitations {
     }
 
     /// A tenant as the tenants service has it; `None` if there is none with that id.
-    async fn tenant(&self, id: &str, deadline: &Deadline) -> Result<Option<tenants_pb::Tenant>> {
-        let mut request = Request::new(tenants_pb::GetTenantRequest {
+    async fn tenant(&self, id: &str) -> Result<Option<tenants_pb::Tenant>> {
+        let request = Request::new(tenants_pb::GetTenantRequest {
             tenant_id: id.to_string(),
         });
-        deadline.apply(&mut request);
         match TenantServiceClient::new(self.deps.tenants.clone())
             .get_tenant(request)
             .await
@@ -97,15 +77,10 @@ impl Invitations {
 
     /// An offer as the subscriptions service's catalogue has it; `None` if there is none with
     /// that id.
-    async fn offer(
-        &self,
-        id: &str,
-        deadline: &Deadline,
-    ) -> Result<Option<subscriptions_pb::Offer>> {
-        let mut request = Request::new(subscriptions_pb::GetOfferRequest {
+    async fn offer(&self, id: &str) -> Result<Option<subscriptions_pb::Offer>> {
+        let request = Request::new(subscriptions_pb::GetOfferRequest {
             offer_id: id.to_string(),
         });
-        deadline.apply(&mut request);
         match SubscriptionServiceClient::new(self.deps.subscriptions.clone())
             .get_offer(request)
             .await
@@ -126,14 +101,13 @@ impl Invitations {
         kind: Kind,
         lines: &[Line],
         cloud: Cloud,
-        deadline: &Deadline,
     ) -> Result<Vec<subscriptions_pb::Offer>> {
         let mut v = Violations::new();
         let mut no_trial = None;
         let mut offers = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             let field = format!("invitation.line_items[{i}].offer_id");
-            let Some(offer) = self.offer(&line.offer_id.to_string(), deadline).await? else {
+            let Some(offer) = self.offer(&line.offer_id.to_string()).await? else {
                 v.add(
                     field,
                     format!("no offer {} in the catalogue", line.offer_id),
@@ -181,7 +155,6 @@ impl Invitations {
     async fn create(
         &self,
         req: pb::CreateInvitationRequest,
-        deadline: &Deadline,
     ) -> Result<pb::CreateInvitationResponse> {
         let parsed = NewInvitation::parse(req.invitation.as_ref(), req.ttl.as_ref());
         let (new, request_id) = match (parsed, fields::request_id(&req.request_id)) {
@@ -195,7 +168,7 @@ impl Invitations {
         };
         let inviter_id = new.inviter_tenant_id.to_string();
         let inviter = self
-            .tenant(&inviter_id, deadline)
+            .tenant(&inviter_id)
             .await?
             .ok_or_else(|| Error::TenantNotFound(inviter_id.clone()))?;
         let profile = match &inviter.partner {
@@ -238,16 +211,12 @@ impl Invitations {
         if let Some(invitee) = new.invitee_tenant_id {
             let invitee = invitee.to_string();
             if new.kind.invites_customers() {
-                self.check_customer_invitee(&invitee, cloud, deadline)
-                    .await?;
+                self.check_customer_invitee(&invitee, cloud).await?;
             } else {
-                self.check_reseller_invitee(&invitee, cloud, deadline)
-                    .await?;
+                self.check_reseller_invitee(&invitee, cloud).await?;
             }
         }
-        let offers = self
-            .check_offers(new.kind, &new.line_items, cloud, deadline)
-            .await?;
+        let offers = self.check_offers(new.kind, &new.line_items, cloud).await?;
         let line_items = Line::encode(&new.line_items);
 
         let issued = code::issue();
@@ -338,14 +307,9 @@ impl Invitations {
 
     /// The invitee named in a create of a customer kind: an active customer in the inviter's
     /// cloud instance.
-    async fn check_customer_invitee(
-        &self,
-        id: &str,
-        cloud: Cloud,
-        deadline: &Deadline,
-    ) -> Result<()> {
+    async fn check_customer_invitee(&self, id: &str, cloud: Cloud) -> Result<()> {
         const FIELD: &str = "invitation.invitee_tenant_id";
-        let Some(invitee) = self.tenant(id, deadline).await? else {
+        let Some(invitee) = self.tenant(id).await? else {
             return Err(Error::field(
                 FIELD,
                 "names no tenant; invite an existing customer",
@@ -376,15 +340,10 @@ impl Invitations {
 
     /// The invitee of an indirect partnership: an active partner enrolled as an indirect reseller,
     /// in the inviter's cloud instance (seed 003: resellers must be enrolled first).
-    async fn check_reseller_invitee(
-        &self,
-        id: &str,
-        cloud: Cloud,
-        deadline: &Deadline,
-    ) -> Result<()> {
+    async fn check_reseller_invitee(&self, id: &str, cloud: Cloud) -> Result<()> {
         const FIELD: &str = "invitation.invitee_tenant_id";
         const ENROL: &str = "resellers must be enrolled as indirect resellers first";
-        let Some(invitee) = self.tenant(id, deadline).await? else {
+        let Some(invitee) = self.tenant(id).await? else {
             return Err(Error::field(FIELD, format!("names no tenant; {ENROL}")));
         };
         if invitee.kind != tenants_pb::tenant::Kind::Partner as i32 {
@@ -453,7 +412,7 @@ impl Invitations {
         Ok(Some(Outcome::Created(insert.id.to_string())))
     }
 
-    async fn decline(&self, req: pb::DeclineInvitationRequest, deadline: &Deadline) -> Result<()> {
+    async fn decline(&self, req: pb::DeclineInvitationRequest) -> Result<()> {
         let mut v = Violations::new();
         let code = v.take(required_code(&req.code));
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
@@ -483,7 +442,7 @@ impl Invitations {
             // Not holding the connection across the call to the tenants service.
             drop(conn);
             let tenant = self
-                .tenant(&tenant_id, deadline)
+                .tenant(&tenant_id)
                 .await?
                 .ok_or_else(|| Error::TenantNotFound(tenant_id.clone()))?;
             if tenant.kind != tenants_pb::tenant::Kind::Customer as i32 {
@@ -519,7 +478,6 @@ impl Invitations {
         &self,
         req: pb::RedeemInvitationRequest,
         roles: Option<Vec<Role>>,
-        deadline: &Deadline,
     ) -> Result<pb::RedeemInvitationResponse> {
         let mut v = Violations::new();
         let code = v.take(required_code(req.code.trim()));
@@ -536,16 +494,16 @@ impl Invitations {
         };
         let kind = acceptance::may_try(&row, &who, now)?;
         let accepting = self
-            .tenant(&tenant_id, deadline)
+            .tenant(&tenant_id)
             .await?
             .ok_or_else(|| Error::TenantNotFound(tenant_id.clone()))?;
         let inviter = self
-            .tenant(&row.inviter_tenant_id, deadline)
+            .tenant(&row.inviter_tenant_id)
             .await?
             .ok_or_else(|| Error::TenantNotFound(row.inviter_tenant_id.clone()))?;
         acceptance::check_tenants(kind, &row, &accepting, &inviter)?;
         if acceptance::has_offers(kind, &row) {
-            self.check_offers_for(&accepting, &row, deadline).await?;
+            self.check_offers_for(&accepting, &row).await?;
         }
         let plan = acceptance::plan(kind, &row, &who, &accepting, &inviter);
         let invitation = if req.validate_only {
@@ -568,14 +526,12 @@ impl Invitations {
         &self,
         customer: &tenants_pb::Tenant,
         row: &InvitationRow,
-        deadline: &Deadline,
     ) -> Result<()> {
-        let mut request = Request::new(subscriptions_pb::CheckLineItemsRequest {
+        let request = Request::new(subscriptions_pb::CheckLineItemsRequest {
             cloud: customer.cloud,
             country_code: customer.country_code.clone(),
             line_items: row.line_items(),
         });
-        deadline.apply(&mut request);
         let checked = SubscriptionInternalServiceClient::new(self.deps.subscriptions.clone())
             .check_line_items(request)
             .await
@@ -717,8 +673,7 @@ impl InvitationService for Invitations {
         &self,
         request: Request<pb::CreateInvitationRequest>,
     ) -> Result<Response<pb::CreateInvitationResponse>, Status> {
-        let deadline = Deadline::of(request.metadata());
-        let created = self.create(request.into_inner(), &deadline).await?;
+        let created = self.create(request.into_inner()).await?;
         Ok(Response::new(created))
     }
 
@@ -771,12 +726,11 @@ impl InvitationService for Invitations {
         &self,
         request: Request<pb::PreviewInvitationRequest>,
     ) -> Result<Response<pb::PreviewInvitationResponse>, Status> {
-        let deadline = Deadline::of(request.metadata());
         let code = required_code(&request.get_ref().code).map_err(Error::from)?;
         let now = self.deps.clock.now();
         let row = by_code(&mut *self.conn().await?, code).await?;
         let inviter = self
-            .tenant(&row.inviter_tenant_id, &deadline)
+            .tenant(&row.inviter_tenant_id)
             .await?
             .unwrap_or_default();
         Ok(Response::new(pb::PreviewInvitationResponse {
@@ -798,8 +752,7 @@ impl InvitationService for Invitations {
         &self,
         request: Request<pb::DeclineInvitationRequest>,
     ) -> Result<Response<pb::DeclineInvitationResponse>, Status> {
-        let deadline = Deadline::of(request.metadata());
-        self.decline(request.into_inner(), &deadline).await?;
+        self.decline(request.into_inner()).await?;
         Ok(Response::new(pb::DeclineInvitationResponse {}))
     }
 
@@ -833,9 +786,8 @@ impl InvitationInternalService for Invitations {
         &self,
         request: Request<pb::RedeemInvitationRequest>,
     ) -> Result<Response<pb::RedeemInvitationResponse>, Status> {
-        let deadline = Deadline::of(request.metadata());
         let roles = partnerhub_kit::caller::roles(&request);
-        let answer = self.accept(request.into_inner(), roles, &deadline).await?;
+        let answer = self.accept(request.into_inner(), roles).await?;
         Ok(Response::new(answer))
     }
 }

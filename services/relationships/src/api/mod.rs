@@ -20,7 +20,6 @@ use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalSer
 use partnerhub_proto::tenants::{BatchGetTenantsRequest, Tenant};
 use partnerhub_proto::types::Role;
 use std::collections::HashMap;
-use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -29,8 +28,6 @@ const CREATE: &str = "CreateRelationships";
 /// How often `CreateRelationships` tries again when a concurrent create of the same
 /// relationship committed first (the next try finds and reuses it).
 const CREATE_ATTEMPTS: usize = 3;
-/// The header that carries a call's deadline (passed on to the tenants service).
-const GRPC_TIMEOUT: &str = "grpc-timeout";
 
 /// The relationships service over its database.
 #[derive(Debug, Clone)]
@@ -100,7 +97,6 @@ impl Relationships {
     async fn list_partners_of_customer(
         &self,
         req: &pb::ListPartnersOfCustomerRequest,
-        deadline: Option<AsciiMetadataValue>,
     ) -> Result<pb::ListPartnersOfCustomerResponse> {
         let mut v = Violations::new();
         let customer = v.take(fields::id("customer_tenant_id", &req.customer_tenant_id));
@@ -129,7 +125,7 @@ impl Relationships {
                 .or_default()
                 .push(row);
         }
-        let names = self.display_names(&partners, deadline).await?;
+        let names = self.display_names(&partners).await?;
         let partners = partners
             .iter()
             // A partner whose last relationship ended between the two reads has no row.
@@ -145,7 +141,6 @@ impl Relationships {
     async fn list_customers_of_partner(
         &self,
         req: &pb::ListCustomersOfPartnerRequest,
-        deadline: Option<AsciiMetadataValue>,
     ) -> Result<pb::ListCustomersOfPartnerResponse> {
         let mut v = Violations::new();
         let partner = v.take(fields::id("partner_tenant_id", &req.partner_tenant_id));
@@ -189,7 +184,7 @@ impl Relationships {
                 .or_default()
                 .push(row);
         }
-        let tenants = self.tenants(&customers, deadline).await?;
+        let tenants = self.tenants(&customers).await?;
         let customers = customers
             .iter()
             // Only customers that are ready: one a workflow is still creating (PENDING), or
@@ -212,13 +207,9 @@ impl Relationships {
 
     /// The tenants' display names, from the tenants service (one call). Without them there is
     /// no page to show: UNAVAILABLE.
-    async fn display_names(
-        &self,
-        tenant_ids: &[String],
-        deadline: Option<AsciiMetadataValue>,
-    ) -> Result<HashMap<String, String>> {
+    async fn display_names(&self, tenant_ids: &[String]) -> Result<HashMap<String, String>> {
         Ok(self
-            .tenants(tenant_ids, deadline)
+            .tenants(tenant_ids)
             .await?
             .into_iter()
             .map(|(id, t)| (id, t.display_name))
@@ -227,17 +218,10 @@ impl Relationships {
 
     /// The tenants the tenants service knows of these ids, by id (one call). Without them
     /// there is no page to show: UNAVAILABLE.
-    async fn tenants(
-        &self,
-        tenant_ids: &[String],
-        deadline: Option<AsciiMetadataValue>,
-    ) -> Result<HashMap<String, Tenant>> {
-        let mut request = Request::new(BatchGetTenantsRequest {
+    async fn tenants(&self, tenant_ids: &[String]) -> Result<HashMap<String, Tenant>> {
+        let request = Request::new(BatchGetTenantsRequest {
             tenant_ids: tenant_ids.to_vec(),
         });
-        if let Some(deadline) = deadline {
-            request.metadata_mut().insert(GRPC_TIMEOUT, deadline);
-        }
         let answer = TenantInternalServiceClient::new(self.deps.tenants.clone())
             .batch_get_tenants(request)
             .await
@@ -513,11 +497,6 @@ fn partner_customer(
     }
 }
 
-/// The caller's deadline, to pass on to the services this call asks.
-fn deadline(metadata: &MetadataMap) -> Option<AsciiMetadataValue> {
-    metadata.get(GRPC_TIMEOUT).cloned()
-}
-
 #[tonic::async_trait]
 impl RelationshipService for Relationships {
     async fn list_relationships(
@@ -543,10 +522,8 @@ impl RelationshipService for Relationships {
         &self,
         request: Request<pb::ListPartnersOfCustomerRequest>,
     ) -> Result<Response<pb::ListPartnersOfCustomerResponse>, Status> {
-        let deadline = deadline(request.metadata());
         Ok(Response::new(
-            self.list_partners_of_customer(request.get_ref(), deadline)
-                .await?,
+            self.list_partners_of_customer(request.get_ref()).await?,
         ))
     }
 
@@ -554,10 +531,8 @@ impl RelationshipService for Relationships {
         &self,
         request: Request<pb::ListCustomersOfPartnerRequest>,
     ) -> Result<Response<pb::ListCustomersOfPartnerResponse>, Status> {
-        let deadline = deadline(request.metadata());
         Ok(Response::new(
-            self.list_customers_of_partner(request.get_ref(), deadline)
-                .await?,
+            self.list_customers_of_partner(request.get_ref()).await?,
         ))
     }
 
@@ -604,9 +579,6 @@ impl RelationshipInternalService for Relationships {
         &self,
         request: Request<pb::CheckSellerRequest>,
     ) -> Result<Response<pb::CheckSellerResponse>, Status> {
-        let deadline = request.metadata().get(GRPC_TIMEOUT).cloned();
-        Ok(Response::new(
-            self.check_seller(request.get_ref(), deadline).await?,
-        ))
+        Ok(Response::new(self.check_seller(request.get_ref()).await?))
     }
 }

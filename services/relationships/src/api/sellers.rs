@@ -1,7 +1,7 @@
 //! "May partner P sell to customer C, and through reseller R?": the one home of that rule.
 //! Placing an order (subscriptions) and creating a customer (the gateway) both ask it here.
 
-use super::{GRPC_TIMEOUT, Relationships};
+use super::Relationships;
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::fields;
@@ -10,7 +10,6 @@ use partnerhub_proto::relationships as pb;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{ListAgreementsRequest, agreement};
 use tonic::Request;
-use tonic::metadata::AsciiMetadataValue;
 
 impl Relationships {
     /// OK when the partner may sell: to the customer through an active RESELLER relationship
@@ -19,7 +18,6 @@ impl Relationships {
     pub(super) async fn check_seller(
         &self,
         req: &pb::CheckSellerRequest,
-        deadline: Option<AsciiMetadataValue>,
     ) -> Result<pb::CheckSellerResponse> {
         let mut v = Violations::new();
         let partner = v.take(fields::id("partner_tenant_id", &req.partner_tenant_id));
@@ -48,27 +46,20 @@ impl Relationships {
         }
         // Not holding the connection across the call to the tenants service.
         drop(conn);
-        if !self.accepted_partner_agreement(&reseller, deadline).await? {
+        if !self.accepted_partner_agreement(&reseller).await? {
             return Err(Error::ResellerAgreementNotAccepted(reseller));
         }
         Ok(pb::CheckSellerResponse {})
     }
 
     /// Whether the tenant accepted the partner agreement (the tenants service's record).
-    async fn accepted_partner_agreement(
-        &self,
-        tenant_id: &str,
-        deadline: Option<AsciiMetadataValue>,
-    ) -> Result<bool> {
-        let mut request = Request::new(ListAgreementsRequest {
+    async fn accepted_partner_agreement(&self, tenant_id: &str) -> Result<bool> {
+        let request = Request::new(ListAgreementsRequest {
             tenant_id: tenant_id.to_string(),
             page_size: 1,
             page_token: String::new(),
             r#type: agreement::Type::PartnerAgreement as i32,
         });
-        if let Some(deadline) = deadline {
-            request.metadata_mut().insert(GRPC_TIMEOUT, deadline);
-        }
         let answer = TenantServiceClient::new(self.deps.tenants.clone())
             .list_agreements(request)
             .await;
