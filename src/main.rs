@@ -3,12 +3,15 @@
 mod config;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use partnerhub::system::{self, SERVICES, Settings, StartError, SystemConfig};
+use partnerhub::system::{
+    self, Configuration, GatewaySection, Section, Server, Service, Settings, StartError, Storage,
+};
 use partnerhub_gateway::Tokens;
-use partnerhub_kit::metrics::Metrics;
-use partnerhub_kit::server::{Limits, ServeError, bind, shutdown_signal, spawn_metrics};
+use partnerhub_kit::server::{Limits, ServeError, shutdown_signal};
 use partnerhub_kit::telemetry::{self, TracingError};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -65,7 +68,8 @@ struct Cli {
 }
 
 /// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -93,7 +97,31 @@ fn log_filter(value: &str) -> Result<String, String> {
         .map_err(|e| config::one_line(&e.to_string()))
 }
 
-#[derive(Args, Clone)]
+/// `log` from the config file, checked as on the command line.
+fn log_setting<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    log_filter(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// Seconds `--request-timeout` may be.
+const REQUEST_TIMEOUT_SECONDS: RangeInclusive<u64> = 1..=86_400;
+
+/// `request-timeout` from the config file, checked as on the command line.
+fn request_timeout_setting<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let seconds = u64::deserialize(d)?;
+    if REQUEST_TIMEOUT_SECONDS.contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{seconds} is not in {}..={}",
+            REQUEST_TIMEOUT_SECONDS.start(),
+            REQUEST_TIMEOUT_SECONDS.end()
+        )))
+    }
+}
+
+/// The settings every subcommand has; the config file's keys are their long names.
+#[derive(Args, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 struct Common {
     /// Folder of the SQLite databases (one file per service) and the dev signing key.
     #[arg(
@@ -124,8 +152,9 @@ struct Common {
         global = true,
         env = "PARTNERHUB_REQUEST_TIMEOUT",
         default_value_t = 30,
-        value_parser = clap::value_parser!(u64).range(1..=86_400)
+        value_parser = clap::value_parser!(u64).range(REQUEST_TIMEOUT_SECONDS)
     )]
+    #[serde(deserialize_with = "request_timeout_setting")]
     request_timeout: u64,
     /// Calls one server handles at once; further calls wait.
     #[arg(
@@ -176,6 +205,7 @@ struct Common {
         value_name = "FILTER",
         value_parser = log_filter
     )]
+    #[serde(deserialize_with = "log_setting")]
     log: String,
     /// How log lines (on standard error) are written.
     #[arg(
@@ -232,8 +262,34 @@ impl Common {
         }
     }
 
-    fn database_url(&self, service: &str) -> String {
-        system::database_url(self.database_url.as_deref(), &self.data_dir, service)
+    fn storage(&self) -> Storage {
+        Storage {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+        }
+    }
+
+    /// The servers' configuration: these settings, and each server's section from `section`.
+    fn configuration(
+        &self,
+        create_signing_key: bool,
+        section: impl Fn(Server) -> Section,
+    ) -> Configuration {
+        Configuration {
+            storage: self.storage(),
+            limits: self.limits(),
+            gateway: GatewaySection {
+                server: section(Server::Gateway),
+                signing_key: self.signing_key(),
+                create_signing_key,
+                token_lifetime: self.token_lifetime(),
+            },
+            tenants: section(Service::Tenants.into()),
+            subscriptions: section(Service::Subscriptions.into()),
+            relationships: section(Service::Relationships.into()),
+            invitations: section(Service::Invitations.into()),
+            settings: self.settings(),
+        }
     }
 }
 
@@ -250,19 +306,7 @@ Examples:
   partnerhub dev --data-dir /tmp/ph --gateway-addr 127.0.0.1:6000 --first-service-port 6001
   PARTNERHUB_DATABASE_URL=postgres://postgres@127.0.0.1/partnerhub partnerhub dev
   grpcurl -plaintext 127.0.0.1:50051 list")]
-    Dev {
-        /// Where the gateway listens; the services listen on the same IP.
-        #[arg(long, env = "PARTNERHUB_GATEWAY_ADDR", default_value = system::DEFAULT_GATEWAY)]
-        gateway_addr: SocketAddr,
-        /// Port of the first service (tenants); subscriptions, relationships and invitations
-        /// take the next three.
-        #[arg(long, env = "PARTNERHUB_FIRST_SERVICE_PORT", default_value_t = system::DEFAULT_SERVICE_PORTS[0])]
-        first_service_port: u16,
-        /// Port of the gateway's Prometheus metrics (http://<ip>:<port>/metrics); the services'
-        /// take the next four, in the order tenants, subscriptions, relationships, invitations.
-        #[arg(long, env = "PARTNERHUB_FIRST_METRICS_PORT", default_value_t = system::DEFAULT_METRICS_PORT)]
-        first_metrics_port: u16,
-    },
+    Dev(Dev),
     /// Run one server: tenants, subscriptions, relationships, invitations or gateway.
     ///
     /// For a deployment: one process per server, each with its own database (migrated at start).
@@ -303,16 +347,60 @@ Examples:
   partnerhub migrate tenants gateway --database-url postgres://ph@db/partnerhub")]
     Migrate {
         /// Only these databases (gateway: the audit trail) [default: all five].
-        #[arg(value_parser = ["tenants", "subscriptions", "relationships", "invitations", "gateway"])]
-        services: Vec<String>,
+        #[arg(value_name = "SERVICES")]
+        servers: Vec<Server>,
     },
+}
+
+/// `partnerhub dev`'s own settings.
+#[derive(Args, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Dev {
+    /// Where the gateway listens; the services listen on the same IP.
+    #[arg(long, env = "PARTNERHUB_GATEWAY_ADDR", default_value_t = Server::Gateway.default_listen())]
+    gateway_addr: SocketAddr,
+    /// Port of the first service (tenants); subscriptions, relationships and invitations
+    /// take the next three.
+    #[arg(long, env = "PARTNERHUB_FIRST_SERVICE_PORT", default_value_t = Server::from(Service::Tenants).default_listen().port())]
+    first_service_port: u16,
+    /// Port of the gateway's Prometheus metrics (http://<ip>:<port>/metrics); the services'
+    /// take the next four, in the order tenants, subscriptions, relationships, invitations.
+    #[arg(long, env = "PARTNERHUB_FIRST_METRICS_PORT", default_value_t = Server::Gateway.default_metrics().port())]
+    first_metrics_port: u16,
+}
+
+impl Dev {
+    /// Where `server` listens and serves metrics: all on the gateway's IP, the ports in a row.
+    fn section(&self, server: Server) -> Section {
+        let ip = self.gateway_addr.ip();
+        let listen = match server {
+            Server::Gateway => self.gateway_addr,
+            Server::Service(_) => {
+                let port = self.first_service_port.saturating_add(server.place() - 1);
+                SocketAddr::new(ip, port)
+            }
+        };
+        let metrics = self.first_metrics_port.saturating_add(server.place());
+        Section {
+            listen,
+            metrics: Some(SocketAddr::new(ip, metrics)),
+            url: None,
+        }
+    }
 }
 
 #[derive(Args)]
 struct Serve {
     /// Which server.
-    #[arg(value_parser = ["tenants", "subscriptions", "relationships", "invitations", "gateway"])]
-    server: String,
+    server: Server,
+    #[command(flatten)]
+    settings: ServeSettings,
+}
+
+/// `partnerhub serve`'s own settings.
+#[derive(Args, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ServeSettings {
     /// Address of the gRPC server [default: 127.0.0.1:50051 for the gateway, :50052..:50055 for
     /// tenants, subscriptions, relationships, invitations].
     #[arg(long, env = "PARTNERHUB_LISTEN")]
@@ -351,21 +439,67 @@ struct Serve {
     invitations_url: String,
 }
 
+impl Serve {
+    /// The served server listens where told (or at its default addresses); the others are
+    /// called at their URLs.
+    fn section(&self, server: Server) -> Section {
+        let settings = &self.settings;
+        let url = match server {
+            Server::Gateway => None,
+            Server::Service(Service::Tenants) => Some(&settings.tenants_url),
+            Server::Service(Service::Subscriptions) => Some(&settings.subscriptions_url),
+            Server::Service(Service::Relationships) => Some(&settings.relationships_url),
+            Server::Service(Service::Invitations) => Some(&settings.invitations_url),
+        };
+        let served = server == self.server;
+        Section {
+            listen: settings
+                .listen
+                .filter(|_| served)
+                .unwrap_or_else(|| server.default_listen()),
+            metrics: served.then(|| {
+                settings
+                    .metrics_listen
+                    .unwrap_or_else(|| server.default_metrics())
+            }),
+            url: url.cloned(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 enum Failure {
     #[error(transparent)]
     Start(#[from] StartError),
     #[error(transparent)]
-    Serve(#[from] partnerhub_kit::server::ServeError),
-    #[error(transparent)]
     Key(#[from] partnerhub_gateway::token::KeyError),
 }
 
+/// The command line, with the config file's settings where neither a flag nor the environment
+/// set one.
+fn parse() -> Result<Cli, config::Error> {
+    let matches = Cli::command()
+        .try_get_matches()
+        .map_err(config::Error::Usage)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(config::Error::Usage)?;
+    let (Some(path), Some((_, sub))) = (&cli.config, matches.subcommand()) else {
+        return Ok(cli);
+    };
+    let file = config::File::read(path, &Cli::command())?;
+    cli.common = file.layer(cli.common, &matches)?;
+    cli.command = match cli.command {
+        Command::Dev(dev) => Command::Dev(file.layer(dev, sub)?),
+        Command::Serve(Serve { server, settings }) => Command::Serve(Serve {
+            server,
+            settings: file.layer(settings, sub)?,
+        }),
+        other => other,
+    };
+    Ok(cli)
+}
+
 fn main() -> ExitCode {
-    let args: Vec<_> = std::env::args_os().collect();
-    let cli = match config::matches(Cli::command(), &args)
-        .and_then(|m| Cli::from_arg_matches(&m).map_err(config::Error::Usage))
-    {
+    let cli = match parse() {
         Ok(cli) => cli,
         // Help and --version (exit 0) or a usage error (exit 2), as clap prints them.
         Err(config::Error::Usage(e)) => e.exit(),
@@ -414,28 +548,20 @@ struct Advice {
 impl Advice {
     fn of(cli: &Cli) -> Self {
         let (addresses, other_addresses) = match &cli.command {
-            Command::Dev {
-                gateway_addr,
-                first_metrics_port,
-                ..
-            } => (
-                (0..5)
-                    .map(|i| {
-                        let port = first_metrics_port.saturating_add(i);
-                        (
-                            SocketAddr::new(gateway_addr.ip(), port),
-                            "other ports with --first-metrics-port",
-                        )
-                    })
-                    .chain([(*gateway_addr, "another address with --gateway-addr")])
+            Command::Dev(dev) => (
+                Server::ALL
+                    .iter()
+                    .filter_map(|server| dev.section(*server).metrics)
+                    .map(|addr| (addr, "other ports with --first-metrics-port"))
+                    .chain([(dev.gateway_addr, "another address with --gateway-addr")])
                     .collect(),
                 "other ports with --first-service-port",
             ),
             Command::Serve(serve) => (
                 [
-                    (serve.listen, "another address with --listen"),
+                    (serve.settings.listen, "another address with --listen"),
                     (
-                        serve.metrics_listen,
+                        serve.settings.metrics_listen,
                         "another address with --metrics-listen",
                     ),
                 ]
@@ -458,8 +584,7 @@ impl Advice {
         use partnerhub_kit::store::OpenError;
         let message = failure.to_string();
         let bind = match failure {
-            Failure::Serve(ServeError::Bind { addr, source })
-            | Failure::Start(StartError::Serve {
+            Failure::Start(StartError::Serve {
                 source: ServeError::Bind { addr, source },
                 ..
             }) => Some((addr, source)),
@@ -520,7 +645,7 @@ fn init_tracing(
         Some(endpoint) => {
             // One process in `dev`; one per server with `serve`.
             let service = match &cli.command {
-                Command::Serve(serve) => format!("partnerhub-{}", serve.server),
+                Command::Serve(serve) => format!("partnerhub-{}", serve.server.name()),
                 _ => "partnerhub".to_string(),
             };
             let (provider, tracer) = telemetry::otlp_tracer(endpoint, &service)?;
@@ -545,44 +670,28 @@ fn init_tracing(
 async fn run(cli: Cli) -> Result<(), Failure> {
     let common = cli.common;
     match cli.command {
-        Command::Dev {
-            gateway_addr,
-            first_service_port,
-            first_metrics_port,
-        } => {
-            let ip = gateway_addr.ip();
-            let services = std::array::from_fn(|i| {
-                SocketAddr::new(ip, first_service_port.saturating_add(i as u16))
-            });
-            let metrics = std::array::from_fn(|i| {
-                SocketAddr::new(ip, first_metrics_port.saturating_add(i as u16))
-            });
-            let running = system::start(SystemConfig {
-                data_dir: common.data_dir.clone(),
-                database_url: common.database_url.clone(),
-                gateway: gateway_addr,
-                services,
-                signing_key: common.signing_key(),
-                token_lifetime: common.token_lifetime(),
-                limits: common.limits(),
-                metrics: Some(metrics),
-                settings: common.settings(),
-            })
-            .await?;
+        Command::Dev(dev) => {
+            let config = common.configuration(true, |server| dev.section(server));
+            let running = system::start(config, &Server::ALL).await?;
             let storage = match &common.database_url {
                 Some(url) => format!("PostgreSQL {}", partnerhub_kit::store::redact(url)),
                 None => format!("SQLite files in {}", common.data_dir.display()),
             };
             println!("partnerhub dev: storage: {storage}");
-            let metrics = running.metrics.unwrap_or(metrics);
-            for ((name, addr), metrics) in SERVICES.iter().zip(running.services).zip(&metrics[1..])
-            {
-                println!("  {name:<14} {addr:<17} metrics http://{metrics}/metrics");
+            for (server, bound) in &running.bound {
+                let metrics = bound
+                    .metrics
+                    .map_or(String::new(), |m| format!("http://{m}/metrics"));
+                let public = match server {
+                    Server::Gateway => "   <- the gateway is the public endpoint",
+                    Server::Service(_) => "",
+                };
+                println!(
+                    "  {:<14} {:<17} metrics {metrics}{public}",
+                    server.name(),
+                    bound.listen
+                );
             }
-            println!(
-                "  {:<14} {:<17} metrics http://{}/metrics   <- the gateway is the public endpoint",
-                "gateway", running.gateway, metrics[0]
-            );
             let key = match &common.signing_key {
                 Some(path) => format!(" --signing-key {}", path.display()),
                 None if common.data_dir != std::path::Path::new("./data") => {
@@ -594,7 +703,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             running.run_until(shutdown_signal()).await?;
             Ok(())
         }
-        Command::Serve(serve) => serve_one(&common, serve).await,
+        Command::Serve(serve) => {
+            let config = common.configuration(false, |server| serve.section(server));
+            let running = system::start(config, &[serve.server]).await?;
+            let name = serve.server.name();
+            for bound in running.bound.values() {
+                if let Some(metrics) = bound.metrics {
+                    println!("{name} metrics on http://{metrics}/metrics");
+                }
+                println!("{name} listening on {}", bound.listen);
+            }
+            running.run_until(shutdown_signal()).await?;
+            Ok(())
+        }
         Command::Token {
             operator: _,
             minutes,
@@ -604,120 +725,23 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("{token}");
             Ok(())
         }
-        Command::Migrate { services } => {
-            let names: Vec<&'static str> = if services.is_empty() {
-                SERVICES.iter().copied().chain(["gateway"]).collect()
+        Command::Migrate { servers } => {
+            let servers = if servers.is_empty() {
+                Server::ALL.to_vec()
             } else {
-                services
-                    .iter()
-                    .map(|s| {
-                        if s == "gateway" {
-                            Ok("gateway")
-                        } else {
-                            system::service_name(s)
-                        }
-                    })
-                    .collect::<Result<_, _>>()?
+                servers
             };
-            for name in names {
-                let url = common.database_url(name);
-                system::open_database(name, &url).await?;
-                println!("{name}: migrated ({})", partnerhub_kit::store::redact(&url));
+            let storage = common.storage();
+            for server in servers {
+                let url = storage.url(server);
+                server.open_database(&url).await?;
+                println!(
+                    "{}: migrated ({})",
+                    server.name(),
+                    partnerhub_kit::store::redact(&url)
+                );
             }
             Ok(())
         }
     }
-}
-
-async fn serve_one(common: &Common, serve: Serve) -> Result<(), Failure> {
-    let stop = CancellationToken::new();
-    let signal = stop.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        signal.cancel();
-    });
-    // The service's place in SERVICES (none for the gateway) picks its default ports; the
-    // gateway's metrics port is the first, the services' follow.
-    let index = SERVICES.iter().position(|s| *s == serve.server);
-    let offset = index.map_or(0, |i| i as u16 + 1);
-    let metrics = Metrics::new();
-    let metrics_addr = serve.metrics_listen.unwrap_or_else(|| {
-        (
-            [127, 0, 0, 1],
-            system::DEFAULT_METRICS_PORT.saturating_add(offset),
-        )
-            .into()
-    });
-    if serve.server == "gateway" {
-        let tokens = Tokens::from_pem_file(&common.signing_key(), common.token_lifetime())?;
-        let backends = system::backends([
-            &serve.tenants_url,
-            &serve.subscriptions_url,
-            &serve.relationships_url,
-            &serve.invitations_url,
-        ])?;
-        let addr = serve.listen.unwrap_or_else(|| {
-            system::DEFAULT_GATEWAY
-                .parse()
-                .unwrap_or(([127, 0, 0, 1], 50051).into())
-        });
-        let db = system::open_database("gateway", &common.database_url("gateway")).await?;
-        let listener = bind(addr).await?;
-        let metrics_serving = serve_metrics("gateway", metrics_addr, &metrics, &stop).await?;
-        println!(
-            "gateway listening on {}",
-            listener.local_addr().unwrap_or(addr)
-        );
-        let serving = partnerhub_gateway::serve(
-            listener,
-            tokens,
-            backends,
-            db,
-            common.limits(),
-            metrics,
-            stop.cancelled_owned(),
-        );
-        tokio::try_join!(serving, metrics_serving)?;
-        return Ok(());
-    }
-    let service = system::service_name(&serve.server)?;
-    let addr = serve.listen.unwrap_or_else(|| {
-        let port = system::DEFAULT_SERVICE_PORTS[index.unwrap_or(0)];
-        ([127, 0, 0, 1], port).into()
-    });
-    let db = system::open_database(service, &common.database_url(service)).await?;
-    let listener = bind(addr).await?;
-    let metrics_serving = serve_metrics(service, metrics_addr, &metrics, &stop).await?;
-    println!(
-        "{service} listening on {}",
-        listener.local_addr().unwrap_or(addr)
-    );
-    let peers = system::Peers {
-        tenants: system::channel(&serve.tenants_url)?,
-        relationships: system::channel(&serve.relationships_url)?,
-        subscriptions: system::channel(&serve.subscriptions_url)?,
-    };
-    let settings = Settings {
-        shutdown: stop.clone(),
-        ..common.settings()
-    };
-    let serving = system::service_server(service, db, &peers, &settings)
-        .metrics(metrics)
-        .run(listener, common.limits(), stop.cancelled_owned());
-    tokio::try_join!(serving, metrics_serving)?;
-    Ok(())
-}
-
-/// Binds the metrics endpoint of `server` (so a taken port fails the start) and gives the
-/// future that serves it until `stop`.
-async fn serve_metrics(
-    server: &str,
-    addr: SocketAddr,
-    metrics: &Metrics,
-    stop: &CancellationToken,
-) -> Result<impl std::future::Future<Output = Result<(), ServeError>> + use<>, Failure> {
-    let (bound, serving) =
-        spawn_metrics(addr, metrics.clone(), stop.clone().cancelled_owned()).await?;
-    println!("{server} metrics on http://{bound}/metrics");
-    Ok(serving)
 }

@@ -1,5 +1,6 @@
 //! Starting servers: the four services and the gateway, each its own gRPC server with its own
-//! database.
+//! database. `partnerhub dev` starts all five from one [`Configuration`], `partnerhub serve` one
+//! of them from the same kind of configuration, the tests all five on free ports.
 
 use partnerhub_gateway::{Backends, Tokens};
 use partnerhub_kit::metrics::Metrics;
@@ -7,23 +8,154 @@ use partnerhub_kit::server::{Limits, ServeError, bind, spawn_metrics};
 use partnerhub_kit::store::{Database, OpenError, sqlite_url};
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Endpoint;
 
-/// The four services, in the order they start.
-pub const SERVICES: [&str; 4] = ["tenants", "subscriptions", "relationships", "invitations"];
+/// The four services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    Tenants,
+    Subscriptions,
+    Relationships,
+    Invitations,
+}
 
-/// Where `partnerhub dev` listens unless told otherwise.
-pub const DEFAULT_GATEWAY: &str = "127.0.0.1:50051";
-/// Default ports of the four services, in [`SERVICES`] order.
-pub const DEFAULT_SERVICE_PORTS: [u16; 4] = [50052, 50053, 50054, 50055];
-/// The gateway's metrics port; the services' follow in [`SERVICES`] order.
+/// A server partnerhub runs: the gateway or one of the services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Server {
+    Service(Service),
+    Gateway,
+}
+
+impl Service {
+    /// The four, in the order they start.
+    pub const ALL: [Service; 4] = [
+        Service::Tenants,
+        Service::Subscriptions,
+        Service::Relationships,
+        Service::Invitations,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Service::Tenants => "tenants",
+            Service::Subscriptions => "subscriptions",
+            Service::Relationships => "relationships",
+            Service::Invitations => "invitations",
+        }
+    }
+
+    /// The service called `name`, if there is one.
+    pub fn named(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl From<Service> for Server {
+    fn from(service: Service) -> Self {
+        Server::Service(service)
+    }
+}
+
+impl Server {
+    /// The five, services first (the gateway needs them), the gateway last.
+    pub const ALL: [Server; 5] = [
+        Server::Service(Service::Tenants),
+        Server::Service(Service::Subscriptions),
+        Server::Service(Service::Relationships),
+        Server::Service(Service::Invitations),
+        Server::Gateway,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Server::Service(service) => service.name(),
+            Server::Gateway => "gateway",
+        }
+    }
+
+    /// How its metrics endpoint is named in messages.
+    const fn metrics_name(self) -> &'static str {
+        match self {
+            Server::Service(Service::Tenants) => "tenants metrics",
+            Server::Service(Service::Subscriptions) => "subscriptions metrics",
+            Server::Service(Service::Relationships) => "relationships metrics",
+            Server::Service(Service::Invitations) => "invitations metrics",
+            Server::Gateway => "gateway metrics",
+        }
+    }
+
+    /// Its place among the default ports: the gateway's come first, the services' follow.
+    pub const fn place(self) -> u16 {
+        match self {
+            Server::Gateway => 0,
+            Server::Service(Service::Tenants) => 1,
+            Server::Service(Service::Subscriptions) => 2,
+            Server::Service(Service::Relationships) => 3,
+            Server::Service(Service::Invitations) => 4,
+        }
+    }
+
+    /// Where it listens unless told otherwise: 127.0.0.1:50051 for the gateway, :50052..:50055
+    /// for the services.
+    pub fn default_listen(self) -> SocketAddr {
+        SocketAddr::new(LOOPBACK, GATEWAY_PORT + self.place())
+    }
+
+    /// Where it serves metrics unless told otherwise: 127.0.0.1:9464 for the gateway,
+    /// :9465..:9468 for the services.
+    pub fn default_metrics(self) -> SocketAddr {
+        SocketAddr::new(LOOPBACK, METRICS_PORT + self.place())
+    }
+
+    /// Opens its database (the gateway's keeps the audit trail), migrated.
+    pub async fn open_database(self, url: &str) -> Result<Database, StartError> {
+        let opened = match self {
+            Server::Service(Service::Tenants) => partnerhub_tenants::open(url).await,
+            Server::Service(Service::Subscriptions) => partnerhub_subscriptions::open(url).await,
+            Server::Service(Service::Relationships) => partnerhub_relationships::open(url).await,
+            Server::Service(Service::Invitations) => partnerhub_invitations::open(url).await,
+            Server::Gateway => partnerhub_gateway::audit::open(url).await,
+        };
+        opened.map_err(|source| StartError::Database {
+            service: self.name(),
+            source,
+        })
+    }
+}
+
+/// `partnerhub serve <server>` and `partnerhub migrate <server>…` take the servers by name.
+impl clap::ValueEnum for Server {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Server::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+/// The services' names, in the order they start.
+pub const SERVICES: [&str; 4] = [
+    Service::Tenants.name(),
+    Service::Subscriptions.name(),
+    Service::Relationships.name(),
+    Service::Invitations.name(),
+];
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// The gateway's default port; the services' follow.
+pub const GATEWAY_PORT: u16 = 50051;
+/// The gateway's default metrics port; the services' follow.
 /// (9464, the OpenTelemetry Prometheus exporter's port, rather than 9090, Prometheus' own.)
-pub const DEFAULT_METRICS_PORT: u16 = 9464;
+pub const METRICS_PORT: u16 = 9464;
 
 /// Why something did not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,39 +172,78 @@ pub enum StartError {
     },
     #[error(transparent)]
     Key(#[from] partnerhub_gateway::token::KeyError),
-    #[error(
-        "unknown service {0:?}; one of tenants, subscriptions, relationships, invitations, gateway"
-    )]
-    UnknownService(String),
     #[error("{0} stopped unexpectedly")]
     Stopped(&'static str),
     #[error("bad service address {0:?}: {1}")]
     Address(String, String),
 }
 
-/// How to run the whole system.
+/// Everything the servers run by, a section per server.
 #[derive(Debug, Clone)]
-pub struct SystemConfig {
-    /// SQLite files and the dev signing key live here.
-    pub data_dir: PathBuf,
-    /// A `postgres://` URL: each service gets its own database on that server, named after the
-    /// URL's database plus `_<service>` (e.g. `partnerhub_tenants`). `None`: SQLite files.
-    pub database_url: Option<String>,
-    /// The gateway's address.
-    pub gateway: SocketAddr,
-    /// The services' addresses, in [`SERVICES`] order (port 0: any free port).
-    pub services: [SocketAddr; 4],
-    /// The gateway's Ed25519 signing key (PKCS#8 PEM); created if missing.
-    pub signing_key: PathBuf,
-    /// How long access tokens last.
-    pub token_lifetime: Duration,
+pub struct Configuration {
+    pub storage: Storage,
     /// Limits of every server.
     pub limits: Limits,
-    /// Where each server serves its Prometheus metrics, the gateway first, then the services in
-    /// [`SERVICES`] order (port 0: any free port); `None`: not served.
-    pub metrics: Option<[SocketAddr; 5]>,
-    /// What the services need besides their databases (the tenants channel is made here).
+    pub gateway: GatewaySection,
+    pub tenants: Section,
+    pub subscriptions: Section,
+    pub relationships: Section,
+    pub invitations: Section,
+    /// What the services need besides their databases and each other.
     pub settings: Settings,
+}
+
+/// Where the databases are.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    /// SQLite files (one per server) and the dev signing key live here.
+    pub data_dir: PathBuf,
+    /// A `postgres://` URL: each server gets its own database on that server, named after the
+    /// URL's database plus `_<server>` (e.g. `partnerhub_tenants`). `None`: SQLite files.
+    pub database_url: Option<String>,
+}
+
+impl Storage {
+    /// The database URL of `server`.
+    pub fn url(&self, server: Server) -> String {
+        database_url(self.database_url.as_deref(), &self.data_dir, server.name())
+    }
+}
+
+/// Where one server listens and serves its metrics, and where the others call it.
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// Its gRPC address (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Where it serves Prometheus metrics (port 0: any free port); `None`: not served.
+    pub metrics: Option<SocketAddr>,
+    /// Where the other servers call it; `None`: where it listens, started in the same process.
+    pub url: Option<String>,
+}
+
+/// The gateway's section.
+#[derive(Debug, Clone)]
+pub struct GatewaySection {
+    pub server: Section,
+    /// Its Ed25519 signing key (PKCS#8 PEM).
+    pub signing_key: PathBuf,
+    /// Whether to create the signing key if it is missing (`dev`); a deployment brings its own.
+    pub create_signing_key: bool,
+    /// How long access tokens last.
+    pub token_lifetime: Duration,
+}
+
+impl Configuration {
+    /// The section of `server`.
+    pub fn section(&self, server: Server) -> &Section {
+        match server {
+            Server::Gateway => &self.gateway.server,
+            Server::Service(Service::Tenants) => &self.tenants,
+            Server::Service(Service::Subscriptions) => &self.subscriptions,
+            Server::Service(Service::Relationships) => &self.relationships,
+            Server::Service(Service::Invitations) => &self.invitations,
+        }
+    }
 }
 
 /// Settings of the services, besides addresses and databases.
@@ -89,16 +260,19 @@ pub struct Settings {
     pub shutdown: CancellationToken,
 }
 
-/// The running system.
+/// Where a started server is.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub listen: SocketAddr,
+    pub metrics: Option<SocketAddr>,
+}
+
+/// The running servers.
 pub struct Running {
-    /// Where the gateway listens.
-    pub gateway: SocketAddr,
-    /// Where each service listens, in [`SERVICES`] order.
-    pub services: [SocketAddr; 4],
-    /// Where the metrics are served, in [`SystemConfig::metrics`] order.
-    pub metrics: Option<[SocketAddr; 5]>,
-    /// The token issuer the gateway uses (tests use it for operator tokens).
-    pub tokens: Tokens,
+    /// Where each started server listens.
+    pub bound: BTreeMap<Server, Bound>,
+    /// The token issuer the gateway uses, when it runs (tests use it for operator tokens).
+    pub tokens: Option<Tokens>,
     shutdown: CancellationToken,
     tasks: JoinSet<(&'static str, Result<(), ServeError>)>,
 }
@@ -111,10 +285,7 @@ impl Running {
     }
 
     /// Runs until `signal` resolves or a server stops on its own (an error), then stops all.
-    pub async fn run_until(
-        mut self,
-        signal: impl std::future::Future<Output = ()>,
-    ) -> Result<(), StartError> {
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), StartError> {
         let outcome = tokio::select! {
             _ = signal => Ok(()),
             Some(done) = self.tasks.join_next() => match done {
@@ -128,18 +299,18 @@ impl Running {
     }
 }
 
-/// The database URL of one service: its SQLite file under `data_dir`, or its own database on
+/// The database URL of one server: its SQLite file under `data_dir`, or its own database on
 /// the PostgreSQL server of `base`.
-pub fn database_url(base: Option<&str>, data_dir: &Path, service: &str) -> String {
+pub fn database_url(base: Option<&str>, data_dir: &Path, server: &str) -> String {
     let Some(base) = base else {
-        return sqlite_url(data_dir, service);
+        return sqlite_url(data_dir, server);
     };
     let (url, query) = match base.split_once('?') {
         Some((u, q)) => (u, format!("?{q}")),
         None => (base, String::new()),
     };
     let authority_start = url.find("://").map(|i| i + 3).unwrap_or(0);
-    let (server, database) = match url[authority_start..].find('/') {
+    let (host, database) = match url[authority_start..].find('/') {
         Some(slash) => url.split_at(authority_start + slash),
         None => (url, ""),
     };
@@ -149,29 +320,12 @@ pub fn database_url(base: Option<&str>, data_dir: &Path, service: &str) -> Strin
     } else {
         database
     };
-    format!("{server}/{database}_{service}{query}")
+    format!("{host}/{database}_{server}{query}")
 }
 
-/// Opens one service's database (or the gateway's, which keeps the audit trail).
-pub async fn open_database(service: &'static str, url: &str) -> Result<Database, StartError> {
-    let result = match service {
-        "tenants" => partnerhub_tenants::open(url).await,
-        "subscriptions" => partnerhub_subscriptions::open(url).await,
-        "relationships" => partnerhub_relationships::open(url).await,
-        "invitations" => partnerhub_invitations::open(url).await,
-        "gateway" => partnerhub_gateway::audit::open(url).await,
-        other => return Err(StartError::UnknownService(other.to_string())),
-    };
-    result.map_err(|source| StartError::Database { service, source })
-}
-
-/// The name of a service as `'static`, or UNKNOWN_SERVICE.
-pub fn service_name(name: &str) -> Result<&'static str, StartError> {
-    SERVICES
-        .iter()
-        .find(|s| **s == name)
-        .copied()
-        .ok_or_else(|| StartError::UnknownService(name.into()))
+/// Opens one server's database.
+pub async fn open_database(server: impl Into<Server>, url: &str) -> Result<Database, StartError> {
+    server.into().open_database(url).await
 }
 
 /// The services other services call.
@@ -185,15 +339,15 @@ pub struct Peers {
 
 /// One service's server, ready to run on a bound listener; `peers` are the services it asks.
 pub fn service_server(
-    service: &'static str,
+    service: Service,
     db: Database,
     peers: &Peers,
     settings: &Settings,
 ) -> partnerhub_kit::server::Server {
     let tenants = peers.tenants.clone();
     match service {
-        "tenants" => partnerhub_tenants::server(db),
-        "subscriptions" => partnerhub_subscriptions::server_until(
+        Service::Tenants => partnerhub_tenants::server(db),
+        Service::Subscriptions => partnerhub_subscriptions::server_until(
             db,
             partnerhub_subscriptions::Deps {
                 clock: settings.clock.clone(),
@@ -202,14 +356,14 @@ pub fn service_server(
             },
             settings.shutdown.clone(),
         ),
-        "relationships" => partnerhub_relationships::server(
+        Service::Relationships => partnerhub_relationships::server(
             db,
             partnerhub_relationships::Deps {
                 clock: settings.clock.clone(),
                 tenants,
             },
         ),
-        _ => {
+        Service::Invitations => {
             let mut deps = partnerhub_invitations::Deps::new(tenants, peers.subscriptions.clone());
             deps.clock = settings.clock.clone();
             deps.links = settings.links.clone();
@@ -230,131 +384,121 @@ pub fn channel(uri: &str) -> Result<Peer, StartError> {
     Ok(Peer::new(endpoint.connect_lazy()))
 }
 
-/// The services behind a gateway, from their URIs in [`SERVICES`] order.
-pub fn backends(uris: [&str; 4]) -> Result<Backends, StartError> {
-    Ok(Backends {
-        tenants: channel(uris[0])?,
-        subscriptions: channel(uris[1])?,
-        relationships: channel(uris[2])?,
-        invitations: channel(uris[3])?,
-    })
-}
+type Serving = Pin<Box<dyn Future<Output = Result<(), ServeError>> + Send>>;
 
-/// Starts the four services and the gateway. Everything is bound and migrated before this
-/// returns, so callers can use the addresses at once.
-pub async fn start(config: SystemConfig) -> Result<Running, StartError> {
-    partnerhub_gateway::token::ensure_key_file(&config.signing_key)?;
-    let tokens = Tokens::from_pem_file(&config.signing_key, config.token_lifetime)?;
-    let mut databases = Vec::new();
-    for service in SERVICES {
-        let url = database_url(config.database_url.as_deref(), &config.data_dir, service);
-        databases.push(open_database(service, &url).await?);
-    }
-    let gateway_db = open_database(
-        "gateway",
-        &database_url(config.database_url.as_deref(), &config.data_dir, "gateway"),
-    )
-    .await?;
-    // Bind every listener first: the services find each other by the bound addresses.
-    let mut listeners = Vec::new();
-    let mut addresses = config.services;
-    for (i, service) in SERVICES.into_iter().enumerate() {
-        let listener = bind(config.services[i])
-            .await
-            .map_err(|source| StartError::Serve { service, source })?;
-        addresses[i] = listener.local_addr().map_err(|e| StartError::Serve {
-            service,
-            source: ServeError::Bind {
-                addr: config.services[i],
-                source: e,
-            },
-        })?;
-        listeners.push(listener);
-    }
-    let peers = Peers {
-        tenants: channel(&format!("http://{}", addresses[0]))?,
-        relationships: channel(&format!("http://{}", addresses[2]))?,
-        subscriptions: channel(&format!("http://{}", addresses[1]))?,
+/// Starts `servers` as `config` says, each with its database and metrics. Everything is bound
+/// and migrated before this returns, so callers can use the addresses at once.
+pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running, StartError> {
+    let tokens = if servers.contains(&Server::Gateway) {
+        let key = &config.gateway.signing_key;
+        if config.gateway.create_signing_key {
+            partnerhub_gateway::token::ensure_key_file(key)?;
+        }
+        Some(Tokens::from_pem_file(key, config.gateway.token_lifetime)?)
+    } else {
+        None
     };
+    let mut databases = BTreeMap::new();
+    for &server in servers {
+        let db = server.open_database(&config.storage.url(server)).await?;
+        databases.insert(server, db);
+    }
+    // Bind every listener first: the servers find each other by the bound addresses.
+    let mut listeners = BTreeMap::new();
+    let mut bound = BTreeMap::new();
+    for &server in servers {
+        let wanted = config.section(server).listen;
+        let failed = |source| StartError::Serve {
+            service: server.name(),
+            source,
+        };
+        let listener = bind(wanted).await.map_err(failed)?;
+        let listen = listener.local_addr().map_err(|source| {
+            failed(ServeError::Bind {
+                addr: wanted,
+                source,
+            })
+        })?;
+        listeners.insert(server, listener);
+        bound.insert(
+            server,
+            Bound {
+                listen,
+                metrics: None,
+            },
+        );
+    }
     let shutdown = config.settings.shutdown.clone();
     let mut tasks = JoinSet::new();
-    let registries: [Metrics; 5] = Default::default();
-    let mut metrics_addrs = None;
-    if let Some(addrs) = config.metrics {
-        let mut bound = addrs;
-        let names = [
-            "gateway metrics",
-            "tenants metrics",
-            "subscriptions metrics",
-            "relationships metrics",
-            "invitations metrics",
-        ];
-        for (i, name) in names.into_iter().enumerate() {
-            let stop = shutdown.clone();
+    let mut registries = BTreeMap::new();
+    for &server in servers {
+        let registry = Metrics::new();
+        if let Some(addr) = config.section(server).metrics {
+            let name = server.metrics_name();
             let (addr, serving) =
-                spawn_metrics(addrs[i], registries[i].clone(), stop.cancelled_owned())
+                spawn_metrics(addr, registry.clone(), shutdown.clone().cancelled_owned())
                     .await
                     .map_err(|source| StartError::Serve {
                         service: name,
                         source,
                     })?;
-            bound[i] = addr;
+            if let Some(b) = bound.get_mut(&server) {
+                b.metrics = Some(addr);
+            }
             tasks.spawn(async move { (name, serving.await) });
         }
-        metrics_addrs = Some(bound);
+        registries.insert(server, registry);
     }
-    for (i, ((service, db), listener)) in SERVICES
-        .into_iter()
-        .zip(databases)
-        .zip(listeners)
-        .enumerate()
-    {
-        let server = service_server(service, db, &peers, &config.settings)
-            .metrics(registries[i + 1].clone());
-        let (limits, stop) = (config.limits, shutdown.clone());
-        tasks.spawn(async move {
-            (
-                service,
-                server.run(listener, limits, stop.cancelled_owned()).await,
-            )
-        });
+    // Where each service is called: its URL, or where it was bound here.
+    let peer = |service: Service| {
+        let server = Server::Service(service);
+        match (&config.section(server).url, bound.get(&server)) {
+            (Some(url), _) => channel(url),
+            (None, Some(b)) => channel(&format!("http://{}", b.listen)),
+            (None, None) => Err(StartError::Address(
+                String::new(),
+                format!("no address for the {} service", service.name()),
+            )),
+        }
+    };
+    for (server, listener) in listeners {
+        // Each server in `listeners` got its database and registry above.
+        let (Some(db), Some(metrics)) = (databases.remove(&server), registries.remove(&server))
+        else {
+            continue;
+        };
+        let (limits, stop) = (config.limits, shutdown.clone().cancelled_owned());
+        let serving: Serving = match server {
+            Server::Service(service) => {
+                let peers = Peers {
+                    tenants: peer(Service::Tenants)?,
+                    relationships: peer(Service::Relationships)?,
+                    subscriptions: peer(Service::Subscriptions)?,
+                };
+                let built = service_server(service, db, &peers, &config.settings).metrics(metrics);
+                Box::pin(built.run(listener, limits, stop))
+            }
+            Server::Gateway => {
+                let backends = Backends {
+                    tenants: peer(Service::Tenants)?,
+                    subscriptions: peer(Service::Subscriptions)?,
+                    relationships: peer(Service::Relationships)?,
+                    invitations: peer(Service::Invitations)?,
+                };
+                // Loaded above, as the gateway is among `servers`.
+                let Some(tokens) = tokens.clone() else {
+                    continue;
+                };
+                Box::pin(partnerhub_gateway::serve(
+                    listener, tokens, backends, db, limits, metrics, stop,
+                ))
+            }
+        };
+        let name = server.name();
+        tasks.spawn(async move { (name, serving.await) });
     }
-    let uris = addresses.map(|a| format!("http://{a}"));
-    let backends = backends([&uris[0], &uris[1], &uris[2], &uris[3]])?;
-    let listener = bind(config.gateway)
-        .await
-        .map_err(|source| StartError::Serve {
-            service: "gateway",
-            source,
-        })?;
-    let gateway = listener.local_addr().map_err(|e| StartError::Serve {
-        service: "gateway",
-        source: ServeError::Bind {
-            addr: config.gateway,
-            source: e,
-        },
-    })?;
-    let gateway_tokens = tokens.clone();
-    let gateway_metrics = registries[0].clone();
-    let limits = config.limits;
-    let stop = shutdown.clone();
-    tasks.spawn(async move {
-        let result = partnerhub_gateway::serve(
-            listener,
-            gateway_tokens,
-            backends,
-            gateway_db,
-            limits,
-            gateway_metrics,
-            stop.cancelled_owned(),
-        )
-        .await;
-        ("gateway", result)
-    });
     Ok(Running {
-        gateway,
-        services: addresses,
-        metrics: metrics_addrs,
+        bound,
         tokens,
         shutdown,
         tasks,
@@ -383,6 +527,24 @@ mod tests {
         assert_eq!(
             database_url(Some("postgres://h"), dir, "invitations"),
             "postgres://h/partnerhub_invitations"
+        );
+    }
+
+    #[test]
+    fn every_server_has_its_own_default_ports() {
+        let ports: Vec<(u16, u16)> = Server::ALL
+            .iter()
+            .map(|s| (s.default_listen().port(), s.default_metrics().port()))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                (50052, 9465),
+                (50053, 9466),
+                (50054, 9467),
+                (50055, 9468),
+                (50051, 9464)
+            ]
         );
     }
 }

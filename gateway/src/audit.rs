@@ -1,11 +1,13 @@
 //! The audit trail: every change made through the gateway (and every change refused there once
 //! the caller was known) is recorded with who, where, through which relationships, which method
-//! and resource, and how it ended. The gateway keeps it in its own database.
+//! and resource, and how it ended. The gateway keeps it in its own database. Which methods are
+//! changes, and which request field names their resource, is the authorization table's `Audit`
+//! column (`policy.rs`).
 //!
 //! A record is written before the caller gets the answer (the trailers wait for it), so what a
 //! caller was told happened is always in the trail.
 
-use crate::guard::{Access, Caller};
+use crate::policy::{Access, Caller, field_text};
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame};
 use partnerhub_kit::page::Page;
@@ -35,35 +37,6 @@ pub async fn open(url: &str) -> Result<Database, OpenError> {
     partnerhub_kit::store::open(url, &MIGRATIONS).await
 }
 
-/// Methods that change nothing, by the start of their name; everything else is audited.
-const READS: &[&str] = &[
-    "Get", "List", "Search", "Verify", "Preview", "Watch", "Check",
-];
-
-/// Request fields that name the resource a call is about, most specific first.
-const RESOURCE_FIELDS: &[&str] = &[
-    "user_id",
-    "user.id",
-    "subscription_id",
-    "subscription.id",
-    "relationship_id",
-    "invitation_id",
-    "order_id",
-    "offer.id",
-    "tenant.id",
-    "customer_tenant_id",
-    "tenant_id",
-    "partner_tenant_id",
-    "inviter_tenant_id",
-    "invitation.inviter_tenant_id",
-];
-
-/// Whether calls of this method are audited.
-pub fn audited(path: &str) -> bool {
-    let method = path.rsplit('/').next().unwrap_or(path);
-    !READS.iter().any(|r| method.starts_with(r))
-}
-
 /// An audit record waiting for its outcome.
 #[derive(Debug, Clone)]
 pub struct Draft {
@@ -80,17 +53,19 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// The record of a call to `path` by `caller`, acting where `access` says (`None`: refused
+    /// before that was known), about the resource whose id is in request field `resource`.
     pub fn new(
         path: &str,
         caller: &Caller,
         access: Option<&Access>,
         message: &DynamicMessage,
+        resource: Option<&str>,
     ) -> Self {
         let (user_id, user_name, actor) = match caller {
             Caller::Operator => (String::new(), "operator".to_string(), String::new()),
             Caller::User(p) => (p.user_id.clone(), p.user_name.clone(), p.tenant_id.clone()),
         };
-        let text = |field: &str| crate::guard::field_text(message, field);
         Draft {
             time: now_micros(),
             user_id,
@@ -102,12 +77,10 @@ impl Draft {
             actor_tenant_id: actor,
             relationship_ids: access.map(|a| a.through.clone()).unwrap_or_default(),
             method: path.trim_start_matches('/').to_string(),
-            resource_id: RESOURCE_FIELDS
-                .iter()
-                .map(|f| text(f))
-                .find(|v| !v.is_empty())
+            resource_id: resource
+                .map(|field| field_text(message, field))
                 .unwrap_or_default(),
-            request_id: text("request_id"),
+            request_id: field_text(message, "request_id"),
             call_id: partnerhub_kit::telemetry::current_request_id().unwrap_or_default(),
         }
     }

@@ -4,9 +4,10 @@
 //! (`policy.rs`) to the decoded request, then hands the call to the gateway's own services
 //! (auth, workflows) or forwards it, bytes unchanged, to the service that owns the method.
 
-use crate::audit::{self, Draft, Trail};
+use crate::audit::{Draft, Trail};
 use crate::error::{Error, relay};
-use crate::policy::{self, Rule};
+use crate::policy::{self, Audit, Rule, field_text};
+pub use crate::policy::{Access, Caller};
 use crate::token::{Refusal, Tokens};
 use bytes::{Buf, Bytes};
 use http_body_util::{BodyExt, Full, Limited};
@@ -18,7 +19,7 @@ use partnerhub_proto::relationships::{
 };
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::{tenants as pb, types::Role};
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,26 +32,6 @@ use tower::{Service, ServiceExt};
 
 /// The largest request message the gateway reads (as tonic's default).
 const MAX_MESSAGE: usize = 4 * 1024 * 1024;
-
-/// Who is calling; put in the request's extensions for the gateway's own handlers.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    Operator,
-    User(pb::Principal),
-}
-
-impl Caller {
-    pub fn roles(&self) -> Vec<Role> {
-        match self {
-            Caller::Operator => vec![Role::PlatformOperator],
-            Caller::User(p) => p
-                .roles
-                .iter()
-                .filter_map(|r| Role::try_from(*r).ok())
-                .collect(),
-        }
-    }
-}
 
 /// The services behind the gateway, by package.
 #[derive(Clone)]
@@ -198,7 +179,7 @@ impl State {
         if open_to_all(&path) {
             return Ok((http::Request::from_parts(parts, body), None));
         }
-        let Some(rule) = policy::rule(&path) else {
+        let Some((rule, audit)) = policy::lookup(&path) else {
             return Err(if path.contains("InternalService/") {
                 Error::InternalMethod(path).into()
             } else {
@@ -214,15 +195,20 @@ impl State {
         }
         let bytes = read_body(body).await?;
         let message = self.decode(&path, &bytes)?;
-        let audited = audit::audited(&path);
+        let draft = |access: Option<&Access>| match audit {
+            Audit::Read => None,
+            Audit::Change { resource } => {
+                Some(Draft::new(&path, &caller, access, &message, resource))
+            }
+        };
         let access = match self.authorize(&path, rule, &caller, &message).await {
             Ok(access) => access,
             Err(status) => {
-                let draft = audited.then(|| Draft::new(&path, &caller, None, &message));
+                let draft = draft(None);
                 return Err(Refused { status, draft });
             }
         };
-        let draft = audited.then(|| Draft::new(&path, &caller, Some(&access), &message));
+        let draft = draft(Some(&access));
         parts.headers.remove(http::header::AUTHORIZATION);
         if let Caller::User(p) = &caller {
             for (name, value) in [
@@ -330,19 +316,6 @@ async fn read_body(body: Body) -> Result<Bytes, tonic::Status> {
         .await
         .map(|c| c.to_bytes())
         .map_err(|e| Error::Malformed(format!("can't read the request: {e}")).into())
-}
-
-/// Where an admitted call acts, and through which relationships when delegated. Put in the
-/// request's extensions next to the [`Caller`].
-#[derive(Debug, Clone, Default)]
-pub struct Access {
-    /// The tenant the call acts in ("" for calls not about one tenant).
-    pub tenant_id: String,
-    /// The relationships that grant a partner's agent access to a customer; empty when the
-    /// caller acts in its own tenant.
-    pub through: Vec<String>,
-    /// The roles the caller holds there (delegated ones for an agent).
-    pub roles: Vec<Role>,
 }
 
 fn role_names(roles: &[Role]) -> String {
@@ -503,22 +476,4 @@ impl State {
             roles: effective,
         })
     }
-}
-
-/// The text of a (possibly nested, dotted) field; "" when unset.
-pub(crate) fn field_text(message: &DynamicMessage, path: &str) -> String {
-    let mut current = message.clone();
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let value = match current.get_field_by_name(part) {
-            Some(v) => v.into_owned(),
-            None => return String::new(),
-        };
-        match (value, parts.peek().is_some()) {
-            (Value::Message(m), true) => current = m,
-            (Value::String(s), false) => return s,
-            _ => return String::new(),
-        }
-    }
-    String::new()
 }

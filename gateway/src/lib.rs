@@ -10,7 +10,8 @@ pub mod policy;
 pub mod token;
 mod workflows;
 
-pub use guard::{Backends, Caller};
+pub use guard::Backends;
+pub use policy::Caller;
 pub use token::Tokens;
 
 use partnerhub_kit::metrics::Metrics;

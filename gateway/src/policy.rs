@@ -1,7 +1,13 @@
-//! The authorization table: for each public method, who may call it.
+//! The authorization table: for each public method, who may call it and whether its calls go in
+//! the audit trail.
 //!
 //! Read it as a table; the guard (`guard.rs`) applies it to every call and handlers never
 //! re-derive permissions. A method that is not in the table is not served through the gateway.
+//!
+//! Its columns: the method, its [`Rule`], and its [`Audit`]: `READ` (not recorded), `CHANGE`
+//! (recorded, about no one resource) or `change(field)` (recorded, about the resource whose id is
+//! in request field `field`). A new method is in the trail or not because its row says so, never
+//! because of how its name starts.
 //!
 //! - `Anyone`: any signed-in user (and the operator).
 //! - `Operator`: the platform operator only.
@@ -23,7 +29,8 @@
 //! roles reset only non-admins' passwords) is the tenants service's rule, applied to the roles
 //! the gateway passes on (`kit::caller::ROLES`).
 
-use partnerhub_proto::types::Role;
+use partnerhub_proto::{tenants as pb, types::Role};
+use prost_reflect::{DynamicMessage, Value};
 
 /// Who may call a method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +51,25 @@ pub enum Rule {
         fields: &'static [&'static str],
         roles: &'static [Role],
     },
+}
+
+/// Whether calls of a method go in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// A read: not recorded.
+    Read,
+    /// A change: recorded, with the id in request field `resource` (when named) as the resource
+    /// it is about.
+    Change { resource: Option<&'static str> },
+}
+
+const READ: Audit = Audit::Read;
+const CHANGE: Audit = Audit::Change { resource: None };
+
+const fn change(resource: &'static str) -> Audit {
+    Audit::Change {
+        resource: Some(resource),
+    }
 }
 
 /// Any user of the tenant, whatever its roles.
@@ -118,73 +144,76 @@ const fn member(field: &'static str, roles: &'static [Role]) -> Rule {
     }
 }
 
-/// The table: full method path → rule.
+/// The table: full method path → rule, audit.
 #[rustfmt::skip]
-pub static TABLE: &[(&str, Rule)] = &[
+pub static TABLE: &[(&str, Rule, Audit)] = &[
     // partnerhub.gateway.v1.AuthService (SignIn needs no token and is not listed).
-    ("/partnerhub.gateway.v1.AuthService/ChangePassword", Rule::Anyone),
+    ("/partnerhub.gateway.v1.AuthService/ChangePassword", Rule::Anyone, CHANGE),
     // partnerhub.gateway.v1.WorkflowService
     // A global admin; for an advisor's trial or purchase offer also a billing admin (the
     // workflow tells the kinds apart).
-    ("/partnerhub.gateway.v1.WorkflowService/AcceptInvitation", member("tenant_id", BILLING_READERS)),
-    ("/partnerhub.gateway.v1.WorkflowService/CreateCustomer", member("partner_tenant_id", SELLERS)),
-    ("/partnerhub.gateway.v1.WorkflowService/AddSubscriptions", member("partner_tenant_id", SELLERS)),
+    ("/partnerhub.gateway.v1.WorkflowService/AcceptInvitation", member("tenant_id", BILLING_READERS), change("tenant_id")),
+    ("/partnerhub.gateway.v1.WorkflowService/CreateCustomer", member("partner_tenant_id", SELLERS), change("partner_tenant_id")),
+    ("/partnerhub.gateway.v1.WorkflowService/AddSubscriptions", member("partner_tenant_id", SELLERS), change("customer_tenant_id")),
     // The customer's global or billing admin, or the billing partner's staff (the subscriptions
     // service checks which tenant may change the subscription).
-    ("/partnerhub.gateway.v1.WorkflowService/SetPartnerOfRecord", tenant("tenant_id", PURCHASE_MANAGERS)),
+    ("/partnerhub.gateway.v1.WorkflowService/SetPartnerOfRecord", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     // partnerhub.gateway.v1.AuditService: a tenant's global admin reads its trail.
-    ("/partnerhub.gateway.v1.AuditService/ListAuditEvents", own("tenant_id", GLOBAL_ADMIN)),
+    ("/partnerhub.gateway.v1.AuditService/ListAuditEvents", own("tenant_id", GLOBAL_ADMIN), READ),
     // partnerhub.tenants.v1.TenantService
-    ("/partnerhub.tenants.v1.TenantService/CreatePartner", Rule::Operator),
-    ("/partnerhub.tenants.v1.TenantService/GetTenant", tenant("tenant_id", ANY_USER)),
-    ("/partnerhub.tenants.v1.TenantService/ListTenants", Rule::Operator),
-    ("/partnerhub.tenants.v1.TenantService/UpdateTenant", tenant("tenant.id", GLOBAL_ADMIN)),
-    ("/partnerhub.tenants.v1.TenantService/VerifyPartnerId", Rule::Anyone),
-    ("/partnerhub.tenants.v1.TenantService/SearchPartners", Rule::Anyone),
-    ("/partnerhub.tenants.v1.TenantService/CreateUser", delegable("tenant_id", USER_MANAGERS)),
-    ("/partnerhub.tenants.v1.TenantService/GetUser", tenant("tenant_id", USER_READERS)),
-    ("/partnerhub.tenants.v1.TenantService/ListUsers", tenant("tenant_id", USER_READERS)),
-    ("/partnerhub.tenants.v1.TenantService/UpdateUser", delegable("tenant_id", USER_MANAGERS)),
-    ("/partnerhub.tenants.v1.TenantService/DeleteUser", delegable("tenant_id", USER_MANAGERS)),
-    ("/partnerhub.tenants.v1.TenantService/ResetPassword", delegable("tenant_id", PASSWORD_RESETTERS)),
-    ("/partnerhub.tenants.v1.TenantService/AcceptAgreement", member("tenant_id", GLOBAL_ADMIN)),
-    ("/partnerhub.tenants.v1.TenantService/ListAgreements", tenant("tenant_id", BILLING_READERS)),
+    ("/partnerhub.tenants.v1.TenantService/CreatePartner", Rule::Operator, CHANGE),
+    ("/partnerhub.tenants.v1.TenantService/GetTenant", tenant("tenant_id", ANY_USER), READ),
+    ("/partnerhub.tenants.v1.TenantService/ListTenants", Rule::Operator, READ),
+    ("/partnerhub.tenants.v1.TenantService/UpdateTenant", tenant("tenant.id", GLOBAL_ADMIN), change("tenant.id")),
+    ("/partnerhub.tenants.v1.TenantService/VerifyPartnerId", Rule::Anyone, READ),
+    ("/partnerhub.tenants.v1.TenantService/SearchPartners", Rule::Anyone, READ),
+    ("/partnerhub.tenants.v1.TenantService/CreateUser", delegable("tenant_id", USER_MANAGERS), change("tenant_id")),
+    ("/partnerhub.tenants.v1.TenantService/GetUser", tenant("tenant_id", USER_READERS), READ),
+    ("/partnerhub.tenants.v1.TenantService/ListUsers", tenant("tenant_id", USER_READERS), READ),
+    ("/partnerhub.tenants.v1.TenantService/UpdateUser", delegable("tenant_id", USER_MANAGERS), change("user.id")),
+    ("/partnerhub.tenants.v1.TenantService/DeleteUser", delegable("tenant_id", USER_MANAGERS), change("user_id")),
+    ("/partnerhub.tenants.v1.TenantService/ResetPassword", delegable("tenant_id", PASSWORD_RESETTERS), change("user_id")),
+    ("/partnerhub.tenants.v1.TenantService/AcceptAgreement", member("tenant_id", GLOBAL_ADMIN), change("tenant_id")),
+    ("/partnerhub.tenants.v1.TenantService/ListAgreements", tenant("tenant_id", BILLING_READERS), READ),
     // partnerhub.relationships.v1.RelationshipService
     ("/partnerhub.relationships.v1.RelationshipService/ListRelationships",
-        Rule::OwnList { fields: &["partner_tenant_id", "client_tenant_id"], roles: RELATIONSHIP_READERS }),
-    ("/partnerhub.relationships.v1.RelationshipService/GetRelationship", own("tenant_id", RELATIONSHIP_READERS)),
-    ("/partnerhub.relationships.v1.RelationshipService/ListPartnersOfCustomer", own("customer_tenant_id", BILLING_READERS)),
-    ("/partnerhub.relationships.v1.RelationshipService/ListCustomersOfPartner", own("partner_tenant_id", RELATIONSHIP_READERS)),
-    ("/partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles", member("customer_tenant_id", GLOBAL_ADMIN)),
-    ("/partnerhub.relationships.v1.RelationshipService/TerminateRelationship", member("tenant_id", RELATIONSHIP_ENDERS)),
+        Rule::OwnList { fields: &["partner_tenant_id", "client_tenant_id"], roles: RELATIONSHIP_READERS }, READ),
+    ("/partnerhub.relationships.v1.RelationshipService/GetRelationship", own("tenant_id", RELATIONSHIP_READERS), READ),
+    ("/partnerhub.relationships.v1.RelationshipService/ListPartnersOfCustomer", own("customer_tenant_id", BILLING_READERS), READ),
+    ("/partnerhub.relationships.v1.RelationshipService/ListCustomersOfPartner", own("partner_tenant_id", RELATIONSHIP_READERS), READ),
+    ("/partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles", member("customer_tenant_id", GLOBAL_ADMIN), change("customer_tenant_id")),
+    ("/partnerhub.relationships.v1.RelationshipService/TerminateRelationship", member("tenant_id", RELATIONSHIP_ENDERS), change("relationship_id")),
     // partnerhub.invitations.v1.InvitationService
-    ("/partnerhub.invitations.v1.InvitationService/CreateInvitation", member("invitation.inviter_tenant_id", INVITERS)),
-    ("/partnerhub.invitations.v1.InvitationService/GetInvitation", own("inviter_tenant_id", INVITERS)),
-    ("/partnerhub.invitations.v1.InvitationService/ListInvitations", own("inviter_tenant_id", INVITERS)),
-    ("/partnerhub.invitations.v1.InvitationService/PreviewInvitation", Rule::Anyone),
-    ("/partnerhub.invitations.v1.InvitationService/DeclineInvitation", member("tenant_id", GLOBAL_ADMIN)),
-    ("/partnerhub.invitations.v1.InvitationService/RevokeInvitation", member("inviter_tenant_id", INVITERS)),
+    ("/partnerhub.invitations.v1.InvitationService/CreateInvitation", member("invitation.inviter_tenant_id", INVITERS), change("invitation.inviter_tenant_id")),
+    ("/partnerhub.invitations.v1.InvitationService/GetInvitation", own("inviter_tenant_id", INVITERS), READ),
+    ("/partnerhub.invitations.v1.InvitationService/ListInvitations", own("inviter_tenant_id", INVITERS), READ),
+    ("/partnerhub.invitations.v1.InvitationService/PreviewInvitation", Rule::Anyone, READ),
+    ("/partnerhub.invitations.v1.InvitationService/DeclineInvitation", member("tenant_id", GLOBAL_ADMIN), change("tenant_id")),
+    ("/partnerhub.invitations.v1.InvitationService/RevokeInvitation", member("inviter_tenant_id", INVITERS), change("invitation_id")),
     // partnerhub.subscriptions.v1.SubscriptionService
-    ("/partnerhub.subscriptions.v1.SubscriptionService/ListOffers", Rule::Anyone),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/GetOffer", Rule::Anyone),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/CreateOffer", Rule::Operator),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/PlaceOrder", member("partner_tenant_id", SELLERS)),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/GetOrder", tenant("tenant_id", PURCHASE_READERS)),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ListOffers", Rule::Anyone, READ),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/GetOffer", Rule::Anyone, READ),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/CreateOffer", Rule::Operator, change("offer.id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/PlaceOrder", member("partner_tenant_id", SELLERS), change("customer_tenant_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/GetOrder", tenant("tenant_id", PURCHASE_READERS), READ),
     ("/partnerhub.subscriptions.v1.SubscriptionService/ListOrders",
-        Rule::OwnList { fields: &["customer_tenant_id", "partner_tenant_id"], roles: PURCHASE_READERS }),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/GetSubscription", tenant("tenant_id", PURCHASE_READERS)),
+        Rule::OwnList { fields: &["customer_tenant_id", "partner_tenant_id"], roles: PURCHASE_READERS }, READ),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/GetSubscription", tenant("tenant_id", PURCHASE_READERS), READ),
     ("/partnerhub.subscriptions.v1.SubscriptionService/ListSubscriptions",
-        Rule::OwnList { fields: &["customer_tenant_id", "billing_partner_tenant_id", "indirect_reseller_id"], roles: PURCHASE_READERS }),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/UpdateSubscription", tenant("tenant_id", PURCHASE_MANAGERS)),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/SuspendSubscription", tenant("tenant_id", PURCHASE_MANAGERS)),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/ReactivateSubscription", tenant("tenant_id", PURCHASE_MANAGERS)),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/CancelSubscription", tenant("tenant_id", PURCHASE_MANAGERS)),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/WatchSubscriptionEvents", own("partner_tenant_id", PURCHASE_READERS)),
+        Rule::OwnList { fields: &["customer_tenant_id", "billing_partner_tenant_id", "indirect_reseller_id"], roles: PURCHASE_READERS }, READ),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/UpdateSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription.id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/SuspendSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ReactivateSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/CancelSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/WatchSubscriptionEvents", own("partner_tenant_id", PURCHASE_READERS), READ),
 ];
 
-/// The rule of a method, if the gateway serves it.
-pub fn rule(method: &str) -> Option<Rule> {
-    TABLE.iter().find(|(m, _)| *m == method).map(|(_, r)| *r)
+/// The rule and audit of a method, if the gateway serves it.
+pub fn lookup(method: &str) -> Option<(Rule, Audit)> {
+    TABLE
+        .iter()
+        .find(|(m, _, _)| *m == method)
+        .map(|(_, rule, audit)| (*rule, *audit))
 }
 
 /// Whether a user holding `held` satisfies `roles` (`ANY_USER` is satisfied by anyone).
@@ -206,40 +235,213 @@ pub fn delegated_roles(partner_roles: &[Role], granted: &[Role]) -> Vec<Role> {
     }
 }
 
+/// Who is calling; put in the request's extensions for the gateway's own handlers.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Operator,
+    User(pb::Principal),
+}
+
+impl Caller {
+    pub fn roles(&self) -> Vec<Role> {
+        match self {
+            Caller::Operator => vec![Role::PlatformOperator],
+            Caller::User(p) => p
+                .roles
+                .iter()
+                .filter_map(|r| Role::try_from(*r).ok())
+                .collect(),
+        }
+    }
+}
+
+/// Where an admitted call acts, and through which relationships when delegated. Put in the
+/// request's extensions next to the [`Caller`].
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The tenant the call acts in ("" for calls not about one tenant).
+    pub tenant_id: String,
+    /// The relationships that grant a partner's agent access to a customer; empty when the
+    /// caller acts in its own tenant.
+    pub through: Vec<String>,
+    /// The roles the caller holds there (delegated ones for an agent).
+    pub roles: Vec<Role>,
+}
+
+/// The text of a (possibly nested, dotted) field; "" when unset.
+pub fn field_text(message: &DynamicMessage, path: &str) -> String {
+    let mut current = message.clone();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let value = match current.get_field_by_name(part) {
+            Some(v) => v.into_owned(),
+            None => return String::new(),
+        };
+        match (value, parts.peek().is_some()) {
+            (Value::Message(m), true) => current = m,
+            (Value::String(s), false) => return s,
+            _ => return String::new(),
+        }
+    }
+    String::new()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use prost_reflect::DescriptorPool;
 
+    /// The method of a table entry, from the public descriptors.
+    fn method(pool: &DescriptorPool, path: &str) -> prost_reflect::MethodDescriptor {
+        let (service, name) = path[1..].split_once('/').unwrap();
+        let service = pool
+            .get_service_by_name(service)
+            .unwrap_or_else(|| panic!("{path}"));
+        service
+            .methods()
+            .find(|m| m.name() == name)
+            .unwrap_or_else(|| panic!("{path}"))
+    }
+
+    /// The (possibly nested, dotted) field of a request, failing the test if it has none.
+    fn field(
+        input: prost_reflect::MessageDescriptor,
+        path: &str,
+    ) -> prost_reflect::FieldDescriptor {
+        let mut message = input;
+        let mut parts = path.split('.').peekable();
+        loop {
+            let part = parts.next().unwrap();
+            let f = message
+                .get_field_by_name(part)
+                .unwrap_or_else(|| panic!("{}: no {path}", message.full_name()));
+            if parts.peek().is_none() {
+                return f;
+            }
+            message = f.kind().as_message().unwrap().clone();
+        }
+    }
+
     #[test]
     fn every_entry_names_a_real_public_method_and_field() {
         let pool = DescriptorPool::decode(partnerhub_proto::PUBLIC_DESCRIPTORS).unwrap();
-        for (method, rule) in TABLE {
-            let (service, name) = method[1..].split_once('/').unwrap();
-            let service = pool
-                .get_service_by_name(service)
-                .unwrap_or_else(|| panic!("{method}"));
-            let m = service
-                .methods()
-                .find(|m| m.name() == name)
-                .unwrap_or_else(|| panic!("{method}"));
+        for (path, rule, _) in TABLE {
+            let input = method(&pool, path).input();
             let fields: &[&str] = match rule {
                 Rule::InTenant { field, .. } => std::slice::from_ref(field),
                 Rule::OwnList { fields, .. } => fields,
                 _ => &[],
             };
-            for field in fields {
-                let mut message = m.input();
-                let mut parts = field.split('.').peekable();
-                while let Some(part) = parts.next() {
-                    let f = message
-                        .get_field_by_name(part)
-                        .unwrap_or_else(|| panic!("{method}: {field}"));
-                    if parts.peek().is_some() {
-                        message = f.kind().as_message().unwrap().clone();
-                    }
-                }
+            for name in fields {
+                field(input.clone(), name);
             }
+        }
+    }
+
+    #[test]
+    fn every_audited_resource_is_a_string_field_of_the_request() {
+        let pool = DescriptorPool::decode(partnerhub_proto::PUBLIC_DESCRIPTORS).unwrap();
+        for (path, _, audit) in TABLE {
+            if let Audit::Change {
+                resource: Some(resource),
+            } = audit
+            {
+                let f = field(method(&pool, path).input(), resource);
+                assert!(
+                    f.kind() == prost_reflect::Kind::String && !f.is_list(),
+                    "{path}: {resource} is no id"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reads_are_not_audited_and_changes_are() {
+        let pool = DescriptorPool::decode(partnerhub_proto::PUBLIC_DESCRIPTORS).unwrap();
+        for (path, _, audit) in TABLE {
+            let m = method(&pool, path);
+            let name = m.name();
+            // AIP-131/132 reads; a request that carries a request id (AIP-155) is a write.
+            let read = ["Get", "List"].iter().any(|verb| name.starts_with(verb));
+            let write = ["Create", "Update", "Delete"]
+                .iter()
+                .any(|verb| name.starts_with(verb))
+                || m.input().get_field_by_name("request_id").is_some();
+            if read {
+                assert_eq!(*audit, Audit::Read, "{path}");
+            }
+            if write {
+                assert_ne!(*audit, Audit::Read, "{path}");
+            }
+        }
+        let audited = |path: &str| lookup(path).map(|(_, audit)| audit);
+        // Reads whose names are no standard verb.
+        for name in [
+            "tenants.v1.TenantService/VerifyPartnerId",
+            "tenants.v1.TenantService/SearchPartners",
+            "invitations.v1.InvitationService/PreviewInvitation",
+            "subscriptions.v1.SubscriptionService/WatchSubscriptionEvents",
+        ] {
+            assert_eq!(audited(&format!("/partnerhub.{name}")), Some(Audit::Read));
+        }
+        // Changes whose names are no standard verb, with the resource each is about.
+        for (name, resource) in [
+            ("gateway.v1.AuthService/ChangePassword", None),
+            (
+                "gateway.v1.WorkflowService/AcceptInvitation",
+                Some("tenant_id"),
+            ),
+            (
+                "gateway.v1.WorkflowService/AddSubscriptions",
+                Some("customer_tenant_id"),
+            ),
+            (
+                "gateway.v1.WorkflowService/SetPartnerOfRecord",
+                Some("subscription_id"),
+            ),
+            ("tenants.v1.TenantService/ResetPassword", Some("user_id")),
+            (
+                "tenants.v1.TenantService/AcceptAgreement",
+                Some("tenant_id"),
+            ),
+            (
+                "relationships.v1.RelationshipService/RemoveAdminRoles",
+                Some("customer_tenant_id"),
+            ),
+            (
+                "relationships.v1.RelationshipService/TerminateRelationship",
+                Some("relationship_id"),
+            ),
+            (
+                "invitations.v1.InvitationService/DeclineInvitation",
+                Some("tenant_id"),
+            ),
+            (
+                "invitations.v1.InvitationService/RevokeInvitation",
+                Some("invitation_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/PlaceOrder",
+                Some("customer_tenant_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/SuspendSubscription",
+                Some("subscription_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/ReactivateSubscription",
+                Some("subscription_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/CancelSubscription",
+                Some("subscription_id"),
+            ),
+        ] {
+            assert_eq!(
+                audited(&format!("/partnerhub.{name}")),
+                Some(Audit::Change { resource }),
+                "{name}"
+            );
         }
     }
 
@@ -265,7 +467,7 @@ mod tests {
         {
             for m in service.methods().filter(|m| m.name() != "SignIn") {
                 let path = format!("/{}/{}", service.full_name(), m.name());
-                assert!(rule(&path).is_some(), "{path} has no rule");
+                assert!(lookup(&path).is_some(), "{path} has no rule");
                 checked += 1;
             }
         }

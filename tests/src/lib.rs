@@ -5,7 +5,9 @@
 //! names a server (`postgres://postgres@127.0.0.1:5432/postgres`): each test system then gets
 //! its own four databases there, dropped when it stops.
 
-use partnerhub::system::{self, Running, Settings, SystemConfig};
+use partnerhub::system::{
+    self, Configuration, GatewaySection, Running, Section, Server, Service, Settings, Storage,
+};
 use partnerhub_kit::server::Limits;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::gateway::auth_service_client::AuthServiceClient;
@@ -104,28 +106,52 @@ impl TestSystem {
         };
         let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
         let clock = Clock::default();
-        let running = system::start(SystemConfig {
-            data_dir: dir.path().to_path_buf(),
-            database_url,
-            gateway: any,
-            services: [any; 4],
-            signing_key: dir.path().join("signing-key.pem"),
-            token_lifetime: Duration::from_secs(600),
+        let section = || Section {
+            listen: any,
+            metrics: Some(any),
+            url: None,
+        };
+        let config = Configuration {
+            storage: Storage {
+                data_dir: dir.path().to_path_buf(),
+                database_url,
+            },
             limits: Limits::default(),
-            metrics: Some([any; 5]),
+            gateway: GatewaySection {
+                server: section(),
+                signing_key: dir.path().join("signing-key.pem"),
+                create_signing_key: true,
+                token_lifetime: Duration::from_secs(600),
+            },
+            tenants: section(),
+            subscriptions: section(),
+            relationships: section(),
+            invitations: section(),
             settings: Settings {
                 clock: clock.clone(),
                 ..Settings::default()
             },
-        })
-        .await
-        .expect("the system starts");
-        let channel = connect(running.gateway).await;
-        let (operator, _) = running.tokens.issue_operator(Duration::from_secs(600));
+        };
+        let running = system::start(config, &Server::ALL)
+            .await
+            .expect("the system starts");
+        let bound = |server: Server| running.bound[&server];
+        let gateway = bound(Server::Gateway).listen;
+        let services = Service::ALL.map(|s| bound(s.into()).listen);
+        let metrics = [Server::Gateway]
+            .into_iter()
+            .chain(Service::ALL.map(Server::from))
+            .map(|s| bound(s).metrics.expect("metrics are served"))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("five servers");
+        let tokens = running.tokens.clone().expect("the gateway runs");
+        let channel = connect(gateway).await;
+        let (operator, _) = tokens.issue_operator(Duration::from_secs(600));
         TestSystem {
-            gateway: running.gateway,
-            services: running.services,
-            metrics: running.metrics.expect("metrics are served"),
+            gateway,
+            services,
+            metrics,
             running: Some(running),
             channel,
             operator,
@@ -147,7 +173,10 @@ impl TestSystem {
 
     /// The token issuer of this system's gateway (to start a second gateway in a test).
     pub fn tokens(&self) -> partnerhub_gateway::Tokens {
-        self.running.as_ref().expect("running").tokens.clone()
+        self.running
+            .as_ref()
+            .and_then(|running| running.tokens.clone())
+            .expect("the gateway runs")
     }
 
     /// A channel to the gateway.
@@ -429,13 +458,20 @@ impl TestSystem {
         let dead = listener.local_addr().expect("address");
         // Kept (never accepting): connections are made, and nothing ever answers.
         let hole = hang.then_some(listener);
-        let uris: Vec<String> = system::SERVICES
-            .iter()
-            .zip(self.services)
-            .map(|(name, addr)| format!("http://{}", if *name == down { dead } else { addr }))
-            .collect();
-        let backends =
-            system::backends([&uris[0], &uris[1], &uris[2], &uris[3]]).expect("backends");
+        // `self.services` is in `Service::ALL` order.
+        let [tenants, subscriptions, relationships, invitations] = std::array::from_fn(|i| {
+            let addr = match Service::ALL[i].name() == down {
+                true => dead,
+                false => self.services[i],
+            };
+            system::channel(&format!("http://{addr}")).expect("channel")
+        });
+        let backends = partnerhub_gateway::Backends {
+            tenants,
+            subscriptions,
+            relationships,
+            invitations,
+        };
         let audit_dir = tempfile::tempdir().expect("temporary folder");
         let audit = partnerhub_gateway::audit::open(&partnerhub_kit::store::sqlite_url(
             audit_dir.path(),

@@ -1833,7 +1833,7 @@ async fn own_invitations_server(sys: &TestSystem) -> OwnServer {
             None,
         ),
     };
-    let db = partnerhub::system::open_database("invitations", &url)
+    let db = partnerhub::system::open_database(partnerhub::system::Service::Invitations, &url)
         .await
         .expect("the database opens");
     let settings = partnerhub::system::Settings {
@@ -1845,7 +1845,12 @@ async fn own_invitations_server(sys: &TestSystem) -> OwnServer {
         relationships: sys.service("relationships").await.into(),
         subscriptions: sys.service("subscriptions").await.into(),
     };
-    let server = partnerhub::system::service_server("invitations", db, &peers, &settings);
+    let server = partnerhub::system::service_server(
+        partnerhub::system::Service::Invitations,
+        db,
+        &peers,
+        &settings,
+    );
     let listener = bind("127.0.0.1:0".parse().expect("address"))
         .await
         .expect("bind");

@@ -1523,9 +1523,12 @@ async fn bad_input_is_refused_with_the_field_named() {
 #[tokio::test]
 async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does_not_answer() {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let db = system::open_database("relationships", &sqlite_url(dir.path(), "relationships"))
-        .await
-        .expect("database");
+    let db = system::open_database(
+        system::Service::Relationships,
+        &sqlite_url(dir.path(), "relationships"),
+    )
+    .await
+    .expect("database");
     // A port nobody listens on.
     let gone = bind("127.0.0.1:0".parse().expect("address"))
         .await
@@ -1538,7 +1541,12 @@ async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does
         subscriptions: tenants.clone(),
         tenants,
     };
-    let server = system::service_server("relationships", db, &peers, &Settings::default());
+    let server = system::service_server(
+        system::Service::Relationships,
+        db,
+        &peers,
+        &Settings::default(),
+    );
     let listener = bind("127.0.0.1:0".parse().expect("address"))
         .await
         .expect("bind");
