@@ -1,10 +1,10 @@
 //! Advisor subscriptions: paid or trial subscriptions an advisor (partner of record) creates.
 
-use super::{Deadline, Subscriptions};
+use super::{Deadline, Subscriptions, record_created};
 use crate::catalogue::{self, CheckedLine};
-use crate::domain::{self, AdvisorSubscriptions, EventType, NewSubscription};
+use crate::domain::{self, AdvisorSubscriptions, Subscription};
 use crate::error::{Error, Result};
-use crate::store::{self, Removed};
+use crate::store;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::{fingerprint, remember, replay};
 use partnerhub_proto::subscriptions::{self as pb, subscription::State};
@@ -50,15 +50,7 @@ impl Subscriptions {
             &customer.country_code,
         )
         .await?;
-        let mut problems = catalogue::problems(&lines).peekable();
-        if let Some(first) = problems.peek() {
-            let reason = first.reason;
-            let mut violations = Violations::new();
-            for p in problems {
-                violations.add(p.field.clone(), p.description.clone());
-            }
-            return Err(Error::Rejected { reason, violations });
-        }
+        catalogue::refuse_problems(&lines)?;
         // 4. Trials of offers that have one.
         if new.trial {
             let mut violations = Violations::new();
@@ -116,11 +108,11 @@ impl Subscriptions {
             let offer = line.offer.as_ref().ok_or_else(|| {
                 Error::Inconsistent(format!("line item of {} without offer", line.item.offer_id))
             })?;
-            let mut s = NewSubscription {
+            let mut s = Subscription {
                 id: Uuid::now_v7().to_string(),
                 customer_tenant_id: new.customer_tenant_id.clone(),
                 partner_of_record_mpn_id: new.partner_of_record_mpn_id.clone(),
-                ..NewSubscription::paid(offer, line.item.quantity)
+                ..Subscription::paid(offer, line.item.quantity, now)
             };
             if new.trial {
                 if store::had_trial(&mut tx, &new.customer_tenant_id, &offer.id).await? {
@@ -135,7 +127,7 @@ impl Subscriptions {
                 s.state = State::Trial;
                 s.auto_renew = false;
                 s.trial_end_time =
-                    now.saturating_add(i64::from(offer.spec.trial_days) * domain::DAY_MICROS);
+                    Some(now.saturating_add(i64::from(offer.spec.trial_days) * domain::DAY_MICROS));
             }
             subscriptions.push(s);
         }
@@ -143,20 +135,11 @@ impl Subscriptions {
             return Err(Error::TrialAlreadyTaken { violations: taken });
         }
         for s in &subscriptions {
-            store::insert_subscription(&mut tx, s, now).await?;
+            store::insert_subscription(&mut tx, s).await?;
         }
-        for s in &subscriptions {
-            let row = store::subscription(&mut tx, &s.id)
-                .await?
-                .ok_or_else(|| Error::Inconsistent(format!("subscription {} not written", s.id)))?;
-            store::append_event(&mut tx, EventType::Created, &row, &Removed::default(), now)
-                .await?;
-        }
-        let ids = subscriptions
-            .iter()
-            .map(|s| s.id.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
+        let ids: Vec<String> = subscriptions.iter().map(|s| s.id.clone()).collect();
+        record_created(&mut tx, &ids, now).await?;
+        let ids = ids.join(",");
         if let Some(rid) = new.request_id {
             remember(
                 &mut tx,
@@ -179,12 +162,12 @@ impl Subscriptions {
         let mut conn = self.conn().await?;
         let mut subscriptions = Vec::new();
         for id in ids.split(',').filter(|i| !i.is_empty()) {
-            let row = store::subscription(&mut conn, id).await?.ok_or_else(|| {
+            let subscription = store::subscription(&mut conn, id).await?.ok_or_else(|| {
                 Error::Inconsistent(format!(
                     "{CREATE_ADVISOR_SUBSCRIPTIONS} made {id}, now missing"
                 ))
             })?;
-            subscriptions.push(row.to_proto(now));
+            subscriptions.push(subscription.to_proto(now));
         }
         Ok(pb::CreateAdvisorSubscriptionsResponse { subscriptions })
     }

@@ -25,12 +25,15 @@ mod watch;
 pub use watch::WATCH_POLL;
 
 use crate::Deps;
-use crate::domain::Action;
-use crate::error::Result;
+use crate::domain::{Action, EventType, Removed, Subscription};
+use crate::error::{Error, Result};
+use crate::store;
 use partnerhub_kit::store::{Database, replay};
 use partnerhub_proto::subscriptions::subscription_internal_service_server::SubscriptionInternalService;
 use partnerhub_proto::subscriptions::subscription_service_server::SubscriptionService;
 use partnerhub_proto::subscriptions::{self as pb};
+use prost::Message;
+use sqlx::AnyConnection;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
@@ -117,6 +120,30 @@ impl Subscriptions {
             .await?
             .earlier()?)
     }
+}
+
+/// Records one change of `after` (the subscription as the change left it), with the
+/// subscription its watchers are sent: as a reader sees it at `now`.
+async fn record_event(
+    conn: &mut AnyConnection,
+    kind: EventType,
+    after: &Subscription,
+    removed: &Removed,
+    now: i64,
+) -> Result<()> {
+    let snapshot = after.to_proto(now).encode_to_vec();
+    store::append_event(conn, kind, after, removed, &snapshot, now).await
+}
+
+/// Records the CREATED event of each subscription just written, as it was stored.
+async fn record_created(conn: &mut AnyConnection, ids: &[String], now: i64) -> Result<()> {
+    for id in ids {
+        let created = store::subscription(conn, id)
+            .await?
+            .ok_or_else(|| Error::Inconsistent(format!("subscription {id} not written")))?;
+        record_event(conn, EventType::Created, &created, &Removed::default(), now).await?;
+    }
+    Ok(())
 }
 
 #[tonic::async_trait]

@@ -113,7 +113,7 @@ impl Subscriptions {
             catalogue::check_line_items(&mut *self.conn().await?, &items, cloud, &country).await?;
         let now = self.now();
         Ok(pb::CheckLineItemsResponse {
-            subscriptions: catalogue::drafts(&lines)
+            subscriptions: catalogue::drafts(&lines, now)
                 .iter()
                 .map(|s| s.to_proto(now))
                 .collect(),

@@ -1,15 +1,14 @@
 //! Orders: place one (its subscriptions and their events in one transaction), read and list them.
 
-use super::{Deadline, Subscriptions};
+use super::{Deadline, Subscriptions, record_created, trials};
 use crate::catalogue::{self, CheckedLine};
-use crate::domain::{EventType, NewOrder, NewSubscription, OrderFilter};
+use crate::domain::{NewOrder, Order, OrderFilter, Subscription};
 use crate::error::{Error, Result};
-use crate::store::{self, Removed};
+use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::{fingerprint, remember, replay};
-use partnerhub_kit::time::timestamp;
 use partnerhub_proto::subscriptions as pb;
 use partnerhub_proto::tenants::{agreement, tenant};
 use partnerhub_proto::types::Cloud;
@@ -78,28 +77,12 @@ impl Subscriptions {
             &customer.country_code,
         )
         .await?;
-        let mut problems = catalogue::problems(&lines).peekable();
-        if let Some(first) = problems.peek() {
-            let reason = first.reason;
-            let mut violations = Violations::new();
-            for p in problems {
-                violations.add(p.field.clone(), p.description.clone());
-            }
-            return Err(Error::Rejected { reason, violations });
-        }
+        catalogue::refuse_problems(&lines)?;
         if order.validate_only {
             let now = self.now();
-            let subscriptions = new_subscriptions(&order, &lines, "", String::new)?;
+            let subscriptions = new_subscriptions(&order, &lines, "", now, String::new)?;
             return Ok(pb::PlaceOrderResponse {
-                order: Some(pb::Order {
-                    id: String::new(),
-                    customer_tenant_id: order.customer_tenant_id.clone(),
-                    partner_tenant_id: order.partner_tenant_id.clone(),
-                    indirect_reseller_id: order.indirect_reseller_id.clone(),
-                    line_items: line_items_proto(&order),
-                    subscription_ids: Vec::new(),
-                    create_time: Some(timestamp(now)),
-                }),
+                order: Some(Order::placed(&order, String::new(), Vec::new(), now).to_proto()),
                 subscriptions: subscriptions.iter().map(|s| s.to_proto(now)).collect(),
             });
         }
@@ -133,11 +116,12 @@ impl Subscriptions {
         store::lock_events(&mut tx).await?;
         let now = self.now();
         let id = Uuid::now_v7().to_string();
-        let subscriptions = new_subscriptions(order, lines, &id, || Uuid::now_v7().to_string())?;
+        let subscriptions =
+            new_subscriptions(order, lines, &id, now, || Uuid::now_v7().to_string())?;
         let ids: Vec<String> = subscriptions.iter().map(|s| s.id.clone()).collect();
-        store::insert_order(&mut tx, &id, order, &ids, now).await?;
+        store::insert_order(&mut tx, &Order::placed(order, id.clone(), ids.clone(), now)).await?;
         for s in &subscriptions {
-            store::insert_subscription(&mut tx, s, now).await?;
+            store::insert_subscription(&mut tx, s).await?;
         }
         // The customer buys what it had a trial of: the trial ends (converted) with the order.
         let mut offers: Vec<&str> = order
@@ -148,26 +132,10 @@ impl Subscriptions {
         offers.sort_unstable();
         offers.dedup();
         for offer in offers {
-            for trial in store::open_trials(&mut tx, &order.customer_tenant_id, offer).await? {
-                if let Some(row) = store::end_trial(&mut tx, &trial, now).await? {
-                    store::append_event(
-                        &mut tx,
-                        EventType::TrialEnded,
-                        &row,
-                        &Removed::default(),
-                        now,
-                    )
-                    .await?;
-                }
-            }
+            let open = store::open_trials(&mut tx, &order.customer_tenant_id, offer).await?;
+            trials::end_trials(&mut tx, &open, now).await?;
         }
-        for s in &ids {
-            let row = store::subscription(&mut tx, s)
-                .await?
-                .ok_or_else(|| Error::Inconsistent(format!("subscription {s} not written")))?;
-            store::append_event(&mut tx, EventType::Created, &row, &Removed::default(), now)
-                .await?;
-        }
+        record_created(&mut tx, &ids, now).await?;
         if let Some(rid) = order.request_id {
             remember(&mut tx, PLACE_ORDER, rid, fingerprint, &id).await?;
         }
@@ -185,11 +153,11 @@ impl Subscriptions {
             Error::Inconsistent(format!("{PLACE_ORDER} made order {id}, now missing"))
         })?;
         let mut subscriptions = Vec::new();
-        for s in order.subscription_ids() {
-            let row = store::subscription(&mut conn, &s)
+        for s in &order.subscription_ids {
+            let subscription = store::subscription(&mut conn, s)
                 .await?
                 .ok_or_else(|| Error::Inconsistent(format!("order {id} names {s}, now missing")))?;
-            subscriptions.push(row.to_proto(now));
+            subscriptions.push(subscription.to_proto(now));
         }
         Ok(pb::PlaceOrderResponse {
             order: Some(order.to_proto()),
@@ -223,50 +191,39 @@ impl Subscriptions {
             &[&req.customer_tenant_id, &req.partner_tenant_id],
         ));
         let (filter, page) = v.done(filter.zip(page))?;
-        let rows = store::list_orders(&mut *self.conn().await?, &filter, &page).await?;
-        let (rows, next_page_token) = page.finish(rows, |o| o.id.clone());
+        let orders = store::list_orders(&mut *self.conn().await?, &filter, &page).await?;
+        let (orders, next_page_token) = page.finish(orders, |o| o.id.clone());
         Ok(pb::ListOrdersResponse {
-            orders: rows.iter().map(store::OrderRow::to_proto).collect(),
+            orders: orders.iter().map(Order::to_proto).collect(),
             next_page_token,
         })
     }
 }
 
-/// The subscriptions an order makes, one per line, in order; `new_id` names each ("" when
-/// nothing is written).
-pub(super) fn new_subscriptions(
+/// The subscriptions an order makes at `now`, one per line, in order; `new_id` names each (""
+/// when nothing is written).
+fn new_subscriptions(
     order: &NewOrder,
     lines: &[CheckedLine],
     order_id: &str,
+    now: i64,
     mut new_id: impl FnMut() -> String,
-) -> Result<Vec<NewSubscription>> {
+) -> Result<Vec<Subscription>> {
     lines
         .iter()
         .map(|line| {
             let offer = line.offer.as_ref().ok_or_else(|| {
                 Error::Inconsistent(format!("line item of {} without offer", line.item.offer_id))
             })?;
-            Ok(NewSubscription {
+            Ok(Subscription {
                 id: new_id(),
                 customer_tenant_id: order.customer_tenant_id.clone(),
                 billing_partner_tenant_id: order.partner_tenant_id.clone(),
                 indirect_reseller_id: order.indirect_reseller_id.clone(),
                 support_contact_tenant_id: order.support_contact().to_string(),
                 order_id: order_id.to_string(),
-                ..NewSubscription::paid(offer, line.item.quantity)
+                ..Subscription::paid(offer, line.item.quantity, now)
             })
-        })
-        .collect()
-}
-
-/// The line items of an order as the contract has them.
-pub(super) fn line_items_proto(order: &NewOrder) -> Vec<partnerhub_proto::types::LineItem> {
-    order
-        .line_items
-        .iter()
-        .map(|i| partnerhub_proto::types::LineItem {
-            offer_id: i.offer_id.clone(),
-            quantity: i.quantity,
         })
         .collect()
 }

@@ -1,9 +1,11 @@
 //! Subscriptions: read and list them, change them (update, suspend, reactivate, cancel).
 
-use super::{Deadline, Subscriptions};
-use crate::domain::{self, Action, EventType, SubscriptionFilter, SubscriptionPatch};
+use super::{Deadline, Subscriptions, record_event};
+use crate::domain::{
+    self, Action, EventType, Removed, Subscription, SubscriptionFilter, SubscriptionPatch,
+};
 use crate::error::{Error, Result};
-use crate::store::{self, Removed, SubscriptionRow, Values};
+use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
@@ -24,14 +26,14 @@ impl Subscriptions {
         let (tenant_id, id) = v.done(tenant_id.zip(id))?;
         self.sweep_trials().await?;
         let now = self.now();
-        let row = self
+        let subscription = self
             .visible(&tenant_id.to_string(), &id.to_string())
             .await?;
-        Ok(row.to_proto(now))
+        Ok(subscription.to_proto(now))
     }
 
     /// The subscription, if `tenant_id` may see it.
-    async fn visible(&self, tenant_id: &str, id: &str) -> Result<SubscriptionRow> {
+    async fn visible(&self, tenant_id: &str, id: &str) -> Result<Subscription> {
         store::subscription(&mut *self.conn().await?, id)
             .await?
             .filter(|s| s.is_visible_to(tenant_id))
@@ -58,10 +60,11 @@ impl Subscriptions {
         let (filter, page) = v.done(filter.zip(page))?;
         self.sweep_trials().await?;
         let now = self.now();
-        let rows = store::list_subscriptions(&mut *self.conn().await?, &filter, now, &page).await?;
-        let (rows, next_page_token) = page.finish(rows, |s| s.id.clone());
+        let subscriptions =
+            store::list_subscriptions(&mut *self.conn().await?, &filter, now, &page).await?;
+        let (subscriptions, next_page_token) = page.finish(subscriptions, |s| s.id.clone());
         Ok(pb::ListSubscriptionsResponse {
-            subscriptions: rows.iter().map(|s| s.to_proto(now)).collect(),
+            subscriptions: subscriptions.iter().map(|s| s.to_proto(now)).collect(),
             next_page_token,
         })
     }
@@ -69,7 +72,7 @@ impl Subscriptions {
     /// The subscription, if `tenant_id` may change it and it is still the version `etag`
     /// names: NOT_FOUND if the tenant can't see it, PERMISSION_DENIED if it only may see it,
     /// ABORTED if it changed since.
-    async fn changeable(&self, change: &ChangeRequest) -> Result<SubscriptionRow> {
+    async fn changeable(&self, change: &ChangeRequest) -> Result<Subscription> {
         let row = self
             .visible(&change.tenant_id, &change.subscription_id)
             .await?;
@@ -116,17 +119,16 @@ impl Subscriptions {
                 return Err(Error::SubscriptionEnded(domain::state_words(state)));
             }
             let next = self.patched(&row, &patch, deadline).await?;
-            let before = row.values();
             let mut events = Vec::new();
-            if next.quantity != before.quantity {
+            if next.quantity != row.quantity {
                 events.push(EventType::QuantityChanged);
             }
-            if next.partner_of_record_mpn_id != before.partner_of_record_mpn_id {
+            if next.partner_of_record_mpn_id != row.partner_of_record_mpn_id {
                 events.push(EventType::PartnerOfRecordChanged);
             }
-            if next.auto_renew != before.auto_renew
-                || next.indirect_reseller_id != before.indirect_reseller_id
-                || next.support_contact_tenant_id != before.support_contact_tenant_id
+            if next.auto_renew != row.auto_renew
+                || next.indirect_reseller_id != row.indirect_reseller_id
+                || next.support_contact_tenant_id != row.support_contact_tenant_id
             {
                 events.push(EventType::Updated);
             }
@@ -140,16 +142,16 @@ impl Subscriptions {
         Err(Error::Contended)
     }
 
-    /// The values `patch` gives the subscription, each checked: the quantity against the
+    /// The subscription as `patch` leaves it, each value checked: the quantity against the
     /// offer's bounds, a new reseller's partnership and agreement, the support contact against
     /// the parties, a partner of record against the tenants service.
     async fn patched(
         &self,
-        row: &SubscriptionRow,
+        row: &Subscription,
         patch: &SubscriptionPatch,
         deadline: &Deadline,
-    ) -> Result<Values> {
-        let mut next = row.values();
+    ) -> Result<Subscription> {
+        let mut next = row.clone();
         if let Some(quantity) = patch.quantity
             && quantity != next.quantity
         {
@@ -215,35 +217,26 @@ impl Subscriptions {
         Ok(next)
     }
 
-    /// Writes `next` over `row` if nobody changed it since it was read, with one event of each
-    /// kind in `events`; `None` if a concurrent change got there first.
+    /// Writes `next` over `row` (the version it was read at) if nobody changed it since, with
+    /// one event of each kind in `events`; `None` if a concurrent change got there first.
     async fn write_change(
         &self,
-        row: &SubscriptionRow,
-        next: &Values,
+        row: &Subscription,
+        next: &Subscription,
         events: &[EventType],
         now: i64,
     ) -> Result<Option<pb::Subscription>> {
         let mut tx = self.db.pool.begin().await?;
         store::lock_events(&mut tx).await?;
-        if !store::update_subscription(&mut tx, &row.id, row.version, next, now).await? {
+        if !store::update_subscription(&mut tx, next, now).await? {
             return Ok(None);
         }
         let after = store::subscription(&mut tx, &row.id)
             .await?
             .ok_or_else(|| Error::Inconsistent(format!("subscription {} vanished", row.id)))?;
-        let removed = Removed {
-            indirect_reseller_id: changed_from(
-                &row.indirect_reseller_id,
-                &after.indirect_reseller_id,
-            ),
-            partner_of_record_mpn_id: changed_from(
-                &row.partner_of_record_mpn_id,
-                &after.partner_of_record_mpn_id,
-            ),
-        };
+        let removed = Removed::between(row, &after);
         for kind in events {
-            store::append_event(&mut tx, *kind, &after, &removed, now).await?;
+            record_event(&mut tx, *kind, &after, &removed, now).await?;
         }
         tx.commit().await?;
         self.events_committed();
@@ -260,9 +253,9 @@ impl Subscriptions {
             let row = self.changeable(&change).await?;
             let now = self.now();
             let target = action.apply(row.state_at(now))?;
-            let next = Values {
+            let next = Subscription {
                 state: target,
-                ..row.values()
+                ..row.clone()
             };
             if let Some(updated) = self
                 .write_change(&row, &next, &[action.event()], now)
@@ -316,14 +309,5 @@ impl ChangeRequest {
             subscription_id: i.to_string(),
             etag,
         })
-    }
-}
-
-/// `before` if a change replaced it, else "".
-pub(super) fn changed_from(before: &str, after: &str) -> String {
-    if before != after {
-        before.to_string()
-    } else {
-        String::new()
     }
 }

@@ -6,7 +6,7 @@ use super::subscriptions::ChangeRequest;
 use super::watch::{WATCH_BUFFER, Watcher};
 use super::*;
 use crate::catalogue;
-use crate::domain::{Action, NewOrder, NewSubscription};
+use crate::domain::{Action, NewOrder, Subscription};
 use crate::error::Error;
 use crate::store;
 use partnerhub_kit::time::Clock;
@@ -82,7 +82,7 @@ async fn events(service: &Subscriptions, id: &str) -> Vec<(i64, String, pb::Subs
             let event = e.to_proto().expect("a subscription snapshot");
             (
                 e.cursor,
-                e.kind.clone(),
+                e.kind.as_str_name().to_string(),
                 event.subscription.expect("snapshot"),
             )
         })
@@ -252,10 +252,10 @@ async fn every_change_writes_one_event_in_its_transaction() {
             assert_eq!(e.subscription_id, id);
             assert_eq!(e.billing_partner_tenant_id, partner);
             assert_eq!(e.partner_of_record_mpn_id, "");
-            assert_eq!(e.previous_partner_of_record_mpn_id, "");
+            assert_eq!(e.removed.partner_of_record_mpn_id, "");
             (
                 e.indirect_reseller_id.as_str(),
-                e.previous_indirect_reseller_id.as_str(),
+                e.removed.indirect_reseller_id.as_str(),
             )
         })
         .collect();
@@ -373,20 +373,20 @@ async fn a_trial_past_its_end_is_expired_in_every_read_and_list() {
         .expect("Business Basic");
     let (customer, partner) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
     let now = service.now();
-    let trial = |days: i64| NewSubscription {
+    let trial = |days: i64| Subscription {
         id: Uuid::now_v7().to_string(),
         customer_tenant_id: customer.clone(),
         billing_partner_tenant_id: partner.clone(),
         support_contact_tenant_id: partner.clone(),
         state: State::Trial,
-        trial_end_time: now + days * DAY,
-        ..NewSubscription::paid(&offer, 5)
+        trial_end_time: Some(now + days * DAY),
+        ..Subscription::paid(&offer, 5, now)
     };
     let (short, long) = (trial(30), trial(60));
-    store::insert_subscription(&mut conn, &short, now)
+    store::insert_subscription(&mut conn, &short)
         .await
         .expect("insert");
-    store::insert_subscription(&mut conn, &long, now)
+    store::insert_subscription(&mut conn, &long)
         .await
         .expect("insert");
     drop(conn);

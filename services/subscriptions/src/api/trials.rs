@@ -1,9 +1,10 @@
 //! Trials that ended: the lazy sweep that stores them EXPIRED, with their events.
 
-use super::Subscriptions;
-use crate::domain::EventType;
+use super::{Subscriptions, record_event};
+use crate::domain::{EventType, Removed};
 use crate::error::Result;
-use crate::store::{self, Removed};
+use crate::store;
+use sqlx::AnyConnection;
 
 impl Subscriptions {
     /// Ends the trials past their end that are still stored as trials: each becomes EXPIRED
@@ -17,24 +18,36 @@ impl Subscriptions {
         }
         let mut tx = self.db.pool.begin().await?;
         store::lock_events(&mut tx).await?;
-        let mut ended = 0;
-        for id in store::trials_past_end(&mut tx, now).await? {
-            if let Some(row) = store::end_trial(&mut tx, &id, now).await? {
-                store::append_event(
-                    &mut tx,
-                    EventType::TrialEnded,
-                    &row,
-                    &Removed::default(),
-                    now,
-                )
-                .await?;
-                ended += 1;
-            }
-        }
+        let past_end = store::trials_past_end(&mut tx, now).await?;
+        let ended = end_trials(&mut tx, &past_end, now).await?;
         tx.commit().await?;
         if ended > 0 {
             self.events_committed();
         }
         Ok(())
     }
+}
+
+/// Ends the trials `ids` that are still stored as trials, each with a TRIAL_ENDED event (under
+/// the event writers' row the caller took); how many it ended.
+pub(super) async fn end_trials(
+    conn: &mut AnyConnection,
+    ids: &[String],
+    now: i64,
+) -> Result<usize> {
+    let mut ended = 0;
+    for id in ids {
+        if let Some(expired) = store::end_trial(conn, id, now).await? {
+            record_event(
+                conn,
+                EventType::TrialEnded,
+                &expired,
+                &Removed::default(),
+                now,
+            )
+            .await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
 }

@@ -139,13 +139,13 @@ impl Subscriptions {
             // The connection goes back to the pool before sending: a slow client holds none.
             let page = store::events_after(&mut *self.conn().await?, *after, WATCH_PAGE).await?;
             let full = page.len() as i64 == WATCH_PAGE;
-            for row in page {
-                let cursor = row.cursor;
-                if row.concerns(&watcher.tenant_id, &watcher.mpn_id) {
-                    let event = row.to_proto().map_err(|e| {
+            for event in page {
+                let cursor = event.cursor;
+                if event.concerns(&watcher.tenant_id, &watcher.mpn_id) {
+                    let event = event.to_proto().map_err(|e| {
                         Error::Inconsistent(format!(
                             "event {cursor} of {} does not decode: {e}",
-                            row.subscription_id
+                            event.subscription_id
                         ))
                     })?;
                     let item = Ok(pb::WatchSubscriptionEventsResponse { event: Some(event) });
