@@ -2,8 +2,8 @@
 //! by their fixed ids, so restarts never duplicate them), and the one check of line items
 //! against it that `PlaceOrder` and `CheckLineItems` share.
 
-use crate::domain::{self, LineItem, NewSubscription, Offer, OfferSpec, Problem};
-use crate::error::Result;
+use crate::domain::{self, LineItem, Offer, OfferSpec, Problem, Subscription};
+use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::subscriptions as pb;
@@ -182,15 +182,30 @@ pub fn problems(lines: &[CheckedLine]) -> impl Iterator<Item = &Problem> {
     lines.iter().flat_map(|l| l.problems.iter())
 }
 
-/// The subscriptions the lines without problems would make (no ids; parties not set).
-pub fn drafts(lines: &[CheckedLine]) -> Vec<NewSubscription> {
+/// Refuses lines with problems: the first problem's reason, and every problem's field.
+pub fn refuse_problems(lines: &[CheckedLine]) -> Result<()> {
+    let mut problems = problems(lines).peekable();
+    let Some(first) = problems.peek() else {
+        return Ok(());
+    };
+    let reason = first.reason;
+    let mut violations = Violations::new();
+    for p in problems {
+        violations.add(p.field.clone(), p.description.clone());
+    }
+    Err(Error::Rejected { reason, violations })
+}
+
+/// The subscriptions the lines without problems would make at `now` (drafts: no ids, parties
+/// not set).
+pub fn drafts(lines: &[CheckedLine], now: i64) -> Vec<Subscription> {
     lines
         .iter()
         .filter(|l| l.problems.is_empty())
         .filter_map(|l| {
             l.offer
                 .as_ref()
-                .map(|o| NewSubscription::paid(o, l.item.quantity))
+                .map(|o| Subscription::paid(o, l.item.quantity, now))
         })
         .collect()
 }

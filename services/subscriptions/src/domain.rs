@@ -1,11 +1,12 @@
 //! The subscriptions domain: requests parsed once, at the edge, into types deeper code trusts,
 //! and the rules: what an offer may be, which line items a customer can order, and a
 //! subscription's life (its states, the transitions between them, who may change it).
+//! One type per entity ([`Offer`], [`Order`], [`Subscription`], [`Event`]): the store reads
+//! them, [`crate::wire`] maps them to the contract's messages.
 
 use crate::error::Error;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::time::timestamp;
 use partnerhub_proto::subscriptions::{self as pb, subscription::State};
 use partnerhub_proto::types::{self, Cloud};
 use partnerhub_rules::{cloud, country};
@@ -27,12 +28,7 @@ pub const TRIAL_NOT_AVAILABLE: &str = "TRIAL_NOT_AVAILABLE";
 /// One day in microseconds (trial lengths are in days).
 pub const DAY_MICROS: i64 = 86_400_000_000;
 
-// ---- clouds, countries, money ----
-
-/// A cloud from its stored name.
-pub fn stored_cloud(name: &str) -> Cloud {
-    Cloud::from_str_name(name).unwrap_or(Cloud::Unspecified)
-}
+// ---- money ----
 
 /// A price: an ISO 4217 currency and a non-negative amount in units and nanos.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,14 +63,6 @@ impl Price {
             units: m.units,
             nanos: m.nanos,
         })
-    }
-
-    pub fn to_proto(&self) -> types::Money {
-        types::Money {
-            currency_code: self.currency_code.clone(),
-            units: self.units,
-            nanos: self.nanos,
-        }
     }
 }
 
@@ -183,29 +171,10 @@ pub struct Offer {
     pub create_time: i64,
 }
 
-impl Offer {
-    pub fn to_proto(&self) -> pb::Offer {
-        let s = &self.spec;
-        pb::Offer {
-            id: self.id.clone(),
-            cloud: s.cloud as i32,
-            display_name: s.display_name.clone(),
-            description: s.description.clone(),
-            min_quantity: s.min_quantity,
-            max_quantity: s.max_quantity,
-            trial_available: s.trial_available,
-            trial_days: s.trial_days,
-            unit_price: Some(s.unit_price.to_proto()),
-            country_codes: s.country_codes.clone(),
-            create_time: Some(timestamp(self.create_time)),
-        }
-    }
-}
-
-/// The filters of a `ListOffers`, as stored text ("" for "any").
+/// The filters of a `ListOffers` (`None`, "" or `false` for "any").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OfferFilter {
-    pub cloud: String,
+    pub cloud: Option<Cloud>,
     pub country_code: String,
     pub trial_available: bool,
 }
@@ -217,9 +186,7 @@ impl OfferFilter {
         let country_code = v.take(country::optional_code("country_code", &req.country_code));
         v.check()?;
         Ok(OfferFilter {
-            cloud: cloud
-                .map(|c| c.as_str_name().to_string())
-                .unwrap_or_default(),
+            cloud,
             country_code: country_code.unwrap_or_default(),
             trial_available: req.trial_available,
         })
@@ -275,16 +242,6 @@ pub struct Problem {
     pub field: String,
     pub description: String,
     pub reason: &'static str,
-}
-
-impl Problem {
-    pub fn to_proto(&self) -> pb::LineItemProblem {
-        pb::LineItemProblem {
-            field: self.field.clone(),
-            description: self.description.clone(),
-            reason: self.reason.to_string(),
-        }
-    }
 }
 
 /// What keeps line `index` from being ordered by a customer in `cloud` and `country`:
@@ -417,6 +374,46 @@ impl NewOrder {
     }
 }
 
+/// An order: who bought what for whom, and the subscriptions it made (one per line, in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// "" for one that is only checked, not placed.
+    pub id: String,
+    pub customer_tenant_id: String,
+    pub partner_tenant_id: String,
+    /// "" for none.
+    pub indirect_reseller_id: String,
+    pub line_items: Vec<LineItem>,
+    pub subscription_ids: Vec<String>,
+    pub create_time: i64,
+}
+
+impl Order {
+    /// The order `new` makes at `now`, with its subscriptions' ids ("" and none: only checked).
+    pub fn placed(new: &NewOrder, id: String, subscription_ids: Vec<String>, now: i64) -> Self {
+        Order {
+            id,
+            customer_tenant_id: new.customer_tenant_id.clone(),
+            partner_tenant_id: new.partner_tenant_id.clone(),
+            indirect_reseller_id: new.indirect_reseller_id.clone(),
+            line_items: new.line_items.clone(),
+            subscription_ids,
+            create_time: now,
+        }
+    }
+
+    /// Whether `tenant_id` may read it: the customer, the partner or the indirect reseller.
+    pub fn is_visible_to(&self, tenant_id: &str) -> bool {
+        [
+            &self.customer_tenant_id,
+            &self.partner_tenant_id,
+            &self.indirect_reseller_id,
+        ]
+        .iter()
+        .any(|t| !t.is_empty() && *t == tenant_id)
+    }
+}
+
 /// A `CreateAdvisorSubscriptions`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdvisorSubscriptions {
@@ -504,30 +501,39 @@ fn id_text(id: Option<Option<Uuid>>) -> String {
 
 // ---- subscriptions ----
 
-/// A subscription to create.
+/// A subscription: stored, or a draft (made by a check, or about to be written).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSubscription {
-    /// "" for one that is only checked, not created.
+pub struct Subscription {
+    /// "" for a draft only checked, not created.
     pub id: String,
     pub customer_tenant_id: String,
     pub offer_id: String,
     pub offer_display_name: String,
     pub quantity: i32,
+    /// As stored: a trial past its end is TRIAL until a sweep stores it EXPIRED; readers
+    /// want [`Subscription::state_at`].
     pub state: State,
     pub auto_renew: bool,
+    /// "" for an advisor's subscription (no partner bills it).
     pub billing_partner_tenant_id: String,
     pub indirect_reseller_id: String,
     pub partner_of_record_mpn_id: String,
     pub support_contact_tenant_id: String,
     pub order_id: String,
-    /// 0 unless a trial.
-    pub trial_end_time: i64,
+    /// A trial's end; `None` unless a trial.
+    pub trial_end_time: Option<i64>,
+    pub create_time: i64,
+    pub update_time: i64,
+    /// Guards every change and makes the etag; 0 for a draft (not stored: no etag). A stored
+    /// subscription starts at 1.
+    pub version: i64,
 }
 
-impl NewSubscription {
-    /// A paid subscription to an offer, as an order (or a check) makes it.
-    pub fn paid(offer: &Offer, quantity: i32) -> Self {
-        NewSubscription {
+impl Subscription {
+    /// A paid subscription to an offer, as an order (or a check) makes it at `now`; a draft
+    /// whose ids and parties the caller sets.
+    pub fn paid(offer: &Offer, quantity: i32, now: i64) -> Self {
+        Subscription {
             id: String::new(),
             customer_tenant_id: String::new(),
             offer_id: offer.id.clone(),
@@ -540,30 +546,32 @@ impl NewSubscription {
             partner_of_record_mpn_id: String::new(),
             support_contact_tenant_id: String::new(),
             order_id: String::new(),
-            trial_end_time: 0,
+            trial_end_time: None,
+            create_time: now,
+            update_time: now,
+            version: 0,
         }
     }
 
-    /// As it would be if made at `now` (no etag: nothing is stored).
-    pub fn to_proto(&self, now: i64) -> pb::Subscription {
-        pb::Subscription {
-            id: self.id.clone(),
-            customer_tenant_id: self.customer_tenant_id.clone(),
-            offer_id: self.offer_id.clone(),
-            offer_display_name: self.offer_display_name.clone(),
-            quantity: self.quantity,
-            state: state_at(self.state, self.trial_end_time, now) as i32,
-            auto_renew: self.auto_renew,
-            billing_partner_tenant_id: self.billing_partner_tenant_id.clone(),
-            indirect_reseller_id: self.indirect_reseller_id.clone(),
-            partner_of_record_mpn_id: self.partner_of_record_mpn_id.clone(),
-            support_contact_tenant_id: self.support_contact_tenant_id.clone(),
-            order_id: self.order_id.clone(),
-            trial_end_time: (self.trial_end_time != 0).then(|| timestamp(self.trial_end_time)),
-            create_time: Some(timestamp(now)),
-            update_time: Some(timestamp(now)),
-            etag: String::new(),
-        }
+    /// Its state at `now` (see [`state_at`]).
+    pub fn state_at(&self, now: i64) -> State {
+        state_at(self.state, self.trial_end_time, now)
+    }
+
+    /// Whether `tenant_id` may read it: the customer, the billing partner, the indirect
+    /// reseller or the support contact.
+    pub fn is_visible_to(&self, tenant_id: &str) -> bool {
+        self.may_change(tenant_id)
+            || [&self.indirect_reseller_id, &self.support_contact_tenant_id]
+                .iter()
+                .any(|t| !t.is_empty() && *t == tenant_id)
+    }
+
+    /// Whether `tenant_id` may change it: the customer or the billing partner.
+    pub fn may_change(&self, tenant_id: &str) -> bool {
+        [&self.customer_tenant_id, &self.billing_partner_tenant_id]
+            .iter()
+            .any(|t| !t.is_empty() && *t == tenant_id)
     }
 }
 
@@ -599,16 +607,11 @@ pub fn decode_cursor(field: &str, cursor: &str) -> Result<Option<i64>, Violation
         })
 }
 
-/// A stored state by name.
-pub fn stored_state(name: &str) -> State {
-    State::from_str_name(name).unwrap_or(State::Unspecified)
-}
-
 /// A subscription's state at `now`. A trial past its end has EXPIRED, whether or not a sweep
 /// stored that yet, so every read derives it here (and `store`'s SQL filters say the same:
-/// keep them in step).
-pub fn state_at(stored: State, trial_end_time: i64, now: i64) -> State {
-    if stored == State::Trial && trial_end_time <= now {
+/// keep them in step; there, a trial without an end has ended too).
+pub fn state_at(stored: State, trial_end_time: Option<i64>, now: i64) -> State {
+    if stored == State::Trial && trial_end_time.is_none_or(|end| end <= now) {
         State::Expired
     } else {
         stored
@@ -686,6 +689,64 @@ impl Action {
 }
 
 pub use pb::subscription_event::Type as EventType;
+
+/// One recorded change of a subscription, for `WatchSubscriptionEvents`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Only grows, in commit order.
+    pub cursor: i64,
+    pub kind: EventType,
+    pub subscription_id: String,
+    /// The partners concerned after the change.
+    pub billing_partner_tenant_id: String,
+    pub indirect_reseller_id: String,
+    pub partner_of_record_mpn_id: String,
+    /// What the change took off the subscription.
+    pub removed: Removed,
+    /// The subscription after the change, as the contract encodes it (sent as stored).
+    pub subscription: Vec<u8>,
+    pub event_time: i64,
+}
+
+impl Event {
+    /// Whether the event concerns a partner (its tenant id, and its partner ID if it has one):
+    /// it bills the subscription, is its indirect reseller or its partner of record, after the
+    /// change or until the change removed it.
+    pub fn concerns(&self, tenant_id: &str, mpn_id: &str) -> bool {
+        let is = |t: &String| !t.is_empty() && t == tenant_id;
+        let is_mpn = |m: &String| !mpn_id.is_empty() && m == mpn_id;
+        is(&self.billing_partner_tenant_id)
+            || is(&self.indirect_reseller_id)
+            || is(&self.removed.indirect_reseller_id)
+            || is_mpn(&self.partner_of_record_mpn_id)
+            || is_mpn(&self.removed.partner_of_record_mpn_id)
+    }
+}
+
+/// What a change removed from a subscription, so that the partner it concerned hears of it
+/// ("" for what stayed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub indirect_reseller_id: String,
+    pub partner_of_record_mpn_id: String,
+}
+
+impl Removed {
+    /// What the change from `before` to `after` took off.
+    pub fn between(before: &Subscription, after: &Subscription) -> Self {
+        let replaced = |b: &String, a: &String| if b != a { b.clone() } else { String::new() };
+        Removed {
+            indirect_reseller_id: replaced(
+                &before.indirect_reseller_id,
+                &after.indirect_reseller_id,
+            ),
+            partner_of_record_mpn_id: replaced(
+                &before.partner_of_record_mpn_id,
+                &after.partner_of_record_mpn_id,
+            ),
+        }
+    }
+}
 
 /// The paths `UpdateSubscription` may change.
 pub const SUBSCRIPTION_PATHS: &[&str] = &[
@@ -789,13 +850,13 @@ pub fn partner_id(field: &str, value: &str) -> Result<String, Violations> {
     }
 }
 
-/// The filters of a `ListSubscriptions`, as stored text ("" for "any").
+/// The filters of a `ListSubscriptions` ("" or `None` for "any").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionFilter {
     pub customer_tenant_id: String,
     pub billing_partner_tenant_id: String,
     pub indirect_reseller_id: String,
-    pub state: String,
+    pub state: Option<State>,
 }
 
 impl SubscriptionFilter {
@@ -823,11 +884,11 @@ impl SubscriptionFilter {
             &req.indirect_reseller_id,
         ));
         let state = match State::try_from(req.state) {
-            Ok(State::Unspecified) => String::new(),
-            Ok(s) => s.as_str_name().to_string(),
+            Ok(State::Unspecified) => None,
+            Ok(s) => Some(s),
             Err(_) => {
                 v.add("state", "is not a subscription state");
-                String::new()
+                None
             }
         };
         v.check()?;
@@ -982,9 +1043,9 @@ mod tests {
 
     #[test]
     fn a_trial_past_its_end_has_expired() {
-        assert_eq!(state_at(State::Trial, 101, 100), State::Trial);
-        assert_eq!(state_at(State::Trial, 100, 100), State::Expired);
-        assert_eq!(state_at(State::Active, 0, 100), State::Active);
+        assert_eq!(state_at(State::Trial, Some(101), 100), State::Trial);
+        assert_eq!(state_at(State::Trial, Some(100), 100), State::Expired);
+        assert_eq!(state_at(State::Active, None, 100), State::Active);
         assert!(is_ended(State::Expired) && is_ended(State::Cancelled));
         assert!(!is_ended(State::Suspended));
     }

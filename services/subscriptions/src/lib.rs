@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod domain;
 mod error;
 mod store;
+mod wire;
 
 pub use api::{Subscriptions, WATCH_POLL};
 pub use error::{DOMAIN, Error};

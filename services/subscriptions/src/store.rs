@@ -3,76 +3,72 @@
 //! A subscription row stores TRIAL, ACTIVE, SUSPENDED, CANCELLED or EXPIRED. A trial past its
 //! end is stored EXPIRED only once a sweep saw it (with its TRIAL_ENDED event), so until then
 //! the statements that filter by state take the service's `now` as a parameter and say what
-//! [`domain::state_at`] says. Every change names the version it read (optimistic concurrency)
+//! [`crate::domain::state_at`] says. Every change names the version it read (optimistic concurrency)
 //! and writes its events in the same transaction, after taking the event writers' row.
+//!
+//! Rows are read straight into the domain's types ([`FromRow`]): enums by their value names,
+//! flags, counts, lists and optional times decode as they are read, and a value no writer
+//! writes is an error rather than a default. Enum names go into statements as parameters.
 
 use crate::domain::{
-    self, EventType, LineItem, NewOrder, NewSubscription, Offer, OfferFilter, OfferSpec,
-    OrderFilter, Price, SubscriptionFilter,
+    Event, EventType, LineItem, Offer, OfferFilter, OfferSpec, Order, OrderFilter, Price, Removed,
+    Subscription, SubscriptionFilter,
 };
 use crate::error::Result;
-use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
-use partnerhub_kit::time::{optional_timestamp, timestamp};
-use partnerhub_proto::subscriptions::{self as pb, subscription::State};
-use partnerhub_proto::types;
-use prost::Message;
-use sqlx::AnyConnection;
+use partnerhub_proto::subscriptions::subscription::State;
+use partnerhub_proto::types::Cloud;
+use sqlx::any::AnyRow;
+use sqlx::error::BoxDynError;
+use sqlx::{Any, AnyConnection, FromRow, Row};
+use std::convert::Infallible;
 
-// ---- offers ----
+// ---- decoding columns ----
 
-/// The columns of an offer row, in [`OfferRow`]'s order.
-macro_rules! offer_columns {
-    () => {
-        "id, cloud, display_name, description, min_quantity, max_quantity, trial_available, \
-         trial_days, price_currency_code, price_units, price_nanos, country_codes, create_time"
-    };
+/// Column `name` read as `T` and decoded by `decode`; a value that does not decode is a
+/// `ColumnDecode` error naming the column.
+fn decoded<'r, T, U, E>(
+    row: &'r AnyRow,
+    name: &str,
+    decode: impl FnOnce(T) -> Result<U, E>,
+) -> sqlx::Result<U>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+    E: Into<BoxDynError>,
+{
+    decode(row.try_get(name)?).map_err(|e| sqlx::Error::ColumnDecode {
+        index: name.to_string(),
+        source: e.into(),
+    })
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OfferRow {
-    pub id: String,
-    pub cloud: String,
-    pub display_name: String,
-    pub description: String,
-    pub min_quantity: i64,
-    pub max_quantity: i64,
-    pub trial_available: i64,
-    pub trial_days: i64,
-    pub price_currency_code: String,
-    pub price_units: i64,
-    pub price_nanos: i64,
-    pub country_codes: String,
-    pub create_time: i64,
+/// An enum stored by its protobuf value name.
+fn value_name<T>(from_name: fn(&str) -> Option<T>) -> impl FnOnce(String) -> Result<T, String> {
+    move |name| from_name(&name).ok_or_else(|| format!("{name:?} is not a value name"))
 }
 
-impl OfferRow {
-    pub fn to_offer(&self) -> Offer {
-        Offer {
-            id: self.id.clone(),
-            spec: OfferSpec {
-                cloud: domain::stored_cloud(&self.cloud),
-                display_name: self.display_name.clone(),
-                description: self.description.clone(),
-                min_quantity: int(self.min_quantity),
-                max_quantity: int(self.max_quantity),
-                trial_available: self.trial_available != 0,
-                trial_days: int(self.trial_days),
-                unit_price: Price {
-                    currency_code: self.price_currency_code.clone(),
-                    units: self.price_units,
-                    nanos: int(self.price_nanos),
-                },
-                country_codes: split(&self.country_codes),
-            },
-            create_time: self.create_time,
-        }
+/// A flag: 0 or 1 in a BIGINT (sqlx's Any driver has no portable boolean).
+fn flag(value: i64) -> Result<bool, String> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(format!("{value} is not a flag (0 or 1)")),
     }
 }
 
-/// A stored count as the `int32` the contract has (every stored one was one).
-fn int(value: i64) -> i32 {
-    i32::try_from(value).unwrap_or(if value < 0 { i32::MIN } else { i32::MAX })
+/// A count the contract has as an `int32`.
+fn count(value: i64) -> Result<i32, std::num::TryFromIntError> {
+    i32::try_from(value)
+}
+
+/// A time that may be unset (stored as 0).
+fn optional_time(micros: i64) -> Result<Option<i64>, Infallible> {
+    Ok((micros != 0).then_some(micros))
+}
+
+/// A comma-separated list ("" for none).
+fn list(joined: String) -> Result<Vec<String>, Infallible> {
+    Ok(split(&joined))
 }
 
 fn split(joined: &str) -> Vec<String> {
@@ -81,6 +77,40 @@ fn split(joined: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+// ---- offers ----
+
+/// The columns of an offer row.
+macro_rules! offer_columns {
+    () => {
+        "id, cloud, display_name, description, min_quantity, max_quantity, trial_available, \
+         trial_days, price_currency_code, price_units, price_nanos, country_codes, create_time"
+    };
+}
+
+impl<'r> FromRow<'r, AnyRow> for Offer {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(Offer {
+            id: row.try_get("id")?,
+            spec: OfferSpec {
+                cloud: decoded(row, "cloud", value_name(Cloud::from_str_name))?,
+                display_name: row.try_get("display_name")?,
+                description: row.try_get("description")?,
+                min_quantity: decoded(row, "min_quantity", count)?,
+                max_quantity: decoded(row, "max_quantity", count)?,
+                trial_available: decoded(row, "trial_available", flag)?,
+                trial_days: decoded(row, "trial_days", count)?,
+                unit_price: Price {
+                    currency_code: row.try_get("price_currency_code")?,
+                    units: row.try_get("price_units")?,
+                    nanos: decoded(row, "price_nanos", count)?,
+                },
+                country_codes: decoded(row, "country_codes", list)?,
+            },
+            create_time: row.try_get("create_time")?,
+        })
+    }
 }
 
 /// Adds an offer; with `replace`, an offer with the same id (the catalogue file's, at a
@@ -132,15 +162,14 @@ pub async fn put_offer(
 }
 
 pub async fn offer(conn: &mut AnyConnection, id: &str) -> Result<Option<Offer>> {
-    let row: Option<OfferRow> = sqlx::query_as(concat!(
+    Ok(sqlx::query_as(concat!(
         "SELECT ",
         offer_columns!(),
         " FROM offers WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| r.to_offer()))
+    .await?)
 }
 
 /// A page of `ListOffers`: offers of the cloud, sold in the country (no countries, or the
@@ -150,7 +179,7 @@ pub async fn list_offers(
     f: &OfferFilter,
     page: &Page,
 ) -> Result<Vec<Offer>> {
-    let rows: Vec<OfferRow> = sqlx::query_as(concat!(
+    Ok(sqlx::query_as(concat!(
         "SELECT ",
         offer_columns!(),
         " FROM offers WHERE id > $1 AND ($2 = '' OR cloud = $2) \
@@ -160,27 +189,15 @@ pub async fn list_offers(
          ORDER BY id LIMIT $5"
     ))
     .bind(&page.after)
-    .bind(&f.cloud)
+    .bind(f.cloud.map_or("", |c| c.as_str_name()))
     .bind(&f.country_code)
     .bind(i64::from(f.trial_available))
     .bind(page.limit())
     .fetch_all(conn)
-    .await?;
-    Ok(rows.iter().map(OfferRow::to_offer).collect())
+    .await?)
 }
 
 // ---- orders ----
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OrderRow {
-    pub id: String,
-    pub customer_tenant_id: String,
-    pub partner_tenant_id: String,
-    pub indirect_reseller_id: String,
-    pub line_items: String,
-    pub subscription_ids: String,
-    pub create_time: i64,
-}
 
 macro_rules! order_columns {
     () => {
@@ -189,45 +206,38 @@ macro_rules! order_columns {
     };
 }
 
-impl OrderRow {
-    /// Whether `tenant_id` may read it: the customer, the partner or the indirect reseller.
-    pub fn is_visible_to(&self, tenant_id: &str) -> bool {
-        [
-            &self.customer_tenant_id,
-            &self.partner_tenant_id,
-            &self.indirect_reseller_id,
-        ]
-        .iter()
-        .any(|t| !t.is_empty() && *t == tenant_id)
-    }
-
-    pub fn subscription_ids(&self) -> Vec<String> {
-        split(&self.subscription_ids)
-    }
-
-    pub fn to_proto(&self) -> pb::Order {
-        let line_items = split(&self.line_items)
-            .iter()
-            .filter_map(|line| line.split_once(':'))
-            .map(|(offer_id, quantity)| types::LineItem {
-                offer_id: offer_id.to_string(),
-                quantity: quantity.parse().unwrap_or_default(),
-            })
-            .collect();
-        pb::Order {
-            id: self.id.clone(),
-            customer_tenant_id: self.customer_tenant_id.clone(),
-            partner_tenant_id: self.partner_tenant_id.clone(),
-            indirect_reseller_id: self.indirect_reseller_id.clone(),
-            line_items,
-            subscription_ids: self.subscription_ids(),
-            create_time: Some(timestamp(self.create_time)),
-        }
+impl<'r> FromRow<'r, AnyRow> for Order {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(Order {
+            id: row.try_get("id")?,
+            customer_tenant_id: row.try_get("customer_tenant_id")?,
+            partner_tenant_id: row.try_get("partner_tenant_id")?,
+            indirect_reseller_id: row.try_get("indirect_reseller_id")?,
+            line_items: decoded(row, "line_items", line_items)?,
+            subscription_ids: decoded(row, "subscription_ids", list)?,
+            create_time: row.try_get("create_time")?,
+        })
     }
 }
 
 /// Line items as the table keeps them: "offer_id:quantity", comma-separated.
-pub fn join_line_items(items: &[LineItem]) -> String {
+fn line_items(joined: String) -> Result<Vec<LineItem>, String> {
+    split(&joined)
+        .iter()
+        .map(|line| {
+            line.split_once(':')
+                .and_then(|(offer_id, quantity)| {
+                    Some(LineItem {
+                        offer_id: offer_id.to_string(),
+                        quantity: quantity.parse().ok()?,
+                    })
+                })
+                .ok_or_else(|| format!("{line:?} is not \"offer_id:quantity\""))
+        })
+        .collect()
+}
+
+fn join_line_items(items: &[LineItem]) -> String {
     items
         .iter()
         .map(|i| format!("{}:{}", i.offer_id, i.quantity))
@@ -235,31 +245,25 @@ pub fn join_line_items(items: &[LineItem]) -> String {
         .join(",")
 }
 
-pub async fn insert_order(
-    conn: &mut AnyConnection,
-    id: &str,
-    order: &NewOrder,
-    subscription_ids: &[String],
-    now: i64,
-) -> Result<()> {
+pub async fn insert_order(conn: &mut AnyConnection, order: &Order) -> Result<()> {
     sqlx::query(concat!(
         "INSERT INTO orders (",
         order_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
     ))
-    .bind(id)
+    .bind(&order.id)
     .bind(&order.customer_tenant_id)
     .bind(&order.partner_tenant_id)
     .bind(&order.indirect_reseller_id)
     .bind(join_line_items(&order.line_items))
-    .bind(subscription_ids.join(","))
-    .bind(now)
+    .bind(order.subscription_ids.join(","))
+    .bind(order.create_time)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-pub async fn order(conn: &mut AnyConnection, id: &str) -> Result<Option<OrderRow>> {
+pub async fn order(conn: &mut AnyConnection, id: &str) -> Result<Option<Order>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         order_columns!(),
@@ -293,7 +297,7 @@ pub async fn list_orders(
     conn: &mut AnyConnection,
     f: &OrderFilter,
     page: &Page,
-) -> Result<Vec<OrderRow>> {
+) -> Result<Vec<Order>> {
     let sql = if !f.customer_tenant_id.is_empty() {
         list_orders_sql!(
             "customer_tenant_id = $2",
@@ -323,101 +327,35 @@ macro_rules! subscription_columns {
     };
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SubscriptionRow {
-    pub id: String,
-    pub customer_tenant_id: String,
-    pub offer_id: String,
-    pub offer_display_name: String,
-    pub quantity: i64,
-    pub state: String,
-    pub auto_renew: i64,
-    pub billing_partner_tenant_id: String,
-    pub indirect_reseller_id: String,
-    pub partner_of_record_mpn_id: String,
-    pub support_contact_tenant_id: String,
-    pub order_id: String,
-    pub trial_end_time: i64,
-    pub create_time: i64,
-    pub update_time: i64,
-    pub version: i64,
-}
-
-/// What a change may set on a subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Values {
-    pub quantity: i32,
-    pub state: State,
-    pub auto_renew: bool,
-    pub indirect_reseller_id: String,
-    pub partner_of_record_mpn_id: String,
-    pub support_contact_tenant_id: String,
-}
-
-impl SubscriptionRow {
-    pub fn state_at(&self, now: i64) -> State {
-        domain::state_at(domain::stored_state(&self.state), self.trial_end_time, now)
-    }
-
-    /// Whether `tenant_id` may read it: the customer, the billing partner, the indirect
-    /// reseller or the support contact.
-    pub fn is_visible_to(&self, tenant_id: &str) -> bool {
-        self.may_change(tenant_id)
-            || [&self.indirect_reseller_id, &self.support_contact_tenant_id]
-                .iter()
-                .any(|t| !t.is_empty() && *t == tenant_id)
-    }
-
-    /// Whether `tenant_id` may change it: the customer or the billing partner.
-    pub fn may_change(&self, tenant_id: &str) -> bool {
-        [&self.customer_tenant_id, &self.billing_partner_tenant_id]
-            .iter()
-            .any(|t| !t.is_empty() && *t == tenant_id)
-    }
-
-    pub fn values(&self) -> Values {
-        Values {
-            quantity: int(self.quantity),
-            state: domain::stored_state(&self.state),
-            auto_renew: self.auto_renew != 0,
-            indirect_reseller_id: self.indirect_reseller_id.clone(),
-            partner_of_record_mpn_id: self.partner_of_record_mpn_id.clone(),
-            support_contact_tenant_id: self.support_contact_tenant_id.clone(),
-        }
-    }
-
-    /// The subscription as a reader sees it at `now`.
-    pub fn to_proto(&self, now: i64) -> pb::Subscription {
-        pb::Subscription {
-            id: self.id.clone(),
-            customer_tenant_id: self.customer_tenant_id.clone(),
-            offer_id: self.offer_id.clone(),
-            offer_display_name: self.offer_display_name.clone(),
-            quantity: int(self.quantity),
-            state: self.state_at(now) as i32,
-            auto_renew: self.auto_renew != 0,
-            billing_partner_tenant_id: self.billing_partner_tenant_id.clone(),
-            indirect_reseller_id: self.indirect_reseller_id.clone(),
-            partner_of_record_mpn_id: self.partner_of_record_mpn_id.clone(),
-            support_contact_tenant_id: self.support_contact_tenant_id.clone(),
-            order_id: self.order_id.clone(),
-            trial_end_time: optional_timestamp(Some(self.trial_end_time)),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            etag: fields::etag_of(self.version),
-        }
+impl<'r> FromRow<'r, AnyRow> for Subscription {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(Subscription {
+            id: row.try_get("id")?,
+            customer_tenant_id: row.try_get("customer_tenant_id")?,
+            offer_id: row.try_get("offer_id")?,
+            offer_display_name: row.try_get("offer_display_name")?,
+            quantity: decoded(row, "quantity", count)?,
+            state: decoded(row, "state", value_name(State::from_str_name))?,
+            auto_renew: decoded(row, "auto_renew", flag)?,
+            billing_partner_tenant_id: row.try_get("billing_partner_tenant_id")?,
+            indirect_reseller_id: row.try_get("indirect_reseller_id")?,
+            partner_of_record_mpn_id: row.try_get("partner_of_record_mpn_id")?,
+            support_contact_tenant_id: row.try_get("support_contact_tenant_id")?,
+            order_id: row.try_get("order_id")?,
+            trial_end_time: decoded(row, "trial_end_time", optional_time)?,
+            create_time: row.try_get("create_time")?,
+            update_time: row.try_get("update_time")?,
+            version: row.try_get("version")?,
+        })
     }
 }
 
-pub async fn insert_subscription(
-    conn: &mut AnyConnection,
-    s: &NewSubscription,
-    now: i64,
-) -> Result<()> {
+/// Writes a new subscription, at version 1 (whatever `s.version` says: a draft's is 0).
+pub async fn insert_subscription(conn: &mut AnyConnection, s: &Subscription) -> Result<()> {
     sqlx::query(concat!(
         "INSERT INTO subscriptions (",
         subscription_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)"
     ))
     .bind(&s.id)
     .bind(&s.customer_tenant_id)
@@ -431,14 +369,15 @@ pub async fn insert_subscription(
     .bind(&s.partner_of_record_mpn_id)
     .bind(&s.support_contact_tenant_id)
     .bind(&s.order_id)
-    .bind(s.trial_end_time)
-    .bind(now)
+    .bind(s.trial_end_time.unwrap_or(0))
+    .bind(s.create_time)
+    .bind(s.update_time)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-pub async fn subscription(conn: &mut AnyConnection, id: &str) -> Result<Option<SubscriptionRow>> {
+pub async fn subscription(conn: &mut AnyConnection, id: &str) -> Result<Option<Subscription>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         subscription_columns!(),
@@ -462,24 +401,23 @@ macro_rules! list_subscriptions_sql {
             " AND ",
             $reseller,
             " AND ($5 = '' \
-                  OR ($5 = 'STATE_TRIAL' AND state = 'STATE_TRIAL' AND trial_end_time > $6) \
-                  OR ($5 = 'STATE_EXPIRED' AND (state = 'STATE_EXPIRED' \
-                      OR (state = 'STATE_TRIAL' AND trial_end_time <= $6))) \
-                  OR ($5 <> 'STATE_TRIAL' AND $5 <> 'STATE_EXPIRED' AND state = $5)) \
+                  OR ($5 = $8 AND state = $8 AND trial_end_time > $6) \
+                  OR ($5 = $9 AND (state = $9 OR (state = $8 AND trial_end_time <= $6))) \
+                  OR ($5 <> $8 AND $5 <> $9 AND state = $5)) \
              ORDER BY id LIMIT $7"
         )
     };
 }
 
 /// A page of `ListSubscriptions`, oldest first, through the index of the first tenant filter
-/// set: customer, billing partner, indirect reseller. The state filter derives EXPIRED as
-/// [`domain::state_at`] does.
+/// set: customer, billing partner, indirect reseller. The state filter ($5; $8 is TRIAL, $9
+/// EXPIRED) derives EXPIRED as [`crate::domain::state_at`] does.
 pub async fn list_subscriptions(
     conn: &mut AnyConnection,
     f: &SubscriptionFilter,
     now: i64,
     page: &Page,
-) -> Result<Vec<SubscriptionRow>> {
+) -> Result<Vec<Subscription>> {
     let sql = if !f.customer_tenant_id.is_empty() {
         list_subscriptions_sql!(
             "customer_tenant_id = $2",
@@ -502,20 +440,21 @@ pub async fn list_subscriptions(
         .bind(&f.customer_tenant_id)
         .bind(&f.billing_partner_tenant_id)
         .bind(&f.indirect_reseller_id)
-        .bind(&f.state)
+        .bind(f.state.map_or("", |s| s.as_str_name()))
         .bind(now)
         .bind(page.limit())
+        .bind(State::Trial.as_str_name())
+        .bind(State::Expired.as_str_name())
         .fetch_all(conn)
         .await?)
 }
 
-/// Writes `values` if the subscription is still at `version`; `false` if a concurrent change
-/// got there first.
+/// Writes what a change may set (quantity, state, auto-renewal, reseller, partner of record,
+/// support contact) of `next` if the subscription is still at `next.version`; `false` if a
+/// concurrent change got there first.
 pub async fn update_subscription(
     conn: &mut AnyConnection,
-    id: &str,
-    version: i64,
-    values: &Values,
+    next: &Subscription,
     now: i64,
 ) -> Result<bool> {
     let done = sqlx::query(
@@ -524,14 +463,14 @@ pub async fn update_subscription(
          support_contact_tenant_id = $8, update_time = $9, version = version + 1 \
          WHERE id = $1 AND version = $2",
     )
-    .bind(id)
-    .bind(version)
-    .bind(i64::from(values.quantity))
-    .bind(values.state.as_str_name())
-    .bind(i64::from(values.auto_renew))
-    .bind(&values.indirect_reseller_id)
-    .bind(&values.partner_of_record_mpn_id)
-    .bind(&values.support_contact_tenant_id)
+    .bind(&next.id)
+    .bind(next.version)
+    .bind(i64::from(next.quantity))
+    .bind(next.state.as_str_name())
+    .bind(i64::from(next.auto_renew))
+    .bind(&next.indirect_reseller_id)
+    .bind(&next.partner_of_record_mpn_id)
+    .bind(&next.support_contact_tenant_id)
     .bind(now)
     .execute(conn)
     .await?;
@@ -539,13 +478,6 @@ pub async fn update_subscription(
 }
 
 // ---- events ----
-
-/// What a change removed from a subscription, so that the partner it concerned hears of it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Removed {
-    pub indirect_reseller_id: String,
-    pub partner_of_record_mpn_id: String,
-}
 
 /// Takes the event writers' row: until this transaction ends, no other can write events, so
 /// cursors are handed out in commit order. Call it before [`append_event`].
@@ -556,12 +488,14 @@ pub async fn lock_events(conn: &mut AnyConnection) -> Result<()> {
     Ok(())
 }
 
-/// Records one change of `after` (the subscription as the change left it).
+/// Records one change of `after` (the subscription as the change left it; `snapshot` is it as
+/// the contract encodes it).
 pub async fn append_event(
     conn: &mut AnyConnection,
     kind: EventType,
-    after: &SubscriptionRow,
+    after: &Subscription,
     removed: &Removed,
+    snapshot: &[u8],
     now: i64,
 ) -> Result<()> {
     sqlx::query(
@@ -577,50 +511,29 @@ pub async fn append_event(
     .bind(&after.partner_of_record_mpn_id)
     .bind(&removed.indirect_reseller_id)
     .bind(&removed.partner_of_record_mpn_id)
-    .bind(after.to_proto(now).encode_to_vec())
+    .bind(snapshot)
     .bind(now)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// One stored event, as `WatchSubscriptionEvents` reads it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EventRow {
-    pub cursor: i64,
-    #[sqlx(rename = "type")]
-    pub kind: String,
-    pub subscription_id: String,
-    pub billing_partner_tenant_id: String,
-    pub indirect_reseller_id: String,
-    pub partner_of_record_mpn_id: String,
-    pub previous_indirect_reseller_id: String,
-    pub previous_partner_of_record_mpn_id: String,
-    pub subscription: Vec<u8>,
-    pub event_time: i64,
-}
-
-impl EventRow {
-    pub fn to_proto(&self) -> Result<pb::SubscriptionEvent, prost::DecodeError> {
-        Ok(pb::SubscriptionEvent {
-            cursor: domain::encode_cursor(self.cursor),
-            r#type: EventType::from_str_name(&self.kind).unwrap_or(EventType::Unspecified) as i32,
-            subscription: Some(pb::Subscription::decode(self.subscription.as_slice())?),
-            event_time: Some(timestamp(self.event_time)),
+impl<'r> FromRow<'r, AnyRow> for Event {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(Event {
+            cursor: row.try_get("cursor")?,
+            kind: decoded(row, "type", value_name(EventType::from_str_name))?,
+            subscription_id: row.try_get("subscription_id")?,
+            billing_partner_tenant_id: row.try_get("billing_partner_tenant_id")?,
+            indirect_reseller_id: row.try_get("indirect_reseller_id")?,
+            partner_of_record_mpn_id: row.try_get("partner_of_record_mpn_id")?,
+            removed: Removed {
+                indirect_reseller_id: row.try_get("previous_indirect_reseller_id")?,
+                partner_of_record_mpn_id: row.try_get("previous_partner_of_record_mpn_id")?,
+            },
+            subscription: row.try_get("subscription")?,
+            event_time: row.try_get("event_time")?,
         })
-    }
-
-    /// Whether the event concerns a partner (its tenant id, and its partner ID if it has one):
-    /// it bills the subscription, is its indirect reseller or its partner of record, after the
-    /// change or until the change removed it.
-    pub fn concerns(&self, tenant_id: &str, mpn_id: &str) -> bool {
-        let is = |t: &String| !t.is_empty() && t == tenant_id;
-        let is_mpn = |m: &String| !mpn_id.is_empty() && m == mpn_id;
-        is(&self.billing_partner_tenant_id)
-            || is(&self.indirect_reseller_id)
-            || is(&self.previous_indirect_reseller_id)
-            || is_mpn(&self.partner_of_record_mpn_id)
-            || is_mpn(&self.previous_partner_of_record_mpn_id)
     }
 }
 
@@ -634,11 +547,7 @@ macro_rules! event_columns {
 
 /// Up to `limit` events after `cursor`, oldest first (every partner's: the watcher filters, so
 /// that its position moves past the events of others too).
-pub async fn events_after(
-    conn: &mut AnyConnection,
-    cursor: i64,
-    limit: i64,
-) -> Result<Vec<EventRow>> {
+pub async fn events_after(conn: &mut AnyConnection, cursor: i64, limit: i64) -> Result<Vec<Event>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         event_columns!(),
@@ -663,9 +572,10 @@ pub async fn last_cursor(conn: &mut AnyConnection) -> Result<i64> {
 /// Whether a trial past its end is still stored as a trial (the sweep has work).
 pub async fn any_trial_past_end(conn: &mut AnyConnection, now: i64) -> Result<bool> {
     let row: Option<(String,)> = sqlx::query_as(
-        "SELECT id FROM subscriptions WHERE state = 'STATE_TRIAL' AND trial_end_time <= $1 LIMIT 1",
+        "SELECT id FROM subscriptions WHERE state = $2 AND trial_end_time <= $1 LIMIT 1",
     )
     .bind(now)
+    .bind(State::Trial.as_str_name())
     .fetch_optional(conn)
     .await?;
     Ok(row.is_some())
@@ -674,10 +584,11 @@ pub async fn any_trial_past_end(conn: &mut AnyConnection, now: i64) -> Result<bo
 /// The trials past their end still stored as trials, oldest end first.
 pub async fn trials_past_end(conn: &mut AnyConnection, now: i64) -> Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT id FROM subscriptions WHERE state = 'STATE_TRIAL' AND trial_end_time <= $1 \
+        "SELECT id FROM subscriptions WHERE state = $2 AND trial_end_time <= $1 \
          ORDER BY trial_end_time, id",
     )
     .bind(now)
+    .bind(State::Trial.as_str_name())
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -691,10 +602,11 @@ pub async fn open_trials(
 ) -> Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT id FROM subscriptions WHERE customer_tenant_id = $1 AND offer_id = $2 \
-         AND state = 'STATE_TRIAL' ORDER BY id",
+         AND state = $3 ORDER BY id",
     )
     .bind(customer_tenant_id)
     .bind(offer_id)
+    .bind(State::Trial.as_str_name())
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -723,13 +635,15 @@ pub async fn end_trial(
     conn: &mut AnyConnection,
     id: &str,
     now: i64,
-) -> Result<Option<SubscriptionRow>> {
+) -> Result<Option<Subscription>> {
     let done = sqlx::query(
-        "UPDATE subscriptions SET state = 'STATE_EXPIRED', update_time = $2, \
-         version = version + 1 WHERE id = $1 AND state = 'STATE_TRIAL'",
+        "UPDATE subscriptions SET state = $3, update_time = $2, \
+         version = version + 1 WHERE id = $1 AND state = $4",
     )
     .bind(id)
     .bind(now)
+    .bind(State::Expired.as_str_name())
+    .bind(State::Trial.as_str_name())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
@@ -740,7 +654,7 @@ pub async fn end_trial(
 
 /// The events of one subscription, oldest first.
 #[cfg(test)]
-pub async fn events_of(conn: &mut AnyConnection, subscription_id: &str) -> Result<Vec<EventRow>> {
+pub async fn events_of(conn: &mut AnyConnection, subscription_id: &str) -> Result<Vec<Event>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         event_columns!(),
@@ -749,4 +663,37 @@ pub async fn events_of(conn: &mut AnyConnection, subscription_id: &str) -> Resul
     .bind(subscription_id)
     .fetch_all(conn)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_values_decode_or_say_why_not() {
+        let items = vec![
+            LineItem {
+                offer_id: "a".into(),
+                quantity: 3,
+            },
+            LineItem {
+                offer_id: "b".into(),
+                quantity: 300,
+            },
+        ];
+        assert_eq!(line_items(join_line_items(&items)).unwrap(), items);
+        assert_eq!(line_items(String::new()).unwrap(), []);
+        assert!(line_items("a:3,b".into()).is_err());
+        assert!(line_items("a:x".into()).is_err());
+        assert_eq!((flag(0), flag(1)), (Ok(false), Ok(true)));
+        assert!(flag(2).is_err());
+        assert!(count(i64::from(i32::MAX) + 1).is_err());
+        assert_eq!(optional_time(0).unwrap(), None);
+        assert_eq!(list("SE,NO".into()).unwrap(), ["SE", "NO"]);
+        assert_eq!(
+            value_name(State::from_str_name)("STATE_TRIAL".into()).unwrap(),
+            State::Trial
+        );
+        assert!(value_name(State::from_str_name)("TRIAL".into()).is_err());
+    }
 }

@@ -1,0 +1,174 @@
+//! Advisor subscriptions: paid or trial subscriptions an advisor (partner of record) creates.
+
+use super::{Deadline, Subscriptions, record_created};
+use crate::catalogue::{self, CheckedLine};
+use crate::domain::{self, AdvisorSubscriptions, Subscription};
+use crate::error::{Error, Result};
+use crate::store;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::{fingerprint, remember, replay};
+use partnerhub_proto::subscriptions::{self as pb, subscription::State};
+use partnerhub_proto::tenants::tenant;
+use partnerhub_proto::types::Cloud;
+use uuid::Uuid;
+
+/// The `request_ids` method name of `CreateAdvisorSubscriptions`.
+const CREATE_ADVISOR_SUBSCRIPTIONS: &str = "CreateAdvisorSubscriptions";
+
+impl Subscriptions {
+    pub(super) async fn create_advisor_subscriptions(
+        &self,
+        req: pb::CreateAdvisorSubscriptionsRequest,
+        deadline: &Deadline,
+    ) -> Result<pb::CreateAdvisorSubscriptionsResponse> {
+        let new = AdvisorSubscriptions::parse(&req)?;
+        let fingerprint = fingerprint(&pb::CreateAdvisorSubscriptionsRequest {
+            request_id: String::new(),
+            ..req
+        });
+        // A retry answers what the first call made, whatever changed since.
+        if let Some(ids) = self
+            .seen(CREATE_ADVISOR_SUBSCRIPTIONS, new.request_id, &fingerprint)
+            .await?
+        {
+            return self.advisor_created(&ids).await;
+        }
+        // 1. The customer.
+        let customer = self.tenant(&new.customer_tenant_id, deadline).await?;
+        if customer.kind != tenant::Kind::Customer as i32 {
+            return Err(Error::NotACustomer(new.customer_tenant_id));
+        }
+        // 2. The advisor ("Check ID"): an advisor in the customer's cloud.
+        self.check_partner_of_record(&new.partner_of_record_mpn_id, customer.cloud, deadline)
+            .await?;
+        // 3. The line items, as for orders.
+        let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
+        let lines = catalogue::check_line_items(
+            &mut *self.conn().await?,
+            &new.line_items,
+            cloud,
+            &customer.country_code,
+        )
+        .await?;
+        catalogue::refuse_problems(&lines)?;
+        // 4. Trials of offers that have one.
+        if new.trial {
+            let mut violations = Violations::new();
+            for (i, line) in lines.iter().enumerate() {
+                if let Some(offer) = &line.offer
+                    && !offer.spec.trial_available
+                {
+                    violations.add(
+                        format!("line_items[{i}].offer_id"),
+                        format!("{} has no trial", offer.spec.display_name),
+                    );
+                }
+            }
+            if !violations.is_empty() {
+                return Err(Error::Rejected {
+                    reason: domain::TRIAL_NOT_AVAILABLE,
+                    violations,
+                });
+            }
+        }
+        let ids = match self.write_advisor(&new, &lines, &fingerprint).await {
+            // A concurrent twin with the same request id committed first: answer as a retry.
+            Err(e) if e.is_unique_violation() => self
+                .seen(CREATE_ADVISOR_SUBSCRIPTIONS, new.request_id, &fingerprint)
+                .await?
+                .ok_or(e)?,
+            other => other?,
+        };
+        self.advisor_created(&ids).await
+    }
+
+    /// Writes the advisor's subscriptions and their CREATED events in one transaction; returns
+    /// their ids, comma-separated (an earlier call's, for a retry). A trial of an offer the
+    /// customer had a trial of before, in any state, is TRIAL_ALREADY_TAKEN (checked under the
+    /// event writers' row, so two concurrent calls can't both give it).
+    async fn write_advisor(
+        &self,
+        new: &AdvisorSubscriptions,
+        lines: &[CheckedLine],
+        fingerprint: &str,
+    ) -> Result<String> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(rid) = new.request_id
+            && let Some(ids) = replay(&mut tx, CREATE_ADVISOR_SUBSCRIPTIONS, rid, fingerprint)
+                .await?
+                .earlier()?
+        {
+            return Ok(ids);
+        }
+        store::lock_events(&mut tx).await?;
+        let now = self.now();
+        let mut subscriptions = Vec::with_capacity(lines.len());
+        let mut taken = Violations::new();
+        for (i, line) in lines.iter().enumerate() {
+            let offer = line.offer.as_ref().ok_or_else(|| {
+                Error::Inconsistent(format!("line item of {} without offer", line.item.offer_id))
+            })?;
+            let mut s = Subscription {
+                id: Uuid::now_v7().to_string(),
+                customer_tenant_id: new.customer_tenant_id.clone(),
+                partner_of_record_mpn_id: new.partner_of_record_mpn_id.clone(),
+                ..Subscription::paid(offer, line.item.quantity, now)
+            };
+            if new.trial {
+                if store::had_trial(&mut tx, &new.customer_tenant_id, &offer.id).await? {
+                    taken.add(
+                        format!("line_items[{i}].offer_id"),
+                        format!(
+                            "the customer had a trial of {} before; an offer's trial is given once",
+                            offer.spec.display_name
+                        ),
+                    );
+                }
+                s.state = State::Trial;
+                s.auto_renew = false;
+                s.trial_end_time =
+                    Some(now.saturating_add(i64::from(offer.spec.trial_days) * domain::DAY_MICROS));
+            }
+            subscriptions.push(s);
+        }
+        if !taken.is_empty() {
+            return Err(Error::TrialAlreadyTaken { violations: taken });
+        }
+        for s in &subscriptions {
+            store::insert_subscription(&mut tx, s).await?;
+        }
+        let ids: Vec<String> = subscriptions.iter().map(|s| s.id.clone()).collect();
+        record_created(&mut tx, &ids, now).await?;
+        let ids = ids.join(",");
+        if let Some(rid) = new.request_id {
+            remember(
+                &mut tx,
+                CREATE_ADVISOR_SUBSCRIPTIONS,
+                rid,
+                fingerprint,
+                &ids,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.events_committed();
+        Ok(ids)
+    }
+
+    /// The advisor's subscriptions as they are now.
+    async fn advisor_created(&self, ids: &str) -> Result<pb::CreateAdvisorSubscriptionsResponse> {
+        self.sweep_trials().await?;
+        let now = self.now();
+        let mut conn = self.conn().await?;
+        let mut subscriptions = Vec::new();
+        for id in ids.split(',').filter(|i| !i.is_empty()) {
+            let subscription = store::subscription(&mut conn, id).await?.ok_or_else(|| {
+                Error::Inconsistent(format!(
+                    "{CREATE_ADVISOR_SUBSCRIPTIONS} made {id}, now missing"
+                ))
+            })?;
+            subscriptions.push(subscription.to_proto(now));
+        }
+        Ok(pb::CreateAdvisorSubscriptionsResponse { subscriptions })
+    }
+}

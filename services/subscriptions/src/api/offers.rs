@@ -1,0 +1,123 @@
+//! The offer catalogue: list, read and add offers; check line items against it.
+
+use super::Subscriptions;
+use crate::catalogue;
+use crate::domain::{self, OfferFilter, OfferSpec};
+use crate::error::{Error, Result};
+use crate::store;
+use partnerhub_kit::fields;
+use partnerhub_kit::page::Page;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::{fingerprint, remember, replay};
+use partnerhub_proto::subscriptions as pb;
+use uuid::Uuid;
+
+/// The `request_ids` method name of `CreateOffer`.
+const CREATE_OFFER: &str = "CreateOffer";
+
+impl Subscriptions {
+    pub(super) async fn list_offers(
+        &self,
+        req: &pb::ListOffersRequest,
+    ) -> Result<pb::ListOffersResponse> {
+        let mut v = Violations::new();
+        let filter = v.take(OfferFilter::parse(req));
+        let page = v.take(Page::parse(
+            req.page_size,
+            &req.page_token,
+            "offers",
+            &[
+                &req.cloud.to_string(),
+                &req.country_code,
+                &req.trial_available.to_string(),
+            ],
+        ));
+        let (filter, page) = v.done(filter.zip(page))?;
+        let offers = store::list_offers(&mut *self.conn().await?, &filter, &page).await?;
+        let (offers, next_page_token) = page.finish(offers, |o| o.id.clone());
+        Ok(pb::ListOffersResponse {
+            offers: offers.iter().map(domain::Offer::to_proto).collect(),
+            next_page_token,
+        })
+    }
+
+    pub(super) async fn get_offer(&self, req: &pb::GetOfferRequest) -> Result<pb::Offer> {
+        let id = fields::id("offer_id", &req.offer_id)?.to_string();
+        store::offer(&mut *self.conn().await?, &id)
+            .await?
+            .map(|o| o.to_proto())
+            .ok_or(Error::OfferNotFound(id))
+    }
+
+    pub(super) async fn create_offer(&self, req: pb::CreateOfferRequest) -> Result<pb::Offer> {
+        let mut v = Violations::new();
+        let request_id = v.take(fields::request_id(&req.request_id)).flatten();
+        let spec = v.take(OfferSpec::parse("offer", req.offer.as_ref()));
+        let spec = v.done(spec)?;
+        let fingerprint = fingerprint(&pb::CreateOfferRequest {
+            request_id: String::new(),
+            ..req
+        });
+        let id = match self.write_offer(&spec, request_id, &fingerprint).await {
+            // A concurrent twin with the same request id committed first: answer as a retry.
+            Err(e) if e.is_unique_violation() => self
+                .seen(CREATE_OFFER, request_id, &fingerprint)
+                .await?
+                .ok_or(e)?,
+            other => other?,
+        };
+        store::offer(&mut *self.conn().await?, &id)
+            .await?
+            .map(|o| o.to_proto())
+            .ok_or_else(|| {
+                Error::Inconsistent(format!("{CREATE_OFFER} made offer {id}, now missing"))
+            })
+    }
+
+    async fn write_offer(
+        &self,
+        spec: &OfferSpec,
+        request_id: Option<Uuid>,
+        fingerprint: &str,
+    ) -> Result<String> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(rid) = request_id
+            && let Some(id) = replay(&mut tx, CREATE_OFFER, rid, fingerprint)
+                .await?
+                .earlier()?
+        {
+            return Ok(id);
+        }
+        let id = Uuid::now_v7().to_string();
+        store::put_offer(&mut tx, &id, spec, self.now(), false).await?;
+        if let Some(rid) = request_id {
+            remember(&mut tx, CREATE_OFFER, rid, fingerprint, &id).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub(super) async fn check_line_items(
+        &self,
+        req: &pb::CheckLineItemsRequest,
+    ) -> Result<pb::CheckLineItemsResponse> {
+        let mut v = Violations::new();
+        let cloud = v.take(partnerhub_rules::cloud::required("cloud", req.cloud));
+        let country = v.take(partnerhub_rules::country::code(
+            "country_code",
+            &req.country_code,
+        ));
+        let items = v.take(domain::line_items(&req.line_items));
+        let ((cloud, country), items) = v.done(cloud.zip(country).zip(items))?;
+        let lines =
+            catalogue::check_line_items(&mut *self.conn().await?, &items, cloud, &country).await?;
+        let now = self.now();
+        Ok(pb::CheckLineItemsResponse {
+            subscriptions: catalogue::drafts(&lines, now)
+                .iter()
+                .map(|s| s.to_proto(now))
+                .collect(),
+            problems: catalogue::problems(&lines).map(|p| p.to_proto()).collect(),
+        })
+    }
+}

@@ -1,0 +1,229 @@
+//! Orders: place one (its subscriptions and their events in one transaction), read and list them.
+
+use super::{Deadline, Subscriptions, record_created, trials};
+use crate::catalogue::{self, CheckedLine};
+use crate::domain::{NewOrder, Order, OrderFilter, Subscription};
+use crate::error::{Error, Result};
+use crate::store;
+use partnerhub_kit::fields;
+use partnerhub_kit::page::Page;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::{fingerprint, remember, replay};
+use partnerhub_proto::subscriptions as pb;
+use partnerhub_proto::tenants::{agreement, tenant};
+use partnerhub_proto::types::Cloud;
+use uuid::Uuid;
+
+/// The `request_ids` method name of `PlaceOrder`.
+pub(super) const PLACE_ORDER: &str = "PlaceOrder";
+
+impl Subscriptions {
+    pub(super) async fn place_order(
+        &self,
+        req: pb::PlaceOrderRequest,
+        deadline: &Deadline,
+    ) -> Result<pb::PlaceOrderResponse> {
+        let order = NewOrder::parse(&req)?;
+        let fingerprint = fingerprint(&pb::PlaceOrderRequest {
+            request_id: String::new(),
+            ..req
+        });
+        // A retry of an order placed before answers that order, whatever changed since.
+        if !order.validate_only
+            && let Some(id) = self
+                .seen(PLACE_ORDER, order.request_id, &fingerprint)
+                .await?
+        {
+            return self.placed(&id).await;
+        }
+        // 1. The customer.
+        let customer = self.tenant(&order.customer_tenant_id, deadline).await?;
+        if customer.kind != tenant::Kind::Customer as i32 {
+            return Err(Error::NotACustomer(order.customer_tenant_id));
+        }
+        // 2. The partner may sell to it.
+        self.check_seller(
+            &order.partner_tenant_id,
+            &order.customer_tenant_id,
+            deadline,
+        )
+        .await?;
+        // 3. The customer agreement.
+        if !self
+            .has_accepted(
+                &order.customer_tenant_id,
+                agreement::Type::CustomerAgreement,
+                deadline,
+            )
+            .await?
+        {
+            return Err(Error::AgreementNotAccepted(order.customer_tenant_id));
+        }
+        // 4. The indirect reseller.
+        if !order.indirect_reseller_id.is_empty() {
+            self.check_reseller(
+                &order.partner_tenant_id,
+                &order.indirect_reseller_id,
+                deadline,
+            )
+            .await?;
+        }
+        // 5. The line items.
+        let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
+        let lines = catalogue::check_line_items(
+            &mut *self.conn().await?,
+            &order.line_items,
+            cloud,
+            &customer.country_code,
+        )
+        .await?;
+        catalogue::refuse_problems(&lines)?;
+        if order.validate_only {
+            let now = self.now();
+            let subscriptions = new_subscriptions(&order, &lines, "", now, String::new)?;
+            return Ok(pb::PlaceOrderResponse {
+                order: Some(Order::placed(&order, String::new(), Vec::new(), now).to_proto()),
+                subscriptions: subscriptions.iter().map(|s| s.to_proto(now)).collect(),
+            });
+        }
+        let id = match self.write_order(&order, &lines, &fingerprint).await {
+            // A concurrent twin with the same request id committed first: answer as a retry.
+            Err(e) if e.is_unique_violation() => self
+                .seen(PLACE_ORDER, order.request_id, &fingerprint)
+                .await?
+                .ok_or(e)?,
+            other => other?,
+        };
+        self.placed(&id).await
+    }
+
+    /// Writes the order, its subscriptions and their CREATED events in one transaction;
+    /// returns the order's id (an earlier one's, for a retry).
+    pub(super) async fn write_order(
+        &self,
+        order: &NewOrder,
+        lines: &[CheckedLine],
+        fingerprint: &str,
+    ) -> Result<String> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(rid) = order.request_id
+            && let Some(id) = replay(&mut tx, PLACE_ORDER, rid, fingerprint)
+                .await?
+                .earlier()?
+        {
+            return Ok(id);
+        }
+        store::lock_events(&mut tx).await?;
+        let now = self.now();
+        let id = Uuid::now_v7().to_string();
+        let subscriptions =
+            new_subscriptions(order, lines, &id, now, || Uuid::now_v7().to_string())?;
+        let ids: Vec<String> = subscriptions.iter().map(|s| s.id.clone()).collect();
+        store::insert_order(&mut tx, &Order::placed(order, id.clone(), ids.clone(), now)).await?;
+        for s in &subscriptions {
+            store::insert_subscription(&mut tx, s).await?;
+        }
+        // The customer buys what it had a trial of: the trial ends (converted) with the order.
+        let mut offers: Vec<&str> = order
+            .line_items
+            .iter()
+            .map(|l| l.offer_id.as_str())
+            .collect();
+        offers.sort_unstable();
+        offers.dedup();
+        for offer in offers {
+            let open = store::open_trials(&mut tx, &order.customer_tenant_id, offer).await?;
+            trials::end_trials(&mut tx, &open, now).await?;
+        }
+        record_created(&mut tx, &ids, now).await?;
+        if let Some(rid) = order.request_id {
+            remember(&mut tx, PLACE_ORDER, rid, fingerprint, &id).await?;
+        }
+        tx.commit().await?;
+        self.events_committed();
+        Ok(id)
+    }
+
+    /// The answer to a placed order: the order and its subscriptions as they are now.
+    pub(super) async fn placed(&self, id: &str) -> Result<pb::PlaceOrderResponse> {
+        self.sweep_trials().await?;
+        let now = self.now();
+        let mut conn = self.conn().await?;
+        let order = store::order(&mut conn, id).await?.ok_or_else(|| {
+            Error::Inconsistent(format!("{PLACE_ORDER} made order {id}, now missing"))
+        })?;
+        let mut subscriptions = Vec::new();
+        for s in &order.subscription_ids {
+            let subscription = store::subscription(&mut conn, s)
+                .await?
+                .ok_or_else(|| Error::Inconsistent(format!("order {id} names {s}, now missing")))?;
+            subscriptions.push(subscription.to_proto(now));
+        }
+        Ok(pb::PlaceOrderResponse {
+            order: Some(order.to_proto()),
+            subscriptions,
+        })
+    }
+
+    pub(super) async fn get_order(&self, req: &pb::GetOrderRequest) -> Result<pb::Order> {
+        let mut v = Violations::new();
+        let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
+        let id = v.take(fields::id("order_id", &req.order_id));
+        let (tenant_id, id) = v.done(tenant_id.zip(id))?;
+        let (tenant_id, id) = (tenant_id.to_string(), id.to_string());
+        store::order(&mut *self.conn().await?, &id)
+            .await?
+            .filter(|o| o.is_visible_to(&tenant_id))
+            .map(|o| o.to_proto())
+            .ok_or(Error::OrderNotFound(id))
+    }
+
+    pub(super) async fn list_orders(
+        &self,
+        req: &pb::ListOrdersRequest,
+    ) -> Result<pb::ListOrdersResponse> {
+        let mut v = Violations::new();
+        let filter = v.take(OrderFilter::parse(req));
+        let page = v.take(Page::parse(
+            req.page_size,
+            &req.page_token,
+            "orders",
+            &[&req.customer_tenant_id, &req.partner_tenant_id],
+        ));
+        let (filter, page) = v.done(filter.zip(page))?;
+        let orders = store::list_orders(&mut *self.conn().await?, &filter, &page).await?;
+        let (orders, next_page_token) = page.finish(orders, |o| o.id.clone());
+        Ok(pb::ListOrdersResponse {
+            orders: orders.iter().map(Order::to_proto).collect(),
+            next_page_token,
+        })
+    }
+}
+
+/// The subscriptions an order makes at `now`, one per line, in order; `new_id` names each (""
+/// when nothing is written).
+fn new_subscriptions(
+    order: &NewOrder,
+    lines: &[CheckedLine],
+    order_id: &str,
+    now: i64,
+    mut new_id: impl FnMut() -> String,
+) -> Result<Vec<Subscription>> {
+    lines
+        .iter()
+        .map(|line| {
+            let offer = line.offer.as_ref().ok_or_else(|| {
+                Error::Inconsistent(format!("line item of {} without offer", line.item.offer_id))
+            })?;
+            Ok(Subscription {
+                id: new_id(),
+                customer_tenant_id: order.customer_tenant_id.clone(),
+                billing_partner_tenant_id: order.partner_tenant_id.clone(),
+                indirect_reseller_id: order.indirect_reseller_id.clone(),
+                support_contact_tenant_id: order.support_contact().to_string(),
+                order_id: order_id.to_string(),
+                ..Subscription::paid(offer, line.item.quantity, now)
+            })
+        })
+        .collect()
+}
