@@ -1,0 +1,126 @@
+//! Who is calling: `CheckCredentials` (sign-in), `ChangePassword`, and `GetPrincipal`, which the
+//! gateway asks on every call.
+
+use super::Tenants;
+use crate::error::{Error, Result};
+use crate::password;
+use crate::store;
+use partnerhub_kit::fields;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::time::now_micros;
+use partnerhub_proto::tenants as pb;
+use sqlx::AnyConnection;
+use std::time::Duration;
+use tonic::Request;
+
+/// Wrong passwords in a row that lock sign-in.
+pub const MAX_FAILED_SIGN_INS: i64 = 5;
+/// How long sign-in stays locked.
+pub const LOCK_DURATION: Duration = Duration::from_secs(5 * 60);
+
+pub(super) async fn get_principal(
+    svc: &Tenants,
+    request: Request<pb::GetPrincipalRequest>,
+) -> Result<pb::GetPrincipalResponse> {
+    let id = fields::id("user_id", &request.get_ref().user_id)?.to_string();
+    let principal = principal(&mut *svc.conn().await?, &id).await?;
+    Ok(pb::GetPrincipalResponse {
+        principal: Some(principal),
+    })
+}
+
+async fn principal(conn: &mut AnyConnection, user_id: &str) -> Result<pb::Principal> {
+    store::principal(conn, user_id)
+        .await?
+        .map(|row| row.to_proto())
+        .ok_or_else(|| Error::UserNotFound(user_id.to_string()))
+}
+
+pub(super) async fn check_credentials(
+    svc: &Tenants,
+    request: Request<pb::CheckCredentialsRequest>,
+) -> Result<pb::CheckCredentialsResponse> {
+    let req = request.into_inner();
+    let user_name = req.user_name.trim().to_lowercase();
+    let mut v = Violations::new();
+    if user_name.is_empty() {
+        v.add("user_name", "is required");
+    } else if user_name.chars().any(char::is_control) || user_name.len() > 320 {
+        v.add("user_name", "is not a user name");
+    }
+    if req.password.is_empty() {
+        v.add("password", "is required");
+    }
+    v.check()?;
+    let found = store::credentials_by_name(&mut *svc.conn().await?, &user_name).await?;
+    let now = now_micros();
+    let Some(cred) = found else {
+        // Take as long as a wrong password does, so user names can't be probed by timing.
+        password::verify(req.password, None).await?;
+        return Err(Error::InvalidCredentials);
+    };
+    if cred.locked_until > now {
+        return Err(Error::Locked(remaining(cred.locked_until, now)));
+    }
+    if !password::verify(req.password, Some(cred.password_hash)).await? {
+        let lock_until = now + partnerhub_kit::time::micros(LOCK_DURATION);
+        let locked = store::record_failed_sign_in(
+            &mut *svc.conn().await?,
+            &cred.id,
+            MAX_FAILED_SIGN_INS,
+            lock_until,
+        )
+        .await?;
+        return Err(if locked > now {
+            Error::Locked(remaining(locked, now))
+        } else {
+            Error::InvalidCredentials
+        });
+    }
+    let mut conn = svc.conn().await?;
+    store::clear_failed_sign_ins(&mut conn, &cred.id).await?;
+    let principal = principal(&mut conn, &cred.id).await?;
+    if principal.tenant_state != pb::tenant::State::Active as i32 {
+        return Err(Error::TenantNotActive);
+    }
+    Ok(pb::CheckCredentialsResponse {
+        principal: Some(principal),
+    })
+}
+
+pub(super) async fn change_password(
+    svc: &Tenants,
+    request: Request<pb::ChangePasswordRequest>,
+) -> Result<pb::ChangePasswordResponse> {
+    let req = request.into_inner();
+    let mut v = Violations::new();
+    let user_id = v.take(fields::id("user_id", &req.user_id));
+    if req.current_password.is_empty() {
+        v.add("current_password", "is required");
+    }
+    v.take(password::check_policy("new_password", &req.new_password));
+    if !req.new_password.is_empty() && req.new_password == req.current_password {
+        v.add("new_password", "must differ from the current password");
+    }
+    v.check()?;
+    let user_id = user_id.map(|u| u.to_string()).unwrap_or_default();
+    let cred = store::credentials_by_id(&mut *svc.conn().await?, &user_id)
+        .await?
+        .ok_or_else(|| Error::UserNotFound(user_id.clone()))?;
+    if !password::verify(req.current_password, Some(cred.password_hash)).await? {
+        return Err(Error::field(
+            "current_password",
+            "is not the user's current password",
+        ));
+    }
+    let hash = password::hash(req.new_password).await?;
+    let mut conn = svc.conn().await?;
+    store::set_password(&mut conn, &user_id, &hash, false).await?;
+    Ok(pb::ChangePasswordResponse {
+        principal: Some(principal(&mut conn, &user_id).await?),
+    })
+}
+
+fn remaining(until: i64, now: i64) -> Duration {
+    Duration::from_micros(u64::try_from(until - now).unwrap_or(0))
+}
