@@ -11,6 +11,7 @@ mod users;
 pub use sign_in::{LOCK_DURATION, MAX_FAILED_SIGN_INS};
 
 use crate::error::{Error, Result};
+use crate::store::Stored;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::{Database, replay};
@@ -216,21 +217,19 @@ fn check_etag(what: &'static str, sent: Option<i64>, current: i64) -> Result<()>
     }
 }
 
-/// An optional enum filter: unset is "", an unknown number is a violation.
-fn enum_filter<E: Copy + PartialEq>(
+/// An optional enum filter as the tables spell it: unset (0) is "", an unknown number a
+/// violation.
+fn enum_filter<E: Stored + TryFrom<i32> + Into<i32>>(
     v: &mut Violations,
     field: &str,
     raw: i32,
-    parse: impl Fn(i32) -> Option<E>,
-    unspecified: E,
-    name: impl Fn(E) -> &'static str,
-) -> String {
-    match parse(raw) {
-        Some(e) if e == unspecified => String::new(),
-        Some(e) => name(e).to_string(),
-        None => {
+) -> &'static str {
+    match E::try_from(raw) {
+        Ok(e) if e.into() == 0 => "",
+        Ok(e) => e.name(),
+        Err(_) => {
             v.add(field, "is not a known value");
-            String::new()
+            ""
         }
     }
 }

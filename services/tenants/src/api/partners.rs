@@ -3,7 +3,7 @@
 use super::{Tenants, enum_filter};
 use crate::domain;
 use crate::error::{Error, Result};
-use crate::store::{self, SearchFilter, TenantRow};
+use crate::store::{self, SearchFilter};
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::{tenants as pb, types};
@@ -18,7 +18,7 @@ pub(super) async fn verify_partner_id(
         .await?
         .ok_or(Error::PartnerIdNotFound(mpn_id))?;
     Ok(pb::VerifyPartnerIdResponse {
-        partner: Some(partner.to_listing()),
+        partner: Some(partner.into()),
     })
 }
 
@@ -35,22 +35,8 @@ pub(super) async fn search_partners(
                 &req.country_code,
             ))
             .unwrap_or_default(),
-        cloud: enum_filter(
-            &mut v,
-            "cloud",
-            req.cloud,
-            |r| types::Cloud::try_from(r).ok(),
-            types::Cloud::Unspecified,
-            |e| e.as_str_name(),
-        ),
-        partner_type: enum_filter(
-            &mut v,
-            "partner_type",
-            req.partner_type,
-            |r| types::PartnerType::try_from(r).ok(),
-            types::PartnerType::Unspecified,
-            |e| e.as_str_name(),
-        ),
+        cloud: enum_filter::<types::Cloud>(&mut v, "cloud", req.cloud),
+        partner_type: enum_filter::<types::PartnerType>(&mut v, "partner_type", req.partner_type),
         words: v
             .take(domain::query_words("query", &req.query))
             .unwrap_or_default(),
@@ -62,8 +48,8 @@ pub(super) async fn search_partners(
         "partners",
         &[
             &filter.country_code,
-            &filter.cloud,
-            &filter.partner_type,
+            filter.cloud,
+            filter.partner_type,
             &words,
         ],
     ));
@@ -71,7 +57,7 @@ pub(super) async fn search_partners(
     let rows = store::search_partners(&mut *svc.conn().await?, &filter, &page).await?;
     let (rows, next_page_token) = page.finish(rows, |t| t.id.clone());
     Ok(pb::SearchPartnersResponse {
-        partners: rows.iter().map(TenantRow::to_listing).collect(),
+        partners: rows.into_iter().map(Into::into).collect(),
         next_page_token,
     })
 }

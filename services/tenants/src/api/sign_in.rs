@@ -2,15 +2,15 @@
 //! gateway asks on every call.
 
 use super::Tenants;
+use crate::domain::{self, Principal, State};
 use crate::error::{Error, Result};
 use crate::password;
 use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::time::now_micros;
 use partnerhub_proto::tenants as pb;
 use sqlx::AnyConnection;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tonic::Request;
 
 /// Wrong passwords in a row that lock sign-in.
@@ -25,14 +25,13 @@ pub(super) async fn get_principal(
     let id = fields::id("user_id", &request.get_ref().user_id)?.to_string();
     let principal = principal(&mut *svc.conn().await?, &id).await?;
     Ok(pb::GetPrincipalResponse {
-        principal: Some(principal),
+        principal: Some(principal.into()),
     })
 }
 
-async fn principal(conn: &mut AnyConnection, user_id: &str) -> Result<pb::Principal> {
+async fn principal(conn: &mut AnyConnection, user_id: &str) -> Result<Principal> {
     store::principal(conn, user_id)
         .await?
-        .map(|row| row.to_proto())
         .ok_or_else(|| Error::UserNotFound(user_id.to_string()))
 }
 
@@ -53,38 +52,38 @@ pub(super) async fn check_credentials(
     }
     v.check()?;
     let found = store::credentials_by_name(&mut *svc.conn().await?, &user_name).await?;
-    let now = now_micros();
+    let now = domain::now();
     let Some(cred) = found else {
         // Take as long as a wrong password does, so user names can't be probed by timing.
         password::verify(req.password, None).await?;
         return Err(Error::InvalidCredentials);
     };
-    if cred.locked_until > now {
-        return Err(Error::Locked(remaining(cred.locked_until, now)));
+    if let Some(until) = cred.locked_until
+        && until > now
+    {
+        return Err(Error::Locked(remaining(until, now)));
     }
     if !password::verify(req.password, Some(cred.password_hash)).await? {
-        let lock_until = now + partnerhub_kit::time::micros(LOCK_DURATION);
         let locked = store::record_failed_sign_in(
             &mut *svc.conn().await?,
-            &cred.id,
+            &cred.user_id,
             MAX_FAILED_SIGN_INS,
-            lock_until,
+            now + LOCK_DURATION,
         )
         .await?;
-        return Err(if locked > now {
-            Error::Locked(remaining(locked, now))
-        } else {
-            Error::InvalidCredentials
+        return Err(match locked {
+            Some(until) if until > now => Error::Locked(remaining(until, now)),
+            _ => Error::InvalidCredentials,
         });
     }
     let mut conn = svc.conn().await?;
-    store::clear_failed_sign_ins(&mut conn, &cred.id).await?;
-    let principal = principal(&mut conn, &cred.id).await?;
-    if principal.tenant_state != pb::tenant::State::Active as i32 {
+    store::clear_failed_sign_ins(&mut conn, &cred.user_id).await?;
+    let principal = principal(&mut conn, &cred.user_id).await?;
+    if principal.tenant_state != State::Active {
         return Err(Error::TenantNotActive);
     }
     Ok(pb::CheckCredentialsResponse {
-        principal: Some(principal),
+        principal: Some(principal.into()),
     })
 }
 
@@ -117,10 +116,10 @@ pub(super) async fn change_password(
     let mut conn = svc.conn().await?;
     store::set_password(&mut conn, &user_id, &hash, false).await?;
     Ok(pb::ChangePasswordResponse {
-        principal: Some(principal(&mut conn, &user_id).await?),
+        principal: Some(principal(&mut conn, &user_id).await?.into()),
     })
 }
 
-fn remaining(until: i64, now: i64) -> Duration {
-    Duration::from_micros(u64::try_from(until - now).unwrap_or(0))
+fn remaining(until: SystemTime, now: SystemTime) -> Duration {
+    until.duration_since(now).unwrap_or(Duration::ZERO)
 }

@@ -2,10 +2,11 @@
 //! `CreateCustomerTenant`, `ActivateTenant`, `BatchGetTenants`.
 
 use super::{Tenants, check_etag, enum_filter};
-use crate::domain::{self, Kind, NewTenant, TenantPatch};
+use crate::domain::{self, Kind, NewTenant, State, Tenant, TenantPatch, User};
 use crate::error::{Error, Result};
 use crate::password;
-use crate::store::{self, TenantFilter, TenantRow, UserInsert, UserRow};
+use crate::store::{self, Stored, TenantFilter};
+use crate::wire;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
@@ -18,8 +19,8 @@ use uuid::Uuid;
 /// A tenant with its first admin and the admin's temporary password ("" when a retry finds
 /// that password changed already).
 struct Created {
-    tenant: TenantRow,
-    admin: UserRow,
+    tenant: Tenant,
+    admin: User,
     temporary_password: String,
 }
 
@@ -48,8 +49,8 @@ pub(super) async fn create_partner(
     )
     .await?;
     Ok(pb::CreatePartnerResponse {
-        partner: Some(created.tenant.to_proto()),
-        admin_user: Some(created.admin.to_proto()),
+        partner: Some(created.tenant.into()),
+        admin_user: Some(created.admin.into()),
         temporary_password: created.temporary_password,
     })
 }
@@ -78,8 +79,8 @@ pub(super) async fn create_customer_tenant(
     )
     .await?;
     Ok(pb::CreateCustomerTenantResponse {
-        customer: Some(created.tenant.to_proto()),
-        admin_user: Some(created.admin.to_proto()),
+        customer: Some(created.tenant.into()),
+        admin_user: Some(created.admin.into()),
         temporary_password: created.temporary_password,
     })
 }
@@ -96,7 +97,7 @@ async fn validate_customer_tenant(
     let mut conn = svc.conn().await?;
     let customer = match request_id {
         Some(rid) => match replay(&mut conn, "CreateCustomerTenant", rid, fingerprint).await? {
-            Replay::Same(id) => Some(store::tenant(&mut conn, &id).await?.to_proto()),
+            Replay::Same(id) => Some(store::tenant(&mut conn, &id).await?.into()),
             _ => None,
         },
         None => None,
@@ -104,8 +105,8 @@ async fn validate_customer_tenant(
     let customer = match customer {
         Some(created) => created,
         None => {
-            store::check_free(&mut conn, &new).await?;
-            new.preview()
+            store::check_free(&mut conn, &new.domain_prefix, new.partner.as_ref()).await?;
+            wire::preview(&new)
         }
     };
     Ok(pb::CreateCustomerTenantResponse {
@@ -135,7 +136,7 @@ async fn create_tenant(
     let new = v.done(new)?;
     let temporary = password::temporary();
     let hash = password::hash_temporary(&temporary);
-    let outcome = match insert_tenant(svc, method, &new, request_id, &fingerprint, &hash).await {
+    let outcome = match insert_tenant(svc, method, new, request_id, &fingerprint, &hash).await {
         // A concurrent twin with the same request id won the race: answer as a retry.
         Err(e @ (Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_))) => {
             match svc.seen(method, request_id, &fingerprint).await? {
@@ -161,7 +162,7 @@ async fn create_tenant(
     }
     // The first temporary password was never stored in clear, so a retry can't show it
     // again: while it is unused, the retry replaces it with a new one.
-    if admin.password_change_required == 0 {
+    if !admin.password_change_required {
         return Ok(Created {
             tenant,
             admin,
@@ -180,7 +181,7 @@ async fn create_tenant(
 async fn insert_tenant(
     svc: &Tenants,
     method: &str,
-    new: &NewTenant,
+    new: NewTenant,
     request_id: Option<Uuid>,
     fingerprint: &str,
     hash: &str,
@@ -191,28 +192,21 @@ async fn insert_tenant(
     {
         return Ok(Outcome::Replayed(id));
     }
-    let tenant_id = Uuid::now_v7().to_string();
-    store::insert_tenant(&mut tx, &tenant_id, new).await?;
-    let user_name = format!("admin@{}.{}", new.domain_prefix, domain::DOMAIN_SUFFIX);
-    let admin = UserInsert {
-        tenant_id: &tenant_id,
-        user_name: &user_name,
-        display_name: "Administrator",
-        email: &new.contact.email,
-        roles: &[types::Role::GlobalAdmin],
-        password_hash: hash,
-    };
-    store::insert_user(&mut tx, &Uuid::now_v7().to_string(), &admin).await?;
+    let now = domain::now();
+    let tenant = Tenant::create(Uuid::now_v7().to_string(), new, now);
+    store::insert_tenant(&mut tx, &tenant).await?;
+    let admin = User::first_admin(Uuid::now_v7().to_string(), &tenant, now);
+    store::insert_user(&mut tx, &admin, hash).await?;
     if let Some(rid) = request_id {
-        remember(&mut tx, method, rid, fingerprint, &tenant_id).await?;
+        remember(&mut tx, method, rid, fingerprint, &tenant.id).await?;
     }
     tx.commit().await?;
-    Ok(Outcome::Created(tenant_id))
+    Ok(Outcome::Created(tenant.id))
 }
 
-/// The first global admin a create made: "admin@" + the tenant's domain.
-async fn admin_of(conn: &mut AnyConnection, tenant: &TenantRow) -> Result<UserRow> {
-    let name = format!("admin@{}", tenant.primary_domain());
+/// The first global admin a create made.
+async fn admin_of(conn: &mut AnyConnection, tenant: &Tenant) -> Result<User> {
+    let name = domain::first_admin_name(tenant);
     store::user_by_name(conn, &name)
         .await?
         .ok_or(Error::UserNotFound(name))
@@ -225,7 +219,7 @@ pub(super) async fn get_tenant(
     let id = fields::id("tenant_id", &request.get_ref().tenant_id)?;
     let tenant = store::tenant(&mut *svc.conn().await?, &id.to_string()).await?;
     Ok(pb::GetTenantResponse {
-        tenant: Some(tenant.to_proto()),
+        tenant: Some(tenant.into()),
     })
 }
 
@@ -236,46 +230,19 @@ pub(super) async fn list_tenants(
     let req = request.into_inner();
     let mut v = Violations::new();
     let filter = TenantFilter {
-        kind: enum_filter(
-            &mut v,
-            "kind",
-            req.kind,
-            |r| pb::tenant::Kind::try_from(r).ok(),
-            pb::tenant::Kind::Unspecified,
-            |e| e.as_str_name(),
-        ),
-        cloud: enum_filter(
-            &mut v,
-            "cloud",
-            req.cloud,
-            |r| types::Cloud::try_from(r).ok(),
-            types::Cloud::Unspecified,
-            |e| e.as_str_name(),
-        ),
+        kind: enum_filter::<pb::tenant::Kind>(&mut v, "kind", req.kind),
+        cloud: enum_filter::<types::Cloud>(&mut v, "cloud", req.cloud),
         country_code: v
             .take(partnerhub_rules::country::optional_code(
                 "country_code",
                 &req.country_code,
             ))
             .unwrap_or_default(),
-        partner_type: enum_filter(
-            &mut v,
-            "partner_type",
-            req.partner_type,
-            |r| types::PartnerType::try_from(r).ok(),
-            types::PartnerType::Unspecified,
-            |e| e.as_str_name(),
-        ),
-        state: match enum_filter(
-            &mut v,
-            "state",
-            req.state,
-            |r| pb::tenant::State::try_from(r).ok(),
-            pb::tenant::State::Unspecified,
-            |e| e.as_str_name(),
-        ) {
-            s if s.is_empty() => pb::tenant::State::Active.as_str_name().to_string(),
-            s => s,
+        partner_type: enum_filter::<types::PartnerType>(&mut v, "partner_type", req.partner_type),
+        // Unset lists active tenants.
+        state: match enum_filter::<State>(&mut v, "state", req.state) {
+            "" => State::Active.name(),
+            state => state,
         },
     };
     let page = v.take(Page::parse(
@@ -283,18 +250,18 @@ pub(super) async fn list_tenants(
         &req.page_token,
         "tenants",
         &[
-            &filter.kind,
-            &filter.cloud,
+            filter.kind,
+            filter.cloud,
             &filter.country_code,
-            &filter.partner_type,
-            &filter.state,
+            filter.partner_type,
+            filter.state,
         ],
     ));
     let page = v.done(page)?;
     let rows = store::list_tenants(&mut *svc.conn().await?, &filter, &page).await?;
     let (rows, next_page_token) = page.finish(rows, |t| t.id.clone());
     Ok(pb::ListTenantsResponse {
-        tenants: rows.iter().map(TenantRow::to_proto).collect(),
+        tenants: rows.into_iter().map(Into::into).collect(),
         next_page_token,
     })
 }
@@ -315,19 +282,20 @@ pub(super) async fn update_tenant(
     let id = id.to_string();
     let mut tx = svc.db.pool.begin().await?;
     store::lock_tenant(&mut tx, &id).await?;
-    let row = store::tenant(&mut tx, &id).await?;
-    if patch.touches_partner() && row.kind() != Kind::Partner {
+    let mut tenant = store::tenant(&mut tx, &id).await?;
+    if patch.touches_partner() && tenant.kind != Kind::Partner {
         return Err(Error::field(
             "update_mask",
             "partner.* fields belong to partners; this tenant is a customer",
         ));
     }
-    check_etag("tenant", etag, row.version)?;
-    store::update_tenant(&mut tx, &row, &patch).await?;
+    check_etag("tenant", etag, tenant.version)?;
+    patch.apply(&mut tenant);
+    store::update_tenant(&mut tx, &tenant).await?;
     let updated = store::tenant(&mut tx, &id).await?;
     tx.commit().await?;
     Ok(pb::UpdateTenantResponse {
-        tenant: Some(updated.to_proto()),
+        tenant: Some(updated.into()),
     })
 }
 
@@ -341,7 +309,7 @@ pub(super) async fn activate_tenant(
     store::activate_tenant(&mut conn, &id).await?;
     let tenant = store::tenant(&mut conn, &id).await?;
     Ok(pb::ActivateTenantResponse {
-        tenant: Some(tenant.to_proto()),
+        tenant: Some(tenant.into()),
     })
 }
 
@@ -363,7 +331,7 @@ pub(super) async fn batch_get_tenants(
     // One indexed read per id keeps the SQL static; a page of a list is at most 1000 ids.
     for id in ids {
         if let Some(t) = store::get_tenant(&mut conn, id).await? {
-            tenants.push(t.to_proto());
+            tenants.push(t.into());
         }
     }
     Ok(pb::BatchGetTenantsResponse { tenants })

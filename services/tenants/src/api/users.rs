@@ -1,10 +1,10 @@
 //! Users: `CreateUser`, `GetUser`, `ListUsers`, `UpdateUser`, `DeleteUser`, `ResetPassword`.
 
 use super::{Tenants, check_etag, enum_filter};
-use crate::domain::{self, Authority, NewUser, UserPatch};
+use crate::domain::{self, Authority, NewUser, User, UserPatch};
 use crate::error::{Error, Result};
 use crate::password;
-use crate::store::{self, UserInsert, UserRow};
+use crate::store;
 use partnerhub_kit::caller;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
@@ -52,27 +52,8 @@ pub(super) async fn create_user(
     if !tenant.is_active() {
         return Err(Error::TenantNotActive);
     }
-    let mut v = Violations::new();
-    let roles = v.take(domain::roles("user.roles", &new.roles, tenant.kind()));
-    let primary = tenant.primary_domain();
-    if new.given_domain.as_ref().is_some_and(|d| *d != primary) {
-        v.add(
-            "user.user_name",
-            format!("must end with @{primary}, the tenant's domain"),
-        );
-    }
-    v.check()?;
-    let user_name = format!("{}@{primary}", new.local_name);
-    let user_id = Uuid::now_v7().to_string();
-    let insert = UserInsert {
-        tenant_id: &tenant_id,
-        user_name: &user_name,
-        display_name: &new.display_name,
-        email: &new.email,
-        roles: &roles.unwrap_or_default(),
-        password_hash: &hash,
-    };
-    match store::insert_user(&mut tx, &user_id, &insert).await {
+    let user = new.into_user(Uuid::now_v7().to_string(), &tenant, domain::now())?;
+    match store::insert_user(&mut tx, &user, &hash).await {
         Ok(()) => {}
         Err(e @ Error::UserNameTaken(_)) => {
             drop(tx);
@@ -84,10 +65,10 @@ pub(super) async fn create_user(
         Err(e) => return Err(e),
     }
     if let Some(rid) = request_id {
-        remember(&mut tx, "CreateUser", rid, &fingerprint, &user_id).await?;
+        remember(&mut tx, "CreateUser", rid, &fingerprint, &user.id).await?;
     }
     tx.commit().await?;
-    let user = store::user(&mut *svc.conn().await?, &tenant_id, &user_id).await?;
+    let user = store::user(&mut *svc.conn().await?, &tenant_id, &user.id).await?;
     Ok(created(user, temporary))
 }
 
@@ -102,7 +83,7 @@ async fn replay_user(
 ) -> Result<pb::CreateUserResponse> {
     let mut conn = svc.conn().await?;
     let user = store::user(&mut conn, tenant_id, user_id).await?;
-    if user.password_change_required == 0 {
+    if !user.password_change_required {
         return Ok(created(user, String::new()));
     }
     store::set_password(&mut conn, user_id, hash, true).await?;
@@ -110,9 +91,9 @@ async fn replay_user(
     Ok(created(user, temporary))
 }
 
-fn created(user: UserRow, temporary_password: String) -> pb::CreateUserResponse {
+fn created(user: User, temporary_password: String) -> pb::CreateUserResponse {
     pb::CreateUserResponse {
-        user: Some(user.to_proto()),
+        user: Some(user.into()),
         temporary_password,
     }
 }
@@ -133,7 +114,7 @@ pub(super) async fn get_user(
     )
     .await?;
     Ok(pb::GetUserResponse {
-        user: Some(user.to_proto()),
+        user: Some(user.into()),
     })
 }
 
@@ -147,33 +128,20 @@ pub(super) async fn list_users(
         .take(fields::id("tenant_id", &req.tenant_id))
         .map(|t| t.to_string())
         .unwrap_or_default();
-    let role = enum_filter(
-        &mut v,
-        "role",
-        req.role,
-        |r| types::Role::try_from(r).ok(),
-        types::Role::Unspecified,
-        |e| e.as_str_name(),
-    );
+    let role = enum_filter::<types::Role>(&mut v, "role", req.role);
     let page = v.take(Page::parse(
         req.page_size,
         &req.page_token,
         "users",
-        &[&tenant_id, &role],
+        &[&tenant_id, role],
     ));
     let page = v.done(page)?;
     let mut conn = svc.conn().await?;
     store::tenant(&mut conn, &tenant_id).await?;
-    let rows = store::list_users(
-        &mut conn,
-        &tenant_id,
-        (!role.is_empty()).then_some(role.as_str()),
-        &page,
-    )
-    .await?;
+    let rows = store::list_users(&mut conn, &tenant_id, role, &page).await?;
     let (rows, next_page_token) = page.finish(rows, |u| u.id.clone());
     Ok(pb::ListUsersResponse {
-        users: rows.iter().map(UserRow::to_proto).collect(),
+        users: rows.into_iter().map(Into::into).collect(),
         next_page_token,
     })
 }
@@ -195,38 +163,23 @@ pub(super) async fn update_user(
     let mut tx = svc.db.pool.begin().await?;
     store::lock_tenant(&mut tx, &tenant_id).await?;
     let tenant = store::tenant(&mut tx, &tenant_id).await?;
-    let row = store::user(&mut tx, &tenant_id, &user_id).await?;
-    check_etag("user", etag, row.version)?;
-    authority.check_manage(&row.roles())?;
-    let roles = match &patch.roles {
-        Some(raw) => domain::roles("user.roles", raw, tenant.kind())?,
-        None => row
-            .roles()
-            .into_iter()
-            .filter_map(|r| types::Role::try_from(r).ok())
-            .collect(),
-    };
-    let before = row.roles();
-    let changed: Vec<types::Role> = types_changed(&before, &roles);
-    authority.check_assign_roles(&changed)?;
-    if row.is_global_admin()
-        && !roles.contains(&types::Role::GlobalAdmin)
+    let mut user = store::user(&mut tx, &tenant_id, &user_id).await?;
+    check_etag("user", etag, user.version)?;
+    authority.check_manage(&user.roles)?;
+    let before = user.clone();
+    patch.apply(&mut user, tenant.kind)?;
+    authority.check_assign_roles(&domain::changed_roles(&before.roles, &user.roles))?;
+    if before.is_global_admin()
+        && !user.is_global_admin()
         && store::count_global_admins(&mut tx, &tenant_id).await? <= 1
     {
-        return Err(Error::LastGlobalAdmin(row.user_name));
+        return Err(Error::LastGlobalAdmin(user.user_name));
     }
-    store::update_user(
-        &mut tx,
-        &user_id,
-        patch.display_name.as_deref().unwrap_or(&row.display_name),
-        patch.email.as_deref().unwrap_or(&row.email),
-        &store::join_names(roles.iter().map(|r| r.as_str_name())),
-    )
-    .await?;
+    store::update_user(&mut tx, &user).await?;
     let updated = store::user(&mut tx, &tenant_id, &user_id).await?;
     tx.commit().await?;
     Ok(pb::UpdateUserResponse {
-        user: Some(updated.to_proto()),
+        user: Some(updated.into()),
     })
 }
 
@@ -244,11 +197,11 @@ pub(super) async fn delete_user(
     let (tenant_id, user_id) = (tenant_id.to_string(), user_id.to_string());
     let mut tx = svc.db.pool.begin().await?;
     store::lock_tenant(&mut tx, &tenant_id).await?;
-    let row = store::user(&mut tx, &tenant_id, &user_id).await?;
-    check_etag("user", etag, row.version)?;
-    authority.check_manage(&row.roles())?;
-    if row.is_global_admin() && store::count_global_admins(&mut tx, &tenant_id).await? <= 1 {
-        return Err(Error::LastGlobalAdmin(row.user_name));
+    let user = store::user(&mut tx, &tenant_id, &user_id).await?;
+    check_etag("user", etag, user.version)?;
+    authority.check_manage(&user.roles)?;
+    if user.is_global_admin() && store::count_global_admins(&mut tx, &tenant_id).await? <= 1 {
+        return Err(Error::LastGlobalAdmin(user.user_name));
     }
     store::delete_user(&mut tx, &user_id).await?;
     tx.commit().await?;
@@ -266,28 +219,14 @@ pub(super) async fn reset_password(
     let (tenant_id, user_id) = v.done(tenant_id.zip(user_id))?;
     let (tenant_id, user_id) = (tenant_id.to_string(), user_id.to_string());
     let target = store::user(&mut *svc.conn().await?, &tenant_id, &user_id).await?;
-    Authority::new(caller::roles(&request)).check_manage(&target.roles())?;
+    Authority::new(caller::roles(&request)).check_manage(&target.roles)?;
     let temporary = password::temporary();
     let hash = password::hash_temporary(&temporary);
     let mut conn = svc.conn().await?;
     store::set_password(&mut conn, &user_id, &hash, true).await?;
     let user = store::user(&mut conn, &tenant_id, &user_id).await?;
     Ok(pb::ResetPasswordResponse {
-        user: Some(user.to_proto()),
+        user: Some(user.into()),
         temporary_password: temporary,
     })
-}
-
-/// The roles in one list and not the other (given or taken).
-fn types_changed(before: &[i32], after: &[types::Role]) -> Vec<types::Role> {
-    let after_raw: Vec<i32> = after.iter().map(|r| *r as i32).collect();
-    let taken = before
-        .iter()
-        .filter(|r| !after_raw.contains(r))
-        .filter_map(|r| types::Role::try_from(*r).ok());
-    let given = after
-        .iter()
-        .copied()
-        .filter(|r| !before.contains(&(*r as i32)));
-    taken.chain(given).collect()
 }
