@@ -4,7 +4,13 @@ use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::{tenants as pb, types};
 use partnerhub_rules::{cloud, country};
+use std::time::SystemTime;
 use types::{Cloud, PartnerType, Role};
+
+/// Which agreement a tenant accepted.
+pub use pb::agreement::Type as AgreementType;
+/// A tenant's life: pending while the workflow creating it runs, then active.
+pub use pb::tenant::State;
 
 /// Every tenant's primary domain is its prefix under this domain.
 pub const DOMAIN_SUFFIX: &str = "onpartnerhub.com";
@@ -48,13 +54,20 @@ impl Kind {
         }
     }
 
-    /// The agreement this kind of tenant accepts.
-    pub fn agreement(self) -> pb::agreement::Type {
+    /// The agreement this kind of tenant accepts, and its current version.
+    pub fn agreement(self) -> (AgreementType, &'static str) {
         match self {
-            Kind::Customer => pb::agreement::Type::CustomerAgreement,
-            Kind::Partner => pb::agreement::Type::PartnerAgreement,
+            Kind::Customer => (AgreementType::CustomerAgreement, CUSTOMER_AGREEMENT_VERSION),
+            Kind::Partner => (AgreementType::PartnerAgreement, PARTNER_AGREEMENT_VERSION),
         }
     }
+}
+
+/// Now, in whole microseconds as the tables keep time, so a time read back equals the time
+/// written and durations between them are exact.
+pub fn now() -> SystemTime {
+    let micros = u64::try_from(partnerhub_kit::time::now_micros()).unwrap_or(0);
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(micros)
 }
 
 /// What the caller may do to users, from the roles the gateway says it holds in the tenant
@@ -95,12 +108,11 @@ impl Authority {
     /// Who may change, delete or reset the password of a user holding `target` roles: a
     /// global admin anyone; a user admin anyone but global admins; helpdesk roles only users
     /// without admin roles (a reset of an admin's password would hand over the admin).
-    pub fn check_manage(&self, target: &[i32]) -> Result<(), crate::error::Error> {
+    pub fn check_manage(&self, target: &[Role]) -> Result<(), crate::error::Error> {
         if self.holds(Role::GlobalAdmin) {
             return Ok(());
         }
-        let has = |r: Role| target.contains(&(r as i32));
-        if has(Role::GlobalAdmin) {
+        if target.contains(&Role::GlobalAdmin) {
             return Err(crate::error::Error::AdminRoleRequired(
                 "only a global admin manages a global admin".into(),
             ));
@@ -133,13 +145,163 @@ pub struct Contact {
 }
 
 /// What a partner is in the program.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PartnerProfile {
     pub mpn_id: String,
     pub partner_types: Vec<PartnerType>,
     pub listed: bool,
     pub description: String,
     pub keywords: Vec<String>,
+}
+
+/// A partner or customer.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub kind: Kind,
+    pub display_name: String,
+    pub cloud: Cloud,
+    pub country_code: String,
+    pub domain_prefix: String,
+    pub address: Address,
+    pub contact: Contact,
+    pub state: State,
+    /// Partners only.
+    pub partner: Option<PartnerProfile>,
+    /// Goes up with every change; the etag.
+    pub version: i64,
+    pub create_time: SystemTime,
+    pub update_time: SystemTime,
+}
+
+impl Tenant {
+    /// The tenant a create makes. A customer waits for its creating workflow to finish
+    /// (`ActivateTenant`); a partner is active at once.
+    pub fn create(id: String, new: NewTenant, now: SystemTime) -> Tenant {
+        Tenant {
+            id,
+            state: match new.kind {
+                Kind::Customer => State::Pending,
+                Kind::Partner => State::Active,
+            },
+            kind: new.kind,
+            display_name: new.display_name,
+            cloud: new.cloud,
+            country_code: new.country_code,
+            domain_prefix: new.domain_prefix,
+            address: new.address,
+            contact: new.contact,
+            partner: new.partner,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.state == State::Active
+    }
+
+    pub fn primary_domain(&self) -> String {
+        primary_domain(&self.domain_prefix)
+    }
+
+    /// The lower-case text partner search looks in.
+    pub fn search_text(&self) -> String {
+        let (description, keywords) = match &self.partner {
+            Some(p) => (p.description.as_str(), p.keywords.join("\n")),
+            None => ("", String::new()),
+        };
+        format!("{}\n{description}\n{keywords}", self.display_name).to_lowercase()
+    }
+}
+
+/// The primary domain of a tenant with that prefix.
+pub fn primary_domain(domain_prefix: &str) -> String {
+    format!("{domain_prefix}.{DOMAIN_SUFFIX}")
+}
+
+/// A user of a tenant.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub tenant_id: String,
+    /// "name@" + the tenant's primary domain; unique.
+    pub user_name: String,
+    pub display_name: String,
+    pub email: String,
+    /// Sorted, without repeats.
+    pub roles: Vec<Role>,
+    /// The user signs in with a temporary password and must change it.
+    pub password_change_required: bool,
+    pub version: i64,
+    pub create_time: SystemTime,
+    pub update_time: SystemTime,
+}
+
+impl User {
+    /// The first global admin a tenant's create makes: "admin@" + the tenant's domain.
+    pub fn first_admin(id: String, tenant: &Tenant, now: SystemTime) -> User {
+        User {
+            id,
+            tenant_id: tenant.id.clone(),
+            user_name: first_admin_name(tenant),
+            display_name: "Administrator".into(),
+            email: tenant.contact.email.clone(),
+            roles: vec![Role::GlobalAdmin],
+            password_change_required: true,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        }
+    }
+
+    pub fn is_global_admin(&self) -> bool {
+        self.roles.contains(&Role::GlobalAdmin)
+    }
+}
+
+/// The user name of a tenant's first global admin.
+pub fn first_admin_name(tenant: &Tenant) -> String {
+    format!("admin@{}", tenant.primary_domain())
+}
+
+/// A tenant's acceptance of an agreement.
+#[derive(Debug, Clone)]
+pub struct Agreement {
+    pub id: String,
+    pub tenant_id: String,
+    pub agreement_type: AgreementType,
+    pub version: String,
+    pub signer: Contact,
+    pub accept_time: SystemTime,
+    pub accepted_by_user_id: String,
+}
+
+/// Who is calling, as the gateway asks on every call: the user and the facts of their tenant.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: String,
+    pub user_name: String,
+    pub tenant_id: String,
+    pub roles: Vec<Role>,
+    pub password_change_required: bool,
+    /// When the password last changed or was reset; tokens issued before are void.
+    pub password_changed_at: Option<SystemTime>,
+    pub tenant_kind: Kind,
+    pub tenant_state: State,
+    pub cloud: Cloud,
+    pub country_code: String,
+    pub partner_types: Vec<PartnerType>,
+}
+
+/// What sign-in checks of a user.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: String,
+    pub password_hash: String,
+    /// Until when wrong passwords locked sign-in, if they ever did.
+    pub locked_until: Option<SystemTime>,
 }
 
 /// A tenant to create.
@@ -168,7 +330,7 @@ impl NewTenant {
         };
         let mut v = Violations::new();
         let at = |f: &str| format!("{prefix}.{f}");
-        let display_name = v.take(fields::text(&at("display_name"), &t.display_name, 200));
+        let display_name = v.take(display_name(&at("display_name"), &t.display_name));
         let cloud = v.take(cloud::required(&at("cloud"), t.cloud));
         let country_code = v.take(country::code(&at("country_code"), &t.country_code));
         let domain_prefix = v.take(domain_prefix(&at("domain_prefix"), &t.domain_prefix));
@@ -217,34 +379,6 @@ impl NewTenant {
     }
 }
 
-impl NewTenant {
-    /// The tenant as it would be created (no id, times or etag): the answer of a validation.
-    pub fn preview(&self) -> pb::Tenant {
-        pb::Tenant {
-            kind: self.kind.proto() as i32,
-            display_name: self.display_name.clone(),
-            cloud: self.cloud as i32,
-            country_code: self.country_code.clone(),
-            domain_prefix: self.domain_prefix.clone(),
-            primary_domain: format!("{}.{DOMAIN_SUFFIX}", self.domain_prefix),
-            address: Some(types::PostalAddress {
-                address_lines: self.address.lines.clone(),
-                locality: self.address.locality.clone(),
-                administrative_area: self.address.administrative_area.clone(),
-                postal_code: self.address.postal_code.clone(),
-            }),
-            contact: Some(types::Contact {
-                first_name: self.contact.first_name.clone(),
-                last_name: self.contact.last_name.clone(),
-                email: self.contact.email.clone(),
-                phone: self.contact.phone.clone(),
-            }),
-            state: pb::tenant::State::Pending as i32,
-            ..Default::default()
-        }
-    }
-}
-
 /// The changes of an `UpdateTenant`.
 #[derive(Debug, Clone, Default)]
 pub struct TenantPatch {
@@ -289,32 +423,46 @@ impl TenantPatch {
             }
             set
         })?;
+        let wants = |path: &str| paths.iter().any(|p| p == path);
         let mut v = Violations::new();
-        let mut patch = TenantPatch::default();
-        for path in &paths {
-            match path.as_str() {
-                "display_name" => {
-                    patch.display_name =
-                        v.take(fields::text("tenant.display_name", &t.display_name, 200))
-                }
-                "address" => patch.address = v.take(address("tenant.address", t.address.as_ref())),
-                "contact" => patch.contact = v.take(contact("tenant.contact", t.contact.as_ref())),
-                "partner.listed" => patch.listed = Some(partner.listed),
-                "partner.description" => {
-                    patch.description = v.take(fields::optional_text(
+        let patch = TenantPatch {
+            display_name: wants("display_name")
+                .then(|| v.take(display_name("tenant.display_name", &t.display_name)))
+                .flatten(),
+            address: wants("address")
+                .then(|| v.take(address("tenant.address", t.address.as_ref())))
+                .flatten(),
+            contact: wants("contact")
+                .then(|| v.take(contact("tenant.contact", t.contact.as_ref())))
+                .flatten(),
+            listed: wants("partner.listed").then_some(partner.listed),
+            description: wants("partner.description")
+                .then(|| {
+                    v.take(fields::optional_text(
                         "tenant.partner.description",
                         &partner.description,
                         2000,
                     ))
-                }
-                "partner.keywords" => {
-                    patch.keywords = v.take(keywords("tenant.partner.keywords", &partner.keywords))
-                }
-                _ => {}
-            }
-        }
+                })
+                .flatten(),
+            keywords: wants("partner.keywords")
+                .then(|| v.take(keywords("tenant.partner.keywords", &partner.keywords)))
+                .flatten(),
+        };
         v.check()?;
         Ok(patch)
+    }
+
+    /// Changes the tenant as the patch says; partner fields change only a partner's profile.
+    pub fn apply(self, t: &mut Tenant) {
+        set(&mut t.display_name, self.display_name);
+        set(&mut t.address, self.address);
+        set(&mut t.contact, self.contact);
+        if let Some(p) = &mut t.partner {
+            set(&mut p.listed, self.listed);
+            set(&mut p.description, self.description);
+            set(&mut p.keywords, self.keywords);
+        }
     }
 
     /// Whether the patch touches the partner profile (refused for customers).
@@ -362,7 +510,7 @@ impl NewUser {
                 "must be 1 to 64 letters, digits, \".\", \"-\" or \"_\" before the \"@\"",
             );
         }
-        let display_name = v.take(fields::text("user.display_name", &u.display_name, 200));
+        let display_name = v.take(display_name("user.display_name", &u.display_name));
         let email = v.take(fields::optional_email("user.email", &u.email));
         v.check()?;
         Ok(NewUser {
@@ -371,6 +519,37 @@ impl NewUser {
             display_name: display_name.unwrap_or_default(),
             email: email.flatten().unwrap_or_default(),
             roles: u.roles.clone(),
+        })
+    }
+
+    /// The user as `tenant` gets it: roles the tenant's kind allows, the name in its domain.
+    pub fn into_user(
+        self,
+        id: String,
+        tenant: &Tenant,
+        now: SystemTime,
+    ) -> Result<User, Violations> {
+        let mut v = Violations::new();
+        let roles = v.take(roles("user.roles", &self.roles, tenant.kind));
+        let primary = tenant.primary_domain();
+        if self.given_domain.as_ref().is_some_and(|d| *d != primary) {
+            v.add(
+                "user.user_name",
+                format!("must end with @{primary}, the tenant's domain"),
+            );
+        }
+        v.check()?;
+        Ok(User {
+            id,
+            tenant_id: tenant.id.clone(),
+            user_name: format!("{}@{primary}", self.local_name),
+            display_name: self.display_name,
+            email: self.email,
+            roles: roles.unwrap_or_default(),
+            password_change_required: true,
+            version: 1,
+            create_time: now,
+            update_time: now,
         })
     }
 }
@@ -402,26 +581,45 @@ impl UserPatch {
             }
             set
         })?;
+        let wants = |path: &str| paths.iter().any(|p| p == path);
         let mut v = Violations::new();
-        let mut patch = UserPatch::default();
-        for path in &paths {
-            match path.as_str() {
-                "display_name" => {
-                    patch.display_name =
-                        v.take(fields::text("user.display_name", &u.display_name, 200))
-                }
-                "email" => {
-                    patch.email = v
-                        .take(fields::optional_email("user.email", &u.email))
-                        .map(Option::unwrap_or_default)
-                }
-                "roles" => patch.roles = Some(u.roles.clone()),
-                _ => {}
-            }
-        }
+        let patch = UserPatch {
+            display_name: wants("display_name")
+                .then(|| v.take(display_name("user.display_name", &u.display_name)))
+                .flatten(),
+            email: wants("email")
+                .then(|| v.take(fields::optional_email("user.email", &u.email)))
+                .flatten()
+                .map(Option::unwrap_or_default),
+            roles: wants("roles").then(|| u.roles.clone()),
+        };
         v.check()?;
         Ok(patch)
     }
+
+    /// Changes the user as the patch says; roles must be ones a user of a `kind` tenant holds.
+    pub fn apply(self, user: &mut User, kind: Kind) -> Result<(), Violations> {
+        if let Some(raw) = &self.roles {
+            user.roles = roles("user.roles", raw, kind)?;
+        }
+        set(&mut user.display_name, self.display_name);
+        set(&mut user.email, self.email);
+        Ok(())
+    }
+}
+
+/// A patch's change to one field: the new value where the patch has one.
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *field = value;
+    }
+}
+
+/// The roles in one list and not the other (taken or given).
+pub fn changed_roles(before: &[Role], after: &[Role]) -> Vec<Role> {
+    let taken = before.iter().filter(|r| !after.contains(r));
+    let given = after.iter().filter(|r| !before.contains(r));
+    taken.chain(given).copied().collect()
 }
 
 /// Roles as sent (enum numbers), checked against what the tenant's kind allows; sorted, without
@@ -455,6 +653,11 @@ pub fn roles(field: &str, raw: &[i32], kind: Kind) -> Result<Vec<Role>, Violatio
     out.sort_by_key(|r| *r as i32);
     out.dedup();
     Ok(out)
+}
+
+/// A tenant's or user's name as people read it: 1 to 200 characters.
+fn display_name(field: &str, value: &str) -> Result<String, Violations> {
+    fields::text(field, value, 200)
 }
 
 /// A domain prefix: 3 to 27 lower-case ASCII letters and digits, starting with a letter.
@@ -644,11 +847,6 @@ pub fn query_words(field: &str, query: &str) -> Result<Vec<String>, Violations> 
 
 /// Words a search may have.
 pub const MAX_QUERY_WORDS: usize = 5;
-
-/// The lower-case text partner search looks in.
-pub fn search_text(display_name: &str, description: &str, keywords: &[String]) -> String {
-    format!("{display_name}\n{description}\n{}", keywords.join("\n")).to_lowercase()
-}
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ pub mod domain;
 mod error;
 mod password;
 mod store;
+mod wire;
 
 pub use api::{LOCK_DURATION, MAX_FAILED_SIGN_INS, Tenants};
 pub use error::{DOMAIN, Error};

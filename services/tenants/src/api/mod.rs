@@ -1,0 +1,235 @@
+//! The handlers of `TenantService` and `TenantInternalService`, one file per resource: parse
+//! the request, apply the rules, call the store, answer. This file only routes each method to
+//! its handler.
+
+mod agreements;
+mod partners;
+mod sign_in;
+mod tenants;
+mod users;
+
+pub use sign_in::{LOCK_DURATION, MAX_FAILED_SIGN_INS};
+
+use crate::error::{Error, Result};
+use crate::store::Stored;
+use partnerhub_kit::fields;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::{Database, replay};
+use partnerhub_proto::tenants as pb;
+use partnerhub_proto::tenants::tenant_internal_service_server::TenantInternalService;
+use partnerhub_proto::tenants::tenant_service_server::TenantService;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+/// The tenants service over its database.
+#[derive(Debug, Clone)]
+pub struct Tenants {
+    db: Database,
+}
+
+type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
+
+impl Tenants {
+    pub fn new(db: Database) -> Self {
+        Tenants { db }
+    }
+
+    async fn conn(&self) -> Result<Conn> {
+        Ok(self.db.pool.acquire().await?)
+    }
+
+    /// The resource an earlier request with this id created, if any.
+    async fn seen(
+        &self,
+        method: &str,
+        request_id: Option<Uuid>,
+        fingerprint: &str,
+    ) -> Result<Option<String>> {
+        let Some(rid) = request_id else {
+            return Ok(None);
+        };
+        Ok(replay(&mut *self.conn().await?, method, rid, fingerprint)
+            .await?
+            .earlier()?)
+    }
+}
+
+/// A handler's answer as tonic wants it.
+fn answer<T>(result: Result<T>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl TenantService for Tenants {
+    async fn create_partner(
+        &self,
+        request: Request<pb::CreatePartnerRequest>,
+    ) -> Result<Response<pb::CreatePartnerResponse>, Status> {
+        answer(tenants::create_partner(self, request).await)
+    }
+
+    async fn get_tenant(
+        &self,
+        request: Request<pb::GetTenantRequest>,
+    ) -> Result<Response<pb::GetTenantResponse>, Status> {
+        answer(tenants::get_tenant(self, request).await)
+    }
+
+    async fn list_tenants(
+        &self,
+        request: Request<pb::ListTenantsRequest>,
+    ) -> Result<Response<pb::ListTenantsResponse>, Status> {
+        answer(tenants::list_tenants(self, request).await)
+    }
+
+    async fn update_tenant(
+        &self,
+        request: Request<pb::UpdateTenantRequest>,
+    ) -> Result<Response<pb::UpdateTenantResponse>, Status> {
+        answer(tenants::update_tenant(self, request).await)
+    }
+
+    async fn verify_partner_id(
+        &self,
+        request: Request<pb::VerifyPartnerIdRequest>,
+    ) -> Result<Response<pb::VerifyPartnerIdResponse>, Status> {
+        answer(partners::verify_partner_id(self, request).await)
+    }
+
+    async fn search_partners(
+        &self,
+        request: Request<pb::SearchPartnersRequest>,
+    ) -> Result<Response<pb::SearchPartnersResponse>, Status> {
+        answer(partners::search_partners(self, request).await)
+    }
+
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::CreateUserResponse>, Status> {
+        answer(users::create_user(self, request).await)
+    }
+
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::GetUserResponse>, Status> {
+        answer(users::get_user(self, request).await)
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        answer(users::list_users(self, request).await)
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::UpdateUserResponse>, Status> {
+        answer(users::update_user(self, request).await)
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Result<Response<pb::DeleteUserResponse>, Status> {
+        answer(users::delete_user(self, request).await)
+    }
+
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
+        answer(users::reset_password(self, request).await)
+    }
+
+    async fn accept_agreement(
+        &self,
+        request: Request<pb::AcceptAgreementRequest>,
+    ) -> Result<Response<pb::AcceptAgreementResponse>, Status> {
+        answer(agreements::accept_agreement(self, request).await)
+    }
+
+    async fn list_agreements(
+        &self,
+        request: Request<pb::ListAgreementsRequest>,
+    ) -> Result<Response<pb::ListAgreementsResponse>, Status> {
+        answer(agreements::list_agreements(self, request).await)
+    }
+}
+
+#[tonic::async_trait]
+impl TenantInternalService for Tenants {
+    async fn create_customer_tenant(
+        &self,
+        request: Request<pb::CreateCustomerTenantRequest>,
+    ) -> Result<Response<pb::CreateCustomerTenantResponse>, Status> {
+        answer(tenants::create_customer_tenant(self, request).await)
+    }
+
+    async fn activate_tenant(
+        &self,
+        request: Request<pb::ActivateTenantRequest>,
+    ) -> Result<Response<pb::ActivateTenantResponse>, Status> {
+        answer(tenants::activate_tenant(self, request).await)
+    }
+
+    async fn batch_get_tenants(
+        &self,
+        request: Request<pb::BatchGetTenantsRequest>,
+    ) -> Result<Response<pb::BatchGetTenantsResponse>, Status> {
+        answer(tenants::batch_get_tenants(self, request).await)
+    }
+
+    async fn check_credentials(
+        &self,
+        request: Request<pb::CheckCredentialsRequest>,
+    ) -> Result<Response<pb::CheckCredentialsResponse>, Status> {
+        answer(sign_in::check_credentials(self, request).await)
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        answer(sign_in::change_password(self, request).await)
+    }
+
+    async fn get_principal(
+        &self,
+        request: Request<pb::GetPrincipalRequest>,
+    ) -> Result<Response<pb::GetPrincipalResponse>, Status> {
+        answer(sign_in::get_principal(self, request).await)
+    }
+}
+
+/// Refuses a write whose etag is not the current version's.
+fn check_etag(what: &'static str, sent: Option<i64>, current: i64) -> Result<()> {
+    match sent {
+        Some(v) if v != current => Err(Error::StaleEtag {
+            what,
+            sent: fields::etag_of(v),
+            current: fields::etag_of(current),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// An optional enum filter as the tables spell it: unset (0) is "", an unknown number a
+/// violation.
+fn enum_filter<E: Stored + TryFrom<i32> + Into<i32>>(
+    v: &mut Violations,
+    field: &str,
+    raw: i32,
+) -> &'static str {
+    match E::try_from(raw) {
+        Ok(e) if e.into() == 0 => "",
+        Ok(e) => e.name(),
+        Err(_) => {
+            v.add(field, "is not a known value");
+            ""
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Finding partners: `VerifyPartnerId` and `SearchPartners`.
+
+use super::{Tenants, enum_filter};
+use crate::domain;
+use crate::error::{Error, Result};
+use crate::store::{self, SearchFilter};
+use partnerhub_kit::page::Page;
+use partnerhub_kit::status::Violations;
+use partnerhub_proto::{tenants as pb, types};
+use tonic::Request;
+
+pub(super) async fn verify_partner_id(
+    svc: &Tenants,
+    request: Request<pb::VerifyPartnerIdRequest>,
+) -> Result<pb::VerifyPartnerIdResponse> {
+    let mpn_id = domain::mpn_id("mpn_id", request.get_ref().mpn_id.trim())?;
+    let partner = store::partner_by_mpn_id(&mut *svc.conn().await?, &mpn_id)
+        .await?
+        .ok_or(Error::PartnerIdNotFound(mpn_id))?;
+    Ok(pb::VerifyPartnerIdResponse {
+        partner: Some(partner.into()),
+    })
+}
+
+pub(super) async fn search_partners(
+    svc: &Tenants,
+    request: Request<pb::SearchPartnersRequest>,
+) -> Result<pb::SearchPartnersResponse> {
+    let req = request.into_inner();
+    let mut v = Violations::new();
+    let filter = SearchFilter {
+        country_code: v
+            .take(partnerhub_rules::country::optional_code(
+                "country_code",
+                &req.country_code,
+            ))
+            .unwrap_or_default(),
+        cloud: enum_filter::<types::Cloud>(&mut v, "cloud", req.cloud),
+        partner_type: enum_filter::<types::PartnerType>(&mut v, "partner_type", req.partner_type),
+        words: v
+            .take(domain::query_words("query", &req.query))
+            .unwrap_or_default(),
+    };
+    let words = filter.words.join(" ");
+    let page = v.take(Page::parse(
+        req.page_size,
+        &req.page_token,
+        "partners",
+        &[
+            &filter.country_code,
+            filter.cloud,
+            filter.partner_type,
+            &words,
+        ],
+    ));
+    let page = v.done(page)?;
+    let rows = store::search_partners(&mut *svc.conn().await?, &filter, &page).await?;
+    let (rows, next_page_token) = page.finish(rows, |t| t.id.clone());
+    Ok(pb::SearchPartnersResponse {
+        partners: rows.into_iter().map(Into::into).collect(),
+        next_page_token,
+    })
+}

@@ -1,0 +1,338 @@
+//! Tenants: `CreatePartner`, `GetTenant`, `ListTenants`, `UpdateTenant`, and the internal
+//! `CreateCustomerTenant`, `ActivateTenant`, `BatchGetTenants`.
+
+use super::{Tenants, check_etag, enum_filter};
+use crate::domain::{self, Kind, NewTenant, State, Tenant, TenantPatch, User};
+use crate::error::{Error, Result};
+use crate::password;
+use crate::store::{self, Stored, TenantFilter};
+use crate::wire;
+use partnerhub_kit::fields;
+use partnerhub_kit::page::Page;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::{Replay, fingerprint, remember, replay};
+use partnerhub_proto::{tenants as pb, types};
+use sqlx::AnyConnection;
+use tonic::Request;
+use uuid::Uuid;
+
+/// A tenant with its first admin and the admin's temporary password ("" when a retry finds
+/// that password changed already).
+struct Created {
+    tenant: Tenant,
+    admin: User,
+    temporary_password: String,
+}
+
+/// What a create did with its request id.
+enum Outcome {
+    Created(String),
+    Replayed(String),
+}
+
+pub(super) async fn create_partner(
+    svc: &Tenants,
+    request: Request<pb::CreatePartnerRequest>,
+) -> Result<pb::CreatePartnerResponse> {
+    let req = request.into_inner();
+    let fingerprint = fingerprint(&pb::CreatePartnerRequest {
+        request_id: String::new(),
+        ..req.clone()
+    });
+    let created = create_tenant(
+        svc,
+        "CreatePartner",
+        Kind::Partner,
+        req.partner.as_ref(),
+        &req.request_id,
+        fingerprint,
+    )
+    .await?;
+    Ok(pb::CreatePartnerResponse {
+        partner: Some(created.tenant.into()),
+        admin_user: Some(created.admin.into()),
+        temporary_password: created.temporary_password,
+    })
+}
+
+pub(super) async fn create_customer_tenant(
+    svc: &Tenants,
+    request: Request<pb::CreateCustomerTenantRequest>,
+) -> Result<pb::CreateCustomerTenantResponse> {
+    let req = request.into_inner();
+    // The request as a create stores it: without its request id, and never "validate only".
+    let fingerprint = fingerprint(&pb::CreateCustomerTenantRequest {
+        request_id: String::new(),
+        validate_only: false,
+        ..req.clone()
+    });
+    if req.validate_only {
+        return validate_customer_tenant(svc, &req, &fingerprint).await;
+    }
+    let created = create_tenant(
+        svc,
+        "CreateCustomerTenant",
+        Kind::Customer,
+        req.customer.as_ref(),
+        &req.request_id,
+        fingerprint,
+    )
+    .await?;
+    Ok(pb::CreateCustomerTenantResponse {
+        customer: Some(created.tenant.into()),
+        admin_user: Some(created.admin.into()),
+        temporary_password: created.temporary_password,
+    })
+}
+
+/// `CreateCustomerTenant` with `validate_only`: the customer as it would be created, or, for a
+/// workflow retrying its review after its create went through, the customer it created.
+async fn validate_customer_tenant(
+    svc: &Tenants,
+    req: &pb::CreateCustomerTenantRequest,
+    fingerprint: &str,
+) -> Result<pb::CreateCustomerTenantResponse> {
+    let new = NewTenant::parse(Kind::Customer, req.customer.as_ref(), "customer")?;
+    let request_id = fields::request_id(&req.request_id)?;
+    let mut conn = svc.conn().await?;
+    let customer = match request_id {
+        Some(rid) => match replay(&mut conn, "CreateCustomerTenant", rid, fingerprint).await? {
+            Replay::Same(id) => Some(store::tenant(&mut conn, &id).await?.into()),
+            _ => None,
+        },
+        None => None,
+    };
+    let customer = match customer {
+        Some(created) => created,
+        None => {
+            store::check_free(&mut conn, &new.domain_prefix, new.partner.as_ref()).await?;
+            wire::preview(&new)
+        }
+    };
+    Ok(pb::CreateCustomerTenantResponse {
+        customer: Some(customer),
+        admin_user: None,
+        temporary_password: String::new(),
+    })
+}
+
+/// Creates a tenant with its first global admin, once per request id. `fingerprint` is the
+/// request's, without its request id.
+async fn create_tenant(
+    svc: &Tenants,
+    method: &str,
+    kind: Kind,
+    tenant: Option<&pb::Tenant>,
+    request_id: &str,
+    fingerprint: String,
+) -> Result<Created> {
+    let field = match kind {
+        Kind::Partner => "partner",
+        Kind::Customer => "customer",
+    };
+    let mut v = Violations::new();
+    let request_id = v.take(fields::request_id(request_id)).flatten();
+    let new = v.take(NewTenant::parse(kind, tenant, field));
+    let new = v.done(new)?;
+    let temporary = password::temporary();
+    let hash = password::hash_temporary(&temporary);
+    let outcome = match insert_tenant(svc, method, new, request_id, &fingerprint, &hash).await {
+        // A concurrent twin with the same request id won the race: answer as a retry.
+        Err(e @ (Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_))) => {
+            match svc.seen(method, request_id, &fingerprint).await? {
+                Some(id) => Outcome::Replayed(id),
+                None => return Err(e),
+            }
+        }
+        other => other?,
+    };
+    let mut conn = svc.conn().await?;
+    let (id, replayed) = match outcome {
+        Outcome::Created(id) => (id, false),
+        Outcome::Replayed(id) => (id, true),
+    };
+    let tenant = store::tenant(&mut conn, &id).await?;
+    let admin = admin_of(&mut conn, &tenant).await?;
+    if !replayed {
+        return Ok(Created {
+            tenant,
+            admin,
+            temporary_password: temporary,
+        });
+    }
+    // The first temporary password was never stored in clear, so a retry can't show it
+    // again: while it is unused, the retry replaces it with a new one.
+    if !admin.password_change_required {
+        return Ok(Created {
+            tenant,
+            admin,
+            temporary_password: String::new(),
+        });
+    }
+    store::set_password(&mut conn, &admin.id, &hash, true).await?;
+    let admin = admin_of(&mut conn, &tenant).await?;
+    Ok(Created {
+        tenant,
+        admin,
+        temporary_password: temporary,
+    })
+}
+
+async fn insert_tenant(
+    svc: &Tenants,
+    method: &str,
+    new: NewTenant,
+    request_id: Option<Uuid>,
+    fingerprint: &str,
+    hash: &str,
+) -> Result<Outcome> {
+    let mut tx = svc.db.pool.begin().await?;
+    if let Some(rid) = request_id
+        && let Some(id) = replay(&mut tx, method, rid, fingerprint).await?.earlier()?
+    {
+        return Ok(Outcome::Replayed(id));
+    }
+    let now = domain::now();
+    let tenant = Tenant::create(Uuid::now_v7().to_string(), new, now);
+    store::insert_tenant(&mut tx, &tenant).await?;
+    let admin = User::first_admin(Uuid::now_v7().to_string(), &tenant, now);
+    store::insert_user(&mut tx, &admin, hash).await?;
+    if let Some(rid) = request_id {
+        remember(&mut tx, method, rid, fingerprint, &tenant.id).await?;
+    }
+    tx.commit().await?;
+    Ok(Outcome::Created(tenant.id))
+}
+
+/// The first global admin a create made.
+async fn admin_of(conn: &mut AnyConnection, tenant: &Tenant) -> Result<User> {
+    let name = domain::first_admin_name(tenant);
+    store::user_by_name(conn, &name)
+        .await?
+        .ok_or(Error::UserNotFound(name))
+}
+
+pub(super) async fn get_tenant(
+    svc: &Tenants,
+    request: Request<pb::GetTenantRequest>,
+) -> Result<pb::GetTenantResponse> {
+    let id = fields::id("tenant_id", &request.get_ref().tenant_id)?;
+    let tenant = store::tenant(&mut *svc.conn().await?, &id.to_string()).await?;
+    Ok(pb::GetTenantResponse {
+        tenant: Some(tenant.into()),
+    })
+}
+
+pub(super) async fn list_tenants(
+    svc: &Tenants,
+    request: Request<pb::ListTenantsRequest>,
+) -> Result<pb::ListTenantsResponse> {
+    let req = request.into_inner();
+    let mut v = Violations::new();
+    let filter = TenantFilter {
+        kind: enum_filter::<pb::tenant::Kind>(&mut v, "kind", req.kind),
+        cloud: enum_filter::<types::Cloud>(&mut v, "cloud", req.cloud),
+        country_code: v
+            .take(partnerhub_rules::country::optional_code(
+                "country_code",
+                &req.country_code,
+            ))
+            .unwrap_or_default(),
+        partner_type: enum_filter::<types::PartnerType>(&mut v, "partner_type", req.partner_type),
+        // Unset lists active tenants.
+        state: match enum_filter::<State>(&mut v, "state", req.state) {
+            "" => State::Active.name(),
+            state => state,
+        },
+    };
+    let page = v.take(Page::parse(
+        req.page_size,
+        &req.page_token,
+        "tenants",
+        &[
+            filter.kind,
+            filter.cloud,
+            &filter.country_code,
+            filter.partner_type,
+            filter.state,
+        ],
+    ));
+    let page = v.done(page)?;
+    let rows = store::list_tenants(&mut *svc.conn().await?, &filter, &page).await?;
+    let (rows, next_page_token) = page.finish(rows, |t| t.id.clone());
+    Ok(pb::ListTenantsResponse {
+        tenants: rows.into_iter().map(Into::into).collect(),
+        next_page_token,
+    })
+}
+
+pub(super) async fn update_tenant(
+    svc: &Tenants,
+    request: Request<pb::UpdateTenantRequest>,
+) -> Result<pb::UpdateTenantResponse> {
+    let req = request.into_inner();
+    let Some(t) = req.tenant else {
+        return Err(Error::field("tenant", "is required"));
+    };
+    let mut v = Violations::new();
+    let id = v.take(fields::id("tenant.id", &t.id));
+    let etag = v.take(fields::etag("tenant.etag", &t.etag)).flatten();
+    let patch = v.take(TenantPatch::parse(&t, req.update_mask.as_ref()));
+    let (id, patch) = v.done(id.zip(patch))?;
+    let id = id.to_string();
+    let mut tx = svc.db.pool.begin().await?;
+    store::lock_tenant(&mut tx, &id).await?;
+    let mut tenant = store::tenant(&mut tx, &id).await?;
+    if patch.touches_partner() && tenant.kind != Kind::Partner {
+        return Err(Error::field(
+            "update_mask",
+            "partner.* fields belong to partners; this tenant is a customer",
+        ));
+    }
+    check_etag("tenant", etag, tenant.version)?;
+    patch.apply(&mut tenant);
+    store::update_tenant(&mut tx, &tenant).await?;
+    let updated = store::tenant(&mut tx, &id).await?;
+    tx.commit().await?;
+    Ok(pb::UpdateTenantResponse {
+        tenant: Some(updated.into()),
+    })
+}
+
+pub(super) async fn activate_tenant(
+    svc: &Tenants,
+    request: Request<pb::ActivateTenantRequest>,
+) -> Result<pb::ActivateTenantResponse> {
+    let id = fields::id("tenant_id", &request.get_ref().tenant_id)?.to_string();
+    let mut conn = svc.conn().await?;
+    store::tenant(&mut conn, &id).await?;
+    store::activate_tenant(&mut conn, &id).await?;
+    let tenant = store::tenant(&mut conn, &id).await?;
+    Ok(pb::ActivateTenantResponse {
+        tenant: Some(tenant.into()),
+    })
+}
+
+pub(super) async fn batch_get_tenants(
+    svc: &Tenants,
+    request: Request<pb::BatchGetTenantsRequest>,
+) -> Result<pb::BatchGetTenantsResponse> {
+    let ids = &request.get_ref().tenant_ids;
+    if ids.len() > 1000 {
+        return Err(Error::field("tenant_ids", "must have at most 1000 ids"));
+    }
+    let mut v = Violations::new();
+    for (i, id) in ids.iter().enumerate() {
+        v.take(fields::id(&format!("tenant_ids[{i}]"), id));
+    }
+    v.check()?;
+    let mut conn = svc.conn().await?;
+    let mut tenants = Vec::with_capacity(ids.len());
+    // One indexed read per id keeps the SQL static; a page of a list is at most 1000 ids.
+    for id in ids {
+        if let Some(t) = store::get_tenant(&mut conn, id).await? {
+            tenants.push(t.into());
+        }
+    }
+    Ok(pb::BatchGetTenantsResponse { tenants })
+}
