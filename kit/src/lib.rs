@@ -8,7 +8,8 @@
 //!   `Any` driver, embedded migrations, request-id idempotency);
 //! - [`metrics`] and [`telemetry`]: Prometheus metrics, request ids and trace context across
 //!   servers, OTLP export;
-//! - [`page`]: keyset pagination with opaque, checked page tokens.
+//! - [`page`]: keyset pagination with opaque, checked page tokens;
+//! - [`peers`]: one typed client per service other servers ask, mapping its answers once.
 //!
 //! Domain facts several services share (countries, clouds, grants) are rules, not
 //! infrastructure: they live in `partnerhub-rules`.
@@ -17,6 +18,7 @@ pub mod caller;
 pub mod fields;
 pub mod metrics;
 pub mod page;
+pub mod peers;
 pub mod server;
 pub mod status;
 pub mod store;

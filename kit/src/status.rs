@@ -10,6 +10,9 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub use partnerhub_rules::field::{Violation, Violations};
 
+use crate::peers::PeerError;
+use crate::store::RequestIdReused;
+
 /// What a service error tells about itself; [`to_status`] turns it into a `tonic::Status`.
 pub trait Fault: std::error::Error {
     /// The gRPC code.
@@ -24,10 +27,119 @@ pub trait Fault: std::error::Error {
     fn retry_after(&self) -> Option<Duration> {
         None
     }
+    /// Another service's refusal to pass on as it is (code, message, details in its domain).
+    fn relayed(&self) -> Option<&Status> {
+        None
+    }
+}
+
+/// What can go wrong in every service the same way: its database, a service it asks, a
+/// request id reused for another request. Each service's error enum holds it as one variant
+/// (see [`shared_failures!`](crate::shared_failures)), so the arms are written once, here.
+#[derive(Debug, thiserror::Error)]
+pub enum Shared {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+    /// A rule another service answers for refused the call (its FAILED_PRECONDITION), passed on.
+    #[error("{}", .0.message())]
+    Refused(Status),
+    #[error("invalid request: {0}")]
+    RequestIdReused(Violations),
+}
+
+impl From<RequestIdReused> for Shared {
+    fn from(reused: RequestIdReused) -> Self {
+        Shared::RequestIdReused(reused.violations())
+    }
+}
+
+impl Shared {
+    /// A unique-constraint violation: a concurrent write got there first.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Shared::Database(e) if crate::store::is_unique_violation(e))
+    }
+
+    fn unavailable(&self) -> bool {
+        match self {
+            Shared::Database(e) => database_code(e) == Code::Unavailable,
+            Shared::Peer(e) => e.unavailable(),
+            Shared::Refused(_) | Shared::RequestIdReused(_) => false,
+        }
+    }
+}
+
+impl Fault for Shared {
+    fn code(&self) -> Code {
+        match self {
+            _ if self.unavailable() => Code::Unavailable,
+            Shared::Refused(status) => status.code(),
+            Shared::RequestIdReused(_) => Code::InvalidArgument,
+            Shared::Database(_) | Shared::Peer(_) => Code::Internal,
+        }
+    }
+
+    fn reason(&self) -> &str {
+        match self {
+            Shared::Database(_) if self.unavailable() => "DATABASE_UNAVAILABLE",
+            Shared::Peer(_) if self.unavailable() => "SERVICE_UNAVAILABLE",
+            Shared::RequestIdReused(_) => "REQUEST_ID_REUSED",
+            Shared::Refused(_) | Shared::Database(_) | Shared::Peer(_) => "INTERNAL",
+        }
+    }
+
+    fn violations(&self) -> &[Violation] {
+        match self {
+            Shared::RequestIdReused(v) => v.as_slice(),
+            _ => &[],
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.unavailable().then_some(RETRY_UNAVAILABLE)
+    }
+
+    fn relayed(&self) -> Option<&Status> {
+        match self {
+            Shared::Refused(status) => Some(status),
+            _ => None,
+        }
+    }
+}
+
+/// The `From` conversions that let `?` turn the shared failures into a service's error enum,
+/// whose variant `$variant` holds a [`Shared`].
+#[macro_export]
+macro_rules! shared_failures {
+    ($error:ty, $variant:path) => {
+        impl From<sqlx::Error> for $error {
+            fn from(e: sqlx::Error) -> Self {
+                $variant($crate::status::Shared::Database(e))
+            }
+        }
+        impl From<$crate::peers::PeerError> for $error {
+            fn from(e: $crate::peers::PeerError) -> Self {
+                $variant($crate::status::Shared::Peer(e))
+            }
+        }
+        impl From<$crate::store::RequestIdReused> for $error {
+            fn from(reused: $crate::store::RequestIdReused) -> Self {
+                $variant(reused.into())
+            }
+        }
+    };
 }
 
 /// The one conversion. `domain` names the service ("tenants.partnerhub").
 pub fn to_status<E: Fault + ?Sized>(error: &E, domain: &str) -> Status {
+    if let Some(status) = error.relayed() {
+        return Status::with_details(
+            status.code(),
+            status.message(),
+            status.details().to_vec().into(),
+        );
+    }
     let code = error.code();
     let message = match code {
         Code::Internal | Code::Unknown | Code::DataLoss => {

@@ -11,6 +11,7 @@ mod partners;
 use crate::error::Error;
 use crate::guard::Caller;
 use partnerhub_kit::caller;
+use partnerhub_kit::peers;
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_proto::gateway as gw;
 use partnerhub_proto::gateway::workflow_service_server::WorkflowService;
@@ -29,6 +30,8 @@ pub struct Workflows {
     pub tenants: TenantServiceClient<Peer>,
     pub tenants_internal: TenantInternalServiceClient<Peer>,
     pub relationships: RelationshipInternalServiceClient<Peer>,
+    /// Who may sell to whom (the relationships service's rule).
+    pub sellers: peers::Relationships,
     pub invitations: InvitationInternalServiceClient<Peer>,
     pub subscriptions: SubscriptionServiceClient<Peer>,
     pub subscriptions_internal: SubscriptionInternalServiceClient<Peer>,
@@ -40,6 +43,7 @@ impl Workflows {
             tenants: TenantServiceClient::new(backends.tenants.clone()),
             tenants_internal: TenantInternalServiceClient::new(backends.tenants.clone()),
             relationships: RelationshipInternalServiceClient::new(backends.relationships.clone()),
+            sellers: peers::Relationships::new(backends.relationships.clone()),
             invitations: InvitationInternalServiceClient::new(backends.invitations.clone()),
             subscriptions: SubscriptionServiceClient::new(backends.subscriptions.clone()),
             subscriptions_internal: SubscriptionInternalServiceClient::new(

@@ -4,7 +4,6 @@
 use super::Workflows;
 use crate::error::relay;
 use partnerhub_proto::gateway::Problem;
-use partnerhub_proto::relationships as rel;
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::types::PartnerType;
 use tonic::Status;
@@ -64,26 +63,20 @@ pub async fn reseller_problems(
             "only an indirect provider sells through indirect resellers".into(),
         )]);
     }
-    let checked = w
-        .relationships
-        .clone()
-        .check_seller(rel::CheckSellerRequest {
-            partner_tenant_id: provider.id.clone(),
-            customer_tenant_id: String::new(),
-            indirect_reseller_id: reseller_id.to_string(),
-        })
-        .await;
-    match checked {
-        Ok(_) => Ok(Vec::new()),
-        // The relationships service's refusal, as one problem of the review.
-        Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+    let refusal = w
+        .sellers
+        .seller_refusal(&provider.id, "", reseller_id)
+        .await
+        .map_err(|e| relay(e.status))?;
+    // The relationships service's refusal, as one problem of the review.
+    Ok(refusal
+        .map(|status| {
             let reason = status
                 .get_error_details()
                 .error_info()
                 .map(|info| info.reason.clone())
                 .unwrap_or_default();
-            Ok(vec![problem(field, &reason, status.message().to_string())])
-        }
-        Err(status) => Err(relay(status)),
-    }
+            vec![problem(field, &reason, status.message().to_string())]
+        })
+        .unwrap_or_default())
 }

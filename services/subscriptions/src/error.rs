@@ -1,7 +1,6 @@
 //! Everything the subscriptions service can answer besides success.
 
-use partnerhub_kit::status::{self, Fault, Violation, Violations};
-use partnerhub_kit::store::RequestIdReused;
+use partnerhub_kit::status::{self, Fault, Shared, Violation, Violations};
 use std::time::Duration;
 use tonic::Code;
 
@@ -12,8 +11,6 @@ pub const DOMAIN: &str = "subscriptions.partnerhub";
 pub enum Error {
     #[error("invalid request: {0}")]
     Invalid(Violations),
-    #[error("invalid request: {0}")]
-    RequestIdReused(Violations),
     /// Bad input with a reason of its own (the line items' first problem, or a quantity out of
     /// the offer's bounds); every field at fault is in `violations`.
     #[error("invalid request: {violations}")]
@@ -36,22 +33,10 @@ pub enum Error {
     #[error("the customer already had a trial: {violations}")]
     TrialAlreadyTaken { violations: Violations },
     #[error(
-        "the partner {partner} has no reseller relationship with the customer {customer} (neither \
-         its own nor as the indirect provider of the customer's reseller)"
-    )]
-    NotResellerOfCustomer { partner: String, customer: String },
-    #[error(
         "the customer {0} has not accepted the customer agreement; it must accept it before a \
          partner can buy for it"
     )]
     AgreementNotAccepted(String),
-    #[error(
-        "the indirect reseller {reseller} is not in an active partnership with the partner \
-         {partner}"
-    )]
-    ResellerNotInPartnership { reseller: String, partner: String },
-    #[error("the indirect reseller {0} has not accepted the partner agreement")]
-    ResellerAgreementNotAccepted(String),
     #[error(
         "this tenant may not make this change to subscription {0}: the customer or the billing \
          partner changes a subscription, and only the billing partner its indirect reseller and \
@@ -87,16 +72,18 @@ pub enum Error {
         partner_cloud: &'static str,
         customer_cloud: &'static str,
     },
-    #[error("the {service} service answered {:?}: {}", .status.code(), .status.message())]
-    Peer {
-        service: &'static str,
-        status: tonic::Status,
-    },
+    #[error(
+        "subscription {0} was sold by an advisor: it has no billing partner to sell through an \
+         indirect reseller"
+    )]
+    NoBillingPartner(String),
     #[error("stored data is inconsistent: {0}")]
     Inconsistent(String),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Shared(#[from] Shared),
 }
+
+partnerhub_kit::shared_failures!(Error, Error::Shared);
 
 impl Error {
     /// One bad field.
@@ -104,24 +91,9 @@ impl Error {
         Error::Invalid(Violations::one(field, description))
     }
 
-    /// A failed call to another service.
-    pub fn peer(service: &'static str) -> impl FnOnce(tonic::Status) -> Self {
-        move |status| Error::Peer { service, status }
-    }
-
     /// A unique-constraint violation: a concurrent write got there first.
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, Error::Database(e) if partnerhub_kit::store::is_unique_violation(e))
-    }
-
-    /// Another service that did not answer (a retry may work).
-    fn peer_unavailable(&self) -> bool {
-        matches!(self, Error::Peer { status, .. }
-            if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled))
-    }
-
-    fn database_unavailable(&self) -> bool {
-        matches!(self, Error::Database(e) if status::database_code(e) == Code::Unavailable)
+        matches!(self, Error::Shared(e) if e.is_unique_violation())
     }
 }
 
@@ -134,9 +106,7 @@ impl From<Violations> for Error {
 impl Fault for Error {
     fn code(&self) -> Code {
         match self {
-            Error::Invalid(_) | Error::RequestIdReused(_) | Error::Rejected { .. } => {
-                Code::InvalidArgument
-            }
+            Error::Invalid(_) | Error::Rejected { .. } => Code::InvalidArgument,
             Error::OfferNotFound(_)
             | Error::OrderNotFound(_)
             | Error::SubscriptionNotFound(_)
@@ -144,27 +114,23 @@ impl Fault for Error {
             Error::NotACustomer(_)
             | Error::NotAPartner(_)
             | Error::TrialAlreadyTaken { .. }
-            | Error::NotResellerOfCustomer { .. }
             | Error::AgreementNotAccepted(_)
-            | Error::ResellerNotInPartnership { .. }
-            | Error::ResellerAgreementNotAccepted(_)
             | Error::SubscriptionEnded(_)
             | Error::InvalidTransition { .. }
             | Error::PartnerIdNotFound(_)
             | Error::PartnerNotAdvisor(_)
-            | Error::PartnerNotInCloud { .. } => Code::FailedPrecondition,
+            | Error::PartnerNotInCloud { .. }
+            | Error::NoBillingPartner(_) => Code::FailedPrecondition,
             Error::ChangeNotAllowed(_) => Code::PermissionDenied,
             Error::StaleEtag { .. } | Error::Contended => Code::Aborted,
-            Error::Peer { .. } if self.peer_unavailable() => Code::Unavailable,
-            Error::Peer { .. } | Error::Inconsistent(_) => Code::Internal,
-            Error::Database(e) => status::database_code(e),
+            Error::Inconsistent(_) => Code::Internal,
+            Error::Shared(e) => e.code(),
         }
     }
 
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> &str {
         match self {
             Error::Invalid(_) => "INVALID_ARGUMENT",
-            Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
             Error::Rejected { reason, .. } => reason,
             Error::OfferNotFound(_) => "OFFER_NOT_FOUND",
             Error::OrderNotFound(_) => "ORDER_NOT_FOUND",
@@ -173,10 +139,7 @@ impl Fault for Error {
             Error::NotACustomer(_) => "NOT_A_CUSTOMER",
             Error::NotAPartner(_) => "NOT_A_PARTNER",
             Error::TrialAlreadyTaken { .. } => "TRIAL_ALREADY_TAKEN",
-            Error::NotResellerOfCustomer { .. } => "NOT_RESELLER_OF_CUSTOMER",
             Error::AgreementNotAccepted(_) => "AGREEMENT_NOT_ACCEPTED",
-            Error::ResellerNotInPartnership { .. } => "RESELLER_NOT_IN_PARTNERSHIP",
-            Error::ResellerAgreementNotAccepted(_) => "RESELLER_AGREEMENT_NOT_ACCEPTED",
             Error::ChangeNotAllowed(_) => "SUBSCRIPTION_CHANGE_NOT_ALLOWED",
             Error::StaleEtag { .. } | Error::Contended => "ETAG_MISMATCH",
             Error::SubscriptionEnded(_) => "SUBSCRIPTION_ENDED",
@@ -184,25 +147,35 @@ impl Fault for Error {
             Error::PartnerIdNotFound(_) => "PARTNER_ID_NOT_FOUND",
             Error::PartnerNotAdvisor(_) => "PARTNER_NOT_ADVISOR",
             Error::PartnerNotInCloud { .. } => "PARTNER_NOT_IN_CLOUD",
-            Error::Peer { .. } if self.peer_unavailable() => "SERVICE_UNAVAILABLE",
-            _ if self.database_unavailable() => "DATABASE_UNAVAILABLE",
-            Error::Peer { .. } | Error::Inconsistent(_) | Error::Database(_) => "INTERNAL",
+            Error::NoBillingPartner(_) => "NO_BILLING_PARTNER",
+            Error::Inconsistent(_) => "INTERNAL",
+            Error::Shared(e) => e.reason(),
         }
     }
 
     fn violations(&self) -> &[Violation] {
         match self {
-            Error::Invalid(v) | Error::RequestIdReused(v) => v.as_slice(),
+            Error::Invalid(v) => v.as_slice(),
             Error::Rejected { violations, .. } | Error::TrialAlreadyTaken { violations } => {
                 violations.as_slice()
             }
+            Error::Shared(e) => e.violations(),
             _ => &[],
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
-        (self.peer_unavailable() || self.database_unavailable())
-            .then_some(status::RETRY_UNAVAILABLE)
+        match self {
+            Error::Shared(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
+    fn relayed(&self) -> Option<&tonic::Status> {
+        match self {
+            Error::Shared(e) => e.relayed(),
+            _ => None,
+        }
     }
 }
 
@@ -214,9 +187,3 @@ impl From<Error> for tonic::Status {
 
 /// Handlers' result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<RequestIdReused> for Error {
-    fn from(reused: RequestIdReused) -> Self {
-        Error::RequestIdReused(reused.violations())
-    }
-}

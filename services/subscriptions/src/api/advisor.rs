@@ -1,6 +1,6 @@
 //! Advisor subscriptions: paid or trial subscriptions an advisor (partner of record) creates.
 
-use super::{Deadline, Subscriptions, record_created};
+use super::{Subscriptions, record_created};
 use crate::catalogue::{self, CheckedLine};
 use crate::domain::{self, AdvisorSubscriptions, Subscription};
 use crate::error::{Error, Result};
@@ -19,7 +19,6 @@ impl Subscriptions {
     pub(super) async fn create_advisor_subscriptions(
         &self,
         req: pb::CreateAdvisorSubscriptionsRequest,
-        deadline: &Deadline,
     ) -> Result<pb::CreateAdvisorSubscriptionsResponse> {
         let new = AdvisorSubscriptions::parse(&req)?;
         let fingerprint = fingerprint(&pb::CreateAdvisorSubscriptionsRequest {
@@ -34,12 +33,12 @@ impl Subscriptions {
             return self.advisor_created(&ids).await;
         }
         // 1. The customer.
-        let customer = self.tenant(&new.customer_tenant_id, deadline).await?;
+        let customer = self.tenant(&new.customer_tenant_id).await?;
         if customer.kind != tenant::Kind::Customer as i32 {
             return Err(Error::NotACustomer(new.customer_tenant_id));
         }
         // 2. The advisor ("Check ID"): an advisor in the customer's cloud.
-        self.check_partner_of_record(&new.partner_of_record_mpn_id, customer.cloud, deadline)
+        self.check_partner_of_record(&new.partner_of_record_mpn_id, customer.cloud)
             .await?;
         // 3. The line items, as for orders.
         let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);

@@ -28,6 +28,7 @@ use crate::Deps;
 use crate::domain::{Action, EventType, Removed, Subscription};
 use crate::error::{Error, Result};
 use crate::store;
+use partnerhub_kit::peers;
 use partnerhub_kit::store::{Database, replay};
 use partnerhub_proto::subscriptions::subscription_internal_service_server::SubscriptionInternalService;
 use partnerhub_proto::subscriptions::subscription_service_server::SubscriptionService;
@@ -36,18 +37,16 @@ use prost::Message;
 use sqlx::AnyConnection;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
-
-/// The header that carries a call's deadline (passed on to the services this one asks).
-const GRPC_TIMEOUT: &str = "grpc-timeout";
 
 /// The subscriptions service over its database.
 #[derive(Debug, Clone)]
 pub struct Subscriptions {
     db: Database,
     deps: Deps,
+    tenants: peers::Tenants,
+    relationships: peers::Relationships,
     /// Bumped after every commit that wrote events: wakes the watchers.
     events: Arc<tokio::sync::watch::Sender<u64>>,
     /// Cancelled when the server shuts down: the watchers end their streams.
@@ -59,25 +58,6 @@ type WatchStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = WatchItem> 
 
 type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
 
-/// The deadline of the call being served, passed on to the calls it makes, so they give up
-/// when the caller does.
-#[derive(Debug, Clone, Default)]
-struct Deadline(Option<AsciiMetadataValue>);
-
-impl Deadline {
-    fn of(metadata: &MetadataMap) -> Self {
-        Deadline(metadata.get(GRPC_TIMEOUT).cloned())
-    }
-
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        if let Some(timeout) = &self.0 {
-            request.metadata_mut().insert(GRPC_TIMEOUT, timeout.clone());
-        }
-        request
-    }
-}
-
 impl Subscriptions {
     pub fn new(db: Database, deps: Deps) -> Self {
         Self::with_shutdown(db, deps, CancellationToken::new())
@@ -86,6 +66,8 @@ impl Subscriptions {
     /// The service, whose watch streams end when `shutdown` is cancelled.
     pub fn with_shutdown(db: Database, deps: Deps, shutdown: CancellationToken) -> Self {
         Subscriptions {
+            tenants: peers::Tenants::new(deps.tenants.clone()),
+            relationships: peers::Relationships::new(deps.relationships.clone()),
             db,
             deps,
             events: Arc::new(tokio::sync::watch::Sender::new(0)),
@@ -177,10 +159,7 @@ impl SubscriptionService for Subscriptions {
         &self,
         request: Request<pb::PlaceOrderRequest>,
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
-        let deadline = Deadline::of(request.metadata());
-        Ok(Response::new(
-            self.place_order(request.into_inner(), &deadline).await?,
-        ))
+        Ok(Response::new(self.place_order(request.into_inner()).await?))
     }
 
     async fn get_order(
@@ -221,10 +200,7 @@ impl SubscriptionService for Subscriptions {
         &self,
         request: Request<pb::UpdateSubscriptionRequest>,
     ) -> Result<Response<pb::UpdateSubscriptionResponse>, Status> {
-        let deadline = Deadline::of(request.metadata());
-        let subscription = self
-            .update_subscription(request.into_inner(), &deadline)
-            .await?;
+        let subscription = self.update_subscription(request.into_inner()).await?;
         Ok(Response::new(pb::UpdateSubscriptionResponse {
             subscription: Some(subscription),
         }))
@@ -278,8 +254,7 @@ impl SubscriptionService for Subscriptions {
         &self,
         request: Request<pb::WatchSubscriptionEventsRequest>,
     ) -> Result<Response<WatchStream>, Status> {
-        let deadline = Deadline::of(request.metadata());
-        let stream = self.watch(request.get_ref(), &deadline).await?;
+        let stream = self.watch(request.get_ref()).await?;
         Ok(Response::new(Box::pin(stream)))
     }
 }
@@ -299,9 +274,8 @@ impl SubscriptionInternalService for Subscriptions {
         &self,
         request: Request<pb::CreateAdvisorSubscriptionsRequest>,
     ) -> Result<Response<pb::CreateAdvisorSubscriptionsResponse>, Status> {
-        let deadline = Deadline::of(request.metadata());
         Ok(Response::new(
-            self.create_advisor_subscriptions(request.into_inner(), &deadline)
+            self.create_advisor_subscriptions(request.into_inner())
                 .await?,
         ))
     }

@@ -1,6 +1,6 @@
 //! Orders: place one (its subscriptions and their events in one transaction), read and list them.
 
-use super::{Deadline, Subscriptions, record_created, trials};
+use super::{Subscriptions, record_created, trials};
 use crate::catalogue::{self, CheckedLine};
 use crate::domain::{NewOrder, Order, OrderFilter, Subscription};
 use crate::error::{Error, Result};
@@ -21,7 +21,6 @@ impl Subscriptions {
     pub(super) async fn place_order(
         &self,
         req: pb::PlaceOrderRequest,
-        deadline: &Deadline,
     ) -> Result<pb::PlaceOrderResponse> {
         let order = NewOrder::parse(&req)?;
         let fingerprint = fingerprint(&pb::PlaceOrderRequest {
@@ -36,37 +35,27 @@ impl Subscriptions {
         {
             return self.placed(&id).await;
         }
-        // 1. The customer.
-        let customer = self.tenant(&order.customer_tenant_id, deadline).await?;
+        // The customer, whether the partner may sell to it (and through the reseller), and
+        // its agreement: asked at once, judged in that order.
+        let (customer, seller, accepted) = tokio::join!(
+            self.tenant(&order.customer_tenant_id),
+            self.check_seller(
+                &order.partner_tenant_id,
+                &order.customer_tenant_id,
+                &order.indirect_reseller_id,
+            ),
+            self.has_accepted(
+                &order.customer_tenant_id,
+                agreement::Type::CustomerAgreement
+            ),
+        );
+        let customer = customer?;
         if customer.kind != tenant::Kind::Customer as i32 {
             return Err(Error::NotACustomer(order.customer_tenant_id));
         }
-        // 2. The partner may sell to it.
-        self.check_seller(
-            &order.partner_tenant_id,
-            &order.customer_tenant_id,
-            deadline,
-        )
-        .await?;
-        // 3. The customer agreement.
-        if !self
-            .has_accepted(
-                &order.customer_tenant_id,
-                agreement::Type::CustomerAgreement,
-                deadline,
-            )
-            .await?
-        {
+        seller?;
+        if !accepted? {
             return Err(Error::AgreementNotAccepted(order.customer_tenant_id));
-        }
-        // 4. The indirect reseller.
-        if !order.indirect_reseller_id.is_empty() {
-            self.check_reseller(
-                &order.partner_tenant_id,
-                &order.indirect_reseller_id,
-                deadline,
-            )
-            .await?;
         }
         // 5. The line items.
         let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);

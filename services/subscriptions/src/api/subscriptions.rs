@@ -1,6 +1,6 @@
 //! Subscriptions: read and list them, change them (update, suspend, reactivate, cancel).
 
-use super::{Deadline, Subscriptions, record_event};
+use super::{Subscriptions, record_event};
 use crate::domain::{
     self, Action, EventType, Removed, Subscription, SubscriptionFilter, SubscriptionPatch,
 };
@@ -91,7 +91,6 @@ impl Subscriptions {
     pub(super) async fn update_subscription(
         &self,
         req: pb::UpdateSubscriptionRequest,
-        deadline: &Deadline,
     ) -> Result<pb::Subscription> {
         let Some(s) = req.subscription.as_ref() else {
             return Err(Error::field("subscription", "is required"));
@@ -118,7 +117,7 @@ impl Subscriptions {
             if domain::is_ended(state) {
                 return Err(Error::SubscriptionEnded(domain::state_words(state)));
             }
-            let next = self.patched(&row, &patch, deadline).await?;
+            let next = self.patched(&row, &patch).await?;
             let mut events = Vec::new();
             if next.quantity != row.quantity {
                 events.push(EventType::QuantityChanged);
@@ -145,12 +144,7 @@ impl Subscriptions {
     /// The subscription as `patch` leaves it, each value checked: the quantity against the
     /// offer's bounds, a new reseller's partnership and agreement, the support contact against
     /// the parties, a partner of record against the tenants service.
-    async fn patched(
-        &self,
-        row: &Subscription,
-        patch: &SubscriptionPatch,
-        deadline: &Deadline,
-    ) -> Result<Subscription> {
+    async fn patched(&self, row: &Subscription, patch: &SubscriptionPatch) -> Result<Subscription> {
         let mut next = row.clone();
         if let Some(quantity) = patch.quantity
             && quantity != next.quantity
@@ -202,15 +196,18 @@ impl Subscriptions {
             next.support_contact_tenant_id = contact.clone();
         }
         if let Some(reseller) = new_reseller.filter(|r| !r.is_empty()) {
-            self.check_reseller(billing, reseller, deadline).await?;
+            // An advisor's subscription has no billing partner to sell through a reseller.
+            if billing.is_empty() {
+                return Err(Error::NoBillingPartner(row.id.clone()));
+            }
+            self.check_seller(billing, "", reseller).await?;
         }
         if let Some(mpn_id) = &patch.partner_of_record_mpn_id
             && *mpn_id != row.partner_of_record_mpn_id
         {
             if !mpn_id.is_empty() {
-                let customer = self.tenant(&row.customer_tenant_id, deadline).await?;
-                self.check_partner_of_record(mpn_id, customer.cloud, deadline)
-                    .await?;
+                let customer = self.tenant(&row.customer_tenant_id).await?;
+                self.check_partner_of_record(mpn_id, customer.cloud).await?;
             }
             next.partner_of_record_mpn_id = mpn_id.clone();
         }

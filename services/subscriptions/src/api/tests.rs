@@ -148,49 +148,39 @@ async fn every_change_writes_one_event_in_its_transaction() {
             paths: mask.iter().map(|p| p.to_string()).collect(),
         }),
     };
-    let none = Deadline::default();
     let changed = service
-        .update_subscription(
-            update(
-                &["quantity", "auto_renew"],
-                pb::Subscription {
-                    quantity: 12,
-                    auto_renew: false,
-                    ..Default::default()
-                },
-            ),
-            &none,
-        )
+        .update_subscription(update(
+            &["quantity", "auto_renew"],
+            pb::Subscription {
+                quantity: 12,
+                auto_renew: false,
+                ..Default::default()
+            },
+        ))
         .await
         .expect("update");
     assert_eq!((changed.quantity, changed.auto_renew), (12, false));
     // Nothing changes: nothing is written.
     let same = service
-        .update_subscription(
-            update(
-                &["quantity"],
-                pb::Subscription {
-                    quantity: 12,
-                    ..Default::default()
-                },
-            ),
-            &none,
-        )
+        .update_subscription(update(
+            &["quantity"],
+            pb::Subscription {
+                quantity: 12,
+                ..Default::default()
+            },
+        ))
         .await
         .expect("update to the same");
     assert_eq!(same.etag, changed.etag);
     // A refused change writes nothing.
     let refused = service
-        .update_subscription(
-            update(
-                &["quantity"],
-                pb::Subscription {
-                    quantity: 301,
-                    ..Default::default()
-                },
-            ),
-            &none,
-        )
+        .update_subscription(update(
+            &["quantity"],
+            pb::Subscription {
+                quantity: 301,
+                ..Default::default()
+            },
+        ))
         .await
         .expect_err("301 licences");
     assert_eq!(
@@ -200,10 +190,10 @@ async fn every_change_writes_one_event_in_its_transaction() {
     // The customer can't take the reseller off; the billing partner can, and the support
     // contact the reseller was falls back to the billing partner.
     let refused = service
-        .update_subscription(
-            update(&["indirect_reseller_id"], pb::Subscription::default()),
-            &none,
-        )
+        .update_subscription(update(
+            &["indirect_reseller_id"],
+            pb::Subscription::default(),
+        ))
         .await
         .expect_err("the customer");
     assert_eq!(
@@ -211,13 +201,10 @@ async fn every_change_writes_one_event_in_its_transaction() {
         "SUBSCRIPTION_CHANGE_NOT_ALLOWED"
     );
     let cleared = service
-        .update_subscription(
-            pb::UpdateSubscriptionRequest {
-                tenant_id: partner.clone(),
-                ..update(&["indirect_reseller_id"], pb::Subscription::default())
-            },
-            &none,
-        )
+        .update_subscription(pb::UpdateSubscriptionRequest {
+            tenant_id: partner.clone(),
+            ..update(&["indirect_reseller_id"], pb::Subscription::default())
+        })
         .await
         .expect("clear the reseller");
     assert_eq!(cleared.indirect_reseller_id, "");
@@ -450,18 +437,15 @@ async fn a_trial_past_its_end_is_expired_in_every_read_and_list() {
         matches!(refused, Error::InvalidTransition { current, .. } if current.contains("expired"))
     );
     let ended = service
-        .update_subscription(
-            pb::UpdateSubscriptionRequest {
-                tenant_id: customer.clone(),
-                subscription: Some(pb::Subscription {
-                    id: short.id.clone(),
-                    quantity: 6,
-                    ..Default::default()
-                }),
-                update_mask: None,
-            },
-            &Deadline::default(),
-        )
+        .update_subscription(pb::UpdateSubscriptionRequest {
+            tenant_id: customer.clone(),
+            subscription: Some(pb::Subscription {
+                id: short.id.clone(),
+                quantity: 6,
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
         .await
         .expect_err("an expired trial can't change");
     assert!(matches!(ended, Error::SubscriptionEnded(_)));

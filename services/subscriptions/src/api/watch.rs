@@ -1,6 +1,6 @@
 //! `WatchSubscriptionEvents`: one task per stream, reading the events table after its cursor.
 
-use super::{Deadline, Subscriptions, WatchItem};
+use super::{Subscriptions, WatchItem};
 use crate::domain;
 use crate::error::{Error, Result};
 use crate::store;
@@ -36,14 +36,13 @@ impl Subscriptions {
     pub(super) async fn watch(
         &self,
         req: &pb::WatchSubscriptionEventsRequest,
-        deadline: &Deadline,
     ) -> Result<ReceiverStream<WatchItem>> {
         let mut v = Violations::new();
         let partner = v.take(fields::id("partner_tenant_id", &req.partner_tenant_id));
         let cursor = v.take(domain::decode_cursor("cursor", &req.cursor));
         let (partner, cursor) = v.done(partner.zip(cursor))?;
         let partner = partner.to_string();
-        let tenant = self.tenant(&partner, deadline).await?;
+        let tenant = self.tenant(&partner).await?;
         if tenant.kind != tenant::Kind::Partner as i32 {
             return Err(Error::NotAPartner(partner));
         }

@@ -1,0 +1,225 @@
+//! One typed client per service that other servers ask, over a [`Peer`] (so every call carries
+//! the request id, the trace and the caller's deadline). Each maps its service's answers once:
+//! "there is none" becomes `None`, a rule's refusal comes back as the service's own status to
+//! pass on, and any other failure is a [`PeerError`] (UNAVAILABLE when a retry may work).
+
+use crate::telemetry::Peer;
+use partnerhub_proto::relationships::relationship_internal_service_client::RelationshipInternalServiceClient;
+use partnerhub_proto::relationships::{CheckSellerRequest, CheckSellerResponse};
+use partnerhub_proto::subscriptions::subscription_internal_service_client::SubscriptionInternalServiceClient;
+use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
+use partnerhub_proto::subscriptions::{
+    CheckLineItemsRequest, GetOfferRequest, LineItemProblem, Offer,
+};
+use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
+use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
+use partnerhub_proto::tenants::{
+    BatchGetTenantsRequest, GetTenantRequest, ListAgreementsRequest, PartnerListing, Tenant,
+    VerifyPartnerIdRequest, agreement,
+};
+use partnerhub_proto::types::{Cloud, LineItem};
+use tonic::{Code, Status};
+
+/// A call to another service that failed for a reason of its own (not a rule's refusal).
+#[derive(Debug, thiserror::Error)]
+#[error("the {service} service answered {:?}: {}", .status.code(), .status.message())]
+pub struct PeerError {
+    pub service: &'static str,
+    pub status: Status,
+}
+
+impl PeerError {
+    /// The service did not answer in time or at all: a retry may work.
+    pub fn unavailable(&self) -> bool {
+        matches!(
+            self.status.code(),
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+        )
+    }
+}
+
+fn failed(service: &'static str) -> impl FnOnce(Status) -> PeerError {
+    move |status| PeerError { service, status }
+}
+
+/// The tenants service.
+#[derive(Debug, Clone)]
+pub struct Tenants {
+    public: TenantServiceClient<Peer>,
+    internal: TenantInternalServiceClient<Peer>,
+}
+
+impl Tenants {
+    pub fn new(peer: Peer) -> Self {
+        Tenants {
+            public: TenantServiceClient::new(peer.clone()),
+            internal: TenantInternalServiceClient::new(peer),
+        }
+    }
+
+    /// A tenant; `None` when there is none with that id.
+    pub async fn tenant(&self, id: &str) -> Result<Option<Tenant>, PeerError> {
+        let answer = self
+            .public
+            .clone()
+            .get_tenant(GetTenantRequest {
+                tenant_id: id.to_string(),
+            })
+            .await;
+        match answer {
+            Ok(response) => Ok(response.into_inner().tenant),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(failed("tenants")(status)),
+        }
+    }
+
+    /// The tenants of these ids that exist, in one call.
+    pub async fn tenants(&self, ids: &[String]) -> Result<Vec<Tenant>, PeerError> {
+        Ok(self
+            .internal
+            .clone()
+            .batch_get_tenants(BatchGetTenantsRequest {
+                tenant_ids: ids.to_vec(),
+            })
+            .await
+            .map_err(failed("tenants"))?
+            .into_inner()
+            .tenants)
+    }
+
+    /// Whether a tenant accepted an agreement of `kind` (one the service does not know accepted
+    /// nothing).
+    pub async fn has_accepted(
+        &self,
+        tenant_id: &str,
+        kind: agreement::Type,
+    ) -> Result<bool, PeerError> {
+        let answer = self
+            .public
+            .clone()
+            .list_agreements(ListAgreementsRequest {
+                tenant_id: tenant_id.to_string(),
+                page_size: 1,
+                page_token: String::new(),
+                r#type: kind as i32,
+            })
+            .await;
+        match answer {
+            Ok(response) => Ok(!response.into_inner().agreements.is_empty()),
+            Err(status) if status.code() == Code::NotFound => Ok(false),
+            Err(status) => Err(failed("tenants")(status)),
+        }
+    }
+
+    /// The partner with a partner ID (MPN ID); `None` when there is none.
+    pub async fn partner_with_id(&self, mpn_id: &str) -> Result<Option<PartnerListing>, PeerError> {
+        let answer = self
+            .public
+            .clone()
+            .verify_partner_id(VerifyPartnerIdRequest {
+                mpn_id: mpn_id.to_string(),
+            })
+            .await;
+        match answer {
+            Ok(response) => Ok(response.into_inner().partner),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(failed("tenants")(status)),
+        }
+    }
+}
+
+/// The subscriptions service's catalogue.
+#[derive(Debug, Clone)]
+pub struct Subscriptions {
+    public: SubscriptionServiceClient<Peer>,
+    internal: SubscriptionInternalServiceClient<Peer>,
+}
+
+impl Subscriptions {
+    pub fn new(peer: Peer) -> Self {
+        Subscriptions {
+            public: SubscriptionServiceClient::new(peer.clone()),
+            internal: SubscriptionInternalServiceClient::new(peer),
+        }
+    }
+
+    /// An offer; `None` when the catalogue has none with that id.
+    pub async fn offer(&self, id: &str) -> Result<Option<Offer>, PeerError> {
+        let answer = self
+            .public
+            .clone()
+            .get_offer(GetOfferRequest {
+                offer_id: id.to_string(),
+            })
+            .await;
+        match answer {
+            Ok(response) => Ok(response.into_inner().offer),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(failed("subscriptions")(status)),
+        }
+    }
+
+    /// What stops a customer in `cloud` and `country_code` from buying these line items (none:
+    /// it may).
+    pub async fn line_item_problems(
+        &self,
+        cloud: Cloud,
+        country_code: &str,
+        line_items: Vec<LineItem>,
+    ) -> Result<Vec<LineItemProblem>, PeerError> {
+        Ok(self
+            .internal
+            .clone()
+            .check_line_items(CheckLineItemsRequest {
+                cloud: cloud as i32,
+                country_code: country_code.to_string(),
+                line_items,
+            })
+            .await
+            .map_err(failed("subscriptions"))?
+            .into_inner()
+            .problems)
+    }
+}
+
+/// The relationships service's rules.
+#[derive(Debug, Clone)]
+pub struct Relationships {
+    internal: RelationshipInternalServiceClient<Peer>,
+}
+
+impl Relationships {
+    pub fn new(peer: Peer) -> Self {
+        Relationships {
+            internal: RelationshipInternalServiceClient::new(peer),
+        }
+    }
+
+    /// Whether `partner` may sell to `customer` ("" for none) through `reseller` ("" for none):
+    /// `None` when it may, else the relationships service's refusal (FAILED_PRECONDITION with
+    /// its reason), to pass on as it is.
+    pub async fn seller_refusal(
+        &self,
+        partner: &str,
+        customer: &str,
+        reseller: &str,
+    ) -> Result<Option<Status>, PeerError> {
+        let answer = self
+            .internal
+            .clone()
+            .check_seller(CheckSellerRequest {
+                partner_tenant_id: partner.to_string(),
+                customer_tenant_id: customer.to_string(),
+                indirect_reseller_id: reseller.to_string(),
+            })
+            .await;
+        match answer {
+            Ok(response) => {
+                let CheckSellerResponse {} = response.into_inner();
+                Ok(None)
+            }
+            Err(status) if status.code() == Code::FailedPrecondition => Ok(Some(status)),
+            Err(status) => Err(failed("relationships")(status)),
+        }
+    }
+}
