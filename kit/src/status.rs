@@ -109,7 +109,7 @@ impl Fault for Shared {
 }
 
 /// The `From` conversions that let `?` turn the shared failures into a service's error enum,
-/// whose variant `$variant` holds a [`Shared`].
+/// whose variant `$variant` holds a [`Shared`], and its [`UniqueViolation`](crate::store::UniqueViolation).
 #[macro_export]
 macro_rules! shared_failures {
     ($error:ty, $variant:path) => {
@@ -126,6 +126,11 @@ macro_rules! shared_failures {
         impl From<$crate::store::RequestIdReused> for $error {
             fn from(reused: $crate::store::RequestIdReused) -> Self {
                 $variant(reused.into())
+            }
+        }
+        impl $crate::store::UniqueViolation for $error {
+            fn is_unique_violation(&self) -> bool {
+                matches!(self, $variant(shared) if shared.is_unique_violation())
             }
         }
     };

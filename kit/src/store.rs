@@ -304,9 +304,173 @@ pub async fn remember(
     Ok(())
 }
 
+/// What [`write_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The write ran and committed; the resource it made.
+    New(String),
+    /// The request id came with this request before: the resource that call made.
+    Earlier(String),
+}
+
+impl Written {
+    /// The resource, new or earlier.
+    pub fn resource(self) -> String {
+        match self {
+            Written::New(id) | Written::Earlier(id) => id,
+        }
+    }
+}
+
+/// A write done at most once per request id (AIP-155), the one pattern every service's
+/// creating methods follow. In one transaction: an earlier identical request answers with what
+/// it made (a different request with the same id is [`RequestIdReused`]); otherwise `write`
+/// runs and its resource is remembered with the id, then it commits. A concurrent twin that
+/// committed first makes this transaction fail on a unique constraint: then the twin's answer
+/// is this call's answer too. Without a request id, `write` simply runs in a transaction.
+pub async fn write_once<E>(
+    db: &Database,
+    method: &str,
+    request_id: Option<Uuid>,
+    fingerprint: &str,
+    write: impl AsyncFnOnce(&mut AnyConnection) -> Result<String, E>,
+) -> Result<Written, E>
+where
+    E: From<sqlx::Error> + From<RequestIdReused> + UniqueViolation,
+{
+    let attempt = async {
+        let mut tx = db.pool.begin().await?;
+        if let Some(rid) = request_id
+            && let Some(id) = replay(&mut tx, method, rid, fingerprint).await?.earlier()?
+        {
+            return Ok(Written::Earlier(id));
+        }
+        let id = write(&mut tx).await?;
+        if let Some(rid) = request_id {
+            remember(&mut tx, method, rid, fingerprint, &id).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, E>(Written::New(id))
+    };
+    match (attempt.await, request_id) {
+        (Err(e), Some(rid)) if e.is_unique_violation() => {
+            let mut conn = db.pool.acquire().await?;
+            match replay(&mut conn, method, rid, fingerprint)
+                .await?
+                .earlier()?
+            {
+                Some(id) => Ok(Written::Earlier(id)),
+                None => Err(e),
+            }
+        }
+        (other, _) => other,
+    }
+}
+
+/// Whether an error is a unique-constraint violation (a concurrent write got there first).
+pub trait UniqueViolation {
+    fn is_unique_violation(&self) -> bool;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    enum Failed {
+        Database(sqlx::Error),
+        Reused,
+    }
+
+    impl From<sqlx::Error> for Failed {
+        fn from(e: sqlx::Error) -> Self {
+            Failed::Database(e)
+        }
+    }
+
+    impl From<RequestIdReused> for Failed {
+        fn from(_: RequestIdReused) -> Self {
+            Failed::Reused
+        }
+    }
+
+    impl UniqueViolation for Failed {
+        fn is_unique_violation(&self) -> bool {
+            matches!(self, Failed::Database(e) if is_unique_violation(e))
+        }
+    }
+
+    async fn things() -> (tempfile::TempDir, Database) {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = AnyPoolOptions::new().connect(&url).await.unwrap();
+        for ddl in [
+            "CREATE TABLE request_ids (method TEXT NOT NULL, request_id TEXT NOT NULL, \
+             fingerprint TEXT NOT NULL, resource_id TEXT NOT NULL, create_time BIGINT NOT NULL, \
+             PRIMARY KEY (method, request_id))",
+            "CREATE TABLE things (id TEXT PRIMARY KEY)",
+        ] {
+            sqlx::query(ddl).execute(&pool).await.unwrap();
+        }
+        let db = Database {
+            pool,
+            backend: Backend::Sqlite,
+        };
+        (dir, db)
+    }
+
+    async fn make(db: &Database, rid: Option<Uuid>, fingerprint: &str) -> Result<Written, Failed> {
+        write_once(db, "Make", rid, fingerprint, async |tx| {
+            let id = Uuid::now_v7().to_string();
+            sqlx::query("INSERT INTO things (id) VALUES ($1)")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn count(db: &Database) -> i64 {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM things")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        n
+    }
+
+    #[tokio::test]
+    async fn a_request_id_writes_once_and_its_retries_answer_what_it_made() {
+        let (_dir, db) = things().await;
+        let rid = Some(Uuid::new_v4());
+        let Written::New(first) = make(&db, rid, "f").await.unwrap() else {
+            panic!("the first call writes");
+        };
+        assert_eq!(make(&db, rid, "f").await.unwrap(), Written::Earlier(first));
+        assert!(matches!(make(&db, rid, "other").await, Err(Failed::Reused)));
+        assert_eq!(count(&db).await, 1);
+        // Without a request id every call writes.
+        assert!(matches!(make(&db, None, "f").await, Ok(Written::New(_))));
+        assert!(matches!(make(&db, None, "f").await, Ok(Written::New(_))));
+        assert_eq!(count(&db).await, 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_leaves_nothing_and_remembers_nothing() {
+        let (_dir, db) = things().await;
+        let rid = Some(Uuid::new_v4());
+        let failed = write_once(&db, "Make", rid, "f", async |tx| {
+            sqlx::query("INSERT INTO things (id) VALUES ('half')")
+                .execute(&mut *tx)
+                .await?;
+            Err::<String, _>(Failed::Reused)
+        })
+        .await;
+        assert!(failed.is_err());
+        assert_eq!(count(&db).await, 0);
+        assert!(matches!(make(&db, rid, "f").await, Ok(Written::New(_))));
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

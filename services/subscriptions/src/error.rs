@@ -90,11 +90,6 @@ impl Error {
     pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
         Error::Invalid(Violations::one(field, description))
     }
-
-    /// A unique-constraint violation: a concurrent write got there first.
-    pub fn is_unique_violation(&self) -> bool {
-        matches!(self, Error::Shared(e) if e.is_unique_violation())
-    }
 }
 
 impl From<Violations> for Error {

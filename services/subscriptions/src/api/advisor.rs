@@ -6,10 +6,11 @@ use crate::domain::{self, AdvisorSubscriptions, Subscription};
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{fingerprint, remember, replay};
+use partnerhub_kit::store::{Written, fingerprint, write_once};
 use partnerhub_proto::subscriptions::{self as pb, subscription::State};
 use partnerhub_proto::tenants::tenant;
 use partnerhub_proto::types::Cloud;
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 /// The `request_ids` method name of `CreateAdvisorSubscriptions`.
@@ -70,14 +71,18 @@ impl Subscriptions {
                 });
             }
         }
-        let ids = match self.write_advisor(&new, &lines, &fingerprint).await {
-            // A concurrent twin with the same request id committed first: answer as a retry.
-            Err(e) if e.is_unique_violation() => self
-                .seen(CREATE_ADVISOR_SUBSCRIPTIONS, new.request_id, &fingerprint)
-                .await?
-                .ok_or(e)?,
-            other => other?,
-        };
+        let written = write_once(
+            &self.db,
+            CREATE_ADVISOR_SUBSCRIPTIONS,
+            new.request_id,
+            &fingerprint,
+            async |tx| self.write_advisor(tx, &new, &lines).await,
+        )
+        .await?;
+        if let Written::New(_) = written {
+            self.events_committed();
+        }
+        let ids = written.resource();
         self.advisor_created(&ids).await
     }
 
@@ -87,19 +92,11 @@ impl Subscriptions {
     /// event writers' row, so two concurrent calls can't both give it).
     async fn write_advisor(
         &self,
+        tx: &mut AnyConnection,
         new: &AdvisorSubscriptions,
         lines: &[CheckedLine],
-        fingerprint: &str,
     ) -> Result<String> {
-        let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = new.request_id
-            && let Some(ids) = replay(&mut tx, CREATE_ADVISOR_SUBSCRIPTIONS, rid, fingerprint)
-                .await?
-                .earlier()?
-        {
-            return Ok(ids);
-        }
-        store::lock_events(&mut tx).await?;
+        store::lock_events(tx).await?;
         let now = self.now();
         let mut subscriptions = Vec::with_capacity(lines.len());
         let mut taken = Violations::new();
@@ -114,7 +111,7 @@ impl Subscriptions {
                 ..Subscription::paid(offer, line.item.quantity, now)
             };
             if new.trial {
-                if store::had_trial(&mut tx, &new.customer_tenant_id, &offer.id).await? {
+                if store::had_trial(tx, &new.customer_tenant_id, &offer.id).await? {
                     taken.add(
                         format!("line_items[{i}].offer_id"),
                         format!(
@@ -134,23 +131,11 @@ impl Subscriptions {
             return Err(Error::TrialAlreadyTaken { violations: taken });
         }
         for s in &subscriptions {
-            store::insert_subscription(&mut tx, s).await?;
+            store::insert_subscription(tx, s).await?;
         }
         let ids: Vec<String> = subscriptions.iter().map(|s| s.id.clone()).collect();
-        record_created(&mut tx, &ids, now).await?;
+        record_created(tx, &ids, now).await?;
         let ids = ids.join(",");
-        if let Some(rid) = new.request_id {
-            remember(
-                &mut tx,
-                CREATE_ADVISOR_SUBSCRIPTIONS,
-                rid,
-                fingerprint,
-                &ids,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        self.events_committed();
         Ok(ids)
     }
 

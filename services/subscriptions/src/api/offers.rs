@@ -8,7 +8,7 @@ use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{fingerprint, remember, replay};
+use partnerhub_kit::store::{fingerprint, write_once};
 use partnerhub_proto::subscriptions as pb;
 use uuid::Uuid;
 
@@ -58,43 +58,26 @@ impl Subscriptions {
             request_id: String::new(),
             ..req
         });
-        let id = match self.write_offer(&spec, request_id, &fingerprint).await {
-            // A concurrent twin with the same request id committed first: answer as a retry.
-            Err(e) if e.is_unique_violation() => self
-                .seen(CREATE_OFFER, request_id, &fingerprint)
-                .await?
-                .ok_or(e)?,
-            other => other?,
-        };
+        let now = self.now();
+        let id = write_once(
+            &self.db,
+            CREATE_OFFER,
+            request_id,
+            &fingerprint,
+            async |tx| {
+                let id = Uuid::now_v7().to_string();
+                store::put_offer(tx, &id, &spec, now, false).await?;
+                Ok::<_, Error>(id)
+            },
+        )
+        .await?
+        .resource();
         store::offer(&mut *self.conn().await?, &id)
             .await?
             .map(|o| o.to_proto())
             .ok_or_else(|| {
                 Error::Inconsistent(format!("{CREATE_OFFER} made offer {id}, now missing"))
             })
-    }
-
-    async fn write_offer(
-        &self,
-        spec: &OfferSpec,
-        request_id: Option<Uuid>,
-        fingerprint: &str,
-    ) -> Result<String> {
-        let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = request_id
-            && let Some(id) = replay(&mut tx, CREATE_OFFER, rid, fingerprint)
-                .await?
-                .earlier()?
-        {
-            return Ok(id);
-        }
-        let id = Uuid::now_v7().to_string();
-        store::put_offer(&mut tx, &id, spec, self.now(), false).await?;
-        if let Some(rid) = request_id {
-            remember(&mut tx, CREATE_OFFER, rid, fingerprint, &id).await?;
-        }
-        tx.commit().await?;
-        Ok(id)
     }
 
     pub(super) async fn check_line_items(

@@ -8,10 +8,11 @@ use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{fingerprint, remember, replay};
+use partnerhub_kit::store::{Written, fingerprint, write_once};
 use partnerhub_proto::subscriptions as pb;
 use partnerhub_proto::tenants::{agreement, tenant};
 use partnerhub_proto::types::Cloud;
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 /// The `request_ids` method name of `PlaceOrder`.
@@ -75,42 +76,38 @@ impl Subscriptions {
                 subscriptions: subscriptions.iter().map(|s| s.to_proto(now)).collect(),
             });
         }
-        let id = match self.write_order(&order, &lines, &fingerprint).await {
-            // A concurrent twin with the same request id committed first: answer as a retry.
-            Err(e) if e.is_unique_violation() => self
-                .seen(PLACE_ORDER, order.request_id, &fingerprint)
-                .await?
-                .ok_or(e)?,
-            other => other?,
-        };
+        let written = write_once(
+            &self.db,
+            PLACE_ORDER,
+            order.request_id,
+            &fingerprint,
+            async |tx| self.write_order(tx, &order, &lines).await,
+        )
+        .await?;
+        if let Written::New(_) = written {
+            self.events_committed();
+        }
+        let id = written.resource();
         self.placed(&id).await
     }
 
-    /// Writes the order, its subscriptions and their CREATED events in one transaction;
-    /// returns the order's id (an earlier one's, for a retry).
+    /// Writes the order, its subscriptions and their CREATED events in `tx`; returns the
+    /// order's id.
     pub(super) async fn write_order(
         &self,
+        tx: &mut AnyConnection,
         order: &NewOrder,
         lines: &[CheckedLine],
-        fingerprint: &str,
     ) -> Result<String> {
-        let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = order.request_id
-            && let Some(id) = replay(&mut tx, PLACE_ORDER, rid, fingerprint)
-                .await?
-                .earlier()?
-        {
-            return Ok(id);
-        }
-        store::lock_events(&mut tx).await?;
+        store::lock_events(tx).await?;
         let now = self.now();
         let id = Uuid::now_v7().to_string();
         let subscriptions =
             new_subscriptions(order, lines, &id, now, || Uuid::now_v7().to_string())?;
         let ids: Vec<String> = subscriptions.iter().map(|s| s.id.clone()).collect();
-        store::insert_order(&mut tx, &Order::placed(order, id.clone(), ids.clone(), now)).await?;
+        store::insert_order(tx, &Order::placed(order, id.clone(), ids.clone(), now)).await?;
         for s in &subscriptions {
-            store::insert_subscription(&mut tx, s).await?;
+            store::insert_subscription(tx, s).await?;
         }
         // The customer buys what it had a trial of: the trial ends (converted) with the order.
         let mut offers: Vec<&str> = order
@@ -121,15 +118,10 @@ impl Subscriptions {
         offers.sort_unstable();
         offers.dedup();
         for offer in offers {
-            let open = store::open_trials(&mut tx, &order.customer_tenant_id, offer).await?;
-            trials::end_trials(&mut tx, &open, now).await?;
+            let open = store::open_trials(tx, &order.customer_tenant_id, offer).await?;
+            trials::end_trials(tx, &open, now).await?;
         }
-        record_created(&mut tx, &ids, now).await?;
-        if let Some(rid) = order.request_id {
-            remember(&mut tx, PLACE_ORDER, rid, fingerprint, &id).await?;
-        }
-        tx.commit().await?;
-        self.events_committed();
+        record_created(tx, &ids, now).await?;
         Ok(id)
     }
 

@@ -131,10 +131,12 @@ async fn every_change_writes_one_event_in_its_transaction() {
     )
     .await
     .expect("check");
+    let mut tx = service.db.pool.begin().await.expect("tx");
     let order_id = service
-        .write_order(&order, &lines, "fingerprint")
+        .write_order(&mut tx, &order, &lines)
         .await
         .expect("write the order");
+    tx.commit().await.expect("commit");
     let placed = service.placed(&order_id).await.expect("placed");
     let id = placed.subscriptions[0].id.clone();
 
