@@ -110,9 +110,13 @@ impl Fault for Shared {
 
 /// The `From` conversions that let `?` turn the shared failures into a service's error enum,
 /// whose variant `$variant` holds a [`Shared`], and its [`UniqueViolation`](crate::store::UniqueViolation).
+///
+/// `$taken` (optional) names the service's own variants that a unique constraint turns into
+/// ("the user name is taken"): a write that fails with one of them may have lost a race to its
+/// twin, so [`write_once`](crate::store::write_once) looks for the twin's answer.
 #[macro_export]
 macro_rules! shared_failures {
-    ($error:ty, $variant:path) => {
+    ($error:ty, $variant:path $(, $taken:pat)?) => {
         impl From<sqlx::Error> for $error {
             fn from(e: sqlx::Error) -> Self {
                 $variant($crate::status::Shared::Database(e))
@@ -130,6 +134,9 @@ macro_rules! shared_failures {
         }
         impl $crate::store::UniqueViolation for $error {
             fn is_unique_violation(&self) -> bool {
+                $(if matches!(self, $taken) {
+                    return true;
+                })?
                 matches!(self, $variant(shared) if shared.is_unique_violation())
             }
         }

@@ -1,7 +1,6 @@
 //! Everything the tenants service can answer besides success.
 
-use partnerhub_kit::status::{self, Fault, Violation, Violations};
-use partnerhub_kit::store::RequestIdReused;
+use partnerhub_kit::status::{self, Fault, Shared, Violation, Violations};
 use std::time::Duration;
 use tonic::Code;
 
@@ -30,8 +29,6 @@ pub enum Error {
         sent: String,
         current: String,
     },
-    #[error("invalid request: {0}")]
-    RequestIdReused(Violations),
     #[error("{0} is the tenant's last global admin; make another user global admin first")]
     LastGlobalAdmin(String),
     #[error("{0}")]
@@ -42,11 +39,17 @@ pub enum Error {
     Locked(Duration),
     #[error("the tenant is not active yet")]
     TenantNotActive,
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    #[error(transparent)]
+    Shared(#[from] Shared),
 }
+
+partnerhub_kit::shared_failures!(
+    Error,
+    Error::Shared,
+    Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_) | Error::UserNameTaken(_)
+);
 
 impl Error {
     /// One bad field.
@@ -54,8 +57,6 @@ impl Error {
         Error::Invalid(Violations::one(field, description))
     }
 }
-
-impl Error {}
 
 impl From<Violations> for Error {
     fn from(v: Violations) -> Self {
@@ -66,7 +67,7 @@ impl From<Violations> for Error {
 impl Fault for Error {
     fn code(&self) -> Code {
         match self {
-            Error::Invalid(_) | Error::RequestIdReused(_) => Code::InvalidArgument,
+            Error::Invalid(_) => Code::InvalidArgument,
             Error::TenantNotFound(_) | Error::UserNotFound(_) | Error::PartnerIdNotFound(_) => {
                 Code::NotFound
             }
@@ -78,12 +79,12 @@ impl Fault for Error {
             Error::InvalidCredentials => Code::Unauthenticated,
             Error::AdminRoleRequired(_) => Code::PermissionDenied,
             Error::Locked(_) => Code::ResourceExhausted,
-            Error::Database(e) => status::database_code(e),
             Error::Hashing(_) => Code::Internal,
+            Error::Shared(e) => e.code(),
         }
     }
 
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> &str {
         match self {
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::TenantNotFound(_) => "TENANT_NOT_FOUND",
@@ -93,22 +94,20 @@ impl Fault for Error {
             Error::DomainPrefixTaken(_) => "DOMAIN_PREFIX_TAKEN",
             Error::UserNameTaken(_) => "USER_NAME_TAKEN",
             Error::StaleEtag { .. } => "ETAG_MISMATCH",
-            Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
             Error::LastGlobalAdmin(_) => "LAST_GLOBAL_ADMIN",
             Error::InvalidCredentials => "INVALID_CREDENTIALS",
             Error::AdminRoleRequired(_) => "ADMIN_ROLE_REQUIRED",
             Error::Locked(_) => "SIGN_IN_LOCKED",
             Error::TenantNotActive => "TENANT_NOT_ACTIVE",
-            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
-                "DATABASE_UNAVAILABLE"
-            }
-            Error::Database(_) | Error::Hashing(_) => "INTERNAL",
+            Error::Hashing(_) => "INTERNAL",
+            Error::Shared(e) => e.reason(),
         }
     }
 
     fn violations(&self) -> &[Violation] {
         match self {
-            Error::Invalid(v) | Error::RequestIdReused(v) => v.as_slice(),
+            Error::Invalid(v) => v.as_slice(),
+            Error::Shared(e) => e.violations(),
             _ => &[],
         }
     }
@@ -116,9 +115,7 @@ impl Fault for Error {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Locked(d) => Some(*d),
-            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
-                Some(status::RETRY_UNAVAILABLE)
-            }
+            Error::Shared(e) => e.retry_after(),
             _ => None,
         }
     }
@@ -132,9 +129,3 @@ impl From<Error> for tonic::Status {
 
 /// Handlers' result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<RequestIdReused> for Error {
-    fn from(reused: RequestIdReused) -> Self {
-        Error::RequestIdReused(reused.violations())
-    }
-}

@@ -14,12 +14,11 @@ use crate::error::{Error, Result};
 use crate::store::Stored;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{Database, replay};
+use partnerhub_kit::store::Database;
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::tenants::tenant_internal_service_server::TenantInternalService;
 use partnerhub_proto::tenants::tenant_service_server::TenantService;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 /// The tenants service over its database.
 #[derive(Debug, Clone)]
@@ -36,21 +35,6 @@ impl Tenants {
 
     async fn conn(&self) -> Result<Conn> {
         Ok(self.db.pool.acquire().await?)
-    }
-
-    /// The resource an earlier request with this id created, if any.
-    async fn seen(
-        &self,
-        method: &str,
-        request_id: Option<Uuid>,
-        fingerprint: &str,
-    ) -> Result<Option<String>> {
-        let Some(rid) = request_id else {
-            return Ok(None);
-        };
-        Ok(replay(&mut *self.conn().await?, method, rid, fingerprint)
-            .await?
-            .earlier()?)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::wire;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{Replay, fingerprint, remember, replay};
+use partnerhub_kit::store::{Replay, Written, fingerprint, replay, write_once};
 use partnerhub_proto::{tenants as pb, types};
 use sqlx::AnyConnection;
 use tonic::Request;
@@ -22,12 +22,6 @@ struct Created {
     tenant: Tenant,
     admin: User,
     temporary_password: String,
-}
-
-/// What a create did with its request id.
-enum Outcome {
-    Created(String),
-    Replayed(String),
 }
 
 pub(super) async fn create_partner(
@@ -136,20 +130,19 @@ async fn create_tenant(
     let new = v.done(new)?;
     let temporary = password::temporary();
     let hash = password::hash_temporary(&temporary);
-    let outcome = match insert_tenant(svc, method, new, request_id, &fingerprint, &hash).await {
-        // A concurrent twin with the same request id won the race: answer as a retry.
-        Err(e @ (Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_))) => {
-            match svc.seen(method, request_id, &fingerprint).await? {
-                Some(id) => Outcome::Replayed(id),
-                None => return Err(e),
-            }
-        }
-        other => other?,
-    };
+    let written = write_once(&svc.db, method, request_id, &fingerprint, async |tx| {
+        let now = domain::now();
+        let tenant = Tenant::create(Uuid::now_v7().to_string(), new, now);
+        store::insert_tenant(tx, &tenant).await?;
+        let admin = User::first_admin(Uuid::now_v7().to_string(), &tenant, now);
+        store::insert_user(tx, &admin, &hash).await?;
+        Ok::<_, Error>(tenant.id)
+    })
+    .await?;
     let mut conn = svc.conn().await?;
-    let (id, replayed) = match outcome {
-        Outcome::Created(id) => (id, false),
-        Outcome::Replayed(id) => (id, true),
+    let (id, replayed) = match written {
+        Written::New(id) => (id, false),
+        Written::Earlier(id) => (id, true),
     };
     let tenant = store::tenant(&mut conn, &id).await?;
     let admin = admin_of(&mut conn, &tenant).await?;
@@ -176,32 +169,6 @@ async fn create_tenant(
         admin,
         temporary_password: temporary,
     })
-}
-
-async fn insert_tenant(
-    svc: &Tenants,
-    method: &str,
-    new: NewTenant,
-    request_id: Option<Uuid>,
-    fingerprint: &str,
-    hash: &str,
-) -> Result<Outcome> {
-    let mut tx = svc.db.pool.begin().await?;
-    if let Some(rid) = request_id
-        && let Some(id) = replay(&mut tx, method, rid, fingerprint).await?.earlier()?
-    {
-        return Ok(Outcome::Replayed(id));
-    }
-    let now = domain::now();
-    let tenant = Tenant::create(Uuid::now_v7().to_string(), new, now);
-    store::insert_tenant(&mut tx, &tenant).await?;
-    let admin = User::first_admin(Uuid::now_v7().to_string(), &tenant, now);
-    store::insert_user(&mut tx, &admin, hash).await?;
-    if let Some(rid) = request_id {
-        remember(&mut tx, method, rid, fingerprint, &tenant.id).await?;
-    }
-    tx.commit().await?;
-    Ok(Outcome::Created(tenant.id))
 }
 
 /// The first global admin a create made.

@@ -9,7 +9,7 @@ use partnerhub_kit::caller;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{fingerprint, remember, replay};
+use partnerhub_kit::store::{Written, fingerprint, write_once};
 use partnerhub_proto::{tenants as pb, types};
 use tonic::Request;
 use uuid::Uuid;
@@ -39,37 +39,29 @@ pub(super) async fn create_user(
     let temporary = password::temporary();
     let hash = password::hash_temporary(&temporary);
 
-    let mut tx = svc.db.pool.begin().await?;
-    if let Some(rid) = request_id
-        && let Some(user_id) = replay(&mut tx, "CreateUser", rid, &fingerprint)
-            .await?
-            .earlier()?
-    {
-        drop(tx);
-        return replay_user(svc, &tenant_id, &user_id, temporary, &hash).await;
-    }
-    let tenant = store::tenant(&mut tx, &tenant_id).await?;
-    if !tenant.is_active() {
-        return Err(Error::TenantNotActive);
-    }
-    let user = new.into_user(Uuid::now_v7().to_string(), &tenant, domain::now())?;
-    match store::insert_user(&mut tx, &user, &hash).await {
-        Ok(()) => {}
-        Err(e @ Error::UserNameTaken(_)) => {
-            drop(tx);
-            return match svc.seen("CreateUser", request_id, &fingerprint).await? {
-                Some(id) => replay_user(svc, &tenant_id, &id, temporary, &hash).await,
-                None => Err(e),
-            };
+    let written = write_once(
+        &svc.db,
+        "CreateUser",
+        request_id,
+        &fingerprint,
+        async |tx| {
+            let tenant = store::tenant(tx, &tenant_id).await?;
+            if !tenant.is_active() {
+                return Err(Error::TenantNotActive);
+            }
+            let user = new.into_user(Uuid::now_v7().to_string(), &tenant, domain::now())?;
+            store::insert_user(tx, &user, &hash).await?;
+            Ok(user.id)
+        },
+    )
+    .await?;
+    match written {
+        Written::Earlier(user_id) => replay_user(svc, &tenant_id, &user_id, temporary, &hash).await,
+        Written::New(user_id) => {
+            let user = store::user(&mut *svc.conn().await?, &tenant_id, &user_id).await?;
+            Ok(created(user, temporary))
         }
-        Err(e) => return Err(e),
     }
-    if let Some(rid) = request_id {
-        remember(&mut tx, "CreateUser", rid, &fingerprint, &user.id).await?;
-    }
-    tx.commit().await?;
-    let user = store::user(&mut *svc.conn().await?, &tenant_id, &user.id).await?;
-    Ok(created(user, temporary))
 }
 
 /// A `CreateUser` retried: the user the first call made, with a new temporary password while
