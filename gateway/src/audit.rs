@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame};
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::{Fault, Violation, Violations};
-use partnerhub_kit::store::{Database, Migrations, OpenError};
+use partnerhub_kit::store::{Database, OpenError};
 use partnerhub_kit::time::{now_micros, timestamp};
 use partnerhub_proto::gateway as gw;
 use partnerhub_proto::gateway::audit_service_server::AuditService;
@@ -23,14 +23,7 @@ use std::task::{Context, Poll, ready};
 use tonic::body::Body;
 use tonic::{Code, Request, Response, Status};
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// The gateway's migrations (the audit trail), one set per backend.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE,
-    postgres: &POSTGRES,
-};
+partnerhub_kit::migrations!();
 
 /// Opens and migrates the gateway's database.
 pub async fn open(url: &str) -> Result<Database, OpenError> {

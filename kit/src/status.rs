@@ -35,7 +35,7 @@ pub trait Fault: std::error::Error {
 
 /// What can go wrong in every service the same way: its database, a service it asks, a
 /// request id reused for another request. Each service's error enum holds it as one variant
-/// (see [`shared_failures!`](crate::shared_failures)), so the arms are written once, here.
+/// (see [`service_errors!`](crate::service_errors)), so the arms are written once, here.
 #[derive(Debug, thiserror::Error)]
 pub enum Shared {
     #[error("database: {0}")]
@@ -108,28 +108,41 @@ impl Fault for Shared {
     }
 }
 
-/// The `From` conversions that let `?` turn the shared failures into a service's error enum,
-/// whose variant `$variant` holds a [`Shared`], and its [`UniqueViolation`](crate::store::UniqueViolation).
+/// What every service's error enum needs besides its own variants, written once: `$invalid`
+/// holds bad input ([`Violations`], with `Error::field` for one bad field), `$shared` the
+/// [`Shared`] failures; the `From` conversions let `?` turn either into the enum, and its
+/// [`UniqueViolation`](crate::store::UniqueViolation) tells a lost race with a twin.
 ///
 /// `$taken` (optional) names the service's own variants that a unique constraint turns into
 /// ("the user name is taken"): a write that fails with one of them may have lost a race to its
 /// twin, so [`write_once`](crate::store::write_once) looks for the twin's answer.
 #[macro_export]
-macro_rules! shared_failures {
-    ($error:ty, $variant:path $(, $taken:pat)?) => {
+macro_rules! service_errors {
+    ($error:ty, invalid: $invalid:path, shared: $shared:path $(, taken: $taken:pat)?) => {
+        impl $error {
+            /// One bad field.
+            pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
+                $invalid($crate::status::Violations::one(field, description))
+            }
+        }
+        impl From<$crate::status::Violations> for $error {
+            fn from(v: $crate::status::Violations) -> Self {
+                $invalid(v)
+            }
+        }
         impl From<sqlx::Error> for $error {
             fn from(e: sqlx::Error) -> Self {
-                $variant($crate::status::Shared::Database(e))
+                $shared($crate::status::Shared::Database(e))
             }
         }
         impl From<$crate::peers::PeerError> for $error {
             fn from(e: $crate::peers::PeerError) -> Self {
-                $variant($crate::status::Shared::Peer(e))
+                $shared($crate::status::Shared::Peer(e))
             }
         }
         impl From<$crate::store::RequestIdReused> for $error {
             fn from(reused: $crate::store::RequestIdReused) -> Self {
-                $variant(reused.into())
+                $shared(reused.into())
             }
         }
         impl $crate::store::UniqueViolation for $error {
@@ -137,7 +150,7 @@ macro_rules! shared_failures {
                 $(if matches!(self, $taken) {
                     return true;
                 })?
-                matches!(self, $variant(shared) if shared.is_unique_violation())
+                matches!(self, $shared(shared) if shared.is_unique_violation())
             }
         }
     };

@@ -304,6 +304,22 @@ pub async fn remember(
     Ok(())
 }
 
+/// A server's migrations, `MIGRATIONS`, one set per backend, from its crate's
+/// `migrations/{sqlite,postgres}/` folders (embedded at build time).
+#[macro_export]
+macro_rules! migrations {
+    () => {
+        static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+        static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+        /// The migrations, one set per backend.
+        pub const MIGRATIONS: $crate::store::Migrations = $crate::store::Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        };
+    };
+}
+
 /// What [`write_once`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {

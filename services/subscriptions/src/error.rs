@@ -83,20 +83,7 @@ pub enum Error {
     Shared(#[from] Shared),
 }
 
-partnerhub_kit::shared_failures!(Error, Error::Shared);
-
-impl Error {
-    /// One bad field.
-    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Error::Invalid(Violations::one(field, description))
-    }
-}
-
-impl From<Violations> for Error {
-    fn from(v: Violations) -> Self {
-        Error::Invalid(v)
-    }
-}
+partnerhub_kit::service_errors!(Error, invalid: Error::Invalid, shared: Error::Shared);
 
 impl Fault for Error {
     fn code(&self) -> Code {

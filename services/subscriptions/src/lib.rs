@@ -13,7 +13,7 @@ pub use api::{Subscriptions, WATCH_POLL};
 pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
-use partnerhub_kit::store::{Database, Migrations, OpenError, redact};
+use partnerhub_kit::store::{Database, OpenError, redact};
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::{Clock, now_micros};
 use partnerhub_proto::subscriptions::subscription_internal_service_server::SubscriptionInternalServiceServer;
@@ -21,14 +21,7 @@ use partnerhub_proto::subscriptions::subscription_service_server::SubscriptionSe
 use sqlx::migrate::MigrateError;
 use tokio_util::sync::CancellationToken;
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// The service's migrations, one set per backend.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE,
-    postgres: &POSTGRES,
-};
+partnerhub_kit::migrations!();
 
 /// Opens and migrates the service's database, and puts the shipped offer catalogue into it. A
 /// catalogue that does not parse stops the start, as a failed migration does.

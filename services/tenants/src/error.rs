@@ -45,24 +45,12 @@ pub enum Error {
     Shared(#[from] Shared),
 }
 
-partnerhub_kit::shared_failures!(
+partnerhub_kit::service_errors!(
     Error,
-    Error::Shared,
-    Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_) | Error::UserNameTaken(_)
+    invalid: Error::Invalid,
+    shared: Error::Shared,
+    taken: Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_) | Error::UserNameTaken(_)
 );
-
-impl Error {
-    /// One bad field.
-    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Error::Invalid(Violations::one(field, description))
-    }
-}
-
-impl From<Violations> for Error {
-    fn from(v: Violations) -> Self {
-        Error::Invalid(v)
-    }
-}
 
 impl Fault for Error {
     fn code(&self) -> Code {

@@ -12,18 +12,11 @@ pub use api::{LOCK_DURATION, MAX_FAILED_SIGN_INS, Tenants};
 pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
-use partnerhub_kit::store::{Database, Migrations, OpenError};
+use partnerhub_kit::store::{Database, OpenError};
 use partnerhub_proto::tenants::tenant_internal_service_server::TenantInternalServiceServer;
 use partnerhub_proto::tenants::tenant_service_server::TenantServiceServer;
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// The service's migrations, one set per backend.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE,
-    postgres: &POSTGRES,
-};
+partnerhub_kit::migrations!();
 
 /// Opens and migrates the service's database.
 pub async fn open(url: &str) -> Result<Database, OpenError> {
