@@ -1,6 +1,6 @@
 //! Accepting an invitation: who may accept which kind, when, and what accepting creates.
 //!
-//! Every rule of it is here, in the order a refusal is reported; the handler (`api.rs`) only
+//! Every rule of it is here, in the order a refusal is reported; the handler (`api/redeem.rs`) only
 //! reads what they look at (the invitation, both tenants, the offers) and uses the invitation.
 //! The gateway carries out the answer, a [`Plan`].
 
