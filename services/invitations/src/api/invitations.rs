@@ -3,15 +3,14 @@
 
 use super::Invitations;
 use crate::code;
-use crate::domain::{self, Kind, Line, NewInvitation};
+use crate::domain::{self, Invitation, InvitationFilter, Kind, Line, NewInvitation};
 use crate::draft::{self, Letter};
 use crate::error::{Error, Result};
-use crate::store::{self, InvitationFilter, InvitationInsert, InvitationRow};
+use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::{RequestIdReused, fingerprint, is_unique_violation, remember, replay};
-use partnerhub_kit::time::micros;
 use partnerhub_proto::invitations as pb;
 use partnerhub_proto::subscriptions::{
     self as subscriptions_pb, subscription_service_client::SubscriptionServiceClient,
@@ -176,7 +175,6 @@ impl Invitations {
             }
         }
         let offers = self.check_offers(new.kind, &new.line_items, cloud).await?;
-        let line_items = Line::encode(&new.line_items);
 
         let issued = code::issue();
         let fingerprint = fingerprint(&pb::CreateInvitationRequest {
@@ -184,33 +182,19 @@ impl Invitations {
             ..req
         });
         let now = self.deps.clock.now();
-        let ttl = new.ttl.unwrap_or(self.deps.default_ttl);
-        let invitee_tenant_id = new
-            .invitee_tenant_id
-            .map(|u| u.to_string())
-            .unwrap_or_default();
-        let invitee_email = new.invitee_email.clone().unwrap_or_default();
-        let id = Uuid::now_v7().to_string();
-        let insert = InvitationInsert {
-            id: &id,
-            kind: new.kind.proto(),
-            inviter_tenant_id: &inviter_id,
-            invitee_tenant_id: &invitee_tenant_id,
-            invitee_email: &invitee_email,
-            locale: new.locale.tag(),
+        let invitation = new.into_invitation(
+            Uuid::now_v7().to_string(),
             cloud,
-            delegated_admin: new.delegated_admin.as_ref(),
-            line_items: &line_items,
-            code_hash: &issued.hash,
-            reusable: new.kind.reusable(),
-            expire_time: now.saturating_add(micros(ttl)),
+            self.deps.default_ttl,
             now,
-        };
+        );
         // A second round only when a concurrent twin with the same request id won the race:
         // it then answers as a retry.
         let mut outcome = None;
         for _ in 0..2 {
-            outcome = self.insert(&insert, request_id, &fingerprint).await?;
+            outcome = self
+                .insert(&invitation, &issued.hash, request_id, &fingerprint)
+                .await?;
             if outcome.is_some() {
                 break;
             }
@@ -234,7 +218,7 @@ impl Invitations {
         let url = code::link(self.deps.links.base(cloud), &issued.code);
         let offered: Vec<draft::Offered<'_>> = offers
             .iter()
-            .zip(&new.line_items)
+            .zip(&invitation.line_items)
             .map(|(offer, line)| draft::Offered {
                 name: &offer.display_name,
                 quantity: line.quantity,
@@ -246,15 +230,15 @@ impl Invitations {
             })
             .collect();
         let email_draft = draft::compose(&Letter {
-            locale: new.locale,
-            kind: new.kind,
+            locale: invitation.locale,
+            kind: invitation.kind,
             partner_name: &inviter.display_name,
             mpn_id: &profile.mpn_id,
-            delegated_admin: new.delegated_admin.as_ref(),
+            delegated_admin: invitation.delegated_admin.as_ref(),
             offers: &offered,
             url: &url,
             expire_time: row.expire_time,
-            invitee_email: &invitee_email,
+            invitee_email: &invitation.invitee_email,
         });
         Ok(pb::CreateInvitationResponse {
             invitation: Some(row.to_proto(now)),
@@ -347,7 +331,8 @@ impl Invitations {
     /// committed first; try again to answer as its retry.
     async fn insert(
         &self,
-        insert: &InvitationInsert<'_>,
+        invitation: &Invitation,
+        code_hash: &str,
         request_id: Option<Uuid>,
         fingerprint: &str,
     ) -> Result<Option<Outcome>> {
@@ -355,20 +340,21 @@ impl Invitations {
         if let Some(rid) = request_id
             && let Some(id) = replay(&mut tx, CREATE, rid, fingerprint).await?.earlier()?
         {
-            let new_code = store::replace_code(&mut tx, &id, insert.code_hash, insert.now).await?;
+            let new_code =
+                store::replace_code(&mut tx, &id, code_hash, invitation.create_time).await?;
             tx.commit().await?;
             return Ok(Some(Outcome::Replayed { id, new_code }));
         }
-        store::insert(&mut tx, insert).await?;
+        store::insert(&mut tx, invitation, code_hash).await?;
         if let Some(rid) = request_id {
-            match remember(&mut tx, CREATE, rid, fingerprint, insert.id).await {
+            match remember(&mut tx, CREATE, rid, fingerprint, &invitation.id).await {
                 Ok(()) => {}
                 Err(e) if is_unique_violation(&e) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
         }
         tx.commit().await?;
-        Ok(Some(Outcome::Created(insert.id.to_string())))
+        Ok(Some(Outcome::Created(invitation.id.clone())))
     }
 
     pub(super) async fn get(
@@ -395,14 +381,19 @@ impl Invitations {
                 .take(fields::id("inviter_tenant_id", &req.inviter_tenant_id))
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
-            kind: v.take(domain::kind_filter(req.kind)).unwrap_or_default(),
-            state: v.take(domain::state_filter(req.state)).unwrap_or_default(),
+            kind: v.take(domain::kind_filter(req.kind)).flatten(),
+            state: v.take(domain::state_filter(req.state)).flatten(),
         };
+        // The token's fingerprint is over the filters' value names ("" for any).
         let page = v.take(Page::parse(
             req.page_size,
             &req.page_token,
             "invitations",
-            &[&filter.inviter_tenant_id, &filter.kind, &filter.state],
+            &[
+                &filter.inviter_tenant_id,
+                filter.kind.map_or("", |k| k.proto().as_str_name()),
+                filter.state.map_or("", |s| s.proto().as_str_name()),
+            ],
         ));
         let page = v.done(page).map_err(Error::from)?;
         let now = self.deps.clock.now();
@@ -414,7 +405,7 @@ impl Invitations {
         })
     }
 
-    pub(super) async fn revoke(&self, req: pb::RevokeInvitationRequest) -> Result<InvitationRow> {
+    pub(super) async fn revoke(&self, req: pb::RevokeInvitationRequest) -> Result<Invitation> {
         let (inviter, id) = inviter_and_id(&req.inviter_tenant_id, &req.invitation_id)?;
         let now = self.deps.clock.now();
         let mut conn = self.conn().await?;
@@ -425,7 +416,7 @@ impl Invitations {
         if revoked {
             Ok(row)
         } else {
-            Err(row.state(now).refusal().unwrap_or(Error::AlreadyUsed))
+            Err(row.state_at(now).refusal().unwrap_or(Error::AlreadyUsed))
         }
     }
 }
@@ -434,6 +425,8 @@ impl Invitations {
 fn is_active(t: &tenants_pb::Tenant, kind: tenants_pb::tenant::Kind) -> bool {
     t.kind == kind as i32 && t.state == tenants_pb::tenant::State::Active as i32
 }
+
+/// The inviter and the invitation a read or a revoke names.
 fn inviter_and_id(inviter: &str, id: &str) -> Result<(String, String)> {
     let mut v = Violations::new();
     let inviter = v.take(fields::id("inviter_tenant_id", inviter));

@@ -11,8 +11,9 @@ mod responses;
 
 use crate::Deps;
 use crate::code;
+use crate::domain::Invitation;
 use crate::error::{Error, Result};
-use crate::store::{self, InvitationRow};
+use crate::store;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::Database;
 use partnerhub_proto::invitations as pb;
@@ -57,7 +58,7 @@ impl Invitations {
 }
 
 /// The invitation a code belongs to. An unknown and a malformed code answer alike.
-async fn by_code(conn: &mut AnyConnection, code: &str) -> Result<InvitationRow> {
+async fn by_code(conn: &mut AnyConnection, code: &str) -> Result<Invitation> {
     let hash = code::lookup_hash(code).ok_or(Error::InvitationNotFound)?;
     store::by_code_hash(conn, &hash)
         .await?

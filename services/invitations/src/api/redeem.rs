@@ -3,8 +3,9 @@
 
 use super::{Invitations, by_code, required_code};
 use crate::acceptance::{self, Acceptor};
+use crate::domain::{Invitation, Line};
 use crate::error::{Error, Result};
-use crate::store::{self, InvitationRow};
+use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::is_unique_violation;
@@ -71,12 +72,12 @@ impl Invitations {
     async fn check_offers_for(
         &self,
         customer: &tenants_pb::Tenant,
-        row: &InvitationRow,
+        row: &Invitation,
     ) -> Result<()> {
         let request = Request::new(subscriptions_pb::CheckLineItemsRequest {
             cloud: customer.cloud,
             country_code: customer.country_code.clone(),
-            line_items: row.line_items(),
+            line_items: row.line_items.iter().map(Line::to_proto).collect(),
         });
         let checked = SubscriptionInternalServiceClient::new(self.deps.subscriptions.clone())
             .check_line_items(request)
@@ -107,7 +108,7 @@ impl Invitations {
         tenant_id: &str,
         request_id: &str,
         now: i64,
-    ) -> Result<InvitationRow> {
+    ) -> Result<Invitation> {
         let tenant_id = tenant_id.to_string();
         let request_id = request_id.to_string();
         let mut tx = self.db.pool.begin().await?;
@@ -133,7 +134,10 @@ impl Invitations {
             if let Some(seen) = store::redemption(&mut tx, &row.id, &tenant_id).await? {
                 return retry_of(&current, &seen, &request_id);
             }
-            return Err(current.state(now).refusal().unwrap_or(Error::AlreadyUsed));
+            return Err(current
+                .state_at(now)
+                .refusal()
+                .unwrap_or(Error::AlreadyUsed));
         }
         match store::insert_redemption(&mut tx, &row.id, &tenant_id, &request_id, now).await {
             Ok(()) => {}
@@ -162,7 +166,7 @@ impl Invitations {
 
 /// The answer to a redeem by a tenant that redeemed the invitation before: the invitation
 /// again if it is the same request (a retry), else ALREADY_USED.
-fn retry_of(row: &InvitationRow, seen: &str, request_id: &str) -> Result<InvitationRow> {
+fn retry_of(row: &Invitation, seen: &str, request_id: &str) -> Result<Invitation> {
     if !request_id.is_empty() && seen == request_id {
         Ok(row.clone())
     } else {

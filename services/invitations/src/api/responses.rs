@@ -2,11 +2,12 @@
 //! the gateway's look-up by code.
 
 use super::{Conn, Invitations, by_code, required_code};
+use crate::domain::{Invitation, Kind};
 use crate::error::{Error, Result};
-use crate::store::{self, InvitationRow};
+use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
-use partnerhub_proto::invitations::{self as pb, InvitationKind};
+use partnerhub_proto::invitations as pb;
 use partnerhub_proto::tenants as tenants_pb;
 
 impl Invitations {
@@ -22,17 +23,7 @@ impl Invitations {
             .await?
             .unwrap_or_default();
         Ok(pb::PreviewInvitationResponse {
-            preview: Some(pb::InvitationPreview {
-                kind: row.kind() as i32,
-                inviter_tenant_id: row.inviter_tenant_id.clone(),
-                inviter_display_name: inviter.display_name,
-                inviter_mpn_id: inviter.partner.map(|p| p.mpn_id).unwrap_or_default(),
-                delegated_admin: row.delegated_admin(),
-                line_items: row.line_items(),
-                expire_time: Some(partnerhub_kit::time::timestamp(row.expire_time)),
-                state: row.state(now).proto() as i32,
-                cloud: row.cloud() as i32,
-            }),
+            preview: Some(row.preview(inviter, now)),
         })
     }
 
@@ -45,23 +36,21 @@ impl Invitations {
         let now = self.deps.clock.now();
         let mut conn = self.conn().await?;
         let row = by_code(&mut conn, code).await?;
-        if row.is_reusable() {
+        if row.reusable {
             return Err(Error::Reusable);
         }
         if row.is_for_another(&tenant_id) {
             return Err(Error::ForAnotherTenant);
         }
-        if let Some(refusal) = row.state(now).refusal() {
+        if let Some(refusal) = row.state_at(now).refusal() {
             return Err(refusal);
         }
         // An indirect partnership names its invitee (checked above). The customer kinds may be
         // open to any customer, but only to customers: a partner can't decline them. (The
         // reusable kinds can't be declined at all.)
         if matches!(
-            row.kind(),
-            InvitationKind::ResellerRelationship
-                | InvitationKind::DelegatedAdmin
-                | InvitationKind::PartnerOfRecord
+            row.kind,
+            Kind::ResellerRelationship | Kind::DelegatedAdmin | Kind::PartnerOfRecord
         ) {
             // Not holding the connection across the call to the tenants service.
             drop(conn);
@@ -94,9 +83,12 @@ impl Invitations {
     }
 
     /// Why an invitation that changed since `row` was read can't be used now.
-    async fn refusal(&self, conn: &mut Conn, row: &InvitationRow, now: i64) -> Error {
+    async fn refusal(&self, conn: &mut Conn, row: &Invitation, now: i64) -> Error {
         match store::by_id(conn, &row.inviter_tenant_id, &row.id).await {
-            Ok(Some(current)) => current.state(now).refusal().unwrap_or(Error::AlreadyUsed),
+            Ok(Some(current)) => current
+                .state_at(now)
+                .refusal()
+                .unwrap_or(Error::AlreadyUsed),
             Ok(None) => Error::InvitationNotFound,
             Err(e) => e,
         }
