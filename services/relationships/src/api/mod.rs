@@ -5,9 +5,9 @@
 mod sellers;
 
 use crate::Deps;
-use crate::domain::{self, ListFilter};
+use crate::domain::{self, ListFilter, Relationship};
 use crate::error::{Error, Result};
-use crate::store::{self, RelationshipRow};
+use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
@@ -118,7 +118,7 @@ impl Relationships {
         let rows =
             store::active_with_partners(&mut conn, &customer, &page.after, last, now).await?;
         drop(conn);
-        let mut by_partner: HashMap<&str, Vec<&RelationshipRow>> = HashMap::new();
+        let mut by_partner: HashMap<&str, Vec<&Relationship>> = HashMap::new();
         for row in &rows {
             by_partner
                 .entry(row.partner_tenant_id.as_str())
@@ -177,7 +177,7 @@ impl Relationships {
         let rows =
             store::active_with_customers(&mut conn, &partner, &page.after, last, now).await?;
         drop(conn);
-        let mut by_customer: HashMap<&str, Vec<&RelationshipRow>> = HashMap::new();
+        let mut by_customer: HashMap<&str, Vec<&Relationship>> = HashMap::new();
         for row in &rows {
             by_customer
                 .entry(row.client_tenant_id.as_str())
@@ -273,7 +273,7 @@ impl Relationships {
         if row.state_at(now) != State::Active {
             return Ok(row.to_proto(now));
         }
-        if row.kind() == RelationshipType::Reseller && row.client_tenant_id == tenant_id {
+        if row.kind == RelationshipType::Reseller && row.client_tenant_id == tenant_id {
             return Err(Error::CustomerCannotEndReseller);
         }
         // Only this row changes: ending an INDIRECT_PARTNERSHIP leaves the reseller's customers
@@ -409,9 +409,9 @@ impl Relationships {
         .await?;
         let granting: Vec<_> = rows
             .into_iter()
-            .filter(|r| domain::grants_access(r.kind()))
+            .filter(|r| domain::grants_access(r.kind))
             .collect();
-        let roles = domain::access_roles(granting.iter().map(|r| (r.kind(), r.roles())));
+        let roles = domain::access_roles(granting.iter().map(|r| (r.kind, r.roles.clone())));
         Ok(pb::CheckAccessResponse {
             roles: roles.into_iter().map(|r| r as i32).collect(),
             relationships: granting.iter().map(|r| r.to_proto(now)).collect(),
@@ -432,16 +432,16 @@ fn split_ids(ids: &str) -> Vec<String> {
 fn customer_partner(
     partner_tenant_id: &str,
     display_name: Option<&String>,
-    rows: &[&RelationshipRow],
+    rows: &[&Relationship],
     now: i64,
 ) -> pb::CustomerPartner {
-    let mut types: Vec<RelationshipType> = rows.iter().map(|r| r.kind()).collect();
+    let mut types: Vec<RelationshipType> = rows.iter().map(|r| r.kind).collect();
     types.sort_by_key(|t| *t as i32);
     types.dedup();
     let mut delegated_roles: Vec<Role> = rows
         .iter()
-        .filter(|r| r.kind() == RelationshipType::DelegatedAdmin)
-        .flat_map(|r| r.roles())
+        .filter(|r| r.kind == RelationshipType::DelegatedAdmin)
+        .flat_map(|r| r.roles.iter().copied())
         .collect();
     delegated_roles.sort_by_key(|r| *r as i32);
     delegated_roles.dedup();
@@ -462,25 +462,25 @@ fn partner_customer(
     partner_tenant_id: &str,
     customer_tenant_id: &str,
     display_name: &str,
-    rows: &[&RelationshipRow],
+    rows: &[&Relationship],
     now: i64,
 ) -> pb::PartnerCustomer {
-    let mut types: Vec<RelationshipType> = rows.iter().map(|r| r.kind()).collect();
+    let mut types: Vec<RelationshipType> = rows.iter().map(|r| r.kind).collect();
     types.sort_by_key(|t| *t as i32);
     types.dedup();
     let mut delegated_roles: Vec<Role> = rows
         .iter()
         .filter(|r| {
-            r.kind() == RelationshipType::DelegatedAdmin && r.partner_tenant_id == partner_tenant_id
+            r.kind == RelationshipType::DelegatedAdmin && r.partner_tenant_id == partner_tenant_id
         })
-        .flat_map(|r| r.roles())
+        .flat_map(|r| r.roles.iter().copied())
         .collect();
     delegated_roles.sort_by_key(|r| *r as i32);
     delegated_roles.dedup();
     let mut indirect_reseller_ids: Vec<String> = rows
         .iter()
         .filter(|r| {
-            r.kind() == RelationshipType::IndirectReseller
+            r.kind == RelationshipType::IndirectReseller
                 && r.indirect_provider_tenant_id == partner_tenant_id
         })
         .map(|r| r.partner_tenant_id.clone())
