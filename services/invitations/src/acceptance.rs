@@ -1,12 +1,12 @@
 //! Accepting an invitation: who may accept which kind, when, and what accepting creates.
 //!
-//! Every rule of it is here, in the order a refusal is reported; the handler (`api.rs`) only
+//! Every rule of it is here, in the order a refusal is reported; the handler (`api/redeem.rs`) only
 //! reads what they look at (the invitation, both tenants, the offers) and uses the invitation.
 //! The gateway carries out the answer, a [`Plan`].
 
-use crate::domain::{Kind, State};
+use crate::domain::{Invitation, Kind, Line, State};
 use crate::error::Error;
-use crate::store::InvitationRow;
+use crate::wire;
 use partnerhub_proto::relationships::{NewRelationship, RelationshipType};
 use partnerhub_proto::subscriptions::CreateAdvisorSubscriptionsRequest;
 use partnerhub_proto::tenants::{Tenant, agreement, tenant};
@@ -45,13 +45,13 @@ fn advisor_offer(kind: Kind) -> bool {
 
 /// Before anything is read: the caller's roles, then the invitation's state. An invitation
 /// this tenant accepted already passes (a retry; the redeem decides by request id).
-pub fn may_try(row: &InvitationRow, who: &Acceptor<'_>, now: i64) -> Result<Kind, Error> {
-    let kind = Kind::of(row.kind()).ok_or_else(|| Error::KindNotAvailable(row.kind.clone()))?;
+pub fn may_try(invitation: &Invitation, who: &Acceptor<'_>, now: i64) -> Result<Kind, Error> {
+    let kind = invitation.kind;
     if !advisor_offer(kind) && !who.global_admin() {
         return Err(Error::RoleRequired(Role::GlobalAdmin.as_str_name()));
     }
-    match row.state(now) {
-        State::Accepted if row.responded_tenant_id == who.tenant_id => Ok(kind),
+    match invitation.state_at(now) {
+        State::Accepted if invitation.responded_tenant_id == who.tenant_id => Ok(kind),
         state => state.refusal().map_or(Ok(kind), Err),
     }
 }
@@ -60,7 +60,7 @@ pub fn may_try(row: &InvitationRow, who: &Acceptor<'_>, now: i64) -> Result<Kind
 /// government clouds' delegated admin.
 pub fn check_tenants(
     kind: Kind,
-    row: &InvitationRow,
+    invitation: &Invitation,
     accepting: &Tenant,
     inviter: &Tenant,
 ) -> Result<(), Error> {
@@ -73,15 +73,15 @@ pub fn check_tenants(
     } else if accepting.kind != tenant::Kind::Customer as i32 {
         return Err(Error::NotACustomer(accepting.id.clone()));
     }
-    if row.is_for_another(&accepting.id) {
+    if invitation.is_for_another(&accepting.id) {
         return Err(Error::ForAnotherTenant);
     }
     if kind.needs_advisor() && !holds(inviter, PartnerType::Advisor) {
         return Err(Error::InviterNotAdvisor(inviter.id.clone()));
     }
-    if accepting.cloud != row.cloud() as i32 {
+    if accepting.cloud != invitation.cloud as i32 {
         return Err(Error::CloudMismatch {
-            invitation: row.cloud().as_str_name(),
+            invitation: invitation.cloud.as_str_name(),
             tenant: cloud::name(accepting.cloud),
         });
     }
@@ -96,9 +96,10 @@ pub fn check_tenants(
                 customer_region,
             });
         }
-        if cloud::requires_delegated_admin(row.cloud()) && row.delegated_admin().is_none() {
+        if cloud::requires_delegated_admin(invitation.cloud) && invitation.delegated_admin.is_none()
+        {
             return Err(Error::ResellerWithoutDelegatedAdmin(
-                row.cloud().as_str_name(),
+                invitation.cloud.as_str_name(),
             ));
         }
     }
@@ -107,15 +108,15 @@ pub fn check_tenants(
 
 /// Whether the advisor's offers must be checked against the accepting customer (its cloud and
 /// country) before the invitation is used.
-pub fn has_offers(kind: Kind, row: &InvitationRow) -> bool {
-    kind.needs_advisor() && !row.line_items.is_empty()
+pub fn has_offers(kind: Kind, invitation: &Invitation) -> bool {
+    kind.needs_advisor() && !invitation.line_items.is_empty()
 }
 
 /// What accepting creates: the relationships of the kind (with delegated admin only when a
 /// global admin accepts), an advisor's offers as subscriptions, the partner of record.
 pub fn plan(
     kind: Kind,
-    row: &InvitationRow,
+    invitation: &Invitation,
     who: &Acceptor<'_>,
     accepting: &Tenant,
     inviter: &Tenant,
@@ -124,7 +125,7 @@ pub fn plan(
         r#type: r#type as i32,
         partner_tenant_id: inviter.id.clone(),
         client_tenant_id: accepting.id.clone(),
-        invitation_id: row.id.clone(),
+        invitation_id: invitation.id.clone(),
         ..Default::default()
     };
     let mut relationships = Vec::new();
@@ -136,7 +137,12 @@ pub fn plan(
         Kind::ResellerRelationship => relationships.push(new(RelationshipType::Reseller)),
         Kind::DelegatedAdmin => {}
     }
-    if let Some(grant) = row.delegated_admin().filter(|_| who.global_admin()) {
+    if let Some(grant) = invitation
+        .delegated_admin
+        .as_ref()
+        .filter(|_| who.global_admin())
+        .map(wire::delegated_admin)
+    {
         relationships.push(NewRelationship {
             roles: grant.roles,
             duration: grant.duration,
@@ -150,13 +156,14 @@ pub fn plan(
         .map(|p| p.mpn_id.clone())
         .unwrap_or_default();
     // A partner of record invitation's offer is taken as a purchase.
-    let advisor_subscriptions = has_offers(kind, row).then(|| CreateAdvisorSubscriptionsRequest {
-        customer_tenant_id: accepting.id.clone(),
-        partner_of_record_mpn_id: mpn_id.clone(),
-        line_items: row.line_items(),
-        trial: kind == Kind::Trial,
-        request_id: String::new(),
-    });
+    let advisor_subscriptions =
+        has_offers(kind, invitation).then(|| CreateAdvisorSubscriptionsRequest {
+            customer_tenant_id: accepting.id.clone(),
+            partner_of_record_mpn_id: mpn_id.clone(),
+            line_items: invitation.line_items.iter().map(Line::to_proto).collect(),
+            trial: kind == Kind::Trial,
+            request_id: String::new(),
+        });
     Plan {
         agreement: if kind == Kind::IndirectPartnership {
             agreement::Type::PartnerAgreement
@@ -183,29 +190,29 @@ fn holds(t: &Tenant, kind: PartnerType) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Locale;
     use partnerhub_proto::invitations::InvitationKind;
     use partnerhub_proto::tenants::PartnerProfile;
     use partnerhub_proto::types::Cloud;
+    use partnerhub_rules::delegation::Grant;
 
     const NOW: i64 = 1_000;
     const CUSTOMER: &str = "c";
 
-    fn invitation(kind: InvitationKind) -> InvitationRow {
-        InvitationRow {
+    fn invitation(kind: InvitationKind) -> Invitation {
+        let kind = Kind::of(kind).unwrap();
+        Invitation {
             id: "i".into(),
-            kind: kind.as_str_name().into(),
+            kind,
             inviter_tenant_id: "p".into(),
             invitee_tenant_id: String::new(),
             invitee_email: String::new(),
-            locale: "en".into(),
-            cloud: Cloud::Worldwide.as_str_name().into(),
-            delegated_admin: 0,
-            delegated_admin_roles: String::new(),
-            delegated_admin_duration_seconds: 0,
-            delegated_admin_auto_extend: 0,
-            line_items: String::new(),
-            state: "STATE_PENDING".into(),
-            reusable: 0,
+            locale: Locale::English,
+            cloud: Cloud::Worldwide,
+            delegated_admin: None,
+            line_items: Vec::new(),
+            state: State::Pending,
+            reusable: kind.reusable(),
             use_count: 0,
             responded_tenant_id: String::new(),
             expire_time: NOW + 1,
@@ -214,9 +221,12 @@ mod tests {
         }
     }
 
-    fn with_delegated_admin(mut row: InvitationRow) -> InvitationRow {
-        row.delegated_admin = 1;
-        row.delegated_admin_roles = "ROLE_GLOBAL_ADMIN".into();
+    fn with_delegated_admin(mut row: Invitation) -> Invitation {
+        row.delegated_admin = Some(Grant {
+            roles: vec![Role::GlobalAdmin],
+            duration: None,
+            auto_extend: false,
+        });
         row
     }
 
@@ -284,7 +294,7 @@ mod tests {
     fn a_used_invitation_serves_only_the_tenant_that_accepted_it() {
         let admin = [Role::GlobalAdmin];
         let mut row = invitation(InvitationKind::DelegatedAdmin);
-        row.state = "STATE_ACCEPTED".into();
+        row.state = State::Accepted;
         row.responded_tenant_id = CUSTOMER.into();
         assert!(may_try(&row, &who(&admin), NOW).is_ok());
         row.responded_tenant_id = "other".into();
@@ -293,7 +303,7 @@ mod tests {
             Err("INVITATION_ALREADY_USED".into())
         );
         // Declined by this very tenant is still declined.
-        row.state = "STATE_DECLINED".into();
+        row.state = State::Declined;
         row.responded_tenant_id = CUSTOMER.into();
         assert_eq!(
             may_try(&row, &who(&admin), NOW).map_err(reason),
@@ -373,7 +383,7 @@ mod tests {
         let mut agency = customer("US");
         agency.cloud = Cloud::UsGovernment as i32;
         let mut row = invitation(InvitationKind::ResellerRelationship);
-        row.cloud = Cloud::UsGovernment.as_str_name().into();
+        row.cloud = Cloud::UsGovernment;
         assert_eq!(
             check_tenants(Kind::ResellerRelationship, &row, &agency, &provider).map_err(reason),
             Err("DELEGATED_ADMIN_REQUIRED".into())
@@ -429,7 +439,10 @@ mod tests {
     fn an_advisors_offer_grants_delegated_admin_only_to_a_global_admin() {
         let advisor = partner("p", &[PartnerType::Advisor]);
         let mut trial = with_delegated_admin(invitation(InvitationKind::Trial));
-        trial.line_items = "00000000-0000-0000-0000-000000000001:1".into();
+        trial.line_items = vec![Line {
+            offer_id: uuid::Uuid::from_u128(1),
+            quantity: 1,
+        }];
         let billing = plan(
             Kind::Trial,
             &trial,

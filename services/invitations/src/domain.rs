@@ -1,10 +1,12 @@
 //! The invitations domain: requests parsed once, at the edge, into types deeper code trusts;
-//! an invitation's effective state; the cloud rules of a request.
+//! an invitation as stored and its effective state; the cloud rules of a request.
 
 use crate::error::Error;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
+use partnerhub_kit::time::micros;
 use partnerhub_proto::invitations::{self as pb, InvitationKind, invitation};
+use partnerhub_proto::types::Cloud;
 use partnerhub_rules::delegation::{self, Grant};
 use std::time::Duration;
 use uuid::Uuid;
@@ -97,38 +99,6 @@ pub struct Line {
     pub quantity: i32,
 }
 
-impl Line {
-    /// The stored form of line items: `<offer id>:<quantity>` joined by `,` ("" for none).
-    pub fn encode(lines: &[Line]) -> String {
-        lines
-            .iter()
-            .map(|l| format!("{}:{}", l.offer_id, l.quantity))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// Reads the stored form back (anything unreadable is skipped; only `encode` writes it).
-    pub fn decode(stored: &str) -> Vec<Line> {
-        stored
-            .split(',')
-            .filter_map(|item| {
-                let (id, quantity) = item.split_once(':')?;
-                Some(Line {
-                    offer_id: Uuid::parse_str(id).ok()?,
-                    quantity: quantity.parse().ok()?,
-                })
-            })
-            .collect()
-    }
-
-    pub fn to_proto(&self) -> partnerhub_proto::types::LineItem {
-        partnerhub_proto::types::LineItem {
-            offer_id: self.offer_id.to_string(),
-            quantity: self.quantity,
-        }
-    }
-}
-
 /// The language of the e-mail draft.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Locale {
@@ -144,12 +114,12 @@ impl Locale {
         }
     }
 
-    /// A stored tag; anything else is English, the default.
-    pub fn from_tag(tag: &str) -> Locale {
-        if tag == "sv" {
-            Locale::Swedish
-        } else {
-            Locale::English
+    /// The locale of a stored tag; `None` for one no writer writes.
+    pub fn from_tag(tag: &str) -> Option<Locale> {
+        match tag {
+            "en" => Some(Locale::English),
+            "sv" => Some(Locale::Swedish),
+            _ => None,
         }
     }
 }
@@ -325,6 +295,41 @@ impl NewInvitation {
     }
 }
 
+impl NewInvitation {
+    /// The invitation it makes, pending until `ttl` (or `default_ttl`) from `now`; `cloud` is
+    /// the inviter's.
+    pub fn into_invitation(
+        self,
+        id: String,
+        cloud: Cloud,
+        default_ttl: Duration,
+        now: i64,
+    ) -> Invitation {
+        let ttl = self.ttl.unwrap_or(default_ttl);
+        Invitation {
+            id,
+            kind: self.kind,
+            inviter_tenant_id: self.inviter_tenant_id.to_string(),
+            invitee_tenant_id: self
+                .invitee_tenant_id
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
+            invitee_email: self.invitee_email.unwrap_or_default(),
+            locale: self.locale,
+            cloud,
+            delegated_admin: self.delegated_admin,
+            line_items: self.line_items,
+            state: State::Pending,
+            reusable: self.kind.reusable(),
+            use_count: 0,
+            responded_tenant_id: String::new(),
+            expire_time: now.saturating_add(micros(ttl)),
+            create_time: now,
+            update_time: now,
+        }
+    }
+}
+
 /// The line items of a kind: as many as it carries, each offer id a UUID named once, each
 /// quantity at least 1 (the offer's own bounds are checked against the catalogue later).
 fn line_items(
@@ -406,6 +411,50 @@ fn parse_ttl(ttl: Option<&prost_types::Duration>) -> Result<Option<Duration>, Vi
     Ok(Some(d))
 }
 
+/// An invitation as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: String,
+    pub kind: Kind,
+    pub inviter_tenant_id: String,
+    /// The only tenant that may use it; "" for any tenant of the kind invited.
+    pub invitee_tenant_id: String,
+    /// "" for none.
+    pub invitee_email: String,
+    pub locale: Locale,
+    /// The inviter's cloud instance: relationships never cross it.
+    pub cloud: Cloud,
+    pub delegated_admin: Option<Grant>,
+    /// The offers (TRIAL, PURCHASE_OFFER and PARTNER_OF_RECORD only).
+    pub line_items: Vec<Line>,
+    /// As stored: PENDING, ACCEPTED, DECLINED or REVOKED. Readers want [`Invitation::state_at`].
+    pub state: State,
+    pub reusable: bool,
+    pub use_count: i64,
+    /// The tenant that accepted or declined it; "" until one did.
+    pub responded_tenant_id: String,
+    pub expire_time: i64,
+    pub create_time: i64,
+    pub update_time: i64,
+}
+
+impl Invitation {
+    /// The state every read shows at `now` (microseconds): a pending one past its expiry has
+    /// expired.
+    pub fn state_at(&self, now: i64) -> State {
+        if self.state == State::Pending && self.expire_time <= now {
+            State::Expired
+        } else {
+            self.state
+        }
+    }
+
+    /// Whether only a tenant other than `tenant_id` may use it.
+    pub fn is_for_another(&self, tenant_id: &str) -> bool {
+        !self.invitee_tenant_id.is_empty() && self.invitee_tenant_id != tenant_id
+    }
+}
+
 /// Where an invitation is in its life, as every read sees it: a stored PENDING past its
 /// expiry is EXPIRED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -418,14 +467,15 @@ pub enum State {
 }
 
 impl State {
-    /// The effective state of a stored state at `now` (microseconds).
-    pub fn effective(stored: &str, expire_time: i64, now: i64) -> State {
-        match invitation::State::from_str_name(stored) {
-            Some(invitation::State::Accepted) => State::Accepted,
-            Some(invitation::State::Declined) => State::Declined,
-            Some(invitation::State::Revoked) => State::Revoked,
-            Some(invitation::State::Pending) if expire_time > now => State::Pending,
-            _ => State::Expired,
+    /// The state of a contract value; `None` for UNSPECIFIED.
+    pub fn of(state: invitation::State) -> Option<State> {
+        match state {
+            invitation::State::Pending => Some(State::Pending),
+            invitation::State::Accepted => Some(State::Accepted),
+            invitation::State::Declined => Some(State::Declined),
+            invitation::State::Revoked => Some(State::Revoked),
+            invitation::State::Expired => Some(State::Expired),
+            invitation::State::Unspecified => None,
         }
     }
 
@@ -452,22 +502,28 @@ impl State {
     }
 }
 
-/// The stored text of a state filter ("" for any).
-pub fn state_filter(raw: i32) -> Result<String, Violations> {
+/// A state filter (`None`: any).
+pub fn state_filter(raw: i32) -> Result<Option<State>, Violations> {
     match invitation::State::try_from(raw) {
-        Ok(invitation::State::Unspecified) => Ok(String::new()),
-        Ok(s) => Ok(s.as_str_name().to_string()),
+        Ok(s) => Ok(State::of(s)),
         Err(_) => Err(Violations::one("state", "is not a known state")),
     }
 }
 
-/// The stored text of a kind filter ("" for any).
-pub fn kind_filter(raw: i32) -> Result<String, Violations> {
+/// A kind filter (`None`: any).
+pub fn kind_filter(raw: i32) -> Result<Option<Kind>, Violations> {
     match InvitationKind::try_from(raw) {
-        Ok(InvitationKind::Unspecified) => Ok(String::new()),
-        Ok(k) => Ok(k.as_str_name().to_string()),
+        Ok(k) => Ok(Kind::of(k)),
         Err(_) => Err(Violations::one("kind", "is not a known kind of invitation")),
     }
+}
+
+/// The filters of `ListInvitations`.
+pub struct InvitationFilter {
+    pub inviter_tenant_id: String,
+    pub kind: Option<Kind>,
+    /// A state as readers see it: PENDING and EXPIRED are told apart by `expire_time`.
+    pub state: Option<State>,
 }
 
 #[cfg(test)]
@@ -629,8 +685,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(new.line_items.len(), 20);
-        assert_eq!(Line::decode(&Line::encode(&new.line_items)), new.line_items);
-        assert_eq!(Line::decode(""), []);
         for bad in [&items[..0], &items[..]] {
             assert_eq!(
                 fields_of(
@@ -679,9 +733,15 @@ mod tests {
 
     #[test]
     fn a_pending_invitation_past_its_expiry_is_expired() {
-        assert_eq!(State::effective("STATE_PENDING", 10, 9), State::Pending);
-        assert_eq!(State::effective("STATE_PENDING", 10, 10), State::Expired);
-        assert_eq!(State::effective("STATE_REVOKED", 10, 11), State::Revoked);
-        assert_eq!(State::effective("STATE_ACCEPTED", 10, 11), State::Accepted);
+        let mut inv = NewInvitation::parse(Some(&reseller()), None)
+            .unwrap()
+            .into_invitation("i".into(), Cloud::Worldwide, MIN_TTL, 0);
+        inv.expire_time = 10;
+        assert_eq!(inv.state_at(9), State::Pending);
+        assert_eq!(inv.state_at(10), State::Expired);
+        inv.state = State::Revoked;
+        assert_eq!(inv.state_at(11), State::Revoked);
+        inv.state = State::Accepted;
+        assert_eq!(inv.state_at(11), State::Accepted);
     }
 }

@@ -52,8 +52,6 @@ pub enum Error {
     NotAnIndirectReseller,
     #[error("AcceptInvitation in this tenant needs one of these roles: {0}")]
     RoleRequired(&'static str),
-    #[error("{0} invitations can't be accepted yet")]
-    KindNotAvailable(String),
     #[error(
         "the invitation is for the {invitation} cloud and your tenant is in the {tenant} cloud; \
          relationships never cross clouds"
@@ -153,7 +151,6 @@ impl Fault for Error {
             | Error::OfferHasNoTrial(_) => Code::InvalidArgument,
             Error::InvitationNotFound | Error::TenantNotFound(_) => Code::NotFound,
             Error::RoleRequired(_) => Code::PermissionDenied,
-            Error::KindNotAvailable(_) => Code::Unimplemented,
             Error::InviterNotAPartner(_)
             | Error::InviterNotIndirectProvider(_)
             | Error::InviterNotAdvisor(_)
@@ -193,7 +190,6 @@ impl Fault for Error {
             Error::NotACustomer(_) => "NOT_A_CUSTOMER",
             Error::NotAnIndirectReseller => "NOT_AN_INDIRECT_RESELLER",
             Error::RoleRequired(_) => "ROLE_REQUIRED",
-            Error::KindNotAvailable(_) => "INVITATION_KIND_NOT_AVAILABLE",
             Error::CloudMismatch { .. } => "CLOUD_MISMATCH",
             Error::RegionMismatch { .. } => "REGION_MISMATCH",
             Error::ResellerWithoutDelegatedAdmin(_) => "DELEGATED_ADMIN_REQUIRED",

@@ -13,6 +13,7 @@ pub mod domain;
 mod draft;
 mod error;
 mod store;
+mod wire;
 
 pub use api::Invitations;
 pub use error::{DOMAIN, Error};

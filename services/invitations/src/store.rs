@@ -1,21 +1,162 @@
-//! The invitations service's SQL: every statement it runs, one text for SQLite and PostgreSQL.
+//! The invitations service's SQL: every statement it runs, one text for SQLite and PostgreSQL,
+//! and how its rows decode into [`Invitation`].
 //!
 //! Times come from the caller (the service's clock), never from the database, so tests can
 //! move the clock and every backend agrees on "now". A stored PENDING row past its
-//! `expire_time` reads as EXPIRED, and every state change is guarded by
-//! `state = 'STATE_PENDING' AND expire_time > $now` in its own WHERE, so a check and the change
-//! it allows can't be split by a concurrent call.
+//! `expire_time` reads as EXPIRED, and every state change is guarded by [`usable!`] (still
+//! pending, not expired at `$now`) in its own WHERE, so a check and the change it allows can't
+//! be split by a concurrent call.
+//!
+//! The table keeps enums as their protobuf value names (bound, never spelled in the SQL), roles
+//! comma-separated, line items as `<offer id>:<quantity>` comma-separated, flags as 0 or 1 and
+//! times as microseconds. A value no writer writes is a decode error, not a default.
 
-use crate::domain::{Line, State};
+use crate::domain::{Invitation, InvitationFilter, Kind, Line, Locale, State};
 use crate::error::Result;
 use partnerhub_kit::page::Page;
-use partnerhub_kit::time::timestamp;
-use partnerhub_proto::invitations::{self as pb, InvitationKind};
+use partnerhub_proto::invitations::{InvitationKind, invitation};
 use partnerhub_proto::types::{Cloud, Role};
 use partnerhub_rules::delegation::Grant;
-use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow, Row};
+use std::time::Duration;
 
-/// The columns of an invitation row, in [`InvitationRow`]'s order (never the code hash).
+/// An enum as the table spells it: its protobuf value name.
+trait Stored: Copy {
+    fn name(self) -> &'static str;
+    fn from_name(name: &str) -> Option<Self>;
+}
+
+impl Stored for Kind {
+    fn name(self) -> &'static str {
+        self.proto().as_str_name()
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Kind::of(InvitationKind::from_str_name(name)?)
+    }
+}
+
+impl Stored for State {
+    fn name(self) -> &'static str {
+        self.proto().as_str_name()
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        State::of(invitation::State::from_str_name(name)?)
+    }
+}
+
+impl Stored for Cloud {
+    fn name(self) -> &'static str {
+        self.as_str_name()
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Cloud::from_str_name(name)
+    }
+}
+
+impl Stored for Role {
+    fn name(self) -> &'static str {
+        self.as_str_name()
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Role::from_str_name(name)
+    }
+}
+
+// ---- decoding ----
+
+fn enum_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<E> {
+    let name: &str = row.try_get(column)?;
+    E::from_name(name).ok_or_else(|| undecodable(column, name))
+}
+
+fn enums_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<Vec<E>> {
+    let list: &str = row.try_get(column)?;
+    list.split(',')
+        .filter(|name| !name.is_empty())
+        .map(|name| E::from_name(name).ok_or_else(|| undecodable(column, name)))
+        .collect()
+}
+
+/// A flag: 0 or 1 in a BIGINT (sqlx's Any driver has no portable boolean).
+fn flag_at(row: &AnyRow, column: &str) -> sqlx::Result<bool> {
+    match row.try_get::<i64, _>(column)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(undecodable(column, &other.to_string())),
+    }
+}
+
+fn undecodable(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("{value:?} is not a value this service writes").into(),
+    }
+}
+
+/// The delegated admin an invitation asks for: the flag, then the grant's roles, duration in
+/// seconds (0: no end) and auto-extend.
+fn delegated_admin_at(row: &AnyRow) -> sqlx::Result<Option<Grant>> {
+    if !flag_at(row, "delegated_admin")? {
+        return Ok(None);
+    }
+    const SECONDS: &str = "delegated_admin_duration_seconds";
+    let seconds: i64 = row.try_get(SECONDS)?;
+    let seconds = u64::try_from(seconds).map_err(|_| undecodable(SECONDS, &seconds.to_string()))?;
+    Ok(Some(Grant {
+        roles: enums_at(row, "delegated_admin_roles")?,
+        duration: (seconds != 0).then(|| Duration::from_secs(seconds)),
+        auto_extend: flag_at(row, "delegated_admin_auto_extend")?,
+    }))
+}
+
+fn line_items_at(row: &AnyRow) -> sqlx::Result<Vec<Line>> {
+    let stored: &str = row.try_get("line_items")?;
+    decode_line_items(stored).ok_or_else(|| undecodable("line_items", stored))
+}
+
+/// Line items as the table keeps them: `<offer id>:<quantity>` joined by `,` ("" for none).
+fn encode_line_items(lines: &[Line]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("{}:{}", l.offer_id, l.quantity))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn decode_line_items(stored: &str) -> Option<Vec<Line>> {
+    stored
+        .split(',')
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (id, quantity) = item.split_once(':')?;
+            Some(Line {
+                offer_id: uuid::Uuid::parse_str(id).ok()?,
+                quantity: quantity.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+// ---- encoding ----
+
+/// A comma-separated list of enum value names.
+fn names<E: Stored>(values: &[E]) -> String {
+    values
+        .iter()
+        .map(|v| v.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+// ---- invitations ----
+
+/// The columns of an invitation row, as [`Invitation`]'s `FromRow` reads them and [`insert`]
+/// writes them (never the code hash).
 macro_rules! invitation_columns {
     () => {
         "id, kind, inviter_tenant_id, invitee_tenant_id, invitee_email, locale, cloud, \
@@ -25,156 +166,56 @@ macro_rules! invitation_columns {
     };
 }
 
-/// The guard of every change of a pending invitation: still pending, not expired at `$now`.
+/// The guard of every change of a pending invitation: stored PENDING (parameter `$pending`),
+/// not expired at `$now`.
 macro_rules! usable {
-    ($now:literal) => {
-        concat!("state = 'STATE_PENDING' AND expire_time > ", $now)
+    ($pending:literal, $now:literal) => {
+        concat!("state = ", $pending, " AND expire_time > ", $now)
     };
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct InvitationRow {
-    pub id: String,
-    pub kind: String,
-    pub inviter_tenant_id: String,
-    pub invitee_tenant_id: String,
-    pub invitee_email: String,
-    pub locale: String,
-    pub cloud: String,
-    pub delegated_admin: i64,
-    pub delegated_admin_roles: String,
-    pub delegated_admin_duration_seconds: i64,
-    pub delegated_admin_auto_extend: i64,
-    /// [`Line::encode`]'s form.
-    pub line_items: String,
-    pub state: String,
-    pub reusable: i64,
-    pub use_count: i64,
-    pub responded_tenant_id: String,
-    pub expire_time: i64,
-    pub create_time: i64,
-    pub update_time: i64,
-}
-
-impl InvitationRow {
-    /// The state every read shows at `now`.
-    pub fn state(&self, now: i64) -> State {
-        State::effective(&self.state, self.expire_time, now)
-    }
-
-    pub fn is_reusable(&self) -> bool {
-        self.reusable != 0
-    }
-
-    /// Whether only `tenant_id` may use it.
-    pub fn is_for_another(&self, tenant_id: &str) -> bool {
-        !self.invitee_tenant_id.is_empty() && self.invitee_tenant_id != tenant_id
-    }
-
-    pub fn kind(&self) -> InvitationKind {
-        InvitationKind::from_str_name(&self.kind).unwrap_or(InvitationKind::Unspecified)
-    }
-
-    pub fn cloud(&self) -> Cloud {
-        Cloud::from_str_name(&self.cloud).unwrap_or(Cloud::Unspecified)
-    }
-
-    pub fn delegated_admin(&self) -> Option<pb::DelegatedAdminRequest> {
-        (self.delegated_admin != 0).then(|| pb::DelegatedAdminRequest {
-            roles: self
-                .delegated_admin_roles
-                .split(',')
-                .filter_map(Role::from_str_name)
-                .map(|r| r as i32)
-                .collect(),
-            duration: (self.delegated_admin_duration_seconds > 0).then_some(
-                prost_types::Duration {
-                    seconds: self.delegated_admin_duration_seconds,
-                    nanos: 0,
-                },
-            ),
-            auto_extend: self.delegated_admin_auto_extend != 0,
+impl FromRow<'_, AnyRow> for Invitation {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        let locale: &str = row.try_get("locale")?;
+        Ok(Invitation {
+            id: row.try_get("id")?,
+            kind: enum_at(row, "kind")?,
+            inviter_tenant_id: row.try_get("inviter_tenant_id")?,
+            invitee_tenant_id: row.try_get("invitee_tenant_id")?,
+            invitee_email: row.try_get("invitee_email")?,
+            locale: Locale::from_tag(locale).ok_or_else(|| undecodable("locale", locale))?,
+            cloud: enum_at(row, "cloud")?,
+            delegated_admin: delegated_admin_at(row)?,
+            line_items: line_items_at(row)?,
+            state: enum_at(row, "state")?,
+            reusable: flag_at(row, "reusable")?,
+            use_count: row.try_get("use_count")?,
+            responded_tenant_id: row.try_get("responded_tenant_id")?,
+            expire_time: row.try_get("expire_time")?,
+            create_time: row.try_get("create_time")?,
+            update_time: row.try_get("update_time")?,
         })
     }
-
-    /// The offers it carries.
-    pub fn line_items(&self) -> Vec<partnerhub_proto::types::LineItem> {
-        Line::decode(&self.line_items)
-            .iter()
-            .map(Line::to_proto)
-            .collect()
-    }
-
-    /// The invitation as clients see it at `now`.
-    pub fn to_proto(&self, now: i64) -> pb::Invitation {
-        pb::Invitation {
-            id: self.id.clone(),
-            kind: self.kind() as i32,
-            inviter_tenant_id: self.inviter_tenant_id.clone(),
-            invitee_tenant_id: self.invitee_tenant_id.clone(),
-            invitee_email: self.invitee_email.clone(),
-            locale: self.locale.clone(),
-            delegated_admin: self.delegated_admin(),
-            line_items: self.line_items(),
-            state: self.state(now).proto() as i32,
-            reusable: self.is_reusable(),
-            use_count: i32::try_from(self.use_count).unwrap_or(i32::MAX),
-            expire_time: Some(timestamp(self.expire_time)),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            cloud: self.cloud() as i32,
-            responded_tenant_id: self.responded_tenant_id.clone(),
-        }
-    }
 }
 
-/// A checked invitation to insert.
-pub struct InvitationInsert<'a> {
-    pub id: &'a str,
-    pub kind: InvitationKind,
-    pub inviter_tenant_id: &'a str,
-    pub invitee_tenant_id: &'a str,
-    pub invitee_email: &'a str,
-    pub locale: &'a str,
-    pub cloud: Cloud,
-    pub delegated_admin: Option<&'a Grant>,
-    /// [`Line::encode`]'s form.
-    pub line_items: &'a str,
-    pub code_hash: &'a str,
-    pub reusable: bool,
-    pub expire_time: i64,
-    pub now: i64,
-}
-
-pub async fn insert(conn: &mut AnyConnection, i: &InvitationInsert<'_>) -> Result<()> {
-    let grant = i.delegated_admin;
-    sqlx::query(
-        "INSERT INTO invitations (id, kind, inviter_tenant_id, invitee_tenant_id, invitee_email, \
-         locale, cloud, delegated_admin, delegated_admin_roles, \
-         delegated_admin_duration_seconds, delegated_admin_auto_extend, line_items, code_hash, \
-         state, reusable, use_count, responded_tenant_id, expire_time, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'STATE_PENDING', $14, 0, \
-         '', $15, $16, $16)",
-    )
-    .bind(i.id)
-    .bind(i.kind.as_str_name())
-    .bind(i.inviter_tenant_id)
-    .bind(i.invitee_tenant_id)
-    .bind(i.invitee_email)
-    .bind(i.locale)
-    .bind(i.cloud.as_str_name())
+/// Writes a new invitation, whose link's code hashes to `code_hash`.
+pub async fn insert(conn: &mut AnyConnection, i: &Invitation, code_hash: &str) -> Result<()> {
+    let grant = i.delegated_admin.as_ref();
+    sqlx::query(concat!(
+        "INSERT INTO invitations (",
+        invitation_columns!(),
+        ", code_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+         $15, $16, $17, $18, $19, $20)"
+    ))
+    .bind(&i.id)
+    .bind(i.kind.name())
+    .bind(&i.inviter_tenant_id)
+    .bind(&i.invitee_tenant_id)
+    .bind(&i.invitee_email)
+    .bind(i.locale.tag())
+    .bind(i.cloud.name())
     .bind(i64::from(grant.is_some()))
-    .bind(
-        grant
-            .map(|g| {
-                g.roles
-                    .iter()
-                    .map(|r| r.as_str_name())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default(),
-    )
+    .bind(grant.map(|g| names(&g.roles)).unwrap_or_default())
     .bind(
         grant
             .and_then(|g| g.duration)
@@ -182,11 +223,15 @@ pub async fn insert(conn: &mut AnyConnection, i: &InvitationInsert<'_>) -> Resul
             .unwrap_or(0),
     )
     .bind(i64::from(grant.is_some_and(|g| g.auto_extend)))
-    .bind(i.line_items)
-    .bind(i.code_hash)
+    .bind(encode_line_items(&i.line_items))
+    .bind(i.state.name())
     .bind(i64::from(i.reusable))
+    .bind(i.use_count)
+    .bind(&i.responded_tenant_id)
     .bind(i.expire_time)
-    .bind(i.now)
+    .bind(i.create_time)
+    .bind(i.update_time)
+    .bind(code_hash)
     .execute(conn)
     .await?;
     Ok(())
@@ -197,7 +242,7 @@ pub async fn by_id(
     conn: &mut AnyConnection,
     inviter_tenant_id: &str,
     id: &str,
-) -> Result<Option<InvitationRow>> {
+) -> Result<Option<Invitation>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         invitation_columns!(),
@@ -210,10 +255,7 @@ pub async fn by_id(
 }
 
 /// The invitation whose code hashes to `code_hash`.
-pub async fn by_code_hash(
-    conn: &mut AnyConnection,
-    code_hash: &str,
-) -> Result<Option<InvitationRow>> {
+pub async fn by_code_hash(conn: &mut AnyConnection, code_hash: &str) -> Result<Option<Invitation>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         invitation_columns!(),
@@ -224,37 +266,33 @@ pub async fn by_code_hash(
     .await?)
 }
 
-/// Filters of `ListInvitations`, as stored text ("" for "any").
-pub struct InvitationFilter {
-    pub inviter_tenant_id: String,
-    pub kind: String,
-    /// An effective state: PENDING and EXPIRED are told apart by `expire_time`.
-    pub state: String,
-}
-
+/// A page of `ListInvitations`, through `invitations_by_inviter`. The state filter ($4; $7 is
+/// PENDING, $8 EXPIRED) says what [`Invitation::state_at`] says.
 pub async fn list(
     conn: &mut AnyConnection,
     f: &InvitationFilter,
     now: i64,
     page: &Page,
-) -> Result<Vec<InvitationRow>> {
+) -> Result<Vec<Invitation>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         invitation_columns!(),
         " FROM invitations WHERE inviter_tenant_id = $1 AND id > $2 \
          AND ($3 = '' OR kind = $3) \
          AND ($4 = '' \
-           OR ($4 = 'STATE_PENDING' AND state = 'STATE_PENDING' AND expire_time > $5) \
-           OR ($4 = 'STATE_EXPIRED' AND state = 'STATE_PENDING' AND expire_time <= $5) \
-           OR ($4 NOT IN ('STATE_PENDING', 'STATE_EXPIRED') AND state = $4)) \
+           OR ($4 = $7 AND state = $7 AND expire_time > $5) \
+           OR ($4 = $8 AND state = $7 AND expire_time <= $5) \
+           OR ($4 <> $7 AND $4 <> $8 AND state = $4)) \
          ORDER BY id LIMIT $6"
     ))
     .bind(&f.inviter_tenant_id)
     .bind(&page.after)
-    .bind(&f.kind)
-    .bind(&f.state)
+    .bind(f.kind.map_or("", Stored::name))
+    .bind(f.state.map_or("", Stored::name))
     .bind(now)
     .bind(page.limit())
+    .bind(State::Pending.name())
+    .bind(State::Expired.name())
     .fetch_all(conn)
     .await?)
 }
@@ -269,11 +307,12 @@ pub async fn replace_code(
 ) -> Result<bool> {
     let done = sqlx::query(concat!(
         "UPDATE invitations SET code_hash = $2, update_time = $3 WHERE id = $1 AND ",
-        usable!("$3")
+        usable!("$4", "$3")
     ))
     .bind(id)
     .bind(code_hash)
     .bind(now)
+    .bind(State::Pending.name())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -287,13 +326,15 @@ pub async fn decline(
     now: i64,
 ) -> Result<bool> {
     let done = sqlx::query(concat!(
-        "UPDATE invitations SET state = 'STATE_DECLINED', responded_tenant_id = $2, \
+        "UPDATE invitations SET state = $4, responded_tenant_id = $2, \
          update_time = $3 WHERE id = $1 AND reusable = 0 AND ",
-        usable!("$3")
+        usable!("$5", "$3")
     ))
     .bind(id)
     .bind(tenant_id)
     .bind(now)
+    .bind(State::Declined.name())
+    .bind(State::Pending.name())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -307,13 +348,15 @@ pub async fn revoke(
     now: i64,
 ) -> Result<bool> {
     let done = sqlx::query(concat!(
-        "UPDATE invitations SET state = 'STATE_REVOKED', update_time = $3 \
+        "UPDATE invitations SET state = $4, update_time = $3 \
          WHERE id = $1 AND inviter_tenant_id = $2 AND ",
-        usable!("$3")
+        usable!("$5", "$3")
     ))
     .bind(id)
     .bind(inviter_tenant_id)
     .bind(now)
+    .bind(State::Revoked.name())
+    .bind(State::Pending.name())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -324,29 +367,32 @@ pub async fn revoke(
 /// reusable one counts one more use and stays pending. `false` if it is not usable.
 pub async fn redeem(
     conn: &mut AnyConnection,
-    row: &InvitationRow,
+    invitation: &Invitation,
     tenant_id: &str,
     now: i64,
 ) -> Result<bool> {
-    let done = if row.is_reusable() {
+    let done = if invitation.reusable {
         sqlx::query(concat!(
             "UPDATE invitations SET use_count = use_count + 1, update_time = $2 \
              WHERE id = $1 AND reusable = 1 AND ",
-            usable!("$2")
+            usable!("$3", "$2")
         ))
-        .bind(&row.id)
+        .bind(&invitation.id)
         .bind(now)
+        .bind(State::Pending.name())
         .execute(conn)
         .await?
     } else {
         sqlx::query(concat!(
-            "UPDATE invitations SET state = 'STATE_ACCEPTED', responded_tenant_id = $2, \
+            "UPDATE invitations SET state = $4, responded_tenant_id = $2, \
              use_count = use_count + 1, update_time = $3 WHERE id = $1 AND reusable = 0 AND ",
-            usable!("$3")
+            usable!("$5", "$3")
         ))
-        .bind(&row.id)
+        .bind(&invitation.id)
         .bind(tenant_id)
         .bind(now)
+        .bind(State::Accepted.name())
+        .bind(State::Pending.name())
         .execute(conn)
         .await?
     };
@@ -387,4 +433,26 @@ pub async fn insert_redemption(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_items_decode_as_written_or_not_at_all() {
+        let lines: Vec<Line> = (1..=20)
+            .map(|quantity| Line {
+                offer_id: uuid::Uuid::now_v7(),
+                quantity,
+            })
+            .collect();
+        assert_eq!(decode_line_items(&encode_line_items(&lines)), Some(lines));
+        assert_eq!(decode_line_items(""), Some(vec![]));
+        assert_eq!(decode_line_items("nope:1"), None);
+        assert_eq!(
+            decode_line_items("00000000-0000-0000-0000-000000000001"),
+            None
+        );
+    }
 }

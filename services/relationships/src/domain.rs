@@ -168,13 +168,14 @@ pub fn state_filter(field: &str, raw: i32) -> Result<Option<State>, Violations> 
     }
 }
 
-/// The filters of a `ListRelationships`, as stored text ("" for "any").
+/// The filters of a `ListRelationships` (the tenant ids "" and the enums `None` for "any").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
     pub partner_tenant_id: String,
     pub client_tenant_id: String,
-    pub kind: String,
-    pub state: String,
+    pub kind: Option<RelationshipType>,
+    /// A state as readers see it: ACTIVE and EXPIRED are told apart by the end and the time.
+    pub state: Option<State>,
 }
 
 impl ListFilter {
@@ -203,15 +204,69 @@ impl ListFilter {
         Ok(ListFilter {
             partner_tenant_id: name(partner),
             client_tenant_id: name(client),
-            kind: kind
-                .flatten()
-                .map(|t| t.as_str_name().to_string())
-                .unwrap_or_default(),
-            state: state
-                .flatten()
-                .map(|s| s.as_str_name().to_string())
-                .unwrap_or_default(),
+            kind: kind.flatten(),
+            state: state.flatten(),
         })
+    }
+}
+
+/// A relationship as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relationship {
+    pub id: String,
+    pub kind: RelationshipType,
+    pub partner_tenant_id: String,
+    pub client_tenant_id: String,
+    /// As stored: ACTIVE or TERMINATED. Readers want [`Relationship::state_at`].
+    pub state: State,
+    /// INDIRECT_RESELLER only; "" otherwise.
+    pub indirect_provider_tenant_id: String,
+    /// DELEGATED_ADMIN only: the roles granted, in enum order.
+    pub roles: Vec<Role>,
+    /// 0 for no end.
+    pub end_time: i64,
+    pub auto_extend: bool,
+    /// "" when it came from no invitation.
+    pub invitation_id: String,
+    pub create_time: i64,
+    pub update_time: i64,
+    /// 0 while not terminated.
+    pub terminate_time: i64,
+}
+
+impl Relationship {
+    /// The state every read shows at `now` (see [`state_at`]).
+    pub fn state_at(&self, now: i64) -> State {
+        state_at(
+            self.state == State::Terminated,
+            self.end_time,
+            self.auto_extend,
+            now,
+        )
+    }
+
+    /// Whether `tenant_id` is the partner or the client.
+    pub fn is_party(&self, tenant_id: &str) -> bool {
+        self.partner_tenant_id == tenant_id || self.client_tenant_id == tenant_id
+    }
+
+    /// Whether `tenant_id` may read it: a party, or the indirect provider of an indirect
+    /// reseller.
+    pub fn is_visible_to(&self, tenant_id: &str) -> bool {
+        self.is_party(tenant_id)
+            || (!self.indirect_provider_tenant_id.is_empty()
+                && self.indirect_provider_tenant_id == tenant_id)
+    }
+
+    /// The end it shows at `now` (`None`: no end). A terminated grant stopped extending when
+    /// it ended.
+    pub fn shown_end(&self, now: i64) -> Option<i64> {
+        let at = if self.state == State::Terminated {
+            self.terminate_time
+        } else {
+            now
+        };
+        shown_end(self.end_time, self.auto_extend, at)
     }
 }
 

@@ -6,6 +6,7 @@ mod api;
 pub mod domain;
 mod error;
 mod store;
+mod wire;
 
 pub use api::Relationships;
 pub use error::{DOMAIN, Error};

@@ -1,19 +1,100 @@
-//! The relationships service's SQL: every statement it runs, one text for SQLite and PostgreSQL.
+//! The relationships service's SQL: every statement it runs, one text for SQLite and
+//! PostgreSQL, and how its rows decode into [`Relationship`].
 //!
 //! A row stores ACTIVE or TERMINATED; whether an active delegated admin has EXPIRED depends on
 //! the time, so every statement that filters by state takes the service's `now` as a parameter
-//! and uses [`active_at!`] or [`expired_at!`], the SQL form of [`domain::state_at`].
+//! and uses [`active_at!`] or [`expired_at!`], the SQL form of [`crate::domain::state_at`].
+//!
+//! The table keeps enums as their protobuf value names, bound as parameters and never spelled
+//! in the SQL (the statements bind the types and states they name), roles comma-separated in
+//! enum order, flags as 0 or 1 and times as microseconds (0: not set). A value no writer writes
+//! is a decode error, not a default.
 
-use crate::domain::{self, ListFilter, NewRelationship};
+use crate::domain::{ListFilter, NewRelationship, Relationship};
 use crate::error::Result;
 use partnerhub_kit::page::Page;
-use partnerhub_kit::time::{optional_timestamp, timestamp};
-use partnerhub_proto::relationships::{self as pb, RelationshipType, relationship::State};
+use partnerhub_proto::relationships::{RelationshipType, relationship::State};
 use partnerhub_proto::types::Role;
 use partnerhub_rules::delegation::Grant;
-use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow, Row};
 
-/// The columns of a relationship row, in [`RelationshipRow`]'s order.
+/// An enum as the table spells it: its protobuf value name.
+trait Stored: Copy {
+    fn name(self) -> &'static str;
+    fn from_name(name: &str) -> Option<Self>;
+}
+
+impl Stored for RelationshipType {
+    fn name(self) -> &'static str {
+        self.as_str_name()
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        RelationshipType::from_str_name(name).filter(|t| *t != RelationshipType::Unspecified)
+    }
+}
+
+/// Only ACTIVE and TERMINATED are stored (see [`crate::domain::state_at`]).
+impl Stored for State {
+    fn name(self) -> &'static str {
+        self.as_str_name()
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        State::from_str_name(name).filter(|s| matches!(s, State::Active | State::Terminated))
+    }
+}
+
+impl Stored for Role {
+    fn name(self) -> &'static str {
+        self.as_str_name()
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Role::from_str_name(name)
+    }
+}
+
+// ---- decoding ----
+
+fn enum_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<E> {
+    let name: &str = row.try_get(column)?;
+    E::from_name(name).ok_or_else(|| undecodable(column, name))
+}
+
+fn enums_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<Vec<E>> {
+    let list: &str = row.try_get(column)?;
+    list.split(',')
+        .filter(|name| !name.is_empty())
+        .map(|name| E::from_name(name).ok_or_else(|| undecodable(column, name)))
+        .collect()
+}
+
+/// A flag: 0 or 1 in a BIGINT (sqlx's Any driver has no portable boolean).
+fn flag_at(row: &AnyRow, column: &str) -> sqlx::Result<bool> {
+    match row.try_get::<i64, _>(column)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(undecodable(column, &other.to_string())),
+    }
+}
+
+fn undecodable(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("{value:?} is not a value this service writes").into(),
+    }
+}
+
+/// Roles as the table keeps them: names in enum order, comma-separated.
+fn join_roles(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(",")
+}
+
+// ---- relationships ----
+
+/// The columns of a relationship row, as [`Relationship`]'s `FromRow` reads them.
 macro_rules! columns {
     () => {
         "id, type, partner_tenant_id, client_tenant_id, state, indirect_provider_tenant_id, roles, \
@@ -21,123 +102,55 @@ macro_rules! columns {
     };
 }
 
-/// Active at the time in parameter `$now` (see [`domain::state_at`]).
+/// Active at the time in parameter `$now`, with `$active` the ACTIVE state's name (see
+/// [`crate::domain::state_at`]).
 macro_rules! active_at {
-    ($now:literal) => {
+    ($active:literal, $now:literal) => {
         concat!(
-            "(state = 'STATE_ACTIVE' AND (end_time = 0 OR auto_extend <> 0 OR end_time > ",
+            "(state = ",
+            $active,
+            " AND (end_time = 0 OR auto_extend <> 0 OR end_time > ",
             $now,
             "))"
         )
     };
 }
 
-/// Expired at the time in parameter `$now` (see [`domain::state_at`]).
+/// Expired at the time in parameter `$now`, with `$active` the ACTIVE state's name (see
+/// [`crate::domain::state_at`]).
 macro_rules! expired_at {
-    ($now:literal) => {
+    ($active:literal, $now:literal) => {
         concat!(
-            "(state = 'STATE_ACTIVE' AND end_time <> 0 AND auto_extend = 0 AND end_time <= ",
+            "(state = ",
+            $active,
+            " AND end_time <> 0 AND auto_extend = 0 AND end_time <= ",
             $now,
             ")"
         )
     };
 }
 
-const ACTIVE: &str = "STATE_ACTIVE";
-const TERMINATED: &str = "STATE_TERMINATED";
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RelationshipRow {
-    pub id: String,
-    #[sqlx(rename = "type")]
-    pub kind: String,
-    pub partner_tenant_id: String,
-    pub client_tenant_id: String,
-    pub state: String,
-    pub indirect_provider_tenant_id: String,
-    pub roles: String,
-    pub end_time: i64,
-    pub auto_extend: i64,
-    pub invitation_id: String,
-    pub create_time: i64,
-    pub update_time: i64,
-    pub terminate_time: i64,
-}
-
-impl RelationshipRow {
-    pub fn kind(&self) -> RelationshipType {
-        RelationshipType::from_str_name(&self.kind).unwrap_or(RelationshipType::Unspecified)
-    }
-
-    pub fn roles(&self) -> Vec<Role> {
-        self.roles
-            .split(',')
-            .filter_map(Role::from_str_name)
-            .collect()
-    }
-
-    fn is_terminated(&self) -> bool {
-        self.state == TERMINATED
-    }
-
-    pub fn state_at(&self, now: i64) -> State {
-        domain::state_at(
-            self.is_terminated(),
-            self.end_time,
-            self.auto_extend != 0,
-            now,
-        )
-    }
-
-    /// Whether `tenant_id` is the partner or the client.
-    pub fn is_party(&self, tenant_id: &str) -> bool {
-        self.partner_tenant_id == tenant_id || self.client_tenant_id == tenant_id
-    }
-
-    /// Whether `tenant_id` may read it: a party, or the indirect provider of an indirect
-    /// reseller.
-    pub fn is_visible_to(&self, tenant_id: &str) -> bool {
-        self.is_party(tenant_id)
-            || (!self.indirect_provider_tenant_id.is_empty()
-                && self.indirect_provider_tenant_id == tenant_id)
-    }
-
-    /// The relationship as a reader sees it at `now`.
-    pub fn to_proto(&self, now: i64) -> pb::Relationship {
-        // A terminated grant stopped extending when it ended.
-        let at = if self.is_terminated() {
-            self.terminate_time
-        } else {
-            now
-        };
-        pb::Relationship {
-            id: self.id.clone(),
-            r#type: self.kind() as i32,
-            partner_tenant_id: self.partner_tenant_id.clone(),
-            client_tenant_id: self.client_tenant_id.clone(),
-            state: self.state_at(now) as i32,
-            indirect_provider_tenant_id: self.indirect_provider_tenant_id.clone(),
-            roles: self.roles().into_iter().map(|r| r as i32).collect(),
-            end_time: domain::shown_end(self.end_time, self.auto_extend != 0, at).map(timestamp),
-            auto_extend: self.auto_extend != 0,
-            invitation_id: self.invitation_id.clone(),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            terminate_time: optional_timestamp(Some(self.terminate_time)),
-        }
+impl FromRow<'_, AnyRow> for Relationship {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Relationship {
+            id: row.try_get("id")?,
+            kind: enum_at(row, "type")?,
+            partner_tenant_id: row.try_get("partner_tenant_id")?,
+            client_tenant_id: row.try_get("client_tenant_id")?,
+            state: enum_at(row, "state")?,
+            indirect_provider_tenant_id: row.try_get("indirect_provider_tenant_id")?,
+            roles: enums_at(row, "roles")?,
+            end_time: row.try_get("end_time")?,
+            auto_extend: flag_at(row, "auto_extend")?,
+            invitation_id: row.try_get("invitation_id")?,
+            create_time: row.try_get("create_time")?,
+            update_time: row.try_get("update_time")?,
+            terminate_time: row.try_get("terminate_time")?,
+        })
     }
 }
 
-/// Roles as the table keeps them: names in enum order, comma-separated.
-fn join_roles(roles: &[Role]) -> String {
-    roles
-        .iter()
-        .map(|r| r.as_str_name())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<RelationshipRow>> {
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Relationship>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
@@ -151,7 +164,8 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Relationsh
 /// `ListRelationships`' SQL with `$parties` choosing the rows: one static text per combination
 /// of the partner and client filters, because `($2 = '' OR partner_tenant_id = $2)` keeps
 /// SQLite (and PostgreSQL's generic plans) from using an index, and every page then walked the
-/// whole table. Each variant uses every parameter (PostgreSQL wants the bound count).
+/// whole table. Each variant uses every parameter (PostgreSQL wants the bound count). The state
+/// filter is `$5`; `$8`, `$9` and `$10` are ACTIVE, EXPIRED and TERMINATED.
 macro_rules! list_sql {
     ($parties:literal) => {
         concat!(
@@ -161,11 +175,11 @@ macro_rules! list_sql {
             $parties,
             " AND id > $1 AND ($4 = '' OR type = $4) \
              AND ($5 = '' \
-                  OR ($5 = 'STATE_ACTIVE' AND ",
-            active_at!("$6"),
-            ") OR ($5 = 'STATE_EXPIRED' AND ",
-            expired_at!("$6"),
-            ") OR ($5 = 'STATE_TERMINATED' AND state = 'STATE_TERMINATED')) \
+                  OR ($5 = $8 AND ",
+            active_at!("$8", "$6"),
+            ") OR ($5 = $9 AND ",
+            expired_at!("$8", "$6"),
+            ") OR ($5 = $10 AND state = $10)) \
              ORDER BY id LIMIT $7"
         )
     };
@@ -177,7 +191,7 @@ pub async fn list(
     f: &ListFilter,
     now: i64,
     page: &Page,
-) -> Result<Vec<RelationshipRow>> {
+) -> Result<Vec<Relationship>> {
     let sql = match (
         f.partner_tenant_id.is_empty(),
         f.client_tenant_id.is_empty(),
@@ -191,10 +205,13 @@ pub async fn list(
         .bind(&page.after)
         .bind(&f.partner_tenant_id)
         .bind(&f.client_tenant_id)
-        .bind(&f.kind)
-        .bind(&f.state)
+        .bind(f.kind.map_or("", Stored::name))
+        .bind(f.state.map_or("", Stored::name))
         .bind(now)
         .bind(page.limit())
+        .bind(State::Active.name())
+        .bind(State::Expired.name())
+        .bind(State::Terminated.name())
         .fetch_all(conn)
         .await?)
 }
@@ -210,14 +227,16 @@ pub async fn partners_of_customer(
     let rows: Vec<(String,)> = sqlx::query_as(concat!(
         "SELECT DISTINCT partner_tenant_id FROM relationships \
          WHERE client_tenant_id = $1 AND partner_tenant_id > $2 \
-         AND type <> 'RELATIONSHIP_TYPE_INDIRECT_PARTNERSHIP' AND ",
-        active_at!("$3"),
+         AND type <> $5 AND ",
+        active_at!("$6", "$3"),
         " ORDER BY partner_tenant_id LIMIT $4"
     ))
     .bind(customer_tenant_id)
     .bind(&page.after)
     .bind(now)
     .bind(page.limit())
+    .bind(RelationshipType::IndirectPartnership.name())
+    .bind(State::Active.name())
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -232,20 +251,22 @@ pub async fn active_with_partners(
     after: &str,
     last: &str,
     now: i64,
-) -> Result<Vec<RelationshipRow>> {
+) -> Result<Vec<Relationship>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM relationships WHERE client_tenant_id = $1 \
          AND partner_tenant_id > $2 AND partner_tenant_id <= $3 \
-         AND type <> 'RELATIONSHIP_TYPE_INDIRECT_PARTNERSHIP' AND ",
-        active_at!("$4"),
+         AND type <> $5 AND ",
+        active_at!("$6", "$4"),
         " ORDER BY partner_tenant_id, id"
     ))
     .bind(customer_tenant_id)
     .bind(after)
     .bind(last)
     .bind(now)
+    .bind(RelationshipType::IndirectPartnership.name())
+    .bind(State::Active.name())
     .fetch_all(conn)
     .await?)
 }
@@ -266,16 +287,16 @@ pub async fn customers_of_partner(
         "SELECT client_tenant_id FROM (\
            SELECT DISTINCT client_tenant_id FROM relationships \
            WHERE $3 = '' AND partner_tenant_id = $1 AND client_tenant_id > $2 \
-           AND type <> 'RELATIONSHIP_TYPE_INDIRECT_PARTNERSHIP' AND ",
-        active_at!("$4"),
+           AND type <> $6 AND ",
+        active_at!("$8", "$4"),
         " ORDER BY client_tenant_id LIMIT $5) AS direct \
          UNION \
          SELECT client_tenant_id FROM (\
            SELECT DISTINCT client_tenant_id FROM relationships \
            WHERE indirect_provider_tenant_id = $1 AND client_tenant_id > $2 \
-           AND type = 'RELATIONSHIP_TYPE_INDIRECT_RESELLER' \
+           AND type = $7 \
            AND ($3 = '' OR partner_tenant_id = $3) AND ",
-        active_at!("$4"),
+        active_at!("$8", "$4"),
         " ORDER BY client_tenant_id LIMIT $5) AS indirect \
          ORDER BY client_tenant_id LIMIT $5"
     ))
@@ -284,6 +305,9 @@ pub async fn customers_of_partner(
     .bind(indirect_reseller_id)
     .bind(now)
     .bind(page.limit())
+    .bind(RelationshipType::IndirectPartnership.name())
+    .bind(RelationshipType::IndirectReseller.name())
+    .bind(State::Active.name())
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -298,21 +322,23 @@ pub async fn active_with_customers(
     after: &str,
     last: &str,
     now: i64,
-) -> Result<Vec<RelationshipRow>> {
+) -> Result<Vec<Relationship>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM relationships WHERE client_tenant_id > $2 AND client_tenant_id <= $3 \
-         AND ((partner_tenant_id = $1 AND type <> 'RELATIONSHIP_TYPE_INDIRECT_PARTNERSHIP') \
-              OR (indirect_provider_tenant_id = $1 \
-                  AND type = 'RELATIONSHIP_TYPE_INDIRECT_RESELLER')) AND ",
-        active_at!("$4"),
+         AND ((partner_tenant_id = $1 AND type <> $5) \
+              OR (indirect_provider_tenant_id = $1 AND type = $6)) AND ",
+        active_at!("$7", "$4"),
         " ORDER BY client_tenant_id, id"
     ))
     .bind(partner_tenant_id)
     .bind(after)
     .bind(last)
     .bind(now)
+    .bind(RelationshipType::IndirectPartnership.name())
+    .bind(RelationshipType::IndirectReseller.name())
+    .bind(State::Active.name())
     .fetch_all(conn)
     .await?)
 }
@@ -323,17 +349,18 @@ pub async fn active_between(
     partner_tenant_id: &str,
     client_tenant_id: &str,
     now: i64,
-) -> Result<Vec<RelationshipRow>> {
+) -> Result<Vec<Relationship>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM relationships WHERE client_tenant_id = $1 AND partner_tenant_id = $2 AND ",
-        active_at!("$3"),
+        active_at!("$4", "$3"),
         " ORDER BY id"
     ))
     .bind(client_tenant_id)
     .bind(partner_tenant_id)
     .bind(now)
+    .bind(State::Active.name())
     .fetch_all(conn)
     .await?)
 }
@@ -350,14 +377,15 @@ pub async fn sells_to(
         "SELECT id FROM relationships WHERE client_tenant_id = $1 \
          AND ((type = $2 AND partner_tenant_id = $3) \
            OR (type = $4 AND indirect_provider_tenant_id = $3)) AND ",
-        active_at!("$5"),
+        active_at!("$6", "$5"),
         " LIMIT 1"
     ))
     .bind(customer_tenant_id)
-    .bind(RelationshipType::Reseller.as_str_name())
+    .bind(RelationshipType::Reseller.name())
     .bind(partner_tenant_id)
-    .bind(RelationshipType::IndirectReseller.as_str_name())
+    .bind(RelationshipType::IndirectReseller.name())
     .bind(now)
+    .bind(State::Active.name())
     .fetch_optional(conn)
     .await?;
     Ok(found.is_some())
@@ -373,13 +401,14 @@ pub async fn in_partnership(
     let found: Option<(String,)> = sqlx::query_as(concat!(
         "SELECT id FROM relationships WHERE client_tenant_id = $1 AND partner_tenant_id = $2 \
          AND type = $3 AND ",
-        active_at!("$4"),
+        active_at!("$5", "$4"),
         " LIMIT 1"
     ))
     .bind(reseller_tenant_id)
     .bind(provider_tenant_id)
-    .bind(RelationshipType::IndirectPartnership.as_str_name())
+    .bind(RelationshipType::IndirectPartnership.name())
     .bind(now)
+    .bind(State::Active.name())
     .fetch_optional(conn)
     .await?;
     Ok(found.is_some())
@@ -392,18 +421,21 @@ pub async fn terminate_delegated_admin(
     partner_tenant_id: &str,
     client_tenant_id: &str,
     now: i64,
-) -> Result<Vec<RelationshipRow>> {
-    let mut rows: Vec<RelationshipRow> = sqlx::query_as(concat!(
-        "UPDATE relationships SET state = 'STATE_TERMINATED', terminate_time = $3, \
+) -> Result<Vec<Relationship>> {
+    let mut rows: Vec<Relationship> = sqlx::query_as(concat!(
+        "UPDATE relationships SET state = $4, terminate_time = $3, \
          update_time = $3 WHERE client_tenant_id = $1 AND partner_tenant_id = $2 \
-         AND type = 'RELATIONSHIP_TYPE_DELEGATED_ADMIN' AND ",
-        active_at!("$3"),
+         AND type = $5 AND ",
+        active_at!("$6", "$3"),
         " RETURNING ",
         columns!()
     ))
     .bind(client_tenant_id)
     .bind(partner_tenant_id)
     .bind(now)
+    .bind(State::Terminated.name())
+    .bind(RelationshipType::DelegatedAdmin.name())
+    .bind(State::Active.name())
     .fetch_all(conn)
     .await?;
     rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -413,11 +445,13 @@ pub async fn terminate_delegated_admin(
 /// Terminates one relationship if it is still stored active; `false` if it was not.
 pub async fn terminate(conn: &mut AnyConnection, id: &str, now: i64) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE relationships SET state = 'STATE_TERMINATED', terminate_time = $2, \
-         update_time = $2 WHERE id = $1 AND state = 'STATE_ACTIVE'",
+        "UPDATE relationships SET state = $3, terminate_time = $2, \
+         update_time = $2 WHERE id = $1 AND state = $4",
     )
     .bind(id)
     .bind(now)
+    .bind(State::Terminated.name())
+    .bind(State::Active.name())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -429,20 +463,21 @@ pub async fn find_active(
     conn: &mut AnyConnection,
     new: &NewRelationship,
     now: i64,
-) -> Result<Option<RelationshipRow>> {
+) -> Result<Option<Relationship>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM relationships WHERE client_tenant_id = $1 AND partner_tenant_id = $2 \
          AND type = $3 AND indirect_provider_tenant_id = $4 AND ",
-        active_at!("$5"),
+        active_at!("$6", "$5"),
         " ORDER BY id LIMIT 1"
     ))
     .bind(&new.client_tenant_id)
     .bind(&new.partner_tenant_id)
-    .bind(new.kind.as_str_name())
+    .bind(new.kind.name())
     .bind(&new.indirect_provider_tenant_id)
     .bind(now)
+    .bind(State::Active.name())
     .fetch_optional(conn)
     .await?)
 }
@@ -453,17 +488,16 @@ pub async fn insert(
     new: &NewRelationship,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO relationships (id, type, partner_tenant_id, client_tenant_id, state, \
-         indirect_provider_tenant_id, roles, end_time, auto_extend, invitation_id, create_time, \
-         update_time, terminate_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0)",
-    )
+    sqlx::query(concat!(
+        "INSERT INTO relationships (",
+        columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0)"
+    ))
     .bind(id)
-    .bind(new.kind.as_str_name())
+    .bind(new.kind.name())
     .bind(&new.partner_tenant_id)
     .bind(&new.client_tenant_id)
-    .bind(ACTIVE)
+    .bind(State::Active.name())
     .bind(&new.indirect_provider_tenant_id)
     .bind(join_roles(new.roles()))
     .bind(new.end_time(now))
@@ -499,4 +533,32 @@ pub async fn regrant(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_writers_write_decodes() {
+        assert_eq!(State::from_name("STATE_ACTIVE"), Some(State::Active));
+        assert_eq!(
+            State::from_name("STATE_TERMINATED"),
+            Some(State::Terminated)
+        );
+        // EXPIRED is derived when read, never stored.
+        assert_eq!(State::from_name("STATE_EXPIRED"), None);
+        assert_eq!(
+            RelationshipType::from_name("RELATIONSHIP_TYPE_RESELLER"),
+            Some(RelationshipType::Reseller)
+        );
+        assert_eq!(
+            RelationshipType::from_name("RELATIONSHIP_TYPE_UNSPECIFIED"),
+            None
+        );
+        assert_eq!(
+            join_roles(&[Role::GlobalAdmin, Role::UserAdmin]),
+            "ROLE_GLOBAL_ADMIN,ROLE_USER_ADMIN"
+        );
+    }
 }

@@ -1,0 +1,436 @@
+//! The inviter's invitations: create (with its checks of the inviter, the invitee and the
+//! offers), read, list and revoke.
+
+use super::Invitations;
+use crate::code;
+use crate::domain::{self, Invitation, InvitationFilter, Kind, Line, NewInvitation};
+use crate::draft::{self, Letter};
+use crate::error::{Error, Result};
+use crate::store;
+use partnerhub_kit::fields;
+use partnerhub_kit::page::Page;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::{RequestIdReused, fingerprint, is_unique_violation, remember, replay};
+use partnerhub_proto::invitations as pb;
+use partnerhub_proto::subscriptions::{
+    self as subscriptions_pb, subscription_service_client::SubscriptionServiceClient,
+};
+use partnerhub_proto::tenants as tenants_pb;
+use partnerhub_proto::types::{Cloud, PartnerType};
+use tonic::{Code, Request, Status};
+use uuid::Uuid;
+
+/// The `request_ids` method name of creates.
+const CREATE: &str = "CreateInvitation";
+
+/// What a create did with its request id.
+enum Outcome {
+    /// A new invitation.
+    Created(String),
+    /// A retry of an earlier create: its invitation, with the new code when it was still
+    /// usable (otherwise the code stays as it was, and the answer shows none).
+    Replayed { id: String, new_code: bool },
+}
+
+impl Invitations {
+    /// An offer as the subscriptions service's catalogue has it; `None` if there is none with
+    /// that id.
+    async fn offer(&self, id: &str) -> Result<Option<subscriptions_pb::Offer>> {
+        let request = Request::new(subscriptions_pb::GetOfferRequest {
+            offer_id: id.to_string(),
+        });
+        match SubscriptionServiceClient::new(self.deps.subscriptions.clone())
+            .get_offer(request)
+            .await
+        {
+            Ok(response) => Ok(response.into_inner().offer),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(Error::Subscriptions(status)),
+        }
+    }
+
+    /// The offers of an invitation's line items, in their order: each must exist in the
+    /// catalogue, be sold in the inviter's cloud instance, have a licence count within its
+    /// bounds (a trial: at most its maximum) and, for a trial, offer a trial. Every bad line is
+    /// named at once (INVALID_ARGUMENT); an offer without a trial is OFFER_HAS_NO_TRIAL when
+    /// nothing else is wrong.
+    async fn check_offers(
+        &self,
+        kind: Kind,
+        lines: &[Line],
+        cloud: Cloud,
+    ) -> Result<Vec<subscriptions_pb::Offer>> {
+        let mut v = Violations::new();
+        let mut no_trial = None;
+        let mut offers = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let field = format!("invitation.line_items[{i}].offer_id");
+            let Some(offer) = self.offer(&line.offer_id.to_string()).await? else {
+                v.add(
+                    field,
+                    format!("no offer {} in the catalogue", line.offer_id),
+                );
+                continue;
+            };
+            if offer.cloud != cloud as i32 {
+                let theirs = Cloud::try_from(offer.cloud).unwrap_or(Cloud::Unspecified);
+                v.add(
+                    field,
+                    format!(
+                        "{} is sold in {}, the inviter is in {}: offers are made only in the \
+                         inviter's cloud instance",
+                        offer.display_name,
+                        theirs.as_str_name(),
+                        cloud.as_str_name()
+                    ),
+                );
+            } else if kind == Kind::Trial && !offer.trial_available && no_trial.is_none() {
+                no_trial = Some(Error::offer_has_no_trial(field, &offer.display_name));
+            }
+            let fewest = if kind == Kind::Trial {
+                1
+            } else {
+                offer.min_quantity
+            };
+            if !(fewest..=offer.max_quantity).contains(&line.quantity) {
+                v.add(
+                    format!("invitation.line_items[{i}].quantity"),
+                    format!(
+                        "must be {fewest} to {} licences for {} (was {})",
+                        offer.max_quantity, offer.display_name, line.quantity
+                    ),
+                );
+            }
+            offers.push(offer);
+        }
+        v.check()?;
+        if let Some(e) = no_trial {
+            return Err(e);
+        }
+        Ok(offers)
+    }
+
+    pub(super) async fn create(
+        &self,
+        req: pb::CreateInvitationRequest,
+    ) -> Result<pb::CreateInvitationResponse> {
+        let parsed = NewInvitation::parse(req.invitation.as_ref(), req.ttl.as_ref());
+        let (new, request_id) = match (parsed, fields::request_id(&req.request_id)) {
+            (Ok(new), Ok(request_id)) => (new, request_id),
+            (Err(Error::Invalid(mut v)), Err(more)) => {
+                v.extend(more);
+                return Err(Error::Invalid(v));
+            }
+            (Err(e), _) => return Err(e),
+            (Ok(_), Err(v)) => return Err(v.into()),
+        };
+        let inviter_id = new.inviter_tenant_id.to_string();
+        let inviter = self
+            .tenant(&inviter_id)
+            .await?
+            .ok_or_else(|| Error::TenantNotFound(inviter_id.clone()))?;
+        let profile = match &inviter.partner {
+            Some(p) if is_active(&inviter, tenants_pb::tenant::Kind::Partner) => p,
+            _ => return Err(Error::InviterNotAPartner(inviter_id)),
+        };
+        let cloud = match Cloud::try_from(inviter.cloud) {
+            Ok(c) if c != Cloud::Unspecified => c,
+            _ => {
+                return Err(Error::Tenants(Status::internal(format!(
+                    "tenant {inviter_id} has no cloud instance"
+                ))));
+            }
+        };
+        let holds = |t: PartnerType| profile.partner_types.contains(&(t as i32));
+        match new.kind {
+            // Reselling is selling to and billing the customer: providers do, advisors and
+            // indirect resellers (who sell through a provider) don't.
+            Kind::ResellerRelationship
+                if !holds(PartnerType::DirectProvider) && !holds(PartnerType::IndirectProvider) =>
+            {
+                return Err(Error::InviterCannotResell(inviter_id));
+            }
+            Kind::IndirectPartnership if !holds(PartnerType::IndirectProvider) => {
+                return Err(Error::InviterNotIndirectProvider(inviter_id));
+            }
+            // Trials, purchase offers and partner of record are the subscription advisor's
+            // (seeds 002 and 000).
+            kind if kind.needs_advisor() && !holds(PartnerType::Advisor) => {
+                return Err(Error::InviterNotAdvisor(inviter_id));
+            }
+            _ => {}
+        }
+        if new.kind == Kind::ResellerRelationship
+            && new.delegated_admin.is_none()
+            && partnerhub_rules::cloud::requires_delegated_admin(cloud)
+        {
+            return Err(Error::delegated_admin_required(cloud.as_str_name()));
+        }
+        if let Some(invitee) = new.invitee_tenant_id {
+            let invitee = invitee.to_string();
+            if new.kind.invites_customers() {
+                self.check_customer_invitee(&invitee, cloud).await?;
+            } else {
+                self.check_reseller_invitee(&invitee, cloud).await?;
+            }
+        }
+        let offers = self.check_offers(new.kind, &new.line_items, cloud).await?;
+
+        let issued = code::issue();
+        let fingerprint = fingerprint(&pb::CreateInvitationRequest {
+            request_id: String::new(),
+            ..req
+        });
+        let now = self.deps.clock.now();
+        let invitation = new.into_invitation(
+            Uuid::now_v7().to_string(),
+            cloud,
+            self.deps.default_ttl,
+            now,
+        );
+        // A second round only when a concurrent twin with the same request id won the race:
+        // it then answers as a retry.
+        let mut outcome = None;
+        for _ in 0..2 {
+            outcome = self
+                .insert(&invitation, &issued.hash, request_id, &fingerprint)
+                .await?;
+            if outcome.is_some() {
+                break;
+            }
+        }
+        let (id, new_code) = match outcome {
+            Some(Outcome::Created(id)) => (id, true),
+            Some(Outcome::Replayed { id, new_code }) => (id, new_code),
+            None => return Err(RequestIdReused.into()),
+        };
+        let row = store::by_id(&mut *self.conn().await?, &inviter_id, &id)
+            .await?
+            .ok_or(Error::InvitationNotFound)?;
+        if !new_code {
+            return Ok(pb::CreateInvitationResponse {
+                invitation: Some(row.to_proto(now)),
+                url: String::new(),
+                code: String::new(),
+                email_draft: None,
+            });
+        }
+        let url = code::link(self.deps.links.base(cloud), &issued.code);
+        let offered: Vec<draft::Offered<'_>> = offers
+            .iter()
+            .zip(&invitation.line_items)
+            .map(|(offer, line)| draft::Offered {
+                name: &offer.display_name,
+                quantity: line.quantity,
+                trial_days: if offer.trial_available {
+                    offer.trial_days
+                } else {
+                    0
+                },
+            })
+            .collect();
+        let email_draft = draft::compose(&Letter {
+            locale: invitation.locale,
+            kind: invitation.kind,
+            partner_name: &inviter.display_name,
+            mpn_id: &profile.mpn_id,
+            delegated_admin: invitation.delegated_admin.as_ref(),
+            offers: &offered,
+            url: &url,
+            expire_time: row.expire_time,
+            invitee_email: &invitation.invitee_email,
+        });
+        Ok(pb::CreateInvitationResponse {
+            invitation: Some(row.to_proto(now)),
+            url,
+            code: issued.code,
+            email_draft: Some(email_draft),
+        })
+    }
+
+    /// The invitee named in a create of a customer kind: an active customer in the inviter's
+    /// cloud instance.
+    async fn check_customer_invitee(&self, id: &str, cloud: Cloud) -> Result<()> {
+        const FIELD: &str = "invitation.invitee_tenant_id";
+        let Some(invitee) = self.tenant(id).await? else {
+            return Err(Error::field(
+                FIELD,
+                "names no tenant; invite an existing customer",
+            ));
+        };
+        if invitee.kind != tenants_pb::tenant::Kind::Customer as i32 {
+            return Err(Error::field(
+                FIELD,
+                "is a partner; only a customer tenant can be invited",
+            ));
+        }
+        if !is_active(&invitee, tenants_pb::tenant::Kind::Customer) {
+            return Err(Error::field(FIELD, "is a customer that is not active yet"));
+        }
+        if invitee.cloud != cloud as i32 {
+            let theirs = Cloud::try_from(invitee.cloud).unwrap_or(Cloud::Unspecified);
+            return Err(Error::field(
+                FIELD,
+                format!(
+                    "is a customer in {}, the inviter is in {}: relationships never cross cloud instances",
+                    theirs.as_str_name(),
+                    cloud.as_str_name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The invitee of an indirect partnership: an active partner enrolled as an indirect reseller,
+    /// in the inviter's cloud instance (seed 003: resellers must be enrolled first).
+    async fn check_reseller_invitee(&self, id: &str, cloud: Cloud) -> Result<()> {
+        const FIELD: &str = "invitation.invitee_tenant_id";
+        const ENROL: &str = "resellers must be enrolled as indirect resellers first";
+        let Some(invitee) = self.tenant(id).await? else {
+            return Err(Error::field(FIELD, format!("names no tenant; {ENROL}")));
+        };
+        if invitee.kind != tenants_pb::tenant::Kind::Partner as i32 {
+            return Err(Error::field(
+                FIELD,
+                format!("is a customer, not an indirect reseller; {ENROL}"),
+            ));
+        }
+        let enrolled = invitee.partner.as_ref().is_some_and(|p| {
+            p.partner_types
+                .contains(&(PartnerType::IndirectReseller as i32))
+        });
+        if !enrolled {
+            return Err(Error::field(
+                FIELD,
+                format!("is a partner that is not enrolled as an indirect reseller; {ENROL}"),
+            ));
+        }
+        if !is_active(&invitee, tenants_pb::tenant::Kind::Partner) {
+            return Err(Error::field(
+                FIELD,
+                format!("is an indirect reseller that is not active yet; {ENROL}"),
+            ));
+        }
+        if invitee.cloud != cloud as i32 {
+            let theirs = Cloud::try_from(invitee.cloud).unwrap_or(Cloud::Unspecified);
+            return Err(Error::field(
+                FIELD,
+                format!(
+                    "is an indirect reseller in {}, the inviter is in {}: relationships never \
+                     cross cloud instances ({ENROL}, in the inviter's cloud)",
+                    theirs.as_str_name(),
+                    cloud.as_str_name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Inserts the invitation (or finds the one an earlier call with this request id made), in
+    /// one transaction with the request id. `None`: a concurrent call with the same request id
+    /// committed first; try again to answer as its retry.
+    async fn insert(
+        &self,
+        invitation: &Invitation,
+        code_hash: &str,
+        request_id: Option<Uuid>,
+        fingerprint: &str,
+    ) -> Result<Option<Outcome>> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(rid) = request_id
+            && let Some(id) = replay(&mut tx, CREATE, rid, fingerprint).await?.earlier()?
+        {
+            let new_code =
+                store::replace_code(&mut tx, &id, code_hash, invitation.create_time).await?;
+            tx.commit().await?;
+            return Ok(Some(Outcome::Replayed { id, new_code }));
+        }
+        store::insert(&mut tx, invitation, code_hash).await?;
+        if let Some(rid) = request_id {
+            match remember(&mut tx, CREATE, rid, fingerprint, &invitation.id).await {
+                Ok(()) => {}
+                Err(e) if is_unique_violation(&e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(Outcome::Created(invitation.id.clone())))
+    }
+
+    pub(super) async fn get(
+        &self,
+        req: &pb::GetInvitationRequest,
+    ) -> Result<pb::GetInvitationResponse> {
+        let (inviter, id) = inviter_and_id(&req.inviter_tenant_id, &req.invitation_id)?;
+        let now = self.deps.clock.now();
+        let row = store::by_id(&mut *self.conn().await?, &inviter, &id)
+            .await?
+            .ok_or(Error::InvitationNotFound)?;
+        Ok(pb::GetInvitationResponse {
+            invitation: Some(row.to_proto(now)),
+        })
+    }
+
+    pub(super) async fn list(
+        &self,
+        req: pb::ListInvitationsRequest,
+    ) -> Result<pb::ListInvitationsResponse> {
+        let mut v = Violations::new();
+        let filter = InvitationFilter {
+            inviter_tenant_id: v
+                .take(fields::id("inviter_tenant_id", &req.inviter_tenant_id))
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            kind: v.take(domain::kind_filter(req.kind)).flatten(),
+            state: v.take(domain::state_filter(req.state)).flatten(),
+        };
+        // The token's fingerprint is over the filters' value names ("" for any).
+        let page = v.take(Page::parse(
+            req.page_size,
+            &req.page_token,
+            "invitations",
+            &[
+                &filter.inviter_tenant_id,
+                filter.kind.map_or("", |k| k.proto().as_str_name()),
+                filter.state.map_or("", |s| s.proto().as_str_name()),
+            ],
+        ));
+        let page = v.done(page).map_err(Error::from)?;
+        let now = self.deps.clock.now();
+        let rows = store::list(&mut *self.conn().await?, &filter, now, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.clone());
+        Ok(pb::ListInvitationsResponse {
+            invitations: rows.iter().map(|r| r.to_proto(now)).collect(),
+            next_page_token,
+        })
+    }
+
+    pub(super) async fn revoke(&self, req: pb::RevokeInvitationRequest) -> Result<Invitation> {
+        let (inviter, id) = inviter_and_id(&req.inviter_tenant_id, &req.invitation_id)?;
+        let now = self.deps.clock.now();
+        let mut conn = self.conn().await?;
+        let revoked = store::revoke(&mut conn, &inviter, &id, now).await?;
+        let row = store::by_id(&mut conn, &inviter, &id)
+            .await?
+            .ok_or(Error::InvitationNotFound)?;
+        if revoked {
+            Ok(row)
+        } else {
+            Err(row.state_at(now).refusal().unwrap_or(Error::AlreadyUsed))
+        }
+    }
+}
+
+/// A tenant of `kind` that is active.
+fn is_active(t: &tenants_pb::Tenant, kind: tenants_pb::tenant::Kind) -> bool {
+    t.kind == kind as i32 && t.state == tenants_pb::tenant::State::Active as i32
+}
+
+/// The inviter and the invitation a read or a revoke names.
+fn inviter_and_id(inviter: &str, id: &str) -> Result<(String, String)> {
+    let mut v = Violations::new();
+    let inviter = v.take(fields::id("inviter_tenant_id", inviter));
+    let id = v.take(fields::id("invitation_id", id));
+    let (inviter, id) = v.done(inviter.zip(id))?;
+    Ok((inviter.to_string(), id.to_string()))
+}

@@ -1,0 +1,175 @@
+//! `RedeemInvitation`: accepting an invitation. The rules of [`crate::acceptance`] first, then
+//! (unless only validating) the atomic use of the invitation.
+
+use super::{Invitations, by_code, required_code};
+use crate::acceptance::{self, Acceptor};
+use crate::domain::{Invitation, Line};
+use crate::error::{Error, Result};
+use crate::store;
+use partnerhub_kit::fields;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::is_unique_violation;
+use partnerhub_proto::invitations as pb;
+use partnerhub_proto::subscriptions::{
+    self as subscriptions_pb,
+    subscription_internal_service_client::SubscriptionInternalServiceClient,
+};
+use partnerhub_proto::tenants as tenants_pb;
+use partnerhub_proto::types::Role;
+use tonic::Request;
+
+impl Invitations {
+    /// Accepting an invitation: every rule of [`acceptance`] first, then (unless only
+    /// validating) the atomic use of the invitation; the answer says what accepting creates.
+    pub(super) async fn accept(
+        &self,
+        req: pb::RedeemInvitationRequest,
+        roles: Option<Vec<Role>>,
+    ) -> Result<pb::RedeemInvitationResponse> {
+        let mut v = Violations::new();
+        let code = v.take(required_code(req.code.trim()));
+        let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
+        let request_id = v.take(fields::request_id(&req.request_id));
+        let ((code, tenant_id), request_id) = v.done(code.zip(tenant_id).zip(request_id))?;
+        let tenant_id = tenant_id.to_string();
+        let request_id = request_id.map(|r| r.to_string()).unwrap_or_default();
+        let now = self.deps.clock.now();
+        let row = by_code(&mut *self.conn().await?, code).await?;
+        let who = Acceptor {
+            tenant_id: &tenant_id,
+            roles: roles.as_deref(),
+        };
+        let kind = acceptance::may_try(&row, &who, now)?;
+        let accepting = self
+            .tenant(&tenant_id)
+            .await?
+            .ok_or_else(|| Error::TenantNotFound(tenant_id.clone()))?;
+        let inviter = self
+            .tenant(&row.inviter_tenant_id)
+            .await?
+            .ok_or_else(|| Error::TenantNotFound(row.inviter_tenant_id.clone()))?;
+        acceptance::check_tenants(kind, &row, &accepting, &inviter)?;
+        if acceptance::has_offers(kind, &row) {
+            self.check_offers_for(&accepting, &row).await?;
+        }
+        let plan = acceptance::plan(kind, &row, &who, &accepting, &inviter);
+        let invitation = if req.validate_only {
+            row
+        } else {
+            self.redeem(code, &tenant_id, &request_id, now).await?
+        };
+        Ok(pb::RedeemInvitationResponse {
+            invitation: Some(invitation.to_proto(now)),
+            agreement_type: plan.agreement as i32,
+            relationships: plan.relationships,
+            advisor_subscriptions: plan.advisor_subscriptions,
+            record_partner_mpn_id: plan.record_partner_mpn_id,
+        })
+    }
+
+    /// An advisor's offers, checked against the accepting customer's cloud and country by the
+    /// subscriptions service's catalogue.
+    async fn check_offers_for(
+        &self,
+        customer: &tenants_pb::Tenant,
+        row: &Invitation,
+    ) -> Result<()> {
+        let request = Request::new(subscriptions_pb::CheckLineItemsRequest {
+            cloud: customer.cloud,
+            country_code: customer.country_code.clone(),
+            line_items: row.line_items.iter().map(Line::to_proto).collect(),
+        });
+        let checked = SubscriptionInternalServiceClient::new(self.deps.subscriptions.clone())
+            .check_line_items(request)
+            .await
+            .map_err(Error::Subscriptions)?
+            .into_inner();
+        let Some(first) = checked.problems.first() else {
+            return Ok(());
+        };
+        let mut violations = Violations::new();
+        for p in &checked.problems {
+            violations.add(
+                p.field.replacen("line_items", "invitation.line_items", 1),
+                &p.description,
+            );
+        }
+        Err(Error::OffersNotAvailable {
+            reason: first.reason.clone(),
+            violations,
+        })
+    }
+
+    /// Uses the invitation for the tenant, atomically: of two concurrent redeems of a
+    /// single-use invitation exactly one wins; the same request id answers as the first call.
+    async fn redeem(
+        &self,
+        code: &str,
+        tenant_id: &str,
+        request_id: &str,
+        now: i64,
+    ) -> Result<Invitation> {
+        let tenant_id = tenant_id.to_string();
+        let request_id = request_id.to_string();
+        let mut tx = self.db.pool.begin().await?;
+        let row = by_code(&mut tx, code).await?;
+        // A retry by the same tenant with the same request id answers as the first call did,
+        // with the invitation as it is now (the first call may have committed after `row` was
+        // read: each statement sees what is committed when it runs).
+        if let Some(seen) = store::redemption(&mut tx, &row.id, &tenant_id).await? {
+            let current = store::by_id(&mut tx, &row.inviter_tenant_id, &row.id)
+                .await?
+                .ok_or(Error::InvitationNotFound)?;
+            return retry_of(&current, &seen, &request_id);
+        }
+        if row.is_for_another(&tenant_id) {
+            return Err(Error::ForAnotherTenant);
+        }
+        if !store::redeem(&mut tx, &row, &tenant_id, now).await? {
+            // Not usable any more. A concurrent twin of this very call may have just won:
+            // then this is its retry.
+            let current = store::by_id(&mut tx, &row.inviter_tenant_id, &row.id)
+                .await?
+                .ok_or(Error::InvitationNotFound)?;
+            if let Some(seen) = store::redemption(&mut tx, &row.id, &tenant_id).await? {
+                return retry_of(&current, &seen, &request_id);
+            }
+            return Err(current
+                .state_at(now)
+                .refusal()
+                .unwrap_or(Error::AlreadyUsed));
+        }
+        match store::insert_redemption(&mut tx, &row.id, &tenant_id, &request_id, now).await {
+            Ok(()) => {}
+            Err(Error::Database(e)) if is_unique_violation(&e) => {
+                // The same tenant redeemed a reusable invitation concurrently: answer with the
+                // invitation as that redeem left it.
+                drop(tx);
+                let mut conn = self.conn().await?;
+                let current = store::by_id(&mut conn, &row.inviter_tenant_id, &row.id)
+                    .await?
+                    .ok_or(Error::InvitationNotFound)?;
+                return match store::redemption(&mut conn, &row.id, &tenant_id).await? {
+                    Some(seen) => retry_of(&current, &seen, &request_id),
+                    None => Err(Error::AlreadyUsed),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+        let redeemed = store::by_id(&mut tx, &row.inviter_tenant_id, &row.id)
+            .await?
+            .ok_or(Error::InvitationNotFound)?;
+        tx.commit().await?;
+        Ok(redeemed)
+    }
+}
+
+/// The answer to a redeem by a tenant that redeemed the invitation before: the invitation
+/// again if it is the same request (a retry), else ALREADY_USED.
+fn retry_of(row: &Invitation, seen: &str, request_id: &str) -> Result<Invitation> {
+    if !request_id.is_empty() && seen == request_id {
+        Ok(row.clone())
+    } else {
+        Err(Error::AlreadyUsed)
+    }
+}

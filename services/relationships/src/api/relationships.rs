@@ -1,0 +1,215 @@
+//! The relationships themselves: list, read, create (or reuse) and terminate.
+
+use super::Relationships;
+use crate::domain::{self, ListFilter};
+use crate::error::{Error, Result};
+use crate::store;
+use partnerhub_kit::fields;
+use partnerhub_kit::page::Page;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::{fingerprint, remember, replay};
+use partnerhub_proto::relationships::{self as pb, RelationshipType, relationship::State};
+use uuid::Uuid;
+
+/// The `request_ids` method name of `CreateRelationships`.
+const CREATE: &str = "CreateRelationships";
+/// How often `CreateRelationships` tries again when a concurrent create of the same
+/// relationship committed first (the next try finds and reuses it).
+const CREATE_ATTEMPTS: usize = 3;
+
+impl Relationships {
+    pub(super) async fn list_relationships(
+        &self,
+        req: pb::ListRelationshipsRequest,
+    ) -> Result<pb::ListRelationshipsResponse> {
+        let mut v = Violations::new();
+        let filter = v.take(ListFilter::parse(&req));
+        // The token's fingerprint is over the filters as sent: a next page asks the same.
+        let page = v.take(Page::parse(
+            req.page_size,
+            &req.page_token,
+            "relationships",
+            &[
+                &req.partner_tenant_id,
+                &req.client_tenant_id,
+                &req.r#type.to_string(),
+                &req.state.to_string(),
+            ],
+        ));
+        let (filter, page) = v.done(filter.zip(page))?;
+        let now = self.now();
+        let rows = store::list(&mut *self.conn().await?, &filter, now, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.clone());
+        Ok(pb::ListRelationshipsResponse {
+            relationships: rows.iter().map(|r| r.to_proto(now)).collect(),
+            next_page_token,
+        })
+    }
+
+    /// The relationship, if `tenant_id` may see it (a party or the indirect provider).
+    pub(super) async fn get_relationship(
+        &self,
+        req: &pb::GetRelationshipRequest,
+    ) -> Result<pb::Relationship> {
+        let (tenant_id, id) = tenant_and_id(&req.tenant_id, &req.relationship_id)?;
+        let now = self.now();
+        store::get(&mut *self.conn().await?, &id)
+            .await?
+            .filter(|r| r.is_visible_to(&tenant_id))
+            .map(|r| r.to_proto(now))
+            .ok_or(Error::RelationshipNotFound(id))
+    }
+
+    pub(super) async fn terminate_relationship(
+        &self,
+        req: &pb::TerminateRelationshipRequest,
+    ) -> Result<pb::Relationship> {
+        let (tenant_id, id) = tenant_and_id(&req.tenant_id, &req.relationship_id)?;
+        let now = self.now();
+        let mut tx = self.db.pool.begin().await?;
+        let row = store::get(&mut tx, &id)
+            .await?
+            .filter(|r| r.is_party(&tenant_id))
+            .ok_or_else(|| Error::RelationshipNotFound(id.clone()))?;
+        // Terminated or expired: it has ended already; answer it as it is.
+        if row.state_at(now) != State::Active {
+            return Ok(row.to_proto(now));
+        }
+        if row.kind == RelationshipType::Reseller && row.client_tenant_id == tenant_id {
+            return Err(Error::CustomerCannotEndReseller);
+        }
+        // Only this row changes: ending an INDIRECT_PARTNERSHIP leaves the reseller's customers
+        // and every delegated admin as they are.
+        store::terminate(&mut tx, &id, now).await?;
+        let row = store::get(&mut tx, &id)
+            .await?
+            .ok_or_else(|| Error::RelationshipNotFound(id.clone()))?;
+        tx.commit().await?;
+        Ok(row.to_proto(now))
+    }
+
+    pub(super) async fn create_relationships(
+        &self,
+        req: pb::CreateRelationshipsRequest,
+    ) -> Result<Vec<pb::Relationship>> {
+        let mut v = Violations::new();
+        let request_id = v.take(fields::request_id(&req.request_id)).flatten();
+        let new = v.take(domain::new_relationships(&req.relationships));
+        let new = v.done(new)?;
+        let fingerprint = fingerprint(&pb::CreateRelationshipsRequest {
+            request_id: String::new(),
+            ..req
+        });
+        let mut attempt = 0;
+        let ids = loop {
+            attempt += 1;
+            match self
+                .write_relationships(&new, request_id, &fingerprint)
+                .await
+            {
+                Ok(ids) => break ids,
+                Err(e) if e.is_unique_violation() => {
+                    // A concurrent twin with the same request id committed first: answer as
+                    // a retry. Otherwise a concurrent create of the same relationship did, and
+                    // the next attempt reuses it.
+                    if let Some(ids) = self.seen(request_id, &fingerprint).await? {
+                        break ids;
+                    }
+                    if attempt >= CREATE_ATTEMPTS {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let now = self.now();
+        let mut conn = self.conn().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let row = store::get(&mut conn, id).await?.ok_or_else(|| {
+                Error::Inconsistent(format!("{CREATE} recorded relationship {id}, now missing"))
+            })?;
+            out.push(row.to_proto(now));
+        }
+        Ok(out)
+    }
+
+    /// Creates or reuses each relationship in one transaction; returns their ids in order.
+    async fn write_relationships(
+        &self,
+        new: &[domain::NewRelationship],
+        request_id: Option<Uuid>,
+        fingerprint: &str,
+    ) -> Result<Vec<String>> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(rid) = request_id
+            && let Some(ids) = replay(&mut tx, CREATE, rid, fingerprint).await?.earlier()?
+        {
+            return Ok(split_ids(&ids));
+        }
+        let now = self.now();
+        let mut ids = Vec::with_capacity(new.len());
+        for r in new {
+            let id = match store::find_active(&mut tx, r, now).await? {
+                Some(found) => {
+                    // Delegated admin asked for again is a new grant on the same relationship.
+                    if let Some(grant) = &r.grant {
+                        store::regrant(
+                            &mut tx,
+                            &found.id,
+                            grant,
+                            r.end_time(now),
+                            &r.invitation_id,
+                            now,
+                        )
+                        .await?;
+                    }
+                    found.id
+                }
+                None => {
+                    let id = Uuid::now_v7().to_string();
+                    store::insert(&mut tx, &id, r, now).await?;
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        if let Some(rid) = request_id {
+            remember(&mut tx, CREATE, rid, fingerprint, &ids.join(",")).await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// The relationships an earlier `CreateRelationships` with this request id created, if any.
+    async fn seen(
+        &self,
+        request_id: Option<Uuid>,
+        fingerprint: &str,
+    ) -> Result<Option<Vec<String>>> {
+        let Some(rid) = request_id else {
+            return Ok(None);
+        };
+        let earlier = replay(&mut *self.conn().await?, CREATE, rid, fingerprint)
+            .await?
+            .earlier()?;
+        Ok(earlier.map(|ids| split_ids(&ids)))
+    }
+}
+
+/// The tenant asking and the relationship it names (a read or a termination).
+fn tenant_and_id(tenant_id: &str, id: &str) -> Result<(String, String)> {
+    let mut v = Violations::new();
+    let tenant_id = v.take(fields::id("tenant_id", tenant_id));
+    let id = v.take(fields::id("relationship_id", id));
+    let (tenant_id, id) = v.done(tenant_id.zip(id))?;
+    Ok((tenant_id.to_string(), id.to_string()))
+}
+
+/// The ids `remember` recorded for a `CreateRelationships`, comma-joined.
+fn split_ids(ids: &str) -> Vec<String> {
+    ids.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
