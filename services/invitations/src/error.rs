@@ -1,7 +1,6 @@
 //! Everything the invitations service can answer besides success.
 
-use partnerhub_kit::status::{self, Fault, Violation, Violations};
-use partnerhub_kit::store::RequestIdReused;
+use partnerhub_kit::status::{self, Fault, Shared, Violation, Violations};
 use std::time::Duration;
 use tonic::Code;
 
@@ -12,8 +11,6 @@ pub const DOMAIN: &str = "invitations.partnerhub";
 pub enum Error {
     #[error("invalid request: {0}")]
     Invalid(Violations),
-    #[error("invalid request: {0}")]
-    RequestIdReused(Violations),
     #[error(
         "invalid request: in the Germany and US government clouds a reseller relationship must \
          include delegated admin; set invitation.delegated_admin"
@@ -97,20 +94,15 @@ pub enum Error {
     ForAnotherTenant,
     #[error("a reusable invitation can't be declined; it is open to any number of customers")]
     Reusable,
-    #[error("the tenants service: {0}")]
-    Tenants(tonic::Status),
-    #[error("the subscriptions service: {0}")]
-    Subscriptions(tonic::Status),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error(transparent)]
+    Shared(#[from] Shared),
 }
 
-impl Error {
-    /// One bad field.
-    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Error::Invalid(Violations::one(field, description))
-    }
+partnerhub_kit::service_errors!(Error, invalid: Error::Invalid, shared: Error::Shared);
 
+impl Error {
     /// A reseller invitation without delegated admin in a cloud that needs it.
     pub fn delegated_admin_required(cloud: &str) -> Self {
         Error::DelegatedAdminRequired(Violations::one(
@@ -128,27 +120,14 @@ impl Error {
             ),
         ))
     }
-
-    /// A failed call to the tenants or subscriptions service that may work when retried.
-    fn peer_unavailable(&self) -> bool {
-        matches!(self, Error::Tenants(s) | Error::Subscriptions(s)
-            if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled))
-    }
-}
-
-impl From<Violations> for Error {
-    fn from(v: Violations) -> Self {
-        Error::Invalid(v)
-    }
 }
 
 impl Fault for Error {
     fn code(&self) -> Code {
         match self {
-            Error::Invalid(_)
-            | Error::RequestIdReused(_)
-            | Error::DelegatedAdminRequired(_)
-            | Error::OfferHasNoTrial(_) => Code::InvalidArgument,
+            Error::Invalid(_) | Error::DelegatedAdminRequired(_) | Error::OfferHasNoTrial(_) => {
+                Code::InvalidArgument
+            }
             Error::InvitationNotFound | Error::TenantNotFound(_) => Code::NotFound,
             Error::RoleRequired(_) => Code::PermissionDenied,
             Error::InviterNotAPartner(_)
@@ -167,18 +146,14 @@ impl Fault for Error {
             | Error::AlreadyUsed
             | Error::ForAnotherTenant
             | Error::Reusable => Code::FailedPrecondition,
-            Error::Tenants(_) | Error::Subscriptions(_) if self.peer_unavailable() => {
-                Code::Unavailable
-            }
-            Error::Tenants(_) | Error::Subscriptions(_) => Code::Internal,
-            Error::Database(e) => status::database_code(e),
+            Error::Inconsistent(_) => Code::Internal,
+            Error::Shared(e) => e.code(),
         }
     }
 
     fn reason(&self) -> &str {
         match self {
             Error::Invalid(_) => "INVALID_ARGUMENT",
-            Error::RequestIdReused(_) => "REQUEST_ID_REUSED",
             Error::DelegatedAdminRequired(_) => "DELEGATED_ADMIN_REQUIRED",
             Error::OfferHasNoTrial(_) => "OFFER_HAS_NO_TRIAL",
             Error::InvitationNotFound => "INVITATION_NOT_FOUND",
@@ -200,35 +175,32 @@ impl Fault for Error {
             Error::AlreadyUsed => "INVITATION_ALREADY_USED",
             Error::ForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
             Error::Reusable => "INVITATION_REUSABLE",
-            Error::Tenants(_) | Error::Subscriptions(_) if self.peer_unavailable() => {
-                "SERVICE_UNAVAILABLE"
-            }
-            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
-                "DATABASE_UNAVAILABLE"
-            }
-            Error::Tenants(_) | Error::Subscriptions(_) | Error::Database(_) => "INTERNAL",
+            Error::Inconsistent(_) => "INTERNAL",
+            Error::Shared(e) => e.reason(),
         }
     }
 
     fn violations(&self) -> &[Violation] {
         match self {
             Error::Invalid(v)
-            | Error::RequestIdReused(v)
             | Error::DelegatedAdminRequired(v)
             | Error::OfferHasNoTrial(v)
             | Error::OffersNotAvailable { violations: v, .. } => v.as_slice(),
+            Error::Shared(e) => e.violations(),
             _ => &[],
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::Tenants(_) | Error::Subscriptions(_) if self.peer_unavailable() => {
-                Some(status::RETRY_UNAVAILABLE)
-            }
-            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
-                Some(status::RETRY_UNAVAILABLE)
-            }
+            Error::Shared(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
+    fn relayed(&self) -> Option<&tonic::Status> {
+        match self {
+            Error::Shared(e) => e.relayed(),
             _ => None,
         }
     }
@@ -242,9 +214,3 @@ impl From<Error> for tonic::Status {
 
 /// Handlers' result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<RequestIdReused> for Error {
-    fn from(reused: RequestIdReused) -> Self {
-        Error::RequestIdReused(reused.violations())
-    }
-}

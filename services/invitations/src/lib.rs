@@ -19,21 +19,14 @@ pub use api::Invitations;
 pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
-use partnerhub_kit::store::{Database, Migrations, OpenError};
+use partnerhub_kit::store::{Database, OpenError};
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::invitations::invitation_internal_service_server::InvitationInternalServiceServer;
 use partnerhub_proto::invitations::invitation_service_server::InvitationServiceServer;
 use partnerhub_proto::types::Cloud;
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// The service's migrations, one set per backend.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE,
-    postgres: &POSTGRES,
-};
+partnerhub_kit::migrations!();
 
 /// Opens and migrates the service's database.
 pub async fn open(url: &str) -> Result<Database, OpenError> {

@@ -12,20 +12,13 @@ pub use api::Relationships;
 pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
-use partnerhub_kit::store::{Database, Migrations, OpenError};
+use partnerhub_kit::store::{Database, OpenError};
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::relationships::relationship_internal_service_server::RelationshipInternalServiceServer;
 use partnerhub_proto::relationships::relationship_service_server::RelationshipServiceServer;
 
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// The service's migrations, one set per backend.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE,
-    postgres: &POSTGRES,
-};
+partnerhub_kit::migrations!();
 
 /// Opens and migrates the service's database.
 pub async fn open(url: &str) -> Result<Database, OpenError> {

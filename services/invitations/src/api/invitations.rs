@@ -10,45 +10,17 @@ use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{RequestIdReused, fingerprint, is_unique_violation, remember, replay};
+use partnerhub_kit::store::{Written, fingerprint, write_once};
 use partnerhub_proto::invitations as pb;
-use partnerhub_proto::subscriptions::{
-    self as subscriptions_pb, subscription_service_client::SubscriptionServiceClient,
-};
+use partnerhub_proto::subscriptions as subscriptions_pb;
 use partnerhub_proto::tenants as tenants_pb;
 use partnerhub_proto::types::{Cloud, PartnerType};
-use tonic::{Code, Request, Status};
 use uuid::Uuid;
 
 /// The `request_ids` method name of creates.
 const CREATE: &str = "CreateInvitation";
 
-/// What a create did with its request id.
-enum Outcome {
-    /// A new invitation.
-    Created(String),
-    /// A retry of an earlier create: its invitation, with the new code when it was still
-    /// usable (otherwise the code stays as it was, and the answer shows none).
-    Replayed { id: String, new_code: bool },
-}
-
 impl Invitations {
-    /// An offer as the subscriptions service's catalogue has it; `None` if there is none with
-    /// that id.
-    async fn offer(&self, id: &str) -> Result<Option<subscriptions_pb::Offer>> {
-        let request = Request::new(subscriptions_pb::GetOfferRequest {
-            offer_id: id.to_string(),
-        });
-        match SubscriptionServiceClient::new(self.deps.subscriptions.clone())
-            .get_offer(request)
-            .await
-        {
-            Ok(response) => Ok(response.into_inner().offer),
-            Err(status) if status.code() == Code::NotFound => Ok(None),
-            Err(status) => Err(Error::Subscriptions(status)),
-        }
-    }
-
     /// The offers of an invitation's line items, in their order: each must exist in the
     /// catalogue, be sold in the inviter's cloud instance, have a licence count within its
     /// bounds (a trial: at most its maximum) and, for a trial, offer a trial. Every bad line is
@@ -65,7 +37,7 @@ impl Invitations {
         let mut offers = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             let field = format!("invitation.line_items[{i}].offer_id");
-            let Some(offer) = self.offer(&line.offer_id.to_string()).await? else {
+            let Some(offer) = self.subscriptions.offer(&line.offer_id.to_string()).await? else {
                 v.add(
                     field,
                     format!("no offer {} in the catalogue", line.offer_id),
@@ -126,6 +98,7 @@ impl Invitations {
         };
         let inviter_id = new.inviter_tenant_id.to_string();
         let inviter = self
+            .tenants
             .tenant(&inviter_id)
             .await?
             .ok_or_else(|| Error::TenantNotFound(inviter_id.clone()))?;
@@ -136,9 +109,9 @@ impl Invitations {
         let cloud = match Cloud::try_from(inviter.cloud) {
             Ok(c) if c != Cloud::Unspecified => c,
             _ => {
-                return Err(Error::Tenants(Status::internal(format!(
+                return Err(Error::Inconsistent(format!(
                     "tenant {inviter_id} has no cloud instance"
-                ))));
+                )));
             }
         };
         let holds = |t: PartnerType| profile.partner_types.contains(&(t as i32));
@@ -188,21 +161,22 @@ impl Invitations {
             self.deps.default_ttl,
             now,
         );
-        // A second round only when a concurrent twin with the same request id won the race:
-        // it then answers as a retry.
-        let mut outcome = None;
-        for _ in 0..2 {
-            outcome = self
-                .insert(&invitation, &issued.hash, request_id, &fingerprint)
-                .await?;
-            if outcome.is_some() {
-                break;
+        let written = write_once(&self.db, CREATE, request_id, &fingerprint, async |tx| {
+            store::insert(tx, &invitation, &issued.hash).await?;
+            Ok::<_, Error>(invitation.id.clone())
+        })
+        .await?;
+        let (id, new_code) = match written {
+            Written::New(id) => (id, true),
+            // A retry gets a new code while the invitation is still usable (the first code was
+            // shown once and never stored in clear); otherwise the answer shows none.
+            Written::Earlier(id) => {
+                let mut conn = self.conn().await?;
+                let new_code =
+                    store::replace_code(&mut conn, &id, &issued.hash, invitation.create_time)
+                        .await?;
+                (id, new_code)
             }
-        }
-        let (id, new_code) = match outcome {
-            Some(Outcome::Created(id)) => (id, true),
-            Some(Outcome::Replayed { id, new_code }) => (id, new_code),
-            None => return Err(RequestIdReused.into()),
         };
         let row = store::by_id(&mut *self.conn().await?, &inviter_id, &id)
             .await?
@@ -252,7 +226,7 @@ impl Invitations {
     /// cloud instance.
     async fn check_customer_invitee(&self, id: &str, cloud: Cloud) -> Result<()> {
         const FIELD: &str = "invitation.invitee_tenant_id";
-        let Some(invitee) = self.tenant(id).await? else {
+        let Some(invitee) = self.tenants.tenant(id).await? else {
             return Err(Error::field(
                 FIELD,
                 "names no tenant; invite an existing customer",
@@ -286,7 +260,7 @@ impl Invitations {
     async fn check_reseller_invitee(&self, id: &str, cloud: Cloud) -> Result<()> {
         const FIELD: &str = "invitation.invitee_tenant_id";
         const ENROL: &str = "resellers must be enrolled as indirect resellers first";
-        let Some(invitee) = self.tenant(id).await? else {
+        let Some(invitee) = self.tenants.tenant(id).await? else {
             return Err(Error::field(FIELD, format!("names no tenant; {ENROL}")));
         };
         if invitee.kind != tenants_pb::tenant::Kind::Partner as i32 {
@@ -324,37 +298,6 @@ impl Invitations {
             ));
         }
         Ok(())
-    }
-
-    /// Inserts the invitation (or finds the one an earlier call with this request id made), in
-    /// one transaction with the request id. `None`: a concurrent call with the same request id
-    /// committed first; try again to answer as its retry.
-    async fn insert(
-        &self,
-        invitation: &Invitation,
-        code_hash: &str,
-        request_id: Option<Uuid>,
-        fingerprint: &str,
-    ) -> Result<Option<Outcome>> {
-        let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = request_id
-            && let Some(id) = replay(&mut tx, CREATE, rid, fingerprint).await?.earlier()?
-        {
-            let new_code =
-                store::replace_code(&mut tx, &id, code_hash, invitation.create_time).await?;
-            tx.commit().await?;
-            return Ok(Some(Outcome::Replayed { id, new_code }));
-        }
-        store::insert(&mut tx, invitation, code_hash).await?;
-        if let Some(rid) = request_id {
-            match remember(&mut tx, CREATE, rid, fingerprint, &invitation.id).await {
-                Ok(()) => {}
-                Err(e) if is_unique_violation(&e) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        tx.commit().await?;
-        Ok(Some(Outcome::Created(invitation.id.clone())))
     }
 
     pub(super) async fn get(

@@ -14,46 +14,38 @@ use crate::code;
 use crate::domain::Invitation;
 use crate::error::{Error, Result};
 use crate::store;
+use partnerhub_kit::peers;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::Database;
 use partnerhub_proto::invitations as pb;
 use partnerhub_proto::invitations::invitation_internal_service_server::InvitationInternalService;
 use partnerhub_proto::invitations::invitation_service_server::InvitationService;
-use partnerhub_proto::tenants::{self as tenants_pb, tenant_service_client::TenantServiceClient};
 use sqlx::AnyConnection;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 
 /// The service over its database.
 #[derive(Debug, Clone)]
 pub struct Invitations {
     db: Database,
     deps: Deps,
+    tenants: peers::Tenants,
+    subscriptions: peers::Subscriptions,
 }
 
 type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
 
 impl Invitations {
     pub fn new(db: Database, deps: Deps) -> Self {
-        Invitations { db, deps }
+        Invitations {
+            tenants: peers::Tenants::new(deps.tenants.clone()),
+            subscriptions: peers::Subscriptions::new(deps.subscriptions.clone()),
+            db,
+            deps,
+        }
     }
 
     async fn conn(&self) -> Result<Conn> {
         Ok(self.db.pool.acquire().await?)
-    }
-
-    /// A tenant as the tenants service has it; `None` if there is none with that id.
-    async fn tenant(&self, id: &str) -> Result<Option<tenants_pb::Tenant>> {
-        let request = Request::new(tenants_pb::GetTenantRequest {
-            tenant_id: id.to_string(),
-        });
-        match TenantServiceClient::new(self.deps.tenants.clone())
-            .get_tenant(request)
-            .await
-        {
-            Ok(response) => Ok(response.into_inner().tenant),
-            Err(status) if status.code() == Code::NotFound => Ok(None),
-            Err(status) => Err(Error::Tenants(status)),
-        }
     }
 }
 

@@ -8,15 +8,10 @@ use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::is_unique_violation;
+use partnerhub_kit::store::UniqueViolation;
 use partnerhub_proto::invitations as pb;
-use partnerhub_proto::subscriptions::{
-    self as subscriptions_pb,
-    subscription_internal_service_client::SubscriptionInternalServiceClient,
-};
 use partnerhub_proto::tenants as tenants_pb;
-use partnerhub_proto::types::Role;
-use tonic::Request;
+use partnerhub_proto::types::{Cloud, Role};
 
 impl Invitations {
     /// Accepting an invitation: every rule of [`acceptance`] first, then (unless only
@@ -41,10 +36,12 @@ impl Invitations {
         };
         let kind = acceptance::may_try(&row, &who, now)?;
         let accepting = self
+            .tenants
             .tenant(&tenant_id)
             .await?
             .ok_or_else(|| Error::TenantNotFound(tenant_id.clone()))?;
         let inviter = self
+            .tenants
             .tenant(&row.inviter_tenant_id)
             .await?
             .ok_or_else(|| Error::TenantNotFound(row.inviter_tenant_id.clone()))?;
@@ -74,21 +71,17 @@ impl Invitations {
         customer: &tenants_pb::Tenant,
         row: &Invitation,
     ) -> Result<()> {
-        let request = Request::new(subscriptions_pb::CheckLineItemsRequest {
-            cloud: customer.cloud,
-            country_code: customer.country_code.clone(),
-            line_items: row.line_items.iter().map(Line::to_proto).collect(),
-        });
-        let checked = SubscriptionInternalServiceClient::new(self.deps.subscriptions.clone())
-            .check_line_items(request)
-            .await
-            .map_err(Error::Subscriptions)?
-            .into_inner();
-        let Some(first) = checked.problems.first() else {
+        let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
+        let items = row.line_items.iter().map(Line::to_proto).collect();
+        let problems = self
+            .subscriptions
+            .line_item_problems(cloud, &customer.country_code, items)
+            .await?;
+        let Some(first) = problems.first() else {
             return Ok(());
         };
         let mut violations = Violations::new();
-        for p in &checked.problems {
+        for p in &problems {
             violations.add(
                 p.field.replacen("line_items", "invitation.line_items", 1),
                 &p.description,
@@ -141,7 +134,7 @@ impl Invitations {
         }
         match store::insert_redemption(&mut tx, &row.id, &tenant_id, &request_id, now).await {
             Ok(()) => {}
-            Err(Error::Database(e)) if is_unique_violation(&e) => {
+            Err(e) if e.is_unique_violation() => {
                 // The same tenant redeemed a reusable invitation concurrently: answer with the
                 // invitation as that redeem left it.
                 drop(tx);

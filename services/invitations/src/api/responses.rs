@@ -19,6 +19,7 @@ impl Invitations {
         let now = self.deps.clock.now();
         let row = by_code(&mut *self.conn().await?, code).await?;
         let inviter = self
+            .tenants
             .tenant(&row.inviter_tenant_id)
             .await?
             .unwrap_or_default();
@@ -55,6 +56,7 @@ impl Invitations {
             // Not holding the connection across the call to the tenants service.
             drop(conn);
             let tenant = self
+                .tenants
                 .tenant(&tenant_id)
                 .await?
                 .ok_or_else(|| Error::TenantNotFound(tenant_id.clone()))?;

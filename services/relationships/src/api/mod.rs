@@ -13,6 +13,7 @@ mod sellers;
 
 use crate::Deps;
 use crate::error::Result;
+use partnerhub_kit::peers;
 use partnerhub_kit::store::Database;
 use partnerhub_proto::relationships as pb;
 use partnerhub_proto::relationships::relationship_internal_service_server::RelationshipInternalService;
@@ -24,13 +25,18 @@ use tonic::{Request, Response, Status};
 pub struct Relationships {
     db: Database,
     deps: Deps,
+    tenants: peers::Tenants,
 }
 
 type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
 
 impl Relationships {
     pub fn new(db: Database, deps: Deps) -> Self {
-        Relationships { db, deps }
+        Relationships {
+            tenants: peers::Tenants::new(deps.tenants.clone()),
+            db,
+            deps,
+        }
     }
 
     async fn conn(&self) -> Result<Conn> {

@@ -3,18 +3,16 @@
 
 use super::Relationships;
 use crate::domain::Relationship;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::relationships::{self as pb, RelationshipType};
+use partnerhub_proto::tenants::Tenant;
 use partnerhub_proto::tenants::tenant::State as TenantState;
-use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
-use partnerhub_proto::tenants::{BatchGetTenantsRequest, Tenant};
 use partnerhub_proto::types::Role;
 use std::collections::HashMap;
-use tonic::Request;
 
 impl Relationships {
     pub(super) async fn list_partners_of_customer(
@@ -142,16 +140,10 @@ impl Relationships {
     /// The tenants the tenants service knows of these ids, by id (one call). Without them
     /// there is no page to show: UNAVAILABLE.
     async fn tenants(&self, tenant_ids: &[String]) -> Result<HashMap<String, Tenant>> {
-        let request = Request::new(BatchGetTenantsRequest {
-            tenant_ids: tenant_ids.to_vec(),
-        });
-        let answer = TenantInternalServiceClient::new(self.deps.tenants.clone())
-            .batch_get_tenants(request)
-            .await
-            .map_err(|s| Error::TenantsUnavailable(format!("{:?}: {}", s.code(), s.message())))?;
-        Ok(answer
-            .into_inner()
+        Ok(self
             .tenants
+            .tenants(tenant_ids)
+            .await?
             .into_iter()
             .map(|t| (t.id.clone(), t))
             .collect())

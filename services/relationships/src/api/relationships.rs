@@ -7,8 +7,9 @@ use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{fingerprint, remember, replay};
+use partnerhub_kit::store::{UniqueViolation, fingerprint, write_once};
 use partnerhub_proto::relationships::{self as pb, RelationshipType, relationship::State};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 /// The `request_ids` method name of `CreateRelationships`.
@@ -103,22 +104,16 @@ impl Relationships {
         let mut attempt = 0;
         let ids = loop {
             attempt += 1;
-            match self
-                .write_relationships(&new, request_id, &fingerprint)
-                .await
-            {
-                Ok(ids) => break ids,
-                Err(e) if e.is_unique_violation() => {
-                    // A concurrent twin with the same request id committed first: answer as
-                    // a retry. Otherwise a concurrent create of the same relationship did, and
-                    // the next attempt reuses it.
-                    if let Some(ids) = self.seen(request_id, &fingerprint).await? {
-                        break ids;
-                    }
-                    if attempt >= CREATE_ATTEMPTS {
-                        return Err(e);
-                    }
-                }
+            let now = self.now();
+            let written = write_once(&self.db, CREATE, request_id, &fingerprint, async |tx| {
+                Ok::<_, Error>(write_relationships(tx, &new, now).await?.join(","))
+            })
+            .await;
+            match written {
+                Ok(written) => break split_ids(&written.resource()),
+                // A concurrent create of the same relationship (by another request) committed
+                // first: the next attempt finds and reuses it.
+                Err(e) if e.is_unique_violation() && attempt < CREATE_ATTEMPTS => {}
                 Err(e) => return Err(e),
             }
         };
@@ -133,68 +128,34 @@ impl Relationships {
         }
         Ok(out)
     }
+}
 
-    /// Creates or reuses each relationship in one transaction; returns their ids in order.
-    async fn write_relationships(
-        &self,
-        new: &[domain::NewRelationship],
-        request_id: Option<Uuid>,
-        fingerprint: &str,
-    ) -> Result<Vec<String>> {
-        let mut tx = self.db.pool.begin().await?;
-        if let Some(rid) = request_id
-            && let Some(ids) = replay(&mut tx, CREATE, rid, fingerprint).await?.earlier()?
-        {
-            return Ok(split_ids(&ids));
-        }
-        let now = self.now();
-        let mut ids = Vec::with_capacity(new.len());
-        for r in new {
-            let id = match store::find_active(&mut tx, r, now).await? {
-                Some(found) => {
-                    // Delegated admin asked for again is a new grant on the same relationship.
-                    if let Some(grant) = &r.grant {
-                        store::regrant(
-                            &mut tx,
-                            &found.id,
-                            grant,
-                            r.end_time(now),
-                            &r.invitation_id,
-                            now,
-                        )
+/// Creates or reuses each relationship in `tx`; returns their ids in order.
+async fn write_relationships(
+    tx: &mut AnyConnection,
+    new: &[domain::NewRelationship],
+    now: i64,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(new.len());
+    for r in new {
+        let id = match store::find_active(tx, r, now).await? {
+            Some(found) => {
+                // Delegated admin asked for again is a new grant on the same relationship.
+                if let Some(grant) = &r.grant {
+                    store::regrant(tx, &found.id, grant, r.end_time(now), &r.invitation_id, now)
                         .await?;
-                    }
-                    found.id
                 }
-                None => {
-                    let id = Uuid::now_v7().to_string();
-                    store::insert(&mut tx, &id, r, now).await?;
-                    id
-                }
-            };
-            ids.push(id);
-        }
-        if let Some(rid) = request_id {
-            remember(&mut tx, CREATE, rid, fingerprint, &ids.join(",")).await?;
-        }
-        tx.commit().await?;
-        Ok(ids)
-    }
-
-    /// The relationships an earlier `CreateRelationships` with this request id created, if any.
-    async fn seen(
-        &self,
-        request_id: Option<Uuid>,
-        fingerprint: &str,
-    ) -> Result<Option<Vec<String>>> {
-        let Some(rid) = request_id else {
-            return Ok(None);
+                found.id
+            }
+            None => {
+                let id = Uuid::now_v7().to_string();
+                store::insert(tx, &id, r, now).await?;
+                id
+            }
         };
-        let earlier = replay(&mut *self.conn().await?, CREATE, rid, fingerprint)
-            .await?
-            .earlier()?;
-        Ok(earlier.map(|ids| split_ids(&ids)))
+        ids.push(id);
     }
+    Ok(ids)
 }
 
 /// The tenant asking and the relationship it names (a read or a termination).

@@ -7,9 +7,7 @@ use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::relationships as pb;
-use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
-use partnerhub_proto::tenants::{ListAgreementsRequest, agreement};
-use tonic::Request;
+use partnerhub_proto::tenants::agreement;
 
 impl Relationships {
     /// OK when the partner may sell: to the customer through an active RESELLER relationship
@@ -46,32 +44,13 @@ impl Relationships {
         }
         // Not holding the connection across the call to the tenants service.
         drop(conn);
-        if !self.accepted_partner_agreement(&reseller).await? {
+        if !self
+            .tenants
+            .has_accepted(&reseller, agreement::Type::PartnerAgreement)
+            .await?
+        {
             return Err(Error::ResellerAgreementNotAccepted(reseller));
         }
         Ok(pb::CheckSellerResponse {})
-    }
-
-    /// Whether the tenant accepted the partner agreement (the tenants service's record).
-    async fn accepted_partner_agreement(&self, tenant_id: &str) -> Result<bool> {
-        let request = Request::new(ListAgreementsRequest {
-            tenant_id: tenant_id.to_string(),
-            page_size: 1,
-            page_token: String::new(),
-            r#type: agreement::Type::PartnerAgreement as i32,
-        });
-        let answer = TenantServiceClient::new(self.deps.tenants.clone())
-            .list_agreements(request)
-            .await;
-        match answer {
-            Ok(response) => Ok(!response.into_inner().agreements.is_empty()),
-            // A tenant the tenants service does not know has accepted nothing.
-            Err(status) if status.code() == tonic::Code::NotFound => Ok(false),
-            Err(s) => Err(Error::TenantsUnavailable(format!(
-                "{:?}: {}",
-                s.code(),
-                s.message()
-            ))),
-        }
     }
 }
