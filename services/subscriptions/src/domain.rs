@@ -372,6 +372,27 @@ impl NewOrder {
             &self.partner_tenant_id
         }
     }
+
+    /// The subscription one of its lines makes: `quantity` licences of `offer`, billed by the
+    /// ordering partner, through its reseller if any.
+    pub fn subscription(
+        &self,
+        id: String,
+        order_id: &str,
+        offer: &Offer,
+        quantity: i32,
+        now: i64,
+    ) -> Subscription {
+        Subscription {
+            id,
+            customer_tenant_id: self.customer_tenant_id.clone(),
+            billing_partner_tenant_id: self.partner_tenant_id.clone(),
+            indirect_reseller_id: self.indirect_reseller_id.clone(),
+            support_contact_tenant_id: self.support_contact().to_string(),
+            order_id: order_id.to_string(),
+            ..Subscription::paid(offer, quantity, now)
+        }
+    }
 }
 
 /// An order: who bought what for whom, and the subscriptions it made (one per line, in order).

@@ -196,15 +196,7 @@ fn new_subscriptions(
             let offer = line.offer.as_ref().ok_or_else(|| {
                 Error::Inconsistent(format!("line item of {} without offer", line.item.offer_id))
             })?;
-            Ok(Subscription {
-                id: new_id(),
-                customer_tenant_id: order.customer_tenant_id.clone(),
-                billing_partner_tenant_id: order.partner_tenant_id.clone(),
-                indirect_reseller_id: order.indirect_reseller_id.clone(),
-                support_contact_tenant_id: order.support_contact().to_string(),
-                order_id: order_id.to_string(),
-                ..Subscription::paid(offer, line.item.quantity, now)
-            })
+            Ok(order.subscription(new_id(), order_id, offer, line.item.quantity, now))
         })
         .collect()
 }
