@@ -31,6 +31,11 @@ pub trait Fault: std::error::Error {
     fn relayed(&self) -> Option<&Status> {
         None
     }
+    /// The failure every service shares that this is, if it is one: it then answers for itself
+    /// (code, reason, details), so a service's own arms cover only its own variants.
+    fn shared(&self) -> Option<&Shared> {
+        None
+    }
 }
 
 /// What can go wrong in every service the same way: its database, a service it asks, a
@@ -145,6 +150,15 @@ macro_rules! service_errors {
                 $shared(reused.into())
             }
         }
+        impl $error {
+            /// The shared failure this is, if it is one (for [`Fault::shared`]).
+            fn as_shared(&self) -> Option<&$crate::status::Shared> {
+                match self {
+                    $shared(shared) => Some(shared),
+                    _ => None,
+                }
+            }
+        }
         impl $crate::store::UniqueViolation for $error {
             fn is_unique_violation(&self) -> bool {
                 $(if matches!(self, $taken) {
@@ -158,6 +172,13 @@ macro_rules! service_errors {
 
 /// The one conversion. `domain` names the service ("tenants.partnerhub").
 pub fn to_status<E: Fault + ?Sized>(error: &E, domain: &str) -> Status {
+    match error.shared() {
+        Some(shared) => status_of(shared, domain),
+        None => status_of(error, domain),
+    }
+}
+
+fn status_of<E: Fault + ?Sized>(error: &E, domain: &str) -> Status {
     if let Some(status) = error.relayed() {
         return Status::with_details(
             status.code(),
@@ -248,5 +269,55 @@ mod tests {
             .map(|f| f.field.clone())
             .collect();
         assert_eq!(fields, ["a", "b.c"]);
+    }
+
+    #[test]
+    fn a_shared_failure_answers_for_itself() {
+        let peer_down = Shared::Peer(PeerError {
+            service: "tenants",
+            status: Status::unavailable("connection refused"),
+        });
+        let status = to_status(&peer_down, "test.partnerhub");
+        assert_eq!(status.code(), Code::Unavailable);
+        let details = status.get_error_details();
+        assert_eq!(details.error_info().unwrap().reason, "SERVICE_UNAVAILABLE");
+        assert_eq!(
+            details.retry_info().unwrap().retry_delay,
+            Some(RETRY_UNAVAILABLE)
+        );
+
+        let peer_broken = Shared::Peer(PeerError {
+            service: "tenants",
+            status: Status::internal("oops"),
+        });
+        let status = to_status(&peer_broken, "test.partnerhub");
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("oops"), "no detail leaks out");
+
+        let reused = to_status(&Shared::from(RequestIdReused), "test.partnerhub");
+        assert_eq!(reused.code(), Code::InvalidArgument);
+        let details = reused.get_error_details();
+        assert_eq!(details.error_info().unwrap().reason, "REQUEST_ID_REUSED");
+        assert_eq!(
+            details.bad_request().unwrap().field_violations[0].field,
+            "request_id"
+        );
+    }
+
+    #[test]
+    fn another_services_refusal_passes_on_as_it_is() {
+        let mut details = ErrorDetails::new();
+        details.set_error_info(
+            "NOT_RESELLER_OF_CUSTOMER",
+            "relationships.partnerhub",
+            std::collections::HashMap::new(),
+        );
+        let refusal = Status::with_error_details(Code::FailedPrecondition, "no reseller", details);
+        let status = to_status(&Shared::Refused(refusal), "subscriptions.partnerhub");
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.message(), "no reseller");
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert_eq!(info.reason, "NOT_RESELLER_OF_CUSTOMER");
+        assert_eq!(info.domain, "relationships.partnerhub");
     }
 }

@@ -1,7 +1,6 @@
 //! Everything the subscriptions service can answer besides success.
 
 use partnerhub_kit::status::{self, Fault, Shared, Violation, Violations};
-use std::time::Duration;
 use tonic::Code;
 
 /// `ErrorInfo.domain` of this service's errors.
@@ -141,23 +140,12 @@ impl Fault for Error {
             Error::Rejected { violations, .. } | Error::TrialAlreadyTaken { violations } => {
                 violations.as_slice()
             }
-            Error::Shared(e) => e.violations(),
             _ => &[],
         }
     }
 
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Error::Shared(e) => e.retry_after(),
-            _ => None,
-        }
-    }
-
-    fn relayed(&self) -> Option<&tonic::Status> {
-        match self {
-            Error::Shared(e) => e.relayed(),
-            _ => None,
-        }
+    fn shared(&self) -> Option<&Shared> {
+        self.as_shared()
     }
 }
 

@@ -95,7 +95,6 @@ impl Fault for Error {
     fn violations(&self) -> &[Violation] {
         match self {
             Error::Invalid(v) => v.as_slice(),
-            Error::Shared(e) => e.violations(),
             _ => &[],
         }
     }
@@ -103,9 +102,12 @@ impl Fault for Error {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Locked(d) => Some(*d),
-            Error::Shared(e) => e.retry_after(),
             _ => None,
         }
+    }
+
+    fn shared(&self) -> Option<&Shared> {
+        self.as_shared()
     }
 }
 
