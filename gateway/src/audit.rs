@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame};
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::{Fault, Violation, Violations};
-use partnerhub_kit::store::{Database, OpenError};
+use partnerhub_kit::store::Database;
 use partnerhub_kit::time::{now_micros, timestamp};
 use partnerhub_proto::gateway as gw;
 use partnerhub_proto::gateway::audit_service_server::AuditService;
@@ -23,12 +23,7 @@ use std::task::{Context, Poll, ready};
 use tonic::body::Body;
 use tonic::{Code, Request, Response, Status};
 
-partnerhub_kit::migrations!();
-
-/// Opens and migrates the gateway's database.
-pub async fn open(url: &str) -> Result<Database, OpenError> {
-    partnerhub_kit::store::open(url, &MIGRATIONS).await
-}
+partnerhub_kit::migrations!(open);
 
 /// An audit record waiting for its outcome.
 #[derive(Debug, Clone)]

@@ -305,7 +305,8 @@ pub async fn remember(
 }
 
 /// A server's migrations, `MIGRATIONS`, one set per backend, from its crate's
-/// `migrations/{sqlite,postgres}/` folders (embedded at build time).
+/// `migrations/{sqlite,postgres}/` folders (embedded at build time); with `open`, also
+/// `open(url)`, which opens and migrates the server's database.
 #[macro_export]
 macro_rules! migrations {
     () => {
@@ -317,6 +318,14 @@ macro_rules! migrations {
             sqlite: &SQLITE,
             postgres: &POSTGRES,
         };
+    };
+    (open) => {
+        $crate::migrations!();
+
+        /// Opens and migrates the database.
+        pub async fn open(url: &str) -> Result<$crate::store::Database, $crate::store::OpenError> {
+            $crate::store::open(url, &MIGRATIONS).await
+        }
     };
 }
 

@@ -19,19 +19,14 @@ pub use api::Invitations;
 pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
-use partnerhub_kit::store::{Database, OpenError};
+use partnerhub_kit::store::Database;
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::invitations::invitation_internal_service_server::InvitationInternalServiceServer;
 use partnerhub_proto::invitations::invitation_service_server::InvitationServiceServer;
 use partnerhub_proto::types::Cloud;
 
-partnerhub_kit::migrations!();
-
-/// Opens and migrates the service's database.
-pub async fn open(url: &str) -> Result<Database, OpenError> {
-    partnerhub_kit::store::open(url, &MIGRATIONS).await
-}
+partnerhub_kit::migrations!(open);
 
 /// What the service needs besides its database.
 #[derive(Debug, Clone)]

@@ -12,18 +12,13 @@ pub use api::Relationships;
 pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
-use partnerhub_kit::store::{Database, OpenError};
+use partnerhub_kit::store::Database;
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::relationships::relationship_internal_service_server::RelationshipInternalServiceServer;
 use partnerhub_proto::relationships::relationship_service_server::RelationshipServiceServer;
 
-partnerhub_kit::migrations!();
-
-/// Opens and migrates the service's database.
-pub async fn open(url: &str) -> Result<Database, OpenError> {
-    partnerhub_kit::store::open(url, &MIGRATIONS).await
-}
+partnerhub_kit::migrations!(open);
 
 /// What the service needs besides its database.
 #[derive(Debug, Clone)]

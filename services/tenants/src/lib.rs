@@ -12,16 +12,11 @@ pub use api::{LOCK_DURATION, MAX_FAILED_SIGN_INS, Tenants};
 pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::server::Server;
-use partnerhub_kit::store::{Database, OpenError};
+use partnerhub_kit::store::Database;
 use partnerhub_proto::tenants::tenant_internal_service_server::TenantInternalServiceServer;
 use partnerhub_proto::tenants::tenant_service_server::TenantServiceServer;
 
-partnerhub_kit::migrations!();
-
-/// Opens and migrates the service's database.
-pub async fn open(url: &str) -> Result<Database, OpenError> {
-    partnerhub_kit::store::open(url, &MIGRATIONS).await
-}
+partnerhub_kit::migrations!(open);
 
 /// The tenants server: both services, health and reflection.
 pub fn server(db: Database) -> Server {
