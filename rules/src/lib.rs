@@ -6,7 +6,9 @@
 //! - [`country`]: ISO 3166-1 countries, their UN M49 regions, and the reseller region rule;
 //! - [`cloud`]: the cloud instances: which country a sovereign cloud serves, where delegated
 //!   admin must come with a reseller relationship;
-//! - [`delegation`]: a delegated admin grant: grantable roles, durations, auto-extend.
+//! - [`delegation`]: a delegated admin grant: grantable roles, durations, auto-extend;
+//! - [`partner`]: what each partner type lets a partner do (resell, sell through resellers,
+//!   advise).
 //!
 //! A rule about one service's own data lives in that service (what accepting an invitation
 //! creates is the invitations service's; who may sell to a customer the relationships
@@ -16,3 +18,4 @@ pub mod cloud;
 pub mod country;
 pub mod delegation;
 pub mod field;
+pub mod partner;

@@ -4,7 +4,7 @@
 //! relationships and the order, and only then activates the customer. Every step is idempotent
 //! by an id derived from the request id, so a retry after a failure anywhere completes it once.
 
-use super::partners::{is, reseller_problems, tenant};
+use super::partners::{reseller_problems, tenant, types};
 use super::{Workflows, on_behalf, step_id};
 use crate::error::{Error, relay};
 use partnerhub_kit::status::Violations;
@@ -12,7 +12,6 @@ use partnerhub_proto::gateway::{self as gw, Problem};
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
 use partnerhub_proto::subscriptions as sub;
 use partnerhub_proto::tenants::{self as pb, Principal};
-use partnerhub_proto::types::PartnerType;
 use tonic::Status;
 
 pub async fn run(
@@ -212,7 +211,7 @@ async fn review(
         description,
         reason: reason.into(),
     };
-    if !is(partner, PartnerType::DirectProvider) && !is(partner, PartnerType::IndirectProvider) {
+    if !partnerhub_rules::partner::resells(types(partner)) {
         problems.push(problem(
             "partner_tenant_id",
             "PARTNER_CANNOT_RESELL",

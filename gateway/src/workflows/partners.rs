@@ -5,7 +5,7 @@ use super::Workflows;
 use crate::error::relay;
 use partnerhub_proto::gateway::Problem;
 use partnerhub_proto::tenants as pb;
-use partnerhub_proto::types::PartnerType;
+use partnerhub_rules::partner;
 use tonic::Status;
 use tonic_types::StatusExt;
 
@@ -23,12 +23,12 @@ pub async fn tenant(w: &Workflows, id: &str) -> Result<pb::Tenant, Status> {
         .ok_or_else(|| Status::internal("the tenants service answered without a tenant"))
 }
 
-/// Whether a partner holds a partner type.
-pub fn is(partner: &pb::Tenant, kind: PartnerType) -> bool {
-    partner
+/// A tenant's partner types (none for a customer).
+pub fn types(tenant: &pb::Tenant) -> &[i32] {
+    tenant
         .partner
         .as_ref()
-        .is_some_and(|p| p.partner_types.contains(&(kind as i32)))
+        .map_or(&[], |p| p.partner_types.as_slice())
 }
 
 fn problem(field: &str, reason: &str, description: String) -> Problem {
@@ -56,7 +56,7 @@ pub async fn reseller_problems(
             "must be a UUID".into(),
         )]);
     }
-    if !is(provider, PartnerType::IndirectProvider) {
+    if !partner::sells_through_resellers(types(provider)) {
         return Ok(vec![problem(
             field,
             "NOT_INDIRECT_PROVIDER",

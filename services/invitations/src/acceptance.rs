@@ -11,7 +11,7 @@ use partnerhub_proto::relationships::{NewRelationship, RelationshipType};
 use partnerhub_proto::subscriptions::CreateAdvisorSubscriptionsRequest;
 use partnerhub_proto::tenants::{Tenant, agreement, tenant};
 use partnerhub_proto::types::{PartnerType, Role};
-use partnerhub_rules::{cloud, country};
+use partnerhub_rules::{cloud, country, partner};
 
 /// Who is accepting: the tenant, and the calling user's roles in it (`None`: a call from
 /// another service, trusted as a global admin).
@@ -66,7 +66,7 @@ pub fn check_tenants(
 ) -> Result<(), Error> {
     if kind == Kind::IndirectPartnership {
         if accepting.kind != tenant::Kind::Partner as i32
-            || !holds(accepting, PartnerType::IndirectReseller)
+            || !types(accepting).is_some_and(|t| partner::holds(t, PartnerType::IndirectReseller))
         {
             return Err(Error::NotAnIndirectReseller);
         }
@@ -76,7 +76,7 @@ pub fn check_tenants(
     if invitation.is_for_another(&accepting.id) {
         return Err(Error::ForAnotherTenant);
     }
-    if kind.needs_advisor() && !holds(inviter, PartnerType::Advisor) {
+    if kind.needs_advisor() && !types(inviter).is_some_and(partner::advises) {
         return Err(Error::InviterNotAdvisor(inviter.id.clone()));
     }
     if accepting.cloud != invitation.cloud as i32 {
@@ -180,11 +180,9 @@ pub fn plan(
     }
 }
 
-/// Whether a tenant is a partner holding a partner type.
-fn holds(t: &Tenant, kind: PartnerType) -> bool {
-    t.partner
-        .as_ref()
-        .is_some_and(|p| p.partner_types.contains(&(kind as i32)))
+/// A partner's types; `None` for a customer.
+fn types(t: &Tenant) -> Option<&[i32]> {
+    t.partner.as_ref().map(|p| p.partner_types.as_slice())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use partnerhub_proto::invitations as pb;
 use partnerhub_proto::subscriptions as subscriptions_pb;
 use partnerhub_proto::tenants as tenants_pb;
 use partnerhub_proto::types::{Cloud, PartnerType};
+use partnerhub_rules::partner;
 use uuid::Uuid;
 
 /// The `request_ids` method name of creates.
@@ -114,21 +115,15 @@ impl Invitations {
                 )));
             }
         };
-        let holds = |t: PartnerType| profile.partner_types.contains(&(t as i32));
+        let types = &profile.partner_types;
         match new.kind {
-            // Reselling is selling to and billing the customer: providers do, advisors and
-            // indirect resellers (who sell through a provider) don't.
-            Kind::ResellerRelationship
-                if !holds(PartnerType::DirectProvider) && !holds(PartnerType::IndirectProvider) =>
-            {
+            Kind::ResellerRelationship if !partner::resells(types) => {
                 return Err(Error::InviterCannotResell(inviter_id));
             }
-            Kind::IndirectPartnership if !holds(PartnerType::IndirectProvider) => {
+            Kind::IndirectPartnership if !partner::sells_through_resellers(types) => {
                 return Err(Error::InviterNotIndirectProvider(inviter_id));
             }
-            // Trials, purchase offers and partner of record are the subscription advisor's
-            // (seeds 002 and 000).
-            kind if kind.needs_advisor() && !holds(PartnerType::Advisor) => {
+            kind if kind.needs_advisor() && !partner::advises(types) => {
                 return Err(Error::InviterNotAdvisor(inviter_id));
             }
             _ => {}
@@ -269,10 +264,10 @@ impl Invitations {
                 format!("is a customer, not an indirect reseller; {ENROL}"),
             ));
         }
-        let enrolled = invitee.partner.as_ref().is_some_and(|p| {
-            p.partner_types
-                .contains(&(PartnerType::IndirectReseller as i32))
-        });
+        let enrolled = invitee
+            .partner
+            .as_ref()
+            .is_some_and(|p| partner::holds(&p.partner_types, PartnerType::IndirectReseller));
         if !enrolled {
             return Err(Error::field(
                 FIELD,

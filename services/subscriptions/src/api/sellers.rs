@@ -6,7 +6,6 @@ use super::Subscriptions;
 use crate::error::{Error, Result};
 use partnerhub_kit::status::Shared;
 use partnerhub_proto::tenants::{self as ten, agreement};
-use partnerhub_proto::types::PartnerType;
 
 impl Subscriptions {
     /// A tenant as the tenants service has it: TENANT_NOT_FOUND if there is none.
@@ -56,10 +55,7 @@ impl Subscriptions {
             .partner_with_id(mpn_id)
             .await?
             .ok_or_else(|| Error::PartnerIdNotFound(mpn_id.to_string()))?;
-        if !partner
-            .partner_types
-            .contains(&(PartnerType::Advisor as i32))
-        {
+        if !partnerhub_rules::partner::advises(&partner.partner_types) {
             return Err(Error::PartnerNotAdvisor(mpn_id.to_string()));
         }
         if partner.cloud != customer_cloud {
