@@ -6,6 +6,7 @@
 //!   `ErrorInfo`, `BadRequest` and `RetryInfo` details;
 //! - [`store`]: one database approach for every service (SQLite or PostgreSQL through sqlx's
 //!   `Any` driver, embedded migrations, request-id idempotency);
+//! - [`row`]: reading a row's columns as the stores keep them (enum names, lists, flags, times);
 //! - [`metrics`] and [`telemetry`]: Prometheus metrics, request ids and trace context across
 //!   servers, OTLP export;
 //! - [`page`]: keyset pagination with opaque, checked page tokens;
@@ -19,6 +20,7 @@ pub mod fields;
 pub mod metrics;
 pub mod page;
 pub mod peers;
+pub mod row;
 pub mod server;
 pub mod status;
 pub mod store;

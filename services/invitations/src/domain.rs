@@ -60,6 +60,16 @@ impl Kind {
         }
     }
 
+    /// The kind as the table spells it: its protobuf value name.
+    pub fn name(self) -> &'static str {
+        self.proto().as_str_name()
+    }
+
+    /// The kind a stored value name spells; `None` for one this version does not know.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::of(InvitationKind::from_str_name(name)?)
+    }
+
     /// Whether the invitee is a customer (every kind but the indirect partnership, whose
     /// invitee is a partner).
     pub fn invites_customers(self) -> bool {
@@ -487,6 +497,16 @@ impl State {
             State::Revoked => invitation::State::Revoked,
             State::Expired => invitation::State::Expired,
         }
+    }
+
+    /// The state as the table spells it: its protobuf value name.
+    pub fn name(self) -> &'static str {
+        self.proto().as_str_name()
+    }
+
+    /// The state a stored value name spells; `None` for UNSPECIFIED or an unknown name.
+    pub fn from_name(name: &str) -> Option<State> {
+        State::of(invitation::State::from_str_name(name)?)
     }
 
     /// Why an invitation in this state can't be used (declined, revoked, redeemed); `None`

@@ -14,89 +14,14 @@
 use crate::domain::{Invitation, InvitationFilter, Kind, Line, Locale, State};
 use crate::error::Result;
 use partnerhub_kit::page::Page;
-use partnerhub_proto::invitations::{InvitationKind, invitation};
+use partnerhub_kit::row::{enum_at, enums_at, flag_at, names, split, undecodable};
 use partnerhub_proto::types::{Cloud, Role};
 use partnerhub_rules::delegation::Grant;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, Row};
 use std::time::Duration;
 
-/// An enum as the table spells it: its protobuf value name.
-trait Stored: Copy {
-    fn name(self) -> &'static str;
-    fn from_name(name: &str) -> Option<Self>;
-}
-
-impl Stored for Kind {
-    fn name(self) -> &'static str {
-        self.proto().as_str_name()
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Kind::of(InvitationKind::from_str_name(name)?)
-    }
-}
-
-impl Stored for State {
-    fn name(self) -> &'static str {
-        self.proto().as_str_name()
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        State::of(invitation::State::from_str_name(name)?)
-    }
-}
-
-impl Stored for Cloud {
-    fn name(self) -> &'static str {
-        self.as_str_name()
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Cloud::from_str_name(name)
-    }
-}
-
-impl Stored for Role {
-    fn name(self) -> &'static str {
-        self.as_str_name()
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Role::from_str_name(name)
-    }
-}
-
 // ---- decoding ----
-
-fn enum_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<E> {
-    let name: &str = row.try_get(column)?;
-    E::from_name(name).ok_or_else(|| undecodable(column, name))
-}
-
-fn enums_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<Vec<E>> {
-    let list: &str = row.try_get(column)?;
-    list.split(',')
-        .filter(|name| !name.is_empty())
-        .map(|name| E::from_name(name).ok_or_else(|| undecodable(column, name)))
-        .collect()
-}
-
-/// A flag: 0 or 1 in a BIGINT (sqlx's Any driver has no portable boolean).
-fn flag_at(row: &AnyRow, column: &str) -> sqlx::Result<bool> {
-    match row.try_get::<i64, _>(column)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(undecodable(column, &other.to_string())),
-    }
-}
-
-fn undecodable(column: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: format!("{value:?} is not a value this service writes").into(),
-    }
-}
 
 /// The delegated admin an invitation asks for: the flag, then the grant's roles, duration in
 /// seconds (0: no end) and auto-extend.
@@ -106,9 +31,9 @@ fn delegated_admin_at(row: &AnyRow) -> sqlx::Result<Option<Grant>> {
     }
     const SECONDS: &str = "delegated_admin_duration_seconds";
     let seconds: i64 = row.try_get(SECONDS)?;
-    let seconds = u64::try_from(seconds).map_err(|_| undecodable(SECONDS, &seconds.to_string()))?;
+    let seconds = u64::try_from(seconds).map_err(|_| undecodable(SECONDS, seconds))?;
     Ok(Some(Grant {
-        roles: enums_at(row, "delegated_admin_roles")?,
+        roles: enums_at(row, "delegated_admin_roles", Role::from_str_name)?,
         duration: (seconds != 0).then(|| Duration::from_secs(seconds)),
         auto_extend: flag_at(row, "delegated_admin_auto_extend")?,
     }))
@@ -129,9 +54,7 @@ fn encode_line_items(lines: &[Line]) -> String {
 }
 
 fn decode_line_items(stored: &str) -> Option<Vec<Line>> {
-    stored
-        .split(',')
-        .filter(|item| !item.is_empty())
+    split(stored)
         .map(|item| {
             let (id, quantity) = item.split_once(':')?;
             Some(Line {
@@ -140,17 +63,6 @@ fn decode_line_items(stored: &str) -> Option<Vec<Line>> {
             })
         })
         .collect()
-}
-
-// ---- encoding ----
-
-/// A comma-separated list of enum value names.
-fn names<E: Stored>(values: &[E]) -> String {
-    values
-        .iter()
-        .map(|v| v.name())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 // ---- invitations ----
@@ -176,18 +88,17 @@ macro_rules! usable {
 
 impl FromRow<'_, AnyRow> for Invitation {
     fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
-        let locale: &str = row.try_get("locale")?;
         Ok(Invitation {
             id: row.try_get("id")?,
-            kind: enum_at(row, "kind")?,
+            kind: enum_at(row, "kind", Kind::from_name)?,
             inviter_tenant_id: row.try_get("inviter_tenant_id")?,
             invitee_tenant_id: row.try_get("invitee_tenant_id")?,
             invitee_email: row.try_get("invitee_email")?,
-            locale: Locale::from_tag(locale).ok_or_else(|| undecodable("locale", locale))?,
-            cloud: enum_at(row, "cloud")?,
+            locale: enum_at(row, "locale", Locale::from_tag)?,
+            cloud: enum_at(row, "cloud", Cloud::from_str_name)?,
             delegated_admin: delegated_admin_at(row)?,
             line_items: line_items_at(row)?,
-            state: enum_at(row, "state")?,
+            state: enum_at(row, "state", State::from_name)?,
             reusable: flag_at(row, "reusable")?,
             use_count: row.try_get("use_count")?,
             responded_tenant_id: row.try_get("responded_tenant_id")?,
@@ -213,9 +124,13 @@ pub async fn insert(conn: &mut AnyConnection, i: &Invitation, code_hash: &str) -
     .bind(&i.invitee_tenant_id)
     .bind(&i.invitee_email)
     .bind(i.locale.tag())
-    .bind(i.cloud.name())
+    .bind(i.cloud.as_str_name())
     .bind(i64::from(grant.is_some()))
-    .bind(grant.map(|g| names(&g.roles)).unwrap_or_default())
+    .bind(
+        grant
+            .map(|g| names(&g.roles, Role::as_str_name))
+            .unwrap_or_default(),
+    )
     .bind(
         grant
             .and_then(|g| g.duration)
@@ -287,8 +202,8 @@ pub async fn list(
     ))
     .bind(&f.inviter_tenant_id)
     .bind(&page.after)
-    .bind(f.kind.map_or("", Stored::name))
-    .bind(f.state.map_or("", Stored::name))
+    .bind(f.kind.map_or("", Kind::name))
+    .bind(f.state.map_or("", State::name))
     .bind(now)
     .bind(page.limit())
     .bind(State::Pending.name())

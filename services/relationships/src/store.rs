@@ -13,83 +13,23 @@
 use crate::domain::{ListFilter, NewRelationship, Relationship};
 use crate::error::Result;
 use partnerhub_kit::page::Page;
+use partnerhub_kit::row::{enum_at, enums_at, flag_at, names};
 use partnerhub_proto::relationships::{RelationshipType, relationship::State};
 use partnerhub_proto::types::Role;
 use partnerhub_rules::delegation::Grant;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, Row};
 
-/// An enum as the table spells it: its protobuf value name.
-trait Stored: Copy {
-    fn name(self) -> &'static str;
-    fn from_name(name: &str) -> Option<Self>;
-}
-
-impl Stored for RelationshipType {
-    fn name(self) -> &'static str {
-        self.as_str_name()
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        RelationshipType::from_str_name(name).filter(|t| *t != RelationshipType::Unspecified)
-    }
-}
-
-/// Only ACTIVE and TERMINATED are stored (see [`crate::domain::state_at`]).
-impl Stored for State {
-    fn name(self) -> &'static str {
-        self.as_str_name()
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        State::from_str_name(name).filter(|s| matches!(s, State::Active | State::Terminated))
-    }
-}
-
-impl Stored for Role {
-    fn name(self) -> &'static str {
-        self.as_str_name()
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Role::from_str_name(name)
-    }
-}
-
 // ---- decoding ----
 
-fn enum_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<E> {
-    let name: &str = row.try_get(column)?;
-    E::from_name(name).ok_or_else(|| undecodable(column, name))
+/// A stored relationship type: any but UNSPECIFIED.
+fn stored_type(name: &str) -> Option<RelationshipType> {
+    RelationshipType::from_str_name(name).filter(|t| *t != RelationshipType::Unspecified)
 }
 
-fn enums_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<Vec<E>> {
-    let list: &str = row.try_get(column)?;
-    list.split(',')
-        .filter(|name| !name.is_empty())
-        .map(|name| E::from_name(name).ok_or_else(|| undecodable(column, name)))
-        .collect()
-}
-
-/// A flag: 0 or 1 in a BIGINT (sqlx's Any driver has no portable boolean).
-fn flag_at(row: &AnyRow, column: &str) -> sqlx::Result<bool> {
-    match row.try_get::<i64, _>(column)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(undecodable(column, &other.to_string())),
-    }
-}
-
-fn undecodable(column: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: format!("{value:?} is not a value this service writes").into(),
-    }
-}
-
-/// Roles as the table keeps them: names in enum order, comma-separated.
-fn join_roles(roles: &[Role]) -> String {
-    roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(",")
+/// A stored state: only ACTIVE and TERMINATED are stored (see [`crate::domain::state_at`]).
+fn stored_state(name: &str) -> Option<State> {
+    State::from_str_name(name).filter(|s| matches!(s, State::Active | State::Terminated))
 }
 
 // ---- relationships ----
@@ -134,12 +74,12 @@ impl FromRow<'_, AnyRow> for Relationship {
     fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
         Ok(Relationship {
             id: row.try_get("id")?,
-            kind: enum_at(row, "type")?,
+            kind: enum_at(row, "type", stored_type)?,
             partner_tenant_id: row.try_get("partner_tenant_id")?,
             client_tenant_id: row.try_get("client_tenant_id")?,
-            state: enum_at(row, "state")?,
+            state: enum_at(row, "state", stored_state)?,
             indirect_provider_tenant_id: row.try_get("indirect_provider_tenant_id")?,
-            roles: enums_at(row, "roles")?,
+            roles: enums_at(row, "roles", Role::from_str_name)?,
             end_time: row.try_get("end_time")?,
             auto_extend: flag_at(row, "auto_extend")?,
             invitation_id: row.try_get("invitation_id")?,
@@ -205,13 +145,13 @@ pub async fn list(
         .bind(&page.after)
         .bind(&f.partner_tenant_id)
         .bind(&f.client_tenant_id)
-        .bind(f.kind.map_or("", Stored::name))
-        .bind(f.state.map_or("", Stored::name))
+        .bind(f.kind.map_or("", |k| k.as_str_name()))
+        .bind(f.state.map_or("", |s| s.as_str_name()))
         .bind(now)
         .bind(page.limit())
-        .bind(State::Active.name())
-        .bind(State::Expired.name())
-        .bind(State::Terminated.name())
+        .bind(State::Active.as_str_name())
+        .bind(State::Expired.as_str_name())
+        .bind(State::Terminated.as_str_name())
         .fetch_all(conn)
         .await?)
 }
@@ -235,8 +175,8 @@ pub async fn partners_of_customer(
     .bind(&page.after)
     .bind(now)
     .bind(page.limit())
-    .bind(RelationshipType::IndirectPartnership.name())
-    .bind(State::Active.name())
+    .bind(RelationshipType::IndirectPartnership.as_str_name())
+    .bind(State::Active.as_str_name())
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -265,8 +205,8 @@ pub async fn active_with_partners(
     .bind(after)
     .bind(last)
     .bind(now)
-    .bind(RelationshipType::IndirectPartnership.name())
-    .bind(State::Active.name())
+    .bind(RelationshipType::IndirectPartnership.as_str_name())
+    .bind(State::Active.as_str_name())
     .fetch_all(conn)
     .await?)
 }
@@ -305,9 +245,9 @@ pub async fn customers_of_partner(
     .bind(indirect_reseller_id)
     .bind(now)
     .bind(page.limit())
-    .bind(RelationshipType::IndirectPartnership.name())
-    .bind(RelationshipType::IndirectReseller.name())
-    .bind(State::Active.name())
+    .bind(RelationshipType::IndirectPartnership.as_str_name())
+    .bind(RelationshipType::IndirectReseller.as_str_name())
+    .bind(State::Active.as_str_name())
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -336,9 +276,9 @@ pub async fn active_with_customers(
     .bind(after)
     .bind(last)
     .bind(now)
-    .bind(RelationshipType::IndirectPartnership.name())
-    .bind(RelationshipType::IndirectReseller.name())
-    .bind(State::Active.name())
+    .bind(RelationshipType::IndirectPartnership.as_str_name())
+    .bind(RelationshipType::IndirectReseller.as_str_name())
+    .bind(State::Active.as_str_name())
     .fetch_all(conn)
     .await?)
 }
@@ -360,7 +300,7 @@ pub async fn active_between(
     .bind(client_tenant_id)
     .bind(partner_tenant_id)
     .bind(now)
-    .bind(State::Active.name())
+    .bind(State::Active.as_str_name())
     .fetch_all(conn)
     .await?)
 }
@@ -381,11 +321,11 @@ pub async fn sells_to(
         " LIMIT 1"
     ))
     .bind(customer_tenant_id)
-    .bind(RelationshipType::Reseller.name())
+    .bind(RelationshipType::Reseller.as_str_name())
     .bind(partner_tenant_id)
-    .bind(RelationshipType::IndirectReseller.name())
+    .bind(RelationshipType::IndirectReseller.as_str_name())
     .bind(now)
-    .bind(State::Active.name())
+    .bind(State::Active.as_str_name())
     .fetch_optional(conn)
     .await?;
     Ok(found.is_some())
@@ -406,9 +346,9 @@ pub async fn in_partnership(
     ))
     .bind(reseller_tenant_id)
     .bind(provider_tenant_id)
-    .bind(RelationshipType::IndirectPartnership.name())
+    .bind(RelationshipType::IndirectPartnership.as_str_name())
     .bind(now)
-    .bind(State::Active.name())
+    .bind(State::Active.as_str_name())
     .fetch_optional(conn)
     .await?;
     Ok(found.is_some())
@@ -433,9 +373,9 @@ pub async fn terminate_delegated_admin(
     .bind(client_tenant_id)
     .bind(partner_tenant_id)
     .bind(now)
-    .bind(State::Terminated.name())
-    .bind(RelationshipType::DelegatedAdmin.name())
-    .bind(State::Active.name())
+    .bind(State::Terminated.as_str_name())
+    .bind(RelationshipType::DelegatedAdmin.as_str_name())
+    .bind(State::Active.as_str_name())
     .fetch_all(conn)
     .await?;
     rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -450,8 +390,8 @@ pub async fn terminate(conn: &mut AnyConnection, id: &str, now: i64) -> Result<b
     )
     .bind(id)
     .bind(now)
-    .bind(State::Terminated.name())
-    .bind(State::Active.name())
+    .bind(State::Terminated.as_str_name())
+    .bind(State::Active.as_str_name())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -474,10 +414,10 @@ pub async fn find_active(
     ))
     .bind(&new.client_tenant_id)
     .bind(&new.partner_tenant_id)
-    .bind(new.kind.name())
+    .bind(new.kind.as_str_name())
     .bind(&new.indirect_provider_tenant_id)
     .bind(now)
-    .bind(State::Active.name())
+    .bind(State::Active.as_str_name())
     .fetch_optional(conn)
     .await?)
 }
@@ -494,12 +434,12 @@ pub async fn insert(
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0)"
     ))
     .bind(id)
-    .bind(new.kind.name())
+    .bind(new.kind.as_str_name())
     .bind(&new.partner_tenant_id)
     .bind(&new.client_tenant_id)
-    .bind(State::Active.name())
+    .bind(State::Active.as_str_name())
     .bind(&new.indirect_provider_tenant_id)
-    .bind(join_roles(new.roles()))
+    .bind(names(new.roles(), Role::as_str_name))
     .bind(new.end_time(now))
     .bind(i64::from(new.auto_extend()))
     .bind(&new.invitation_id)
@@ -525,7 +465,7 @@ pub async fn regrant(
          WHERE id = $1",
     )
     .bind(id)
-    .bind(join_roles(&grant.roles))
+    .bind(names(&grant.roles, Role::as_str_name))
     .bind(end_time)
     .bind(i64::from(grant.auto_extend))
     .bind(invitation_id)
@@ -541,24 +481,14 @@ mod tests {
 
     #[test]
     fn only_what_writers_write_decodes() {
-        assert_eq!(State::from_name("STATE_ACTIVE"), Some(State::Active));
-        assert_eq!(
-            State::from_name("STATE_TERMINATED"),
-            Some(State::Terminated)
-        );
+        assert_eq!(stored_state("STATE_ACTIVE"), Some(State::Active));
+        assert_eq!(stored_state("STATE_TERMINATED"), Some(State::Terminated));
         // EXPIRED is derived when read, never stored.
-        assert_eq!(State::from_name("STATE_EXPIRED"), None);
+        assert_eq!(stored_state("STATE_EXPIRED"), None);
         assert_eq!(
-            RelationshipType::from_name("RELATIONSHIP_TYPE_RESELLER"),
+            stored_type("RELATIONSHIP_TYPE_RESELLER"),
             Some(RelationshipType::Reseller)
         );
-        assert_eq!(
-            RelationshipType::from_name("RELATIONSHIP_TYPE_UNSPECIFIED"),
-            None
-        );
-        assert_eq!(
-            join_roles(&[Role::GlobalAdmin, Role::UserAdmin]),
-            "ROLE_GLOBAL_ADMIN,ROLE_USER_ADMIN"
-        );
+        assert_eq!(stored_type("RELATIONSHIP_TYPE_UNSPECIFIED"), None);
     }
 }

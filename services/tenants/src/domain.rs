@@ -34,6 +34,20 @@ impl Kind {
         }
     }
 
+    /// The kind as the tables spell it: its protobuf value name.
+    pub fn name(self) -> &'static str {
+        self.proto().as_str_name()
+    }
+
+    /// The kind a stored value name spells; `None` for UNSPECIFIED or a name it does not know.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        match pb::tenant::Kind::from_str_name(name)? {
+            pb::tenant::Kind::Partner => Some(Kind::Partner),
+            pb::tenant::Kind::Customer => Some(Kind::Customer),
+            pb::tenant::Kind::Unspecified => None,
+        }
+    }
+
     /// The roles a user of such a tenant can hold (DOMAIN.md, "Roles").
     pub fn roles(self) -> &'static [Role] {
         match self {

@@ -9,16 +9,18 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use partnerhub_kit::page::Page;
+use partnerhub_kit::row::{enum_at, enums_at, flag_at, lines_at, names, optional_time_at, time_at};
 use partnerhub_kit::time::{micros, now_micros};
-use partnerhub_proto::{tenants as pb, types};
+use partnerhub_proto::tenants as pb;
+use partnerhub_proto::types::{Cloud, PartnerType, Role};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, Row};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-/// An enum as the tables spell it: its protobuf value name.
+/// An enum as the tables spell it, for callers generic over enums (the API's filters): its
+/// protobuf value name. Rows decode with [`partnerhub_kit::row`], given each enum's decoder.
 pub trait Stored: Copy {
     fn name(self) -> &'static str;
-    fn from_name(name: &str) -> Option<Self>;
 }
 
 macro_rules! stored_by_proto_name {
@@ -27,91 +29,22 @@ macro_rules! stored_by_proto_name {
             fn name(self) -> &'static str {
                 self.as_str_name()
             }
-
-            fn from_name(name: &str) -> Option<Self> {
-                Self::from_str_name(name)
-            }
         }
     )*};
 }
 
 stored_by_proto_name!(
-    types::Cloud,
-    types::Role,
-    types::PartnerType,
+    Cloud,
+    Role,
+    PartnerType,
     pb::tenant::Kind,
     State,
     AgreementType
 );
 
-impl Stored for Kind {
-    fn name(self) -> &'static str {
-        self.proto().as_str_name()
-    }
+// ---- encoding ----
 
-    fn from_name(name: &str) -> Option<Self> {
-        match pb::tenant::Kind::from_str_name(name)? {
-            pb::tenant::Kind::Partner => Some(Kind::Partner),
-            pb::tenant::Kind::Customer => Some(Kind::Customer),
-            pb::tenant::Kind::Unspecified => None,
-        }
-    }
-}
-
-// ---- decoding ----
-
-fn enum_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<E> {
-    let name: &str = row.try_get(column)?;
-    E::from_name(name).ok_or_else(|| unknown(column, name))
-}
-
-fn enums_at<E: Stored>(row: &AnyRow, column: &str) -> sqlx::Result<Vec<E>> {
-    let list: &str = row.try_get(column)?;
-    list.split(',')
-        .filter(|name| !name.is_empty())
-        .map(|name| E::from_name(name).ok_or_else(|| unknown(column, name)))
-        .collect()
-}
-
-fn unknown(column: &str, name: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: format!("{name:?} is not a known value").into(),
-    }
-}
-
-fn lines_at(row: &AnyRow, column: &str) -> sqlx::Result<Vec<String>> {
-    let text: &str = row.try_get(column)?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect())
-}
-
-fn flag_at(row: &AnyRow, column: &str) -> sqlx::Result<bool> {
-    Ok(row.try_get::<i64, _>(column)? != 0)
-}
-
-fn time_at(row: &AnyRow, column: &str) -> sqlx::Result<SystemTime> {
-    Ok(time_of(row.try_get(column)?))
-}
-
-/// A time where 0 is "never".
-fn optional_time_at(row: &AnyRow, column: &str) -> sqlx::Result<Option<SystemTime>> {
-    let micros: i64 = row.try_get(column)?;
-    Ok((micros != 0).then(|| time_of(micros)))
-}
-
-fn time_of(micros: i64) -> SystemTime {
-    let since = Duration::from_micros(micros.unsigned_abs());
-    if micros < 0 {
-        UNIX_EPOCH - since
-    } else {
-        UNIX_EPOCH + since
-    }
-}
-
+/// A time as the tables keep it: microseconds since the epoch (negative before it).
 fn micros_of(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(since) => micros(since),
@@ -119,18 +52,7 @@ fn micros_of(time: SystemTime) -> i64 {
     }
 }
 
-// ---- encoding ----
-
-/// A comma-separated list of enum value names, as the tables keep roles and partner types.
-fn names<E: Stored>(values: &[E]) -> String {
-    values
-        .iter()
-        .map(|v| v.name())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// The LIKE pattern that finds one name in such a list; empty for "no filter".
+/// The LIKE pattern that finds one name in a comma-separated list; empty for "no filter".
 fn list_pattern(name: &str) -> String {
     if name.is_empty() {
         String::new()
@@ -153,13 +75,13 @@ macro_rules! tenant_columns {
 
 impl FromRow<'_, AnyRow> for Tenant {
     fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
-        let kind = enum_at(row, "kind")?;
+        let kind = enum_at(row, "kind", Kind::from_name)?;
         let partner = match kind {
             Kind::Partner => Some(PartnerProfile {
                 mpn_id: row
                     .try_get::<Option<String>, _>("mpn_id")?
                     .unwrap_or_default(),
-                partner_types: enums_at(row, "partner_types")?,
+                partner_types: enums_at(row, "partner_types", PartnerType::from_str_name)?,
                 listed: flag_at(row, "listed")?,
                 description: row.try_get("description")?,
                 keywords: lines_at(row, "keywords")?,
@@ -170,7 +92,7 @@ impl FromRow<'_, AnyRow> for Tenant {
             id: row.try_get("id")?,
             kind,
             display_name: row.try_get("display_name")?,
-            cloud: enum_at(row, "cloud")?,
+            cloud: enum_at(row, "cloud", Cloud::from_str_name)?,
             country_code: row.try_get("country_code")?,
             domain_prefix: row.try_get("domain_prefix")?,
             address: Address {
@@ -185,7 +107,7 @@ impl FromRow<'_, AnyRow> for Tenant {
                 email: row.try_get("contact_email")?,
                 phone: row.try_get("contact_phone")?,
             },
-            state: enum_at(row, "state")?,
+            state: enum_at(row, "state", State::from_str_name)?,
             partner,
             version: row.try_get("version")?,
             create_time: time_at(row, "create_time")?,
@@ -210,7 +132,7 @@ impl FromRow<'_, AnyRow> for User {
             user_name: row.try_get("user_name")?,
             display_name: row.try_get("display_name")?,
             email: row.try_get("email")?,
-            roles: enums_at(row, "roles")?,
+            roles: enums_at(row, "roles", Role::from_str_name)?,
             password_change_required: flag_at(row, "password_change_required")?,
             version: row.try_get("version")?,
             create_time: time_at(row, "create_time")?,
@@ -232,7 +154,7 @@ impl FromRow<'_, AnyRow> for Agreement {
         Ok(Agreement {
             id: row.try_get("id")?,
             tenant_id: row.try_get("tenant_id")?,
-            agreement_type: enum_at(row, "type")?,
+            agreement_type: enum_at(row, "type", AgreementType::from_str_name)?,
             version: row.try_get("version")?,
             signer: Contact {
                 first_name: row.try_get("signer_first_name")?,
@@ -253,14 +175,14 @@ impl FromRow<'_, AnyRow> for Principal {
             user_id: row.try_get("user_id")?,
             user_name: row.try_get("user_name")?,
             tenant_id: row.try_get("tenant_id")?,
-            roles: enums_at(row, "roles")?,
+            roles: enums_at(row, "roles", Role::from_str_name)?,
             password_change_required: flag_at(row, "password_change_required")?,
             password_changed_at: optional_time_at(row, "password_changed_at")?,
-            tenant_kind: enum_at(row, "kind")?,
-            tenant_state: enum_at(row, "state")?,
-            cloud: enum_at(row, "cloud")?,
+            tenant_kind: enum_at(row, "kind", Kind::from_name)?,
+            tenant_state: enum_at(row, "state", State::from_str_name)?,
+            cloud: enum_at(row, "cloud", Cloud::from_str_name)?,
             country_code: row.try_get("country_code")?,
-            partner_types: enums_at(row, "partner_types")?,
+            partner_types: enums_at(row, "partner_types", PartnerType::from_str_name)?,
         })
     }
 }
@@ -358,15 +280,15 @@ pub async fn insert_tenant(conn: &mut AnyConnection, t: &Tenant) -> Result<()> {
     )
     .bind(&t.id)
     .bind(t.kind.name())
-    .bind(t.cloud.name())
+    .bind(t.cloud.as_str_name())
     .bind(&t.country_code)
     .bind(&t.domain_prefix)
-    .bind(t.state.name())
+    .bind(t.state.as_str_name())
     .bind(t.partner.as_ref().map(|p| p.mpn_id.as_str()))
     .bind(
         t.partner
             .as_ref()
-            .map(|p| names(&p.partner_types))
+            .map(|p| names(&p.partner_types, PartnerType::as_str_name))
             .unwrap_or_default(),
     )
     .bind(t.version)
@@ -412,7 +334,7 @@ pub async fn activate_tenant(conn: &mut AnyConnection, id: &str) -> Result<()> {
          WHERE id = $1 AND state <> $2",
     )
     .bind(id)
-    .bind(State::Active.name())
+    .bind(State::Active.as_str_name())
     .bind(now_micros())
     .execute(conn)
     .await?;
@@ -496,7 +418,7 @@ pub async fn partner_by_mpn_id(conn: &mut AnyConnection, mpn_id: &str) -> Result
     ))
     .bind(mpn_id)
     .bind(Kind::Partner.name())
-    .bind(State::Active.name())
+    .bind(State::Active.as_str_name())
     .fetch_optional(conn)
     .await?)
 }
@@ -533,7 +455,7 @@ pub async fn search_partners(
          AND search_text LIKE $11 ESCAPE '\\' ORDER BY id LIMIT $12"
     ))
     .bind(Kind::Partner.name())
-    .bind(State::Active.name())
+    .bind(State::Active.as_str_name())
     .bind(&page.after)
     .bind(&f.country_code)
     .bind(f.cloud)
@@ -575,7 +497,7 @@ pub async fn insert_user(conn: &mut AnyConnection, u: &User, password_hash: &str
     .bind(&u.user_name)
     .bind(&u.display_name)
     .bind(&u.email)
-    .bind(names(&u.roles))
+    .bind(names(&u.roles, Role::as_str_name))
     .bind(password_hash)
     .bind(i64::from(u.password_change_required))
     .bind(u.version)
@@ -649,7 +571,7 @@ pub async fn count_global_admins(conn: &mut AnyConnection, tenant_id: &str) -> R
         "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND (',' || roles || ',') LIKE $2",
     )
     .bind(tenant_id)
-    .bind(list_pattern(types::Role::GlobalAdmin.name()))
+    .bind(list_pattern(Role::GlobalAdmin.as_str_name()))
     .fetch_one(conn)
     .await?;
     Ok(n)
@@ -664,7 +586,7 @@ pub async fn update_user(conn: &mut AnyConnection, u: &User) -> Result<()> {
     .bind(&u.id)
     .bind(&u.display_name)
     .bind(&u.email)
-    .bind(names(&u.roles))
+    .bind(names(&u.roles, Role::as_str_name))
     .bind(now_micros())
     .execute(conn)
     .await?;
@@ -771,7 +693,7 @@ pub async fn find_agreement(
          AND signer_email = $4 AND signer_first_name = $5 AND signer_last_name = $6"
     ))
     .bind(tenant_id)
-    .bind(agreement_type.name())
+    .bind(agreement_type.as_str_name())
     .bind(version)
     .bind(&signer.email)
     .bind(&signer.first_name)
@@ -789,7 +711,7 @@ pub async fn insert_agreement(conn: &mut AnyConnection, a: &Agreement) -> Result
     )
     .bind(&a.id)
     .bind(&a.tenant_id)
-    .bind(a.agreement_type.name())
+    .bind(a.agreement_type.as_str_name())
     .bind(&a.version)
     .bind(&a.signer.first_name)
     .bind(&a.signer.last_name)
