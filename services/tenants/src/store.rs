@@ -11,36 +11,10 @@ use crate::error::{Error, Result};
 use partnerhub_kit::page::Page;
 use partnerhub_kit::row::{enum_at, enums_at, flag_at, lines_at, names, optional_time_at, time_at};
 use partnerhub_kit::time::{micros, now_micros};
-use partnerhub_proto::tenants as pb;
 use partnerhub_proto::types::{Cloud, PartnerType, Role};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, Row};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// An enum as the tables spell it, for callers generic over enums (the API's filters): its
-/// protobuf value name. Rows decode with [`partnerhub_kit::row`], given each enum's decoder.
-pub trait Stored: Copy {
-    fn name(self) -> &'static str;
-}
-
-macro_rules! stored_by_proto_name {
-    ($($enum:ty),*) => {$(
-        impl Stored for $enum {
-            fn name(self) -> &'static str {
-                self.as_str_name()
-            }
-        }
-    )*};
-}
-
-stored_by_proto_name!(
-    Cloud,
-    Role,
-    PartnerType,
-    pb::tenant::Kind,
-    State,
-    AgreementType
-);
 
 // ---- encoding ----
 

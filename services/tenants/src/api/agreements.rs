@@ -85,7 +85,7 @@ pub(super) async fn list_agreements(
         .take(fields::id("tenant_id", &req.tenant_id))
         .map(|t| t.to_string())
         .unwrap_or_default();
-    let agreement_type = enum_filter::<AgreementType>(&mut v, "type", req.r#type);
+    let agreement_type = enum_filter(&mut v, "type", req.r#type, AgreementType::as_str_name);
     let page = v.take(Page::parse(
         req.page_size,
         &req.page_token,

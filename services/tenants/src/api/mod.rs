@@ -11,7 +11,6 @@ mod users;
 pub use sign_in::{LOCK_DURATION, MAX_FAILED_SIGN_INS};
 
 use crate::error::{Error, Result};
-use crate::store::Stored;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::Database;
@@ -203,14 +202,15 @@ fn check_etag(what: &'static str, sent: Option<i64>, current: i64) -> Result<()>
 
 /// An optional enum filter as the tables spell it: unset (0) is "", an unknown number a
 /// violation.
-fn enum_filter<E: Stored + TryFrom<i32> + Into<i32>>(
+fn enum_filter<E: Copy + TryFrom<i32> + Into<i32>>(
     v: &mut Violations,
     field: &str,
     raw: i32,
+    name: fn(&E) -> &'static str,
 ) -> &'static str {
     match E::try_from(raw) {
         Ok(e) if e.into() == 0 => "",
-        Ok(e) => e.name(),
+        Ok(e) => name(&e),
         Err(_) => {
             v.add(field, "is not a known value");
             ""

@@ -35,8 +35,13 @@ pub(super) async fn search_partners(
                 &req.country_code,
             ))
             .unwrap_or_default(),
-        cloud: enum_filter::<types::Cloud>(&mut v, "cloud", req.cloud),
-        partner_type: enum_filter::<types::PartnerType>(&mut v, "partner_type", req.partner_type),
+        cloud: enum_filter(&mut v, "cloud", req.cloud, types::Cloud::as_str_name),
+        partner_type: enum_filter(
+            &mut v,
+            "partner_type",
+            req.partner_type,
+            types::PartnerType::as_str_name,
+        ),
         words: v
             .take(domain::query_words("query", &req.query))
             .unwrap_or_default(),

@@ -5,7 +5,7 @@ use super::{Tenants, check_etag, enum_filter};
 use crate::domain::{self, Kind, NewTenant, State, Tenant, TenantPatch, User};
 use crate::error::{Error, Result};
 use crate::password;
-use crate::store::{self, Stored, TenantFilter};
+use crate::store::{self, TenantFilter};
 use crate::wire;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
@@ -197,18 +197,23 @@ pub(super) async fn list_tenants(
     let req = request.into_inner();
     let mut v = Violations::new();
     let filter = TenantFilter {
-        kind: enum_filter::<pb::tenant::Kind>(&mut v, "kind", req.kind),
-        cloud: enum_filter::<types::Cloud>(&mut v, "cloud", req.cloud),
+        kind: enum_filter(&mut v, "kind", req.kind, pb::tenant::Kind::as_str_name),
+        cloud: enum_filter(&mut v, "cloud", req.cloud, types::Cloud::as_str_name),
         country_code: v
             .take(partnerhub_rules::country::optional_code(
                 "country_code",
                 &req.country_code,
             ))
             .unwrap_or_default(),
-        partner_type: enum_filter::<types::PartnerType>(&mut v, "partner_type", req.partner_type),
+        partner_type: enum_filter(
+            &mut v,
+            "partner_type",
+            req.partner_type,
+            types::PartnerType::as_str_name,
+        ),
         // Unset lists active tenants.
-        state: match enum_filter::<State>(&mut v, "state", req.state) {
-            "" => State::Active.name(),
+        state: match enum_filter(&mut v, "state", req.state, State::as_str_name) {
+            "" => State::Active.as_str_name(),
             state => state,
         },
     };

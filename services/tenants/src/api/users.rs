@@ -120,7 +120,7 @@ pub(super) async fn list_users(
         .take(fields::id("tenant_id", &req.tenant_id))
         .map(|t| t.to_string())
         .unwrap_or_default();
-    let role = enum_filter::<types::Role>(&mut v, "role", req.role);
+    let role = enum_filter(&mut v, "role", req.role, types::Role::as_str_name);
     let page = v.take(Page::parse(
         req.page_size,
         &req.page_token,
