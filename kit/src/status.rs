@@ -13,15 +13,27 @@ pub use partnerhub_rules::field::{Violation, Violations};
 use crate::peers::PeerError;
 use crate::store::RequestIdReused;
 
+/// Where a service's error enum keeps bad input and the shared failures; written by
+/// [`service_errors!`](crate::service_errors).
+pub trait Variants {
+    /// The bad input, if this is it.
+    fn invalid(&self) -> Option<&Violations>;
+    /// The failure every service shares that this is, if it is one: it then answers for itself
+    /// (code, reason, details), so a service's own arms cover only its own variants.
+    fn shared(&self) -> Option<&Shared>;
+}
+
 /// What a service error tells about itself; [`to_status`] turns it into a `tonic::Status`.
 pub trait Fault: std::error::Error {
     /// The gRPC code.
     fn code(&self) -> Code;
     /// A stable, UPPER_SNAKE reason for `ErrorInfo` (clients switch on it, not on messages).
     fn reason(&self) -> &str;
-    /// The request fields at fault, for `BadRequest`.
+    /// The request fields at fault, for `BadRequest` (by default those of the bad input).
     fn violations(&self) -> &[Violation] {
-        &[]
+        self.variants()
+            .and_then(Variants::invalid)
+            .map_or(&[], Violations::as_slice)
     }
     /// When to try again, for `RetryInfo`.
     fn retry_after(&self) -> Option<Duration> {
@@ -31,9 +43,8 @@ pub trait Fault: std::error::Error {
     fn relayed(&self) -> Option<&Status> {
         None
     }
-    /// The failure every service shares that this is, if it is one: it then answers for itself
-    /// (code, reason, details), so a service's own arms cover only its own variants.
-    fn shared(&self) -> Option<&Shared> {
+    /// Its bad input and shared failures, for a service's error enum.
+    fn variants(&self) -> Option<&dyn Variants> {
         None
     }
 }
@@ -115,15 +126,16 @@ impl Fault for Shared {
 
 /// What every service's error enum needs besides its own variants, written once: `$invalid`
 /// holds bad input ([`Violations`], with `Error::field` for one bad field), `$shared` the
-/// [`Shared`] failures; the `From` conversions let `?` turn either into the enum, and its
-/// [`UniqueViolation`](crate::store::UniqueViolation) tells a lost race with a twin.
+/// [`Shared`] failures; the `From` conversions let `?` turn either into the enum, its
+/// [`UniqueViolation`](crate::store::UniqueViolation) tells a lost race with a twin, and it
+/// becomes a `tonic::Status` in `$domain`. Also the handlers' `Result`.
 ///
 /// `$taken` (optional) names the service's own variants that a unique constraint turns into
 /// ("the user name is taken"): a write that fails with one of them may have lost a race to its
 /// twin, so [`write_once`](crate::store::write_once) looks for the twin's answer.
 #[macro_export]
 macro_rules! service_errors {
-    ($error:ty, invalid: $invalid:path, shared: $shared:path $(, taken: $taken:pat)?) => {
+    ($error:ty, domain: $domain:expr, invalid: $invalid:path, shared: $shared:path $(, taken: $taken:pat)?) => {
         impl $error {
             /// One bad field.
             pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
@@ -150,15 +162,27 @@ macro_rules! service_errors {
                 $shared(reused.into())
             }
         }
-        impl $error {
-            /// The shared failure this is, if it is one (for [`Fault::shared`]).
-            fn as_shared(&self) -> Option<&$crate::status::Shared> {
+        impl $crate::status::Variants for $error {
+            fn invalid(&self) -> Option<&$crate::status::Violations> {
+                match self {
+                    $invalid(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn shared(&self) -> Option<&$crate::status::Shared> {
                 match self {
                     $shared(shared) => Some(shared),
                     _ => None,
                 }
             }
         }
+        impl From<$error> for tonic::Status {
+            fn from(e: $error) -> Self {
+                $crate::status::to_status(&e, $domain)
+            }
+        }
+        /// Handlers' result type.
+        pub type Result<T, E = $error> = std::result::Result<T, E>;
         impl $crate::store::UniqueViolation for $error {
             fn is_unique_violation(&self) -> bool {
                 $(if matches!(self, $taken) {
@@ -172,7 +196,7 @@ macro_rules! service_errors {
 
 /// The one conversion. `domain` names the service ("tenants.partnerhub").
 pub fn to_status<E: Fault + ?Sized>(error: &E, domain: &str) -> Status {
-    match error.shared() {
+    match error.variants().and_then(Variants::shared) {
         Some(shared) => status_of(shared, domain),
         None => status_of(error, domain),
     }

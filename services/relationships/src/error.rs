@@ -1,6 +1,6 @@
 //! Everything the relationships service can answer besides success.
 
-use partnerhub_kit::status::{self, Fault, Shared, Violation, Violations};
+use partnerhub_kit::status::{Fault, Shared, Variants, Violations};
 use tonic::Code;
 
 /// `ErrorInfo.domain` of this service's errors.
@@ -35,7 +35,7 @@ pub enum Error {
     Shared(#[from] Shared),
 }
 
-partnerhub_kit::service_errors!(Error, invalid: Error::Invalid, shared: Error::Shared);
+partnerhub_kit::service_errors!(Error, domain: DOMAIN, invalid: Error::Invalid, shared: Error::Shared);
 
 impl Fault for Error {
     fn code(&self) -> Code {
@@ -64,23 +64,7 @@ impl Fault for Error {
         }
     }
 
-    fn violations(&self) -> &[Violation] {
-        match self {
-            Error::Invalid(v) => v.as_slice(),
-            _ => &[],
-        }
-    }
-
-    fn shared(&self) -> Option<&Shared> {
-        self.as_shared()
+    fn variants(&self) -> Option<&dyn Variants> {
+        Some(self)
     }
 }
-
-impl From<Error> for tonic::Status {
-    fn from(e: Error) -> Self {
-        status::to_status(&e, DOMAIN)
-    }
-}
-
-/// Handlers' result type.
-pub type Result<T, E = Error> = std::result::Result<T, E>;

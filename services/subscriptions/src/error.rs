@@ -1,6 +1,6 @@
 //! Everything the subscriptions service can answer besides success.
 
-use partnerhub_kit::status::{self, Fault, Shared, Violation, Violations};
+use partnerhub_kit::status::{Fault, Shared, Variants, Violation, Violations};
 use tonic::Code;
 
 /// `ErrorInfo.domain` of this service's errors.
@@ -82,7 +82,7 @@ pub enum Error {
     Shared(#[from] Shared),
 }
 
-partnerhub_kit::service_errors!(Error, invalid: Error::Invalid, shared: Error::Shared);
+partnerhub_kit::service_errors!(Error, domain: DOMAIN, invalid: Error::Invalid, shared: Error::Shared);
 
 impl Fault for Error {
     fn code(&self) -> Code {
@@ -144,16 +144,7 @@ impl Fault for Error {
         }
     }
 
-    fn shared(&self) -> Option<&Shared> {
-        self.as_shared()
+    fn variants(&self) -> Option<&dyn Variants> {
+        Some(self)
     }
 }
-
-impl From<Error> for tonic::Status {
-    fn from(e: Error) -> Self {
-        status::to_status(&e, DOMAIN)
-    }
-}
-
-/// Handlers' result type.
-pub type Result<T, E = Error> = std::result::Result<T, E>;

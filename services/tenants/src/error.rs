@@ -1,6 +1,6 @@
 //! Everything the tenants service can answer besides success.
 
-use partnerhub_kit::status::{self, Fault, Shared, Violation, Violations};
+use partnerhub_kit::status::{Fault, Shared, Variants, Violations};
 use std::time::Duration;
 use tonic::Code;
 
@@ -47,6 +47,7 @@ pub enum Error {
 
 partnerhub_kit::service_errors!(
     Error,
+    domain: DOMAIN,
     invalid: Error::Invalid,
     shared: Error::Shared,
     taken: Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_) | Error::UserNameTaken(_)
@@ -92,13 +93,6 @@ impl Fault for Error {
         }
     }
 
-    fn violations(&self) -> &[Violation] {
-        match self {
-            Error::Invalid(v) => v.as_slice(),
-            _ => &[],
-        }
-    }
-
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Locked(d) => Some(*d),
@@ -106,16 +100,7 @@ impl Fault for Error {
         }
     }
 
-    fn shared(&self) -> Option<&Shared> {
-        self.as_shared()
+    fn variants(&self) -> Option<&dyn Variants> {
+        Some(self)
     }
 }
-
-impl From<Error> for tonic::Status {
-    fn from(e: Error) -> Self {
-        status::to_status(&e, DOMAIN)
-    }
-}
-
-/// Handlers' result type.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
