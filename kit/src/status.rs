@@ -63,6 +63,9 @@ pub enum Shared {
     Refused(Status),
     #[error("invalid request: {0}")]
     RequestIdReused(Violations),
+    /// What the service stored contradicts itself (a bug, or a hand-edited database).
+    #[error("stored data is inconsistent: {0}")]
+    Inconsistent(String),
 }
 
 impl From<RequestIdReused> for Shared {
@@ -81,7 +84,7 @@ impl Shared {
         match self {
             Shared::Database(e) => database_code(e) == Code::Unavailable,
             Shared::Peer(e) => e.unavailable(),
-            Shared::Refused(_) | Shared::RequestIdReused(_) => false,
+            Shared::Refused(_) | Shared::RequestIdReused(_) | Shared::Inconsistent(_) => false,
         }
     }
 }
@@ -92,7 +95,7 @@ impl Fault for Shared {
             _ if self.unavailable() => Code::Unavailable,
             Shared::Refused(status) => status.code(),
             Shared::RequestIdReused(_) => Code::InvalidArgument,
-            Shared::Database(_) | Shared::Peer(_) => Code::Internal,
+            Shared::Database(_) | Shared::Peer(_) | Shared::Inconsistent(_) => Code::Internal,
         }
     }
 
@@ -101,7 +104,10 @@ impl Fault for Shared {
             Shared::Database(_) if self.unavailable() => "DATABASE_UNAVAILABLE",
             Shared::Peer(_) if self.unavailable() => "SERVICE_UNAVAILABLE",
             Shared::RequestIdReused(_) => "REQUEST_ID_REUSED",
-            Shared::Refused(_) | Shared::Database(_) | Shared::Peer(_) => "INTERNAL",
+            Shared::Refused(_)
+            | Shared::Database(_)
+            | Shared::Peer(_)
+            | Shared::Inconsistent(_) => "INTERNAL",
         }
     }
 
@@ -137,6 +143,11 @@ impl Fault for Shared {
 macro_rules! service_errors {
     ($error:ty, domain: $domain:expr, invalid: $invalid:path, shared: $shared:path $(, taken: $taken:pat)?) => {
         impl $error {
+            /// Stored data that contradicts itself: INTERNAL, with `what` in the log only.
+            pub fn inconsistent(what: impl Into<String>) -> Self {
+                $shared($crate::status::Shared::Inconsistent(what.into()))
+            }
+
             /// One bad field.
             pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
                 $invalid($crate::status::Violations::one(field, description))

@@ -93,8 +93,6 @@ pub enum Error {
     ForAnotherTenant,
     #[error("a reusable invitation can't be declined; it is open to any number of customers")]
     Reusable,
-    #[error("stored data is inconsistent: {0}")]
-    Inconsistent(String),
     #[error(transparent)]
     Shared(#[from] Shared),
 }
@@ -145,7 +143,6 @@ impl Fault for Error {
             | Error::AlreadyUsed
             | Error::ForAnotherTenant
             | Error::Reusable => Code::FailedPrecondition,
-            Error::Inconsistent(_) => Code::Internal,
             Error::Shared(e) => e.code(),
         }
     }
@@ -174,7 +171,6 @@ impl Fault for Error {
             Error::AlreadyUsed => "INVITATION_ALREADY_USED",
             Error::ForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
             Error::Reusable => "INVITATION_REUSABLE",
-            Error::Inconsistent(_) => "INTERNAL",
             Error::Shared(e) => e.reason(),
         }
     }

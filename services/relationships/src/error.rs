@@ -29,8 +29,6 @@ pub enum Error {
     ResellerNotInPartnership { reseller: String, partner: String },
     #[error("the indirect reseller {0} has not accepted the partner agreement")]
     ResellerAgreementNotAccepted(String),
-    #[error("stored data is inconsistent: {0}")]
-    Inconsistent(String),
     #[error(transparent)]
     Shared(#[from] Shared),
 }
@@ -46,7 +44,6 @@ impl Fault for Error {
             | Error::NotResellerOfCustomer { .. }
             | Error::ResellerNotInPartnership { .. }
             | Error::ResellerAgreementNotAccepted(_) => Code::FailedPrecondition,
-            Error::Inconsistent(_) => Code::Internal,
             Error::Shared(e) => e.code(),
         }
     }
@@ -59,7 +56,6 @@ impl Fault for Error {
             Error::NotResellerOfCustomer { .. } => "NOT_RESELLER_OF_CUSTOMER",
             Error::ResellerNotInPartnership { .. } => "RESELLER_NOT_IN_PARTNERSHIP",
             Error::ResellerAgreementNotAccepted(_) => "RESELLER_AGREEMENT_NOT_ACCEPTED",
-            Error::Inconsistent(_) => "INTERNAL",
             Error::Shared(e) => e.reason(),
         }
     }

@@ -76,8 +76,6 @@ pub enum Error {
          indirect reseller"
     )]
     NoBillingPartner(String),
-    #[error("stored data is inconsistent: {0}")]
-    Inconsistent(String),
     #[error(transparent)]
     Shared(#[from] Shared),
 }
@@ -104,7 +102,6 @@ impl Fault for Error {
             | Error::NoBillingPartner(_) => Code::FailedPrecondition,
             Error::ChangeNotAllowed(_) => Code::PermissionDenied,
             Error::StaleEtag { .. } | Error::Contended => Code::Aborted,
-            Error::Inconsistent(_) => Code::Internal,
             Error::Shared(e) => e.code(),
         }
     }
@@ -129,7 +126,6 @@ impl Fault for Error {
             Error::PartnerNotAdvisor(_) => "PARTNER_NOT_ADVISOR",
             Error::PartnerNotInCloud { .. } => "PARTNER_NOT_IN_CLOUD",
             Error::NoBillingPartner(_) => "NO_BILLING_PARTNER",
-            Error::Inconsistent(_) => "INTERNAL",
             Error::Shared(e) => e.reason(),
         }
     }

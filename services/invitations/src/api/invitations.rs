@@ -110,7 +110,7 @@ impl Invitations {
         let cloud = match Cloud::try_from(inviter.cloud) {
             Ok(c) if c != Cloud::Unspecified => c,
             _ => {
-                return Err(Error::Inconsistent(format!(
+                return Err(Error::inconsistent(format!(
                     "tenant {inviter_id} has no cloud instance"
                 )));
             }

@@ -122,7 +122,7 @@ impl Relationships {
         let mut out = Vec::with_capacity(ids.len());
         for id in &ids {
             let row = store::get(&mut conn, id).await?.ok_or_else(|| {
-                Error::Inconsistent(format!("{CREATE} recorded relationship {id}, now missing"))
+                Error::inconsistent(format!("{CREATE} recorded relationship {id}, now missing"))
             })?;
             out.push(row.to_proto(now));
         }

@@ -102,7 +102,7 @@ impl Subscriptions {
         let mut taken = Violations::new();
         for (i, line) in lines.iter().enumerate() {
             let offer = line.offer.as_ref().ok_or_else(|| {
-                Error::Inconsistent(format!("line item of {} without offer", line.item.offer_id))
+                Error::inconsistent(format!("line item of {} without offer", line.item.offer_id))
             })?;
             let mut s = Subscription {
                 id: Uuid::now_v7().to_string(),
@@ -147,7 +147,7 @@ impl Subscriptions {
         let mut subscriptions = Vec::new();
         for id in ids.split(',').filter(|i| !i.is_empty()) {
             let subscription = store::subscription(&mut conn, id).await?.ok_or_else(|| {
-                Error::Inconsistent(format!(
+                Error::inconsistent(format!(
                     "{CREATE_ADVISOR_SUBSCRIPTIONS} made {id}, now missing"
                 ))
             })?;

@@ -122,7 +122,7 @@ async fn record_created(conn: &mut AnyConnection, ids: &[String], now: i64) -> R
     for id in ids {
         let created = store::subscription(conn, id)
             .await?
-            .ok_or_else(|| Error::Inconsistent(format!("subscription {id} not written")))?;
+            .ok_or_else(|| Error::inconsistent(format!("subscription {id} not written")))?;
         record_event(conn, EventType::Created, &created, &Removed::default(), now).await?;
     }
     Ok(())

@@ -76,7 +76,7 @@ impl Subscriptions {
             .await?
             .map(|o| o.to_proto())
             .ok_or_else(|| {
-                Error::Inconsistent(format!("{CREATE_OFFER} made offer {id}, now missing"))
+                Error::inconsistent(format!("{CREATE_OFFER} made offer {id}, now missing"))
             })
     }
 

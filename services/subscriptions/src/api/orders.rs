@@ -131,13 +131,13 @@ impl Subscriptions {
         let now = self.now();
         let mut conn = self.conn().await?;
         let order = store::order(&mut conn, id).await?.ok_or_else(|| {
-            Error::Inconsistent(format!("{PLACE_ORDER} made order {id}, now missing"))
+            Error::inconsistent(format!("{PLACE_ORDER} made order {id}, now missing"))
         })?;
         let mut subscriptions = Vec::new();
         for s in &order.subscription_ids {
             let subscription = store::subscription(&mut conn, s)
                 .await?
-                .ok_or_else(|| Error::Inconsistent(format!("order {id} names {s}, now missing")))?;
+                .ok_or_else(|| Error::inconsistent(format!("order {id} names {s}, now missing")))?;
             subscriptions.push(subscription.to_proto(now));
         }
         Ok(pb::PlaceOrderResponse {
@@ -194,7 +194,7 @@ fn new_subscriptions(
         .iter()
         .map(|line| {
             let offer = line.offer.as_ref().ok_or_else(|| {
-                Error::Inconsistent(format!("line item of {} without offer", line.item.offer_id))
+                Error::inconsistent(format!("line item of {} without offer", line.item.offer_id))
             })?;
             Ok(order.subscription(new_id(), order_id, offer, line.item.quantity, now))
         })

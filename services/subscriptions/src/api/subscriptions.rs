@@ -152,7 +152,7 @@ impl Subscriptions {
             let offer = store::offer(&mut *self.conn().await?, &row.offer_id)
                 .await?
                 .ok_or_else(|| {
-                    Error::Inconsistent(format!(
+                    Error::inconsistent(format!(
                         "subscription {} names offer {}, which is missing",
                         row.id, row.offer_id
                     ))
@@ -230,7 +230,7 @@ impl Subscriptions {
         }
         let after = store::subscription(&mut tx, &row.id)
             .await?
-            .ok_or_else(|| Error::Inconsistent(format!("subscription {} vanished", row.id)))?;
+            .ok_or_else(|| Error::inconsistent(format!("subscription {} vanished", row.id)))?;
         let removed = Removed::between(row, &after);
         for kind in events {
             record_event(&mut tx, *kind, &after, &removed, now).await?;

@@ -142,7 +142,7 @@ impl Subscriptions {
                 let cursor = event.cursor;
                 if event.concerns(&watcher.tenant_id, &watcher.mpn_id) {
                     let event = event.to_proto().map_err(|e| {
-                        Error::Inconsistent(format!(
+                        Error::inconsistent(format!(
                             "event {cursor} of {} does not decode: {e}",
                             event.subscription_id
                         ))
