@@ -1,12 +1,11 @@
 //! Agreements: `AcceptAgreement`, `ListAgreements`.
 
-use super::{Tenants, enum_filter};
+use super::{Tenants, tenant_page};
 use crate::domain::{self, Agreement, AgreementType};
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::caller;
 use partnerhub_kit::fields;
-use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::tenants as pb;
 use tonic::Request;
@@ -80,19 +79,13 @@ pub(super) async fn list_agreements(
     request: Request<pb::ListAgreementsRequest>,
 ) -> Result<pb::ListAgreementsResponse> {
     let req = request.into_inner();
-    let mut v = Violations::new();
-    let tenant_id = v
-        .take(fields::id("tenant_id", &req.tenant_id))
-        .map(|t| t.to_string())
-        .unwrap_or_default();
-    let agreement_type = enum_filter(&mut v, "type", req.r#type, AgreementType::as_str_name);
-    let page = v.take(Page::parse(
+    let (tenant_id, agreement_type, page) = tenant_page(
+        "agreements",
+        &req.tenant_id,
+        ("type", req.r#type, AgreementType::as_str_name),
         req.page_size,
         &req.page_token,
-        "agreements",
-        &[&tenant_id, agreement_type],
-    ));
-    let page = v.done(page)?;
+    )?;
     let mut conn = svc.conn().await?;
     store::tenant(&mut conn, &tenant_id).await?;
     let rows = store::list_agreements(&mut conn, &tenant_id, agreement_type, &page).await?;

@@ -12,6 +12,7 @@ pub use sign_in::{LOCK_DURATION, MAX_FAILED_SIGN_INS};
 
 use crate::error::{Error, Result};
 use partnerhub_kit::fields;
+use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::Database;
 use partnerhub_proto::tenants as pb;
@@ -198,6 +199,32 @@ fn check_etag(what: &'static str, sent: Option<i64>, current: i64) -> Result<()>
         }),
         _ => Ok(()),
     }
+}
+
+/// One tenant's records, a page at a time, filtered by one enum (users by role, agreements by
+/// type): the tenant id, the filter as the tables spell it ("" for any) and the page, every bad
+/// field named at once.
+fn tenant_page<E: Copy + TryFrom<i32> + Into<i32>>(
+    what: &str,
+    tenant_id: &str,
+    filter: (&str, i32, fn(&E) -> &'static str),
+    page_size: i32,
+    page_token: &str,
+) -> Result<(String, &'static str, Page)> {
+    let mut v = Violations::new();
+    let tenant_id = v
+        .take(fields::id("tenant_id", tenant_id))
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let (field, raw, name) = filter;
+    let filter = enum_filter(&mut v, field, raw, name);
+    let page = v.take(Page::parse(
+        page_size,
+        page_token,
+        what,
+        &[&tenant_id, filter],
+    ));
+    Ok((tenant_id, filter, v.done(page)?))
 }
 
 /// An optional enum filter as the tables spell it: unset (0) is "", an unknown number a

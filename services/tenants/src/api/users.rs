@@ -1,13 +1,12 @@
 //! Users: `CreateUser`, `GetUser`, `ListUsers`, `UpdateUser`, `DeleteUser`, `ResetPassword`.
 
-use super::{Tenants, check_etag, enum_filter};
+use super::{Tenants, check_etag, tenant_page};
 use crate::domain::{self, Authority, NewUser, User, UserPatch};
 use crate::error::{Error, Result};
 use crate::password;
 use crate::store;
 use partnerhub_kit::caller;
 use partnerhub_kit::fields;
-use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::{Written, fingerprint, write_once};
 use partnerhub_proto::{tenants as pb, types};
@@ -115,19 +114,13 @@ pub(super) async fn list_users(
     request: Request<pb::ListUsersRequest>,
 ) -> Result<pb::ListUsersResponse> {
     let req = request.into_inner();
-    let mut v = Violations::new();
-    let tenant_id = v
-        .take(fields::id("tenant_id", &req.tenant_id))
-        .map(|t| t.to_string())
-        .unwrap_or_default();
-    let role = enum_filter(&mut v, "role", req.role, types::Role::as_str_name);
-    let page = v.take(Page::parse(
+    let (tenant_id, role, page) = tenant_page(
+        "users",
+        &req.tenant_id,
+        ("role", req.role, types::Role::as_str_name),
         req.page_size,
         &req.page_token,
-        "users",
-        &[&tenant_id, role],
-    ));
-    let page = v.done(page)?;
+    )?;
     let mut conn = svc.conn().await?;
     store::tenant(&mut conn, &tenant_id).await?;
     let rows = store::list_users(&mut conn, &tenant_id, role, &page).await?;
