@@ -30,6 +30,7 @@
 //! the gateway passes on (`kit::caller::ROLES`).
 
 use partnerhub_proto::{tenants as pb, types::Role};
+use partnerhub_rules::roles;
 use prost_reflect::{DynamicMessage, Value};
 
 /// Who may call a method.
@@ -88,11 +89,8 @@ const RELATIONSHIP_READERS: &[Role] = &[
     Role::SalesAgent,
     Role::HelpdeskAgent,
 ];
-const RELATIONSHIP_ENDERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent];
-/// Who in a partner asks customers for relationships.
-const INVITERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent, Role::SalesAgent];
-/// Who in a partner places orders and creates customers.
-const SELLERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent, Role::SalesAgent];
+/// Who in a partner places orders and creates customers (seed 003's roles).
+const SELLERS: &[Role] = roles::RESELLER_MANAGERS;
 /// Who reads orders and subscriptions: customers' global and billing admins, partners' staff.
 const PURCHASE_READERS: &[Role] = &[
     Role::GlobalAdmin,
@@ -150,9 +148,10 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     // partnerhub.gateway.v1.AuthService (SignIn needs no token and is not listed).
     ("/partnerhub.gateway.v1.AuthService/ChangePassword", Rule::Anyone, CHANGE),
     // partnerhub.gateway.v1.WorkflowService
-    // A global admin; for an advisor's trial or purchase offer also a billing admin (the
-    // workflow tells the kinds apart).
-    ("/partnerhub.gateway.v1.WorkflowService/AcceptInvitation", member("tenant_id", BILLING_READERS), change("tenant_id")),
+    // Any user of the tenant: which roles accept depends on the invitation (a global admin for
+    // one that grants admin roles, a global or billing admin otherwise), and the invitations
+    // service names them in its refusal.
+    ("/partnerhub.gateway.v1.WorkflowService/AcceptInvitation", member("tenant_id", ANY_USER), change("tenant_id")),
     ("/partnerhub.gateway.v1.WorkflowService/CreateCustomer", member("partner_tenant_id", SELLERS), change("partner_tenant_id")),
     ("/partnerhub.gateway.v1.WorkflowService/AddSubscriptions", member("partner_tenant_id", SELLERS), change("customer_tenant_id")),
     // The customer's global or billing admin, or the billing partner's staff (the subscriptions
@@ -173,7 +172,7 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.tenants.v1.TenantService/UpdateUser", delegable("tenant_id", USER_MANAGERS), change("user.id")),
     ("/partnerhub.tenants.v1.TenantService/DeleteUser", delegable("tenant_id", USER_MANAGERS), change("user_id")),
     ("/partnerhub.tenants.v1.TenantService/ResetPassword", delegable("tenant_id", PASSWORD_RESETTERS), change("user_id")),
-    ("/partnerhub.tenants.v1.TenantService/AcceptAgreement", member("tenant_id", GLOBAL_ADMIN), change("tenant_id")),
+    ("/partnerhub.tenants.v1.TenantService/AcceptAgreement", member("tenant_id", roles::CUSTOMER_DECIDERS), change("tenant_id")),
     ("/partnerhub.tenants.v1.TenantService/ListAgreements", tenant("tenant_id", BILLING_READERS), READ),
     // partnerhub.relationships.v1.RelationshipService
     ("/partnerhub.relationships.v1.RelationshipService/ListRelationships",
@@ -181,15 +180,17 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.relationships.v1.RelationshipService/GetRelationship", own("tenant_id", RELATIONSHIP_READERS), READ),
     ("/partnerhub.relationships.v1.RelationshipService/ListPartnersOfCustomer", own("customer_tenant_id", BILLING_READERS), READ),
     ("/partnerhub.relationships.v1.RelationshipService/ListCustomersOfPartner", own("partner_tenant_id", RELATIONSHIP_READERS), READ),
-    ("/partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles", member("customer_tenant_id", GLOBAL_ADMIN), change("customer_tenant_id")),
-    ("/partnerhub.relationships.v1.RelationshipService/TerminateRelationship", member("tenant_id", RELATIONSHIP_ENDERS), change("relationship_id")),
+    ("/partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles", member("customer_tenant_id", roles::CUSTOMER_DECIDERS), change("customer_tenant_id")),
+    // The relationships service applies the type's roles (seed 003's for a partnership).
+    ("/partnerhub.relationships.v1.RelationshipService/TerminateRelationship", member("tenant_id", roles::ANY_RELATIONSHIP_ENDER), change("relationship_id")),
     // partnerhub.invitations.v1.InvitationService
-    ("/partnerhub.invitations.v1.InvitationService/CreateInvitation", member("invitation.inviter_tenant_id", INVITERS), change("invitation.inviter_tenant_id")),
-    ("/partnerhub.invitations.v1.InvitationService/GetInvitation", own("inviter_tenant_id", INVITERS), READ),
-    ("/partnerhub.invitations.v1.InvitationService/ListInvitations", own("inviter_tenant_id", INVITERS), READ),
+    // The invitations service applies the kind's roles (rules::roles).
+    ("/partnerhub.invitations.v1.InvitationService/CreateInvitation", member("invitation.inviter_tenant_id", roles::INVITATION_SENDERS), change("invitation.inviter_tenant_id")),
+    ("/partnerhub.invitations.v1.InvitationService/GetInvitation", own("inviter_tenant_id", roles::INVITATION_SENDERS), READ),
+    ("/partnerhub.invitations.v1.InvitationService/ListInvitations", own("inviter_tenant_id", roles::INVITATION_SENDERS), READ),
     ("/partnerhub.invitations.v1.InvitationService/PreviewInvitation", Rule::Anyone, READ),
-    ("/partnerhub.invitations.v1.InvitationService/DeclineInvitation", member("tenant_id", GLOBAL_ADMIN), change("tenant_id")),
-    ("/partnerhub.invitations.v1.InvitationService/RevokeInvitation", member("inviter_tenant_id", INVITERS), change("invitation_id")),
+    ("/partnerhub.invitations.v1.InvitationService/DeclineInvitation", member("tenant_id", ANY_USER), change("tenant_id")),
+    ("/partnerhub.invitations.v1.InvitationService/RevokeInvitation", member("inviter_tenant_id", roles::INVITATION_SENDERS), change("invitation_id")),
     // partnerhub.subscriptions.v1.SubscriptionService
     ("/partnerhub.subscriptions.v1.SubscriptionService/ListOffers", Rule::Anyone, READ),
     ("/partnerhub.subscriptions.v1.SubscriptionService/GetOffer", Rule::Anyone, READ),

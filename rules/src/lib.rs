@@ -8,7 +8,8 @@
 //!   admin must come with a reseller relationship;
 //! - [`delegation`]: a delegated admin grant: grantable roles, durations, auto-extend;
 //! - [`partner`]: what each partner type lets a partner do (resell, sell through resellers,
-//!   advise).
+//!   advise);
+//! - [`roles`]: who may do what, as the seeds name the roles.
 //!
 //! A rule about one service's own data lives in that service (what accepting an invitation
 //! creates is the invitations service's; who may sell to a customer the relationships
@@ -19,3 +20,4 @@ pub mod country;
 pub mod delegation;
 pub mod field;
 pub mod partner;
+pub mod roles;

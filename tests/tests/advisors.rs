@@ -173,35 +173,53 @@ async fn a_trial_link_serves_three_customers_once_each_until_it_is_revoked() {
 }
 
 #[tokio::test]
-async fn a_billing_admin_takes_a_purchase_offer_without_granting_delegated_admin() {
+async fn a_billing_admin_takes_a_purchase_offer_but_only_a_global_admin_grants_delegated_admin() {
     let sys = TestSystem::start().await;
     let (advisor, advisor_admin) = sys
         .partner_admin("radgivarna", "7777777", &[PartnerType::Advisor])
         .await;
     let basic = offer(&sys, &advisor_admin, Cloud::Worldwide, "Business Basic").await;
     let visio = offer(&sys, &advisor_admin, Cloud::Worldwide, "Visio Plan 2").await;
-    let (_, code) = advisor_link(
-        &sys,
-        &advisor_admin,
-        &advisor,
-        InvitationKind::PurchaseOffer,
-        vec![
-            LineItem {
-                offer_id: basic.id.clone(),
-                quantity: 40,
-            },
-            LineItem {
-                offer_id: visio.id.clone(),
-                quantity: 5,
-            },
-        ],
-        Some(DelegatedAdminRequest::default()),
-    )
-    .await;
+    let lines = vec![
+        LineItem {
+            offer_id: basic.id.clone(),
+            quantity: 40,
+        },
+        LineItem {
+            offer_id: visio.id.clone(),
+            quantity: 5,
+        },
+    ];
+    let link = |delegated_admin: Option<DelegatedAdminRequest>| {
+        advisor_link(
+            &sys,
+            &advisor_admin,
+            &advisor,
+            InvitationKind::PurchaseOffer,
+            lines.clone(),
+            delegated_admin,
+        )
+    };
     let (customer, admin) = sys.customer_admin("skolan", "SE").await;
     let (_, billing) = sys
         .user(&admin, &customer.id, "ekonomi", &[Role::BillingAdmin])
         .await;
+
+    // The offer with delegated admin grants admin roles (seed 004): a global admin's decision.
+    let (_, with_admin) = link(Some(DelegatedAdminRequest::default())).await;
+    let refused = sys
+        .workflows(&billing)
+        .accept_invitation(accept(&customer, &with_admin))
+        .await
+        .expect_err("a billing admin grants no admin roles");
+    assert_eq!(reason(&refused), "ROLE_REQUIRED");
+    assert!(
+        refused.message().contains("needs ROLE_GLOBAL_ADMIN for"),
+        "{refused:?}"
+    );
+
+    // The same offer without it is the billing admin's to take (seed 001).
+    let (_, code) = link(None).await;
     let accepted = sys
         .workflows(&billing)
         .accept_invitation(accept(&customer, &code))
@@ -217,11 +235,7 @@ async fn a_billing_admin_takes_a_purchase_offer_without_granting_delegated_admin
             .all(|s| s.state == sub::subscription::State::Active as i32)
     );
     let kinds: Vec<i32> = accepted.relationships.iter().map(|r| r.r#type).collect();
-    assert_eq!(
-        kinds,
-        [RelationshipType::Advisor as i32],
-        "no delegated admin from a billing admin"
-    );
+    assert_eq!(kinds, [RelationshipType::Advisor as i32]);
     sys.stop().await;
 }
 

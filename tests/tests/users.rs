@@ -1507,17 +1507,19 @@ async fn a_sales_agent_reads_the_tenant_but_manages_nothing() {
 }
 
 #[tokio::test]
-async fn only_a_global_admin_accepts_agreements() {
+async fn a_global_or_billing_admin_accepts_agreements() {
     let sys = TestSystem::start().await;
     let (partner, admin) = sys.partner_admin("fabrikam", "1234567", PROVIDER).await;
     let (_, billing) = member(&sys, &admin, &partner.id, "bea", &[Role::BillingAdmin]).await;
     let (_, agent) = member(&sys, &admin, &partner.id, "adam", &[Role::AdminAgent]).await;
+    let (_, users) = member(&sys, &admin, &partner.id, "ulla", &[Role::UserAdmin]).await;
     let accept = |first: &str| pb::AcceptAgreementRequest {
         tenant_id: partner.id.clone(),
         r#type: agreement::Type::PartnerAgreement as i32,
         signer: Some(signer(first, "Berg")),
     };
-    for token in [&billing, &agent] {
+    // Seed 001: the global or the billing admin accepts; no one else.
+    for token in [&agent, &users] {
         refused(
             sys.tenants(token).accept_agreement(accept("Bea")).await,
             Code::PermissionDenied,
@@ -1525,13 +1527,17 @@ async fn only_a_global_admin_accepts_agreements() {
         );
     }
     let accepted = sys
-        .tenants(&admin)
-        .accept_agreement(accept("Ann"))
+        .tenants(&billing)
+        .accept_agreement(accept("Bea"))
         .await
         .expect("AcceptAgreement")
         .into_inner()
         .agreement
         .expect("agreement");
+    assert_eq!(
+        accepted.signer.as_ref().map(|s| s.first_name.as_str()),
+        Some("Bea")
+    );
     // A billing admin reads the agreements; an admin agent doesn't.
     let listed = sys
         .tenants(&billing)

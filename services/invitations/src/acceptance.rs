@@ -11,6 +11,7 @@ use partnerhub_proto::relationships::{NewRelationship, RelationshipType};
 use partnerhub_proto::subscriptions::CreateAdvisorSubscriptionsRequest;
 use partnerhub_proto::tenants::{Tenant, agreement, tenant};
 use partnerhub_proto::types::{PartnerType, Role};
+use partnerhub_rules::roles::{self, Roles};
 use partnerhub_rules::{cloud, country, partner};
 
 /// Who is accepting: the tenant, and the calling user's roles in it (`None`: a call from
@@ -18,12 +19,6 @@ use partnerhub_rules::{cloud, country, partner};
 pub struct Acceptor<'a> {
     pub tenant_id: &'a str,
     pub roles: Option<&'a [Role]>,
-}
-
-impl Acceptor<'_> {
-    fn global_admin(&self) -> bool {
-        self.roles.is_none_or(|r| r.contains(&Role::GlobalAdmin))
-    }
 }
 
 /// What accepting an invitation creates, for the gateway to carry out.
@@ -37,19 +32,46 @@ pub struct Plan {
     pub record_partner_mpn_id: String,
 }
 
-/// Whether the kind of an advisor's offer (trial, purchase offer): seed 002 lets a global or
-/// a billing admin accept those; every other kind needs a global admin.
-fn advisor_offer(kind: Kind) -> bool {
-    matches!(kind, Kind::Trial | Kind::PurchaseOffer)
+/// Who in the invited tenant accepts an invitation: for an indirect partnership seed 003's
+/// roles in the reseller; for a customer a global admin when it grants the partner admin roles
+/// (seed 004), otherwise a global or billing admin (seed 001).
+pub fn acceptors(invitation: &Invitation) -> Roles {
+    if invitation.kind == Kind::IndirectPartnership {
+        roles::RESELLER_MANAGERS
+    } else if invitation.kind == Kind::DelegatedAdmin || invitation.delegated_admin.is_some() {
+        roles::ADMIN_GRANTERS
+    } else {
+        roles::CUSTOMER_DECIDERS
+    }
+}
+
+/// Who in the invited tenant declines an invitation: whoever could accept one like it that
+/// grants nothing (turning down grants nothing either).
+pub fn decliners(invitation: &Invitation) -> Roles {
+    if invitation.kind == Kind::IndirectPartnership {
+        roles::RESELLER_MANAGERS
+    } else {
+        roles::CUSTOMER_DECIDERS
+    }
+}
+
+/// Refuses a caller holding none of `wanted` for `method`, naming them.
+pub fn require(method: &'static str, wanted: Roles, held: Option<&[Role]>) -> Result<(), Error> {
+    if held.is_none_or(|held| roles::holds_one(wanted, held)) {
+        Ok(())
+    } else {
+        Err(Error::RoleRequired {
+            method,
+            roles: roles::names(wanted),
+        })
+    }
 }
 
 /// Before anything is read: the caller's roles, then the invitation's state. An invitation
 /// this tenant accepted already passes (a retry; the redeem decides by request id).
 pub fn may_try(invitation: &Invitation, who: &Acceptor<'_>, now: i64) -> Result<Kind, Error> {
     let kind = invitation.kind;
-    if !advisor_offer(kind) && !who.global_admin() {
-        return Err(Error::RoleRequired(Role::GlobalAdmin.as_str_name()));
-    }
+    require("AcceptInvitation", acceptors(invitation), who.roles)?;
     match invitation.state_at(now) {
         State::Accepted if invitation.responded_tenant_id == who.tenant_id => Ok(kind),
         state => state.refusal().map_or(Ok(kind), Err),
@@ -114,13 +136,7 @@ pub fn has_offers(kind: Kind, invitation: &Invitation) -> bool {
 
 /// What accepting creates: the relationships of the kind (with delegated admin only when a
 /// global admin accepts), an advisor's offers as subscriptions, the partner of record.
-pub fn plan(
-    kind: Kind,
-    invitation: &Invitation,
-    who: &Acceptor<'_>,
-    accepting: &Tenant,
-    inviter: &Tenant,
-) -> Plan {
+pub fn plan(kind: Kind, invitation: &Invitation, accepting: &Tenant, inviter: &Tenant) -> Plan {
     let new = |r#type: RelationshipType| NewRelationship {
         r#type: r#type as i32,
         partner_tenant_id: inviter.id.clone(),
@@ -137,10 +153,10 @@ pub fn plan(
         Kind::ResellerRelationship => relationships.push(new(RelationshipType::Reseller)),
         Kind::DelegatedAdmin => {}
     }
+    // Only a global admin got this far with a grant (`acceptors`).
     if let Some(grant) = invitation
         .delegated_admin
         .as_ref()
-        .filter(|_| who.global_admin())
         .map(wire::delegated_admin)
     {
         relationships.push(NewRelationship {
@@ -265,27 +281,56 @@ mod tests {
         e.reason().to_string()
     }
 
+    /// The refusal's message, for a caller holding `roles`.
+    fn refusal(row: &Invitation, roles: &[Role]) -> Option<String> {
+        may_try(row, &who(roles), NOW).err().map(|e| {
+            let told = e.to_string();
+            assert_eq!(reason(e), "ROLE_REQUIRED", "{told}");
+            told
+        })
+    }
+
     #[test]
-    fn only_a_global_admin_accepts_but_a_billing_admin_may_take_an_advisors_offer() {
+    fn a_global_admin_accepts_admin_roles_and_a_billing_admin_everything_else() {
         let billing = [Role::BillingAdmin];
+        let global = [Role::GlobalAdmin];
+        // Seed 001: a global or billing admin takes a partner that grants no admin roles.
         let reseller = invitation(InvitationKind::ResellerRelationship);
-        assert_eq!(
-            may_try(&reseller, &who(&billing), NOW).map_err(reason),
-            Err("ROLE_REQUIRED".into())
-        );
-        assert_eq!(
-            may_try(&reseller, &who(&[Role::GlobalAdmin]), NOW).ok(),
-            Some(Kind::ResellerRelationship)
-        );
-        for kind in [InvitationKind::Trial, InvitationKind::PurchaseOffer] {
+        for kind in [
+            InvitationKind::ResellerRelationship,
+            InvitationKind::Trial,
+            InvitationKind::PurchaseOffer,
+            InvitationKind::PartnerOfRecord,
+        ] {
             assert!(may_try(&invitation(kind), &who(&billing), NOW).is_ok());
+            assert!(may_try(&invitation(kind), &who(&global), NOW).is_ok());
         }
+        // Seed 004: admin roles need a global admin, and the refusal says so.
+        for row in [
+            invitation(InvitationKind::DelegatedAdmin),
+            with_delegated_admin(reseller.clone()),
+            with_delegated_admin(invitation(InvitationKind::Trial)),
+        ] {
+            let told = refusal(&row, &billing).expect("refused");
+            assert!(told.contains("needs ROLE_GLOBAL_ADMIN for"), "{told}");
+            assert!(may_try(&row, &who(&global), NOW).is_ok());
+        }
+        // A user admin is told the roles that would do for this invitation.
+        let told = refusal(&reseller, &[Role::UserAdmin]).expect("refused");
+        assert!(
+            told.contains("ROLE_GLOBAL_ADMIN or ROLE_BILLING_ADMIN"),
+            "{told}"
+        );
+        // Seed 003: the reseller's user management admin accepts a partnership.
+        let partnership = invitation(InvitationKind::IndirectPartnership);
+        assert!(may_try(&partnership, &who(&[Role::UserAdmin]), NOW).is_ok());
+        assert!(refusal(&partnership, &billing).is_some());
         // Another service's call is trusted.
         let trusted = Acceptor {
             tenant_id: CUSTOMER,
             roles: None,
         };
-        assert!(may_try(&reseller, &trusted, NOW).is_ok());
+        assert!(may_try(&with_delegated_admin(reseller), &trusted, NOW).is_ok());
     }
 
     #[test]
@@ -398,17 +443,10 @@ mod tests {
                 .map(|r| RelationshipType::try_from(r.r#type).unwrap())
                 .collect()
         };
-        let admin = [Role::GlobalAdmin];
         let provider = partner("p", &[PartnerType::DirectProvider]);
         let c = customer("SE");
         let reseller = with_delegated_admin(invitation(InvitationKind::ResellerRelationship));
-        let plan = plan(
-            Kind::ResellerRelationship,
-            &reseller,
-            &who(&admin),
-            &c,
-            &provider,
-        );
+        let plan = plan(Kind::ResellerRelationship, &reseller, &c, &provider);
         assert_eq!(
             types(&plan),
             [RelationshipType::Reseller, RelationshipType::DelegatedAdmin]
@@ -422,58 +460,32 @@ mod tests {
 
         let partnership = invitation(InvitationKind::IndirectPartnership);
         let r = partner(CUSTOMER, &[PartnerType::IndirectReseller]);
-        let plan = super::plan(
-            Kind::IndirectPartnership,
-            &partnership,
-            &who(&admin),
-            &r,
-            &provider,
-        );
+        let plan = super::plan(Kind::IndirectPartnership, &partnership, &r, &provider);
         assert_eq!(types(&plan), [RelationshipType::IndirectPartnership]);
         assert_eq!(plan.agreement, agreement::Type::PartnerAgreement);
     }
 
     #[test]
-    fn an_advisors_offer_grants_delegated_admin_only_to_a_global_admin() {
+    fn an_advisors_offer_is_taken_with_its_subscriptions_and_partner_of_record() {
         let advisor = partner("p", &[PartnerType::Advisor]);
         let mut trial = with_delegated_admin(invitation(InvitationKind::Trial));
         trial.line_items = vec![Line {
             offer_id: uuid::Uuid::from_u128(1),
             quantity: 1,
         }];
-        let billing = plan(
-            Kind::Trial,
-            &trial,
-            &who(&[Role::BillingAdmin]),
-            &customer("SE"),
-            &advisor,
-        );
-        assert_eq!(billing.relationships.len(), 1);
+        let global = plan(Kind::Trial, &trial, &customer("SE"), &advisor);
+        assert_eq!(global.relationships.len(), 2);
         assert_eq!(
-            billing.relationships[0].r#type,
+            global.relationships[0].r#type,
             RelationshipType::Advisor as i32
         );
-        let global = plan(
-            Kind::Trial,
-            &trial,
-            &who(&[Role::GlobalAdmin]),
-            &customer("SE"),
-            &advisor,
-        );
-        assert_eq!(global.relationships.len(), 2);
         let subs = global.advisor_subscriptions.expect("the offers");
         assert!(subs.trial);
         assert_eq!(subs.partner_of_record_mpn_id, "1234567");
         assert_eq!(subs.customer_tenant_id, CUSTOMER);
 
         let record = invitation(InvitationKind::PartnerOfRecord);
-        let plan = plan(
-            Kind::PartnerOfRecord,
-            &record,
-            &who(&[Role::GlobalAdmin]),
-            &customer("SE"),
-            &advisor,
-        );
+        let plan = plan(Kind::PartnerOfRecord, &record, &customer("SE"), &advisor);
         assert_eq!(plan.record_partner_mpn_id, "1234567");
         assert!(plan.advisor_subscriptions.is_none());
     }

@@ -8,6 +8,7 @@ use partnerhub_kit::time::micros;
 use partnerhub_proto::invitations::{self as pb, InvitationKind, invitation};
 use partnerhub_proto::types::Cloud;
 use partnerhub_rules::delegation::{self, Grant};
+use partnerhub_rules::roles::{self, Roles};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -74,6 +75,17 @@ impl Kind {
     /// invitee is a partner).
     pub fn invites_customers(self) -> bool {
         self != Kind::IndirectPartnership
+    }
+
+    /// Who in the inviting partner sends (and revokes) it.
+    pub fn senders(self) -> Roles {
+        match self {
+            Kind::ResellerRelationship | Kind::DelegatedAdmin | Kind::PartnerOfRecord => {
+                roles::CUSTOMER_INVITERS
+            }
+            Kind::IndirectPartnership => roles::RESELLER_MANAGERS,
+            Kind::Trial | Kind::PurchaseOffer => roles::OFFER_SENDERS,
+        }
     }
 
     /// Whether any number of customers may accept it (TRIAL, PURCHASE_OFFER).

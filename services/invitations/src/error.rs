@@ -46,8 +46,8 @@ pub enum Error {
     NotACustomer(String),
     #[error("only a partner enrolled as an indirect reseller accepts an indirect partnership")]
     NotAnIndirectReseller,
-    #[error("AcceptInvitation in this tenant needs one of these roles: {0}")]
-    RoleRequired(&'static str),
+    #[error("{method} needs {roles} for this invitation")]
+    RoleRequired { method: &'static str, roles: String },
     #[error(
         "the invitation is for the {invitation} cloud and your tenant is in the {tenant} cloud; \
          relationships never cross clouds"
@@ -126,7 +126,7 @@ impl Fault for Error {
                 Code::InvalidArgument
             }
             Error::InvitationNotFound | Error::TenantNotFound(_) => Code::NotFound,
-            Error::RoleRequired(_) => Code::PermissionDenied,
+            Error::RoleRequired { .. } => Code::PermissionDenied,
             Error::InviterNotAPartner(_)
             | Error::InviterNotIndirectProvider(_)
             | Error::InviterNotAdvisor(_)
@@ -160,7 +160,7 @@ impl Fault for Error {
             Error::InviterCannotResell(_) => "INVITER_CANNOT_RESELL",
             Error::NotACustomer(_) => "NOT_A_CUSTOMER",
             Error::NotAnIndirectReseller => "NOT_AN_INDIRECT_RESELLER",
-            Error::RoleRequired(_) => "ROLE_REQUIRED",
+            Error::RoleRequired { .. } => "ROLE_REQUIRED",
             Error::CloudMismatch { .. } => "CLOUD_MISMATCH",
             Error::RegionMismatch { .. } => "REGION_MISMATCH",
             Error::ResellerWithoutDelegatedAdmin(_) => "DELEGATED_ADMIN_REQUIRED",

@@ -7,6 +7,7 @@ use partnerhub_kit::status::Violations;
 use partnerhub_proto::relationships::{self as pb, RelationshipType, relationship::State};
 use partnerhub_proto::types::Role;
 use partnerhub_rules::delegation::{self, Grant};
+use partnerhub_rules::roles::{self, Roles};
 
 /// The most relationships one `CreateRelationships` may create.
 pub const MAX_NEW_RELATIONSHIPS: usize = 100;
@@ -246,6 +247,16 @@ impl Relationship {
     }
 
     /// Whether `tenant_id` is the partner or the client.
+    /// Who in a party ends it: seed 003's roles for an indirect-reseller partnership, a global
+    /// admin or admin agent for any other relationship.
+    pub fn enders(&self) -> Roles {
+        if self.kind == RelationshipType::IndirectPartnership {
+            roles::RESELLER_MANAGERS
+        } else {
+            roles::RELATIONSHIP_ENDERS
+        }
+    }
+
     pub fn is_party(&self, tenant_id: &str) -> bool {
         self.partner_tenant_id == tenant_id || self.client_tenant_id == tenant_id
     }

@@ -17,6 +17,8 @@ pub enum Error {
          can remove the reseller's admin roles instead)"
     )]
     CustomerCannotEndReseller,
+    #[error("TerminateRelationship needs {roles} for this relationship")]
+    RoleRequired { roles: String },
     #[error(
         "the partner {partner} has no reseller relationship with the customer {customer} (neither \
          its own nor as the indirect provider of the customer's reseller)"
@@ -40,6 +42,7 @@ impl Fault for Error {
         match self {
             Error::Invalid(_) => Code::InvalidArgument,
             Error::RelationshipNotFound(_) => Code::NotFound,
+            Error::RoleRequired { .. } => Code::PermissionDenied,
             Error::CustomerCannotEndReseller
             | Error::NotResellerOfCustomer { .. }
             | Error::ResellerNotInPartnership { .. }
@@ -53,6 +56,7 @@ impl Fault for Error {
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::RelationshipNotFound(_) => "RELATIONSHIP_NOT_FOUND",
             Error::CustomerCannotEndReseller => "RESELLER_RELATIONSHIP_CUSTOMER_CANNOT_END",
+            Error::RoleRequired { .. } => "ROLE_REQUIRED",
             Error::NotResellerOfCustomer { .. } => "NOT_RESELLER_OF_CUSTOMER",
             Error::ResellerNotInPartnership { .. } => "RESELLER_NOT_IN_PARTNERSHIP",
             Error::ResellerAgreementNotAccepted(_) => "RESELLER_AGREEMENT_NOT_ACCEPTED",

@@ -2,6 +2,7 @@
 //! offers), read, list and revoke.
 
 use super::Invitations;
+use crate::acceptance;
 use crate::code;
 use crate::domain::{self, Invitation, InvitationFilter, Kind, Line, NewInvitation};
 use crate::draft::{self, Letter};
@@ -14,7 +15,7 @@ use partnerhub_kit::store::{Written, fingerprint, write_once};
 use partnerhub_proto::invitations as pb;
 use partnerhub_proto::subscriptions as subscriptions_pb;
 use partnerhub_proto::tenants as tenants_pb;
-use partnerhub_proto::types::{Cloud, PartnerType};
+use partnerhub_proto::types::{Cloud, PartnerType, Role};
 use partnerhub_rules::partner;
 use uuid::Uuid;
 
@@ -83,9 +84,11 @@ impl Invitations {
         Ok(offers)
     }
 
+    /// Creates an invitation for a caller holding `roles` (`None`: another service).
     pub(super) async fn create(
         &self,
         req: pb::CreateInvitationRequest,
+        roles: Option<&[Role]>,
     ) -> Result<pb::CreateInvitationResponse> {
         let parsed = NewInvitation::parse(req.invitation.as_ref(), req.ttl.as_ref());
         let (new, request_id) = match (parsed, fields::request_id(&req.request_id)) {
@@ -97,6 +100,7 @@ impl Invitations {
             (Err(e), _) => return Err(e),
             (Ok(_), Err(v)) => return Err(v.into()),
         };
+        acceptance::require("CreateInvitation", new.kind.senders(), roles)?;
         let inviter_id = new.inviter_tenant_id.to_string();
         let inviter = self
             .tenants
@@ -343,10 +347,19 @@ impl Invitations {
         })
     }
 
-    pub(super) async fn revoke(&self, req: pb::RevokeInvitationRequest) -> Result<Invitation> {
+    /// Revokes an invitation for a caller holding `roles` (`None`: another service) who may
+    /// send its kind.
+    pub(super) async fn revoke(
+        &self,
+        req: pb::RevokeInvitationRequest,
+        roles: Option<&[Role]>,
+    ) -> Result<Invitation> {
         let (inviter, id) = inviter_and_id(&req.inviter_tenant_id, &req.invitation_id)?;
         let now = self.deps.clock.now();
         let mut conn = self.conn().await?;
+        if let Some(row) = store::by_id(&mut conn, &inviter, &id).await? {
+            acceptance::require("RevokeInvitation", row.kind.senders(), roles)?;
+        }
         let revoked = store::revoke(&mut conn, &inviter, &id, now).await?;
         let row = store::by_id(&mut conn, &inviter, &id)
             .await?

@@ -75,7 +75,8 @@ impl InvitationService for Invitations {
         &self,
         request: Request<pb::CreateInvitationRequest>,
     ) -> Result<Response<pb::CreateInvitationResponse>, Status> {
-        let created = self.create(request.into_inner()).await?;
+        let roles = partnerhub_kit::caller::roles(&request);
+        let created = self.create(request.into_inner(), roles.as_deref()).await?;
         Ok(Response::new(created))
     }
 
@@ -104,7 +105,8 @@ impl InvitationService for Invitations {
         &self,
         request: Request<pb::DeclineInvitationRequest>,
     ) -> Result<Response<pb::DeclineInvitationResponse>, Status> {
-        self.decline(request.into_inner()).await?;
+        let roles = partnerhub_kit::caller::roles(&request);
+        self.decline(request.into_inner(), roles.as_deref()).await?;
         Ok(Response::new(pb::DeclineInvitationResponse {}))
     }
 
@@ -113,7 +115,8 @@ impl InvitationService for Invitations {
         request: Request<pb::RevokeInvitationRequest>,
     ) -> Result<Response<pb::RevokeInvitationResponse>, Status> {
         let now = self.deps.clock.now();
-        let row = self.revoke(request.into_inner()).await?;
+        let roles = partnerhub_kit::caller::roles(&request);
+        let row = self.revoke(request.into_inner(), roles.as_deref()).await?;
         Ok(Response::new(pb::RevokeInvitationResponse {
             invitation: Some(row.to_proto(now)),
         }))

@@ -49,7 +49,7 @@ impl Invitations {
         if acceptance::has_offers(kind, &row) {
             self.check_offers_for(&accepting, &row).await?;
         }
-        let plan = acceptance::plan(kind, &row, &who, &accepting, &inviter);
+        let plan = acceptance::plan(kind, &row, &accepting, &inviter);
         let invitation = if req.validate_only {
             row
         } else {

@@ -2,6 +2,7 @@
 //! the gateway's look-up by code.
 
 use super::{Conn, Invitations, by_code, required_code};
+use crate::acceptance;
 use crate::domain::{Invitation, Kind};
 use crate::error::{Error, Result};
 use crate::store;
@@ -9,6 +10,7 @@ use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::invitations as pb;
 use partnerhub_proto::tenants as tenants_pb;
+use partnerhub_proto::types::Role;
 
 impl Invitations {
     pub(super) async fn preview(
@@ -28,7 +30,13 @@ impl Invitations {
         })
     }
 
-    pub(super) async fn decline(&self, req: pb::DeclineInvitationRequest) -> Result<()> {
+    /// Declines for the tenant; the caller (`roles`, `None` for a service) must be one who may
+    /// (`acceptance::decliners`).
+    pub(super) async fn decline(
+        &self,
+        req: pb::DeclineInvitationRequest,
+        roles: Option<&[Role]>,
+    ) -> Result<()> {
         let mut v = Violations::new();
         let code = v.take(required_code(&req.code));
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
@@ -40,6 +48,7 @@ impl Invitations {
         if row.reusable {
             return Err(Error::Reusable);
         }
+        acceptance::require("DeclineInvitation", acceptance::decliners(&row), roles)?;
         if row.is_for_another(&tenant_id) {
             return Err(Error::ForAnotherTenant);
         }

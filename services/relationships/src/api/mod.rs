@@ -100,7 +100,10 @@ impl RelationshipService for Relationships {
         &self,
         request: Request<pb::TerminateRelationshipRequest>,
     ) -> Result<Response<pb::TerminateRelationshipResponse>, Status> {
-        let relationship = self.terminate_relationship(request.get_ref()).await?;
+        let roles = partnerhub_kit::caller::roles(&request);
+        let relationship = self
+            .terminate_relationship(request.get_ref(), roles.as_deref())
+            .await?;
         Ok(Response::new(pb::TerminateRelationshipResponse {
             relationship: Some(relationship),
         }))

@@ -9,6 +9,7 @@ use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::{UniqueViolation, fingerprint, write_once};
 use partnerhub_proto::relationships::{self as pb, RelationshipType, relationship::State};
+use partnerhub_proto::types::Role;
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
@@ -61,9 +62,12 @@ impl Relationships {
             .ok_or(Error::RelationshipNotFound(id))
     }
 
+    /// Ends a relationship for one of its parties, the caller holding `roles` there (`None`:
+    /// another service) one of those that end its type.
     pub(super) async fn terminate_relationship(
         &self,
         req: &pb::TerminateRelationshipRequest,
+        roles: Option<&[Role]>,
     ) -> Result<pb::Relationship> {
         let (tenant_id, id) = tenant_and_id(&req.tenant_id, &req.relationship_id)?;
         let now = self.now();
@@ -72,6 +76,13 @@ impl Relationships {
             .await?
             .filter(|r| r.is_party(&tenant_id))
             .ok_or_else(|| Error::RelationshipNotFound(id.clone()))?;
+        if let Some(held) = roles
+            && !partnerhub_rules::roles::holds_one(row.enders(), held)
+        {
+            return Err(Error::RoleRequired {
+                roles: partnerhub_rules::roles::names(row.enders()),
+            });
+        }
         // Terminated or expired: it has ended already; answer it as it is.
         if row.state_at(now) != State::Active {
             return Ok(row.to_proto(now));
