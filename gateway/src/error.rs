@@ -56,6 +56,8 @@ pub enum Error {
     #[error("the request has problems: {violations}")]
     Problems {
         reason: String,
+        /// A rule about the world (FAILED_PRECONDITION), not bad input (INVALID_ARGUMENT).
+        precondition: bool,
         violations: Violations,
     },
     #[error("invalid request: {0}")]
@@ -77,7 +79,10 @@ impl Fault for Error {
             Error::PasswordChangeRequired
             | Error::TenantNotActive
             | Error::OperatorHasNoPassword
-            | Error::AgreementNotAccepted => Code::FailedPrecondition,
+            | Error::AgreementNotAccepted
+            | Error::Problems {
+                precondition: true, ..
+            } => Code::FailedPrecondition,
             Error::InternalMethod(_)
             | Error::OperatorOnly(_)
             | Error::NotForOperator(_)
@@ -120,6 +125,17 @@ impl Fault for Error {
         match self {
             Error::Invalid(v) | Error::Problems { violations: v, .. } => v.as_slice(),
             _ => &[],
+        }
+    }
+
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Error::RoleRequired { roles, .. } => vec![("roles", roles.clone())],
+            Error::DelegatedRoleRequired { roles, held, .. } => {
+                vec![("roles", roles.clone()), ("heldRoles", held.clone())]
+            }
+            Error::NoAccessToTenant(id) => vec![("tenantId", id.clone())],
+            _ => Vec::new(),
         }
     }
 

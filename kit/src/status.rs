@@ -35,6 +35,12 @@ pub trait Fault: std::error::Error {
             .and_then(Variants::invalid)
             .map_or(&[], Violations::as_slice)
     }
+    /// The values the refusal is about (tenant id, offer id, roles, ...), for
+    /// `ErrorInfo.metadata` (AIP-193), so that clients need not parse messages. Keys are
+    /// lowerCamelCase; the field of a bad input is added as `field` without being listed here.
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
     /// When to try again, for `RetryInfo`.
     fn retry_after(&self) -> Option<Duration> {
         None
@@ -234,9 +240,31 @@ fn status_of<E: Fault + ?Sized>(error: &E, domain: &str) -> Status {
         _ => error.to_string(),
     };
     let mut details = ErrorDetails::new();
-    details.set_error_info(error.reason(), domain, std::collections::HashMap::new());
     let violations = error.violations();
-    if !violations.is_empty() {
+    let mut metadata: std::collections::HashMap<String, String> = error
+        .metadata()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    if let Some(first) = violations.first() {
+        metadata.insert("field".into(), first.field.clone());
+    }
+    details.set_error_info(error.reason(), domain, metadata);
+    if code == Code::FailedPrecondition && !violations.is_empty() {
+        // A rule about the world, found at a field: AIP-193's detail for it.
+        details.set_precondition_failure(
+            violations
+                .iter()
+                .map(|v| {
+                    tonic_types::PreconditionViolation::new(
+                        error.reason(),
+                        &v.field,
+                        &v.description,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+    } else if !violations.is_empty() {
         details.set_bad_request(
             violations
                 .iter()

@@ -329,6 +329,28 @@ macro_rules! migrations {
     };
 }
 
+/// Before a write checks anything: the resource an earlier identical request with this id made
+/// (`None` when the id is new, or there is none), or [`RequestIdReused`] when the id came with a
+/// different request. So a reused id is told as such first (AIP-155), not as whatever else the
+/// changed request would be refused for; [`write_once`] still decides in its transaction.
+pub async fn seen<E>(
+    db: &Database,
+    method: &str,
+    request_id: Option<Uuid>,
+    fingerprint: &str,
+) -> Result<Option<String>, E>
+where
+    E: From<sqlx::Error> + From<RequestIdReused>,
+{
+    let Some(rid) = request_id else {
+        return Ok(None);
+    };
+    let mut conn = db.pool.acquire().await?;
+    Ok(replay(&mut conn, method, rid, fingerprint)
+        .await?
+        .earlier()?)
+}
+
 /// What [`write_once`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {

@@ -225,6 +225,7 @@ impl TestSystem {
                 customer: Some(new),
                 request_id: String::new(),
                 validate_only: false,
+                workflow_fingerprint: String::new(),
             })
             .await
             .expect("CreateCustomerTenant")
@@ -591,12 +592,24 @@ pub fn reason(status: &Status) -> String {
         .unwrap_or_default()
 }
 
-/// The fields of a status's `BadRequest`.
+/// The fields a status names: its `BadRequest`'s (bad input), or its `PreconditionFailure`'s
+/// subjects (a rule about the world found at a field).
 pub fn bad_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    match (details.bad_request(), details.precondition_failure()) {
+        (Some(b), _) => b.field_violations.iter().map(|v| v.field.clone()).collect(),
+        (None, Some(p)) => p.violations.iter().map(|v| v.subject.clone()).collect(),
+        (None, None) => Vec::new(),
+    }
+}
+
+/// A value of a status's `ErrorInfo.metadata` ("" when absent).
+pub fn metadata(status: &Status, key: &str) -> String {
     use tonic_types::StatusExt;
     status
         .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .error_info()
+        .and_then(|i| i.metadata.get(key).cloned())
         .unwrap_or_default()
 }

@@ -375,6 +375,7 @@ async fn in_the_21vianet_cloud_a_customer_authorises_its_partner_of_record() {
             customer: Some(customer),
             request_id: String::new(),
             validate_only: false,
+            workflow_fingerprint: String::new(),
         })
         .await
         .expect("create")

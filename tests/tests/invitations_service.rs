@@ -16,7 +16,7 @@ use partnerhub_proto::subscriptions::{
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::{self as tenants_pb};
 use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
-use partnerhub_tests::{DATABASE_ENV, TestSystem, bad_fields, customer, partner, reason};
+use partnerhub_tests::{DATABASE_ENV, TestSystem, bad_fields, customer, metadata, partner, reason};
 use prost::Message;
 use sqlx::{Connection, Row};
 use std::time::Duration;
@@ -101,6 +101,7 @@ async fn customer_in(
             customer: Some(tenant),
             request_id: String::new(),
             validate_only: false,
+            workflow_fingerprint: String::new(),
         })
         .await
         .expect("CreateCustomerTenant")
@@ -520,7 +521,7 @@ async fn in_germany_and_us_government_a_reseller_must_ask_for_delegated_admin() 
         let inviter = partner_in(&sys, prefix, mpn_id, cloud).await;
         let status = assert_refused(
             try_create(&mut c, request(reseller(&inviter.id))).await,
-            Code::InvalidArgument,
+            Code::FailedPrecondition,
             "DELEGATED_ADMIN_REQUIRED",
         );
         assert_eq!(bad_fields(&status), ["invitation.delegated_admin"]);
@@ -561,12 +562,9 @@ async fn a_delegated_admin_invitation_goes_to_an_existing_customer() {
         try_create(&mut c, request(bare)).await,
         &["invitation.invitee_tenant_id", "invitation.delegated_admin"],
     );
-    for invitee in [
-        new_id(),
-        contoso.id.clone(),
-        pending.id.clone(),
-        german.id.clone(),
-    ] {
+    // A bad reference is bad input; a real tenant of the wrong kind or cloud is a rule about
+    // the world, with the tenant in the ErrorInfo.
+    for invitee in [new_id(), pending.id.clone()] {
         assert_invalid(
             try_create(
                 &mut c,
@@ -575,6 +573,21 @@ async fn a_delegated_admin_invitation_goes_to_an_existing_customer() {
             .await,
             &["invitation.invitee_tenant_id"],
         );
+    }
+    for (invitee, why) in [
+        (&contoso.id, "NOT_A_CUSTOMER"),
+        (&german.id, "CLOUD_MISMATCH"),
+    ] {
+        let status = assert_refused(
+            try_create(
+                &mut c,
+                request(delegated(&fabrikam.id, invitee, &[Role::UserAdmin])),
+            )
+            .await,
+            Code::FailedPrecondition,
+            why,
+        );
+        assert_eq!(metadata(&status, "tenantId"), *invitee);
     }
     assert!(
         listed(&mut c, &fabrikam.id, State::Unspecified)
@@ -1031,24 +1044,27 @@ async fn only_an_indirect_provider_asks_and_only_an_enrolled_indirect_reseller_i
         try_create(&mut c, request(partnership(&northwind.id, &northwind.id))).await,
         &["invitation.invitee_tenant_id"],
     );
-    for invitee in [
-        new_id(),
-        skola.id.clone(),
-        direct.id.clone(),
-        advisor.id.clone(),
-        german.id.clone(),
+    let status = refused(try_create(&mut c, request(partnership(&northwind.id, &new_id()))).await);
+    assert_eq!(reason(&status), "INVALID_ARGUMENT");
+    assert_eq!(bad_fields(&status), ["invitation.invitee_tenant_id"]);
+    assert!(
+        status
+            .message()
+            .contains("resellers must be enrolled as indirect resellers first"),
+        "{status:?}"
+    );
+    for (invitee, why) in [
+        (&skola.id, "NOT_AN_INDIRECT_RESELLER"),
+        (&direct.id, "NOT_AN_INDIRECT_RESELLER"),
+        (&advisor.id, "NOT_AN_INDIRECT_RESELLER"),
+        (&german.id, "CLOUD_MISMATCH"),
     ] {
-        let status =
-            refused(try_create(&mut c, request(partnership(&northwind.id, &invitee))).await);
-        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-        assert_eq!(reason(&status), "INVALID_ARGUMENT");
-        assert_eq!(bad_fields(&status), ["invitation.invitee_tenant_id"]);
-        assert!(
-            status
-                .message()
-                .contains("resellers must be enrolled as indirect resellers first"),
-            "{status:?}"
+        let status = assert_refused(
+            try_create(&mut c, request(partnership(&northwind.id, invitee))).await,
+            Code::FailedPrecondition,
+            why,
         );
+        assert_eq!(metadata(&status, "tenantId"), *invitee);
     }
     assert!(
         listed(&mut c, &northwind.id, State::Unspecified)
@@ -2211,8 +2227,12 @@ async fn a_trial_needs_an_advisor_and_one_trial_offer_of_its_cloud() {
     assert!(status.message().contains("CLOUD_GERMANY"), "{status:?}");
     let status = assert_refused(
         try_create(&mut c, request(trial(id, &no_trial.id, 5))).await,
-        Code::InvalidArgument,
+        Code::FailedPrecondition,
         "OFFER_HAS_NO_TRIAL",
+    );
+    assert_eq!(
+        metadata(&status, "field"),
+        "invitation.line_items[0].offer_id"
     );
     assert_eq!(bad_fields(&status), ["invitation.line_items[0].offer_id"]);
     assert!(
@@ -2585,9 +2605,10 @@ async fn a_partner_asks_a_customer_to_authorise_it_as_partner_of_record() {
     );
     let mut abroad = partner_of_record(id);
     abroad.invitee_tenant_id = worldwide.id.clone();
-    assert_invalid(
+    assert_refused(
         try_create(&mut c, request(abroad)).await,
-        &["invitation.invitee_tenant_id"],
+        Code::FailedPrecondition,
+        "CLOUD_MISMATCH",
     );
     let mut foreign_offer = partner_of_record(id);
     foreign_offer.line_items = vec![item(&worldwide_offer.id, 1)];

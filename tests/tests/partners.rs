@@ -1133,6 +1133,7 @@ async fn the_operator_filters_tenants_by_kind_partner_type_country_and_state() {
                     customer: Some(customer(prefix)),
                     request_id: String::new(),
                     validate_only: false,
+                    workflow_fingerprint: String::new(),
                 })
                 .await
                 .expect("CreateCustomerTenant")

@@ -274,6 +274,7 @@ async fn create_customer(sys: &TestSystem, prefix: &str) -> tpb::Tenant {
             customer: Some(customer(prefix)),
             request_id: String::new(),
             validate_only: false,
+            workflow_fingerprint: String::new(),
         })
         .await
         .expect("CreateCustomerTenant")

@@ -382,10 +382,27 @@ async fn each_problem_of_the_form_has_its_own_reason_and_nothing_is_written() {
     }
     let mut no_agreement = form(&c, "solnaskola", items.clone());
     no_agreement.agreement_signer = None;
-    for (request, field, why) in [
-        (too_many, "line_items[0].quantity", "QUANTITY_OUT_OF_BOUNDS"),
-        (wrong_cloud, "customer.cloud", "CLOUD_MISMATCH"),
-        (no_agreement, "agreement_signer", "AGREEMENT_NOT_ACCEPTED"),
+    // A bad line item is bad input; a customer in another cloud or without the agreement is a
+    // rule about the world.
+    for (request, field, why, code) in [
+        (
+            too_many,
+            "line_items[0].quantity",
+            "QUANTITY_OUT_OF_BOUNDS",
+            Code::InvalidArgument,
+        ),
+        (
+            wrong_cloud,
+            "customer.cloud",
+            "CLOUD_MISMATCH",
+            Code::FailedPrecondition,
+        ),
+        (
+            no_agreement,
+            "agreement_signer",
+            "AGREEMENT_NOT_ACCEPTED",
+            Code::FailedPrecondition,
+        ),
     ] {
         let mut review = request.clone();
         review.validate_only = true;
@@ -410,7 +427,7 @@ async fn each_problem_of_the_form_has_its_own_reason_and_nothing_is_written() {
             .create_customer(request)
             .await
             .expect_err(why);
-        assert_eq!(status.code(), Code::InvalidArgument, "{why}");
+        assert_eq!(status.code(), code, "{why}");
         assert_eq!(reason(&status), why);
         assert!(
             partnerhub_tests::bad_fields(&status).contains(&field.to_string()),
@@ -598,7 +615,8 @@ async fn only_an_indirect_provider_partners_with_an_enrolled_indirect_reseller()
     )
     .await
     .expect_err("not a reseller");
-    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "NOT_AN_INDIRECT_RESELLER");
     ask(provider_admin, provider.id.clone(), reseller.id.clone())
         .await
         .expect("provider to reseller");

@@ -525,6 +525,7 @@ async fn a_reseller_needs_the_customer_in_its_country_or_region_and_cloud() {
             customer: Some(german),
             request_id: String::new(),
             validate_only: false,
+            workflow_fingerprint: String::new(),
         })
         .await
         .expect("create")
@@ -587,7 +588,7 @@ async fn a_reseller_needs_the_customer_in_its_country_or_region_and_cloud() {
         })
         .await
         .expect_err("needs delegated admin");
-    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(
         partnerhub_tests::bad_fields(&status),
         ["invitation.delegated_admin"]

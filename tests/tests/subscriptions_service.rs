@@ -115,6 +115,7 @@ impl Env {
                 customer: Some(new),
                 request_id: String::new(),
                 validate_only: false,
+                workflow_fingerprint: String::new(),
             })
             .await
             .expect("CreateCustomerTenant")

@@ -83,6 +83,7 @@ impl Env {
                 customer: Some(customer(prefix)),
                 request_id: String::new(),
                 validate_only: false,
+                workflow_fingerprint: String::new(),
             })
             .await
             .expect("CreateCustomerTenant")

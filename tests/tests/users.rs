@@ -100,6 +100,7 @@ async fn create_customer(
             customer: Some(customer(prefix)),
             request_id: String::new(),
             validate_only: false,
+            workflow_fingerprint: String::new(),
         })
         .await
         .expect("CreateCustomerTenant")

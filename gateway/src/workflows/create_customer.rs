@@ -4,11 +4,11 @@
 //! relationships and the order, and only then activates the customer. Every step is idempotent
 //! by an id derived from the request id, so a retry after a failure anywhere completes it once.
 
-use super::partners::{reseller_problems, tenant, types};
+use super::partners::{Found, reseller_problems, tenant, types};
 use super::{Workflows, on_behalf, step_id};
 use crate::error::{Error, relay};
 use partnerhub_kit::status::Violations;
-use partnerhub_proto::gateway::{self as gw, Problem};
+use partnerhub_proto::gateway as gw;
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
 use partnerhub_proto::subscriptions as sub;
 use partnerhub_proto::tenants::{self as pb, Principal};
@@ -33,6 +33,13 @@ pub async fn run(
         }
         Err(v) => return Err(Error::Invalid(v).into()),
     };
+    // The whole request, remembered with the customer step: a retry that changed anything is
+    // told REQUEST_ID_REUSED by the review's first step, before anything else is checked.
+    let fingerprint = partnerhub_kit::store::fingerprint(&gw::CreateCustomerRequest {
+        request_id: String::new(),
+        validate_only: false,
+        ..req.clone()
+    });
     let partner = tenant(w, &req.partner_tenant_id).await?;
     let details = req.customer.clone().unwrap_or_default();
     let customer = pb::Tenant {
@@ -44,7 +51,7 @@ pub async fn run(
         cloud: details.cloud,
         ..Default::default()
     };
-    let (preview, problems) = review(w, &workflow, &partner, &customer, &req).await?;
+    let (preview, found) = review(w, &workflow, &fingerprint, &partner, &customer, &req).await?;
 
     let planned = relationships(&partner.id, "", &req.indirect_reseller_id);
     if req.validate_only {
@@ -62,18 +69,25 @@ pub async fn run(
                     })
                     .collect(),
                 subscriptions: preview.subscriptions,
-                problems,
+                problems: found.into_iter().map(|f| f.problem).collect(),
             }),
             ..Default::default()
         });
     }
-    if let Some(first) = problems.first() {
+    // A submit with problems answers as the rule that found the first one answers wherever
+    // it is met: another service's refusal as it gave it, the gateway's own as bad input or a
+    // precondition, listing every problem.
+    if let Some(first) = found.first() {
+        if let Some(refusal) = &first.refusal {
+            return Err(relay(refusal.clone()));
+        }
         let mut violations = Violations::new();
-        for p in &problems {
-            violations.add(&p.field, &p.description);
+        for f in &found {
+            violations.add(&f.problem.field, &f.problem.description);
         }
         return Err(Error::Problems {
-            reason: first.reason.clone(),
+            reason: first.problem.reason.clone(),
+            precondition: first.precondition,
             violations,
         }
         .into());
@@ -87,6 +101,7 @@ pub async fn run(
             customer: Some(customer),
             request_id: step_id(&workflow, "customer"),
             validate_only: false,
+            workflow_fingerprint: fingerprint,
         })
         .await
         .map_err(relay)?
@@ -200,19 +215,15 @@ struct Preview {
 async fn review(
     w: &Workflows,
     workflow: &uuid::Uuid,
+    fingerprint: &str,
     partner: &pb::Tenant,
     customer: &pb::Tenant,
     req: &gw::CreateCustomerRequest,
-) -> Result<(Preview, Vec<Problem>), Status> {
+) -> Result<(Preview, Vec<Found>), Status> {
     let mut problems = Vec::new();
     let mut preview = Preview::default();
-    let problem = |field: &str, reason: &str, description: String| Problem {
-        field: field.into(),
-        description,
-        reason: reason.into(),
-    };
     if !partnerhub_rules::partner::resells(types(partner)) {
-        problems.push(problem(
+        problems.push(Found::precondition(
             "partner_tenant_id",
             "PARTNER_CANNOT_RESELL",
             "only a direct or indirect provider creates customers and bills them".into(),
@@ -228,6 +239,7 @@ async fn review(
             // With the create step's id, a retry's review knows the customer as its own.
             request_id: step_id(workflow, "customer"),
             validate_only: true,
+            workflow_fingerprint: fingerprint.to_string(),
         })
         .await
     {
@@ -235,7 +247,7 @@ async fn review(
         Err(status) => problems.extend(problems_of(&status)?),
     }
     if customer.cloud != 0 && customer.cloud != partner.cloud {
-        problems.push(problem(
+        problems.push(Found::precondition(
             "customer.cloud",
             "CLOUD_MISMATCH",
             format!(
@@ -250,7 +262,7 @@ async fn review(
             &customer.country_code,
         )
     {
-        problems.push(problem(
+        problems.push(Found::precondition(
             "customer.country_code",
             "REGION_MISMATCH",
             format!(
@@ -271,7 +283,7 @@ async fn review(
         );
     }
     match &req.agreement_signer {
-        None => problems.push(problem(
+        None => problems.push(Found::precondition(
             "agreement_signer",
             "AGREEMENT_NOT_ACCEPTED",
             "is required: the person at the customer who accepted the customer agreement".into(),
@@ -282,14 +294,14 @@ async fn review(
                 ("agreement_signer.last_name", &signer.last_name),
             ] {
                 if value.trim().is_empty() {
-                    problems.push(problem(field, "INVALID_ARGUMENT", "is required".into()));
+                    problems.push(Found::invalid(field, "is required".into()));
                 }
             }
             if let Err(v) = partnerhub_kit::fields::email("agreement_signer.email", &signer.email) {
                 problems.extend(
                     v.as_slice()
                         .iter()
-                        .map(|v| problem(&v.field, "INVALID_ARGUMENT", v.description.clone())),
+                        .map(|v| Found::invalid(&v.field, v.description.clone())),
                 );
             }
         }
@@ -307,19 +319,21 @@ async fn review(
             .map_err(relay)?
             .into_inner();
         preview.subscriptions = checked.subscriptions;
+        // As PlaceOrder refuses them: bad line items (INVALID_ARGUMENT).
         problems.extend(
             checked
                 .problems
                 .into_iter()
-                .map(|p| problem(&p.field, &p.reason, p.description)),
+                .map(|p| Found::theirs(&p.field, &p.reason, p.description, None)),
         );
     }
     Ok((preview, problems))
 }
 
 /// A refusal of the tenants service as review problems (its fields are named like ours:
-/// `customer.*`); anything but a refusal of the input is passed on as the error it is.
-fn problems_of(status: &Status) -> Result<Vec<Problem>, Status> {
+/// `customer.*`); anything but a refusal of the input (a reused request id among them) is
+/// passed on as the error it is.
+fn problems_of(status: &Status) -> Result<Vec<Found>, Status> {
     use tonic_types::StatusExt;
     let details = status.get_error_details();
     let reason = details
@@ -327,24 +341,21 @@ fn problems_of(status: &Status) -> Result<Vec<Problem>, Status> {
         .map(|i| i.reason.clone())
         .unwrap_or_default();
     match status.code() {
-        tonic::Code::InvalidArgument => Ok(details
+        tonic::Code::InvalidArgument if reason == "INVALID_ARGUMENT" => Ok(details
             .bad_request()
             .map(|b| {
                 b.field_violations
                     .iter()
-                    .map(|v| Problem {
-                        field: v.field.clone(),
-                        description: v.description.clone(),
-                        reason: reason.clone(),
-                    })
+                    .map(|v| Found::invalid(&v.field, v.description.clone()))
                     .collect()
             })
             .unwrap_or_default()),
-        tonic::Code::AlreadyExists => Ok(vec![Problem {
-            field: "customer.domain_prefix".into(),
-            description: status.message().to_string(),
-            reason,
-        }]),
+        tonic::Code::AlreadyExists => Ok(vec![Found::theirs(
+            "customer.domain_prefix",
+            &reason,
+            status.message().to_string(),
+            Some(status.clone()),
+        )]),
         _ => Err(relay(status.clone())),
     }
 }

@@ -31,11 +31,52 @@ pub fn types(tenant: &pb::Tenant) -> &[i32] {
         .map_or(&[], |p| p.partner_types.as_slice())
 }
 
-fn problem(field: &str, reason: &str, description: String) -> Problem {
-    Problem {
-        field: field.into(),
-        description,
-        reason: reason.into(),
+/// One problem a review found, with what a submit answers when it is the first.
+pub struct Found {
+    pub problem: Problem,
+    /// The refusal of the service that found it, answered as it is: the same code and reason
+    /// as that service gives wherever the rule is met. `None` for the gateway's own findings.
+    pub refusal: Option<Status>,
+    /// For the gateway's own findings: a rule about the world (FAILED_PRECONDITION) rather
+    /// than a badly shaped field (INVALID_ARGUMENT).
+    pub precondition: bool,
+}
+
+impl Found {
+    /// A badly shaped field.
+    pub fn invalid(field: &str, description: String) -> Found {
+        Found::ours(field, "INVALID_ARGUMENT", description, false)
+    }
+
+    /// A rule about the world, found at `field`.
+    pub fn precondition(field: &str, reason: &str, description: String) -> Found {
+        Found::ours(field, reason, description, true)
+    }
+
+    /// A problem another service found, which a submit answers with `refusal` when it is the
+    /// first (`None`: with a generic problem of `reason`).
+    pub fn theirs(
+        field: &str,
+        reason: &str,
+        description: String,
+        refusal: Option<Status>,
+    ) -> Found {
+        Found {
+            problem: Problem {
+                field: field.into(),
+                description,
+                reason: reason.into(),
+            },
+            refusal,
+            precondition: false,
+        }
+    }
+
+    fn ours(field: &str, reason: &str, description: String, precondition: bool) -> Found {
+        Found {
+            precondition,
+            ..Found::theirs(field, reason, description, None)
+        }
     }
 }
 
@@ -48,16 +89,12 @@ pub async fn reseller_problems(
     provider: &pb::Tenant,
     reseller_id: &str,
     field: &str,
-) -> Result<Vec<Problem>, Status> {
+) -> Result<Vec<Found>, Status> {
     if uuid::Uuid::parse_str(reseller_id).is_err() {
-        return Ok(vec![problem(
-            field,
-            "INVALID_ARGUMENT",
-            "must be a UUID".into(),
-        )]);
+        return Ok(vec![Found::invalid(field, "must be a UUID".into())]);
     }
     if !partner::sells_through_resellers(types(provider)) {
-        return Ok(vec![problem(
+        return Ok(vec![Found::precondition(
             field,
             "NOT_INDIRECT_PROVIDER",
             "only an indirect provider sells through indirect resellers".into(),
@@ -76,7 +113,8 @@ pub async fn reseller_problems(
                 .error_info()
                 .map(|info| info.reason.clone())
                 .unwrap_or_default();
-            vec![problem(field, &reason, status.message().to_string())]
+            let description = status.message().to_string();
+            vec![Found::theirs(field, &reason, description, Some(status))]
         })
         .unwrap_or_default())
 }

@@ -90,7 +90,7 @@ pub fn check_tenants(
         if accepting.kind != tenant::Kind::Partner as i32
             || !types(accepting).is_some_and(|t| partner::holds(t, PartnerType::IndirectReseller))
         {
-            return Err(Error::NotAnIndirectReseller);
+            return Err(Error::NotAnIndirectReseller(accepting.id.clone()));
         }
     } else if accepting.kind != tenant::Kind::Customer as i32 {
         return Err(Error::NotACustomer(accepting.id.clone()));
@@ -104,6 +104,7 @@ pub fn check_tenants(
     if accepting.cloud != invitation.cloud as i32 {
         return Err(Error::CloudMismatch {
             invitation: invitation.cloud.as_str_name(),
+            tenant_id: accepting.id.clone(),
             tenant: cloud::name(accepting.cloud),
         });
     }

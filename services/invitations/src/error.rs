@@ -11,11 +11,11 @@ pub enum Error {
     #[error("invalid request: {0}")]
     Invalid(Violations),
     #[error(
-        "invalid request: in the Germany and US government clouds a reseller relationship must \
-         include delegated admin; set invitation.delegated_admin"
+        "in the Germany and US government clouds a reseller relationship must include delegated \
+         admin; set invitation.delegated_admin"
     )]
     DelegatedAdminRequired(Violations),
-    #[error("invalid request: {0}")]
+    #[error("{0}")]
     OfferHasNoTrial(Violations),
     // Says nothing more: a wrong code must not tell whether something exists.
     #[error("invitation not found")]
@@ -44,16 +44,20 @@ pub enum Error {
          invitation"
     )]
     NotACustomer(String),
-    #[error("only a partner enrolled as an indirect reseller accepts an indirect partnership")]
-    NotAnIndirectReseller,
+    #[error(
+        "tenant {0} is not a partner enrolled as an indirect reseller; only those take part in \
+         an indirect partnership (resellers must be enrolled as indirect resellers first)"
+    )]
+    NotAnIndirectReseller(String),
     #[error("{method} needs {roles} for this invitation")]
     RoleRequired { method: &'static str, roles: String },
     #[error(
-        "the invitation is for the {invitation} cloud and your tenant is in the {tenant} cloud; \
-         relationships never cross clouds"
+        "the invitation is for the {invitation} cloud and tenant {tenant_id} is in the {tenant} \
+         cloud; relationships never cross clouds"
     )]
     CloudMismatch {
         invitation: &'static str,
+        tenant_id: String,
         tenant: &'static str,
     },
     #[error(
@@ -122,8 +126,11 @@ impl Error {
 impl Fault for Error {
     fn code(&self) -> Code {
         match self {
-            Error::Invalid(_) | Error::DelegatedAdminRequired(_) | Error::OfferHasNoTrial(_) => {
-                Code::InvalidArgument
+            Error::Invalid(_) => Code::InvalidArgument,
+            // Rules about the world found at a field: the offer has no trial, the cloud needs
+            // delegated admin.
+            Error::DelegatedAdminRequired(_) | Error::OfferHasNoTrial(_) => {
+                Code::FailedPrecondition
             }
             Error::InvitationNotFound | Error::TenantNotFound(_) => Code::NotFound,
             Error::RoleRequired { .. } => Code::PermissionDenied,
@@ -132,7 +139,7 @@ impl Fault for Error {
             | Error::InviterNotAdvisor(_)
             | Error::InviterCannotResell(_)
             | Error::NotACustomer(_)
-            | Error::NotAnIndirectReseller
+            | Error::NotAnIndirectReseller(_)
             | Error::CloudMismatch { .. }
             | Error::RegionMismatch { .. }
             | Error::ResellerWithoutDelegatedAdmin(_)
@@ -159,7 +166,7 @@ impl Fault for Error {
             Error::InviterNotAdvisor(_) => "INVITER_NOT_ADVISOR",
             Error::InviterCannotResell(_) => "INVITER_CANNOT_RESELL",
             Error::NotACustomer(_) => "NOT_A_CUSTOMER",
-            Error::NotAnIndirectReseller => "NOT_AN_INDIRECT_RESELLER",
+            Error::NotAnIndirectReseller(_) => "NOT_AN_INDIRECT_RESELLER",
             Error::RoleRequired { .. } => "ROLE_REQUIRED",
             Error::CloudMismatch { .. } => "CLOUD_MISMATCH",
             Error::RegionMismatch { .. } => "REGION_MISMATCH",
@@ -182,6 +189,28 @@ impl Fault for Error {
             | Error::OfferHasNoTrial(v)
             | Error::OffersNotAvailable { violations: v, .. } => v.as_slice(),
             _ => &[],
+        }
+    }
+
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Error::TenantNotFound(id)
+            | Error::NotACustomer(id)
+            | Error::NotAnIndirectReseller(id)
+            | Error::CloudMismatch { tenant_id: id, .. } => vec![("tenantId", id.clone())],
+            Error::InviterNotAPartner(id)
+            | Error::InviterNotIndirectProvider(id)
+            | Error::InviterNotAdvisor(id)
+            | Error::InviterCannotResell(id) => vec![("inviterTenantId", id.clone())],
+            Error::RoleRequired { roles, .. } => vec![("roles", roles.clone())],
+            Error::ResellerWithoutDelegatedAdmin(cloud) => vec![("cloud", cloud.to_string())],
+            Error::RegionMismatch {
+                partner, customer, ..
+            } => vec![
+                ("partnerCountryCode", partner.clone()),
+                ("customerCountryCode", customer.clone()),
+            ],
+            _ => Vec::new(),
         }
     }
 

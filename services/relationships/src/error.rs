@@ -64,6 +64,25 @@ impl Fault for Error {
         }
     }
 
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Error::RelationshipNotFound(id) => vec![("relationshipId", id.clone())],
+            Error::RoleRequired { roles } => vec![("roles", roles.clone())],
+            Error::NotResellerOfCustomer { partner, customer } => vec![
+                ("partnerTenantId", partner.clone()),
+                ("customerTenantId", customer.clone()),
+            ],
+            Error::ResellerNotInPartnership { reseller, partner } => vec![
+                ("indirectResellerId", reseller.clone()),
+                ("partnerTenantId", partner.clone()),
+            ],
+            Error::ResellerAgreementNotAccepted(reseller) => {
+                vec![("indirectResellerId", reseller.clone())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn variants(&self) -> Option<&dyn Variants> {
         Some(self)
     }

@@ -140,6 +140,25 @@ impl Fault for Error {
         }
     }
 
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Error::OfferNotFound(id) => vec![("offerId", id.clone())],
+            Error::OrderNotFound(id) => vec![("orderId", id.clone())],
+            Error::SubscriptionNotFound(id)
+            | Error::ChangeNotAllowed(id)
+            | Error::NoBillingPartner(id) => vec![("subscriptionId", id.clone())],
+            Error::TenantNotFound(id) | Error::NotACustomer(id) | Error::NotAPartner(id) => {
+                vec![("tenantId", id.clone())]
+            }
+            Error::AgreementNotAccepted(id) => vec![("customerTenantId", id.clone())],
+            Error::PartnerIdNotFound(mpn)
+            | Error::PartnerNotAdvisor(mpn)
+            | Error::PartnerNotInCloud { mpn_id: mpn, .. } => vec![("mpnId", mpn.clone())],
+            Error::StaleEtag { current, .. } => vec![("etag", current.clone())],
+            _ => Vec::new(),
+        }
+    }
+
     fn variants(&self) -> Option<&dyn Variants> {
         Some(self)
     }

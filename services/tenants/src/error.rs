@@ -100,6 +100,21 @@ impl Fault for Error {
         }
     }
 
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Error::TenantNotFound(id) => vec![("tenantId", id.clone())],
+            Error::UserNotFound(id) => vec![("userId", id.clone())],
+            Error::PartnerIdNotFound(mpn) | Error::MpnIdTaken(mpn) => {
+                vec![("mpnId", mpn.clone())]
+            }
+            Error::DomainPrefixTaken(prefix) => vec![("domainPrefix", prefix.clone())],
+            Error::UserNameTaken(name) => vec![("userName", name.clone())],
+            Error::LastGlobalAdmin(user) => vec![("user", user.clone())],
+            Error::StaleEtag { current, .. } => vec![("etag", current.clone())],
+            _ => Vec::new(),
+        }
+    }
+
     fn variants(&self) -> Option<&dyn Variants> {
         Some(self)
     }

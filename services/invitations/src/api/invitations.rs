@@ -11,7 +11,7 @@ use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{Written, fingerprint, write_once};
+use partnerhub_kit::store::{Written, fingerprint, seen, write_once};
 use partnerhub_proto::invitations as pb;
 use partnerhub_proto::subscriptions as subscriptions_pb;
 use partnerhub_proto::tenants as tenants_pb;
@@ -101,6 +101,12 @@ impl Invitations {
             (Ok(_), Err(v)) => return Err(v.into()),
         };
         acceptance::require("CreateInvitation", new.kind.senders(), roles)?;
+        let fingerprint = fingerprint(&pb::CreateInvitationRequest {
+            request_id: String::new(),
+            ..req.clone()
+        });
+        // A reused request id is told before anything else is checked.
+        seen::<Error>(&self.db, CREATE, request_id, &fingerprint).await?;
         let inviter_id = new.inviter_tenant_id.to_string();
         let inviter = self
             .tenants
@@ -149,10 +155,6 @@ impl Invitations {
         let offers = self.check_offers(new.kind, &new.line_items, cloud).await?;
 
         let issued = code::issue();
-        let fingerprint = fingerprint(&pb::CreateInvitationRequest {
-            request_id: String::new(),
-            ..req
-        });
         let now = self.deps.clock.now();
         let invitation = new.into_invitation(
             Uuid::now_v7().to_string(),
@@ -232,24 +234,13 @@ impl Invitations {
             ));
         };
         if invitee.kind != tenants_pb::tenant::Kind::Customer as i32 {
-            return Err(Error::field(
-                FIELD,
-                "is a partner; only a customer tenant can be invited",
-            ));
+            return Err(Error::NotACustomer(invitee.id));
         }
         if !is_active(&invitee, tenants_pb::tenant::Kind::Customer) {
             return Err(Error::field(FIELD, "is a customer that is not active yet"));
         }
         if invitee.cloud != cloud as i32 {
-            let theirs = Cloud::try_from(invitee.cloud).unwrap_or(Cloud::Unspecified);
-            return Err(Error::field(
-                FIELD,
-                format!(
-                    "is a customer in {}, the inviter is in {}: relationships never cross cloud instances",
-                    theirs.as_str_name(),
-                    cloud.as_str_name()
-                ),
-            ));
+            return Err(cloud_mismatch(cloud, &invitee));
         }
         Ok(())
     }
@@ -262,21 +253,13 @@ impl Invitations {
         let Some(invitee) = self.tenants.tenant(id).await? else {
             return Err(Error::field(FIELD, format!("names no tenant; {ENROL}")));
         };
-        if invitee.kind != tenants_pb::tenant::Kind::Partner as i32 {
-            return Err(Error::field(
-                FIELD,
-                format!("is a customer, not an indirect reseller; {ENROL}"),
-            ));
-        }
-        let enrolled = invitee
-            .partner
-            .as_ref()
-            .is_some_and(|p| partner::holds(&p.partner_types, PartnerType::IndirectReseller));
+        let enrolled = invitee.kind == tenants_pb::tenant::Kind::Partner as i32
+            && invitee
+                .partner
+                .as_ref()
+                .is_some_and(|p| partner::holds(&p.partner_types, PartnerType::IndirectReseller));
         if !enrolled {
-            return Err(Error::field(
-                FIELD,
-                format!("is a partner that is not enrolled as an indirect reseller; {ENROL}"),
-            ));
+            return Err(Error::NotAnIndirectReseller(invitee.id));
         }
         if !is_active(&invitee, tenants_pb::tenant::Kind::Partner) {
             return Err(Error::field(
@@ -285,16 +268,7 @@ impl Invitations {
             ));
         }
         if invitee.cloud != cloud as i32 {
-            let theirs = Cloud::try_from(invitee.cloud).unwrap_or(Cloud::Unspecified);
-            return Err(Error::field(
-                FIELD,
-                format!(
-                    "is an indirect reseller in {}, the inviter is in {}: relationships never \
-                     cross cloud instances ({ENROL}, in the inviter's cloud)",
-                    theirs.as_str_name(),
-                    cloud.as_str_name()
-                ),
-            ));
+            return Err(cloud_mismatch(cloud, &invitee));
         }
         Ok(())
     }
@@ -369,6 +343,15 @@ impl Invitations {
         } else {
             Err(row.state_at(now).refusal().unwrap_or(Error::AlreadyUsed))
         }
+    }
+}
+
+/// An invitee in another cloud instance than the inviter's.
+fn cloud_mismatch(cloud: Cloud, invitee: &tenants_pb::Tenant) -> Error {
+    Error::CloudMismatch {
+        invitation: cloud.as_str_name(),
+        tenant_id: invitee.id.clone(),
+        tenant: partnerhub_rules::cloud::name(invitee.cloud),
     }
 }
 

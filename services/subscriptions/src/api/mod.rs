@@ -29,7 +29,7 @@ use crate::domain::{Action, EventType, Removed, Subscription};
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::peers;
-use partnerhub_kit::store::{Database, replay};
+use partnerhub_kit::store::Database;
 use partnerhub_proto::subscriptions::subscription_internal_service_server::SubscriptionInternalService;
 use partnerhub_proto::subscriptions::subscription_service_server::SubscriptionService;
 use partnerhub_proto::subscriptions::{self as pb};
@@ -88,19 +88,15 @@ impl Subscriptions {
         self.deps.clock.now()
     }
 
-    /// What an earlier call of `method` with this request id made, if any.
+    /// What an earlier call of `method` with this request id made, if any
+    /// ([`partnerhub_kit::store::seen`]).
     async fn seen(
         &self,
         method: &str,
         request_id: Option<Uuid>,
         fingerprint: &str,
     ) -> Result<Option<String>> {
-        let Some(rid) = request_id else {
-            return Ok(None);
-        };
-        Ok(replay(&mut *self.conn().await?, method, rid, fingerprint)
-            .await?
-            .earlier()?)
+        partnerhub_kit::store::seen(&self.db, method, request_id, fingerprint).await
     }
 }
 

@@ -10,7 +10,7 @@ use crate::wire;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{Replay, Written, fingerprint, replay, write_once};
+use partnerhub_kit::store::{Written, fingerprint, replay, write_once};
 use partnerhub_proto::{tenants as pb, types};
 use sqlx::AnyConnection;
 use tonic::Request;
@@ -86,19 +86,24 @@ async fn validate_customer_tenant(
     req: &pb::CreateCustomerTenantRequest,
     fingerprint: &str,
 ) -> Result<pb::CreateCustomerTenantResponse> {
-    let new = NewTenant::parse(Kind::Customer, req.customer.as_ref(), "customer")?;
     let request_id = fields::request_id(&req.request_id)?;
     let mut conn = svc.conn().await?;
+    // A reused request id is told first, before the fields and the domain prefix (which the
+    // earlier request may have taken itself).
     let customer = match request_id {
-        Some(rid) => match replay(&mut conn, "CreateCustomerTenant", rid, fingerprint).await? {
-            Replay::Same(id) => Some(store::tenant(&mut conn, &id).await?.into()),
-            _ => None,
+        Some(rid) => match replay(&mut conn, "CreateCustomerTenant", rid, fingerprint)
+            .await?
+            .earlier()?
+        {
+            Some(id) => Some(store::tenant(&mut conn, &id).await?.into()),
+            None => None,
         },
         None => None,
     };
     let customer = match customer {
         Some(created) => created,
         None => {
+            let new = NewTenant::parse(Kind::Customer, req.customer.as_ref(), "customer")?;
             store::check_free(&mut conn, &new.domain_prefix, new.partner.as_ref()).await?;
             wire::preview(&new)
         }
