@@ -14,8 +14,8 @@ use partnerhub_proto::subscriptions::{
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{
-    BatchGetTenantsRequest, GetTenantRequest, ListAgreementsRequest, PartnerListing, Tenant,
-    VerifyPartnerIdRequest, agreement,
+    BatchGetPartnerListingsRequest, BatchGetTenantsRequest, GetTenantRequest,
+    ListAgreementsRequest, PartnerListing, Tenant, VerifyPartnerIdRequest, agreement,
 };
 use partnerhub_proto::types::{Cloud, LineItem};
 use tonic::{Code, Status};
@@ -85,6 +85,30 @@ impl Tenants {
             .map_err(failed("tenants"))?
             .into_inner()
             .tenants)
+    }
+
+    /// The public profiles of the partners of these ids, in one call (customers and unknown
+    /// ids are left out).
+    pub async fn partner_listings(&self, ids: &[String]) -> Result<Vec<PartnerListing>, PeerError> {
+        Ok(self
+            .internal
+            .clone()
+            .batch_get_partner_listings(BatchGetPartnerListingsRequest {
+                tenant_ids: ids.to_vec(),
+            })
+            .await
+            .map_err(failed("tenants"))?
+            .into_inner()
+            .partners)
+    }
+
+    /// A partner's public profile; `None` when there is no partner with that id.
+    pub async fn partner_listing(&self, id: &str) -> Result<Option<PartnerListing>, PeerError> {
+        Ok(self
+            .partner_listings(std::slice::from_ref(&id.to_string()))
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Whether a tenant accepted an agreement of `kind` (one the service does not know accepted

@@ -546,6 +546,7 @@ pub fn partner(prefix: &str, mpn_id: &str, types: &[types::PartnerType]) -> pb::
             listed: true,
             description: format!("{prefix} sells cloud services"),
             keywords: vec!["schools".into()],
+            ..Default::default()
         }),
         ..Default::default()
     }

@@ -1230,6 +1230,19 @@ async fn the_invitee_previews_who_invites_and_what_is_asked() {
             expire_time: invitation.expire_time,
             state: State::Pending as i32,
             cloud: Cloud::Worldwide as i32,
+            // The partner's public profile, nothing private (no contact person, no state).
+            inviter: Some(tenants_pb::PartnerListing {
+                tenant_id: fabrikam.id.clone(),
+                display_name: "fabrikam AB".into(),
+                mpn_id: "1234567".into(),
+                partner_types: fabrikam.partner.clone().expect("partner").partner_types,
+                cloud: Cloud::Worldwide as i32,
+                country_code: "SE".into(),
+                description: "fabrikam sells cloud services".into(),
+                keywords: vec!["schools".into()],
+                address: fabrikam.address.clone(),
+                ..Default::default()
+            }),
         }
     );
 

@@ -32,19 +32,28 @@ impl Invitation {
         }
     }
 
-    /// What the holder of the code sees before answering, at `now`; `inviter` as the tenants
-    /// service has it (the default when it has none).
-    pub fn preview(&self, inviter: tenants_pb::Tenant, now: i64) -> pb::InvitationPreview {
+    /// What the holder of the code sees before answering, at `now`; `inviter` is the partner's
+    /// public profile as the tenants service has it (`None` when it has none).
+    pub fn preview(
+        &self,
+        inviter: Option<tenants_pb::PartnerListing>,
+        now: i64,
+    ) -> pb::InvitationPreview {
+        let (display_name, mpn_id) = inviter
+            .as_ref()
+            .map(|l| (l.display_name.clone(), l.mpn_id.clone()))
+            .unwrap_or_default();
         pb::InvitationPreview {
             kind: self.kind.proto() as i32,
             inviter_tenant_id: self.inviter_tenant_id.clone(),
-            inviter_display_name: inviter.display_name,
-            inviter_mpn_id: inviter.partner.map(|p| p.mpn_id).unwrap_or_default(),
+            inviter_display_name: display_name,
+            inviter_mpn_id: mpn_id,
             delegated_admin: self.delegated_admin.as_ref().map(delegated_admin),
             line_items: self.line_items.iter().map(Line::to_proto).collect(),
             expire_time: Some(timestamp(self.expire_time)),
             state: self.state_at(now).proto() as i32,
             cloud: self.cloud as i32,
+            inviter,
         }
     }
 }

@@ -166,6 +166,17 @@ pub struct PartnerProfile {
     pub listed: bool,
     pub description: String,
     pub keywords: Vec<String>,
+    /// The partner's public contact details (seed 002: customers see them); each may be empty.
+    pub public_contact: PublicContact,
+}
+
+/// How customers reach a partner: what its public profile shows besides its name and address.
+/// Each field may be empty (none given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicContact {
+    pub phone: String,
+    pub email: String,
+    pub website: String,
 }
 
 /// A partner or customer.
@@ -402,6 +413,9 @@ pub struct TenantPatch {
     pub listed: Option<bool>,
     pub description: Option<String>,
     pub keywords: Option<Vec<String>>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
 }
 
 /// The paths `UpdateTenant` may change.
@@ -412,6 +426,9 @@ pub const TENANT_PATHS: &[&str] = &[
     "partner.listed",
     "partner.description",
     "partner.keywords",
+    "partner.phone",
+    "partner.email",
+    "partner.website",
 ];
 
 impl TenantPatch {
@@ -432,8 +449,19 @@ impl TenantPatch {
             if t.contact.is_some() {
                 set.push("contact");
             }
-            if t.partner.is_some() {
+            if let Some(p) = &t.partner {
                 set.extend(["partner.listed", "partner.description", "partner.keywords"]);
+                // The public contact details only when given, so an update of the listing
+                // alone doesn't wipe them.
+                for (path, value) in [
+                    ("partner.phone", &p.phone),
+                    ("partner.email", &p.email),
+                    ("partner.website", &p.website),
+                ] {
+                    if !value.is_empty() {
+                        set.push(path);
+                    }
+                }
             }
             set
         })?;
@@ -462,6 +490,15 @@ impl TenantPatch {
             keywords: wants("partner.keywords")
                 .then(|| v.take(keywords("tenant.partner.keywords", &partner.keywords)))
                 .flatten(),
+            phone: wants("partner.phone")
+                .then(|| v.take(public_phone("tenant.partner.phone", &partner.phone)))
+                .flatten(),
+            email: wants("partner.email")
+                .then(|| v.take(public_email("tenant.partner.email", &partner.email)))
+                .flatten(),
+            website: wants("partner.website")
+                .then(|| v.take(website("tenant.partner.website", &partner.website)))
+                .flatten(),
         };
         v.check()?;
         Ok(patch)
@@ -476,12 +513,20 @@ impl TenantPatch {
             set(&mut p.listed, self.listed);
             set(&mut p.description, self.description);
             set(&mut p.keywords, self.keywords);
+            set(&mut p.public_contact.phone, self.phone);
+            set(&mut p.public_contact.email, self.email);
+            set(&mut p.public_contact.website, self.website);
         }
     }
 
     /// Whether the patch touches the partner profile (refused for customers).
     pub fn touches_partner(&self) -> bool {
-        self.listed.is_some() || self.description.is_some() || self.keywords.is_some()
+        self.listed.is_some()
+            || self.description.is_some()
+            || self.keywords.is_some()
+            || self.phone.is_some()
+            || self.email.is_some()
+            || self.website.is_some()
     }
 }
 
@@ -808,6 +853,9 @@ fn partner_profile(
         2000,
     ));
     let keywords = v.take(keywords(&format!("{field}.keywords"), &p.keywords));
+    let phone = v.take(public_phone(&format!("{field}.phone"), &p.phone));
+    let email = v.take(public_email(&format!("{field}.email"), &p.email));
+    let website = v.take(website(&format!("{field}.website"), &p.website));
     v.check()?;
     Ok(PartnerProfile {
         mpn_id: mpn.unwrap_or_default(),
@@ -815,7 +863,64 @@ fn partner_profile(
         listed: p.listed,
         description: description.unwrap_or_default(),
         keywords: keywords.unwrap_or_default(),
+        public_contact: PublicContact {
+            phone: phone.unwrap_or_default(),
+            email: email.unwrap_or_default(),
+            website: website.unwrap_or_default(),
+        },
     })
+}
+
+/// A partner's public phone number; empty is none.
+fn public_phone(field: &str, value: &str) -> Result<String, Violations> {
+    fields::optional_phone(field, value)
+}
+
+/// A partner's public e-mail address, in lower case; empty is none.
+fn public_email(field: &str, value: &str) -> Result<String, Violations> {
+    Ok(fields::optional_email(field, value)?.unwrap_or_default())
+}
+
+/// The longest website address a partner's profile keeps.
+pub const MAX_WEBSITE_CHARS: usize = 300;
+
+/// A partner's website: an https URL (a host name with a dot, an optional port, then an
+/// optional path) without spaces, at most [`MAX_WEBSITE_CHARS`] characters; empty is none.
+/// Only https, so a customer following the link from the partner's profile is never sent over
+/// plain http or to a `javascript:` or `data:` address.
+pub fn website(field: &str, value: &str) -> Result<String, Violations> {
+    let value = fields::optional_text(field, value, MAX_WEBSITE_CHARS)?;
+    if value.is_empty() {
+        return Ok(value);
+    }
+    let refuse = || Violations::one(field, "must be an https URL like https://www.example.com");
+    let scheme = value
+        .get(..8)
+        .filter(|s| s.eq_ignore_ascii_case("https://"));
+    let Some(rest) = scheme.and_then(|_| value.get(8..)) else {
+        return Err(refuse());
+    };
+    if value.contains(char::is_whitespace) {
+        return Err(refuse());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.parse::<u16>().is_ok_and(|n| n > 0));
+    let labels_ok = host.split('.').all(|label| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    if host.contains('.') && labels_ok && port_ok {
+        Ok(value)
+    } else {
+        Err(refuse())
+    }
 }
 
 fn keywords(field: &str, words: &[String]) -> Result<Vec<String>, Violations> {
@@ -904,5 +1009,68 @@ mod tests {
         );
         let err = roles("r", &[Role::PlatformOperator as i32, 99], Kind::Partner).unwrap_err();
         assert_eq!(err.as_slice().len(), 2);
+    }
+
+    #[test]
+    fn websites_are_https_urls_with_a_host() {
+        for ok in [
+            "https://fabrikam.example",
+            "https://www.fabrikam.example/",
+            "HTTPS://www.fabrikam.example:8443/om-oss?lang=sv#kontakt",
+            "https://skolit.se/kontakt",
+            "https://råd-givarna.se",
+        ] {
+            assert_eq!(website("w", ok).unwrap(), ok, "{ok}");
+        }
+        assert_eq!(website("w", "  ").unwrap(), "");
+        for bad in [
+            "fabrikam.example",
+            "http://fabrikam.example",
+            "javascript:alert(1)",
+            "https://",
+            "https://localhost",
+            "https://fabrikam..example",
+            "https://-fabrikam.example",
+            "https://user@fabrikam.example",
+            "https://fabrikam.example:0",
+            "https://fabrikam.example:99999",
+            "https://fabrikam.example/a b",
+            "ftp://fabrikam.example",
+        ] {
+            let err = website("w", bad).unwrap_err();
+            assert_eq!(err.as_slice()[0].field, "w", "{bad}");
+        }
+        let long = format!("https://fabrikam.example/{}", "a".repeat(MAX_WEBSITE_CHARS));
+        assert!(website("w", &long).is_err());
+    }
+
+    #[test]
+    fn a_partners_public_contact_details_are_checked_field_by_field() {
+        let mut p = pb::PartnerProfile {
+            mpn_id: "1234567".into(),
+            partner_types: vec![PartnerType::DirectProvider as i32],
+            phone: "+46 8 123 45 67".into(),
+            email: " Info@Fabrikam.Example ".into(),
+            website: "https://fabrikam.example".into(),
+            ..Default::default()
+        };
+        let parsed = partner_profile("partner", Some(&p)).unwrap();
+        assert_eq!(
+            parsed.public_contact,
+            PublicContact {
+                phone: "+46 8 123 45 67".into(),
+                email: "info@fabrikam.example".into(),
+                website: "https://fabrikam.example".into(),
+            }
+        );
+        p.phone = "call us".into();
+        p.email = "info@".into();
+        p.website = "www.fabrikam.example".into();
+        let err = partner_profile("partner", Some(&p)).unwrap_err();
+        let fields: Vec<&str> = err.as_slice().iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["partner.phone", "partner.email", "partner.website"]
+        );
     }
 }

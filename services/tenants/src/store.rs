@@ -5,7 +5,7 @@
 
 use crate::domain::{
     Address, Agreement, AgreementType, Contact, Credentials, Kind, PartnerProfile, Principal,
-    State, Tenant, User,
+    PublicContact, State, Tenant, User,
 };
 use crate::error::{Error, Result};
 use partnerhub_kit::page::Page;
@@ -42,8 +42,8 @@ macro_rules! tenant_columns {
     () => {
         "id, kind, display_name, cloud, country_code, domain_prefix, address_lines, locality, \
          administrative_area, postal_code, contact_first_name, contact_last_name, contact_email, \
-         contact_phone, state, mpn_id, partner_types, listed, description, keywords, version, \
-         create_time, update_time"
+         contact_phone, state, mpn_id, partner_types, listed, description, keywords, \
+         public_phone, public_email, website, version, create_time, update_time"
     };
 }
 
@@ -59,6 +59,11 @@ impl FromRow<'_, AnyRow> for Tenant {
                 listed: flag_at(row, "listed")?,
                 description: row.try_get("description")?,
                 keywords: lines_at(row, "keywords")?,
+                public_contact: PublicContact {
+                    phone: row.try_get("public_phone")?,
+                    email: row.try_get("public_email")?,
+                    website: row.try_get("website")?,
+                },
             }),
             Kind::Customer => None,
         };
@@ -248,9 +253,10 @@ pub async fn insert_tenant(conn: &mut AnyConnection, t: &Tenant) -> Result<()> {
         "INSERT INTO tenants (id, kind, cloud, country_code, domain_prefix, state, mpn_id, \
          partner_types, version, create_time, update_time, display_name, address_lines, locality, \
          administrative_area, postal_code, contact_first_name, contact_last_name, contact_email, \
-         contact_phone, listed, description, keywords, search_text) \
+         contact_phone, listed, description, keywords, search_text, public_phone, public_email, \
+         website) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22, $23, $24)",
+         $19, $20, $21, $22, $23, $24, $25, $26, $27)",
     )
     .bind(&t.id)
     .bind(t.kind.name())
@@ -282,8 +288,8 @@ pub async fn insert_tenant(conn: &mut AnyConnection, t: &Tenant) -> Result<()> {
 type Statement<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Binds what `UpdateTenant` may change, in the one order the insert and the update list them:
-/// display name, address, contact, then the partner's listing and the text search looks in (a
-/// customer's listing is empty).
+/// display name, address, contact, then the partner's listing, the text search looks in and
+/// the partner's public contact details (a customer's listing and details are empty).
 fn bind_editable<'q>(statement: Statement<'q>, t: &Tenant) -> Statement<'q> {
     let partner = t.partner.as_ref();
     statement
@@ -300,6 +306,9 @@ fn bind_editable<'q>(statement: Statement<'q>, t: &Tenant) -> Statement<'q> {
         .bind(partner.map_or("", |p| p.description.as_str()))
         .bind(partner.map(|p| p.keywords.join("\n")).unwrap_or_default())
         .bind(t.search_text())
+        .bind(partner.map_or("", |p| p.public_contact.phone.as_str()))
+        .bind(partner.map_or("", |p| p.public_contact.email.as_str()))
+        .bind(partner.map_or("", |p| p.public_contact.website.as_str()))
 }
 
 pub async fn activate_tenant(conn: &mut AnyConnection, id: &str) -> Result<()> {
@@ -372,8 +381,9 @@ pub async fn update_tenant(conn: &mut AnyConnection, t: &Tenant) -> Result<()> {
         "UPDATE tenants SET display_name = $2, address_lines = $3, locality = $4, \
          administrative_area = $5, postal_code = $6, contact_first_name = $7, \
          contact_last_name = $8, contact_email = $9, contact_phone = $10, listed = $11, \
-         description = $12, keywords = $13, search_text = $14, version = version + 1, \
-         update_time = $15 WHERE id = $1",
+         description = $12, keywords = $13, search_text = $14, public_phone = $15, \
+         public_email = $16, website = $17, version = version + 1, update_time = $18 \
+         WHERE id = $1",
     )
     .bind(&t.id);
     bind_editable(statement, t)

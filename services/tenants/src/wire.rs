@@ -24,6 +24,9 @@ impl From<Tenant> for pb::Tenant {
                 listed: p.listed,
                 description: p.description,
                 keywords: p.keywords,
+                phone: p.public_contact.phone,
+                email: p.public_contact.email,
+                website: p.public_contact.website,
             }),
             create_time: Some(t.create_time.into()),
             update_time: Some(t.update_time.into()),
@@ -32,7 +35,9 @@ impl From<Tenant> for pb::Tenant {
     }
 }
 
-/// A partner as partner search and `VerifyPartnerId` show it.
+/// A partner's public profile, as partner search, `VerifyPartnerId`, the invitation preview
+/// and a customer's partners page show it: what any signed-in user may see of a partner. Its
+/// contact person, users, state and etag stay out.
 impl From<Tenant> for pb::PartnerListing {
     fn from(t: Tenant) -> Self {
         let partner = t.partner.unwrap_or_default();
@@ -45,6 +50,10 @@ impl From<Tenant> for pb::PartnerListing {
             country_code: t.country_code,
             description: partner.description,
             keywords: partner.keywords,
+            phone: partner.public_contact.phone,
+            email: partner.public_contact.email,
+            website: partner.public_contact.website,
+            address: Some(t.address.into()),
         }
     }
 }

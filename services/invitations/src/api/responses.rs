@@ -20,11 +20,7 @@ impl Invitations {
         let code = required_code(&req.code).map_err(Error::from)?;
         let now = self.deps.clock.now();
         let row = by_code(&mut *self.conn().await?, code).await?;
-        let inviter = self
-            .tenants
-            .tenant(&row.inviter_tenant_id)
-            .await?
-            .unwrap_or_default();
+        let inviter = self.tenants.partner_listing(&row.inviter_tenant_id).await?;
         Ok(pb::PreviewInvitationResponse {
             preview: Some(row.preview(inviter, now)),
         })

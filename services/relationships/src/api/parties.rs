@@ -1,5 +1,6 @@
 //! A customer's partners and a partner's customers: the pages of both lists, each row with the
-//! relationships behind it and the names the tenants service has.
+//! relationships behind it and what the tenants service shows of the other party (a partner's
+//! public profile, a customer's name).
 
 use super::Relationships;
 use crate::domain::Relationship;
@@ -9,8 +10,8 @@ use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::relationships::{self as pb, RelationshipType};
-use partnerhub_proto::tenants::Tenant;
 use partnerhub_proto::tenants::tenant::State as TenantState;
+use partnerhub_proto::tenants::{PartnerListing, Tenant};
 use partnerhub_proto::types::Role;
 use std::collections::HashMap;
 
@@ -46,12 +47,18 @@ impl Relationships {
                 .or_default()
                 .push(row);
         }
-        let names = self.display_names(&partners).await?;
+        let mut listings: HashMap<String, PartnerListing> = self
+            .tenants
+            .partner_listings(&partners)
+            .await?
+            .into_iter()
+            .map(|l| (l.tenant_id.clone(), l))
+            .collect();
         let partners = partners
             .iter()
             // A partner whose last relationship ended between the two reads has no row.
             .filter_map(|p| by_partner.get(p.as_str()).map(|rows| (p, rows)))
-            .map(|(p, rows)| customer_partner(p, names.get(p), rows, now))
+            .map(|(p, rows)| customer_partner(p, listings.remove(p), rows, now))
             .collect();
         Ok(pb::ListPartnersOfCustomerResponse {
             partners,
@@ -126,17 +133,6 @@ impl Relationships {
         })
     }
 
-    /// The tenants' display names, from the tenants service (one call). Without them there is
-    /// no page to show: UNAVAILABLE.
-    async fn display_names(&self, tenant_ids: &[String]) -> Result<HashMap<String, String>> {
-        Ok(self
-            .tenants(tenant_ids)
-            .await?
-            .into_iter()
-            .map(|(id, t)| (id, t.display_name))
-            .collect())
-    }
-
     /// The tenants the tenants service knows of these ids, by id (one call). Without them
     /// there is no page to show: UNAVAILABLE.
     async fn tenants(&self, tenant_ids: &[String]) -> Result<HashMap<String, Tenant>> {
@@ -150,11 +146,12 @@ impl Relationships {
     }
 }
 
-/// One row of the "Partner relationships" page: the partner, every type it holds (in enum
-/// order), the roles of its delegated admin, and the relationships behind them.
+/// One row of the "Partner relationships" page: the partner with its public profile (from the
+/// tenants service; `None` if it has none), every type it holds (in enum order), the roles of
+/// its delegated admin, and the relationships behind them.
 fn customer_partner(
     partner_tenant_id: &str,
-    display_name: Option<&String>,
+    listing: Option<PartnerListing>,
     rows: &[&Relationship],
     now: i64,
 ) -> pb::CustomerPartner {
@@ -170,10 +167,14 @@ fn customer_partner(
     delegated_roles.dedup();
     pb::CustomerPartner {
         partner_tenant_id: partner_tenant_id.to_string(),
-        partner_display_name: display_name.cloned().unwrap_or_default(),
+        partner_display_name: listing
+            .as_ref()
+            .map(|l| l.display_name.clone())
+            .unwrap_or_default(),
         types: types.into_iter().map(|t| t as i32).collect(),
         delegated_roles: delegated_roles.into_iter().map(|r| r as i32).collect(),
         relationships: rows.iter().map(|r| r.to_proto(now)).collect(),
+        partner: listing,
     }
 }
 

@@ -167,6 +167,13 @@ impl TenantInternalService for Tenants {
         answer(tenants::batch_get_tenants(self, request).await)
     }
 
+    async fn batch_get_partner_listings(
+        &self,
+        request: Request<pb::BatchGetPartnerListingsRequest>,
+    ) -> Result<Response<pb::BatchGetPartnerListingsResponse>, Status> {
+        answer(partners::batch_get_partner_listings(self, request).await)
+    }
+
     async fn check_credentials(
         &self,
         request: Request<pb::CheckCredentialsRequest>,

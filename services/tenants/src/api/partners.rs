@@ -1,7 +1,8 @@
-//! Finding partners: `VerifyPartnerId` and `SearchPartners`.
+//! Partners' public profiles: `VerifyPartnerId`, `SearchPartners` and the internal
+//! `BatchGetPartnerListings`.
 
-use super::{Tenants, enum_filter};
-use crate::domain;
+use super::{Tenants, enum_filter, tenants};
+use crate::domain::{self, Kind};
 use crate::error::{Error, Result};
 use crate::store::{self, SearchFilter};
 use partnerhub_kit::page::Page;
@@ -64,5 +65,19 @@ pub(super) async fn search_partners(
     Ok(pb::SearchPartnersResponse {
         partners: rows.into_iter().map(Into::into).collect(),
         next_page_token,
+    })
+}
+
+pub(super) async fn batch_get_partner_listings(
+    svc: &Tenants,
+    request: Request<pb::BatchGetPartnerListingsRequest>,
+) -> Result<pb::BatchGetPartnerListingsResponse> {
+    let found = tenants::tenants_of(svc, &request.get_ref().tenant_ids).await?;
+    Ok(pb::BatchGetPartnerListingsResponse {
+        partners: found
+            .into_iter()
+            .filter(|t| t.kind == Kind::Partner)
+            .map(Into::into)
+            .collect(),
     })
 }
