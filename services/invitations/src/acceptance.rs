@@ -37,17 +37,19 @@ pub struct Plan {
     pub record_partner_mpn_id: String,
 }
 
-/// Whether the kind of an advisor's offer (trial, purchase offer): seed 002 lets a global or
-/// a billing admin accept those; every other kind needs a global admin.
-fn advisor_offer(kind: Kind) -> bool {
-    matches!(kind, Kind::Trial | Kind::PurchaseOffer)
+/// Whether a billing admin may accept the kind as well as a global admin: seed 002's advisor
+/// offers (trial, purchase offer), and seed 001's relationships that grant no admin roles
+/// (collaborator, MPSA, line of business; seed 001 lets a global or billing admin accept a
+/// partner). Every other kind needs a global admin.
+fn billing_admin_accepts(kind: Kind) -> bool {
+    matches!(kind, Kind::Trial | Kind::PurchaseOffer) || kind.grants_no_admin_roles()
 }
 
 /// Before anything is read: the caller's roles, then the invitation's state. An invitation
 /// this tenant accepted already passes (a retry; the redeem decides by request id).
 pub fn may_try(invitation: &Invitation, who: &Acceptor<'_>, now: i64) -> Result<Kind, Error> {
     let kind = invitation.kind;
-    if !advisor_offer(kind) && !who.global_admin() {
+    if !billing_admin_accepts(kind) && !who.global_admin() {
         return Err(Error::RoleRequired(Role::GlobalAdmin.as_str_name()));
     }
     match invitation.state_at(now) {
@@ -135,6 +137,9 @@ pub fn plan(
         }
         Kind::IndirectPartnership => relationships.push(new(RelationshipType::IndirectPartnership)),
         Kind::ResellerRelationship => relationships.push(new(RelationshipType::Reseller)),
+        Kind::Collaborator => relationships.push(new(RelationshipType::Collaborator)),
+        Kind::Mpsa => relationships.push(new(RelationshipType::Mpsa)),
+        Kind::LineOfBusiness => relationships.push(new(RelationshipType::LineOfBusiness)),
         Kind::DelegatedAdmin => {}
     }
     if let Some(grant) = invitation
@@ -431,6 +436,47 @@ mod tests {
         );
         assert_eq!(types(&plan), [RelationshipType::IndirectPartnership]);
         assert_eq!(plan.agreement, agreement::Type::PartnerAgreement);
+    }
+
+    #[test]
+    fn seed_001s_other_partners_are_accepted_by_a_global_or_billing_admin_and_grant_no_roles() {
+        let provider = partner("p", &[PartnerType::IndirectReseller]);
+        for (kind, made) in [
+            (InvitationKind::Collaborator, RelationshipType::Collaborator),
+            (InvitationKind::Mpsa, RelationshipType::Mpsa),
+            (
+                InvitationKind::LineOfBusiness,
+                RelationshipType::LineOfBusiness,
+            ),
+        ] {
+            let row = invitation(kind);
+            for roles in [[Role::GlobalAdmin], [Role::BillingAdmin]] {
+                assert!(
+                    may_try(&row, &who(&roles), NOW).is_ok(),
+                    "{kind:?} {roles:?}"
+                );
+            }
+            let kind = row.kind;
+            // Any partner asks, a customer in its cloud accepts, wherever it is.
+            assert!(check_tenants(kind, &row, &customer("US"), &provider).is_ok());
+            let mut german = customer("DE");
+            german.cloud = Cloud::Germany as i32;
+            assert_eq!(
+                check_tenants(kind, &row, &german, &provider).map_err(reason),
+                Err("CLOUD_MISMATCH".into())
+            );
+            let plan = plan(
+                kind,
+                &row,
+                &who(&[Role::BillingAdmin]),
+                &customer("SE"),
+                &provider,
+            );
+            assert_eq!(plan.relationships.len(), 1);
+            assert_eq!(plan.relationships[0].r#type, made as i32);
+            assert!(plan.relationships[0].roles.is_empty());
+            assert_eq!(plan.agreement, agreement::Type::CustomerAgreement);
+        }
     }
 
     #[test]
