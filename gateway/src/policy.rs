@@ -197,11 +197,14 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.subscriptions.v1.SubscriptionService/CreateOffer", Rule::Operator, change("offer.id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/PlaceOrder", member("partner_tenant_id", SELLERS), change("customer_tenant_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/GetOrder", tenant("tenant_id", PURCHASE_READERS), READ),
+    // A partner names itself as `mpsa_partner_tenant_id` to read a customer's MPSA partners'
+    // purchases; whether it is one is the relationships service's rule, which the subscriptions
+    // service asks (also for GetOrder and GetSubscription).
     ("/partnerhub.subscriptions.v1.SubscriptionService/ListOrders",
-        Rule::OwnList { fields: &["customer_tenant_id", "partner_tenant_id"], roles: PURCHASE_READERS }, READ),
+        Rule::OwnList { fields: &["customer_tenant_id", "partner_tenant_id", "mpsa_partner_tenant_id"], roles: PURCHASE_READERS }, READ),
     ("/partnerhub.subscriptions.v1.SubscriptionService/GetSubscription", tenant("tenant_id", PURCHASE_READERS), READ),
     ("/partnerhub.subscriptions.v1.SubscriptionService/ListSubscriptions",
-        Rule::OwnList { fields: &["customer_tenant_id", "billing_partner_tenant_id", "indirect_reseller_id"], roles: PURCHASE_READERS }, READ),
+        Rule::OwnList { fields: &["customer_tenant_id", "billing_partner_tenant_id", "indirect_reseller_id", "mpsa_partner_tenant_id"], roles: PURCHASE_READERS }, READ),
     ("/partnerhub.subscriptions.v1.SubscriptionService/UpdateSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription.id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/SuspendSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/ReactivateSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),

@@ -5,7 +5,9 @@
 
 use crate::telemetry::Peer;
 use partnerhub_proto::relationships::relationship_internal_service_client::RelationshipInternalServiceClient;
-use partnerhub_proto::relationships::{CheckSellerRequest, CheckSellerResponse};
+use partnerhub_proto::relationships::{
+    CheckSellerRequest, CheckSellerResponse, ListMpsaPartnersRequest,
+};
 use partnerhub_proto::subscriptions::subscription_internal_service_client::SubscriptionInternalServiceClient;
 use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
 use partnerhub_proto::subscriptions::{
@@ -243,6 +245,29 @@ impl Relationships {
                 Ok(None)
             }
             Err(status) if status.code() == Code::FailedPrecondition => Ok(Some(status)),
+            Err(status) => Err(failed("relationships")(status)),
+        }
+    }
+
+    /// The customer's MPSA partners, whose purchases for it `partner` may read (`partner` among
+    /// them), or the relationships service's refusal (FAILED_PRECONDITION, NOT_MPSA_PARTNER,
+    /// when `partner` is not one of them), to pass on as it is.
+    pub async fn mpsa_partners(
+        &self,
+        customer: &str,
+        partner: &str,
+    ) -> Result<Result<Vec<String>, Status>, PeerError> {
+        let answer = self
+            .internal
+            .clone()
+            .list_mpsa_partners(ListMpsaPartnersRequest {
+                customer_tenant_id: customer.to_string(),
+                partner_tenant_id: partner.to_string(),
+            })
+            .await;
+        match answer {
+            Ok(response) => Ok(Ok(response.into_inner().partner_tenant_ids)),
+            Err(status) if status.code() == Code::FailedPrecondition => Ok(Err(status)),
             Err(status) => Err(failed("relationships")(status)),
         }
     }

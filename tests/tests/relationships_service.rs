@@ -739,6 +739,66 @@ async fn the_customer_list_comes_in_pages_and_pending_customers_leave_gaps() {
 
 // ---- who may end what (seeds 000, 003) ----
 
+// ---- MPSA partners (seed 001) ----
+
+#[tokio::test]
+async fn a_customers_mpsa_partners_are_listed_to_each_of_them_and_to_no_one_else() {
+    let sys = TestSystem::start().await;
+    let rel = Relationships::of(&sys).await;
+    let (first, second, reseller, customer, other) = (uuid(), uuid(), uuid(), uuid(), uuid());
+    let created = rel
+        .created(vec![
+            new(Type::Mpsa, &first, &customer),
+            new(Type::Mpsa, &second, &customer),
+            new(Type::Reseller, &reseller, &customer),
+            new(Type::Mpsa, &second, &other),
+        ])
+        .await;
+    let ask = |customer: &str, partner: &str| {
+        let mut internal = rel.internal.clone();
+        let request = pb::ListMpsaPartnersRequest {
+            customer_tenant_id: customer.into(),
+            partner_tenant_id: partner.into(),
+        };
+        async move {
+            internal
+                .list_mpsa_partners(request)
+                .await
+                .map(|r| r.into_inner().partner_tenant_ids)
+        }
+    };
+    let both = sorted(&[&first, &second]);
+    assert_eq!(ask(&customer, &first).await.expect("first"), both);
+    assert_eq!(ask(&customer, &second).await.expect("second"), both);
+    // Another customer's MPSA partners are its own.
+    assert_eq!(
+        ask(&other, &second).await.expect("other"),
+        [second.as_str()]
+    );
+    for (customer, partner) in [(&customer, &reseller), (&other, &first)] {
+        let refused = ask(customer, partner).await.expect_err("no MPSA");
+        assert_eq!(refused.code(), Code::FailedPrecondition);
+        assert_eq!(reason(&refused), "NOT_MPSA_PARTNER");
+    }
+    // An ended MPSA relationship shares nothing any more.
+    rel.terminate(&customer, &created[1].id)
+        .await
+        .expect("terminate");
+    assert_eq!(
+        ask(&customer, &first).await.expect("first"),
+        [first.as_str()]
+    );
+    assert_eq!(
+        reason(&ask(&customer, &second).await.expect_err("ended")),
+        "NOT_MPSA_PARTNER"
+    );
+    assert_invalid(
+        ask("nope", "").await,
+        &["customer_tenant_id", "partner_tenant_id"],
+    );
+    sys.stop().await;
+}
+
 #[tokio::test]
 async fn a_customer_cannot_end_a_reseller_relationship_but_the_reseller_can() {
     let sys = TestSystem::start().await;

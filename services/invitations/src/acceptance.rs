@@ -152,6 +152,9 @@ pub fn plan(kind: Kind, invitation: &Invitation, accepting: &Tenant, inviter: &T
         }
         Kind::IndirectPartnership => relationships.push(new(RelationshipType::IndirectPartnership)),
         Kind::ResellerRelationship => relationships.push(new(RelationshipType::Reseller)),
+        Kind::Collaborator => relationships.push(new(RelationshipType::Collaborator)),
+        Kind::Mpsa => relationships.push(new(RelationshipType::Mpsa)),
+        Kind::LineOfBusiness => relationships.push(new(RelationshipType::LineOfBusiness)),
         Kind::DelegatedAdmin => {}
     }
     // Only a global admin got this far with a grant (`acceptors`).
@@ -464,6 +467,41 @@ mod tests {
         let plan = super::plan(Kind::IndirectPartnership, &partnership, &r, &provider);
         assert_eq!(types(&plan), [RelationshipType::IndirectPartnership]);
         assert_eq!(plan.agreement, agreement::Type::PartnerAgreement);
+    }
+
+    #[test]
+    fn seed_001s_other_partners_are_accepted_by_a_global_or_billing_admin_and_grant_no_roles() {
+        let provider = partner("p", &[PartnerType::IndirectReseller]);
+        for (kind, made) in [
+            (InvitationKind::Collaborator, RelationshipType::Collaborator),
+            (InvitationKind::Mpsa, RelationshipType::Mpsa),
+            (
+                InvitationKind::LineOfBusiness,
+                RelationshipType::LineOfBusiness,
+            ),
+        ] {
+            let row = invitation(kind);
+            for roles in [[Role::GlobalAdmin], [Role::BillingAdmin]] {
+                assert!(
+                    may_try(&row, &who(&roles), NOW).is_ok(),
+                    "{kind:?} {roles:?}"
+                );
+            }
+            let kind = row.kind;
+            // Any partner asks, a customer in its cloud accepts, wherever it is.
+            assert!(check_tenants(kind, &row, &customer("US"), &provider).is_ok());
+            let mut german = customer("DE");
+            german.cloud = Cloud::Germany as i32;
+            assert_eq!(
+                check_tenants(kind, &row, &german, &provider).map_err(reason),
+                Err("CLOUD_MISMATCH".into())
+            );
+            let plan = plan(kind, &row, &customer("SE"), &provider);
+            assert_eq!(plan.relationships.len(), 1);
+            assert_eq!(plan.relationships[0].r#type, made as i32);
+            assert!(plan.relationships[0].roles.is_empty());
+            assert_eq!(plan.agreement, agreement::Type::CustomerAgreement);
+        }
     }
 
     #[test]

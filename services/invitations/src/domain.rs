@@ -34,6 +34,15 @@ pub enum Kind {
     /// A partner asks a customer to authorise it as partner of record and delegated admin,
     /// optionally with a trial or purchase offer (seed 000, the 21Vianet flow).
     PartnerOfRecord,
+    /// Seed 001's "Partner": the customer gives the partner a user account in its tenant to
+    /// work with its other services. Any enrolled partner asks; no admin roles.
+    Collaborator,
+    /// Seed 001's MPSA partner: the customer's MPSA partners see each other's purchases for
+    /// it. Any enrolled partner asks; no admin roles.
+    Mpsa,
+    /// Seed 001's line-of-business partner: develops, sends and manages the customer's own
+    /// apps. Any enrolled partner asks; no admin roles.
+    LineOfBusiness,
 }
 
 impl Kind {
@@ -46,6 +55,9 @@ impl Kind {
             InvitationKind::Trial => Some(Kind::Trial),
             InvitationKind::PurchaseOffer => Some(Kind::PurchaseOffer),
             InvitationKind::PartnerOfRecord => Some(Kind::PartnerOfRecord),
+            InvitationKind::Collaborator => Some(Kind::Collaborator),
+            InvitationKind::Mpsa => Some(Kind::Mpsa),
+            InvitationKind::LineOfBusiness => Some(Kind::LineOfBusiness),
             InvitationKind::Unspecified => None,
         }
     }
@@ -58,6 +70,9 @@ impl Kind {
             Kind::Trial => InvitationKind::Trial,
             Kind::PurchaseOffer => InvitationKind::PurchaseOffer,
             Kind::PartnerOfRecord => InvitationKind::PartnerOfRecord,
+            Kind::Collaborator => InvitationKind::Collaborator,
+            Kind::Mpsa => InvitationKind::Mpsa,
+            Kind::LineOfBusiness => InvitationKind::LineOfBusiness,
         }
     }
 
@@ -80,9 +95,12 @@ impl Kind {
     /// Who in the inviting partner sends (and revokes) it.
     pub fn senders(self) -> Roles {
         match self {
-            Kind::ResellerRelationship | Kind::DelegatedAdmin | Kind::PartnerOfRecord => {
-                roles::CUSTOMER_INVITERS
-            }
+            Kind::ResellerRelationship
+            | Kind::DelegatedAdmin
+            | Kind::PartnerOfRecord
+            | Kind::Collaborator
+            | Kind::Mpsa
+            | Kind::LineOfBusiness => roles::CUSTOMER_INVITERS,
             Kind::IndirectPartnership => roles::RESELLER_MANAGERS,
             Kind::Trial | Kind::PurchaseOffer => roles::OFFER_SENDERS,
         }
@@ -102,13 +120,25 @@ impl Kind {
         )
     }
 
+    /// Whether it asks only for a relationship that grants no admin roles (seed 001's
+    /// collaborator, MPSA and line-of-business partners): it carries no delegated admin and no
+    /// offers, and a customer's billing admin may accept it as well as its global admin.
+    pub fn grants_no_admin_roles(self) -> bool {
+        matches!(self, Kind::Collaborator | Kind::Mpsa | Kind::LineOfBusiness)
+    }
+
     /// How many line items it carries: (fewest, most).
     pub fn line_item_bounds(self) -> (usize, usize) {
         match self {
             Kind::Trial => (1, 1),
             Kind::PurchaseOffer => (1, MAX_PURCHASE_LINE_ITEMS),
             Kind::PartnerOfRecord => (0, 1),
-            Kind::ResellerRelationship | Kind::DelegatedAdmin | Kind::IndirectPartnership => (0, 0),
+            Kind::ResellerRelationship
+            | Kind::DelegatedAdmin
+            | Kind::IndirectPartnership
+            | Kind::Collaborator
+            | Kind::Mpsa
+            | Kind::LineOfBusiness => (0, 0),
         }
     }
 }
@@ -179,8 +209,9 @@ impl NewInvitation {
                     "invitation.kind",
                     "is required: INVITATION_KIND_RESELLER_RELATIONSHIP, \
                      INVITATION_KIND_DELEGATED_ADMIN, INVITATION_KIND_INDIRECT_PARTNERSHIP, \
-                     INVITATION_KIND_TRIAL, INVITATION_KIND_PURCHASE_OFFER or \
-                     INVITATION_KIND_PARTNER_OF_RECORD",
+                     INVITATION_KIND_TRIAL, INVITATION_KIND_PURCHASE_OFFER, \
+                     INVITATION_KIND_PARTNER_OF_RECORD, INVITATION_KIND_COLLABORATOR, \
+                     INVITATION_KIND_MPSA or INVITATION_KIND_LINE_OF_BUSINESS",
                 );
                 None
             }
@@ -241,6 +272,14 @@ impl NewInvitation {
                 v.add(
                     "invitation.delegated_admin",
                     "must be unset: an indirect partnership grants no delegated admin rights",
+                );
+                None
+            }
+            Some(_) if kind.is_some_and(Kind::grants_no_admin_roles) => {
+                v.add(
+                    "invitation.delegated_admin",
+                    "must be unset: collaborator, MPSA and line-of-business relationships grant \
+                     no admin roles; ask for delegated admin with a delegated admin invitation",
                 );
                 None
             }
@@ -368,11 +407,14 @@ fn line_items(
         Kind::PartnerOfRecord => {
             "may have at most one line item: a trial or purchase offer".to_string()
         }
-        Kind::ResellerRelationship | Kind::DelegatedAdmin | Kind::IndirectPartnership => {
-            "must be empty: reseller relationship, delegated admin and indirect partnership \
-             invitations carry no offers"
-                .to_string()
-        }
+        Kind::ResellerRelationship
+        | Kind::DelegatedAdmin
+        | Kind::IndirectPartnership
+        | Kind::Collaborator
+        | Kind::Mpsa
+        | Kind::LineOfBusiness => "must be empty: only trial, purchase offer and partner of \
+                                   record invitations carry offers"
+            .to_string(),
     };
     if items.len() < fewest || items.len() > most {
         return Err(Violations::one(FIELD, count));
@@ -752,6 +794,31 @@ mod tests {
         assert_eq!(new.kind, Kind::PartnerOfRecord);
         assert!(!new.kind.reusable() && new.kind.invites_customers());
         assert!(new.line_items.is_empty() && new.delegated_admin.is_some());
+    }
+
+    #[test]
+    fn seed_001s_other_partners_ask_for_no_admin_roles_and_no_offers() {
+        for kind in [
+            InvitationKind::Collaborator,
+            InvitationKind::Mpsa,
+            InvitationKind::LineOfBusiness,
+        ] {
+            let inv = pb::Invitation {
+                kind: kind as i32,
+                ..reseller()
+            };
+            let new = NewInvitation::parse(Some(&inv), None).unwrap();
+            assert_eq!(new.kind.proto(), kind);
+            assert!(new.kind.grants_no_admin_roles() && new.kind.invites_customers());
+            assert!(!new.kind.reusable() && !new.kind.needs_advisor());
+            let mut asking = advisor(kind, &[(&Uuid::now_v7().to_string(), 1)]);
+            asking.delegated_admin = Some(pb::DelegatedAdminRequest::default());
+            assert_eq!(
+                fields_of(NewInvitation::parse(Some(&asking), None).unwrap_err()),
+                ["invitation.delegated_admin", "invitation.line_items"]
+            );
+        }
+        assert!(!Kind::ResellerRelationship.grants_no_admin_roles());
     }
 
     #[test]

@@ -130,6 +130,36 @@ fn english(l: &Letter<'_>) -> (String, String) {
                 asks,
             )
         }
+        Kind::Collaborator => (
+            format!("{partner} asks to work with you as your partner"),
+            format!(
+                "{partner} (partner ID {}) asks your organisation to work with it as your \
+                 partner: you give {partner} a user account in your organisation, and \
+                 {partner} works with your other services for you. This gives {partner} no \
+                 admin roles; your administrators decide what the account may do.",
+                l.mpn_id
+            ),
+        ),
+        Kind::Mpsa => (
+            format!("{partner} asks to be your MPSA partner"),
+            format!(
+                "{partner} (partner ID {}) asks your organisation to add it as a partner under \
+                 the Microsoft Products & Services Agreement (MPSA). Your MPSA partners see each \
+                 other's purchases for your organisation, and no one else's. This gives \
+                 {partner} no admin roles.",
+                l.mpn_id
+            ),
+        ),
+        Kind::LineOfBusiness => (
+            format!("{partner} asks to be your line-of-business partner"),
+            format!(
+                "{partner} (partner ID {}) asks your organisation to add it as a \
+                 line-of-business partner: {partner} can develop, send and manage \
+                 line-of-business apps made for your organisation. This gives {partner} no \
+                 admin roles.",
+                l.mpn_id
+            ),
+        ),
     };
     let mut body = format!("Hello,\n\n{asks}\n\n");
     if let Some(grant) = l.delegated_admin {
@@ -141,7 +171,12 @@ fn english(l: &Letter<'_>) -> (String, String) {
             Kind::ResellerRelationship | Kind::Trial | Kind::PurchaseOffer => {
                 format!("{partner} also asks for delegated admin rights")
             }
-            Kind::DelegatedAdmin | Kind::IndirectPartnership => "The rights asked for".to_string(),
+            // The last four never carry delegated admin (NewInvitation::parse).
+            Kind::DelegatedAdmin
+            | Kind::IndirectPartnership
+            | Kind::Collaborator
+            | Kind::Mpsa
+            | Kind::LineOfBusiness => "The rights asked for".to_string(),
             Kind::PartnerOfRecord => "The delegated admin rights asked for".to_string(),
         };
         let term = match grant.duration {
@@ -157,6 +192,11 @@ fn english(l: &Letter<'_>) -> (String, String) {
             "{lead}: {roles}, {term}. You can remove them at any time.\n\n"
         ));
     }
+    let who = if l.kind.grants_no_admin_roles() {
+        "a global or billing administrator"
+    } else {
+        "a global administrator"
+    };
     let (whose, agreement) = if l.kind.invites_customers() {
         (
             "your organisation",
@@ -167,8 +207,7 @@ fn english(l: &Letter<'_>) -> (String, String) {
         ("your company", "")
     };
     body.push_str(&format!(
-        "To accept, a global administrator of {whose} opens this link and follows the \
-         steps:\n\n{}\n\nThe invitation can be accepted until {}.{agreement}\n\n\
+        "To accept, {who} of {whose} opens this link and follows the steps:\n\n{}\n\nThe invitation can be accepted until {}.{agreement}\n\n\
          Kind regards,\n{partner}\n",
         l.url,
         date_time(l.expire_time, Locale::English)
@@ -255,6 +294,35 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
                 asks,
             )
         }
+        Kind::Collaborator => (
+            format!("{partner} vill samarbeta med er som partner"),
+            format!(
+                "{partner} (partner-ID {}) ber att få samarbeta med er organisation som \
+                 partner: ni ger {partner} ett användarkonto i er organisation, och {partner} \
+                 arbetar med era övriga tjänster åt er. {partner} får inga \
+                 administratörsroller; era administratörer bestämmer vad kontot får göra.",
+                l.mpn_id
+            ),
+        ),
+        Kind::Mpsa => (
+            format!("{partner} vill bli er MPSA-partner"),
+            format!(
+                "{partner} (partner-ID {}) ber att få bli partner till er organisation inom \
+                 Microsoft Products & Services Agreement (MPSA). Era MPSA-partner ser varandras \
+                 inköp för er organisation, men inga andras. {partner} får inga \
+                 administratörsroller.",
+                l.mpn_id
+            ),
+        ),
+        Kind::LineOfBusiness => (
+            format!("{partner} vill bli er partner för verksamhetsprogram (LOB)"),
+            format!(
+                "{partner} (partner-ID {}) ber att få bli partner för verksamhetsprogram (LOB) \
+                 till er organisation: {partner} kan utveckla, skicka och hantera LOB-program \
+                 som är gjorda för er organisation. {partner} får inga administratörsroller.",
+                l.mpn_id
+            ),
+        ),
     };
     let mut body = format!("Hej!\n\n{asks}\n\n");
     if let Some(grant) = l.delegated_admin {
@@ -266,9 +334,11 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
             Kind::ResellerRelationship | Kind::Trial | Kind::PurchaseOffer => {
                 format!("{partner} ber också om delegerad administratörsbehörighet")
             }
-            Kind::DelegatedAdmin | Kind::IndirectPartnership => {
-                "Behörigheten som efterfrågas".to_string()
-            }
+            Kind::DelegatedAdmin
+            | Kind::IndirectPartnership
+            | Kind::Collaborator
+            | Kind::Mpsa
+            | Kind::LineOfBusiness => "Behörigheten som efterfrågas".to_string(),
             Kind::PartnerOfRecord => {
                 "Den delegerade administratörsbehörighet som efterfrågas".to_string()
             }
@@ -286,6 +356,11 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
             "{lead}: {roles}, {term}. Ni kan ta bort behörigheten när som helst.\n\n"
         ));
     }
+    let who = if l.kind.grants_no_admin_roles() {
+        "en global administratör eller faktureringsadministratör"
+    } else {
+        "en global administratör"
+    };
     let (whose, agreement) = if l.kind.invites_customers() {
         (
             "er organisation",
@@ -296,8 +371,7 @@ fn swedish(l: &Letter<'_>) -> (String, String) {
         ("ert företag", "")
     };
     body.push_str(&format!(
-        "För att acceptera öppnar en global administratör i {whose} den här länken och följer \
-         stegen:\n\n{}\n\nInbjudan kan accepteras fram till {}.{agreement}\n\n\
+        "För att acceptera öppnar {who} i {whose} den här länken och följer stegen:\n\n{}\n\nInbjudan kan accepteras fram till {}.{agreement}\n\n\
          Med vänliga hälsningar\n{partner}\n",
         l.url,
         date_time(l.expire_time, Locale::Swedish)
@@ -695,6 +769,57 @@ mod tests {
             assert!(sv.body.contains(part), "{part} in {}", sv.body);
         }
         assert!(!sv.body.contains("Erbjudandet omfattar"), "{}", sv.body);
+    }
+
+    #[test]
+    fn seed_001s_other_partners_drafts_say_what_accepting_grants_and_who_accepts() {
+        for (kind, subject, says, sv_says) in [
+            (
+                Kind::Collaborator,
+                "Fabrikam AB asks to work with you as your partner",
+                "you give Fabrikam AB a user account in your organisation",
+                "ett användarkonto i er organisation",
+            ),
+            (
+                Kind::Mpsa,
+                "Fabrikam AB asks to be your MPSA partner",
+                "Your MPSA partners see each other's purchases for your organisation",
+                "Era MPSA-partner ser varandras inköp",
+            ),
+            (
+                Kind::LineOfBusiness,
+                "Fabrikam AB asks to be your line-of-business partner",
+                "develop, send and manage line-of-business apps",
+                "utveckla, skicka och hantera LOB-program",
+            ),
+        ] {
+            let mut l = letter(Locale::English, None);
+            l.kind = kind;
+            let en = compose(&l);
+            assert_eq!(en.subject, subject);
+            for part in [
+                says,
+                "Fabrikam AB (partner ID 1234567)",
+                "no admin roles",
+                "a global or billing administrator of your organisation opens this link",
+                "https://admin.example/partner-invitation?code=abc",
+                "customer agreement",
+            ] {
+                assert!(en.body.contains(part), "{part} in {}", en.body);
+            }
+            l.locale = Locale::Swedish;
+            let sv = compose(&l);
+            for part in [
+                sv_says,
+                "inga administratörsroller",
+                "en global administratör eller faktureringsadministratör i er organisation",
+            ] {
+                assert!(sv.body.contains(part), "{part} in {}", sv.body);
+            }
+        }
+        // The kinds that grant admin roles still ask a global administrator.
+        let en = compose(&letter(Locale::English, None));
+        assert!(en.body.contains("To accept, a global administrator of"));
     }
 
     #[test]

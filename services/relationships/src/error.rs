@@ -31,6 +31,11 @@ pub enum Error {
     ResellerNotInPartnership { reseller: String, partner: String },
     #[error("the indirect reseller {0} has not accepted the partner agreement")]
     ResellerAgreementNotAccepted(String),
+    #[error(
+        "the partner {partner} is not an MPSA partner of the customer {customer}; only a \
+         customer's MPSA partners see each other's purchases for it"
+    )]
+    NotMpsaPartner { partner: String, customer: String },
     #[error(transparent)]
     Shared(#[from] Shared),
 }
@@ -46,7 +51,8 @@ impl Fault for Error {
             Error::CustomerCannotEndReseller
             | Error::NotResellerOfCustomer { .. }
             | Error::ResellerNotInPartnership { .. }
-            | Error::ResellerAgreementNotAccepted(_) => Code::FailedPrecondition,
+            | Error::ResellerAgreementNotAccepted(_)
+            | Error::NotMpsaPartner { .. } => Code::FailedPrecondition,
             Error::Shared(e) => e.code(),
         }
     }
@@ -60,6 +66,7 @@ impl Fault for Error {
             Error::NotResellerOfCustomer { .. } => "NOT_RESELLER_OF_CUSTOMER",
             Error::ResellerNotInPartnership { .. } => "RESELLER_NOT_IN_PARTNERSHIP",
             Error::ResellerAgreementNotAccepted(_) => "RESELLER_AGREEMENT_NOT_ACCEPTED",
+            Error::NotMpsaPartner { .. } => "NOT_MPSA_PARTNER",
             Error::Shared(e) => e.reason(),
         }
     }

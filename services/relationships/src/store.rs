@@ -305,6 +305,27 @@ pub async fn active_between(
     .await?)
 }
 
+/// The partners holding an active MPSA relationship with `customer` now, sorted.
+pub async fn mpsa_partners(
+    conn: &mut AnyConnection,
+    customer_tenant_id: &str,
+    now: i64,
+) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(concat!(
+        "SELECT DISTINCT partner_tenant_id FROM relationships WHERE client_tenant_id = $1 \
+         AND type = $2 AND ",
+        active_at!("$4", "$3"),
+        " ORDER BY partner_tenant_id"
+    ))
+    .bind(customer_tenant_id)
+    .bind(RelationshipType::Mpsa.as_str_name())
+    .bind(now)
+    .bind(State::Active.as_str_name())
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(p,)| p).collect())
+}
+
 /// Whether `partner` sells to `customer` now: an active RESELLER relationship of its own, or an
 /// active INDIRECT_RESELLER one under it as the indirect provider.
 pub async fn sells_to(

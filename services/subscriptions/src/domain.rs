@@ -433,6 +433,15 @@ impl Order {
         .iter()
         .any(|t| !t.is_empty() && *t == tenant_id)
     }
+
+    /// Whether one of `partners` (the customer's MPSA partners) placed or resold it.
+    pub fn is_made_by_any_of(&self, partners: &[String]) -> bool {
+        made_by(
+            partners,
+            &self.partner_tenant_id,
+            &self.indirect_reseller_id,
+        )
+    }
 }
 
 /// A `CreateAdvisorSubscriptions`, parsed.
@@ -489,6 +498,11 @@ impl AdvisorSubscriptions {
 pub struct OrderFilter {
     pub customer_tenant_id: String,
     pub partner_tenant_id: String,
+    /// The partner reading as one of the customer's MPSA partners; "" for none.
+    pub mpsa_partner_tenant_id: String,
+    /// Only orders made by these partners ([`made_by_any_of`]); "" for any. Set from the
+    /// relationships service's answer when `mpsa_partner_tenant_id` is.
+    pub made_by: String,
 }
 
 impl OrderFilter {
@@ -508,12 +522,47 @@ impl OrderFilter {
             "partner_tenant_id",
             &req.partner_tenant_id,
         ));
+        let mpsa = v.take(mpsa_partner(
+            &req.mpsa_partner_tenant_id,
+            &req.customer_tenant_id,
+        ));
         v.check()?;
         Ok(OrderFilter {
             customer_tenant_id: id_text(customer),
             partner_tenant_id: id_text(partner),
+            mpsa_partner_tenant_id: id_text(mpsa),
+            made_by: String::new(),
         })
     }
+}
+
+/// `mpsa_partner_tenant_id` of a list: optional, and only with the customer it reads.
+fn mpsa_partner(value: &str, customer: &str) -> Result<Option<Uuid>, Violations> {
+    let id = fields::optional_id("mpsa_partner_tenant_id", value)?;
+    if id.is_some() && customer.is_empty() {
+        return Err(Violations::one(
+            "customer_tenant_id",
+            "is required with mpsa_partner_tenant_id: the customer whose MPSA partners' purchases \
+             to read",
+        ));
+    }
+    Ok(id)
+}
+
+/// Seed 001's MPSA partners see each other's purchases: the partners whose purchases a read
+/// shows, as the store matches them (",a,b,": each id between commas; ids are UUIDs, so
+/// neither "," nor a LIKE wildcard occurs in one). At least the reader is in `partners`.
+pub fn made_by_any_of(partners: &[String]) -> String {
+    format!(",{},", partners.join(","))
+}
+
+/// Whether one of `partners` made a purchase: placed (or bills) it, or resold it as its
+/// indirect reseller. The SQL of `store::list_orders` and `store::list_subscriptions` says the
+/// same with [`made_by_any_of`]; keep them in step.
+fn made_by(partners: &[String], partner: &str, reseller: &str) -> bool {
+    partners
+        .iter()
+        .any(|p| !p.is_empty() && (p == partner || p == reseller))
 }
 
 fn id_text(id: Option<Option<Uuid>>) -> String {
@@ -586,6 +635,15 @@ impl Subscription {
             || [&self.indirect_reseller_id, &self.support_contact_tenant_id]
                 .iter()
                 .any(|t| !t.is_empty() && *t == tenant_id)
+    }
+
+    /// Whether one of `partners` (the customer's MPSA partners) bills or resells it.
+    pub fn is_made_by_any_of(&self, partners: &[String]) -> bool {
+        made_by(
+            partners,
+            &self.billing_partner_tenant_id,
+            &self.indirect_reseller_id,
+        )
     }
 
     /// Whether `tenant_id` may change it: the customer or the billing partner.
@@ -878,6 +936,11 @@ pub struct SubscriptionFilter {
     pub billing_partner_tenant_id: String,
     pub indirect_reseller_id: String,
     pub state: Option<State>,
+    /// The partner reading as one of the customer's MPSA partners; "" for none.
+    pub mpsa_partner_tenant_id: String,
+    /// Only subscriptions made by these partners ([`made_by_any_of`]); "" for any. Set from the
+    /// relationships service's answer when `mpsa_partner_tenant_id` is.
+    pub made_by: String,
 }
 
 impl SubscriptionFilter {
@@ -912,12 +975,18 @@ impl SubscriptionFilter {
                 None
             }
         };
+        let mpsa = v.take(mpsa_partner(
+            &req.mpsa_partner_tenant_id,
+            &req.customer_tenant_id,
+        ));
         v.check()?;
         Ok(SubscriptionFilter {
             customer_tenant_id: id_text(customer),
             billing_partner_tenant_id: id_text(partner),
             indirect_reseller_id: id_text(reseller),
             state,
+            mpsa_partner_tenant_id: id_text(mpsa),
+            made_by: String::new(),
         })
     }
 }
@@ -1129,5 +1198,58 @@ mod tests {
         assert_eq!(cleared.indirect_reseller_id.as_deref(), Some(""));
         let err = SubscriptionPatch::parse(&s, Some(&mask(&["state"]))).unwrap_err();
         assert_eq!(fields_of(err), ["update_mask.paths[0]"]);
+    }
+
+    #[test]
+    fn an_mpsa_read_names_its_customer_and_sees_what_mpsa_partners_bought_or_resold() {
+        let customer = Uuid::now_v7().to_string();
+        let reader = Uuid::now_v7().to_string();
+        let req = pb::ListSubscriptionsRequest {
+            mpsa_partner_tenant_id: reader.clone(),
+            billing_partner_tenant_id: Uuid::now_v7().to_string(),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields_of(SubscriptionFilter::parse(&req).unwrap_err()),
+            ["customer_tenant_id"]
+        );
+        let req = pb::ListOrdersRequest {
+            customer_tenant_id: customer.clone(),
+            mpsa_partner_tenant_id: "nope".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields_of(OrderFilter::parse(&req).unwrap_err()),
+            ["mpsa_partner_tenant_id"]
+        );
+        let req = pb::ListOrdersRequest {
+            customer_tenant_id: customer.clone(),
+            mpsa_partner_tenant_id: reader.clone(),
+            ..Default::default()
+        };
+        let filter = OrderFilter::parse(&req).unwrap();
+        assert_eq!(filter.mpsa_partner_tenant_id, reader);
+        assert!(
+            filter.made_by.is_empty(),
+            "set only from the relationships service"
+        );
+
+        let other = Uuid::now_v7().to_string();
+        let partners = vec![reader.clone(), other.clone()];
+        assert_eq!(made_by_any_of(&partners), format!(",{reader},{other},"));
+        let order = |partner: &str, reseller: &str| Order {
+            id: "o".into(),
+            customer_tenant_id: customer.clone(),
+            partner_tenant_id: partner.into(),
+            indirect_reseller_id: reseller.into(),
+            line_items: Vec::new(),
+            subscription_ids: Vec::new(),
+            create_time: 0,
+        };
+        let stranger = Uuid::now_v7().to_string();
+        assert!(order(&other, "").is_made_by_any_of(&partners));
+        assert!(order(&stranger, &other).is_made_by_any_of(&partners));
+        assert!(!order(&stranger, "").is_made_by_any_of(&partners));
+        assert!(!order(&other, "").is_made_by_any_of(&[]));
     }
 }

@@ -228,13 +228,16 @@ macro_rules! list_orders_sql {
             $customer,
             " AND ",
             $partner,
-            " ORDER BY id LIMIT $4"
+            " AND ($5 = '' OR $5 LIKE ('%,' || partner_tenant_id || ',%') \
+                  OR $5 LIKE ('%,' || indirect_reseller_id || ',%')) \
+             ORDER BY id LIMIT $4"
         )
     };
 }
 
 /// A page of `ListOrders`, oldest first: by customer (`orders_by_customer`) when set, else by
-/// partner (`orders_by_partner`).
+/// partner (`orders_by_partner`). `$5`, when set, keeps the orders made by the MPSA partners it
+/// lists ([`crate::domain::made_by_any_of`]).
 pub async fn list_orders(
     conn: &mut AnyConnection,
     f: &OrderFilter,
@@ -255,6 +258,7 @@ pub async fn list_orders(
         .bind(&f.customer_tenant_id)
         .bind(&f.partner_tenant_id)
         .bind(page.limit())
+        .bind(&f.made_by)
         .fetch_all(conn)
         .await?)
 }
@@ -346,6 +350,8 @@ macro_rules! list_subscriptions_sql {
                   OR ($5 = $8 AND state = $8 AND trial_end_time > $6) \
                   OR ($5 = $9 AND (state = $9 OR (state = $8 AND trial_end_time <= $6))) \
                   OR ($5 <> $8 AND $5 <> $9 AND state = $5)) \
+             AND ($10 = '' OR $10 LIKE ('%,' || billing_partner_tenant_id || ',%') \
+                  OR $10 LIKE ('%,' || indirect_reseller_id || ',%')) \
              ORDER BY id LIMIT $7"
         )
     };
@@ -353,7 +359,8 @@ macro_rules! list_subscriptions_sql {
 
 /// A page of `ListSubscriptions`, oldest first, through the index of the first tenant filter
 /// set: customer, billing partner, indirect reseller. The state filter ($5; $8 is TRIAL, $9
-/// EXPIRED) derives EXPIRED as [`crate::domain::state_at`] does.
+/// EXPIRED) derives EXPIRED as [`crate::domain::state_at`] does. `$10`, when set, keeps the
+/// subscriptions made by the MPSA partners it lists ([`crate::domain::made_by_any_of`]).
 pub async fn list_subscriptions(
     conn: &mut AnyConnection,
     f: &SubscriptionFilter,
@@ -387,6 +394,7 @@ pub async fn list_subscriptions(
         .bind(page.limit())
         .bind(State::Trial.as_str_name())
         .bind(State::Expired.as_str_name())
+        .bind(&f.made_by)
         .fetch_all(conn)
         .await?)
 }

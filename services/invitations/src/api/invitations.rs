@@ -136,6 +136,8 @@ impl Invitations {
             kind if kind.needs_advisor() && !partner::advises(types) => {
                 return Err(Error::InviterNotAdvisor(inviter_id));
             }
+            // Delegated admin, and seed 001's collaborator, MPSA and line-of-business partners:
+            // any enrolled partner asks (seed 001 ties them to no partner type).
             _ => {}
         }
         if new.kind == Kind::ResellerRelationship

@@ -3,7 +3,7 @@
 
 use super::{Conn, Invitations, by_code, required_code};
 use crate::acceptance;
-use crate::domain::{Invitation, Kind};
+use crate::domain::Invitation;
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::fields;
@@ -54,10 +54,7 @@ impl Invitations {
         // An indirect partnership names its invitee (checked above). The customer kinds may be
         // open to any customer, but only to customers: a partner can't decline them. (The
         // reusable kinds can't be declined at all.)
-        if matches!(
-            row.kind,
-            Kind::ResellerRelationship | Kind::DelegatedAdmin | Kind::PartnerOfRecord
-        ) {
+        if row.kind.invites_customers() {
             // Not holding the connection across the call to the tenants service.
             drop(conn);
             let tenant = self

@@ -2,12 +2,14 @@
 //! parse the request, apply the rules, call the store, answer. [`relationships`] are the
 //! relationships themselves (list, read, create, terminate), [`parties`] a customer's partners
 //! and a partner's customers, [`access`] what a partner may do in a customer tenant (the check
-//! behind delegated access, removing admin roles), and [`sellers`] who may sell to whom. This
+//! behind delegated access, removing admin roles), [`sellers`] who may sell to whom, and
+//! [`purchases`] which partners see each other's purchases for a customer (MPSA). This
 //! file routes each method to its handler. Every handler reads the time once, from the
 //! service's clock, so one answer never mixes two "nows".
 
 mod access;
 mod parties;
+mod purchases;
 mod relationships;
 mod sellers;
 
@@ -134,5 +136,14 @@ impl RelationshipInternalService for Relationships {
         request: Request<pb::CheckSellerRequest>,
     ) -> Result<Response<pb::CheckSellerResponse>, Status> {
         Ok(Response::new(self.check_seller(request.get_ref()).await?))
+    }
+
+    async fn list_mpsa_partners(
+        &self,
+        request: Request<pb::ListMpsaPartnersRequest>,
+    ) -> Result<Response<pb::ListMpsaPartnersResponse>, Status> {
+        Ok(Response::new(
+            self.list_mpsa_partners(request.get_ref()).await?,
+        ))
     }
 }

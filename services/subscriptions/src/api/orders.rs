@@ -2,7 +2,7 @@
 
 use super::{Subscriptions, record_created, trials};
 use crate::catalogue::{self, CheckedLine};
-use crate::domain::{NewOrder, Order, OrderFilter, Subscription};
+use crate::domain::{self, NewOrder, Order, OrderFilter, Subscription};
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::fields;
@@ -152,11 +152,19 @@ impl Subscriptions {
         let id = v.take(fields::id("order_id", &req.order_id));
         let (tenant_id, id) = v.done(tenant_id.zip(id))?;
         let (tenant_id, id) = (tenant_id.to_string(), id.to_string());
-        store::order(&mut *self.conn().await?, &id)
-            .await?
-            .filter(|o| o.is_visible_to(&tenant_id))
-            .map(|o| o.to_proto())
-            .ok_or(Error::OrderNotFound(id))
+        let Some(order) = store::order(&mut *self.conn().await?, &id).await? else {
+            return Err(Error::OrderNotFound(id));
+        };
+        if order.is_visible_to(&tenant_id)
+            || order.is_made_by_any_of(
+                &self
+                    .mpsa_partners_seen_by(&order.customer_tenant_id, &tenant_id)
+                    .await?,
+            )
+        {
+            return Ok(order.to_proto());
+        }
+        Err(Error::OrderNotFound(id))
     }
 
     pub(super) async fn list_orders(
@@ -169,9 +177,19 @@ impl Subscriptions {
             req.page_size,
             &req.page_token,
             "orders",
-            &[&req.customer_tenant_id, &req.partner_tenant_id],
+            &[
+                &req.customer_tenant_id,
+                &req.partner_tenant_id,
+                &req.mpsa_partner_tenant_id,
+            ],
         ));
-        let (filter, page) = v.done(filter.zip(page))?;
+        let (mut filter, page) = v.done(filter.zip(page))?;
+        if !filter.mpsa_partner_tenant_id.is_empty() {
+            let partners = self
+                .mpsa_partners(&filter.customer_tenant_id, &filter.mpsa_partner_tenant_id)
+                .await?;
+            filter.made_by = domain::made_by_any_of(&partners);
+        }
         let orders = store::list_orders(&mut *self.conn().await?, &filter, &page).await?;
         let (orders, next_page_token) = page.finish(orders, |o| o.id.clone());
         Ok(pb::ListOrdersResponse {

@@ -1,6 +1,7 @@
 //! What other services know, asked through their typed clients: the tenant, its agreements,
-//! who may sell to a customer and through which reseller (the relationships service's rule),
-//! and whether a partner ID is an advisor's.
+//! who may sell to a customer and through which reseller, whose purchases for a customer a
+//! partner may read (the relationships service's rules), and whether a partner ID is an
+//! advisor's.
 
 use super::Subscriptions;
 use crate::error::{Error, Result};
@@ -42,6 +43,34 @@ impl Subscriptions {
             None => Ok(()),
             Some(refusal) => Err(Error::Shared(Shared::Refused(refusal))),
         }
+    }
+
+    /// Seed 001: the customer's MPSA partners, whose purchases for it `reader` may read as one
+    /// of them. The relationships service decides; its refusal (NOT_MPSA_PARTNER) is passed on
+    /// as it is.
+    pub(super) async fn mpsa_partners(&self, customer: &str, reader: &str) -> Result<Vec<String>> {
+        match self.relationships.mpsa_partners(customer, reader).await? {
+            Ok(partners) => Ok(partners),
+            Err(refusal) => Err(Error::Shared(Shared::Refused(refusal))),
+        }
+    }
+
+    /// The same for reading one order or subscription of the customer that `reader` can't see
+    /// otherwise: none when `reader` is not one of its MPSA partners (the purchase stays
+    /// unseen).
+    pub(super) async fn mpsa_partners_seen_by(
+        &self,
+        customer: &str,
+        reader: &str,
+    ) -> Result<Vec<String>> {
+        if customer == reader {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .relationships
+            .mpsa_partners(customer, reader)
+            .await?
+            .unwrap_or_default())
     }
 
     /// The partner ID belongs to an advisor in the customer's cloud ("Check ID").

@@ -26,10 +26,21 @@ impl Subscriptions {
         let (tenant_id, id) = v.done(tenant_id.zip(id))?;
         self.sweep_trials().await?;
         let now = self.now();
-        let subscription = self
-            .visible(&tenant_id.to_string(), &id.to_string())
-            .await?;
-        Ok(subscription.to_proto(now))
+        let (tenant_id, id) = (tenant_id.to_string(), id.to_string());
+        let Some(subscription) = store::subscription(&mut *self.conn().await?, &id).await? else {
+            return Err(Error::SubscriptionNotFound(id));
+        };
+        // Seed 001: the customer's MPSA partners also read each other's (reading only).
+        if subscription.is_visible_to(&tenant_id)
+            || subscription.is_made_by_any_of(
+                &self
+                    .mpsa_partners_seen_by(&subscription.customer_tenant_id, &tenant_id)
+                    .await?,
+            )
+        {
+            return Ok(subscription.to_proto(now));
+        }
+        Err(Error::SubscriptionNotFound(id))
     }
 
     /// The subscription, if `tenant_id` may see it.
@@ -55,9 +66,16 @@ impl Subscriptions {
                 &req.billing_partner_tenant_id,
                 &req.indirect_reseller_id,
                 &req.state.to_string(),
+                &req.mpsa_partner_tenant_id,
             ],
         ));
-        let (filter, page) = v.done(filter.zip(page))?;
+        let (mut filter, page) = v.done(filter.zip(page))?;
+        if !filter.mpsa_partner_tenant_id.is_empty() {
+            let partners = self
+                .mpsa_partners(&filter.customer_tenant_id, &filter.mpsa_partner_tenant_id)
+                .await?;
+            filter.made_by = domain::made_by_any_of(&partners);
+        }
         self.sweep_trials().await?;
         let now = self.now();
         let subscriptions =
