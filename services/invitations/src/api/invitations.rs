@@ -161,25 +161,27 @@ impl Invitations {
             Ok::<_, Error>(invitation.id.clone())
         })
         .await?;
-        let (id, issued) = match written {
-            Written::New(id) => (id, issued),
-            // A retry: the first call's invitation, with its code derived again.
-            Written::Earlier(id) => {
-                let issued = code::of(&self.deps.key, &id);
-                (id, issued)
-            }
+        let (id, replayed) = match written {
+            Written::New(id) => (id, false),
+            Written::Earlier(id) => (id, true),
         };
         let mut conn = self.conn().await?;
         let row = store::by_id(&mut conn, &inviter_id, &id)
             .await?
             .ok_or(Error::InvitationNotFound)?;
-        // The code is shown while it is the invitation's and the invitation can still be used:
-        // a used, declined, revoked or expired invitation's answer shows none, and neither does
-        // a retry of a create whose code was not derived with this key (made before keys, or
-        // under another key).
-        let shown = store::by_code_hash(&mut conn, &issued.hash)
-            .await?
-            .is_some_and(|by_code| by_code.id == row.id && row.state_at(now) == State::Pending);
+        // A retry derives the first call's code again and shows it while it is the invitation's
+        // and the invitation can still be used: a used, declined, revoked or expired
+        // invitation's answer shows none, and so does a retry of a create whose code was not
+        // derived with this key (made before keys, or under another key).
+        let issued = if replayed {
+            code::of(&self.deps.key, &id)
+        } else {
+            issued
+        };
+        let shown = !replayed
+            || store::by_code_hash(&mut conn, &issued.hash)
+                .await?
+                .is_some_and(|by_code| by_code.id == row.id && row.state_at(now) == State::Pending);
         drop(conn);
         if !shown {
             return Ok(pb::CreateInvitationResponse {
