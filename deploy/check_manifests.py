@@ -48,6 +48,15 @@ METRICS_PORT = 9464
 PART_OF = ("app.kubernetes.io/part-of", "partnerhub")
 DATABASE_SECRET = ("partnerhub-database", "url")
 SIGNING_KEY_SECRET = ("partnerhub-signing-key", "signing-key.pem")
+# The key file each of these servers reads: its setting and the Secret (name, key) it comes from.
+# The tenants and invitations services derive what they hand out from keys of their own.
+KEY_FILES = {
+    "gateway": ("PARTNERHUB_SIGNING_KEY", SIGNING_KEY_SECRET),
+    "tenants": ("PARTNERHUB_TENANTS_SECRET_KEY",
+                ("partnerhub-tenants-secret-key", "tenants-secret.key")),
+    "invitations": ("PARTNERHUB_INVITATIONS_SECRET_KEY",
+                    ("partnerhub-invitations-secret-key", "invitations-secret.key")),
+}
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass",
                   "StorageClass", "CustomResourceDefinition", "PersistentVolume"}
 
@@ -242,29 +251,33 @@ def check_deployments(objects: list[dict], complete: bool, report: Report, where
         if server == "gateway":
             if "replicas" in spec:
                 report.error(at, "must not set replicas: the HorizontalPodAutoscaler owns them")
-            check_signing_key(pod, report, at)
         elif (spec.get("replicas") or 1) < 1:
             report.error(at, "needs at least one replica")
+        if server in KEY_FILES:
+            check_key_file(pod, *KEY_FILES[server], report, at)
     return pods
 
 
-def check_signing_key(pod: dict, report: Report, at: str) -> None:
+def check_key_file(pod: dict, setting: str, secret_key: tuple[str, str], report: Report,
+                   at: str) -> None:
+    """The server's key file (`setting`) is the key `secret_key[1]` of the Secret
+    `secret_key[0]`, mounted as a file."""
     container = (pod.get("containers") or [{}])[0]
     env = {e["name"]: e.get("value") for e in container.get("env") or []}
-    path = env.get("PARTNERHUB_SIGNING_KEY")
+    path = env.get(setting)
     volumes = {v["name"]: v for v in pod.get("volumes") or []}
     for mount in container.get("volumeMounts") or []:
         secret = (volumes.get(mount["name"]) or {}).get("secret")
-        if not secret or not secret_name_ok(secret.get("secretName"), SIGNING_KEY_SECRET[0]):
+        if not secret or not secret_name_ok(secret.get("secretName"), secret_key[0]):
             continue
         items = {i["path"]: i["key"] for i in secret.get("items") or []}
         if path and path.startswith(mount["mountPath"].rstrip("/") + "/"):
             file = path[len(mount["mountPath"].rstrip("/")) + 1:]
             key = items.get(file, file if not items else None)
-            if key == SIGNING_KEY_SECRET[1]:
+            if key == secret_key[1]:
                 return
-    report.error(at, f"PARTNERHUB_SIGNING_KEY ({path!r}) must be the key {SIGNING_KEY_SECRET[1]} "
-                     f"of the Secret {SIGNING_KEY_SECRET[0]}, mounted as a file")
+    report.error(at, f"{setting} ({path!r}) must be the key {secret_key[1]} "
+                     f"of the Secret {secret_key[0]}, mounted as a file")
 
 
 def check_services(objects: list[dict], pods: dict, report: Report, where: str) -> None:
@@ -384,7 +397,7 @@ def check_network_policies(objects: list[dict], pods: dict, report: Report, wher
 
 def check_secrets(objects: list[dict], complete: bool, report: Report, where: str) -> None:
     secrets = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "Secret"}
-    for base, key in (DATABASE_SECRET, SIGNING_KEY_SECRET):
+    for base, key in (DATABASE_SECRET, *(secret for _, secret in KEY_FILES.values())):
         found = [s for name, s in secrets.items() if secret_name_ok(name, base)]
         if complete and not found:
             report.error(where, f"the Secret {base} (key {key}) is missing")

@@ -4,7 +4,8 @@ mod config;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use partnerhub::system::{
-    self, Configuration, GatewaySection, Section, Server, Service, Settings, StartError, Storage,
+    self, Configuration, GatewaySection, SecretKeyFiles, Section, Server, Service, Settings,
+    StartError, Storage,
 };
 use partnerhub_gateway::Tokens;
 use partnerhub_kit::server::{Limits, ServeError, shutdown_signal};
@@ -145,6 +146,23 @@ struct Common {
     /// issue any token, an operator's too: keep it private to the gateway's host.
     #[arg(long, global = true, env = "PARTNERHUB_SIGNING_KEY")]
     signing_key: Option<PathBuf>,
+    /// The tenants service's secret key: a file of at least 32 bytes [default:
+    /// <data-dir>/tenants-secret.key].
+    ///
+    /// Temporary passwords of created users are derived from it, so that a retried create
+    /// answers the same one; only their hashes are stored. `dev` creates it if missing; `serve
+    /// tenants` only reads it (make one with `openssl rand -hex 32 > tenants-secret.key`). Keep
+    /// it private to the tenants service, and apart from the invitations key.
+    #[arg(long, global = true, env = "PARTNERHUB_TENANTS_SECRET_KEY")]
+    tenants_secret_key: Option<PathBuf>,
+    /// The invitations service's secret key: a file of at least 32 bytes [default:
+    /// <data-dir>/invitations-secret.key].
+    ///
+    /// Invitation codes are derived from it, so that a retried create answers the same link;
+    /// only their hashes are stored. `dev` creates it if missing; `serve invitations` only
+    /// reads it (make one with `openssl rand -hex 32 > invitations-secret.key`).
+    #[arg(long, global = true, env = "PARTNERHUB_INVITATIONS_SECRET_KEY")]
+    invitations_secret_key: Option<PathBuf>,
     /// Seconds (1 to 86400) before a call that has not answered ends with DEADLINE_EXCEEDED (a
     /// stream's answer is its start).
     #[arg(
@@ -225,6 +243,18 @@ impl Common {
             .unwrap_or_else(|| self.data_dir.join("signing-key.pem"))
     }
 
+    /// The services' key files; `create`: make missing ones (`dev`).
+    fn secret_keys(&self, create: bool) -> SecretKeyFiles {
+        let mut files = SecretKeyFiles::in_dir(&self.data_dir, create);
+        if let Some(path) = &self.tenants_secret_key {
+            files.tenants = path.clone();
+        }
+        if let Some(path) = &self.invitations_secret_key {
+            files.invitations = path.clone();
+        }
+        files
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             request_timeout: Duration::from_secs(self.request_timeout.max(1)),
@@ -270,9 +300,10 @@ impl Common {
     }
 
     /// The servers' configuration: these settings, and each server's section from `section`.
+    /// `create_keys`: make the signing key and the services' secret keys if missing (`dev`).
     fn configuration(
         &self,
-        create_signing_key: bool,
+        create_keys: bool,
         section: impl Fn(Server) -> Section,
     ) -> Configuration {
         Configuration {
@@ -281,13 +312,14 @@ impl Common {
             gateway: GatewaySection {
                 server: section(Server::Gateway),
                 signing_key: self.signing_key(),
-                create_signing_key,
+                create_signing_key: create_keys,
                 token_lifetime: self.token_lifetime(),
             },
             tenants: section(Service::Tenants.into()),
             subscriptions: section(Service::Subscriptions.into()),
             relationships: section(Service::Relationships.into()),
             invitations: section(Service::Invitations.into()),
+            secret_keys: self.secret_keys(create_keys),
             settings: self.settings(),
         }
     }
@@ -298,7 +330,8 @@ enum Command {
     /// Run the whole system on this machine: the four services and the gateway.
     ///
     /// Each is its own gRPC server on the gateway's IP (loopback by default), with SQLite files
-    /// under --data-dir (or PostgreSQL with --database-url). Creates the signing key if missing.
+    /// under --data-dir (or PostgreSQL with --database-url). Creates the signing key and the
+    /// services' secret keys if missing.
     /// Runs until Ctrl-C; the gateway (127.0.0.1:50051) is the public endpoint.
     #[command(after_help = "\
 Examples:

@@ -4,6 +4,7 @@
 
 use partnerhub_gateway::{Backends, Tokens};
 use partnerhub_kit::metrics::Metrics;
+use partnerhub_kit::secret_key::{self, SecretKey};
 use partnerhub_kit::server::{Limits, ServeError, bind, spawn_metrics};
 use partnerhub_kit::store::{Database, OpenError, sqlite_url};
 use partnerhub_kit::telemetry::Peer;
@@ -172,6 +173,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Key(#[from] partnerhub_gateway::token::KeyError),
+    #[error(transparent)]
+    SecretKey(#[from] partnerhub_kit::secret_key::KeyError),
     #[error("{0} stopped unexpectedly")]
     Stopped(&'static str),
     #[error("bad service address {0:?}: {1}")]
@@ -189,8 +192,68 @@ pub struct Configuration {
     pub subscriptions: Section,
     pub relationships: Section,
     pub invitations: Section,
+    /// The key files of the services that derive the secrets they hand out.
+    pub secret_keys: SecretKeyFiles,
     /// What the services need besides their databases and each other.
     pub settings: Settings,
+}
+
+/// Where the tenants and invitations services' secret keys are: each derives what it hands out
+/// (temporary passwords, invitation codes) from its own key, so that a retried create answers
+/// the same secret without it being stored in clear (see `partnerhub_kit::secret_key`). The two
+/// never share a key.
+#[derive(Debug, Clone)]
+pub struct SecretKeyFiles {
+    pub tenants: PathBuf,
+    pub invitations: PathBuf,
+    /// Whether to create missing key files (`dev`); a deployment brings its own.
+    pub create: bool,
+}
+
+impl SecretKeyFiles {
+    /// Both in `data_dir`: `tenants-secret.key`, `invitations-secret.key`.
+    pub fn in_dir(data_dir: &Path, create: bool) -> Self {
+        SecretKeyFiles {
+            tenants: data_dir.join("tenants-secret.key"),
+            invitations: data_dir.join("invitations-secret.key"),
+            create,
+        }
+    }
+
+    /// The keys of the services among `servers`, read (and, with `create`, made if missing);
+    /// a service not started here gets a key of its own in memory, never used.
+    pub fn load(&self, servers: &[Server]) -> Result<SecretKeys, StartError> {
+        let load = |service: Service, path: &Path| {
+            if !servers.contains(&Server::Service(service)) {
+                return Ok(SecretKey::generate());
+            }
+            if self.create {
+                secret_key::ensure_key_file(service.name(), path)?;
+            }
+            Ok::<_, StartError>(SecretKey::from_file(service.name(), path)?)
+        };
+        Ok(SecretKeys {
+            tenants: load(Service::Tenants, &self.tenants)?,
+            invitations: load(Service::Invitations, &self.invitations)?,
+        })
+    }
+}
+
+/// The services' secret keys, loaded.
+#[derive(Debug, Clone)]
+pub struct SecretKeys {
+    pub tenants: SecretKey,
+    pub invitations: SecretKey,
+}
+
+impl SecretKeys {
+    /// New random keys (a test's own server).
+    pub fn generate() -> Self {
+        SecretKeys {
+            tenants: SecretKey::generate(),
+            invitations: SecretKey::generate(),
+        }
+    }
 }
 
 /// Where the databases are.
@@ -343,10 +406,11 @@ pub fn service_server(
     db: Database,
     peers: &Peers,
     settings: &Settings,
+    keys: &SecretKeys,
 ) -> partnerhub_kit::server::Server {
     let tenants = peers.tenants.clone();
     match service {
-        Service::Tenants => partnerhub_tenants::server(db),
+        Service::Tenants => partnerhub_tenants::server(db, keys.tenants.clone()),
         Service::Subscriptions => partnerhub_subscriptions::server_until(
             db,
             partnerhub_subscriptions::Deps {
@@ -364,7 +428,11 @@ pub fn service_server(
             },
         ),
         Service::Invitations => {
-            let mut deps = partnerhub_invitations::Deps::new(tenants, peers.subscriptions.clone());
+            let mut deps = partnerhub_invitations::Deps::new(
+                tenants,
+                peers.subscriptions.clone(),
+                keys.invitations.clone(),
+            );
             deps.clock = settings.clock.clone();
             deps.links = settings.links.clone();
             if let Some(ttl) = settings.invitation_ttl {
@@ -398,6 +466,7 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
     } else {
         None
     };
+    let keys = config.secret_keys.load(servers)?;
     let mut databases = BTreeMap::new();
     for &server in servers {
         let db = server.open_database(&config.storage.url(server)).await?;
@@ -475,7 +544,8 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
                     relationships: peer(Service::Relationships)?,
                     subscriptions: peer(Service::Subscriptions)?,
                 };
-                let built = service_server(service, db, &peers, &config.settings).metrics(metrics);
+                let built =
+                    service_server(service, db, &peers, &config.settings, &keys).metrics(metrics);
                 Box::pin(built.run(listener, limits, stop))
             }
             Server::Gateway => {

@@ -207,6 +207,9 @@ fn a_port_in_use_is_one_line_naming_the_address() {
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap();
 
+    // `serve` reads the service's key, never makes one: bring it.
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("d/tenants-secret.key"), "k".repeat(64)).unwrap();
     let mut command = partnerhub(dir.path());
     command.args(["serve", "tenants", "--data-dir", "d", "--metrics-listen"]);
     command
@@ -224,6 +227,10 @@ fn a_port_in_use_is_one_line_naming_the_address() {
     let line = fails(command);
     assert!(line.contains(&addr.to_string()), "{line}");
     assert!(line.contains("--first-service-port"), "{line}");
+    assert!(
+        dir.path().join("d/invitations-secret.key").exists(),
+        "dev makes the keys it lacks"
+    );
 }
 
 #[test]
@@ -255,6 +262,41 @@ fn a_bad_signing_key_is_one_line() {
     command.args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
     let line = fails(command);
     assert!(line.contains("garbage.pem"), "{line}");
+}
+
+#[test]
+fn a_missing_or_short_service_key_is_one_line() {
+    let dir = temp();
+    std::fs::write(dir.path().join("short.key"), "0123456789abcdef\n").unwrap();
+    let listen = ["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"];
+    for (service, flag, key, says) in [
+        (
+            "tenants",
+            "--tenants-secret-key",
+            "short.key",
+            "too short: 16 bytes",
+        ),
+        (
+            "invitations",
+            "--invitations-secret-key",
+            "missing.key",
+            "can't read",
+        ),
+    ] {
+        let mut command = partnerhub(dir.path());
+        command.args(["serve", service, flag, key]).args(listen);
+        let line = fails(command);
+        assert!(line.contains(key) && line.contains(says), "{line}");
+        assert!(line.contains(&format!("{service} secret key")), "{line}");
+        assert!(line.contains("openssl rand -hex 32"), "{line}");
+    }
+    // Without a key file `serve` stops rather than make one no other replica would share.
+    let mut command = partnerhub(dir.path());
+    command
+        .args(["serve", "invitations", "--data-dir", "d"])
+        .args(listen);
+    assert!(fails(command).contains("d/invitations-secret.key"));
+    assert!(!dir.path().join("d/invitations-secret.key").exists());
 }
 
 #[test]

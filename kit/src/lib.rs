@@ -10,7 +10,8 @@
 //! - [`metrics`] and [`telemetry`]: Prometheus metrics, request ids and trace context across
 //!   servers, OTLP export;
 //! - [`page`]: keyset pagination with opaque, checked page tokens;
-//! - [`peers`]: one typed client per service other servers ask, mapping its answers once.
+//! - [`peers`]: one typed client per service other servers ask, mapping its answers once;
+//! - [`secret_key`]: a service's key, from which it derives the secrets it hands out.
 //!
 //! Domain facts several services share (countries, clouds, grants) are rules, not
 //! infrastructure: they live in `partnerhub-rules`.
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod page;
 pub mod peers;
 pub mod row;
+pub mod secret_key;
 pub mod server;
 pub mod status;
 pub mod store;

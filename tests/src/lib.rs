@@ -6,7 +6,8 @@
 //! its own four databases there, dropped when it stops.
 
 use partnerhub::system::{
-    self, Configuration, GatewaySection, Running, Section, Server, Service, Settings, Storage,
+    self, Configuration, GatewaySection, Running, SecretKeyFiles, Section, Server, Service,
+    Settings, Storage,
 };
 use partnerhub_kit::server::Limits;
 use partnerhub_kit::time::Clock;
@@ -69,6 +70,7 @@ pub struct TestSystem {
     pub operator: String,
     /// The services' clock: `clock.advance(…)` makes days pass.
     pub clock: Clock,
+    storage: Storage,
     _dir: tempfile::TempDir,
     postgres: Option<Postgres>,
 }
@@ -111,11 +113,12 @@ impl TestSystem {
             metrics: Some(any),
             url: None,
         };
+        let storage = Storage {
+            data_dir: dir.path().to_path_buf(),
+            database_url,
+        };
         let config = Configuration {
-            storage: Storage {
-                data_dir: dir.path().to_path_buf(),
-                database_url,
-            },
+            storage: storage.clone(),
             limits: Limits::default(),
             gateway: GatewaySection {
                 server: section(),
@@ -127,6 +130,7 @@ impl TestSystem {
             subscriptions: section(),
             relationships: section(),
             invitations: section(),
+            secret_keys: SecretKeyFiles::in_dir(dir.path(), true),
             settings: Settings {
                 clock: clock.clone(),
                 ..Settings::default()
@@ -156,6 +160,7 @@ impl TestSystem {
             channel,
             operator,
             clock,
+            storage,
             _dir: dir,
             postgres,
         }
@@ -169,6 +174,16 @@ impl TestSystem {
         if let Some(pg) = self.postgres.take() {
             pg.drop_databases().await;
         }
+    }
+
+    /// The database URL of `server` (to read what it stored, as a copy of the database would).
+    pub fn database_url(&self, server: Server) -> String {
+        self.storage.url(server)
+    }
+
+    /// The data folder: SQLite files, keys.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.storage.data_dir
     }
 
     /// The token issuer of this system's gateway (to start a second gateway in a test).

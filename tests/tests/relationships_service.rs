@@ -1607,6 +1607,7 @@ async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does
         db,
         &peers,
         &Settings::default(),
+        &system::SecretKeys::generate(),
     );
     let listener = bind("127.0.0.1:0".parse().expect("address"))
         .await

@@ -571,10 +571,79 @@ async fn a_customer_creation_cut_off_in_the_middle_is_completed_once_by_a_retry(
             .len(),
         1
     );
-    // The password shown last works (a retry replaces the unused one).
-    sys.activate_user(&again.admin_user_name, &again.temporary_password)
+    // Every retry shows the same temporary password, and it works.
+    assert!(!done.temporary_password.is_empty());
+    assert_eq!(again.temporary_password, done.temporary_password);
+    sys.activate_user(&again.admin_user_name, &done.temporary_password)
         .await;
     drop(broken);
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_provider_retrying_a_lost_confirmation_gets_the_same_working_password() {
+    let sys = TestSystem::start().await;
+    let c = partnership(&sys).await;
+    let items = two_offers(&sys, &c.provider_admin).await;
+    let request = form(&c, "tabyskola", items);
+
+    // The provider's first submit times out on its side and its client sends the same form
+    // again at once: two calls with one request id race through the workflow.
+    let (mut one, mut two) = (
+        sys.workflows(&c.provider_admin),
+        sys.workflows(&c.provider_admin),
+    );
+    let (a, b) = tokio::join!(
+        one.create_customer(request.clone()),
+        two.create_customer(request.clone())
+    );
+    let (a, b) = (
+        a.expect("the first submit").into_inner(),
+        b.expect("its twin").into_inner(),
+    );
+    let customer = a.customer.clone().expect("customer").id;
+    assert_eq!(b.customer.expect("customer").id, customer, "one customer");
+    assert_eq!(a.admin_user_name, b.admin_user_name);
+    // Both confirmations show the same temporary password, so whichever the provider noted
+    // down is the one that works.
+    assert!(!a.temporary_password.is_empty());
+    assert_eq!(a.temporary_password, b.temporary_password);
+
+    // Yet another retry, before the customer's admin signed in, still shows it.
+    let later = sys
+        .workflows(&c.provider_admin)
+        .create_customer(request.clone())
+        .await
+        .expect("a later retry")
+        .into_inner();
+    assert_eq!(later.temporary_password, a.temporary_password);
+
+    // The customer's admin signs in with it and chooses a password.
+    let signed_in = sys
+        .sign_in(&a.admin_user_name, &a.temporary_password)
+        .await
+        .expect("the noted password signs in");
+    assert!(signed_in.password_change_required);
+    sys.activate_user(&a.admin_user_name, &a.temporary_password)
+        .await;
+
+    // From then on a retry shows the customer but no password, and the chosen one stays.
+    let late = sys
+        .workflows(&c.provider_admin)
+        .create_customer(request)
+        .await
+        .expect("a late retry")
+        .into_inner();
+    assert_eq!(late.customer.expect("customer").id, customer);
+    assert_eq!(late.temporary_password, "");
+    let status = sys
+        .sign_in(&a.admin_user_name, &a.temporary_password)
+        .await
+        .expect_err("the temporary password is gone");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    sys.sign_in(&a.admin_user_name, partnerhub_tests::NEW_PASSWORD)
+        .await
+        .expect("the chosen password works");
     sys.stop().await;
 }
 

@@ -1098,3 +1098,77 @@ async fn a_request_id_reused_for_another_invitation_does_not_use_it_up() {
     );
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn a_retried_invitation_keeps_the_link_already_sent_working() {
+    let sys = TestSystem::start().await;
+    let (partner, partner_admin) = sys
+        .partner_admin("fabrikam", "1234567", &[PartnerType::DirectProvider])
+        .await;
+    let (customer, customer_admin) = sys.customer_admin("skolan", "SE").await;
+    let request = CreateInvitationRequest {
+        invitation: Some(Invitation {
+            kind: InvitationKind::ResellerRelationship as i32,
+            inviter_tenant_id: partner.id.clone(),
+            invitee_email: "maja@example.com".into(),
+            delegated_admin: dap(),
+            ..Default::default()
+        }),
+        ttl: None,
+        request_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let create = || {
+        let mut client = sys.invitations(&partner_admin);
+        let request = request.clone();
+        async move {
+            client
+                .create_invitation(request)
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    // The partner e-mails the first answer's link; its client, not sure the call went
+    // through, sends it again.
+    let sent = create().await.expect("CreateInvitation");
+    let retry = create().await.expect("the retry");
+    let id = sent.invitation.clone().expect("invitation").id;
+    assert_eq!(retry.invitation.expect("invitation").id, id);
+    assert!(!sent.code.is_empty());
+    assert_eq!(
+        (retry.url.as_str(), retry.code.as_str()),
+        (sent.url.as_str(), sent.code.as_str()),
+        "the retry answers the link already sent"
+    );
+    assert!(retry.email_draft.expect("draft").body.contains(&sent.url));
+
+    // The customer opens the e-mailed link: it previews and accepts.
+    let preview = sys
+        .invitations(&customer_admin)
+        .preview_invitation(inv::PreviewInvitationRequest {
+            code: sent.code.clone(),
+        })
+        .await
+        .expect("the e-mailed link previews")
+        .into_inner()
+        .preview
+        .expect("preview");
+    assert_eq!(preview.inviter_display_name, partner.display_name);
+    sys.workflows(&customer_admin)
+        .accept_invitation(accept(&customer, &sent.code, true))
+        .await
+        .expect("the e-mailed link accepts");
+    assert_eq!(
+        partners_page(&sys, &customer_admin, &customer).await.len(),
+        1
+    );
+
+    // Once used, a retry shows the accepted invitation but no link.
+    let late = create().await.expect("a late retry");
+    assert_eq!(
+        late.invitation.map(|i| i.state),
+        Some(inv::invitation::State::Accepted as i32)
+    );
+    assert_eq!((late.url.as_str(), late.code.as_str()), ("", ""));
+    assert!(late.email_draft.is_none());
+    sys.stop().await;
+}

@@ -499,15 +499,20 @@ async fn creating_a_user_again_with_the_same_request_id_gives_the_same_user() {
     let (first_user, second_user) = (first.user.expect("user"), second.user.expect("user"));
     assert_eq!(first_user.id, second_user.id);
     assert_eq!(second_user.user_name, "erik@fabrikam.onpartnerhub.com");
-    // The retry's temporary password is the one that works now.
-    assert_ne!(second.temporary_password, first.temporary_password);
-    let old = sys
-        .sign_in(&second_user.user_name, &first.temporary_password)
-        .await
-        .expect_err("replaced by the retry");
-    assert_eq!(old.code(), Code::Unauthenticated);
-    sys.activate_user(&second_user.user_name, &second.temporary_password)
+    // The retry answers the first answer's temporary password, and it works; once the user
+    // chose a password, a retry answers none.
+    assert!(!first.temporary_password.is_empty());
+    assert_eq!(second.temporary_password, first.temporary_password);
+    sys.activate_user(&second_user.user_name, &first.temporary_password)
         .await;
+    let late = sys
+        .tenants(&admin)
+        .create_user(request.clone())
+        .await
+        .expect("a late retry")
+        .into_inner();
+    assert_eq!(late.user.expect("user").id, first_user.id);
+    assert_eq!(late.temporary_password, "");
 
     // The same request id for another user is a mistake, not a retry.
     let other = pb::CreateUserRequest {
@@ -532,6 +537,115 @@ async fn creating_a_user_again_with_the_same_request_id_gives_the_same_user() {
         .into_inner()
         .users;
     assert_eq!(users.len(), 2, "the admin and one erik");
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn after_a_reset_a_retried_create_shows_no_password_and_the_reset_one_works() {
+    let sys = TestSystem::start().await;
+    let (partner, admin) = sys.partner_admin("fabrikam", "1234567", PROVIDER).await;
+    let request = pb::CreateUserRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..create_request(&partner.id, new_user("erik", "Erik", &[Role::SalesAgent]))
+    };
+    let first = sys
+        .tenants(&admin)
+        .create_user(request.clone())
+        .await
+        .expect("CreateUser")
+        .into_inner();
+    let erik = first.user.expect("user");
+    // Erik lost the password before using it: the admin resets it.
+    let reset = sys
+        .tenants(&admin)
+        .reset_password(pb::ResetPasswordRequest {
+            tenant_id: partner.id.clone(),
+            user_id: erik.id.clone(),
+        })
+        .await
+        .expect("ResetPassword")
+        .into_inner();
+    assert_ne!(reset.temporary_password, first.temporary_password);
+    // A late retry of the create can't bring the first password back.
+    let late = sys
+        .tenants(&admin)
+        .create_user(request)
+        .await
+        .expect("a late retry")
+        .into_inner();
+    assert_eq!(late.user.expect("user").id, erik.id);
+    assert_eq!(late.temporary_password, "");
+    let status = sys
+        .sign_in(&erik.user_name, &first.temporary_password)
+        .await
+        .expect_err("the first password was replaced");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    sys.activate_user(&erik.user_name, &reset.temporary_password)
+        .await;
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn temporary_passwords_are_never_stored_in_clear() {
+    use sqlx::{Connection, Row};
+    let sys = TestSystem::start().await;
+    let (partner, admin) = sys.partner_admin("fabrikam", "1234567", PROVIDER).await;
+    let enrolled = sys.create_partner("contoso", "2345678", PROVIDER).await;
+    let mut passwords = vec![enrolled.temporary_password];
+    let request = pb::CreateUserRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..create_request(&partner.id, new_user("erik", "Erik", &[]))
+    };
+    // A create and its retry (which derives the password again rather than reading it).
+    for _ in 0..2 {
+        let created = sys
+            .tenants(&admin)
+            .create_user(request.clone())
+            .await
+            .expect("CreateUser")
+            .into_inner();
+        passwords.push(created.temporary_password);
+    }
+    assert_eq!(passwords[1], passwords[2]);
+    assert!(passwords.iter().all(|p| p.len() == 24));
+
+    sqlx::any::install_default_drivers();
+    let url = sys.database_url(partnerhub::system::Service::Tenants.into());
+    let mut conn = sqlx::AnyConnection::connect(&url)
+        .await
+        .expect("open the tenants database");
+    let rows = sqlx::query(
+        "SELECT id, tenant_id, user_name, display_name, email, roles, password_hash FROM users",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("read the users");
+    assert_eq!(rows.len(), 3, "the two partners' admins and erik");
+    for row in &rows {
+        let hash: String = row.get("password_hash");
+        assert!(
+            hash.starts_with("$sha256$") || hash.starts_with("$argon2id$"),
+            "{hash}"
+        );
+        for column in 0..row.len() {
+            let text: String = row.get(column);
+            for password in &passwords {
+                assert!(
+                    !text.contains(password.as_str()),
+                    "a password in column {column}"
+                );
+            }
+        }
+    }
+    conn.close().await.expect("close");
+    // SQLite: not in any byte of the data folder either (databases, WAL, keys).
+    for entry in std::fs::read_dir(sys.data_dir()).expect("the data folder") {
+        let bytes = std::fs::read(entry.expect("a file").path()).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        for password in &passwords {
+            assert!(!text.contains(password.as_str()), "a password in a file");
+        }
+    }
     sys.stop().await;
 }
 

@@ -1,29 +1,34 @@
-//! Invitation codes: the secret inside a link. A code is 32 random bytes from the operating
-//! system (256 bits), written as base64url without padding (43 characters). Only its SHA-256
-//! hash is stored, so a copy of the database can't be used to accept invitations.
+//! Invitation codes: the secret inside a link. A code is 32 bytes (256 bits) written as
+//! base64url without padding (43 characters): HMAC-SHA256 under the service's own secret key of
+//! the invitation's id ([`partnerhub_kit::secret_key`]). Only its SHA-256 hash is stored, so a
+//! copy of the database can't be used to accept invitations; the key is never in the database.
+//!
+//! Derived, not random, so that a retried create answers the same code (and link) as the
+//! first answer, which may already be in an e-mail: the service recomputes it from the
+//! invitation's id and shows it while the stored hash still matches and the invitation is still
+//! usable. An invitation's code never changes, so the id alone (no generation) names it.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
-use rand::rngs::OsRng;
+use partnerhub_kit::secret_key::SecretKey;
 use sha2::{Digest, Sha256};
 
-/// Random bytes in a code.
+/// What the codes are derived for: keeps them apart from anything else the key derives.
+const PURPOSE: &str = "partnerhub invitation code v1";
+/// Bytes in a code.
 const BYTES: usize = 32;
 /// Characters of a code: base64 of [`BYTES`] bytes, without padding.
 pub const LENGTH: usize = (BYTES * 4).div_ceil(3);
 
-/// A new code, shown once, with the hash that is stored.
+/// An invitation's code, shown to its inviter, with the hash that is stored.
 pub struct Issued {
     pub code: String,
     pub hash: String,
 }
 
-/// Makes a new code.
-pub fn issue() -> Issued {
-    let mut bytes = [0u8; BYTES];
-    OsRng.fill_bytes(&mut bytes);
-    let code = URL_SAFE_NO_PAD.encode(bytes);
+/// The code of the invitation `invitation_id`, the same each time it is asked for.
+pub fn of(key: &SecretKey, invitation_id: &str) -> Issued {
+    let code = URL_SAFE_NO_PAD.encode(key.derive(PURPOSE, invitation_id));
     let hash = hash(&code);
     Issued { code, hash }
 }
@@ -56,12 +61,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_long_random_and_stored_only_as_hashes() {
-        let a = issue();
-        let b = issue();
+    fn codes_are_long_per_invitation_and_key_and_stored_only_as_hashes() {
+        let key = SecretKey::generate();
+        let a = of(&key, "0190f0a0-0000-7000-8000-000000000001");
+        let b = of(&key, "0190f0a0-0000-7000-8000-000000000002");
         assert_eq!(a.code.len(), LENGTH);
         assert_eq!(LENGTH, 43);
         assert_ne!(a.code, b.code);
+        assert_eq!(
+            of(&key, "0190f0a0-0000-7000-8000-000000000001").code,
+            a.code,
+            "the same invitation's code again"
+        );
+        assert_ne!(
+            of(
+                &SecretKey::generate(),
+                "0190f0a0-0000-7000-8000-000000000001"
+            )
+            .code,
+            a.code,
+            "another key, another code"
+        );
         assert_eq!(a.hash.len(), 64);
         assert!(!a.hash.contains(&a.code));
         assert_eq!(lookup_hash(&a.code), Some(a.hash));
@@ -69,7 +89,7 @@ mod tests {
 
     #[test]
     fn malformed_codes_are_not_looked_up() {
-        let good = issue().code;
+        let good = of(&SecretKey::generate(), "1").code;
         for bad in [
             String::new(),
             good[1..].to_string(),

@@ -18,6 +18,7 @@ mod wire;
 pub use api::Invitations;
 pub use error::{DOMAIN, Error};
 
+use partnerhub_kit::secret_key::SecretKey;
 use partnerhub_kit::server::Server;
 use partnerhub_kit::store::Database;
 use partnerhub_kit::telemetry::Peer;
@@ -42,17 +43,20 @@ pub struct Deps {
     pub links: Links,
     /// How long an untouched invitation stays usable when the request names no `ttl`.
     pub default_ttl: std::time::Duration,
+    /// The service's own key: invitation codes are derived from it ([`code`]).
+    pub key: SecretKey,
 }
 
 impl Deps {
-    /// Defaults for everything but the tenants and subscriptions services.
-    pub fn new(tenants: Peer, subscriptions: Peer) -> Self {
+    /// Defaults for everything but the tenants and subscriptions services and the key.
+    pub fn new(tenants: Peer, subscriptions: Peer, key: SecretKey) -> Self {
         Deps {
             clock: Clock::default(),
             tenants,
             subscriptions,
             links: Links::default(),
             default_ttl: std::time::Duration::from_secs(90 * 86_400),
+            key,
         }
     }
 }

@@ -212,27 +212,6 @@ pub async fn list(
     .await?)
 }
 
-/// Gives a usable invitation a new code (a create's retry: the first code is not kept, so the
-/// retry can only show a new one, and the old one stops working). `false` if not usable.
-pub async fn replace_code(
-    conn: &mut AnyConnection,
-    id: &str,
-    code_hash: &str,
-    now: i64,
-) -> Result<bool> {
-    let done = sqlx::query(concat!(
-        "UPDATE invitations SET code_hash = $2, update_time = $3 WHERE id = $1 AND ",
-        usable!("$4", "$3")
-    ))
-    .bind(id)
-    .bind(code_hash)
-    .bind(now)
-    .bind(State::Pending.name())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Declines a usable invitation for `tenant_id`. `false` if it is not usable.
 pub async fn decline(
     conn: &mut AnyConnection,

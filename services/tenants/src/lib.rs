@@ -11,6 +11,7 @@ mod wire;
 pub use api::{LOCK_DURATION, MAX_FAILED_SIGN_INS, Tenants};
 pub use error::{DOMAIN, Error};
 
+use partnerhub_kit::secret_key::SecretKey;
 use partnerhub_kit::server::Server;
 use partnerhub_kit::store::Database;
 use partnerhub_proto::tenants::tenant_internal_service_server::TenantInternalServiceServer;
@@ -18,9 +19,10 @@ use partnerhub_proto::tenants::tenant_service_server::TenantServiceServer;
 
 partnerhub_kit::migrations!(open);
 
-/// The tenants server: both services, health and reflection.
-pub fn server(db: Database) -> Server {
-    let tenants = Tenants::new(db);
+/// The tenants server: both services, health and reflection. `key` is the service's own secret
+/// key, from which created users' temporary passwords are derived.
+pub fn server(db: Database, key: SecretKey) -> Server {
+    let tenants = Tenants::new(db, key);
     Server::new("tenants")
         .add_service(TenantServiceServer::new(tenants.clone()))
         .add_service(TenantInternalServiceServer::new(tenants))

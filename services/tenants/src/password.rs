@@ -3,7 +3,10 @@
 //!
 //! A password a person chooses is kept as an Argon2id PHC string: it may be guessable, so each
 //! guess must be expensive. A temporary password is a random secret of about 144 bits that no one
-//! can guess, so, as for tokens, its SHA-256 is enough: `$sha256$` and the digest. Argon2 runs on
+//! can guess, so, as for tokens, its SHA-256 is enough: `$sha256$` and the digest. The temporary
+//! password a create gives a new user is derived from the service's secret key and the user's id
+//! ([`derived_temporary`]), so a retried create can answer it again without it being kept in
+//! clear; a reset's is random. Argon2 runs on
 //! blocking threads, at most one per core at once, so a burst of sign-ins holds a bounded amount of
 //! memory (19 MiB per computation) whatever the number of callers.
 
@@ -12,9 +15,11 @@ use argon2::password_hash::{self, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
+use partnerhub_kit::secret_key::SecretKey;
 use partnerhub_kit::status::Violations;
-use rand::Rng;
 use rand::rngs::OsRng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 use sha2::{Digest, Sha256};
 use std::fmt::Display;
 use std::num::NonZeroUsize;
@@ -61,18 +66,37 @@ pub fn check_policy(field: &str, password: &str) -> Result<(), Violations> {
     Ok(())
 }
 
-/// A new temporary password: 24 characters from an alphabet of 67 without look-alikes (0/O,
-/// 1/l/I), with at least one character of each kind so that it passes [`check_policy`].
+/// A new random temporary password (a reset's): see [`temporary_from`].
+pub fn temporary() -> String {
+    temporary_from(&mut OsRng)
+}
+
+/// What created users' temporary passwords are derived for: keeps them apart from anything else
+/// the key derives.
+const PURPOSE: &str = "partnerhub temporary password v1";
+
+/// The temporary password a create gives the user `user_id`: the same each time it is asked for
+/// (so a retried create answers the password the first answer gave), and no one without the
+/// service's key can compute it. Its 256-bit HMAC seeds ChaCha20, from which [`temporary_from`]
+/// picks the characters; rand 0.8's `gen_range` and ChaCha20 are portable, so the same key and
+/// user give the same password on every machine. (Should either ever change, a retry made
+/// afterwards answers no password: the stored hash no longer matches. Nothing stops working.)
+pub fn derived_temporary(key: &SecretKey, user_id: &str) -> String {
+    temporary_from(&mut ChaCha20Rng::from_seed(key.derive(PURPOSE, user_id)))
+}
+
+/// A temporary password drawn from `rng`: 24 characters from an alphabet of 67 without
+/// look-alikes (0/O, 1/l/I), with at least one character of each kind so that it passes
+/// [`check_policy`].
 ///
 /// Its min-entropy is about 144.5 bits: the likeliest passwords (six characters of each kind) each
 /// come out with probability 2^-144.5. Forcing the four kinds costs about one bit against the
 /// 145.6 bits of 24 uniform characters.
-pub fn temporary() -> String {
+fn temporary_from(rng: &mut impl Rng) -> String {
     const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
     const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
     const DIGITS: &[u8] = b"23456789";
     const SYMBOLS: &[u8] = b"!#$%*+-=?@";
-    let mut rng = OsRng;
     let mut pick = |set: &[u8]| char::from(set[rng.gen_range(0..set.len())]);
     let mut chars: Vec<char> = vec![pick(LOWER), pick(UPPER), pick(DIGITS), pick(SYMBOLS)];
     let all: Vec<u8> = [LOWER, UPPER, DIGITS, SYMBOLS].concat();
@@ -81,9 +105,15 @@ pub fn temporary() -> String {
     }
     // Shuffle so the kinds are not always in the first four places.
     for i in (1..chars.len()).rev() {
-        chars.swap(i, OsRng.gen_range(0..=i));
+        chars.swap(i, rng.gen_range(0..=i));
     }
     chars.into_iter().collect()
+}
+
+/// Whether `stored` (a user's stored password hash) is the hash of `temporary`: the password a
+/// create derived is still the user's (not reset since, nor changed).
+pub fn is_stored_temporary(temporary: &str, stored: &str) -> bool {
+    equal_in_constant_time(hash_temporary(temporary).as_bytes(), stored.as_bytes())
 }
 
 /// The stored form of a password made by [`temporary`]: `$sha256$` and its SHA-256. Only for
@@ -318,6 +348,35 @@ mod tests {
         assert!(a.chars().any(|c| c.is_ascii_digit()), "{a}");
         assert!(a.chars().any(|c| !c.is_ascii_alphanumeric()), "{a}");
         assert_ne!(a, temporary());
+    }
+
+    #[test]
+    fn a_created_users_password_is_derived_again_and_is_that_users_alone() {
+        let key = SecretKey::generate();
+        let a = derived_temporary(&key, "user-a");
+        assert_eq!(a, derived_temporary(&key, "user-a"));
+        assert_ne!(a, derived_temporary(&key, "user-b"));
+        assert_ne!(a, derived_temporary(&SecretKey::generate(), "user-a"));
+        assert_eq!(a.chars().count(), TEMPORARY_LEN);
+        assert!(check_policy("p", &a).is_ok(), "{a}");
+        let stored = hash_temporary(&a);
+        assert!(is_stored_temporary(&a, &stored));
+        assert!(!is_stored_temporary(
+            &derived_temporary(&key, "user-b"),
+            &stored
+        ));
+        assert!(!is_stored_temporary(&a, "$argon2id$v=19$whatever"));
+    }
+
+    #[test]
+    fn derivation_is_stable_across_builds() {
+        // Fixed key and user: a change of rand, rand_chacha or the alphabet would change every
+        // outstanding derived password (retries would then answer none). Make it on purpose.
+        let key = SecretKey::from_bytes(&[7u8; 32]).unwrap();
+        assert_eq!(
+            derived_temporary(&key, "0190f0a0-0000-7000-8000-000000000001"),
+            "RQi76*53zLnHzk8HkuwLNg5$"
+        );
     }
 
     #[test]

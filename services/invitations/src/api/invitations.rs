@@ -4,7 +4,7 @@
 use super::Invitations;
 use crate::acceptance;
 use crate::code;
-use crate::domain::{self, Invitation, InvitationFilter, Kind, Line, NewInvitation};
+use crate::domain::{self, Invitation, InvitationFilter, Kind, Line, NewInvitation, State};
 use crate::draft::{self, Letter};
 use crate::error::{Error, Result};
 use crate::store;
@@ -156,7 +156,6 @@ impl Invitations {
         }
         let offers = self.check_offers(new.kind, &new.line_items, cloud).await?;
 
-        let issued = code::issue();
         let now = self.deps.clock.now();
         let invitation = new.into_invitation(
             Uuid::now_v7().to_string(),
@@ -164,27 +163,35 @@ impl Invitations {
             self.deps.default_ttl,
             now,
         );
+        let issued = code::of(&self.deps.key, &invitation.id);
         let written = write_once(&self.db, CREATE, request_id, &fingerprint, async |tx| {
             store::insert(tx, &invitation, &issued.hash).await?;
             Ok::<_, Error>(invitation.id.clone())
         })
         .await?;
-        let (id, new_code) = match written {
-            Written::New(id) => (id, true),
-            // A retry gets a new code while the invitation is still usable (the first code was
-            // shown once and never stored in clear); otherwise the answer shows none.
-            Written::Earlier(id) => {
-                let mut conn = self.conn().await?;
-                let new_code =
-                    store::replace_code(&mut conn, &id, &issued.hash, invitation.create_time)
-                        .await?;
-                (id, new_code)
-            }
+        let (id, replayed) = match written {
+            Written::New(id) => (id, false),
+            Written::Earlier(id) => (id, true),
         };
-        let row = store::by_id(&mut *self.conn().await?, &inviter_id, &id)
+        let mut conn = self.conn().await?;
+        let row = store::by_id(&mut conn, &inviter_id, &id)
             .await?
             .ok_or(Error::InvitationNotFound)?;
-        if !new_code {
+        // A retry derives the first call's code again and shows it while it is the invitation's
+        // and the invitation can still be used: a used, declined, revoked or expired
+        // invitation's answer shows none, and so does a retry of a create whose code was not
+        // derived with this key (made before keys, or under another key).
+        let issued = if replayed {
+            code::of(&self.deps.key, &id)
+        } else {
+            issued
+        };
+        let shown = !replayed
+            || store::by_code_hash(&mut conn, &issued.hash)
+                .await?
+                .is_some_and(|by_code| by_code.id == row.id && row.state_at(now) == State::Pending);
+        drop(conn);
+        if !shown {
             return Ok(pb::CreateInvitationResponse {
                 invitation: Some(row.to_proto(now)),
                 url: String::new(),

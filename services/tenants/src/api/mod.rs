@@ -10,31 +10,63 @@ mod users;
 
 pub use sign_in::{LOCK_DURATION, MAX_FAILED_SIGN_INS};
 
+use crate::domain::User;
 use crate::error::{Error, Result};
+use crate::{password, store};
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
+use partnerhub_kit::secret_key::SecretKey;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::Database;
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::tenants::tenant_internal_service_server::TenantInternalService;
 use partnerhub_proto::tenants::tenant_service_server::TenantService;
+use sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
 
 /// The tenants service over its database.
 #[derive(Debug, Clone)]
 pub struct Tenants {
     db: Database,
+    /// The service's own key: created users' temporary passwords are derived from it.
+    key: SecretKey,
 }
 
 type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
 
 impl Tenants {
-    pub fn new(db: Database) -> Self {
-        Tenants { db }
+    pub fn new(db: Database, key: SecretKey) -> Self {
+        Tenants { db, key }
     }
 
     async fn conn(&self) -> Result<Conn> {
         Ok(self.db.pool.acquire().await?)
+    }
+
+    /// The temporary password a create gives the user `user_id`, with its stored hash.
+    fn created_password(&self, user_id: &str) -> (String, String) {
+        let temporary = password::derived_temporary(&self.key, user_id);
+        let hash = password::hash_temporary(&temporary);
+        (temporary, hash)
+    }
+
+    /// What a retried create answers as `user`'s temporary password: the one the first answer
+    /// gave while it is still the user's (not changed by the user, not reset since), else "".
+    async fn password_again(&self, conn: &mut AnyConnection, user: &User) -> Result<String> {
+        if !user.password_change_required {
+            return Ok(String::new());
+        }
+        let Some(stored) = store::credentials_by_id(conn, &user.id).await? else {
+            return Ok(String::new());
+        };
+        let (temporary, _) = self.created_password(&user.id);
+        Ok(
+            if password::is_stored_temporary(&temporary, &stored.password_hash) {
+                temporary
+            } else {
+                String::new()
+            },
+        )
     }
 }
 

@@ -4,7 +4,6 @@
 use super::{Tenants, check_etag, enum_filter};
 use crate::domain::{self, Kind, NewTenant, State, Tenant, TenantPatch, User};
 use crate::error::{Error, Result};
-use crate::password;
 use crate::store::{self, TenantFilter};
 use crate::wire;
 use partnerhub_kit::fields;
@@ -17,7 +16,7 @@ use tonic::Request;
 use uuid::Uuid;
 
 /// A tenant with its first admin and the admin's temporary password ("" when a retry finds
-/// that password changed already).
+/// that password changed or reset already).
 struct Created {
     tenant: Tenant,
     admin: User,
@@ -133,13 +132,12 @@ async fn create_tenant(
     let request_id = v.take(fields::request_id(request_id)).flatten();
     let new = v.take(NewTenant::parse(kind, tenant, field));
     let new = v.done(new)?;
-    let temporary = password::temporary();
-    let hash = password::hash_temporary(&temporary);
     let written = write_once(&svc.db, method, request_id, &fingerprint, async |tx| {
         let now = domain::now();
         let tenant = Tenant::create(Uuid::now_v7().to_string(), new, now);
         store::insert_tenant(tx, &tenant).await?;
         let admin = User::first_admin(Uuid::now_v7().to_string(), &tenant, now);
+        let (_, hash) = svc.created_password(&admin.id);
         store::insert_user(tx, &admin, &hash).await?;
         Ok::<_, Error>(tenant.id)
     })
@@ -151,28 +149,17 @@ async fn create_tenant(
     };
     let tenant = store::tenant(&mut conn, &id).await?;
     let admin = admin_of(&mut conn, &tenant).await?;
-    if !replayed {
-        return Ok(Created {
-            tenant,
-            admin,
-            temporary_password: temporary,
-        });
-    }
-    // The first temporary password was never stored in clear, so a retry can't show it
-    // again: while it is unused, the retry replaces it with a new one.
-    if !admin.password_change_required {
-        return Ok(Created {
-            tenant,
-            admin,
-            temporary_password: String::new(),
-        });
-    }
-    store::set_password(&mut conn, &admin.id, &hash, true).await?;
-    let admin = admin_of(&mut conn, &tenant).await?;
+    // The password is derived from the admin's id, never stored in clear: a retry (also one
+    // racing the first call) derives the same one and answers it while it is unchanged.
+    let temporary_password = if replayed {
+        svc.password_again(&mut conn, &admin).await?
+    } else {
+        svc.created_password(&admin.id).0
+    };
     Ok(Created {
         tenant,
         admin,
-        temporary_password: temporary,
+        temporary_password,
     })
 }
 

@@ -35,9 +35,6 @@ pub(super) async fn create_user(
         request_id: String::new(),
         ..req
     });
-    let temporary = password::temporary();
-    let hash = password::hash_temporary(&temporary);
-
     let written = write_once(
         &svc.db,
         "CreateUser",
@@ -49,36 +46,25 @@ pub(super) async fn create_user(
                 return Err(Error::TenantNotActive);
             }
             let user = new.into_user(Uuid::now_v7().to_string(), &tenant, domain::now())?;
+            let (_, hash) = svc.created_password(&user.id);
             store::insert_user(tx, &user, &hash).await?;
             Ok(user.id)
         },
     )
     .await?;
-    match written {
-        Written::Earlier(user_id) => replay_user(svc, &tenant_id, &user_id, temporary, &hash).await,
-        Written::New(user_id) => {
-            let user = store::user(&mut *svc.conn().await?, &tenant_id, &user_id).await?;
-            Ok(created(user, temporary))
-        }
-    }
-}
-
-/// A `CreateUser` retried: the user the first call made, with a new temporary password while
-/// the first is unused (it was never stored in clear, so it can't be shown again).
-async fn replay_user(
-    svc: &Tenants,
-    tenant_id: &str,
-    user_id: &str,
-    temporary: String,
-    hash: &str,
-) -> Result<pb::CreateUserResponse> {
     let mut conn = svc.conn().await?;
-    let user = store::user(&mut conn, tenant_id, user_id).await?;
-    if !user.password_change_required {
-        return Ok(created(user, String::new()));
-    }
-    store::set_password(&mut conn, user_id, hash, true).await?;
-    let user = store::user(&mut conn, tenant_id, user_id).await?;
+    let (user_id, replayed) = match written {
+        Written::New(id) => (id, false),
+        Written::Earlier(id) => (id, true),
+    };
+    let user = store::user(&mut conn, &tenant_id, &user_id).await?;
+    // Derived from the user's id, never stored in clear: a retry answers the same password
+    // while it is unchanged (not reset, not replaced by the user's own), else none.
+    let temporary = if replayed {
+        svc.password_again(&mut conn, &user).await?
+    } else {
+        svc.created_password(&user.id).0
+    };
     Ok(created(user, temporary))
 }
 
