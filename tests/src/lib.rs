@@ -194,6 +194,34 @@ impl TestSystem {
             .expect("the gateway runs")
     }
 
+    /// An operator token signed with this gateway's key that expired an hour ago (beyond the
+    /// gateway's leeway), as a client that kept a token too long would send it.
+    pub fn expired_operator_token(&self) -> String {
+        use partnerhub_gateway::token::{AUDIENCE, Claims, ISSUER, OPERATOR};
+        let pem = std::fs::read(self._dir.path().join("signing-key.pem")).expect("signing key");
+        let key = jsonwebtoken::EncodingKey::from_ed_pem(&pem).expect("an Ed25519 key");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: OPERATOR.into(),
+            tid: String::new(),
+            op: true,
+            iat: now - 7200,
+            exp: now - 3600,
+            iat_us: i64::try_from((now - 7200) * 1_000_000).expect("fits"),
+        };
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+            &claims,
+            &key,
+        )
+        .expect("signed")
+    }
+
     /// A channel to the gateway.
     pub fn channel(&self) -> Channel {
         self.channel.clone()

@@ -1666,7 +1666,7 @@ async fn the_partner_of_record_is_an_advisor_in_the_customers_cloud_verified_by_
     refused(
         env.update(&customer, por("3999999"), &["partner_of_record_mpn_id"])
             .await,
-        Code::FailedPrecondition,
+        Code::NotFound,
         "PARTNER_ID_NOT_FOUND",
     );
     for bad in ["12345", "123456789", "12a4567", "0123456"] {
@@ -2122,7 +2122,7 @@ async fn advisor_subscriptions_are_checked_like_orders() {
             true,
         ))
         .await,
-        Code::InvalidArgument,
+        Code::FailedPrecondition,
         "TRIAL_NOT_AVAILABLE",
     );
     assert_eq!(bad_fields(&status), ["line_items[1].offer_id"]);

@@ -1,5 +1,6 @@
 //! Everything the subscriptions service can answer besides success.
 
+use crate::domain;
 use partnerhub_kit::status::{Fault, Shared, Variants, Violation, Violations};
 use tonic::Code;
 
@@ -31,6 +32,9 @@ pub enum Error {
     NotAPartner(String),
     #[error("the customer already had a trial: {violations}")]
     TrialAlreadyTaken { violations: Violations },
+    /// A trial of an offer that has none: a fact of the catalogue, not of the request's shape.
+    #[error("no trial to give: {violations}")]
+    NoTrial { violations: Violations },
     #[error(
         "the customer {0} has not accepted the customer agreement; it must accept it before a \
          partner can buy for it"
@@ -89,14 +93,15 @@ impl Fault for Error {
             Error::OfferNotFound(_)
             | Error::OrderNotFound(_)
             | Error::SubscriptionNotFound(_)
-            | Error::TenantNotFound(_) => Code::NotFound,
+            | Error::TenantNotFound(_)
+            | Error::PartnerIdNotFound(_) => Code::NotFound,
             Error::NotACustomer(_)
             | Error::NotAPartner(_)
             | Error::TrialAlreadyTaken { .. }
             | Error::AgreementNotAccepted(_)
             | Error::SubscriptionEnded(_)
             | Error::InvalidTransition { .. }
-            | Error::PartnerIdNotFound(_)
+            | Error::NoTrial { .. }
             | Error::PartnerNotAdvisor(_)
             | Error::PartnerNotInCloud { .. }
             | Error::NoBillingPartner(_) => Code::FailedPrecondition,
@@ -117,6 +122,7 @@ impl Fault for Error {
             Error::NotACustomer(_) => "NOT_A_CUSTOMER",
             Error::NotAPartner(_) => "NOT_A_PARTNER",
             Error::TrialAlreadyTaken { .. } => "TRIAL_ALREADY_TAKEN",
+            Error::NoTrial { .. } => domain::TRIAL_NOT_AVAILABLE,
             Error::AgreementNotAccepted(_) => "AGREEMENT_NOT_ACCEPTED",
             Error::ChangeNotAllowed(_) => "SUBSCRIPTION_CHANGE_NOT_ALLOWED",
             Error::StaleEtag { .. } | Error::Contended => "ETAG_MISMATCH",
@@ -133,9 +139,9 @@ impl Fault for Error {
     fn violations(&self) -> &[Violation] {
         match self {
             Error::Invalid(v) => v.as_slice(),
-            Error::Rejected { violations, .. } | Error::TrialAlreadyTaken { violations } => {
-                violations.as_slice()
-            }
+            Error::Rejected { violations, .. }
+            | Error::TrialAlreadyTaken { violations }
+            | Error::NoTrial { violations } => violations.as_slice(),
             _ => &[],
         }
     }

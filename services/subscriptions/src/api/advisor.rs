@@ -65,10 +65,7 @@ impl Subscriptions {
                 }
             }
             if !violations.is_empty() {
-                return Err(Error::Rejected {
-                    reason: domain::TRIAL_NOT_AVAILABLE,
-                    violations,
-                });
+                return Err(Error::NoTrial { violations });
             }
         }
         let written = write_once(

@@ -124,6 +124,16 @@ impl Subscriptions {
         let (change, patch) = v.done(change.zip(patch))?;
         for _ in 0..WRITE_ATTEMPTS {
             let row = self.changeable(&change).await?;
+            // An advisor's subscription has no billing partner to sell through a reseller,
+            // whoever asks.
+            if patch
+                .indirect_reseller_id
+                .as_ref()
+                .is_some_and(|r| !r.is_empty() && *r != row.indirect_reseller_id)
+                && row.billing_partner_tenant_id.is_empty()
+            {
+                return Err(Error::NoBillingPartner(row.id));
+            }
             // Who sells it through whom, and who supports it, is the billing partner's to say.
             if (patch.indirect_reseller_id.is_some() || patch.support_contact_tenant_id.is_some())
                 && row.billing_partner_tenant_id != change.tenant_id
@@ -214,10 +224,6 @@ impl Subscriptions {
             next.support_contact_tenant_id = contact.clone();
         }
         if let Some(reseller) = new_reseller.filter(|r| !r.is_empty()) {
-            // An advisor's subscription has no billing partner to sell through a reseller.
-            if billing.is_empty() {
-                return Err(Error::NoBillingPartner(row.id.clone()));
-            }
             self.check_seller(billing, "", reseller).await?;
         }
         if let Some(mpn_id) = &patch.partner_of_record_mpn_id
