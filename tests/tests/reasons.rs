@@ -291,7 +291,13 @@ async fn tenants_over(
         relationships: peer.clone(),
         subscriptions: peer,
     };
-    let server = system::service_server(system::Service::Tenants, db, &peers, &Settings::default());
+    let server = system::service_server(
+        system::Service::Tenants,
+        db,
+        &peers,
+        &Settings::default(),
+        &system::SecretKeys::generate(),
+    );
     let listener = bind("127.0.0.1:0".parse().expect("address"))
         .await
         .expect("bind");
@@ -735,6 +741,7 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
             customer: Some(pending),
             request_id: String::new(),
             validate_only: false,
+            workflow_fingerprint: String::new(),
         })
         .await
         .expect("CreateCustomerTenant")
@@ -1120,6 +1127,18 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
             .create_customer(gw::CreateCustomerRequest {
                 indirect_reseller_id: stranger.id.clone(),
                 ..customer_form(&nordic.id, "alingsas", "SE")
+            })
+            .await,
+    );
+    w.step(
+        "NOT_MPSA_PARTNER",
+        Code::FailedPrecondition,
+        "ListSubscriptions as an MPSA partner of a customer without an MPSA relationship",
+        SubscriptionServiceClient::new(sys.authed(&pa))
+            .list_subscriptions(sub::ListSubscriptionsRequest {
+                customer_tenant_id: skolan.id.clone(),
+                mpsa_partner_tenant_id: fabrikam.id.clone(),
+                ..Default::default()
             })
             .await,
     );
