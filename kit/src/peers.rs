@@ -186,12 +186,13 @@ impl Subscriptions {
     }
 
     /// What stops a customer in `cloud` and `country_code` from buying these line items (none:
-    /// it may).
+    /// it may); for a trial (`trial_for`: the customer), also the offers it had a trial of.
     pub async fn line_item_problems(
         &self,
         cloud: Cloud,
         country_code: &str,
         line_items: Vec<LineItem>,
+        trial_for: Option<&str>,
     ) -> Result<Vec<LineItemProblem>, PeerError> {
         Ok(self
             .internal
@@ -200,6 +201,7 @@ impl Subscriptions {
                 cloud: cloud as i32,
                 country_code: country_code.to_string(),
                 line_items,
+                trial_customer_tenant_id: trial_for.unwrap_or_default().to_string(),
             })
             .await
             .map_err(failed("subscriptions"))?

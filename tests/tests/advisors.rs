@@ -135,21 +135,69 @@ async fn a_trial_link_serves_three_customers_once_each_until_it_is_revoked() {
         .expect("invitation");
     assert_eq!(seen.use_count, 3);
 
-    // The same customer can't take the trial twice.
+    let uses = |id: String| {
+        let mut client = sys.invitations(&advisor_admin);
+        let inviter_tenant_id = advisor.id.clone();
+        async move {
+            client
+                .get_invitation(inv::GetInvitationRequest {
+                    inviter_tenant_id,
+                    invitation_id: id,
+                })
+                .await
+                .expect("GetInvitation")
+                .into_inner()
+                .invitation
+                .expect("invitation")
+                .use_count
+        }
+    };
+
+    // The same customer can't take the trial twice, and is told so: it has this trial. The
+    // refused second use is no use of the link.
     let (first, first_admin) = &customers[0];
     let status = sys
         .workflows(first_admin)
         .accept_invitation(accept(first, &code))
         .await
         .expect_err("twice");
-    assert_eq!(status.code(), Code::FailedPrecondition);
-    assert!(
-        matches!(
-            reason(&status).as_str(),
-            "INVITATION_ALREADY_USED" | "TRIAL_ALREADY_TAKEN"
-        ),
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::FailedPrecondition, "TRIAL_ALREADY_TAKEN"),
         "{status:?}"
     );
+    assert!(status.message().contains("trial"), "{status:?}");
+    assert_eq!(uses(link.id.clone()).await, 3);
+
+    // Nor through another link to the same offer: told before the link is used, which stays
+    // unused.
+    let (again, again_code) = advisor_link(
+        &sys,
+        &advisor_admin,
+        &advisor,
+        InvitationKind::Trial,
+        vec![LineItem {
+            offer_id: trial.id.clone(),
+            quantity: 25,
+        }],
+        None,
+    )
+    .await;
+    let status = sys
+        .workflows(first_admin)
+        .accept_invitation(accept(first, &again_code))
+        .await
+        .expect_err("a second trial through another link");
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::FailedPrecondition, "TRIAL_ALREADY_TAKEN"),
+        "{status:?}"
+    );
+    assert!(
+        status.message().contains("had a trial of Business Premium"),
+        "{status:?}"
+    );
+    assert_eq!(uses(again.id).await, 0);
 
     // Revoked, it serves nobody.
     sys.invitations(&advisor_admin)

@@ -589,6 +589,11 @@ async fn a_reseller_needs_the_customer_in_its_country_or_region_and_cloud() {
         .await
         .expect_err("needs delegated admin");
     assert_eq!(status.code(), Code::FailedPrecondition);
+    // The refusal says how to ask for delegated admin without naming roles.
+    assert!(
+        status.message().contains("{} asks for the classic roles"),
+        "{status:?}"
+    );
     assert_eq!(
         partnerhub_tests::bad_fields(&status),
         ["invitation.delegated_admin"]

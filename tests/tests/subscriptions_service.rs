@@ -1820,6 +1820,7 @@ async fn line_items_are_checked_for_a_customer_that_does_not_exist_yet() {
                 line(GERMANY_BUSINESS_STANDARD, 10),
                 line(EDUCATION_A1, 5),
             ],
+            trial_customer_tenant_id: String::new(),
         })
         .await
         .expect("CheckLineItems")
@@ -1846,6 +1847,7 @@ async fn line_items_are_checked_for_a_customer_that_does_not_exist_yet() {
             cloud: Cloud::Germany as i32,
             country_code: "DE".into(),
             line_items: vec![line(GERMANY_BUSINESS_STANDARD, 10)],
+            trial_customer_tenant_id: String::new(),
         })
         .await
         .expect("CheckLineItems")
@@ -1857,6 +1859,7 @@ async fn line_items_are_checked_for_a_customer_that_does_not_exist_yet() {
                 cloud: 0,
                 country_code: "Norway".into(),
                 line_items: vec![],
+                trial_customer_tenant_id: String::new(),
             })
             .await,
         &["cloud", "country_code", "line_items"],

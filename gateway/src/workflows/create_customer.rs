@@ -314,6 +314,7 @@ async fn review(
                 cloud: customer.cloud,
                 country_code: customer.country_code.clone(),
                 line_items: req.line_items.clone(),
+                trial_customer_tenant_id: String::new(),
             })
             .await
             .map_err(relay)?

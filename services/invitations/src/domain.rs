@@ -294,7 +294,9 @@ impl NewInvitation {
             None if kind == Some(Kind::DelegatedAdmin) => {
                 v.add(
                     "invitation.delegated_admin",
-                    "is required for INVITATION_KIND_DELEGATED_ADMIN: the roles to ask for",
+                    "is required for INVITATION_KIND_DELEGATED_ADMIN: the rights to ask for; \
+                     send {} (no roles named) to ask for the classic roles, ROLE_GLOBAL_ADMIN and \
+                     ROLE_HELPDESK_ADMIN",
                 );
                 None
             }
@@ -302,7 +304,8 @@ impl NewInvitation {
                 v.add(
                     "invitation.delegated_admin",
                     "is required for INVITATION_KIND_PARTNER_OF_RECORD: the partner of record \
-                     is authorised as delegated admin too ({} for the classic roles)",
+                     is authorised as delegated admin too; send {} (no roles named) to ask for \
+                     the classic roles, ROLE_GLOBAL_ADMIN and ROLE_HELPDESK_ADMIN",
                 );
                 None
             }

@@ -12,7 +12,8 @@ pub enum Error {
     Invalid(Violations),
     #[error(
         "in the Germany and US government clouds a reseller relationship must include delegated \
-         admin; set invitation.delegated_admin"
+         admin; set invitation.delegated_admin ({{}} asks for the classic roles, ROLE_GLOBAL_ADMIN \
+         and ROLE_HELPDESK_ADMIN)"
     )]
     DelegatedAdminRequired(Violations),
     #[error("{0}")]
@@ -92,6 +93,11 @@ pub enum Error {
     #[error("the invitation has been used already; a new invitation must be sent")]
     AlreadyUsed,
     #[error(
+        "your tenant took this trial with this link already; an offer's trial is given once (the \
+         advisor can send a purchase offer instead)"
+    )]
+    TrialTaken,
+    #[error(
         "the invitation is for another tenant; the partner must send a new invitation to yours"
     )]
     ForAnotherTenant,
@@ -148,6 +154,7 @@ impl Fault for Error {
             | Error::Revoked
             | Error::Declined
             | Error::AlreadyUsed
+            | Error::TrialTaken
             | Error::ForAnotherTenant
             | Error::Reusable => Code::FailedPrecondition,
             Error::Shared(e) => e.code(),
@@ -176,6 +183,8 @@ impl Fault for Error {
             Error::Revoked => "INVITATION_REVOKED",
             Error::Declined => "INVITATION_DECLINED",
             Error::AlreadyUsed => "INVITATION_ALREADY_USED",
+            // The subscriptions service's reason for the same rule, wherever it is met.
+            Error::TrialTaken => "TRIAL_ALREADY_TAKEN",
             Error::ForAnotherTenant => "INVITATION_FOR_ANOTHER_TENANT",
             Error::Reusable => "INVITATION_REUSABLE",
             Error::Shared(e) => e.reason(),

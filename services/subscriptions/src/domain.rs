@@ -23,6 +23,12 @@ pub const OFFER_NOT_FOUND: &str = "OFFER_NOT_FOUND";
 pub const OFFER_NOT_IN_CLOUD: &str = "OFFER_NOT_IN_CLOUD";
 pub const OFFER_NOT_IN_COUNTRY: &str = "OFFER_NOT_IN_COUNTRY";
 pub const QUANTITY_OUT_OF_BOUNDS: &str = "QUANTITY_OUT_OF_BOUNDS";
+pub const TRIAL_ALREADY_TAKEN: &str = "TRIAL_ALREADY_TAKEN";
+
+/// Why a customer can't have a trial of `offer` again.
+pub fn trial_taken(offer: &str) -> String {
+    format!("the customer had a trial of {offer} before; an offer's trial is given once")
+}
 /// `ErrorInfo.reason` of advisor trials of an offer that has none.
 pub const TRIAL_NOT_AVAILABLE: &str = "TRIAL_NOT_AVAILABLE";
 /// One day in microseconds (trial lengths are in days).

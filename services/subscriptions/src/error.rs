@@ -121,7 +121,7 @@ impl Fault for Error {
             Error::TenantNotFound(_) => "TENANT_NOT_FOUND",
             Error::NotACustomer(_) => "NOT_A_CUSTOMER",
             Error::NotAPartner(_) => "NOT_A_PARTNER",
-            Error::TrialAlreadyTaken { .. } => "TRIAL_ALREADY_TAKEN",
+            Error::TrialAlreadyTaken { .. } => domain::TRIAL_ALREADY_TAKEN,
             Error::NoTrial { .. } => domain::TRIAL_NOT_AVAILABLE,
             Error::AgreementNotAccepted(_) => "AGREEMENT_NOT_ACCEPTED",
             Error::ChangeNotAllowed(_) => "SUBSCRIPTION_CHANGE_NOT_ALLOWED",

@@ -3,7 +3,7 @@
 
 use super::{Invitations, by_code, required_code};
 use crate::acceptance::{self, Acceptor};
-use crate::domain::{Invitation, Line};
+use crate::domain::{Invitation, Kind, Line};
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::fields;
@@ -46,7 +46,14 @@ impl Invitations {
             .await?
             .ok_or_else(|| Error::TenantNotFound(row.inviter_tenant_id.clone()))?;
         acceptance::check_tenants(kind, &row, &accepting, &inviter)?;
-        if acceptance::has_offers(kind, &row) {
+        // A tenant that used this reusable link before: the redeem below tells a retry (same
+        // request id) from a second use, so the offers are not asked about again (a retry's
+        // trial exists already, and is no reason to refuse it).
+        let used_before = row.reusable
+            && store::redemption(&mut *self.conn().await?, &row.id, &tenant_id)
+                .await?
+                .is_some();
+        if acceptance::has_offers(kind, &row) && !used_before {
             self.check_offers_for(&accepting, &row).await?;
         }
         let plan = acceptance::plan(kind, &row, &accepting, &inviter);
@@ -73,9 +80,12 @@ impl Invitations {
     ) -> Result<()> {
         let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
         let items = row.line_items.iter().map(Line::to_proto).collect();
+        // A trial also must be one the customer never had: checked before the link is used, so a
+        // refused trial is no use of it.
+        let trial_for = (row.kind == Kind::Trial).then_some(customer.id.as_str());
         let problems = self
             .subscriptions
-            .line_item_problems(cloud, &customer.country_code, items)
+            .line_item_problems(cloud, &customer.country_code, items, trial_for)
             .await?;
         let Some(first) = problems.first() else {
             return Ok(());
@@ -158,10 +168,13 @@ impl Invitations {
 }
 
 /// The answer to a redeem by a tenant that redeemed the invitation before: the invitation
-/// again if it is the same request (a retry), else ALREADY_USED.
+/// again if it is the same request (a retry); else, for a trial, the truth that the tenant has
+/// this trial already (TRIAL_ALREADY_TAKEN), otherwise ALREADY_USED.
 fn retry_of(row: &Invitation, seen: &str, request_id: &str) -> Result<Invitation> {
     if !request_id.is_empty() && seen == request_id {
         Ok(row.clone())
+    } else if row.kind == Kind::Trial {
+        Err(Error::TrialTaken)
     } else {
         Err(Error::AlreadyUsed)
     }

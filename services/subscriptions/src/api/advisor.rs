@@ -111,10 +111,7 @@ impl Subscriptions {
                 if store::had_trial(tx, &new.customer_tenant_id, &offer.id).await? {
                     taken.add(
                         format!("line_items[{i}].offer_id"),
-                        format!(
-                            "the customer had a trial of {} before; an offer's trial is given once",
-                            offer.spec.display_name
-                        ),
+                        domain::trial_taken(&offer.spec.display_name),
                     );
                 }
                 s.state = State::Trial;

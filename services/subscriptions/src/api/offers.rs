@@ -92,15 +92,29 @@ impl Subscriptions {
         ));
         let items = v.take(domain::line_items(&req.line_items));
         let ((cloud, country), items) = v.done(cloud.zip(country).zip(items))?;
-        let lines =
-            catalogue::check_line_items(&mut *self.conn().await?, &items, cloud, &country).await?;
+        let mut conn = self.conn().await?;
+        let lines = catalogue::check_line_items(&mut conn, &items, cloud, &country).await?;
+        let mut problems: Vec<pb::LineItemProblem> =
+            catalogue::problems(&lines).map(|p| p.to_proto()).collect();
+        if !req.trial_customer_tenant_id.is_empty() {
+            for (i, line) in lines.iter().enumerate() {
+                let Some(offer) = &line.offer else { continue };
+                if store::had_trial(&mut conn, &req.trial_customer_tenant_id, &offer.id).await? {
+                    problems.push(pb::LineItemProblem {
+                        field: format!("line_items[{i}].offer_id"),
+                        description: domain::trial_taken(&offer.spec.display_name),
+                        reason: domain::TRIAL_ALREADY_TAKEN.into(),
+                    });
+                }
+            }
+        }
         let now = self.now();
         Ok(pb::CheckLineItemsResponse {
             subscriptions: catalogue::drafts(&lines, now)
                 .iter()
                 .map(|s| s.to_proto(now))
                 .collect(),
-            problems: catalogue::problems(&lines).map(|p| p.to_proto()).collect(),
+            problems,
         })
     }
 }
