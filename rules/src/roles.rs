@@ -6,7 +6,7 @@
 //! | Set | Seed | Who | For |
 //! |---|---|---|---|
 //! | [`RESELLER_MANAGERS`] | 003 "Lämpliga roller" | global admin, user management admin, admin agent, sales agent | indirect-reseller partnerships (invite, accept, end), customers for a reseller, their subscriptions |
-//! | [`CUSTOMER_INVITERS`] | 000, 001 | global admin, admin agent, sales agent | asking a customer for a reseller or delegated admin relationship |
+//! | [`CUSTOMER_INVITERS`] | 000, 001 | global admin, admin agent, sales agent | asking a customer for a relationship (reseller, delegated admin, partner of record, collaborator, MPSA, line of business) |
 //! | [`OFFER_SENDERS`] | 002 | global admin, admin agent ("full administration"), helpdesk agent ("limited administration"), sales agent | trial invitations and purchase offers |
 //! | [`CUSTOMER_DECIDERS`] | 001 "Innan du börjar" | global admin, billing admin | accepting the customer agreement and invitations that grant no admin roles, removing a partner's admin roles |
 //! | [`ADMIN_GRANTERS`] | 004 | global admin | accepting an invitation that grants admin roles |
@@ -25,7 +25,8 @@ pub const RESELLER_MANAGERS: Roles = &[
     Role::AdminAgent,
     Role::SalesAgent,
 ];
-/// Ask a customer for a reseller or delegated admin relationship.
+/// Ask a customer for a relationship: reseller, delegated admin, partner of record, and seed
+/// 001's collaborator, MPSA and line of business.
 pub const CUSTOMER_INVITERS: Roles = &[Role::GlobalAdmin, Role::AdminAgent, Role::SalesAgent];
 /// Seed 002: a user given "full" or "limited" administration of the supported companies sends
 /// trial invitations and purchase offers; so do the partner's global admin and sales agents.
