@@ -66,6 +66,8 @@ pub enum Error {
     Malformed(String),
     #[error("{0} is unavailable right now; try again")]
     Unavailable(&'static str),
+    #[error("no answer within the deadline")]
+    DeadlinePassed,
 }
 
 impl Fault for Error {
@@ -94,6 +96,7 @@ impl Fault for Error {
                 Code::InvalidArgument
             }
             Error::Unavailable(_) => Code::Unavailable,
+            Error::DeadlinePassed => Code::DeadlineExceeded,
         }
     }
 
@@ -118,6 +121,7 @@ impl Fault for Error {
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::Malformed(_) => "MALFORMED_REQUEST",
             Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Error::DeadlinePassed => "DEADLINE_EXCEEDED",
         }
     }
 
@@ -157,6 +161,13 @@ pub fn relay(status: Status) -> Status {
         // The service could not be reached at all: say so in the gateway's own words.
         tracing::warn!(error = %status, "service unreachable");
         return Error::Unavailable("a service behind the gateway").into();
+    }
+    if matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded)
+        && status.details().is_empty()
+    {
+        // The transport cut the call at the deadline the gateway passed on (a service's own
+        // answer has details): the caller's deadline passed, as the gateway's own timer says.
+        return Error::DeadlinePassed.into();
     }
     Status::with_details(
         status.code(),
