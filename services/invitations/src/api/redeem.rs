@@ -19,7 +19,7 @@ use uuid::Uuid;
 const REDEEM: &str = "RedeemInvitation";
 
 /// What a redeem's request id stands for: the invitation, the tenant and the licence counts
-/// asked for (in offer order, so the order they were sent in doesn't matter).
+/// asked for (sorted by offer, so the order they were sent in doesn't matter).
 struct Request {
     id: Option<Uuid>,
     fingerprint: String,
