@@ -650,6 +650,25 @@ mod tests {
             Err(vec!["line_items".to_string()])
         );
 
+        // As sent: each offer a UUID named once, each count at least 1.
+        let sent = |offer_id: &str, quantity| LineItem {
+            offer_id: offer_id.into(),
+            quantity,
+        };
+        let one = uuid::Uuid::from_u128(1).to_string();
+        let fields = |v: Violations| -> Vec<String> {
+            v.as_slice().iter().map(|v| v.field.clone()).collect()
+        };
+        assert_eq!(
+            asked_counts(&[sent(&one, 0), sent(&one, 3), sent("x", 1)]).map_err(fields),
+            Err(vec![
+                "line_items[0].quantity".to_string(),
+                "line_items[1].offer_id".to_string(),
+                "line_items[2].offer_id".to_string(),
+            ])
+        );
+        assert_eq!(asked_counts(&[sent(&one, 25)]), Ok(vec![line(1, 25)]));
+
         let record = invitation(InvitationKind::PartnerOfRecord);
         let plan = plan(
             Kind::PartnerOfRecord,
