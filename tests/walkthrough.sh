@@ -20,7 +20,7 @@ cleanup() {
   [ -n "$dev_pid" ] && kill "$dev_pid" 2>/dev/null && wait "$dev_pid" 2>/dev/null
   # The walkthrough writes its answers to *.json at the repository root (ignored by git).
   rm -f partner.json erik.json invitation.json customer.json provider.json reseller.json offers.json \
-    customer-form.json created.json advisor.json trial.json events.json
+    customer-form.json created.json advisor.json trial.json purchase.json events.json
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -67,6 +67,8 @@ expect '"adminUserName": "admin@lerumsgymnasium.onpartnerhub.com"' "the provider
 expect '"customerDisplayName": "Lerums Gymnasium"' "the provider's customer list, by reseller"
 expect '"state": "STATE_TRIAL"' "a customer takes an advisor's trial"
 expect '"useCount": 1' "the advisor sees the trial link's use count"
+expect '{"offerDisplayName":"Business Basic","quantity":25}' "the customer buys 25 of the 40 licences offered"
+expect '{"offerDisplayName":"Visio Plan 2","quantity":5}' "offers it doesn't name keep the advisor's count"
 expect '"advisor": "Rådgivarna AB"' "the customer adds a partner of record after Check ID"
 expect '"reason":"PARTNER_NOT_ADVISOR"' "a partner ID that is not an advisor's is refused"
 expect '"type": "TYPE_QUANTITY_CHANGED"' "the watcher sees the change"

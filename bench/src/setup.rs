@@ -167,6 +167,7 @@ pub async fn make(dev: &Dev) -> Result<Fixtures, Error> {
                 tenant_id: reseller.id.clone(),
                 agreement_signer: Some(contact("Lars", "Holm")),
                 request_id: String::new(),
+                ..Default::default()
             },
             &reseller_admin,
         ))

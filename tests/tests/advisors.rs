@@ -15,7 +15,7 @@ use partnerhub_proto::subscriptions::{
 };
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
-use partnerhub_tests::{TestSystem, contact, reason};
+use partnerhub_tests::{TestSystem, bad_fields, contact, reason};
 use tonic::Code;
 
 fn subscriptions(
@@ -74,6 +74,7 @@ fn accept(customer: &pb::Tenant, code: &str) -> AcceptInvitationRequest {
         tenant_id: customer.id.clone(),
         agreement_signer: Some(contact("Maja", "Ek")),
         request_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
     }
 }
 
@@ -284,6 +285,156 @@ async fn a_billing_admin_takes_a_purchase_offer_but_only_a_global_admin_grants_d
     );
     let kinds: Vec<i32> = accepted.relationships.iter().map(|r| r.r#type).collect();
     assert_eq!(kinds, [RelationshipType::Advisor as i32]);
+    sys.stop().await;
+}
+
+/// A customer's subscriptions as (offer name, licences), sorted.
+async fn licences(sys: &TestSystem, token: &str, customer: &pb::Tenant) -> Vec<(String, i32)> {
+    let mut held: Vec<(String, i32)> = subscriptions(sys, token)
+        .list_subscriptions(sub::ListSubscriptionsRequest {
+            customer_tenant_id: customer.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("ListSubscriptions")
+        .into_inner()
+        .subscriptions
+        .into_iter()
+        .map(|s| (s.offer_display_name, s.quantity))
+        .collect();
+    held.sort();
+    held
+}
+
+fn held(lines: &[(&str, i32)]) -> Vec<(String, i32)> {
+    lines.iter().map(|(n, q)| (n.to_string(), *q)).collect()
+}
+
+#[tokio::test]
+async fn a_customer_takes_a_purchase_offer_with_fewer_licences_and_the_next_gets_the_offer_as_sent()
+{
+    let sys = TestSystem::start().await;
+    let (advisor, advisor_admin) = sys
+        .partner_admin("radgivarna", "7777777", &[PartnerType::Advisor])
+        .await;
+    // Business Basic is sold 1 to 300 licences.
+    let basic = offer(&sys, &advisor_admin, Cloud::Worldwide, "Business Basic").await;
+    let visio = offer(&sys, &advisor_admin, Cloud::Worldwide, "Visio Plan 2").await;
+    let line = |offer: &sub::Offer, quantity| LineItem {
+        offer_id: offer.id.clone(),
+        quantity,
+    };
+    let (link, code) = advisor_link(
+        &sys,
+        &advisor_admin,
+        &advisor,
+        InvitationKind::PurchaseOffer,
+        vec![line(&basic, 40), line(&visio, 5)],
+        None,
+    )
+    .await;
+    let (a, a_admin) = sys.customer_admin("skolaett", "SE").await;
+    let invitation_now = async || {
+        sys.invitations(&advisor_admin)
+            .get_invitation(inv::GetInvitationRequest {
+                inviter_tenant_id: advisor.id.clone(),
+                invitation_id: link.id.clone(),
+            })
+            .await
+            .expect("GetInvitation")
+            .into_inner()
+            .invitation
+            .expect("invitation")
+    };
+
+    // Counts the offer can't have are refused, naming the field, and nothing is written.
+    let (_, trial_code) = advisor_link(
+        &sys,
+        &advisor_admin,
+        &advisor,
+        InvitationKind::Trial,
+        vec![line(&basic, 25)],
+        None,
+    )
+    .await;
+    let stranger = offer(&sys, &advisor_admin, Cloud::Worldwide, "Business Premium").await;
+    for (code, asked, field) in [
+        (&code, vec![line(&basic, 301)], "line_items[0].quantity"),
+        (
+            &code,
+            vec![line(&visio, 3), line(&stranger, 10)],
+            "line_items[1].offer_id",
+        ),
+        (&trial_code, vec![line(&basic, 10)], "line_items"),
+    ] {
+        let status = sys
+            .workflows(&a_admin)
+            .accept_invitation(AcceptInvitationRequest {
+                line_items: asked,
+                ..accept(&a, code)
+            })
+            .await
+            .expect_err("refused");
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert_eq!(bad_fields(&status), [field], "{status:?}");
+    }
+    assert!(licences(&sys, &a_admin, &a).await.is_empty());
+    assert_eq!(invitation_now().await.use_count, 0);
+
+    // Customer A wants 25 Business Basic licences, not 40; Visio stays as offered.
+    let asked = AcceptInvitationRequest {
+        line_items: vec![line(&basic, 25)],
+        ..accept(&a, &code)
+    };
+    let accepted = sys
+        .workflows(&a_admin)
+        .accept_invitation(asked.clone())
+        .await
+        .expect("A accepts")
+        .into_inner();
+    assert_eq!(accepted.subscriptions.len(), 2);
+    let want_a = held(&[("Business Basic", 25), ("Visio Plan 2", 5)]);
+    assert_eq!(licences(&sys, &a_admin, &a).await, want_a);
+    // A retry is the same acceptance; the same request id with other counts is refused.
+    sys.workflows(&a_admin)
+        .accept_invitation(asked.clone())
+        .await
+        .expect("the retry");
+    let status = sys
+        .workflows(&a_admin)
+        .accept_invitation(AcceptInvitationRequest {
+            line_items: vec![line(&basic, 30)],
+            ..asked
+        })
+        .await
+        .expect_err("other counts, same request id");
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::InvalidArgument, "REQUEST_ID_REUSED"),
+        "{status:?}"
+    );
+    // Told by the redeem, before the acceptance's steps run again.
+    use tonic_types::StatusExt;
+    let told_by = status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.domain.clone());
+    assert_eq!(told_by.as_deref(), Some("invitations.partnerhub"));
+    assert_eq!(licences(&sys, &a_admin, &a).await, want_a);
+
+    // The link still offers the partner's counts: customer B takes them as sent.
+    let offered = invitation_now().await;
+    assert_eq!(offered.use_count, 1);
+    assert_eq!(offered.line_items, [line(&basic, 40), line(&visio, 5)]);
+    let (b, b_admin) = sys.customer_admin("skolatva", "SE").await;
+    sys.workflows(&b_admin)
+        .accept_invitation(accept(&b, &code))
+        .await
+        .expect("B accepts");
+    assert_eq!(
+        licences(&sys, &b_admin, &b).await,
+        held(&[("Business Basic", 40), ("Visio Plan 2", 5)])
+    );
     sys.stop().await;
 }
 

@@ -286,6 +286,7 @@ async fn redeem(
             tenant_id: tenant.into(),
             request_id: request_id.into(),
             validate_only: false,
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner().invitation.expect("invitation"))

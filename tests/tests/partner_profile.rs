@@ -377,6 +377,7 @@ async fn a_customer_reviews_its_partners_public_profile_but_not_its_users_or_pri
             tenant_id: skolan.id.clone(),
             agreement_signer: Some(contact("Maja", "Ek")),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("AcceptInvitation");

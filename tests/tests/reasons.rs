@@ -160,6 +160,7 @@ fn accept(code: &str, tenant: &str, signer: bool) -> gw::AcceptInvitationRequest
         tenant_id: tenant.into(),
         agreement_signer: signer.then(|| contact("Maja", "Ek")),
         request_id: String::new(),
+        ..Default::default()
     }
 }
 

@@ -105,6 +105,7 @@ async fn seed_003_a_user_management_admin_and_a_sales_agent_manage_the_reseller_
             tenant_id: reseller.id.clone(),
             agreement_signer: Some(contact("Lars", "Holm")),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("the reseller's user management admin accepts the partnership");
@@ -257,6 +258,7 @@ async fn seed_001_the_billing_admin_takes_partners_without_admin_roles_and_remov
                     tenant_id,
                     agreement_signer: None,
                     request_id: String::new(),
+                    ..Default::default()
                 })
                 .await
         }

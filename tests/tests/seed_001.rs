@@ -61,6 +61,7 @@ async fn accept(
             tenant_id: customer.id.clone(),
             agreement_signer: Some(contact("Maja", "Ek")),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner().relationships)

@@ -55,6 +55,7 @@ async fn partnership(sys: &TestSystem) -> Channel {
             tenant_id: reseller.id.clone(),
             agreement_signer: Some(contact("Lars", "Holm")),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("the reseller accepts the partnership");

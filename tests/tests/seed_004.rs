@@ -52,6 +52,7 @@ fn accept(customer: &pb::Tenant, code: &str, signer: bool) -> AcceptInvitationRe
         tenant_id: customer.id.clone(),
         agreement_signer: signer.then(|| contact("Maja", "Ek")),
         request_id: String::new(),
+        ..Default::default()
     }
 }
 

@@ -433,6 +433,7 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
             tenant_id: customer.id.clone(),
             agreement_signer: Some(contact("Maja", "Ek")),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("AcceptInvitation");

@@ -36,6 +36,9 @@ pub async fn run(
                 tenant_id: req.tenant_id.clone(),
                 request_id: request_id.to_string(),
                 validate_only,
+                // The customer's licence counts: the invitations service checks them and
+                // answers the subscriptions in them.
+                line_items: req.line_items.clone(),
             },
             who,
         )
@@ -54,7 +57,9 @@ pub async fn run(
     })?;
     // A single-use invitation is accepted once per tenant, so any retry (whatever its request
     // id) finishes that one acceptance. A reusable one (an advisor's link) is keyed by the
-    // request id too: a retry repeats it, a new request is a second use, which is refused.
+    // request id too: a retry repeats it, a new request is a second use, which is refused. The
+    // licence counts are not in the key: the redeem remembers them with it, so the same id
+    // with other counts is REQUEST_ID_REUSED before anything is written.
     let key = if invitation.reusable {
         format!("{}\n{}\n{}", req.tenant_id, invitation.id, req.request_id)
     } else {

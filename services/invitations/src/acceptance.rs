@@ -7,10 +7,12 @@
 use crate::domain::{Invitation, Kind, Line, State};
 use crate::error::Error;
 use crate::wire;
+use partnerhub_kit::fields;
+use partnerhub_kit::status::Violations;
 use partnerhub_proto::relationships::{NewRelationship, RelationshipType};
 use partnerhub_proto::subscriptions::CreateAdvisorSubscriptionsRequest;
 use partnerhub_proto::tenants::{Tenant, agreement, tenant};
-use partnerhub_proto::types::{PartnerType, Role};
+use partnerhub_proto::types::{LineItem, PartnerType, Role};
 use partnerhub_rules::roles::{self, Roles};
 use partnerhub_rules::{cloud, country, partner};
 
@@ -135,9 +137,96 @@ pub fn has_offers(kind: Kind, invitation: &Invitation) -> bool {
     kind.needs_advisor() && !invitation.line_items.is_empty()
 }
 
+/// The licence counts a customer asks for when accepting, as sent (`line_items[i]`): each offer
+/// a UUID named once, each count at least 1. Whether the offers are the invitation's is
+/// [`with_counts`]'s question, the offers' own bounds the catalogue's.
+pub fn asked_counts(items: &[LineItem]) -> Result<Vec<Line>, Violations> {
+    let mut v = Violations::new();
+    let mut lines: Vec<Line> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("line_items[{i}].offer_id");
+        let Some(offer_id) = v.take(fields::id(&field, &item.offer_id)) else {
+            continue;
+        };
+        if lines.iter().any(|l| l.offer_id == offer_id) {
+            v.add(field, "names an offer named before; give each offer once");
+        }
+        if item.quantity < 1 {
+            v.add(
+                format!("line_items[{i}].quantity"),
+                "must be at least 1 licence",
+            );
+        }
+        lines.push(Line {
+            offer_id,
+            quantity: item.quantity,
+        });
+    }
+    v.check()?;
+    Ok(lines)
+}
+
+/// The invitation's offers with the counts the customer asked for (seed 002: a purchase offer's
+/// customer may buy more or fewer licences than offered); offers not named keep the partner's
+/// count. Only a purchase offer's counts can be changed, and only for its own offers.
+pub fn with_counts(
+    kind: Kind,
+    invitation: &Invitation,
+    asked: &[Line],
+) -> Result<Vec<Line>, Error> {
+    if asked.is_empty() {
+        return Ok(invitation.line_items.clone());
+    }
+    if kind != Kind::PurchaseOffer {
+        return Err(Error::Invalid(Violations::one(
+            "line_items",
+            format!(
+                "must be empty: only a purchase offer's licence counts can be changed, and this \
+                 is {}",
+                kind.name()
+            ),
+        )));
+    }
+    let mut v = Violations::new();
+    for (i, line) in asked.iter().enumerate() {
+        if !invitation
+            .line_items
+            .iter()
+            .any(|l| l.offer_id == line.offer_id)
+        {
+            v.add(
+                format!("line_items[{i}].offer_id"),
+                format!(
+                    "offer {} is not in this purchase offer; name only its offers",
+                    line.offer_id
+                ),
+            );
+        }
+    }
+    v.check()?;
+    Ok(invitation
+        .line_items
+        .iter()
+        .map(|offered| {
+            asked
+                .iter()
+                .find(|l| l.offer_id == offered.offer_id)
+                .unwrap_or(offered)
+                .clone()
+        })
+        .collect())
+}
+
 /// What accepting creates: the relationships of the kind (with delegated admin only when a
-/// global admin accepts), an advisor's offers as subscriptions, the partner of record.
-pub fn plan(kind: Kind, invitation: &Invitation, accepting: &Tenant, inviter: &Tenant) -> Plan {
+/// global admin accepts), an advisor's offers as subscriptions (in `lines`, the counts the
+/// customer chose: [`with_counts`]), the partner of record.
+pub fn plan(
+    kind: Kind,
+    invitation: &Invitation,
+    lines: &[Line],
+    accepting: &Tenant,
+    inviter: &Tenant,
+) -> Plan {
     let new = |r#type: RelationshipType| NewRelationship {
         r#type: r#type as i32,
         partner_tenant_id: inviter.id.clone(),
@@ -180,7 +269,7 @@ pub fn plan(kind: Kind, invitation: &Invitation, accepting: &Tenant, inviter: &T
         has_offers(kind, invitation).then(|| CreateAdvisorSubscriptionsRequest {
             customer_tenant_id: accepting.id.clone(),
             partner_of_record_mpn_id: mpn_id.clone(),
-            line_items: invitation.line_items.iter().map(Line::to_proto).collect(),
+            line_items: lines.iter().map(Line::to_proto).collect(),
             trial: kind == Kind::Trial,
             request_id: String::new(),
         });
@@ -450,7 +539,7 @@ mod tests {
         let provider = partner("p", &[PartnerType::DirectProvider]);
         let c = customer("SE");
         let reseller = with_delegated_admin(invitation(InvitationKind::ResellerRelationship));
-        let plan = plan(Kind::ResellerRelationship, &reseller, &c, &provider);
+        let plan = plan(Kind::ResellerRelationship, &reseller, &[], &c, &provider);
         assert_eq!(
             types(&plan),
             [RelationshipType::Reseller, RelationshipType::DelegatedAdmin]
@@ -464,7 +553,7 @@ mod tests {
 
         let partnership = invitation(InvitationKind::IndirectPartnership);
         let r = partner(CUSTOMER, &[PartnerType::IndirectReseller]);
-        let plan = super::plan(Kind::IndirectPartnership, &partnership, &r, &provider);
+        let plan = super::plan(Kind::IndirectPartnership, &partnership, &[], &r, &provider);
         assert_eq!(types(&plan), [RelationshipType::IndirectPartnership]);
         assert_eq!(plan.agreement, agreement::Type::PartnerAgreement);
     }
@@ -496,7 +585,7 @@ mod tests {
                 check_tenants(kind, &row, &german, &provider).map_err(reason),
                 Err("CLOUD_MISMATCH".into())
             );
-            let plan = plan(kind, &row, &customer("SE"), &provider);
+            let plan = plan(kind, &row, &[], &customer("SE"), &provider);
             assert_eq!(plan.relationships.len(), 1);
             assert_eq!(plan.relationships[0].r#type, made as i32);
             assert!(plan.relationships[0].roles.is_empty());
@@ -512,7 +601,13 @@ mod tests {
             offer_id: uuid::Uuid::from_u128(1),
             quantity: 1,
         }];
-        let global = plan(Kind::Trial, &trial, &customer("SE"), &advisor);
+        let global = plan(
+            Kind::Trial,
+            &trial,
+            &trial.line_items,
+            &customer("SE"),
+            &advisor,
+        );
         assert_eq!(global.relationships.len(), 2);
         assert_eq!(
             global.relationships[0].r#type,
@@ -523,8 +618,65 @@ mod tests {
         assert_eq!(subs.partner_of_record_mpn_id, "1234567");
         assert_eq!(subs.customer_tenant_id, CUSTOMER);
 
+        // Seed 002: a purchase offer's customer buys fewer licences of one offer; the other
+        // keeps the partner's count. Only a purchase offer's own offers can be changed.
+        let line = |n: u128, quantity| Line {
+            offer_id: uuid::Uuid::from_u128(n),
+            quantity,
+        };
+        let mut offer = invitation(InvitationKind::PurchaseOffer);
+        offer.line_items = vec![line(1, 40), line(2, 5)];
+        assert_eq!(
+            with_counts(Kind::PurchaseOffer, &offer, &[line(1, 25)]).ok(),
+            Some(vec![line(1, 25), line(2, 5)])
+        );
+        assert_eq!(
+            with_counts(Kind::PurchaseOffer, &offer, &[]).ok(),
+            Some(offer.line_items.clone())
+        );
+        let field = |e: Error| {
+            use partnerhub_kit::status::Fault;
+            e.violations()
+                .iter()
+                .map(|v| v.field.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            with_counts(Kind::PurchaseOffer, &offer, &[line(2, 6), line(3, 1)]).map_err(field),
+            Err(vec!["line_items[1].offer_id".to_string()])
+        );
+        assert_eq!(
+            with_counts(Kind::Trial, &trial, &[line(1, 1)]).map_err(field),
+            Err(vec!["line_items".to_string()])
+        );
+
+        // As sent: each offer a UUID named once, each count at least 1.
+        let sent = |offer_id: &str, quantity| LineItem {
+            offer_id: offer_id.into(),
+            quantity,
+        };
+        let one = uuid::Uuid::from_u128(1).to_string();
+        let fields = |v: Violations| -> Vec<String> {
+            v.as_slice().iter().map(|v| v.field.clone()).collect()
+        };
+        assert_eq!(
+            asked_counts(&[sent(&one, 0), sent(&one, 3), sent("x", 1)]).map_err(fields),
+            Err(vec![
+                "line_items[0].quantity".to_string(),
+                "line_items[1].offer_id".to_string(),
+                "line_items[2].offer_id".to_string(),
+            ])
+        );
+        assert_eq!(asked_counts(&[sent(&one, 25)]), Ok(vec![line(1, 25)]));
+
         let record = invitation(InvitationKind::PartnerOfRecord);
-        let plan = plan(Kind::PartnerOfRecord, &record, &customer("SE"), &advisor);
+        let plan = plan(
+            Kind::PartnerOfRecord,
+            &record,
+            &[],
+            &customer("SE"),
+            &advisor,
+        );
         assert_eq!(plan.record_partner_mpn_id, "1234567");
         assert!(plan.advisor_subscriptions.is_none());
     }

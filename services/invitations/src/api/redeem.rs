@@ -8,10 +8,22 @@ use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::UniqueViolation;
+use partnerhub_kit::store::{UniqueViolation, fingerprint, remember, replay, seen};
 use partnerhub_proto::invitations as pb;
 use partnerhub_proto::tenants as tenants_pb;
 use partnerhub_proto::types::{Cloud, Role};
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+/// The method a redeem's request id and fingerprint are remembered under.
+const REDEEM: &str = "RedeemInvitation";
+
+/// What a redeem's request id stands for: the invitation, the tenant and the licence counts
+/// asked for (sorted by offer, so the order they were sent in doesn't matter).
+struct Request {
+    id: Option<Uuid>,
+    fingerprint: String,
+}
 
 impl Invitations {
     /// Accepting an invitation: every rule of [`acceptance`] first, then (unless only
@@ -25,9 +37,25 @@ impl Invitations {
         let code = v.take(required_code(req.code.trim()));
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let request_id = v.take(fields::request_id(&req.request_id));
-        let ((code, tenant_id), request_id) = v.done(code.zip(tenant_id).zip(request_id))?;
+        let asked = v.take(acceptance::asked_counts(&req.line_items));
+        let (((code, tenant_id), request_id), asked) =
+            v.done(code.zip(tenant_id).zip(request_id).zip(asked))?;
         let tenant_id = tenant_id.to_string();
-        let request_id = request_id.map(|r| r.to_string()).unwrap_or_default();
+        let mut sorted = asked.clone();
+        sorted.sort_by_key(|l| l.offer_id);
+        let request = Request {
+            id: request_id,
+            fingerprint: fingerprint(&pb::RedeemInvitationRequest {
+                code: code.to_string(),
+                tenant_id: tenant_id.clone(),
+                line_items: sorted.iter().map(Line::to_proto).collect(),
+                ..Default::default()
+            }),
+        };
+        // A reused request id is told before anything else is checked.
+        if !req.validate_only {
+            seen::<Error>(&self.db, REDEEM, request.id, &request.fingerprint).await?;
+        }
         let now = self.deps.clock.now();
         let row = by_code(&mut *self.conn().await?, code).await?;
         let who = Acceptor {
@@ -35,6 +63,7 @@ impl Invitations {
             roles: roles.as_deref(),
         };
         let kind = acceptance::may_try(&row, &who, now)?;
+        let lines = acceptance::with_counts(kind, &row, &asked)?;
         let accepting = self
             .tenants
             .tenant(&tenant_id)
@@ -56,11 +85,14 @@ impl Invitations {
         if acceptance::has_offers(kind, &row) && !used_before {
             self.check_offers_for(&accepting, &row).await?;
         }
-        let plan = acceptance::plan(kind, &row, &accepting, &inviter);
+        if !asked.is_empty() {
+            self.check_counts_for(&accepting, &asked).await?;
+        }
+        let plan = acceptance::plan(kind, &row, &lines, &accepting, &inviter);
         let invitation = if req.validate_only {
             row
         } else {
-            self.redeem(code, &tenant_id, &request_id, now).await?
+            self.redeem(code, &tenant_id, &request, now).await?
         };
         Ok(pb::RedeemInvitationResponse {
             invitation: Some(invitation.to_proto(now)),
@@ -103,17 +135,34 @@ impl Invitations {
         })
     }
 
+    /// The licence counts a purchase offer's customer asked for, within each offer's minimum
+    /// and maximum in the catalogue. (The offers are the invitation's, checked for this customer
+    /// by [`Self::check_offers_for`]; only the counts are new.)
+    async fn check_counts_for(&self, customer: &tenants_pb::Tenant, asked: &[Line]) -> Result<()> {
+        let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
+        let items = asked.iter().map(Line::to_proto).collect();
+        let problems = self
+            .subscriptions
+            .line_item_problems(cloud, &customer.country_code, items, None)
+            .await?;
+        let mut v = Violations::new();
+        for p in problems.iter().filter(|p| p.field.ends_with(".quantity")) {
+            v.add(p.field.clone(), &p.description);
+        }
+        Ok(v.check()?)
+    }
+
     /// Uses the invitation for the tenant, atomically: of two concurrent redeems of a
     /// single-use invitation exactly one wins; the same request id answers as the first call.
     async fn redeem(
         &self,
         code: &str,
         tenant_id: &str,
-        request_id: &str,
+        request: &Request,
         now: i64,
     ) -> Result<Invitation> {
         let tenant_id = tenant_id.to_string();
-        let request_id = request_id.to_string();
+        let request_id = request.id.map(|r| r.to_string()).unwrap_or_default();
         let mut tx = self.db.pool.begin().await?;
         let row = by_code(&mut tx, code).await?;
         // A retry by the same tenant with the same request id answers as the first call did,
@@ -123,7 +172,7 @@ impl Invitations {
             let current = store::by_id(&mut tx, &row.inviter_tenant_id, &row.id)
                 .await?
                 .ok_or(Error::InvitationNotFound)?;
-            return retry_of(&current, &seen, &request_id);
+            return retry_of(&mut tx, &current, &seen, request).await;
         }
         if row.is_for_another(&tenant_id) {
             return Err(Error::ForAnotherTenant);
@@ -135,7 +184,7 @@ impl Invitations {
                 .await?
                 .ok_or(Error::InvitationNotFound)?;
             if let Some(seen) = store::redemption(&mut tx, &row.id, &tenant_id).await? {
-                return retry_of(&current, &seen, &request_id);
+                return retry_of(&mut tx, &current, &seen, request).await;
             }
             return Err(current
                 .state_at(now)
@@ -143,7 +192,11 @@ impl Invitations {
                 .unwrap_or(Error::AlreadyUsed));
         }
         match store::insert_redemption(&mut tx, &row.id, &tenant_id, &request_id, now).await {
-            Ok(()) => {}
+            Ok(()) => {
+                if let Some(rid) = request.id {
+                    remember(&mut tx, REDEEM, rid, &request.fingerprint, &row.id).await?;
+                }
+            }
             Err(e) if e.is_unique_violation() => {
                 // The same tenant redeemed a reusable invitation concurrently: answer with the
                 // invitation as that redeem left it.
@@ -153,7 +206,7 @@ impl Invitations {
                     .await?
                     .ok_or(Error::InvitationNotFound)?;
                 return match store::redemption(&mut conn, &row.id, &tenant_id).await? {
-                    Some(seen) => retry_of(&current, &seen, &request_id),
+                    Some(seen) => retry_of(&mut conn, &current, &seen, request).await,
                     None => Err(Error::AlreadyUsed),
                 };
             }
@@ -168,14 +221,24 @@ impl Invitations {
 }
 
 /// The answer to a redeem by a tenant that redeemed the invitation before: the invitation
-/// again if it is the same request (a retry); else, for a trial, the truth that the tenant has
-/// this trial already (TRIAL_ALREADY_TAKEN), otherwise ALREADY_USED.
-fn retry_of(row: &Invitation, seen: &str, request_id: &str) -> Result<Invitation> {
-    if !request_id.is_empty() && seen == request_id {
-        Ok(row.clone())
-    } else if row.kind == Kind::Trial {
-        Err(Error::TrialTaken)
-    } else {
-        Err(Error::AlreadyUsed)
-    }
+/// again if it is the same request (a retry), REQUEST_ID_REUSED if its id came with other
+/// licence counts; else, for a trial, the truth that the tenant has this trial already
+/// (TRIAL_ALREADY_TAKEN), otherwise ALREADY_USED.
+async fn retry_of(
+    conn: &mut AnyConnection,
+    row: &Invitation,
+    seen: &str,
+    request: &Request,
+) -> Result<Invitation> {
+    let Some(rid) = request.id.filter(|rid| seen == rid.to_string()) else {
+        return Err(if row.kind == Kind::Trial {
+            Error::TrialTaken
+        } else {
+            Error::AlreadyUsed
+        });
+    };
+    replay(conn, REDEEM, rid, &request.fingerprint)
+        .await?
+        .earlier()?;
+    Ok(row.clone())
 }
