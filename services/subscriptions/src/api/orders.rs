@@ -36,6 +36,9 @@ impl Subscriptions {
         {
             return self.placed(&id).await;
         }
+        // The reseller as the request names it (tenant id or partner ID), resolved once.
+        let (reseller, reseller_mpn_id) = self.reseller_named(&order.indirect_reseller_id).await?;
+        let order = order.with_reseller(reseller, reseller_mpn_id)?;
         // The customer, whether the partner may sell to it (and through the reseller), and
         // its agreement: asked at once, judged in that order.
         let (customer, seller, accepted) = tokio::join!(
@@ -68,6 +71,16 @@ impl Subscriptions {
         )
         .await?;
         catalogue::refuse_problems(&lines)?;
+        // Seed 000: a partner of record named "when you buy", verified as SetPartnerOfRecord
+        // verifies it; the first line's refusal is the answer.
+        if let Some((_, refusal)) = self
+            .partner_of_record_refusals(&order.line_items, customer.cloud)
+            .await?
+            .into_iter()
+            .next()
+        {
+            return Err(refusal);
+        }
         if order.validate_only {
             let now = self.now();
             let subscriptions = new_subscriptions(&order, &lines, "", now, String::new)?;
@@ -214,7 +227,7 @@ fn new_subscriptions(
             let offer = line.offer.as_ref().ok_or_else(|| {
                 Error::inconsistent(format!("line item of {} without offer", line.item.offer_id))
             })?;
-            Ok(order.subscription(new_id(), order_id, offer, line.item.quantity, now))
+            Ok(order.subscription(new_id(), order_id, offer, &line.item, now))
         })
         .collect()
 }
