@@ -42,8 +42,8 @@ pub async fn run(
     });
     let partner = tenant(w, &req.partner_tenant_id).await?;
     // The reseller as the form names it (tenant id or partner ID), resolved once: every step
-    // below knows it by its tenant id.
-    let req = if req.indirect_reseller_id.is_empty() {
+    // below knows it by its tenant id (a tenant id needs no call).
+    let req = if !partnerhub_rules::partner::is_partner_id(&req.indirect_reseller_id) {
         req
     } else {
         let (reseller, _) = w

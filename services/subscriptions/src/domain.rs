@@ -1153,6 +1153,45 @@ mod tests {
     }
 
     #[test]
+    fn a_reseller_is_named_by_tenant_id_or_partner_id_and_must_be_a_third_tenant() {
+        let id = Uuid::now_v7().to_string();
+        assert_eq!(reseller_named("r", "").unwrap(), "");
+        assert_eq!(reseller_named("r", &id.to_uppercase()).unwrap(), id);
+        assert_eq!(reseller_named("r", " 4567890 ").unwrap(), "4567890");
+        for bad in ["0456789", "12345", "skolit"] {
+            assert_eq!(fields_of(reseller_named("r", bad).unwrap_err()), ["r"]);
+        }
+        let order = NewOrder::parse(&pb::PlaceOrderRequest {
+            customer_tenant_id: Uuid::now_v7().to_string(),
+            partner_tenant_id: id.clone(),
+            indirect_reseller_id: "4567890".into(),
+            line_items: vec![types::LineItem {
+                offer_id: Uuid::now_v7().to_string(),
+                quantity: 1,
+                partner_of_record_mpn_id: "7777777".into(),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(order.indirect_reseller_id, "4567890");
+        assert_eq!(order.line_items[0].partner_of_record_mpn_id, "7777777");
+        // The partner ID named the ordering partner itself.
+        assert_eq!(
+            fields_of(
+                order
+                    .clone()
+                    .with_reseller(id.clone(), "3456789".into())
+                    .unwrap_err()
+            ),
+            ["indirect_reseller_id"]
+        );
+        let resolved = order
+            .with_reseller(Uuid::now_v7().to_string(), "4567890".into())
+            .unwrap();
+        assert_eq!(resolved.indirect_reseller_mpn_id, "4567890");
+    }
+
+    #[test]
     fn orders_need_one_to_fifty_lines_of_uuids() {
         assert_eq!(fields_of(line_items(&[]).unwrap_err()), ["line_items"]);
         let many = vec![types::LineItem::default(); MAX_LINE_ITEMS + 1];
