@@ -56,8 +56,9 @@ pub enum Error {
     #[error("the request has problems: {violations}")]
     Problems {
         reason: String,
-        /// A rule about the world (FAILED_PRECONDITION), not bad input (INVALID_ARGUMENT).
-        precondition: bool,
+        /// INVALID_ARGUMENT for bad input; FAILED_PRECONDITION (or NOT_FOUND, for a partner ID
+        /// no partner holds) for a rule about the world.
+        code: Code,
         violations: Violations,
     },
     #[error("invalid request: {0}")]
@@ -81,10 +82,8 @@ impl Fault for Error {
             Error::PasswordChangeRequired
             | Error::TenantNotActive
             | Error::OperatorHasNoPassword
-            | Error::AgreementNotAccepted
-            | Error::Problems {
-                precondition: true, ..
-            } => Code::FailedPrecondition,
+            | Error::AgreementNotAccepted => Code::FailedPrecondition,
+            Error::Problems { code, .. } => *code,
             Error::InternalMethod(_)
             | Error::OperatorOnly(_)
             | Error::NotForOperator(_)
@@ -92,9 +91,7 @@ impl Fault for Error {
             | Error::DelegatedRoleRequired { .. }
             | Error::NoAccessToTenant(_) => Code::PermissionDenied,
             Error::NotServed(_) => Code::Unimplemented,
-            Error::Invalid(_) | Error::Malformed(_) | Error::Problems { .. } => {
-                Code::InvalidArgument
-            }
+            Error::Invalid(_) | Error::Malformed(_) => Code::InvalidArgument,
             Error::Unavailable(_) => Code::Unavailable,
             Error::DeadlinePassed => Code::DeadlineExceeded,
         }

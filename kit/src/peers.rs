@@ -137,6 +137,30 @@ impl Tenants {
         }
     }
 
+    /// The tenant a request names by its tenant id or its partner ID (MPN ID), as (tenant id,
+    /// partner ID): the partner ID is "" for a customer or a tenant id no partner has. A
+    /// partner ID no partner holds names no tenant: the nil UUID, which no tenant has, so that
+    /// whoever checks the tenant next answers as for any unknown tenant id. Anything else is
+    /// left as it is, for the caller's own check of the field.
+    pub async fn named(&self, id_or_mpn: &str) -> Result<(String, String), PeerError> {
+        if partnerhub_rules::partner::is_partner_id(id_or_mpn) {
+            return Ok(match self.partner_with_id(id_or_mpn).await? {
+                Some(partner) => (partner.tenant_id, partner.mpn_id),
+                None => (uuid::Uuid::nil().to_string(), String::new()),
+            });
+        }
+        let Ok(id) = uuid::Uuid::parse_str(id_or_mpn) else {
+            return Ok((id_or_mpn.to_string(), String::new()));
+        };
+        let id = id.to_string();
+        let mpn_id = self
+            .partner_listing(&id)
+            .await?
+            .map(|p| p.mpn_id)
+            .unwrap_or_default();
+        Ok((id, mpn_id))
+    }
+
     /// The partner with a partner ID (MPN ID); `None` when there is none.
     pub async fn partner_with_id(&self, mpn_id: &str) -> Result<Option<PartnerListing>, PeerError> {
         let answer = self

@@ -24,6 +24,15 @@ pub fn advises(types: &[i32]) -> bool {
     holds(types, PartnerType::Advisor)
 }
 
+/// Whether `value` is shaped like a partner ID (MPN ID): 6 to 8 digits, not starting with 0 (as
+/// the tenants service issues them). A request field that takes a tenant id or a partner ID
+/// tells the two apart by it.
+pub fn is_partner_id(value: &str) -> bool {
+    (6..=8).contains(&value.len())
+        && value.chars().all(|c| c.is_ascii_digit())
+        && !value.starts_with('0')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +63,16 @@ mod tests {
             PartnerType::Advisor
         ])));
         assert!(!advises(&types(&[PartnerType::DirectProvider])));
+    }
+
+    #[test]
+    fn partner_ids_are_six_to_eight_digits_not_starting_with_zero() {
+        for ok in ["100000", "1234567", "99999999"] {
+            assert!(is_partner_id(ok), "{ok}");
+        }
+        for bad in ["", "12345", "123456789", "012345", "12345a", "1234-56"] {
+            assert!(!is_partner_id(bad), "{bad}");
+        }
+        assert!(!is_partner_id("8e7f6a52-1c0b-4b8e-9a55-0f2d7c1e3b4a"));
     }
 }

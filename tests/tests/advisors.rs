@@ -93,6 +93,7 @@ async fn a_trial_link_serves_three_customers_once_each_until_it_is_revoked() {
         vec![LineItem {
             offer_id: trial.id.clone(),
             quantity: 25,
+            partner_of_record_mpn_id: String::new(),
         }],
         Some(DelegatedAdminRequest {
             roles: vec![Role::HelpdeskAdmin as i32],
@@ -180,6 +181,7 @@ async fn a_trial_link_serves_three_customers_once_each_until_it_is_revoked() {
         vec![LineItem {
             offer_id: trial.id.clone(),
             quantity: 25,
+            ..Default::default()
         }],
         None,
     )
@@ -233,10 +235,12 @@ async fn a_billing_admin_takes_a_purchase_offer_but_only_a_global_admin_grants_d
         LineItem {
             offer_id: basic.id.clone(),
             quantity: 40,
+            partner_of_record_mpn_id: String::new(),
         },
         LineItem {
             offer_id: visio.id.clone(),
             quantity: 5,
+            partner_of_record_mpn_id: String::new(),
         },
     ];
     let link = |delegated_admin: Option<DelegatedAdminRequest>| {
@@ -323,6 +327,7 @@ async fn a_customer_takes_a_purchase_offer_with_fewer_licences_and_the_next_gets
     let line = |offer: &sub::Offer, quantity| LineItem {
         offer_id: offer.id.clone(),
         quantity,
+        ..Default::default()
     };
     let (link, code) = advisor_link(
         &sys,
@@ -480,6 +485,7 @@ async fn the_customer_adds_changes_and_clears_its_partner_of_record_after_check_
             line_items: vec![LineItem {
                 offer_id: basic.id,
                 quantity: 10,
+                partner_of_record_mpn_id: String::new(),
             }],
             ..Default::default()
         })
@@ -602,6 +608,7 @@ async fn in_the_21vianet_cloud_a_customer_authorises_its_partner_of_record() {
         vec![LineItem {
             offer_id: basic.id,
             quantity: 20,
+            partner_of_record_mpn_id: String::new(),
         }],
         Some(DelegatedAdminRequest::default()),
     )
@@ -781,6 +788,7 @@ async fn a_watcher_through_the_gateway_resumes_after_a_disconnect_without_gaps()
             line_items: vec![LineItem {
                 offer_id: basic.id.clone(),
                 quantity,
+                partner_of_record_mpn_id: String::new(),
             }],
             ..Default::default()
         };

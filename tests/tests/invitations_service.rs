@@ -688,6 +688,7 @@ async fn bad_requests_name_every_field_and_create_nothing() {
             line_items: vec![LineItem {
                 offer_id: "o365-e3".into(),
                 quantity: 10,
+                partner_of_record_mpn_id: String::new(),
             }],
             ..Default::default()
         }),
@@ -1042,6 +1043,7 @@ async fn only_an_indirect_provider_asks_and_only_an_enrolled_indirect_reseller_i
     bare.line_items = vec![LineItem {
         offer_id: "o365-e3".into(),
         quantity: 1,
+        partner_of_record_mpn_id: String::new(),
     }];
     assert_invalid(
         try_create(&mut c, request(bare)).await,
@@ -2053,6 +2055,7 @@ fn item(offer_id: &str, quantity: i32) -> LineItem {
     LineItem {
         offer_id: offer_id.into(),
         quantity,
+        partner_of_record_mpn_id: String::new(),
     }
 }
 

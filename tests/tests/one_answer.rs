@@ -54,6 +54,7 @@ async fn a_retry_that_changed_anything_is_told_its_request_id_was_used_first() {
     let line = LineItem {
         offer_id: offer.id.clone(),
         quantity: offer.min_quantity,
+        ..Default::default()
     };
     let first = form(&provider.id, "ekskolan", vec![line.clone()]);
     sys.workflows(&admin)
@@ -148,6 +149,7 @@ async fn a_reseller_outside_the_partnership_is_one_answer_wherever_it_is_met() {
     let line = LineItem {
         offer_id: offer.id.clone(),
         quantity: offer.min_quantity,
+        ..Default::default()
     };
     let customer = sys
         .workflows(&admin)

@@ -89,6 +89,7 @@ async fn two_offers(sys: &TestSystem, token: &str) -> Vec<LineItem> {
         .map(|o| LineItem {
             offer_id: o.id.clone(),
             quantity: o.min_quantity.max(5).min(o.max_quantity),
+            partner_of_record_mpn_id: String::new(),
         })
         .collect()
 }
@@ -312,6 +313,7 @@ async fn an_indirect_provider_adds_a_customer_for_its_reseller_and_both_manage_i
                 .map(|offer_id| LineItem {
                     offer_id,
                     quantity: created.subscriptions[0].quantity,
+                    partner_of_record_mpn_id: String::new(),
                 })
                 .collect(),
             reseller_is_support_contact: true,

@@ -41,6 +41,21 @@ pub async fn run(
         ..req.clone()
     });
     let partner = tenant(w, &req.partner_tenant_id).await?;
+    // The reseller as the form names it (tenant id or partner ID), resolved once: every step
+    // below knows it by its tenant id (a tenant id needs no call).
+    let req = if !partnerhub_rules::partner::is_partner_id(&req.indirect_reseller_id) {
+        req
+    } else {
+        let (reseller, _) = w
+            .directory
+            .named(&req.indirect_reseller_id)
+            .await
+            .map_err(|e| relay(e.status))?;
+        gw::CreateCustomerRequest {
+            indirect_reseller_id: reseller,
+            ..req
+        }
+    };
     let details = req.customer.clone().unwrap_or_default();
     let customer = pb::Tenant {
         display_name: details.display_name,
@@ -87,7 +102,7 @@ pub async fn run(
         }
         return Err(Error::Problems {
             reason: first.problem.reason.clone(),
-            precondition: first.precondition,
+            code: first.code,
             violations,
         }
         .into());
@@ -320,13 +335,9 @@ async fn review(
             .map_err(relay)?
             .into_inner();
         preview.subscriptions = checked.subscriptions;
-        // As PlaceOrder refuses them: bad line items (INVALID_ARGUMENT).
-        problems.extend(
-            checked
-                .problems
-                .into_iter()
-                .map(|p| Found::theirs(&p.field, &p.reason, p.description, None)),
-        );
+        // As PlaceOrder refuses them: bad line items (INVALID_ARGUMENT), a partner of record
+        // that fails "Check ID" (NOT_FOUND, FAILED_PRECONDITION).
+        problems.extend(checked.problems.into_iter().map(Found::line_item));
     }
     Ok((preview, problems))
 }

@@ -29,6 +29,8 @@ use tonic::{Request, Response, Status};
 pub struct Workflows {
     pub tenants: TenantServiceClient<Peer>,
     pub tenants_internal: TenantInternalServiceClient<Peer>,
+    /// Tenants named by tenant id or partner ID.
+    pub directory: peers::Tenants,
     pub relationships: RelationshipInternalServiceClient<Peer>,
     /// Who may sell to whom (the relationships service's rule).
     pub sellers: peers::Relationships,
@@ -42,6 +44,7 @@ impl Workflows {
         Workflows {
             tenants: TenantServiceClient::new(backends.tenants.clone()),
             tenants_internal: TenantInternalServiceClient::new(backends.tenants.clone()),
+            directory: peers::Tenants::new(backends.tenants.clone()),
             relationships: RelationshipInternalServiceClient::new(backends.relationships.clone()),
             sellers: peers::Relationships::new(backends.relationships.clone()),
             invitations: InvitationInternalServiceClient::new(backends.invitations.clone()),

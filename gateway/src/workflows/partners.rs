@@ -4,9 +4,10 @@
 use super::Workflows;
 use crate::error::relay;
 use partnerhub_proto::gateway::Problem;
+use partnerhub_proto::subscriptions::LineItemProblem;
 use partnerhub_proto::tenants as pb;
 use partnerhub_rules::partner;
-use tonic::Status;
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 /// Reads a tenant from the tenants service.
@@ -37,20 +38,25 @@ pub struct Found {
     /// The refusal of the service that found it, answered as it is: the same code and reason
     /// as that service gives wherever the rule is met. `None` for the gateway's own findings.
     pub refusal: Option<Status>,
-    /// For the gateway's own findings: a rule about the world (FAILED_PRECONDITION) rather
-    /// than a badly shaped field (INVALID_ARGUMENT).
-    pub precondition: bool,
+    /// Without a refusal, what a submit answers: INVALID_ARGUMENT for a badly shaped field,
+    /// FAILED_PRECONDITION (or NOT_FOUND) for a rule about the world.
+    pub code: Code,
 }
 
 impl Found {
     /// A badly shaped field.
     pub fn invalid(field: &str, description: String) -> Found {
-        Found::ours(field, "INVALID_ARGUMENT", description, false)
+        Found::ours(
+            field,
+            "INVALID_ARGUMENT",
+            description,
+            Code::InvalidArgument,
+        )
     }
 
     /// A rule about the world, found at `field`.
     pub fn precondition(field: &str, reason: &str, description: String) -> Found {
-        Found::ours(field, reason, description, true)
+        Found::ours(field, reason, description, Code::FailedPrecondition)
     }
 
     /// A problem another service found, which a submit answers with `refusal` when it is the
@@ -68,15 +74,25 @@ impl Found {
                 reason: reason.into(),
             },
             refusal,
-            precondition: false,
+            code: Code::InvalidArgument,
         }
     }
 
-    fn ours(field: &str, reason: &str, description: String, precondition: bool) -> Found {
+    fn ours(field: &str, reason: &str, description: String, code: Code) -> Found {
         Found {
-            precondition,
+            code,
             ..Found::theirs(field, reason, description, None)
         }
+    }
+
+    /// A line item problem the subscriptions service found, answered by a submit with the code
+    /// `PlaceOrder` gives it.
+    pub fn line_item(problem: LineItemProblem) -> Found {
+        let code = match Code::from_i32(problem.code) {
+            Code::Ok | Code::Unknown => Code::InvalidArgument,
+            code => code,
+        };
+        Found::ours(&problem.field, &problem.reason, problem.description, code)
     }
 }
 
@@ -91,7 +107,12 @@ pub async fn reseller_problems(
     field: &str,
 ) -> Result<Vec<Found>, Status> {
     if uuid::Uuid::parse_str(reseller_id).is_err() {
-        return Ok(vec![Found::invalid(field, "must be a UUID".into())]);
+        return Ok(vec![Found::invalid(
+            field,
+            "must be the reseller's tenant id (a UUID) or its partner ID (MPN ID: 6 to 8 digits, \
+             not starting with 0)"
+                .into(),
+        )]);
     }
     if !partner::sells_through_resellers(types(provider)) {
         return Ok(vec![Found::precondition(

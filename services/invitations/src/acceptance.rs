@@ -157,6 +157,12 @@ pub fn asked_counts(items: &[LineItem]) -> Result<Vec<Line>, Violations> {
                 "must be at least 1 licence",
             );
         }
+        if !item.partner_of_record_mpn_id.is_empty() {
+            v.add(
+                format!("line_items[{i}].partner_of_record_mpn_id"),
+                "must be unset: the advisor who sent the offer is its partner of record",
+            );
+        }
         lines.push(Line {
             offer_id,
             quantity: item.quantity,
@@ -654,6 +660,7 @@ mod tests {
         let sent = |offer_id: &str, quantity| LineItem {
             offer_id: offer_id.into(),
             quantity,
+            ..Default::default()
         };
         let one = uuid::Uuid::from_u128(1).to_string();
         let fields = |v: Violations| -> Vec<String> {

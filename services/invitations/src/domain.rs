@@ -443,6 +443,13 @@ fn line_items(
                 "must be at least 1 licence",
             );
         }
+        if !item.partner_of_record_mpn_id.is_empty() {
+            v.add(
+                format!("{FIELD}[{i}].partner_of_record_mpn_id"),
+                "must be empty: the advisor that sends the invitation becomes the partner of \
+                 record of what it offers",
+            );
+        }
         if let Some(offer_id) = offer_id {
             lines.push(Line {
                 offer_id,
@@ -718,6 +725,7 @@ mod tests {
                 .map(|(id, q)| partnerhub_proto::types::LineItem {
                     offer_id: (*id).to_string(),
                     quantity: *q,
+                    partner_of_record_mpn_id: String::new(),
                 })
                 .collect(),
             ..reseller()

@@ -197,15 +197,16 @@ pub fn refuse_problems(lines: &[CheckedLine]) -> Result<()> {
 }
 
 /// The subscriptions the lines without problems would make at `now` (drafts: no ids, parties
-/// not set).
+/// but the partner of record not set).
 pub fn drafts(lines: &[CheckedLine], now: i64) -> Vec<Subscription> {
     lines
         .iter()
         .filter(|l| l.problems.is_empty())
         .filter_map(|l| {
-            l.offer
-                .as_ref()
-                .map(|o| Subscription::paid(o, l.item.quantity, now))
+            l.offer.as_ref().map(|o| Subscription {
+                partner_of_record_mpn_id: l.item.partner_of_record_mpn_id.clone(),
+                ..Subscription::paid(o, l.item.quantity, now)
+            })
         })
         .collect()
 }

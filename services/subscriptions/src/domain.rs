@@ -201,11 +201,13 @@ impl OfferFilter {
 
 // ---- line items ----
 
-/// One line of an order: an offer (a UUID, not yet known to exist) and a licence count.
+/// One line of an order: an offer (a UUID, not yet known to exist), a licence count and the
+/// partner of record to give its subscription (a partner ID not yet verified; "" for none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineItem {
     pub offer_id: String,
     pub quantity: i32,
+    pub partner_of_record_mpn_id: String,
 }
 
 /// Parses the `line_items` of an order or check: 1 to 50 lines, each offer id a UUID. Whether
@@ -231,10 +233,20 @@ pub fn line_items(list: &[types::LineItem]) -> Result<Vec<LineItem>, Violations>
             let id = v.take(fields::id(
                 &format!("line_items[{i}].offer_id"),
                 &item.offer_id,
-            ))?;
+            ));
+            let mpn_id = item.partner_of_record_mpn_id.trim();
+            let mpn_id = if mpn_id.is_empty() {
+                Some(String::new())
+            } else {
+                v.take(partner_id(
+                    &format!("line_items[{i}].partner_of_record_mpn_id"),
+                    mpn_id,
+                ))
+            };
             Some(LineItem {
-                offer_id: id.to_string(),
+                offer_id: id?.to_string(),
                 quantity: item.quantity,
+                partner_of_record_mpn_id: mpn_id?,
             })
         })
         .collect();
@@ -319,8 +331,11 @@ pub fn quantity_out_of_bounds(quantity: i32, spec: &OfferSpec) -> Option<String>
 pub struct NewOrder {
     pub customer_tenant_id: String,
     pub partner_tenant_id: String,
-    /// "" for none.
+    /// "" for none. As the request names it (its tenant id or partner ID) until
+    /// [`NewOrder::with_reseller`] puts the tenant id.
     pub indirect_reseller_id: String,
+    /// The reseller's partner ID, "" for none (set by [`NewOrder::with_reseller`]).
+    pub indirect_reseller_mpn_id: String,
     pub line_items: Vec<LineItem>,
     pub reseller_is_support_contact: bool,
     pub validate_only: bool,
@@ -336,17 +351,11 @@ impl NewOrder {
             v.add("partner_tenant_id", "must differ from customer_tenant_id");
         }
         let reseller = v
-            .take(fields::optional_id(
+            .take(reseller_named(
                 "indirect_reseller_id",
                 &req.indirect_reseller_id,
             ))
-            .flatten();
-        if reseller.is_some() && (reseller == partner || reseller == customer) {
-            v.add(
-                "indirect_reseller_id",
-                "must be a third tenant: the reseller the partner sells through",
-            );
-        }
+            .unwrap_or_default();
         if req.reseller_is_support_contact && req.indirect_reseller_id.is_empty() {
             v.add(
                 "reseller_is_support_contact",
@@ -360,7 +369,8 @@ impl NewOrder {
             (Some(customer), Some(partner), Some(line_items)) => Ok(NewOrder {
                 customer_tenant_id: customer.to_string(),
                 partner_tenant_id: partner.to_string(),
-                indirect_reseller_id: reseller.map(|r| r.to_string()).unwrap_or_default(),
+                indirect_reseller_id: reseller,
+                indirect_reseller_mpn_id: String::new(),
                 line_items,
                 reseller_is_support_contact: req.reseller_is_support_contact,
                 validate_only: req.validate_only,
@@ -368,6 +378,24 @@ impl NewOrder {
             }),
             _ => Err(Violations::one("request", "is incomplete")),
         }
+    }
+
+    /// The order with its reseller's tenant id and partner ID, as the tenants service resolved
+    /// the name the request gave: a third tenant, the reseller the partner sells through.
+    pub fn with_reseller(self, tenant_id: String, mpn_id: String) -> Result<Self, Violations> {
+        if !tenant_id.is_empty()
+            && (tenant_id == self.partner_tenant_id || tenant_id == self.customer_tenant_id)
+        {
+            return Err(Violations::one(
+                "indirect_reseller_id",
+                "must be a third tenant: the reseller the partner sells through",
+            ));
+        }
+        Ok(NewOrder {
+            indirect_reseller_id: tenant_id,
+            indirect_reseller_mpn_id: mpn_id,
+            ..self
+        })
     }
 
     /// The designated support contact of the order's subscriptions.
@@ -379,14 +407,14 @@ impl NewOrder {
         }
     }
 
-    /// The subscription one of its lines makes: `quantity` licences of `offer`, billed by the
-    /// ordering partner, through its reseller if any.
+    /// The subscription one of its lines makes: the line's licences of `offer`, billed by the
+    /// ordering partner, through its reseller if any, with the line's partner of record.
     pub fn subscription(
         &self,
         id: String,
         order_id: &str,
         offer: &Offer,
-        quantity: i32,
+        line: &LineItem,
         now: i64,
     ) -> Subscription {
         Subscription {
@@ -394,9 +422,11 @@ impl NewOrder {
             customer_tenant_id: self.customer_tenant_id.clone(),
             billing_partner_tenant_id: self.partner_tenant_id.clone(),
             indirect_reseller_id: self.indirect_reseller_id.clone(),
+            indirect_reseller_mpn_id: self.indirect_reseller_mpn_id.clone(),
+            partner_of_record_mpn_id: line.partner_of_record_mpn_id.clone(),
             support_contact_tenant_id: self.support_contact().to_string(),
             order_id: order_id.to_string(),
-            ..Subscription::paid(offer, quantity, now)
+            ..Subscription::paid(offer, line.quantity, now)
         }
     }
 }
@@ -593,6 +623,9 @@ pub struct Subscription {
     /// "" for an advisor's subscription (no partner bills it).
     pub billing_partner_tenant_id: String,
     pub indirect_reseller_id: String,
+    /// The reseller's partner ID ("Reseller (MPN ID)"), kept with its tenant id when it is set
+    /// (partner IDs never change); "" for none.
+    pub indirect_reseller_mpn_id: String,
     pub partner_of_record_mpn_id: String,
     pub support_contact_tenant_id: String,
     pub order_id: String,
@@ -619,6 +652,7 @@ impl Subscription {
             auto_renew: true,
             billing_partner_tenant_id: String::new(),
             indirect_reseller_id: String::new(),
+            indirect_reseller_mpn_id: String::new(),
             partner_of_record_mpn_id: String::new(),
             support_contact_tenant_id: String::new(),
             order_id: String::new(),
@@ -848,7 +882,10 @@ pub const SUBSCRIPTION_PATHS: &[&str] = &[
 pub struct SubscriptionPatch {
     pub quantity: Option<i32>,
     pub auto_renew: Option<bool>,
+    /// As the request names it (tenant id or partner ID) until the handler resolves it.
     pub indirect_reseller_id: Option<String>,
+    /// The new reseller's partner ID, once resolved ("" for none).
+    pub indirect_reseller_mpn_id: String,
     pub partner_of_record_mpn_id: Option<String>,
     pub support_contact_tenant_id: Option<String>,
 }
@@ -890,11 +927,10 @@ impl SubscriptionPatch {
                 "quantity" => patch.quantity = Some(s.quantity),
                 "auto_renew" => patch.auto_renew = Some(s.auto_renew),
                 "indirect_reseller_id" => {
-                    patch.indirect_reseller_id = optional_id(
-                        &mut v,
+                    patch.indirect_reseller_id = v.take(reseller_named(
                         "subscription.indirect_reseller_id",
                         &s.indirect_reseller_id,
-                    )
+                    ))
                 }
                 "support_contact_tenant_id" => {
                     patch.support_contact_tenant_id = optional_id(
@@ -919,13 +955,27 @@ impl SubscriptionPatch {
     }
 }
 
+/// A reseller as a request names it: "" for none, its tenant id (a UUID, normalised) or its
+/// partner ID (MPN ID), which the tenants service resolves to the tenant.
+pub fn reseller_named(field: &str, value: &str) -> Result<String, Violations> {
+    let value = value.trim();
+    if partnerhub_rules::partner::is_partner_id(value) {
+        return Ok(value.to_string());
+    }
+    match fields::optional_id(field, value) {
+        Ok(id) => Ok(id.map(|i| i.to_string()).unwrap_or_default()),
+        Err(_) => Err(Violations::one(
+            field,
+            "must be the reseller's tenant id (a UUID) or its partner ID (MPN ID: 6 to 8 \
+             digits, not starting with 0)",
+        )),
+    }
+}
+
 /// A partner ID (MPN ID): 6 to 8 digits, not starting with 0 (as the tenants service issues
 /// them).
 pub fn partner_id(field: &str, value: &str) -> Result<String, Violations> {
-    let ok = (6..=8).contains(&value.len())
-        && value.chars().all(|c| c.is_ascii_digit())
-        && !value.starts_with('0');
-    if ok {
+    if partnerhub_rules::partner::is_partner_id(value) {
         Ok(value.to_string())
     } else {
         Err(Violations::one(
@@ -1075,6 +1125,7 @@ mod tests {
         let item = |quantity| LineItem {
             offer_id: "o".into(),
             quantity,
+            partner_of_record_mpn_id: String::new(),
         };
         assert!(line_item_problems(0, &item(5), Some(&o), Cloud::Worldwide, "SE").is_empty());
         let reasons = |p: Vec<Problem>| p.iter().map(|p| p.reason).collect::<Vec<_>>();
@@ -1108,6 +1159,45 @@ mod tests {
     }
 
     #[test]
+    fn a_reseller_is_named_by_tenant_id_or_partner_id_and_must_be_a_third_tenant() {
+        let id = Uuid::now_v7().to_string();
+        assert_eq!(reseller_named("r", "").unwrap(), "");
+        assert_eq!(reseller_named("r", &id.to_uppercase()).unwrap(), id);
+        assert_eq!(reseller_named("r", " 4567890 ").unwrap(), "4567890");
+        for bad in ["0456789", "12345", "skolit"] {
+            assert_eq!(fields_of(reseller_named("r", bad).unwrap_err()), ["r"]);
+        }
+        let order = NewOrder::parse(&pb::PlaceOrderRequest {
+            customer_tenant_id: Uuid::now_v7().to_string(),
+            partner_tenant_id: id.clone(),
+            indirect_reseller_id: "4567890".into(),
+            line_items: vec![types::LineItem {
+                offer_id: Uuid::now_v7().to_string(),
+                quantity: 1,
+                partner_of_record_mpn_id: "7777777".into(),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(order.indirect_reseller_id, "4567890");
+        assert_eq!(order.line_items[0].partner_of_record_mpn_id, "7777777");
+        // The partner ID named the ordering partner itself.
+        assert_eq!(
+            fields_of(
+                order
+                    .clone()
+                    .with_reseller(id.clone(), "3456789".into())
+                    .unwrap_err()
+            ),
+            ["indirect_reseller_id"]
+        );
+        let resolved = order
+            .with_reseller(Uuid::now_v7().to_string(), "4567890".into())
+            .unwrap();
+        assert_eq!(resolved.indirect_reseller_mpn_id, "4567890");
+    }
+
+    #[test]
     fn orders_need_one_to_fifty_lines_of_uuids() {
         assert_eq!(fields_of(line_items(&[]).unwrap_err()), ["line_items"]);
         let many = vec![types::LineItem::default(); MAX_LINE_ITEMS + 1];
@@ -1115,10 +1205,14 @@ mod tests {
         let bad = [types::LineItem {
             offer_id: "nope".into(),
             quantity: 1,
+            partner_of_record_mpn_id: "0123".into(),
         }];
         assert_eq!(
             fields_of(line_items(&bad).unwrap_err()),
-            ["line_items[0].offer_id"]
+            [
+                "line_items[0].offer_id",
+                "line_items[0].partner_of_record_mpn_id"
+            ]
         );
     }
 

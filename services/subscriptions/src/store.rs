@@ -163,18 +163,23 @@ impl<'r> FromRow<'r, AnyRow> for Order {
     }
 }
 
-/// Line items as the table keeps them: "offer_id:quantity", comma-separated.
+/// Line items as the table keeps them: "offer_id:quantity", with ":partner_of_record_mpn_id"
+/// when a line names one, comma-separated.
 fn line_items(joined: &str) -> Result<Vec<LineItem>, String> {
     split(joined)
         .map(|line| {
-            line.split_once(':')
-                .and_then(|(offer_id, quantity)| {
-                    Some(LineItem {
+            let mut parts = line.split(':');
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some(offer_id), Some(quantity), mpn_id, None) => {
+                    quantity.parse().ok().map(|quantity| LineItem {
                         offer_id: offer_id.to_string(),
-                        quantity: quantity.parse().ok()?,
+                        quantity,
+                        partner_of_record_mpn_id: mpn_id.unwrap_or_default().to_string(),
                     })
-                })
-                .ok_or_else(|| format!("{line:?} is not \"offer_id:quantity\""))
+                }
+                _ => None,
+            }
+            .ok_or_else(|| format!("{line:?} is not \"offer_id:quantity[:partner_id]\""))
         })
         .collect()
 }
@@ -182,7 +187,10 @@ fn line_items(joined: &str) -> Result<Vec<LineItem>, String> {
 fn join_line_items(items: &[LineItem]) -> String {
     items
         .iter()
-        .map(|i| format!("{}:{}", i.offer_id, i.quantity))
+        .map(|i| match i.partner_of_record_mpn_id.as_str() {
+            "" => format!("{}:{}", i.offer_id, i.quantity),
+            mpn_id => format!("{}:{}:{mpn_id}", i.offer_id, i.quantity),
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -269,7 +277,8 @@ macro_rules! subscription_columns {
     () => {
         "id, customer_tenant_id, offer_id, offer_display_name, quantity, state, auto_renew, \
          billing_partner_tenant_id, indirect_reseller_id, partner_of_record_mpn_id, \
-         support_contact_tenant_id, order_id, trial_end_time, create_time, update_time, version"
+         support_contact_tenant_id, order_id, trial_end_time, create_time, update_time, \
+         indirect_reseller_mpn_id, version"
     };
 }
 
@@ -285,6 +294,7 @@ impl<'r> FromRow<'r, AnyRow> for Subscription {
             auto_renew: flag_at(row, "auto_renew")?,
             billing_partner_tenant_id: row.try_get("billing_partner_tenant_id")?,
             indirect_reseller_id: row.try_get("indirect_reseller_id")?,
+            indirect_reseller_mpn_id: row.try_get("indirect_reseller_mpn_id")?,
             partner_of_record_mpn_id: row.try_get("partner_of_record_mpn_id")?,
             support_contact_tenant_id: row.try_get("support_contact_tenant_id")?,
             order_id: row.try_get("order_id")?,
@@ -301,7 +311,7 @@ pub async fn insert_subscription(conn: &mut AnyConnection, s: &Subscription) -> 
     sqlx::query(concat!(
         "INSERT INTO subscriptions (",
         subscription_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)"
     ))
     .bind(&s.id)
     .bind(&s.customer_tenant_id)
@@ -318,6 +328,7 @@ pub async fn insert_subscription(conn: &mut AnyConnection, s: &Subscription) -> 
     .bind(s.trial_end_time.unwrap_or(0))
     .bind(s.create_time)
     .bind(s.update_time)
+    .bind(&s.indirect_reseller_mpn_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -410,7 +421,8 @@ pub async fn update_subscription(
     let done = sqlx::query(
         "UPDATE subscriptions SET quantity = $3, state = $4, auto_renew = $5, \
          indirect_reseller_id = $6, partner_of_record_mpn_id = $7, \
-         support_contact_tenant_id = $8, update_time = $9, version = version + 1 \
+         support_contact_tenant_id = $8, update_time = $9, indirect_reseller_mpn_id = $10, \
+         version = version + 1 \
          WHERE id = $1 AND version = $2",
     )
     .bind(&next.id)
@@ -422,6 +434,7 @@ pub async fn update_subscription(
     .bind(&next.partner_of_record_mpn_id)
     .bind(&next.support_contact_tenant_id)
     .bind(now)
+    .bind(&next.indirect_reseller_mpn_id)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -625,15 +638,18 @@ mod tests {
             LineItem {
                 offer_id: "a".into(),
                 quantity: 3,
+                partner_of_record_mpn_id: String::new(),
             },
             LineItem {
                 offer_id: "b".into(),
                 quantity: 300,
+                partner_of_record_mpn_id: "4070001".into(),
             },
         ];
         assert_eq!(line_items(&join_line_items(&items)).unwrap(), items);
         assert_eq!(line_items("").unwrap(), []);
         assert!(line_items("a:3,b").is_err());
         assert!(line_items("a:x").is_err());
+        assert!(line_items("a:3:4070001:x").is_err());
     }
 }

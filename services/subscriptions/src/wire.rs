@@ -43,6 +43,7 @@ impl LineItem {
         types::LineItem {
             offer_id: self.offer_id.clone(),
             quantity: self.quantity,
+            partner_of_record_mpn_id: self.partner_of_record_mpn_id.clone(),
         }
     }
 }
@@ -53,6 +54,7 @@ impl Problem {
             field: self.field.clone(),
             description: self.description.clone(),
             reason: self.reason.to_string(),
+            code: tonic::Code::InvalidArgument as i32,
         }
     }
 }
@@ -84,6 +86,7 @@ impl Subscription {
             auto_renew: self.auto_renew,
             billing_partner_tenant_id: self.billing_partner_tenant_id.clone(),
             indirect_reseller_id: self.indirect_reseller_id.clone(),
+            indirect_reseller_mpn_id: self.indirect_reseller_mpn_id.clone(),
             partner_of_record_mpn_id: self.partner_of_record_mpn_id.clone(),
             support_contact_tenant_id: self.support_contact_tenant_id.clone(),
             order_id: self.order_id.clone(),

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
+use partnerhub_kit::status::Fault;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::{fingerprint, write_once};
 use partnerhub_proto::subscriptions as pb;
@@ -104,14 +105,33 @@ impl Subscriptions {
                         field: format!("line_items[{i}].offer_id"),
                         description: domain::trial_taken(&offer.spec.display_name),
                         reason: domain::TRIAL_ALREADY_TAKEN.into(),
+                        code: tonic::Code::FailedPrecondition as i32,
                     });
                 }
             }
         }
+        // Not holding the connection across the calls to the tenants service.
+        drop(conn);
         let now = self.now();
+        // Each line's partner of record, as "Check ID" (and PlaceOrder) would answer for it.
+        let refusals = self
+            .partner_of_record_refusals(&items, cloud as i32)
+            .await?;
+        for (i, refusal) in &refusals {
+            problems.push(pb::LineItemProblem {
+                field: format!("line_items[{i}].partner_of_record_mpn_id"),
+                description: refusal.to_string(),
+                reason: refusal.reason().to_string(),
+                code: refusal.code() as i32,
+            });
+        }
+        let refused = |i: usize| refusals.iter().any(|(r, _)| *r == i);
         Ok(pb::CheckLineItemsResponse {
-            subscriptions: catalogue::drafts(&lines, now)
+            subscriptions: lines
                 .iter()
+                .enumerate()
+                .filter(|(i, _)| !refused(*i))
+                .flat_map(|(_, line)| catalogue::drafts(std::slice::from_ref(line), now))
                 .map(|s| s.to_proto(now))
                 .collect(),
             problems,

@@ -12,6 +12,7 @@ use partnerhub_kit::store::{Written, fingerprint, write_once};
 use partnerhub_proto::subscriptions as pb;
 use partnerhub_proto::tenants::{agreement, tenant};
 use partnerhub_proto::types::Cloud;
+use partnerhub_rules::partner::is_partner_id;
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
@@ -36,9 +37,19 @@ impl Subscriptions {
         {
             return self.placed(&id).await;
         }
+        // The reseller as the request names it, resolved once: one named by its partner ID is
+        // resolved to its tenant first; one named by its tenant id has its partner ID read
+        // alongside the checks below (no extra wait on the way).
+        let by_partner_id = is_partner_id(&order.indirect_reseller_id);
+        let (reseller, reseller_mpn_id) = if by_partner_id {
+            self.reseller_named(&order.indirect_reseller_id).await?
+        } else {
+            (order.indirect_reseller_id.clone(), String::new())
+        };
+        let order = order.with_reseller(reseller, reseller_mpn_id)?;
         // The customer, whether the partner may sell to it (and through the reseller), and
         // its agreement: asked at once, judged in that order.
-        let (customer, seller, accepted) = tokio::join!(
+        let (customer, seller, accepted, reseller_mpn_id) = tokio::join!(
             self.tenant(&order.customer_tenant_id),
             self.check_seller(
                 &order.partner_tenant_id,
@@ -49,6 +60,14 @@ impl Subscriptions {
                 &order.customer_tenant_id,
                 agreement::Type::CustomerAgreement
             ),
+            async {
+                if by_partner_id {
+                    Ok(order.indirect_reseller_mpn_id.clone())
+                } else {
+                    let named = self.reseller_named(&order.indirect_reseller_id).await;
+                    named.map(|(_, mpn_id)| mpn_id)
+                }
+            },
         );
         let customer = customer?;
         if customer.kind != tenant::Kind::Customer as i32 {
@@ -58,6 +77,10 @@ impl Subscriptions {
         if !accepted? {
             return Err(Error::AgreementNotAccepted(order.customer_tenant_id));
         }
+        let order = NewOrder {
+            indirect_reseller_mpn_id: reseller_mpn_id?,
+            ..order
+        };
         // 5. The line items.
         let cloud = Cloud::try_from(customer.cloud).unwrap_or(Cloud::Unspecified);
         let lines = catalogue::check_line_items(
@@ -68,6 +91,16 @@ impl Subscriptions {
         )
         .await?;
         catalogue::refuse_problems(&lines)?;
+        // Seed 000: a partner of record named "when you buy", verified as SetPartnerOfRecord
+        // verifies it; the first line's refusal is the answer.
+        if let Some((_, refusal)) = self
+            .partner_of_record_refusals(&order.line_items, customer.cloud)
+            .await?
+            .into_iter()
+            .next()
+        {
+            return Err(refusal);
+        }
         if order.validate_only {
             let now = self.now();
             let subscriptions = new_subscriptions(&order, &lines, "", now, String::new)?;
@@ -214,7 +247,7 @@ fn new_subscriptions(
             let offer = line.offer.as_ref().ok_or_else(|| {
                 Error::inconsistent(format!("line item of {} without offer", line.item.offer_id))
             })?;
-            Ok(order.subscription(new_id(), order_id, offer, line.item.quantity, now))
+            Ok(order.subscription(new_id(), order_id, offer, &line.item, now))
         })
         .collect()
 }

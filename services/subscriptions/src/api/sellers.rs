@@ -4,6 +4,7 @@
 //! advisor's.
 
 use super::Subscriptions;
+use crate::domain::LineItem;
 use crate::error::{Error, Result};
 use partnerhub_kit::status::Shared;
 use partnerhub_proto::tenants::{self as ten, agreement};
@@ -71,6 +72,44 @@ impl Subscriptions {
             .mpsa_partners(customer, reader)
             .await?
             .unwrap_or_default())
+    }
+
+    /// The reseller a request names by its tenant id or its partner ID ("" for none), as its
+    /// tenant id and partner ID. A partner ID no partner holds resolves to a tenant id no tenant
+    /// has, so the seller check answers as for any unknown reseller.
+    pub(super) async fn reseller_named(&self, name: &str) -> Result<(String, String)> {
+        if name.is_empty() {
+            return Ok((String::new(), String::new()));
+        }
+        Ok(self.tenants.named(name).await?)
+    }
+
+    /// The lines whose partner of record fails "Check ID" for a customer in `customer_cloud`:
+    /// each line's index with the refusal `SetPartnerOfRecord` gives for that partner ID.
+    pub(super) async fn partner_of_record_refusals(
+        &self,
+        lines: &[LineItem],
+        customer_cloud: i32,
+    ) -> Result<Vec<(usize, Error)>> {
+        let mut refusals = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if line.partner_of_record_mpn_id.is_empty() {
+                continue;
+            }
+            match self
+                .check_partner_of_record(&line.partner_of_record_mpn_id, customer_cloud)
+                .await
+            {
+                Ok(()) => {}
+                Err(
+                    refusal @ (Error::PartnerIdNotFound(_)
+                    | Error::PartnerNotAdvisor(_)
+                    | Error::PartnerNotInCloud { .. }),
+                ) => refusals.push((i, refusal)),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(refusals)
     }
 
     /// The partner ID belongs to an advisor in the customer's cloud ("Check ID").

@@ -121,7 +121,13 @@ impl Subscriptions {
             ("subscription.etag", &s.etag),
         );
         let patch = v.take(SubscriptionPatch::parse(s, req.update_mask.as_ref()));
-        let (change, patch) = v.done(change.zip(patch))?;
+        let (change, mut patch) = v.done(change.zip(patch))?;
+        // A new reseller as the request names it (tenant id or partner ID), resolved once.
+        if let Some(name) = patch.indirect_reseller_id.take() {
+            let (reseller, mpn_id) = self.reseller_named(&name).await?;
+            patch.indirect_reseller_id = Some(reseller);
+            patch.indirect_reseller_mpn_id = mpn_id;
+        }
         for _ in 0..WRITE_ATTEMPTS {
             let row = self.changeable(&change).await?;
             // An advisor's subscription has no billing partner to sell through a reseller,
@@ -210,6 +216,7 @@ impl Subscriptions {
                 next.support_contact_tenant_id = billing.clone();
             }
             next.indirect_reseller_id = reseller.clone();
+            next.indirect_reseller_mpn_id = patch.indirect_reseller_mpn_id.clone();
         }
         if let Some(contact) = &patch.support_contact_tenant_id {
             let contact = if contact.is_empty() { billing } else { contact };

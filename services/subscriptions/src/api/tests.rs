@@ -119,6 +119,7 @@ async fn every_change_writes_one_event_in_its_transaction() {
         line_items: vec![partnerhub_proto::types::LineItem {
             offer_id: BUSINESS_BASIC.into(),
             quantity: 10,
+            partner_of_record_mpn_id: String::new(),
         }],
         ..Default::default()
     })
