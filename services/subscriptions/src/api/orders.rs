@@ -49,8 +49,14 @@ impl Subscriptions {
         let order = order.with_reseller(reseller, reseller_mpn_id)?;
         // The customer, whether the partner may sell to it (and through the reseller), and
         // its agreement: asked at once, judged in that order.
-        let (customer, seller, accepted, reseller_mpn_id) = tokio::join!(
-            self.tenant(&order.customer_tenant_id),
+        // A reseller named by tenant id is read with the customer, in one call.
+        let reseller_to_read = if by_partner_id {
+            ""
+        } else {
+            order.indirect_reseller_id.as_str()
+        };
+        let (read, seller, accepted) = tokio::join!(
+            self.customer_and_reseller(&order.customer_tenant_id, reseller_to_read),
             self.check_seller(
                 &order.partner_tenant_id,
                 &order.customer_tenant_id,
@@ -60,16 +66,13 @@ impl Subscriptions {
                 &order.customer_tenant_id,
                 agreement::Type::CustomerAgreement
             ),
-            async {
-                if by_partner_id {
-                    Ok(order.indirect_reseller_mpn_id.clone())
-                } else {
-                    let named = self.reseller_named(&order.indirect_reseller_id).await;
-                    named.map(|(_, mpn_id)| mpn_id)
-                }
-            },
         );
-        let customer = customer?;
+        let (customer, read_mpn_id) = read?;
+        let reseller_mpn_id: Result<String> = Ok(if by_partner_id {
+            order.indirect_reseller_mpn_id.clone()
+        } else {
+            read_mpn_id
+        });
         if customer.kind != tenant::Kind::Customer as i32 {
             return Err(Error::NotACustomer(order.customer_tenant_id));
         }

@@ -18,6 +18,31 @@ impl Subscriptions {
             .ok_or_else(|| Error::TenantNotFound(id.to_string()))
     }
 
+    /// The customer, and the partner ID of the reseller with tenant id `reseller` ("" for
+    /// none, or a reseller that is no partner): one call to the tenants service either way.
+    pub(super) async fn customer_and_reseller(
+        &self,
+        customer: &str,
+        reseller: &str,
+    ) -> Result<(ten::Tenant, String)> {
+        if reseller.is_empty() {
+            return Ok((self.tenant(customer).await?, String::new()));
+        }
+        let read = self
+            .tenants
+            .tenants(&[customer.to_string(), reseller.to_string()])
+            .await?;
+        let of = |id: &str| read.iter().find(|t| t.id == id);
+        let customer = of(customer)
+            .cloned()
+            .ok_or_else(|| Error::TenantNotFound(customer.to_string()))?;
+        let mpn_id = of(reseller)
+            .and_then(|t| t.partner.as_ref())
+            .map(|p| p.mpn_id.clone())
+            .unwrap_or_default();
+        Ok((customer, mpn_id))
+    }
+
     /// Whether `tenant_id` has accepted an agreement of `kind`.
     pub(super) async fn has_accepted(
         &self,
