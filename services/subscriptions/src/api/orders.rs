@@ -2,7 +2,7 @@
 
 use super::{Subscriptions, record_created, trials};
 use crate::catalogue::{self, CheckedLine};
-use crate::domain::{self, NewOrder, Order, OrderFilter, Subscription};
+use crate::domain::{NewOrder, Order, OrderFilter, Subscription};
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::fields;
@@ -220,12 +220,9 @@ impl Subscriptions {
             ],
         ));
         let (mut filter, page) = v.done(filter.zip(page))?;
-        if !filter.mpsa_partner_tenant_id.is_empty() {
-            let partners = self
-                .mpsa_partners(&filter.customer_tenant_id, &filter.mpsa_partner_tenant_id)
-                .await?;
-            filter.made_by = domain::made_by_any_of(&partners);
-        }
+        filter.made_by = self
+            .mpsa_made_by(&filter.customer_tenant_id, &filter.mpsa_partner_tenant_id)
+            .await?;
         let orders = store::list_orders(&mut *self.conn().await?, &filter, &page).await?;
         let (orders, next_page_token) = page.finish(orders, |o| o.id.clone());
         Ok(pb::ListOrdersResponse {

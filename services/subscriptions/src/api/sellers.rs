@@ -4,7 +4,7 @@
 //! advisor's.
 
 use super::Subscriptions;
-use crate::domain::LineItem;
+use crate::domain::{self, LineItem};
 use crate::error::{Error, Result};
 use partnerhub_kit::status::Shared;
 use partnerhub_proto::tenants::{self as ten, agreement};
@@ -74,9 +74,15 @@ impl Subscriptions {
     /// Seed 001: the customer's MPSA partners, whose purchases for it `reader` may read as one
     /// of them. The relationships service decides; its refusal (NOT_MPSA_PARTNER) is passed on
     /// as it is.
-    pub(super) async fn mpsa_partners(&self, customer: &str, reader: &str) -> Result<Vec<String>> {
+    ///
+    /// As a list filter's `made_by` ([`domain::made_by_any_of`]): "" (any) when no `reader` is
+    /// named.
+    pub(super) async fn mpsa_made_by(&self, customer: &str, reader: &str) -> Result<String> {
+        if reader.is_empty() {
+            return Ok(String::new());
+        }
         match self.relationships.mpsa_partners(customer, reader).await? {
-            Ok(partners) => Ok(partners),
+            Ok(partners) => Ok(domain::made_by_any_of(&partners)),
             Err(refusal) => Err(Error::Shared(Shared::Refused(refusal))),
         }
     }

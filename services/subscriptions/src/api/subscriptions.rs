@@ -70,12 +70,9 @@ impl Subscriptions {
             ],
         ));
         let (mut filter, page) = v.done(filter.zip(page))?;
-        if !filter.mpsa_partner_tenant_id.is_empty() {
-            let partners = self
-                .mpsa_partners(&filter.customer_tenant_id, &filter.mpsa_partner_tenant_id)
-                .await?;
-            filter.made_by = domain::made_by_any_of(&partners);
-        }
+        filter.made_by = self
+            .mpsa_made_by(&filter.customer_tenant_id, &filter.mpsa_partner_tenant_id)
+            .await?;
         self.sweep_trials().await?;
         let now = self.now();
         let subscriptions =
