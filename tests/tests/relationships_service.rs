@@ -1206,6 +1206,62 @@ async fn concurrent_twins_create_each_relationship_once() {
     sys.stop().await;
 }
 
+/// Seen from outside (issue 13): 50 concurrent delegated-admin grants with different request
+/// ids left 6 active grants for one partner and customer on PostgreSQL. The database now holds
+/// one, also when an expired grant is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_grants_with_different_request_ids_leave_one_active_delegated_admin() {
+    let sys = TestSystem::start().await;
+    let rel = Relationships::of(&sys).await;
+    let (partner, customer) = (uuid(), uuid());
+    let expired = rel
+        .created(vec![delegated(
+            &partner,
+            &customer,
+            &[Role::UserAdmin],
+            30,
+            false,
+        )])
+        .await;
+    sys.clock.advance(Duration::from_secs(31 * DAY as u64));
+
+    let grants: Vec<_> = (0..24)
+        .map(|i| {
+            let (rel, partner, customer) = (rel.clone(), partner.clone(), customer.clone());
+            let role = if i % 2 == 0 {
+                Role::HelpdeskAdmin
+            } else {
+                Role::UserAdmin
+            };
+            tokio::spawn(async move {
+                rel.create(
+                    vec![delegated(&partner, &customer, &[role], 60, false)],
+                    &uuid(),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for grant in grants {
+        let answer = grant.await.expect("task").expect("CreateRelationships");
+        assert_eq!(answer[0].state, State::Active as i32);
+        ids.insert(answer[0].id.clone());
+    }
+    // Every grant answered the one relationship, which took the last grant's roles.
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let active = rel.ids_in_state(&partner, &customer, State::Active).await;
+    assert_eq!(active.len(), 1);
+    assert!(ids.contains(&active[0]));
+    assert_eq!(rel.access(&partner, &customer).await.roles.len(), 1);
+    // The expired grant is still there, still expired.
+    assert_eq!(
+        rel.ids_in_state(&partner, &customer, State::Expired).await,
+        [expired[0].id.clone()]
+    );
+    sys.stop().await;
+}
+
 // ---- grant rules ----
 
 #[tokio::test]

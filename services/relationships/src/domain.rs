@@ -238,12 +238,7 @@ pub struct Relationship {
 impl Relationship {
     /// The state every read shows at `now` (see [`state_at`]).
     pub fn state_at(&self, now: i64) -> State {
-        state_at(
-            self.state == State::Terminated,
-            self.end_time,
-            self.auto_extend,
-            now,
-        )
+        state_at(self.state, self.end_time, self.auto_extend, now)
     }
 
     /// Whether `tenant_id` is the partner or the client.
@@ -281,12 +276,15 @@ impl Relationship {
     }
 }
 
-/// A relationship's state at `now`. Only ACTIVE and TERMINATED are stored; a delegated admin
-/// (the only kind with an end) without auto-extend has EXPIRED once its end is reached.
-/// `store`'s SQL filters (`active_at!`, `expired_at!`) say the same; keep them in step.
-pub fn state_at(stored_terminated: bool, end_time: i64, auto_extend: bool, now: i64) -> State {
-    if stored_terminated {
-        State::Terminated
+/// A relationship's state at `now`, from its `stored` state. A delegated admin (the only kind
+/// with an end) without auto-extend has EXPIRED once its end is reached, though it stays stored
+/// ACTIVE until a new grant between the same parties replaces it: that grant stores it EXPIRED,
+/// so at most one row per parties is stored ACTIVE (a unique index holds it, see
+/// `store::retire_expired`). `store`'s SQL filters (`active_at!`, `expired_at!`) say the same;
+/// keep them in step.
+pub fn state_at(stored: State, end_time: i64, auto_extend: bool, now: i64) -> State {
+    if matches!(stored, State::Terminated | State::Expired) {
+        stored
     } else if end_time != 0 && !auto_extend && end_time <= now {
         State::Expired
     } else {
@@ -411,11 +409,17 @@ mod tests {
 
     #[test]
     fn delegated_admin_expires_unless_it_extends_itself() {
-        assert_eq!(state_at(false, 0, false, 100), State::Active);
-        assert_eq!(state_at(false, 101, false, 100), State::Active);
-        assert_eq!(state_at(false, 100, false, 100), State::Expired);
-        assert_eq!(state_at(false, 100, true, 100), State::Active);
-        assert_eq!(state_at(true, 0, false, 100), State::Terminated);
+        let active = State::Active;
+        assert_eq!(state_at(active, 0, false, 100), State::Active);
+        assert_eq!(state_at(active, 101, false, 100), State::Active);
+        assert_eq!(state_at(active, 100, false, 100), State::Expired);
+        assert_eq!(state_at(active, 100, true, 100), State::Active);
+        assert_eq!(
+            state_at(State::Terminated, 0, false, 100),
+            State::Terminated
+        );
+        // Stored EXPIRED once a new grant replaced it: expired whatever the clock says.
+        assert_eq!(state_at(State::Expired, 100, false, 50), State::Expired);
         assert_eq!(shown_end(0, false, 100), None);
         assert!(shown_end(100, true, 100).is_some_and(|end| end > 100));
     }

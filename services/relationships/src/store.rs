@@ -27,9 +27,10 @@ fn stored_type(name: &str) -> Option<RelationshipType> {
     RelationshipType::from_str_name(name).filter(|t| *t != RelationshipType::Unspecified)
 }
 
-/// A stored state: only ACTIVE and TERMINATED are stored (see [`crate::domain::state_at`]).
+/// A stored state: ACTIVE, TERMINATED, or EXPIRED once replaced (see
+/// [`crate::domain::state_at`]).
 fn stored_state(name: &str) -> Option<State> {
-    State::from_str_name(name).filter(|s| matches!(s, State::Active | State::Terminated))
+    State::from_str_name(name).filter(|s| *s != State::Unspecified)
 }
 
 // ---- relationships ----
@@ -56,16 +57,18 @@ macro_rules! active_at {
     };
 }
 
-/// Expired at the time in parameter `$now`, with `$active` the ACTIVE state's name (see
-/// [`crate::domain::state_at`]).
+/// Expired at the time in parameter `$now`, with `$active` and `$expired` the ACTIVE and
+/// EXPIRED states' names (see [`crate::domain::state_at`]).
 macro_rules! expired_at {
-    ($active:literal, $now:literal) => {
+    ($active:literal, $expired:literal, $now:literal) => {
         concat!(
             "(state = ",
+            $expired,
+            " OR (state = ",
             $active,
             " AND end_time <> 0 AND auto_extend = 0 AND end_time <= ",
             $now,
-            ")"
+            "))"
         )
     };
 }
@@ -118,7 +121,7 @@ macro_rules! list_sql {
                   OR ($5 = $8 AND ",
             active_at!("$8", "$6"),
             ") OR ($5 = $9 AND ",
-            expired_at!("$8", "$6"),
+            expired_at!("$8", "$9", "$6"),
             ") OR ($5 = $10 AND state = $10)) \
              ORDER BY id LIMIT $7"
         )
@@ -418,6 +421,33 @@ pub async fn terminate(conn: &mut AnyConnection, id: &str, now: i64) -> Result<b
     Ok(done.rows_affected() > 0)
 }
 
+/// Stores EXPIRED the relationships of the same kind between the same parties as `new` that
+/// are stored ACTIVE but have expired at `now`, so that the new one can be the one stored ACTIVE:
+/// the unique index `relationships_one_active` then keeps concurrent grants to one. Nothing a
+/// reader sees changes (it read EXPIRED already), so `update_time` stays.
+pub async fn retire_expired(
+    conn: &mut AnyConnection,
+    new: &NewRelationship,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(concat!(
+        "UPDATE relationships SET state = $7 \
+         WHERE client_tenant_id = $1 AND partner_tenant_id = $2 \
+         AND type = $3 AND indirect_provider_tenant_id = $4 AND state = $6 AND ",
+        expired_at!("$6", "$7", "$5"),
+    ))
+    .bind(&new.client_tenant_id)
+    .bind(&new.partner_tenant_id)
+    .bind(new.kind.as_str_name())
+    .bind(&new.indirect_provider_tenant_id)
+    .bind(now)
+    .bind(State::Active.as_str_name())
+    .bind(State::Expired.as_str_name())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The active relationship of the same kind between the same parties (and under the same
 /// indirect provider) as `new`, if there is one; the oldest if several.
 pub async fn find_active(
@@ -504,8 +534,8 @@ mod tests {
     fn only_what_writers_write_decodes() {
         assert_eq!(stored_state("STATE_ACTIVE"), Some(State::Active));
         assert_eq!(stored_state("STATE_TERMINATED"), Some(State::Terminated));
-        // EXPIRED is derived when read, never stored.
-        assert_eq!(stored_state("STATE_EXPIRED"), None);
+        assert_eq!(stored_state("STATE_EXPIRED"), Some(State::Expired));
+        assert_eq!(stored_state("STATE_UNSPECIFIED"), None);
         assert_eq!(
             stored_type("RELATIONSHIP_TYPE_RESELLER"),
             Some(RelationshipType::Reseller)

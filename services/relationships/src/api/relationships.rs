@@ -149,6 +149,9 @@ async fn write_relationships(
 ) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(new.len());
     for r in new {
+        if r.grant.is_some() {
+            store::retire_expired(tx, r, now).await?;
+        }
         let id = match store::find_active(tx, r, now).await? {
             Some(found) => {
                 // Delegated admin asked for again is a new grant on the same relationship.
