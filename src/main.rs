@@ -314,6 +314,7 @@ impl Common {
                 signing_key: self.signing_key(),
                 create_signing_key: create_keys,
                 token_lifetime: self.token_lifetime(),
+                options: partnerhub_gateway::Options::default(),
             },
             tenants: section(Service::Tenants.into()),
             subscriptions: section(Service::Subscriptions.into()),

@@ -294,6 +294,8 @@ pub struct GatewaySection {
     pub create_signing_key: bool,
     /// How long access tokens last.
     pub token_lifetime: Duration,
+    /// How it treats callers beyond the table (how often an open stream's caller is checked).
+    pub options: partnerhub_gateway::Options,
 }
 
 impl Configuration {
@@ -559,8 +561,9 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
                 let Some(tokens) = tokens.clone() else {
                     continue;
                 };
+                let options = config.gateway.options;
                 Box::pin(partnerhub_gateway::serve(
-                    listener, tokens, backends, db, limits, metrics, stop,
+                    listener, tokens, backends, db, limits, metrics, options, stop,
                 ))
             }
         };

@@ -8,9 +8,10 @@ use crate::audit::{Draft, Trail};
 use crate::error::{Error, relay};
 use crate::policy::{self, Audit, Rule, field_text};
 pub use crate::policy::{Access, Caller};
-use crate::token::{Refusal, Tokens};
+use crate::token::{Claims, Refusal, Tokens};
 use bytes::{Buf, Bytes};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body::Frame;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use partnerhub_kit::caller;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::telemetry::Peer;
@@ -20,12 +21,13 @@ use partnerhub_proto::relationships::{
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::{tenants as pb, types::Role};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tonic::body::Body;
 use tonic::service::Routes;
 use tower::{Service, ServiceExt};
@@ -59,6 +61,10 @@ struct State {
     tokens: Tokens,
     backends: Backends,
     inputs: HashMap<String, MessageDescriptor>,
+    /// The server-streaming methods: their callers are checked again while the stream is open.
+    streams: HashSet<String>,
+    /// How often an open stream's caller is checked again.
+    recheck: Duration,
     trail: Trail,
 }
 
@@ -70,12 +76,14 @@ pub struct Front {
 }
 
 impl Front {
-    /// `routes` are the gateway's own services with health and reflection.
+    /// `routes` are the gateway's own services with health and reflection; an open stream's
+    /// caller is checked again every `recheck`.
     pub fn new(
         routes: Routes,
         tokens: Tokens,
         backends: Backends,
         trail: Trail,
+        recheck: Duration,
     ) -> Result<Self, prost_reflect::DescriptorError> {
         let pool = DescriptorPool::decode(partnerhub_proto::PUBLIC_DESCRIPTORS)?;
         let inputs = pool
@@ -86,12 +94,23 @@ impl Front {
                     .collect::<Vec<_>>()
             })
             .collect();
+        let streams = pool
+            .services()
+            .flat_map(|s| {
+                s.methods()
+                    .filter(|m| m.is_server_streaming())
+                    .map(|m| format!("/{}/{}", s.full_name(), m.name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         Ok(Front {
             routes,
             state: Arc::new(State {
                 tokens,
                 backends,
                 inputs,
+                streams,
+                recheck,
                 trail,
             }),
         })
@@ -112,7 +131,7 @@ impl Service<http::Request<Body>> for Front {
         let state = self.state.clone();
         Box::pin(async move {
             let path = request.uri().path().to_string();
-            let (request, draft) = match state.admit(request).await {
+            let (request, draft, again) = match state.admit(request).await {
                 Ok(admitted) => admitted,
                 Err(Refused { status, draft }) => {
                     tracing::debug!(method = %path, code = ?status.code(), "refused at the gateway");
@@ -133,12 +152,22 @@ impl Service<http::Request<Body>> for Front {
                     Err(never) => match never {},
                 },
             };
-            Ok(match draft {
-                Some(draft) => state.trail.answer(draft, response).await,
-                None => response,
+            Ok(match (draft, again) {
+                (Some(draft), _) => state.trail.answer(draft, response).await,
+                (None, Some(again)) => state.watched(response, again),
+                (None, None) => response,
             })
         })
     }
+}
+
+/// What checking a streaming call's caller again needs: the token's claims (checked once: a
+/// stream outliving its token goes on) and the request the table was applied to.
+struct Again {
+    claims: Claims,
+    path: String,
+    rule: Rule,
+    message: DynamicMessage,
 }
 
 /// A call the gateway refused, with its audit record when the caller was known.
@@ -169,7 +198,7 @@ impl State {
     async fn admit(
         &self,
         request: http::Request<Body>,
-    ) -> Result<(http::Request<Body>, Option<Draft>), Refused> {
+    ) -> Result<(http::Request<Body>, Option<Draft>, Option<Again>), Refused> {
         let (mut parts, body) = request.into_parts();
         // Only the gateway says who is calling.
         parts.headers.remove(caller::USER_ID);
@@ -177,7 +206,7 @@ impl State {
         parts.headers.remove(caller::ROLES);
         let path = parts.uri.path().to_string();
         if open_to_all(&path) {
-            return Ok((http::Request::from_parts(parts, body), None));
+            return Ok((http::Request::from_parts(parts, body), None, None));
         }
         let Some((rule, audit)) = policy::lookup(&path) else {
             return Err(if path.contains("InternalService/") {
@@ -186,7 +215,8 @@ impl State {
                 Error::NotServed(path).into()
             });
         };
-        let caller = self.authenticate(&parts.headers).await?;
+        let claims = self.claims(&parts.headers)?;
+        let caller = self.caller(&claims).await?;
         if let Caller::User(p) = &caller
             && p.password_change_required
             && path != "/partnerhub.gateway.v1.AuthService/ChangePassword"
@@ -231,13 +261,21 @@ impl State {
         }
         parts.extensions.insert(caller);
         parts.extensions.insert(access);
+        let again = self.streams.contains(&path).then(|| Again {
+            claims,
+            path,
+            rule,
+            message,
+        });
         Ok((
             http::Request::from_parts(parts, Body::new(Full::new(bytes))),
             draft,
+            again,
         ))
     }
 
-    async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Caller, tonic::Status> {
+    /// The claims of the call's bearer token.
+    fn claims(&self, headers: &http::HeaderMap) -> Result<Claims, tonic::Status> {
         let token = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -248,10 +286,14 @@ impl State {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(Error::TokenMissing)?;
-        let claims = self.tokens.check(token).map_err(|r| match r {
+        Ok(self.tokens.check(token).map_err(|r| match r {
             Refusal::Expired => Error::TokenExpired,
             Refusal::Invalid => Error::TokenInvalid,
-        })?;
+        })?)
+    }
+
+    /// Who the claims name, as they are now.
+    async fn caller(&self, claims: &Claims) -> Result<Caller, tonic::Status> {
         if claims.op {
             return Ok(Caller::Operator);
         }
@@ -260,7 +302,7 @@ impl State {
         let mut tenants = TenantInternalServiceClient::new(self.backends.tenants.clone());
         let principal = tenants
             .get_principal(pb::GetPrincipalRequest {
-                user_id: claims.sub,
+                user_id: claims.sub.clone(),
             })
             .await
             .map_err(|s| match s.code() {
@@ -288,6 +330,66 @@ impl State {
         Ok(Caller::User(principal))
     }
 
+    /// A streaming call's caller and access, checked again: the refusal a new call would get
+    /// (the user deleted, its role or the partner's delegated access gone, its password changed).
+    async fn check_again(&self, again: &Again) -> Result<(), tonic::Status> {
+        let caller = self.caller(&again.claims).await?;
+        if let Caller::User(p) = &caller
+            && p.password_change_required
+        {
+            return Err(Error::PasswordChangeRequired.into());
+        }
+        self.authorize(&again.path, again.rule, &caller, &again.message)
+            .await
+            .map(drop)
+    }
+
+    /// Passes a streaming answer on, checking its caller again every `recheck`: once a new call
+    /// would be refused, the stream ends with that refusal, and the call to the service is
+    /// dropped (cancelling it there). A check that can't be made (tenants unreachable) lets the
+    /// stream go on to the next check.
+    fn watched(
+        self: Arc<Self>,
+        response: http::Response<Body>,
+        again: Again,
+    ) -> http::Response<Body> {
+        let (parts, mut body) = response.into_parts();
+        let (frames, received) =
+            tokio::sync::mpsc::channel::<Result<Frame<Bytes>, tonic::Status>>(1);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(self.recheck);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                tokio::select! {
+                    frame = body.frame() => {
+                        let Some(frame) = frame else { break };
+                        if frames.send(frame).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ = every.tick() => {
+                        match self.check_again(&again).await {
+                            Err(status) if !is_transient(&status) => {
+                                tracing::info!(method = %again.path, code = ?status.code(),
+                                    "stream ended: its caller would be refused now");
+                                let mut trailers = http::HeaderMap::new();
+                                if status.add_header(&mut trailers).is_ok() {
+                                    let _ = frames.send(Ok(Frame::trailers(trailers))).await;
+                                }
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    () = frames.closed() => break,
+                }
+            }
+        });
+        let stream = tokio_stream::wrappers::ReceiverStream::new(received);
+        http::Response::from_parts(parts, Body::new(StreamBody::new(stream)))
+    }
+
     fn decode(&self, path: &str, bytes: &Bytes) -> Result<DynamicMessage, tonic::Status> {
         let input = self
             .inputs
@@ -308,6 +410,21 @@ impl State {
         DynamicMessage::decode(input.clone(), frame)
             .map_err(|e| Error::Malformed(e.to_string()).into())
     }
+}
+
+/// A refusal that says nothing about the caller: the check could not be made.
+fn is_transient(status: &tonic::Status) -> bool {
+    use tonic::Code::*;
+    matches!(
+        status.code(),
+        Unavailable
+            | DeadlineExceeded
+            | Cancelled
+            | Internal
+            | Unknown
+            | ResourceExhausted
+            | Aborted
+    )
 }
 
 async fn read_body(body: Body) -> Result<Bytes, tonic::Status> {

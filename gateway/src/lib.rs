@@ -23,7 +23,25 @@ use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalSer
 use std::future::Future;
 use tokio::net::TcpListener;
 
+/// How the gateway treats its callers beyond the authorization table.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// How often the caller of an open stream (`WatchSubscriptionEvents`) is checked again: a
+    /// user deleted, or who lost the role or the delegated access the stream needs, sees it end
+    /// within this time. Each check costs what a call's authentication does (one tenants call).
+    pub stream_recheck: std::time::Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            stream_recheck: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
 /// Serves the gateway on `listener` until `shutdown` resolves, counting its calls in `metrics`.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: TcpListener,
     tokens: Tokens,
@@ -31,6 +49,7 @@ pub async fn serve(
     db: partnerhub_kit::store::Database,
     limits: Limits,
     metrics: Metrics,
+    options: Options,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let trail = audit::Trail::new(db);
@@ -53,7 +72,13 @@ pub async fn serve(
         .descriptors(partnerhub_proto::PUBLIC_DESCRIPTORS)
         .routes()
         .await?;
-    let front = guard::Front::new(routes.prepare(), tokens, backends, trail)
-        .map_err(|e| ServeError::Descriptors(e.to_string()))?;
+    let front = guard::Front::new(
+        routes.prepare(),
+        tokens,
+        backends,
+        trail,
+        options.stream_recheck,
+    )
+    .map_err(|e| ServeError::Descriptors(e.to_string()))?;
     partnerhub_kit::server::serve(listener, front, limits, observer, shutdown).await
 }

@@ -125,6 +125,10 @@ impl TestSystem {
                 signing_key: dir.path().join("signing-key.pem"),
                 create_signing_key: true,
                 token_lifetime: Duration::from_secs(600),
+                // Short, so that a test sees a stream end soon after its caller loses access.
+                options: partnerhub_gateway::Options {
+                    stream_recheck: Duration::from_millis(200),
+                },
             },
             tenants: section(),
             subscriptions: section(),
@@ -544,6 +548,7 @@ impl TestSystem {
             audit,
             limits,
             metrics,
+            partnerhub_gateway::Options::default(),
             stop.clone().cancelled_owned(),
         ));
         BrokenGateway {

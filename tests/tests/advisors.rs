@@ -834,6 +834,121 @@ async fn a_watcher_through_the_gateway_resumes_after_a_disconnect_without_gaps()
 }
 
 /// The next event of a watch stream (the timeout only guards against a hang).
+/// Issue 13: a watch stream lasts only as long as its caller may watch. A user deleted, or
+/// who loses the role, sees the stream end with the refusal a new call would get; a user who
+/// keeps access keeps getting events.
+#[tokio::test]
+async fn a_watch_ends_when_its_user_is_deleted_or_loses_the_role_and_goes_on_otherwise() {
+    let sys = TestSystem::start().await;
+    let (reseller, reseller_admin) = sys
+        .partner_admin("fabrikam", "1234567", &[PartnerType::DirectProvider])
+        .await;
+    let (customer, admin) = sys.customer_admin("skolan", "SE").await;
+    let code = sys
+        .invitations(&reseller_admin)
+        .create_invitation(CreateInvitationRequest {
+            invitation: Some(Invitation {
+                kind: InvitationKind::ResellerRelationship as i32,
+                inviter_tenant_id: reseller.id.clone(),
+                ..Default::default()
+            }),
+            ttl: None,
+            request_id: String::new(),
+        })
+        .await
+        .expect("invite")
+        .into_inner()
+        .code;
+    sys.workflows(&admin)
+        .accept_invitation(accept(&customer, &code))
+        .await
+        .expect("accept");
+    let basic = offer(&sys, &reseller_admin, Cloud::Worldwide, "Business Basic").await;
+    let order = |quantity: i32| {
+        let mut client = subscriptions(&sys, &reseller_admin);
+        let request = sub::PlaceOrderRequest {
+            customer_tenant_id: customer.id.clone(),
+            partner_tenant_id: reseller.id.clone(),
+            line_items: vec![LineItem {
+                offer_id: basic.id.clone(),
+                quantity,
+                partner_of_record_mpn_id: String::new(),
+            }],
+            ..Default::default()
+        };
+        async move { client.place_order(request).await.expect("PlaceOrder") }
+    };
+    let mut watchers = Vec::new();
+    for name in ["kept", "deleted", "demoted"] {
+        let (user, token) = sys
+            .user(&reseller_admin, &reseller.id, name, &[Role::AdminAgent])
+            .await;
+        let stream = subscriptions(&sys, &token)
+            .watch_subscription_events(sub::WatchSubscriptionEventsRequest {
+                partner_tenant_id: reseller.id.clone(),
+                cursor: String::new(),
+            })
+            .await
+            .expect("watch")
+            .into_inner();
+        watchers.push((user, stream));
+    }
+    order(1).await;
+    for (_, stream) in &mut watchers {
+        let first = next_event(stream).await;
+        assert_eq!(first.subscription.map(|s| s.quantity), Some(1));
+    }
+    let mut watchers = watchers.into_iter();
+    let mut watcher = || watchers.next().expect("three watchers");
+    let ((_, mut kept), (deleted_user, mut deleted), (demoted_user, mut demoted)) =
+        (watcher(), watcher(), watcher());
+
+    sys.tenants(&reseller_admin)
+        .delete_user(pb::DeleteUserRequest {
+            tenant_id: reseller.id.clone(),
+            user_id: deleted_user.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("DeleteUser");
+    sys.tenants(&reseller_admin)
+        .update_user(pb::UpdateUserRequest {
+            tenant_id: reseller.id.clone(),
+            user: Some(pb::User {
+                id: demoted_user.id.clone(),
+                roles: vec![Role::HelpdeskAgent as i32],
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["roles".into()],
+            }),
+        })
+        .await
+        .expect("UpdateUser");
+
+    let gone = ended(&mut deleted).await;
+    assert_eq!(gone.code(), Code::Unauthenticated, "{gone:?}");
+    let refused = ended(&mut demoted).await;
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert_eq!(reason(&refused), "ROLE_REQUIRED");
+
+    // The stream of a user who may still watch goes on, past several checks.
+    order(2).await;
+    let second = next_event(&mut kept).await;
+    assert_eq!(second.subscription.map(|s| s.quantity), Some(2));
+    sys.stop().await;
+}
+
+/// How a stream that is expected to end ends: its refusal.
+async fn ended(
+    stream: &mut tonic::Streaming<sub::WatchSubscriptionEventsResponse>,
+) -> tonic::Status {
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("the stream ends within 10 s")
+        .expect_err("the stream ends with a refusal")
+}
+
 async fn next_event(
     stream: &mut tonic::Streaming<sub::WatchSubscriptionEventsResponse>,
 ) -> sub::SubscriptionEvent {
