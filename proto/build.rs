@@ -38,6 +38,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }
+    // Vendored googleapis files the contract imports (google.api.field_behavior).
+    println!("cargo:rerun-if-changed={}", root.join("google").display());
     Ok(())
 }
 

@@ -60,9 +60,11 @@ if [ ! -d "$NODE_DIR/node_modules/@grpc/grpc-js" ]; then
 fi
 echo "ok: tools: python $("$PY_ENV/bin/python" -c 'import grpc, grpc_tools, google.protobuf as p; print("grpcio", grpc.__version__, "protobuf", p.__version__)'), node $(node --version) with ${NODE_PACKAGES[*]}"
 
-# --- the Python client, generated from every file in proto/ (they import each other by paths
-# relative to proto/, as buf.yaml's module root says; google/protobuf/* come with grpcio-tools) --
-mapfile -t protos < <(find proto -name '*.proto' | sort)
+# --- the Python client, generated from every partnerhub file in proto/ (they import each other
+# by paths relative to proto/, as buf.yaml's module root says; google/protobuf/* come with
+# grpcio-tools, and google/api/field_behavior_pb2 with googleapis-common-protos, so the vendored
+# proto/google/ is not generated again) --
+mapfile -t protos < <(find proto/partnerhub -name '*.proto' | sort)
 gen="$work/python"
 mkdir -p "$gen"
 "$PY_ENV/bin/python" -m grpc_tools.protoc -I proto \
