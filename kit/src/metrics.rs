@@ -1,16 +1,20 @@
 //! Prometheus metrics of one server, served over HTTP at `/metrics`.
 //!
-//! The names are those of go-grpc-prometheus, which Grafana dashboards for gRPC already use:
-//! - `grpc_server_started_total{grpc_service, grpc_method}`: calls begun;
-//! - `grpc_server_handled_total{grpc_service, grpc_method, grpc_code}`: calls ended, by status
-//!   code (`OK`, `InvalidArgument`, ...);
-//! - `grpc_server_handling_seconds{grpc_service, grpc_method}`: a latency histogram, to the end
-//!   of the response (for a stream, its whole life);
-//! - `grpc_server_in_flight{grpc_service, grpc_method}`: calls under way.
+//! The names and labels are those of go-grpc-prometheus, which Grafana dashboards for gRPC
+//! already use (`grpc_type` is `unary` or `server_stream`, the kinds the contract has):
+//! - `grpc_server_started_total{grpc_type, grpc_service, grpc_method}`: calls begun;
+//! - `grpc_server_handled_total{grpc_type, grpc_service, grpc_method, grpc_code}`: calls ended,
+//!   by status code (`OK`, `InvalidArgument`, ...);
+//! - `grpc_server_handling_seconds{grpc_type, grpc_service, grpc_method}`: a latency histogram,
+//!   to the end of the response (for a stream, its whole life);
+//! - `grpc_server_in_flight{grpc_type, grpc_service, grpc_method}`: calls under way.
+//!
+//! Besides: `partnerhub_build_info{version}` (always 1) and the process' own metrics
+//! (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`, ...).
 //!
 //! Only the methods the server answers get their own labels; a call to any other path counts as
-//! `grpc_service="unknown", grpc_method="unknown"`, so made-up paths can't grow the metrics
-//! without bound.
+//! `grpc_type="unknown", grpc_service="unknown", grpc_method="unknown"`, so made-up paths can't
+//! grow the metrics without bound.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -45,7 +49,7 @@ struct Families {
 
 impl Families {
     fn new() -> prometheus::Result<Self> {
-        let labels = ["grpc_service", "grpc_method"];
+        let labels = ["grpc_type", "grpc_service", "grpc_method"];
         let started = IntCounterVec::new(
             Opts::new("grpc_server_started_total", "gRPC calls begun."),
             &labels,
@@ -55,7 +59,7 @@ impl Families {
                 "grpc_server_handled_total",
                 "gRPC calls ended, by status code.",
             ),
-            &["grpc_service", "grpc_method", "grpc_code"],
+            &["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
         )?;
         let seconds = HistogramVec::new(
             HistogramOpts::new(
@@ -71,7 +75,17 @@ impl Families {
             Opts::new("grpc_server_in_flight", "gRPC calls under way."),
             &labels,
         )?;
+        let build = IntGaugeVec::new(
+            Opts::new("partnerhub_build_info", "The running build (always 1)."),
+            &["version"],
+        )?;
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let registry = Registry::new();
+        registry.register(Box::new(build))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         registry.register(Box::new(started.clone()))?;
         registry.register(Box::new(handled.clone()))?;
         registry.register(Box::new(seconds.clone()))?;
@@ -162,13 +176,19 @@ impl Metrics {
             Some((s, m)) if method.known => (s.to_string(), m.to_string()),
             _ => (UNKNOWN.to_string(), UNKNOWN.to_string()),
         };
+        let kind = match (method.known, method.streams) {
+            (false, _) => UNKNOWN,
+            (true, false) => "unary",
+            (true, true) => "server_stream",
+        };
         if let Some(f) = &self.inner.families {
-            let labels = [service.as_str(), method_label.as_str()];
+            let labels = [kind, service.as_str(), method_label.as_str()];
             f.started.with_label_values(&labels).inc();
             f.in_flight.with_label_values(&labels).inc();
         }
         Call {
             metrics: self.clone(),
+            kind,
             service,
             method: method_label,
             start: Instant::now(),
@@ -234,6 +254,8 @@ pub struct Method {
 /// still unanswered past its deadline, otherwise as `Canceled` (the client went away).
 pub struct Call {
     metrics: Metrics,
+    /// `grpc_type`.
+    kind: &'static str,
     service: String,
     method: String,
     start: Instant,
@@ -272,9 +294,9 @@ impl Call {
         self.ended = true;
         let seconds = self.start.elapsed().as_secs_f64();
         if let Some(f) = &self.metrics.inner.families {
-            let labels = [self.service.as_str(), self.method.as_str()];
+            let labels = [self.kind, self.service.as_str(), self.method.as_str()];
             f.handled
-                .with_label_values(&[&self.service, &self.method, code_name(code)])
+                .with_label_values(&[self.kind, &self.service, &self.method, code_name(code)])
                 .inc();
             f.seconds.with_label_values(&labels).observe(seconds);
             f.in_flight.with_label_values(&labels).dec();

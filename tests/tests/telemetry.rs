@@ -48,7 +48,7 @@ async fn scrape(addr: SocketAddr) -> String {
 /// The value of the sample of `name` whose labels include all of `labels`.
 fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     page.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
         .find(|l| {
             labels
                 .iter()
@@ -140,6 +140,37 @@ async fn each_server_counts_its_calls_by_method_and_status_code() {
     assert!(!gateway.contains("Steal"), "made-up paths get no labels");
     // The latency histogram has buckets.
     assert!(gateway.contains("grpc_server_handling_seconds_bucket{"));
+    // go-grpc-prometheus' grpc_type: unary calls, and the event stream's kind is known before
+    // any call.
+    assert_eq!(
+        sample(
+            &tenants,
+            "grpc_server_handled_total",
+            &[TENANTS, create, ("grpc_type", "unary")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &gateway,
+            "grpc_server_handled_total",
+            &[("grpc_type", "unknown"), ("grpc_service", "unknown")]
+        )
+        .is_some_and(|n| n >= 1.0)
+    );
+    // What runs, and the process itself.
+    for page in [&gateway, &tenants] {
+        assert_eq!(
+            sample(
+                page,
+                "partnerhub_build_info",
+                &[("version", env!("CARGO_PKG_VERSION"))]
+            ),
+            Some(1.0)
+        );
+        assert!(sample(page, "process_resident_memory_bytes", &[]).is_some_and(|b| b > 0.0));
+        assert!(sample(page, "process_open_fds", &[]).is_some_and(|n| n > 0.0));
+    }
     sys.stop().await;
 }
 
