@@ -125,7 +125,7 @@ async fn shown_once(
 }
 
 /// The tenant id and account id of a request, every bad field named at once.
-fn account_ids(tenant_id: &str, account_id: &str) -> Result<(String, String)> {
+fn account_ids(tenant_id: &str, account_id: &str) -> Result<(String, String), Violations> {
     let mut v = Violations::new();
     let tenant_id = v.take(fields::id("tenant_id", tenant_id));
     let account_id = v.take(fields::id("service_account_id", account_id));
@@ -214,7 +214,7 @@ pub(super) async fn delete_service_account(
     let authority = Authority::new(caller::roles(&request));
     let req = request.into_inner();
     let mut v = Violations::new();
-    let ids = v.take(account_ids(&req.tenant_id, &req.service_account_id).map_err(invalid));
+    let ids = v.take(account_ids(&req.tenant_id, &req.service_account_id));
     let etag = v.take(fields::etag("etag", &req.etag)).flatten();
     let (tenant_id, account_id) = v.done(ids)?;
     let mut tx = svc.db.pool.begin().await?;
@@ -226,14 +226,6 @@ pub(super) async fn delete_service_account(
     Ok(pb::DeleteServiceAccountResponse {})
 }
 
-/// The violations of a parse that failed on its fields (anything else: none to add).
-fn invalid(e: Error) -> Violations {
-    match e {
-        Error::Invalid(v) => v,
-        _ => Violations::new(),
-    }
-}
-
 pub(super) async fn add_service_account_secret(
     svc: &Tenants,
     request: Request<pb::AddServiceAccountSecretRequest>,
@@ -242,7 +234,7 @@ pub(super) async fn add_service_account_secret(
     let req = request.into_inner();
     let now = domain::now();
     let mut v = Violations::new();
-    let ids = v.take(account_ids(&req.tenant_id, &req.service_account_id).map_err(invalid));
+    let ids = v.take(account_ids(&req.tenant_id, &req.service_account_id));
     let request_id = v.take(fields::request_id(&req.request_id)).flatten();
     let expire_time = v.take(domain::secret_expire_time(
         "expire_time",
@@ -288,7 +280,7 @@ pub(super) async fn delete_service_account_secret(
     let authority = Authority::new(caller::roles(&request));
     let req = request.into_inner();
     let mut v = Violations::new();
-    let ids = v.take(account_ids(&req.tenant_id, &req.service_account_id).map_err(invalid));
+    let ids = v.take(account_ids(&req.tenant_id, &req.service_account_id));
     let secret_id = v.take(fields::id("secret_id", &req.secret_id));
     let ((tenant_id, account_id), secret_id) = v.done(ids.zip(secret_id))?;
     let secret_id = secret_id.to_string();
