@@ -38,6 +38,7 @@ pub struct Draft {
     resource_id: String,
     request_id: String,
     call_id: String,
+    service_account: bool,
 }
 
 impl Draft {
@@ -54,6 +55,7 @@ impl Draft {
             Caller::Operator => (String::new(), "operator".to_string(), String::new()),
             Caller::User(p) => (p.user_id.clone(), p.user_name.clone(), p.tenant_id.clone()),
         };
+        let service_account = matches!(caller, Caller::User(p) if p.service_account);
         Draft {
             time: now_micros(),
             user_id,
@@ -70,6 +72,7 @@ impl Draft {
                 .unwrap_or_default(),
             request_id: field_text(message, "request_id"),
             call_id: partnerhub_kit::telemetry::current_request_id().unwrap_or_default(),
+            service_account,
         }
     }
 }
@@ -89,8 +92,8 @@ impl Trail {
     pub async fn record(&self, draft: Draft, outcome: Code) {
         let result = sqlx::query(
             "INSERT INTO audit_events (id, event_time, user_id, user_name, actor_tenant_id, \
-             acting_tenant_id, relationship_ids, method, resource_id, outcome, request_id, call_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             acting_tenant_id, relationship_ids, method, resource_id, outcome, request_id, call_id, \
+             service_account) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(uuid::Uuid::now_v7().to_string())
         .bind(draft.time)
@@ -104,6 +107,7 @@ impl Trail {
         .bind(code_name(outcome))
         .bind(&draft.request_id)
         .bind(&draft.call_id)
+        .bind(i64::from(draft.service_account))
         .execute(&self.db.pool)
         .await;
         if let Err(e) = result {
@@ -272,7 +276,8 @@ macro_rules! list_audit_events_sql {
     ($tenant_column:literal) => {
         concat!(
             "SELECT id, event_time, user_id, user_name, actor_tenant_id, acting_tenant_id, \
-             relationship_ids, method, resource_id, outcome, request_id, call_id FROM audit_events \
+             relationship_ids, method, resource_id, outcome, request_id, call_id, service_account \
+             FROM audit_events \
              WHERE ",
             $tenant_column,
             " = $2 AND id > $1 ORDER BY id LIMIT $3"
@@ -298,6 +303,7 @@ struct Row {
     outcome: String,
     request_id: String,
     call_id: String,
+    service_account: i64,
 }
 
 #[tonic::async_trait]
@@ -356,6 +362,7 @@ impl AuditService for Trail {
                     outcome: r.outcome,
                     request_id: r.request_id,
                     call_id: r.call_id,
+                    service_account: r.service_account != 0,
                 })
                 .collect(),
             next_page_token,

@@ -1,4 +1,5 @@
-//! `AuthService`: sign-in and password change, on top of the tenants service's credential check.
+//! `AuthService`: sign-in (users by password, service accounts by client credentials) and
+//! password change, on top of the tenants service's credential checks.
 
 use crate::error::{Error, relay};
 use crate::guard::Caller;
@@ -61,6 +62,9 @@ impl AuthService for Auth {
         let Some(Caller::User(principal)) = request.extensions().get::<Caller>().cloned() else {
             return Err(Error::OperatorHasNoPassword.into());
         };
+        if principal.service_account {
+            return Err(Error::ServiceAccountHasNoPassword.into());
+        }
         let req = request.into_inner();
         let changed = self
             .tenants
@@ -79,6 +83,36 @@ impl AuthService for Auth {
         Ok(Response::new(gw::ChangePasswordResponse {
             access_token,
             expire_time: expire_time(exp),
+        }))
+    }
+
+    /// A service account's token is a user's token for its id: the gateway reads the account
+    /// (roles, existence) on every call as it reads a user.
+    async fn sign_in_service_account(
+        &self,
+        request: Request<gw::SignInServiceAccountRequest>,
+    ) -> Result<Response<gw::SignInServiceAccountResponse>, Status> {
+        let req = request.into_inner();
+        let principal = self
+            .tenants
+            .clone()
+            .check_service_account_credentials(pb::CheckServiceAccountCredentialsRequest {
+                client_id: req.client_id,
+                client_secret: req.client_secret,
+            })
+            .await
+            .map_err(relay)?
+            .into_inner()
+            .principal
+            .ok_or(Error::UserGone)?;
+        let (access_token, exp) = self
+            .tokens
+            .issue_user(&principal.user_id, &principal.tenant_id);
+        tracing::info!(service_account_id = %principal.user_id, tenant_id = %principal.tenant_id, "service account signed in");
+        Ok(Response::new(gw::SignInServiceAccountResponse {
+            access_token,
+            expire_time: expire_time(exp),
+            tenant_id: principal.tenant_id,
         }))
     }
 }

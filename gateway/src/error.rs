@@ -48,6 +48,8 @@ pub enum Error {
     },
     #[error("the operator has no password to change")]
     OperatorHasNoPassword,
+    #[error("a service account has no password; it signs in with its secrets")]
+    ServiceAccountHasNoPassword,
     #[error(
         "the customer has not accepted the customer agreement: send agreement_signer (the person who accepts it) with the acceptance"
     )]
@@ -82,6 +84,7 @@ impl Fault for Error {
             Error::PasswordChangeRequired
             | Error::TenantNotActive
             | Error::OperatorHasNoPassword
+            | Error::ServiceAccountHasNoPassword
             | Error::AgreementNotAccepted => Code::FailedPrecondition,
             Error::Problems { code, .. } => *code,
             Error::InternalMethod(_)
@@ -113,6 +116,7 @@ impl Fault for Error {
             Error::RoleRequired { .. } | Error::DelegatedRoleRequired { .. } => "ROLE_REQUIRED",
             Error::NoAccessToTenant(_) => "NO_ACCESS_TO_TENANT",
             Error::OperatorHasNoPassword => "OPERATOR_HAS_NO_PASSWORD",
+            Error::ServiceAccountHasNoPassword => "SERVICE_ACCOUNT_HAS_NO_PASSWORD",
             Error::AgreementNotAccepted => "AGREEMENT_NOT_ACCEPTED",
             Error::Problems { reason, .. } => reason,
             Error::Invalid(_) => "INVALID_ARGUMENT",

@@ -190,6 +190,7 @@ fn open_to_all(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.")
         || path.starts_with("/grpc.reflection.")
         || path == "/partnerhub.gateway.v1.AuthService/SignIn"
+        || path == "/partnerhub.gateway.v1.AuthService/SignInServiceAccount"
 }
 
 impl State {

@@ -618,6 +618,102 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
             })
             .await,
     );
+    // ---- service accounts ----
+    let robot = sys
+        .tenants(&pa)
+        .create_service_account(pb::CreateServiceAccountRequest {
+            tenant_id: fabrikam.id.clone(),
+            service_account: Some(pb::ServiceAccount {
+                display_name: "Robot".into(),
+                ..Default::default()
+            }),
+            secret_expire_time: None,
+            request_id: String::new(),
+        })
+        .await
+        .expect("CreateServiceAccount")
+        .into_inner();
+    let robot_id = robot.service_account.expect("account").id;
+    w.step(
+        "SERVICE_ACCOUNT_NOT_FOUND",
+        Code::NotFound,
+        "GetServiceAccount of an account the tenant does not have",
+        sys.tenants(&pa)
+            .get_service_account(pb::GetServiceAccountRequest {
+                tenant_id: fabrikam.id.clone(),
+                service_account_id: new_id(),
+            })
+            .await,
+    );
+    w.step(
+        "SECRET_NOT_FOUND",
+        Code::NotFound,
+        "DeleteServiceAccountSecret of a secret the account does not have",
+        sys.tenants(&pa)
+            .delete_service_account_secret(pb::DeleteServiceAccountSecretRequest {
+                tenant_id: fabrikam.id.clone(),
+                service_account_id: robot_id.clone(),
+                secret_id: new_id(),
+                revoke_tokens: false,
+            })
+            .await,
+    );
+    for _ in 1..5 {
+        sys.tenants(&pa)
+            .add_service_account_secret(pb::AddServiceAccountSecretRequest {
+                tenant_id: fabrikam.id.clone(),
+                service_account_id: robot_id.clone(),
+                expire_time: None,
+                request_id: String::new(),
+            })
+            .await
+            .expect("AddServiceAccountSecret");
+    }
+    w.step(
+        "SECRET_LIMIT_REACHED",
+        Code::FailedPrecondition,
+        "a sixth secret for a service account",
+        sys.tenants(&pa)
+            .add_service_account_secret(pb::AddServiceAccountSecretRequest {
+                tenant_id: fabrikam.id.clone(),
+                service_account_id: robot_id.clone(),
+                expire_time: None,
+                request_id: String::new(),
+            })
+            .await,
+    );
+    let robot_token = sys
+        .auth("")
+        .sign_in_service_account(gw::SignInServiceAccountRequest {
+            client_id: robot_id.clone(),
+            client_secret: robot.client_secret.clone(),
+        })
+        .await
+        .expect("SignInServiceAccount")
+        .into_inner()
+        .access_token;
+    w.step(
+        "SERVICE_ACCOUNT_HAS_NO_PASSWORD",
+        Code::FailedPrecondition,
+        "a service account calls ChangePassword",
+        sys.auth(&robot_token)
+            .change_password(gw::ChangePasswordRequest {
+                current_password: robot.client_secret.clone(),
+                new_password: "Fika-9876-Stockholm".into(),
+            })
+            .await,
+    );
+    w.step(
+        "INVALID_CREDENTIALS",
+        Code::Unauthenticated,
+        "SignInServiceAccount with a wrong secret",
+        sys.auth("")
+            .sign_in_service_account(gw::SignInServiceAccountRequest {
+                client_id: robot_id.clone(),
+                client_secret: "phsa_wrong".into(),
+            })
+            .await,
+    );
     w.step(
         "PARTNER_ID_NOT_FOUND",
         Code::NotFound,

@@ -311,8 +311,11 @@ pub struct Principal {
     pub tenant_id: String,
     pub roles: Vec<Role>,
     pub password_change_required: bool,
-    /// When the password last changed or was reset; tokens issued before are void.
+    /// When the password last changed or was reset (a service account's tokens were
+    /// revoked); tokens issued before are void.
     pub password_changed_at: Option<SystemTime>,
+    /// A service account, not a person.
+    pub service_account: bool,
     pub tenant_kind: Kind,
     pub tenant_state: State,
     pub cloud: Cloud,
@@ -714,6 +717,164 @@ pub fn roles(field: &str, raw: &[i32], kind: Kind) -> Result<Vec<Role>, Violatio
     Ok(out)
 }
 
+/// A tenant's machine caller: roles like a user's, no user name, no password; it signs in
+/// with its id and one of its [`Secret`]s.
+#[derive(Debug, Clone)]
+pub struct ServiceAccount {
+    pub id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    /// Sorted, without repeats; roles of the tenant's kind only (never the operator's).
+    pub roles: Vec<Role>,
+    /// Oldest first.
+    pub secrets: Vec<Secret>,
+    pub version: i64,
+    pub create_time: SystemTime,
+    pub update_time: SystemTime,
+}
+
+impl ServiceAccount {
+    pub fn secret(&self, id: &str) -> Option<&Secret> {
+        self.secrets.iter().find(|s| s.id == id)
+    }
+}
+
+/// The most secrets an account holds at once: enough for a rotation with a spare, few enough
+/// that a sign-in compares its secret with every one of them in microseconds.
+pub const MAX_SECRETS: usize = 5;
+
+/// One secret of a service account, without its value (only its hash is stored).
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub id: String,
+    pub create_time: SystemTime,
+    /// When it stops working; `None`: never.
+    pub expire_time: Option<SystemTime>,
+}
+
+impl Secret {
+    /// Whether the secret still signs in at `now`.
+    pub fn is_valid_at(&self, now: SystemTime) -> bool {
+        self.expire_time.is_none_or(|end| end > now)
+    }
+}
+
+/// A service account to create.
+#[derive(Debug, Clone)]
+pub struct NewServiceAccount {
+    pub display_name: String,
+    /// Raw roles, checked against the tenant's kind by [`roles`] once the tenant is read.
+    pub roles: Vec<i32>,
+}
+
+impl NewServiceAccount {
+    /// Parses `CreateServiceAccount.service_account`.
+    pub fn parse(account: Option<&pb::ServiceAccount>) -> Result<Self, Violations> {
+        let Some(a) = account else {
+            return Err(Violations::one("service_account", "is required"));
+        };
+        Ok(NewServiceAccount {
+            display_name: display_name("service_account.display_name", &a.display_name)?,
+            roles: a.roles.clone(),
+        })
+    }
+
+    /// The account as `tenant` gets it: roles the tenant's kind allows.
+    pub fn into_account(
+        self,
+        id: String,
+        tenant: &Tenant,
+        now: SystemTime,
+    ) -> Result<ServiceAccount, Violations> {
+        Ok(ServiceAccount {
+            id,
+            tenant_id: tenant.id.clone(),
+            display_name: self.display_name,
+            roles: roles("service_account.roles", &self.roles, tenant.kind)?,
+            secrets: Vec::new(),
+            version: 1,
+            create_time: now,
+            update_time: now,
+        })
+    }
+}
+
+/// The changes of an `UpdateServiceAccount`.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceAccountPatch {
+    pub display_name: Option<String>,
+    /// Raw roles, checked against the tenant's kind by [`roles`] once the tenant is read.
+    pub roles: Option<Vec<i32>>,
+}
+
+/// The paths `UpdateServiceAccount` may change.
+pub const SERVICE_ACCOUNT_PATHS: &[&str] = &["display_name", "roles"];
+
+impl ServiceAccountPatch {
+    pub fn parse(
+        a: &pb::ServiceAccount,
+        mask: Option<&prost_types::FieldMask>,
+    ) -> Result<Self, Violations> {
+        let paths = fields::update_mask(mask, SERVICE_ACCOUNT_PATHS, || {
+            let mut set = Vec::new();
+            if !a.display_name.is_empty() {
+                set.push("display_name");
+            }
+            if !a.roles.is_empty() {
+                set.push("roles");
+            }
+            set
+        })?;
+        let wants = |path: &str| paths.iter().any(|p| p == path);
+        let display_name = if wants("display_name") {
+            Some(display_name(
+                "service_account.display_name",
+                &a.display_name,
+            )?)
+        } else {
+            None
+        };
+        Ok(ServiceAccountPatch {
+            display_name,
+            roles: wants("roles").then(|| a.roles.clone()),
+        })
+    }
+
+    /// Changes the account as the patch says; roles must be ones of a `kind` tenant.
+    pub fn apply(self, account: &mut ServiceAccount, kind: Kind) -> Result<(), Violations> {
+        if let Some(raw) = &self.roles {
+            account.roles = roles("service_account.roles", raw, kind)?;
+        }
+        set(&mut account.display_name, self.display_name);
+        Ok(())
+    }
+}
+
+/// An optional expiry of a new secret: unset is never; a set one must be in the future.
+pub fn secret_expire_time(
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+    now: SystemTime,
+) -> Result<Option<SystemTime>, Violations> {
+    let Some(t) = value else {
+        return Ok(None);
+    };
+    let time =
+        SystemTime::try_from(*t).map_err(|_| Violations::one(field, "is not a valid time"))?;
+    if time <= now {
+        return Err(Violations::one(field, "must be in the future"));
+    }
+    // Kept as microseconds, like every time in the tables.
+    let micros = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let micros = u64::try_from(micros).unwrap_or(u64::MAX);
+    Ok(Some(
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(micros),
+    ))
+}
+
 /// A tenant's or user's name as people read it: 1 to 200 characters.
 fn display_name(field: &str, value: &str) -> Result<String, Violations> {
     fields::text(field, value, 200)
@@ -1009,6 +1170,48 @@ mod tests {
         );
         let err = roles("r", &[Role::PlatformOperator as i32, 99], Kind::Partner).unwrap_err();
         assert_eq!(err.as_slice().len(), 2);
+    }
+
+    #[test]
+    fn a_secret_works_until_its_expire_time_and_new_ones_must_expire_later() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let hour = std::time::Duration::from_secs(3600);
+        let never = Secret {
+            id: "s".into(),
+            create_time: now,
+            expire_time: None,
+        };
+        assert!(never.is_valid_at(now + hour * 24 * 365 * 100));
+        let soon = Secret {
+            expire_time: Some(now + hour),
+            ..never
+        };
+        assert!(soon.is_valid_at(now));
+        assert!(!soon.is_valid_at(now + hour));
+        let past = prost_types::Timestamp::from(now - hour);
+        let err = secret_expire_time("expire_time", Some(&past), now).unwrap_err();
+        assert_eq!(err.as_slice()[0].field, "expire_time");
+        let future = prost_types::Timestamp::from(now + hour);
+        assert_eq!(
+            secret_expire_time("expire_time", Some(&future), now).unwrap(),
+            Some(now + hour)
+        );
+        assert_eq!(secret_expire_time("expire_time", None, now).unwrap(), None);
+    }
+
+    #[test]
+    fn service_accounts_hold_their_tenant_kinds_roles_and_never_the_operators() {
+        let account = pb::ServiceAccount {
+            display_name: "Billing export".into(),
+            roles: vec![Role::PlatformOperator as i32],
+            ..Default::default()
+        };
+        let new = NewServiceAccount::parse(Some(&account)).unwrap();
+        let tenant_kind = Kind::Customer;
+        let err = roles("service_account.roles", &new.roles, tenant_kind).unwrap_err();
+        assert_eq!(err.as_slice()[0].field, "service_account.roles[0]");
+        let err = NewServiceAccount::parse(Some(&pb::ServiceAccount::default())).unwrap_err();
+        assert_eq!(err.as_slice()[0].field, "service_account.display_name");
     }
 
     #[test]

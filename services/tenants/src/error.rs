@@ -15,6 +15,15 @@ pub enum Error {
     TenantNotFound(String),
     #[error("user {0} not found in this tenant")]
     UserNotFound(String),
+    #[error("service account {0} not found in this tenant")]
+    ServiceAccountNotFound(String),
+    #[error("the service account has no secret {0}")]
+    SecretNotFound(String),
+    #[error(
+        "the service account has {} secrets already, the most it may hold; delete one first",
+        crate::domain::MAX_SECRETS
+    )]
+    SecretLimitReached,
     #[error("no partner holds the partner ID {0}")]
     PartnerIdNotFound(String),
     #[error("the partner ID {0} belongs to another partner already")]
@@ -57,9 +66,12 @@ impl Fault for Error {
     fn code(&self) -> Code {
         match self {
             Error::Invalid(_) => Code::InvalidArgument,
-            Error::TenantNotFound(_) | Error::UserNotFound(_) | Error::PartnerIdNotFound(_) => {
-                Code::NotFound
-            }
+            Error::TenantNotFound(_)
+            | Error::UserNotFound(_)
+            | Error::PartnerIdNotFound(_)
+            | Error::ServiceAccountNotFound(_)
+            | Error::SecretNotFound(_) => Code::NotFound,
+            Error::SecretLimitReached => Code::FailedPrecondition,
             Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_) | Error::UserNameTaken(_) => {
                 Code::AlreadyExists
             }
@@ -79,6 +91,9 @@ impl Fault for Error {
             Error::TenantNotFound(_) => "TENANT_NOT_FOUND",
             Error::UserNotFound(_) => "USER_NOT_FOUND",
             Error::PartnerIdNotFound(_) => "PARTNER_ID_NOT_FOUND",
+            Error::ServiceAccountNotFound(_) => "SERVICE_ACCOUNT_NOT_FOUND",
+            Error::SecretNotFound(_) => "SECRET_NOT_FOUND",
+            Error::SecretLimitReached => "SECRET_LIMIT_REACHED",
             Error::MpnIdTaken(_) => "MPN_ID_TAKEN",
             Error::DomainPrefixTaken(_) => "DOMAIN_PREFIX_TAKEN",
             Error::UserNameTaken(_) => "USER_NAME_TAKEN",
@@ -104,6 +119,8 @@ impl Fault for Error {
         match self {
             Error::TenantNotFound(id) => vec![("tenantId", id.clone())],
             Error::UserNotFound(id) => vec![("userId", id.clone())],
+            Error::ServiceAccountNotFound(id) => vec![("serviceAccountId", id.clone())],
+            Error::SecretNotFound(id) => vec![("secretId", id.clone())],
             Error::PartnerIdNotFound(mpn) | Error::MpnIdTaken(mpn) => {
                 vec![("mpnId", mpn.clone())]
             }

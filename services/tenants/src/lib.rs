@@ -2,6 +2,7 @@
 //! the credential check behind sign-in.
 
 mod api;
+mod client_secret;
 pub mod domain;
 mod error;
 mod password;

@@ -163,7 +163,7 @@ fn matches_temporary(password: &str, stored_digest: &str) -> Result<bool> {
 
 /// Whether two byte strings are equal, reading every byte whatever the first difference, so the
 /// time taken says nothing about where they differ.
-fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
     // `black_box` keeps the optimiser from turning the fold into an early exit.
     let difference = a
         .iter()

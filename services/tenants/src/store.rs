@@ -5,7 +5,7 @@
 
 use crate::domain::{
     Address, Agreement, AgreementType, Contact, Credentials, Kind, PartnerProfile, Principal,
-    PublicContact, State, Tenant, User,
+    PublicContact, Secret, ServiceAccount, State, Tenant, User,
 };
 use crate::error::{Error, Result};
 use partnerhub_kit::page::Page;
@@ -162,6 +162,7 @@ impl FromRow<'_, AnyRow> for Principal {
             cloud: enum_at(row, "cloud", Cloud::from_str_name)?,
             country_code: row.try_get("country_code")?,
             partner_types: enums_at(row, "partner_types", PartnerType::from_str_name)?,
+            service_account: false,
         })
     }
 }
@@ -176,16 +177,43 @@ impl FromRow<'_, AnyRow> for Credentials {
     }
 }
 
-/// Who is calling, with the facts of their tenant, in one statement.
+/// Who is calling, with the facts of their tenant: a user, in one statement, or else a
+/// service account, in a second (users, the common callers, pay nothing for accounts).
 pub async fn principal(conn: &mut AnyConnection, user_id: &str) -> Result<Option<Principal>> {
-    Ok(sqlx::query_as(
+    let user: Option<Principal> = sqlx::query_as(
         "SELECT u.id AS user_id, u.user_name, u.tenant_id, u.roles, u.password_change_required, \
          u.password_changed_at, t.kind, t.state, t.cloud, t.country_code, t.partner_types \
          FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1",
     )
     .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if user.is_some() {
+        return Ok(user);
+    }
+    service_account_principal(conn, user_id).await
+}
+
+/// A service account as the gateway sees a caller: its display name as the name, never a
+/// password to change, and its token revocation time as the time tokens before are void.
+pub async fn service_account_principal(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<Principal>> {
+    let account: Option<Principal> = sqlx::query_as(
+        "SELECT a.id AS user_id, a.display_name AS user_name, a.tenant_id, a.roles, \
+         CAST(0 AS BIGINT) AS password_change_required, \
+         a.tokens_revoked_at AS password_changed_at, t.kind, t.state, t.cloud, t.country_code, \
+         t.partner_types \
+         FROM service_accounts a JOIN tenants t ON t.id = a.tenant_id WHERE a.id = $1",
+    )
+    .bind(id)
     .fetch_optional(conn)
-    .await?)
+    .await?;
+    Ok(account.map(|p| Principal {
+        service_account: true,
+        ..p
+    }))
 }
 
 // ---- tenants ----
@@ -731,4 +759,252 @@ pub async fn list_agreements(
     .bind(page.limit())
     .fetch_all(conn)
     .await?)
+}
+
+// ---- service accounts ----
+
+/// The columns of a service account row, as [`ServiceAccount`]'s `FromRow` reads them.
+macro_rules! service_account_columns {
+    () => {
+        "id, tenant_id, display_name, roles, version, create_time, update_time"
+    };
+}
+
+/// An account without its secrets; [`with_secrets`] adds them.
+impl FromRow<'_, AnyRow> for ServiceAccount {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(ServiceAccount {
+            id: row.try_get("id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            display_name: row.try_get("display_name")?,
+            roles: enums_at(row, "roles", Role::from_str_name)?,
+            secrets: Vec::new(),
+            version: row.try_get("version")?,
+            create_time: time_at(row, "create_time")?,
+            update_time: time_at(row, "update_time")?,
+        })
+    }
+}
+
+/// A secret row: the secret, the account it belongs to and its stored hash.
+struct SecretRow {
+    account_id: String,
+    secret: Secret,
+    hash: String,
+}
+
+impl FromRow<'_, AnyRow> for SecretRow {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(SecretRow {
+            account_id: row.try_get("service_account_id")?,
+            secret: Secret {
+                id: row.try_get("id")?,
+                create_time: time_at(row, "create_time")?,
+                expire_time: optional_time_at(row, "expire_time")?,
+            },
+            hash: row.try_get("secret_hash")?,
+        })
+    }
+}
+
+/// Fills in the secrets of `accounts`, the tenant's in id order, in one statement: the secrets
+/// of the tenant's accounts from the first to the last (a page of a list, or one account).
+async fn with_secrets(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    mut accounts: Vec<ServiceAccount>,
+) -> Result<Vec<ServiceAccount>> {
+    let (Some(first), Some(last)) = (accounts.first(), accounts.last()) else {
+        return Ok(accounts);
+    };
+    let rows: Vec<SecretRow> = sqlx::query_as(
+        "SELECT s.id, s.service_account_id, s.secret_hash, s.expire_time, s.create_time \
+         FROM service_account_secrets s JOIN service_accounts a ON a.id = s.service_account_id \
+         WHERE a.tenant_id = $1 AND s.service_account_id >= $2 AND s.service_account_id <= $3 \
+         ORDER BY s.id",
+    )
+    .bind(tenant_id)
+    .bind(first.id.clone())
+    .bind(last.id.clone())
+    .fetch_all(conn)
+    .await?;
+    for row in rows {
+        if let Some(a) = accounts.iter_mut().find(|a| a.id == row.account_id) {
+            a.secrets.push(row.secret);
+        }
+    }
+    Ok(accounts)
+}
+
+pub async fn insert_service_account(conn: &mut AnyConnection, a: &ServiceAccount) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO service_accounts (id, tenant_id, display_name, roles, tokens_revoked_at, \
+         version, create_time, update_time) VALUES ($1, $2, $3, $4, 0, $5, $6, $7)",
+    )
+    .bind(&a.id)
+    .bind(&a.tenant_id)
+    .bind(&a.display_name)
+    .bind(names(&a.roles, Role::as_str_name))
+    .bind(a.version)
+    .bind(micros_of(a.create_time))
+    .bind(micros_of(a.update_time))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The tenant's service account with its secrets, or SERVICE_ACCOUNT_NOT_FOUND.
+pub async fn service_account(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<ServiceAccount> {
+    let found: Option<ServiceAccount> = sqlx::query_as(concat!(
+        "SELECT ",
+        service_account_columns!(),
+        " FROM service_accounts WHERE id = $1 AND tenant_id = $2"
+    ))
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let found = found.ok_or_else(|| Error::ServiceAccountNotFound(id.to_string()))?;
+    let mut accounts = with_secrets(conn, tenant_id, vec![found]).await?;
+    accounts
+        .pop()
+        .ok_or_else(|| Error::ServiceAccountNotFound(id.to_string()))
+}
+
+/// A page of the tenant's service accounts with their secrets, oldest first.
+pub async fn list_service_accounts(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    page: &Page,
+) -> Result<Vec<ServiceAccount>> {
+    let accounts = sqlx::query_as(concat!(
+        "SELECT ",
+        service_account_columns!(),
+        " FROM service_accounts WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    ))
+    .bind(tenant_id)
+    .bind(&page.after)
+    .bind(page.limit())
+    .fetch_all(&mut *conn)
+    .await?;
+    with_secrets(conn, tenant_id, accounts).await
+}
+
+/// Writes what `UpdateServiceAccount` may change.
+pub async fn update_service_account(conn: &mut AnyConnection, a: &ServiceAccount) -> Result<()> {
+    sqlx::query(
+        "UPDATE service_accounts SET display_name = $2, roles = $3, version = version + 1, \
+         update_time = $4 WHERE id = $1",
+    )
+    .bind(&a.id)
+    .bind(&a.display_name)
+    .bind(names(&a.roles, Role::as_str_name))
+    .bind(now_micros())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes an account and its secrets.
+pub async fn delete_service_account(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM service_account_secrets WHERE service_account_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM service_accounts WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds a secret (its stored hash) to an account and counts the change on the account.
+pub async fn insert_secret(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    secret: &Secret,
+    secret_hash: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO service_account_secrets (id, service_account_id, secret_hash, expire_time, \
+         create_time) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&secret.id)
+    .bind(account_id)
+    .bind(secret_hash)
+    .bind(secret.expire_time.map_or(0, micros_of))
+    .bind(micros_of(secret.create_time))
+    .execute(&mut *conn)
+    .await?;
+    touch_service_account(conn, account_id, None).await
+}
+
+/// Deletes a secret of an account; with `revoke_tokens_at`, the account's tokens issued before
+/// that time stop working too.
+pub async fn delete_secret(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    secret_id: &str,
+    revoke_tokens_at: Option<i64>,
+) -> Result<()> {
+    sqlx::query("DELETE FROM service_account_secrets WHERE id = $1 AND service_account_id = $2")
+        .bind(secret_id)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    touch_service_account(conn, account_id, revoke_tokens_at).await
+}
+
+/// A new version of the account (its secrets changed), optionally revoking its tokens.
+async fn touch_service_account(
+    conn: &mut AnyConnection,
+    id: &str,
+    revoke_tokens_at: Option<i64>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE service_accounts SET version = version + 1, update_time = $2, \
+         tokens_revoked_at = CASE WHEN $3 = 0 THEN tokens_revoked_at ELSE $3 END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now_micros())
+    .bind(revoke_tokens_at.unwrap_or(0))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The secrets of the account `id` (any tenant) with their stored hashes, for sign-in.
+pub async fn secrets_for_sign_in(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Vec<(Secret, String)>> {
+    let rows: Vec<SecretRow> = sqlx::query_as(
+        "SELECT id, service_account_id, secret_hash, expire_time, create_time \
+         FROM service_account_secrets WHERE service_account_id = $1",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.secret, r.hash)).collect())
+}
+
+/// The stored hash of one secret, if the account has it.
+pub async fn secret_hash(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    secret_id: &str,
+) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT secret_hash FROM service_account_secrets \
+         WHERE id = $1 AND service_account_id = $2",
+    )
+    .bind(secret_id)
+    .bind(account_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(h,)| h))
 }

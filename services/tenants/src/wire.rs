@@ -1,6 +1,8 @@
 //! The domain's types as the protobuf messages the service answers with.
 
-use crate::domain::{Address, Agreement, Contact, NewTenant, Principal, State, Tenant, User};
+use crate::domain::{
+    Address, Agreement, Contact, NewTenant, Principal, Secret, ServiceAccount, State, Tenant, User,
+};
 use partnerhub_kit::fields::etag_of;
 use partnerhub_proto::{tenants as pb, types};
 use prost_types::Timestamp;
@@ -142,6 +144,32 @@ impl From<Principal> for pb::Principal {
             country_code: p.country_code,
             partner_types: p.partner_types.into_iter().map(Into::into).collect(),
             password_change_time: p.password_changed_at.map(Timestamp::from),
+            service_account: p.service_account,
+        }
+    }
+}
+
+impl From<ServiceAccount> for pb::ServiceAccount {
+    fn from(a: ServiceAccount) -> Self {
+        pb::ServiceAccount {
+            id: a.id,
+            tenant_id: a.tenant_id,
+            display_name: a.display_name,
+            roles: a.roles.into_iter().map(Into::into).collect(),
+            secrets: a.secrets.into_iter().map(Into::into).collect(),
+            create_time: Some(a.create_time.into()),
+            update_time: Some(a.update_time.into()),
+            etag: etag_of(a.version),
+        }
+    }
+}
+
+impl From<Secret> for pb::ServiceAccountSecret {
+    fn from(s: Secret) -> Self {
+        pb::ServiceAccountSecret {
+            id: s.id,
+            create_time: Some(s.create_time.into()),
+            expire_time: s.expire_time.map(Timestamp::from),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod agreements;
 mod partners;
+mod service_accounts;
 mod sign_in;
 mod tenants;
 mod users;
@@ -174,6 +175,55 @@ impl TenantService for Tenants {
     ) -> Result<Response<pb::ListAgreementsResponse>, Status> {
         answer(agreements::list_agreements(self, request).await)
     }
+
+    async fn create_service_account(
+        &self,
+        request: Request<pb::CreateServiceAccountRequest>,
+    ) -> Result<Response<pb::CreateServiceAccountResponse>, Status> {
+        answer(service_accounts::create_service_account(self, request).await)
+    }
+
+    async fn get_service_account(
+        &self,
+        request: Request<pb::GetServiceAccountRequest>,
+    ) -> Result<Response<pb::GetServiceAccountResponse>, Status> {
+        answer(service_accounts::get_service_account(self, request).await)
+    }
+
+    async fn list_service_accounts(
+        &self,
+        request: Request<pb::ListServiceAccountsRequest>,
+    ) -> Result<Response<pb::ListServiceAccountsResponse>, Status> {
+        answer(service_accounts::list_service_accounts(self, request).await)
+    }
+
+    async fn update_service_account(
+        &self,
+        request: Request<pb::UpdateServiceAccountRequest>,
+    ) -> Result<Response<pb::UpdateServiceAccountResponse>, Status> {
+        answer(service_accounts::update_service_account(self, request).await)
+    }
+
+    async fn delete_service_account(
+        &self,
+        request: Request<pb::DeleteServiceAccountRequest>,
+    ) -> Result<Response<pb::DeleteServiceAccountResponse>, Status> {
+        answer(service_accounts::delete_service_account(self, request).await)
+    }
+
+    async fn add_service_account_secret(
+        &self,
+        request: Request<pb::AddServiceAccountSecretRequest>,
+    ) -> Result<Response<pb::AddServiceAccountSecretResponse>, Status> {
+        answer(service_accounts::add_service_account_secret(self, request).await)
+    }
+
+    async fn delete_service_account_secret(
+        &self,
+        request: Request<pb::DeleteServiceAccountSecretRequest>,
+    ) -> Result<Response<pb::DeleteServiceAccountSecretResponse>, Status> {
+        answer(service_accounts::delete_service_account_secret(self, request).await)
+    }
 }
 
 #[tonic::async_trait]
@@ -225,6 +275,13 @@ impl TenantInternalService for Tenants {
         request: Request<pb::GetPrincipalRequest>,
     ) -> Result<Response<pb::GetPrincipalResponse>, Status> {
         answer(sign_in::get_principal(self, request).await)
+    }
+
+    async fn check_service_account_credentials(
+        &self,
+        request: Request<pb::CheckServiceAccountCredentialsRequest>,
+    ) -> Result<Response<pb::CheckServiceAccountCredentialsResponse>, Status> {
+        answer(service_accounts::check_service_account_credentials(self, request).await)
     }
 }
 
