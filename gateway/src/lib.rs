@@ -7,11 +7,13 @@ mod auth;
 pub mod error;
 pub mod guard;
 pub mod policy;
+pub mod sign_in_limit;
 pub mod token;
 mod workflows;
 
 pub use guard::Backends;
 pub use policy::Caller;
+pub use sign_in_limit::SignInLimits;
 pub use token::Tokens;
 
 use partnerhub_kit::metrics::Metrics;
@@ -23,6 +25,18 @@ use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalSer
 use std::future::Future;
 use tokio::net::TcpListener;
 
+/// Where the gateway's HTTP (metrics) port serves its public keys.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// The JWKS document of `tokens`' public keys, to serve at [`JWKS_PATH`] beside the metrics.
+pub fn jwks_page(tokens: &Tokens) -> partnerhub_kit::metrics::Page {
+    partnerhub_kit::metrics::Page {
+        path: JWKS_PATH,
+        content_type: "application/json",
+        body: tokens.jwks(),
+    }
+}
+
 /// Serves the gateway on `listener` until `shutdown` resolves, counting its calls in `metrics`.
 pub async fn serve(
     listener: TcpListener,
@@ -33,10 +47,30 @@ pub async fn serve(
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let sign_in = SignInLimits::default();
+    serve_with(
+        listener, tokens, backends, db, limits, sign_in, metrics, shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with these sign-in rate limits.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_with(
+    listener: TcpListener,
+    tokens: Tokens,
+    backends: Backends,
+    db: partnerhub_kit::store::Database,
+    limits: Limits,
+    sign_in: SignInLimits,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
     let trail = audit::Trail::new(db);
     let auth = auth::Auth {
         tokens: tokens.clone(),
         tenants: TenantInternalServiceClient::new(backends.tenants.clone()),
+        limiter: std::sync::Arc::new(sign_in_limit::SignInLimiter::new(sign_in)),
     };
     let (routes, observer) = Server::new("gateway")
         .public()
