@@ -146,6 +146,23 @@ struct Common {
     /// issue any token, an operator's too: keep it private to the gateway's host.
     #[arg(long, global = true, env = "PARTNERHUB_SIGNING_KEY")]
     signing_key: Option<PathBuf>,
+    /// Ed25519 keys whose tokens the gateway still accepts but no longer signs with, comma
+    /// separated (a TOML array in the config file): public keys (`openssl pkey -pubout`) or
+    /// private keys, PEM.
+    ///
+    /// For rotating the signing key without signing anyone out: the next key is added here
+    /// on every gateway before it signs, the old one stays here until its last token has
+    /// expired (see the README's production section). Every key is published at
+    /// /.well-known/jwks.json and by AuthService.ListPublicKeys.
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_VERIFICATION_KEYS",
+        value_delimiter = ',',
+        value_name = "FILES"
+    )]
+    #[serde(default)]
+    verification_keys: Vec<PathBuf>,
     /// The tenants service's secret key: a file of at least 32 bytes [default:
     /// <data-dir>/tenants-secret.key].
     ///
@@ -312,6 +329,7 @@ impl Common {
             gateway: GatewaySection {
                 server: section(Server::Gateway),
                 signing_key: self.signing_key(),
+                verification_keys: self.verification_keys.clone(),
                 create_signing_key: create_keys,
                 token_lifetime: self.token_lifetime(),
                 options: partnerhub_gateway::Options::default(),

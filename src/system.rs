@@ -5,7 +5,7 @@
 use partnerhub_gateway::{Backends, Tokens};
 use partnerhub_kit::metrics::Metrics;
 use partnerhub_kit::secret_key::{self, SecretKey};
-use partnerhub_kit::server::{Limits, ServeError, bind, spawn_metrics};
+use partnerhub_kit::server::{Limits, ServeError, bind, spawn_http};
 use partnerhub_kit::store::{Database, OpenError, sqlite_url};
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
@@ -288,8 +288,12 @@ pub struct Section {
 #[derive(Debug, Clone)]
 pub struct GatewaySection {
     pub server: Section,
-    /// Its Ed25519 signing key (PKCS#8 PEM).
+    /// Its Ed25519 signing key (PKCS#8 PEM): it signs new tokens.
     pub signing_key: PathBuf,
+    /// Keys whose tokens are still accepted but that sign no more (public or private key PEM):
+    /// a key about to sign (rolled out before it does), or one retired until its last tokens
+    /// have expired.
+    pub verification_keys: Vec<PathBuf>,
     /// Whether to create the signing key if it is missing (`dev`); a deployment brings its own.
     pub create_signing_key: bool,
     /// How long access tokens last.
@@ -464,7 +468,11 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
         if config.gateway.create_signing_key {
             partnerhub_gateway::token::ensure_key_file(key)?;
         }
-        Some(Tokens::from_pem_file(key, config.gateway.token_lifetime)?)
+        Some(Tokens::from_files(
+            key,
+            &config.gateway.verification_keys,
+            config.gateway.token_lifetime,
+        )?)
     } else {
         None
     };
@@ -506,13 +514,22 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
         let registry = Metrics::new();
         if let Some(addr) = config.section(server).metrics {
             let name = server.metrics_name();
-            let (addr, serving) =
-                spawn_metrics(addr, registry.clone(), shutdown.clone().cancelled_owned())
-                    .await
-                    .map_err(|source| StartError::Serve {
-                        service: name,
-                        source,
-                    })?;
+            // The gateway's HTTP port also publishes its public keys.
+            let pages = match (server, &tokens) {
+                (Server::Gateway, Some(tokens)) => vec![partnerhub_gateway::jwks_page(tokens)],
+                _ => Vec::new(),
+            };
+            let (addr, serving) = spawn_http(
+                addr,
+                registry.clone(),
+                pages,
+                shutdown.clone().cancelled_owned(),
+            )
+            .await
+            .map_err(|source| StartError::Serve {
+                service: name,
+                source,
+            })?;
             if let Some(b) = bound.get_mut(&server) {
                 b.metrics = Some(addr);
             }

@@ -1,19 +1,23 @@
 //! `AuthService`: sign-in (users by password, service accounts by client credentials) and
-//! password change, on top of the tenants service's credential checks.
+//! password change, on top of the tenants service's credential checks; the public keys tokens
+//! are checked with.
 
 use crate::error::{Error, relay};
 use crate::guard::Caller;
+use crate::sign_in_limit::{Limited, SignInLimiter};
 use crate::token::Tokens;
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_proto::gateway as gw;
 use partnerhub_proto::gateway::auth_service_server::AuthService;
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct Auth {
     pub tokens: Tokens,
     pub tenants: TenantInternalServiceClient<Peer>,
+    pub limiter: Arc<SignInLimiter>,
 }
 
 fn expire_time(exp: u64) -> Option<prost_types::Timestamp> {
@@ -29,7 +33,20 @@ impl AuthService for Auth {
         &self,
         request: Request<gw::SignInRequest>,
     ) -> Result<Response<gw::SignInResponse>, Status> {
+        let address = request.remote_addr().map(|a| a.ip());
         let req = request.into_inner();
+        self.limiter
+            .take(address, &req.user_name)
+            .map_err(|limited| match limited {
+                Limited::Address(retry) => Error::SignInRateLimited {
+                    by: "client address",
+                    retry,
+                },
+                Limited::UserName(retry) => Error::SignInRateLimited {
+                    by: "user name",
+                    retry,
+                },
+            })?;
         let principal = self
             .tenants
             .clone()
@@ -114,5 +131,26 @@ impl AuthService for Auth {
             expire_time: expire_time(exp),
             tenant_id: principal.tenant_id,
         }))
+    }
+
+    async fn list_public_keys(
+        &self,
+        _: Request<gw::ListPublicKeysRequest>,
+    ) -> Result<Response<gw::ListPublicKeysResponse>, Status> {
+        let keys = self
+            .tokens
+            .public_keys()
+            .iter()
+            .map(|k| gw::PublicKey {
+                kid: k.kid.clone(),
+                kty: k.kty.into(),
+                crv: k.crv.into(),
+                x: k.x.clone(),
+                r#use: k.key_use.into(),
+                alg: k.alg.into(),
+                signing: k.signing,
+            })
+            .collect();
+        Ok(Response::new(gw::ListPublicKeysResponse { keys }))
     }
 }

@@ -46,6 +46,8 @@ pub enum Error {
         roles: String,
         held: String,
     },
+    #[error("too many sign-ins from this {by}; try again in {} s", .retry.as_secs().max(1))]
+    SignInRateLimited { by: &'static str, retry: Duration },
     #[error("the operator has no password to change")]
     OperatorHasNoPassword,
     #[error("a service account has no password; it signs in with its secrets")]
@@ -96,6 +98,7 @@ impl Fault for Error {
             Error::NotServed(_) => Code::Unimplemented,
             Error::Invalid(_) | Error::Malformed(_) => Code::InvalidArgument,
             Error::Unavailable(_) => Code::Unavailable,
+            Error::SignInRateLimited { .. } => Code::ResourceExhausted,
             Error::DeadlinePassed => Code::DeadlineExceeded,
         }
     }
@@ -122,6 +125,7 @@ impl Fault for Error {
             Error::Invalid(_) => "INVALID_ARGUMENT",
             Error::Malformed(_) => "MALFORMED_REQUEST",
             Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Error::SignInRateLimited { .. } => "SIGN_IN_RATE_LIMITED",
             Error::DeadlinePassed => "DEADLINE_EXCEEDED",
         }
     }
@@ -140,12 +144,20 @@ impl Fault for Error {
                 vec![("roles", roles.clone()), ("heldRoles", held.clone())]
             }
             Error::NoAccessToTenant(id) => vec![("tenantId", id.clone())],
+            Error::SignInRateLimited { by, .. } => vec![("limitedBy", by.to_string())],
             _ => Vec::new(),
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
-        matches!(self, Error::Unavailable(_)).then_some(status::RETRY_UNAVAILABLE)
+        match self {
+            Error::Unavailable(_) => Some(status::RETRY_UNAVAILABLE),
+            // Whole seconds, rounded up: trying again at once would be refused again.
+            Error::SignInRateLimited { retry, .. } => Some(Duration::from_secs(
+                retry.as_secs() + u64::from(retry.subsec_nanos() > 0),
+            )),
+            _ => None,
+        }
     }
 }
 

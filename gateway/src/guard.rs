@@ -185,12 +185,11 @@ impl<E: Into<tonic::Status>> From<E> for Refused {
     }
 }
 
-/// Calls that need no token: health, reflection and sign-in itself.
+/// Calls that need no token: health, reflection and `policy::OPEN` (sign-in, public keys).
 fn open_to_all(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.")
         || path.starts_with("/grpc.reflection.")
-        || path == "/partnerhub.gateway.v1.AuthService/SignIn"
-        || path == "/partnerhub.gateway.v1.AuthService/SignInServiceAccount"
+        || policy::OPEN.contains(&path)
 }
 
 impl State {

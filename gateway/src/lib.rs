@@ -7,11 +7,13 @@ mod auth;
 pub mod error;
 pub mod guard;
 pub mod policy;
+pub mod sign_in_limit;
 pub mod token;
 mod workflows;
 
 pub use guard::Backends;
 pub use policy::Caller;
+pub use sign_in_limit::SignInLimits;
 pub use token::Tokens;
 
 use partnerhub_kit::metrics::Metrics;
@@ -30,13 +32,28 @@ pub struct Options {
     /// user deleted, or who lost the role or the delegated access the stream needs, sees it end
     /// within this time. Each check costs what a call's authentication does (one tenants call).
     pub stream_recheck: std::time::Duration,
+    /// The sign-in rate limits.
+    pub sign_in: SignInLimits,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             stream_recheck: std::time::Duration::from_secs(10),
+            sign_in: SignInLimits::default(),
         }
+    }
+}
+
+/// Where the gateway's HTTP (metrics) port serves its public keys.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// The JWKS document of `tokens`' public keys, to serve at [`JWKS_PATH`] beside the metrics.
+pub fn jwks_page(tokens: &Tokens) -> partnerhub_kit::metrics::Page {
+    partnerhub_kit::metrics::Page {
+        path: JWKS_PATH,
+        content_type: "application/json",
+        body: tokens.jwks(),
     }
 }
 
@@ -56,6 +73,7 @@ pub async fn serve(
     let auth = auth::Auth {
         tokens: tokens.clone(),
         tenants: TenantInternalServiceClient::new(backends.tenants.clone()),
+        limiter: std::sync::Arc::new(sign_in_limit::SignInLimiter::new(options.sign_in)),
     };
     let (routes, observer) = Server::new("gateway")
         .public()

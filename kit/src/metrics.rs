@@ -217,8 +217,33 @@ impl Metrics {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_with(listener, Vec::new(), shutdown).await
+    }
+
+    /// [`Metrics::serve`], with fixed `pages` beside `/metrics` (the gateway's JWKS).
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        pages: Vec<Page>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         use axum::routing::get;
-        let app = axum::Router::new().route(
+        let mut app = axum::Router::new();
+        for page in pages {
+            let Page {
+                path,
+                content_type,
+                body,
+            } = page;
+            app = app.route(
+                path,
+                get(move || {
+                    let body = body.clone();
+                    async move { ([(http::header::CONTENT_TYPE, content_type)], body) }
+                }),
+            );
+        }
+        let app = app.route(
             "/metrics",
             get(move || {
                 let metrics = self.clone();
@@ -237,6 +262,17 @@ impl Metrics {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// A fixed document served over HTTP beside `/metrics`, such as the gateway's JWKS at
+/// `/.well-known/jwks.json`: it is known when the server starts and never changes while it runs.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Where, e.g. `/.well-known/jwks.json`.
+    pub path: &'static str,
+    /// Its `content-type`.
+    pub content_type: &'static str,
+    pub body: String,
 }
 
 /// What a server knows of a method, looked up once per call.

@@ -87,13 +87,29 @@ pub async fn spawn_metrics(
     ),
     ServeError,
 > {
+    spawn_http(addr, metrics, Vec::new(), shutdown).await
+}
+
+/// [`spawn_metrics`], serving fixed `pages` beside `/metrics` (the gateway's JWKS).
+pub async fn spawn_http(
+    addr: SocketAddr,
+    metrics: Metrics,
+    pages: Vec<crate::metrics::Page>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<
+    (
+        SocketAddr,
+        impl Future<Output = Result<(), ServeError>> + Send + 'static,
+    ),
+    ServeError,
+> {
     let listener = bind(addr).await?;
     let bound = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     let serving = async move {
         metrics
-            .serve(listener, shutdown)
+            .serve_with(listener, pages, shutdown)
             .await
             .map_err(ServeError::Metrics)
     };

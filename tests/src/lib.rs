@@ -123,11 +123,13 @@ impl TestSystem {
             gateway: GatewaySection {
                 server: section(),
                 signing_key: dir.path().join("signing-key.pem"),
+                verification_keys: Vec::new(),
                 create_signing_key: true,
                 token_lifetime: Duration::from_secs(600),
                 // Short, so that a test sees a stream end soon after its caller loses access.
                 options: partnerhub_gateway::Options {
                     stream_recheck: Duration::from_millis(200),
+                    ..Default::default()
                 },
             },
             tenants: section(),
@@ -202,13 +204,11 @@ impl TestSystem {
     /// gateway's leeway), as a client that kept a token too long would send it.
     pub fn expired_operator_token(&self) -> String {
         use partnerhub_gateway::token::{AUDIENCE, Claims, ISSUER, OPERATOR};
-        let pem = std::fs::read(self._dir.path().join("signing-key.pem")).expect("signing key");
-        let key = jsonwebtoken::EncodingKey::from_ed_pem(&pem).expect("an Ed25519 key");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("after 1970")
             .as_secs();
-        let claims = Claims {
+        self.tokens().sign(&Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             sub: OPERATOR.into(),
@@ -217,13 +217,7 @@ impl TestSystem {
             iat: now - 7200,
             exp: now - 3600,
             iat_us: i64::try_from((now - 7200) * 1_000_000).expect("fits"),
-        };
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
-            &claims,
-            &key,
-        )
-        .expect("signed")
+        })
     }
 
     /// A channel to the gateway.
@@ -461,6 +455,8 @@ impl Postgres {
 pub struct BrokenGateway {
     /// A channel to it.
     pub channel: Channel,
+    /// Where it listens.
+    pub listen: SocketAddr,
     /// Where it serves its metrics.
     pub metrics: SocketAddr,
     _hole: Option<tokio::net::TcpListener>,
@@ -491,15 +487,40 @@ impl TestSystem {
 
     /// [`TestSystem::gateway_without`] with these limits.
     pub async fn gateway_with(&self, down: &str, limits: Limits) -> BrokenGateway {
-        self.second_gateway(down, false, limits).await
+        self.second_gateway(down, false, limits, self.tokens(), Default::default())
+            .await
     }
 
     /// A gateway with these limits whose `down` service takes connections but never answers.
     pub async fn gateway_hanging(&self, down: &str, limits: Limits) -> BrokenGateway {
-        self.second_gateway(down, true, limits).await
+        self.second_gateway(down, true, limits, self.tokens(), Default::default())
+            .await
     }
 
-    async fn second_gateway(&self, down: &str, hang: bool, limits: Limits) -> BrokenGateway {
+    /// A second working gateway that signs and checks tokens with `tokens` (as this system's
+    /// gateway restarted with other keys would), publishing them on its HTTP port.
+    pub async fn gateway_with_keys(&self, tokens: partnerhub_gateway::Tokens) -> BrokenGateway {
+        self.second_gateway("", false, Limits::default(), tokens, Default::default())
+            .await
+    }
+
+    /// A second working gateway with these sign-in rate limits.
+    pub async fn gateway_with_sign_in_limits(
+        &self,
+        sign_in: partnerhub_gateway::SignInLimits,
+    ) -> BrokenGateway {
+        self.second_gateway("", false, Limits::default(), self.tokens(), sign_in)
+            .await
+    }
+
+    async fn second_gateway(
+        &self,
+        down: &str,
+        hang: bool,
+        limits: Limits,
+        tokens: partnerhub_gateway::Tokens,
+        sign_in: partnerhub_gateway::SignInLimits,
+    ) -> BrokenGateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -533,9 +554,10 @@ impl TestSystem {
         let addr = listener.local_addr().expect("address");
         let stop = tokio_util::sync::CancellationToken::new();
         let metrics = partnerhub_kit::metrics::Metrics::new();
-        let (metrics_addr, serving) = partnerhub_kit::server::spawn_metrics(
+        let (metrics_addr, serving) = partnerhub_kit::server::spawn_http(
             "127.0.0.1:0".parse().expect("address"),
             metrics.clone(),
+            vec![partnerhub_gateway::jwks_page(&tokens)],
             stop.clone().cancelled_owned(),
         )
         .await
@@ -543,16 +565,20 @@ impl TestSystem {
         tokio::spawn(serving);
         tokio::spawn(partnerhub_gateway::serve(
             listener,
-            self.tokens(),
+            tokens,
             backends,
             audit,
             limits,
             metrics,
-            partnerhub_gateway::Options::default(),
+            partnerhub_gateway::Options {
+                sign_in,
+                ..Default::default()
+            },
             stop.clone().cancelled_owned(),
         ));
         BrokenGateway {
             channel: connect(addr).await,
+            listen: addr,
             metrics: metrics_addr,
             _hole: hole,
             stop,

@@ -400,6 +400,33 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
         "the fifth wrong password in a row",
         sys.sign_in(&lisa.user_name, "Not-Her-Password-1").await,
     );
+    let strict = sys
+        .gateway_with_sign_in_limits(partnerhub_gateway::SignInLimits {
+            per_user: partnerhub_gateway::sign_in_limit::Rate {
+                burst: 1,
+                every: Duration::from_secs(3600),
+            },
+            ..Default::default()
+        })
+        .await;
+    let mut strict_auth = AuthServiceClient::new(strict.channel.clone());
+    let _ = strict_auth
+        .sign_in(gw::SignInRequest {
+            user_name: lisa.user_name.clone(),
+            password: "Not-Her-Password-1".into(),
+        })
+        .await;
+    w.step_with_retry(
+        "SIGN_IN_RATE_LIMITED",
+        Code::ResourceExhausted,
+        "a second SignIn for one user name through a gateway that lets one an hour through",
+        strict_auth
+            .sign_in(gw::SignInRequest {
+                user_name: lisa.user_name.clone(),
+                password: "Not-Her-Password-1".into(),
+            })
+            .await,
+    );
     let (tove, temporary) = new_user(&sys, &pa, &fabrikam.id, "tove", &[Role::SalesAgent]).await;
     let first = sys
         .sign_in(&tove.user_name, &temporary)

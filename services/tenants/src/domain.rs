@@ -327,6 +327,8 @@ pub struct Principal {
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub user_id: String,
+    /// The sign-in name (a new password must not contain it).
+    pub user_name: String,
     pub password_hash: String,
     /// Until when wrong passwords locked sign-in, if they ever did.
     pub locked_until: Option<SystemTime>,

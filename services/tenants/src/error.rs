@@ -44,7 +44,7 @@ pub enum Error {
     AdminRoleRequired(String),
     #[error("user name or password is incorrect")]
     InvalidCredentials,
-    #[error("too many wrong passwords: sign-in is locked; try again in {} s", .0.as_secs().max(1))]
+    #[error("too many wrong passwords in a row: sign-in waits; try again in {} s", .0.as_secs().max(1))]
     Locked(Duration),
     #[error("the tenant is not active yet")]
     TenantNotActive,

@@ -9,7 +9,7 @@ mod password;
 mod store;
 mod wire;
 
-pub use api::{LOCK_DURATION, MAX_FAILED_SIGN_INS, Tenants};
+pub use api::{FIRST_WAIT, LOCK_DURATION, MAX_FAILED_SIGN_INS, Tenants, wait_after};
 pub use error::{DOMAIN, Error};
 
 use partnerhub_kit::secret_key::SecretKey;

@@ -171,6 +171,7 @@ impl FromRow<'_, AnyRow> for Credentials {
     fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
         Ok(Credentials {
             user_id: row.try_get("id")?,
+            user_name: row.try_get("user_name")?,
             password_hash: row.try_get("password_hash")?,
             locked_until: optional_time_at(row, "locked_until")?,
         })
@@ -640,44 +641,46 @@ pub async fn credentials_by_name(
     conn: &mut AnyConnection,
     user_name: &str,
 ) -> Result<Option<Credentials>> {
-    Ok(
-        sqlx::query_as("SELECT id, password_hash, locked_until FROM users WHERE user_name = $1")
-            .bind(user_name)
-            .fetch_optional(conn)
-            .await?,
+    Ok(sqlx::query_as(
+        "SELECT id, user_name, password_hash, locked_until FROM users WHERE user_name = $1",
     )
+    .bind(user_name)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// What a password change checks of the user with that id.
 pub async fn credentials_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Credentials>> {
     Ok(
-        sqlx::query_as("SELECT id, password_hash, locked_until FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?,
+        sqlx::query_as(
+            "SELECT id, user_name, password_hash, locked_until FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(conn)
+        .await?,
     )
 }
 
-/// Counts a wrong password; the `limit`-th in a row locks sign-in until `lock_until` (and
-/// starts the count again). Returns the lock's end, if sign-in was ever locked.
-pub async fn record_failed_sign_in(
-    conn: &mut AnyConnection,
-    id: &str,
-    limit: i64,
-    lock_until: SystemTime,
-) -> Result<Option<SystemTime>> {
+/// Counts a wrong password; returns the wrong passwords in a row so far.
+pub async fn record_failed_sign_in(conn: &mut AnyConnection, id: &str) -> Result<i64> {
     let row = sqlx::query(
-        "UPDATE users SET \
-           locked_until = CASE WHEN failed_sign_ins + 1 >= $2 THEN $3 ELSE locked_until END, \
-           failed_sign_ins = CASE WHEN failed_sign_ins + 1 >= $2 THEN 0 ELSE failed_sign_ins + 1 END \
-         WHERE id = $1 RETURNING locked_until",
+        "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = $1 \
+         RETURNING failed_sign_ins",
     )
     .bind(id)
-    .bind(limit)
-    .bind(micros_of(lock_until))
     .fetch_one(conn)
     .await?;
-    Ok(optional_time_at(&row, "locked_until")?)
+    Ok(row.try_get("failed_sign_ins")?)
+}
+
+/// Makes sign-in of the user wait until `until` (no password is checked before).
+pub async fn set_sign_in_wait(conn: &mut AnyConnection, id: &str, until: SystemTime) -> Result<()> {
+    sqlx::query("UPDATE users SET locked_until = $2 WHERE id = $1")
+        .bind(id)
+        .bind(micros_of(until))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn clear_failed_sign_ins(conn: &mut AnyConnection, id: &str) -> Result<()> {

@@ -9,7 +9,7 @@ mod sign_in;
 mod tenants;
 mod users;
 
-pub use sign_in::{LOCK_DURATION, MAX_FAILED_SIGN_INS};
+pub use sign_in::{FIRST_WAIT, LOCK_DURATION, MAX_FAILED_SIGN_INS, wait_after};
 
 use crate::domain::User;
 use crate::error::{Error, Result};

@@ -13,10 +13,33 @@ use sqlx::AnyConnection;
 use std::time::{Duration, SystemTime};
 use tonic::Request;
 
-/// Wrong passwords in a row that lock sign-in.
+/// The wrong password in a row from which each one makes sign-in wait.
 pub const MAX_FAILED_SIGN_INS: i64 = 5;
-/// How long sign-in stays locked.
+/// The wait after the [`MAX_FAILED_SIGN_INS`]-th wrong password; each further one doubles it.
+pub const FIRST_WAIT: Duration = Duration::from_secs(2);
+/// The longest wait (reached at the 13th wrong password in a row).
 pub const LOCK_DURATION: Duration = Duration::from_secs(5 * 60);
+
+/// How long sign-in waits after `failures` wrong passwords in a row: nothing before
+/// [`MAX_FAILED_SIGN_INS`], then [`FIRST_WAIT`] doubled with each further one, at most
+/// [`LOCK_DURATION`].
+///
+/// A growing wait rather than a lock of fixed length: whoever knows a user name could keep a
+/// fixed lock up forever with a few guesses an hour; here the wait is short after the first
+/// few mistakes (a person mistyping gets back in within seconds), grows for someone guessing
+/// on, and never exceeds [`LOCK_DURATION`]. During a wait no password is checked, so guessing
+/// runs at one guess per wait at most; the gateway's sign-in rate limit bounds callers too.
+/// The right password after the wait works, and clears the count.
+pub fn wait_after(failures: i64) -> Option<Duration> {
+    if failures < MAX_FAILED_SIGN_INS {
+        return None;
+    }
+    let over = u32::try_from(failures - MAX_FAILED_SIGN_INS).unwrap_or(u32::MAX);
+    let wait = FIRST_WAIT
+        .checked_mul(1u32.checked_shl(over).unwrap_or(u32::MAX))
+        .unwrap_or(LOCK_DURATION);
+    Some(wait.min(LOCK_DURATION))
+}
 
 pub(super) async fn get_principal(
     svc: &Tenants,
@@ -64,16 +87,15 @@ pub(super) async fn check_credentials(
         return Err(Error::Locked(remaining(until, now)));
     }
     if !password::verify(req.password, Some(cred.password_hash)).await? {
-        let locked = store::record_failed_sign_in(
-            &mut *svc.conn().await?,
-            &cred.user_id,
-            MAX_FAILED_SIGN_INS,
-            now + LOCK_DURATION,
-        )
-        .await?;
-        return Err(match locked {
-            Some(until) if until > now => Error::Locked(remaining(until, now)),
-            _ => Error::InvalidCredentials,
+        let mut conn = svc.conn().await?;
+        let failures = store::record_failed_sign_in(&mut conn, &cred.user_id).await?;
+        return Err(match wait_after(failures) {
+            Some(wait) => {
+                // From now, not from the start of the call: the hash check took a while.
+                store::set_sign_in_wait(&mut conn, &cred.user_id, domain::now() + wait).await?;
+                Error::Locked(wait)
+            }
+            None => Error::InvalidCredentials,
         });
     }
     let mut conn = svc.conn().await?;
@@ -97,7 +119,12 @@ pub(super) async fn change_password(
     if req.current_password.is_empty() {
         v.add("current_password", "is required");
     }
-    v.take(password::check_policy("new_password", &req.new_password));
+    // The rules that need no user name first, so bad input is answered without a read.
+    v.take(password::check_policy(
+        "new_password",
+        &req.new_password,
+        "",
+    ));
     if !req.new_password.is_empty() && req.new_password == req.current_password {
         v.add("new_password", "must differ from the current password");
     }
@@ -106,6 +133,8 @@ pub(super) async fn change_password(
     let cred = store::credentials_by_id(&mut *svc.conn().await?, &user_id)
         .await?
         .ok_or_else(|| Error::UserNotFound(user_id.clone()))?;
+    password::check_policy("new_password", &req.new_password, &cred.user_name)
+        .map_err(Error::Invalid)?;
     if !password::verify(req.current_password, Some(cred.password_hash)).await? {
         return Err(Error::field(
             "current_password",
@@ -122,4 +151,40 @@ pub(super) async fn change_password(
 
 fn remaining(until: SystemTime, now: SystemTime) -> Duration {
     until.duration_since(now).unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_doubles_after_the_fifth_wrong_password_and_is_capped() {
+        let waits: Vec<Option<u64>> = (0..=16)
+            .map(|n| wait_after(n).map(|w| w.as_secs()))
+            .collect();
+        assert_eq!(
+            waits,
+            [
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(2),
+                Some(4),
+                Some(8),
+                Some(16),
+                Some(32),
+                Some(64),
+                Some(128),
+                Some(256),
+                Some(300),
+                Some(300),
+                Some(300),
+                Some(300)
+            ]
+        );
+        assert_eq!(wait_after(i64::MAX), Some(LOCK_DURATION));
+        assert_eq!(wait_after(-1), None);
+    }
 }
