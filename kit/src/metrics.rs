@@ -6,14 +6,18 @@
 //!   code (`OK`, `InvalidArgument`, ...);
 //! - `grpc_server_handling_seconds{grpc_service, grpc_method}`: a latency histogram, to the end
 //!   of the response (for a stream, its whole life);
-//! - `grpc_server_in_flight{grpc_service, grpc_method}`: calls under way.
+//! - `grpc_server_in_flight{grpc_service, grpc_method}`: calls under way;
+//! - `partnerhub_ready`: 1 while the server's overall health (`""`) is SERVING, else 0;
+//! - `partnerhub_health_check_up{check}`: 1 while that readiness check passes (`database`, or
+//!   at the gateway each service behind it), else 0 (see `health`).
 //!
 //! Only the methods the server answers get their own labels; a call to any other path counts as
 //! `grpc_service="unknown", grpc_method="unknown"`, so made-up paths can't grow the metrics
 //! without bound.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,6 +45,8 @@ struct Families {
     handled: IntCounterVec,
     seconds: HistogramVec,
     in_flight: IntGaugeVec,
+    ready: IntGauge,
+    checks: IntGaugeVec,
 }
 
 impl Families {
@@ -71,7 +77,20 @@ impl Families {
             Opts::new("grpc_server_in_flight", "gRPC calls under way."),
             &labels,
         )?;
+        let ready = IntGauge::new(
+            "partnerhub_ready",
+            "1 while the server's overall health is SERVING (ready), else 0.",
+        )?;
+        let checks = IntGaugeVec::new(
+            Opts::new(
+                "partnerhub_health_check_up",
+                "1 while the readiness check passes, else 0.",
+            ),
+            &["check"],
+        )?;
         let registry = Registry::new();
+        registry.register(Box::new(ready.clone()))?;
+        registry.register(Box::new(checks.clone()))?;
         registry.register(Box::new(started.clone()))?;
         registry.register(Box::new(handled.clone()))?;
         registry.register(Box::new(seconds.clone()))?;
@@ -82,6 +101,8 @@ impl Families {
             handled,
             seconds,
             in_flight,
+            ready,
+            checks,
         })
     }
 }
@@ -137,6 +158,20 @@ impl Metrics {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the server is ready (its overall health).
+    pub fn ready(&self, ready: bool) {
+        if let Some(f) = &self.inner.families {
+            f.ready.set(i64::from(ready));
+        }
+    }
+
+    /// Whether the readiness check `check` passes.
+    pub fn health_check(&self, check: &str, up: bool) {
+        if let Some(f) = &self.inner.families {
+            f.checks.with_label_values(&[check]).set(i64::from(up));
         }
     }
 
