@@ -5,8 +5,9 @@ runs it:
 1. every object against the Kubernetes JSON schemas bundled in PyPI's kubernetes-validate, in
    strict mode (a field the schema doesn't know is an error), for each Kubernetes version asked;
    an object the validator has no schema for is an error too, not a warning;
-2. the promises deploy/README.md makes: one Deployment and Service per server, gRPC startup,
-   readiness and liveness probes on the server's port, requests and limits, the "restricted" Pod
+2. the promises deploy/README.md makes: one Deployment and Service per server (headless for the
+   four services), gRPC startup and liveness probes on health service "liveness" and readiness
+   probes on "" on the server's port, requests and limits, the "restricted" Pod
    Security settings, the database URL from its Secret, the gateway's key from its Secret, the
    gateway autoscaled, and NetworkPolicies under which only the gateway's gRPC port is open and
    each service takes calls only from the servers that call it (as src/system.rs wires them).
@@ -164,13 +165,15 @@ def check_container(server: str, pod: dict, container: dict, report: Report, whe
     if ref.get("optional"):
         report.error(where, "the database Secret must not be optional")
 
-    for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+    # Readiness asks the overall health (""), which follows what the server needs; startup and
+    # liveness ask "liveness", SERVING while the process runs (a database outage restarts nothing).
+    for kind, service in (("startupProbe", "liveness"), ("readinessProbe", ""), ("livenessProbe", "liveness")):
         probe = container.get(kind)
         grpc = (probe or {}).get("grpc")
         if not grpc:
             report.error(where, f"{kind} must be a grpc probe (grpc.health.v1)")
-        elif grpc.get("port") != port or grpc.get("service", "") != "":
-            report.error(where, f"{kind} must ask the overall health (service \"\") on port {port}")
+        elif grpc.get("port") != port or grpc.get("service", "") != service:
+            report.error(where, f"{kind} must ask health service {service!r} on port {port}")
 
     resources = container.get("resources") or {}
     for resource in ("cpu", "memory"):
@@ -297,6 +300,9 @@ def check_services(objects: list[dict], pods: dict, report: Report, where: str) 
             report.error(at, f"needs port {SERVERS[server]} to the pods' grpc port")
         if server != "gateway" and spec.get("type", "ClusterIP") != "ClusterIP":
             report.error(at, "an internal service must stay ClusterIP")
+        if server != "gateway" and spec.get("clusterIP") != "None":
+            report.error(at, "an internal service must be headless (clusterIP: None), so that its "
+                             "callers resolve and spread their calls over its pods")
 
 
 def check_autoscaling(objects: list[dict], report: Report, where: str) -> None:

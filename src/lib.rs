@@ -2,4 +2,5 @@
 //! (`partnerhub serve …`). The tests start the system through [`system::start`], exactly as
 //! `partnerhub dev` does.
 
+pub mod replicas;
 pub mod system;

@@ -199,6 +199,26 @@ struct Common {
         default_value_t = 512
     )]
     max_concurrent_requests: usize,
+    /// The most connections a server's PostgreSQL pool holds (each server has its own pool; a
+    /// SQLite database always has one connection).
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_DATABASE_POOL_SIZE",
+        default_value_t = partnerhub_kit::store::DEFAULT_POOL_SIZE,
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
+    )]
+    database_pool_size: u32,
+    /// Seconds between two readiness checks of a server: a service checks its database
+    /// (SELECT 1), the gateway the services behind it (their health). Each check may take 2 s.
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_READINESS_INTERVAL",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    readiness_interval: u64,
     /// Minutes an access token from SignIn lasts (the gateway's setting).
     #[arg(
         long,
@@ -276,6 +296,10 @@ impl Common {
         Limits {
             request_timeout: Duration::from_secs(self.request_timeout.max(1)),
             max_concurrent_requests: self.max_concurrent_requests.max(1),
+            probing: partnerhub_kit::health::Probing {
+                interval: Duration::from_secs(self.readiness_interval.max(1)),
+                timeout: Duration::from_secs(2),
+            },
         }
     }
 
@@ -313,6 +337,7 @@ impl Common {
         Storage {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
+            pool_size: self.database_pool_size.max(1),
         }
     }
 

@@ -3,6 +3,7 @@
 //! of them from the same kind of configuration, the tests all five on free ports.
 
 use partnerhub_gateway::{Backends, Tokens};
+use partnerhub_kit::health::Probe;
 use partnerhub_kit::metrics::Metrics;
 use partnerhub_kit::secret_key::{self, SecretKey};
 use partnerhub_kit::server::{Limits, ServeError, bind, spawn_http};
@@ -118,12 +119,29 @@ impl Server {
 
     /// Opens its database (the gateway's keeps the audit trail), migrated.
     pub async fn open_database(self, url: &str) -> Result<Database, StartError> {
+        self.open_database_with(url, partnerhub_kit::store::DEFAULT_POOL_SIZE)
+            .await
+    }
+
+    /// Opens its database, migrated, with a PostgreSQL pool of at most `pool_size` connections.
+    pub async fn open_database_with(
+        self,
+        url: &str,
+        pool_size: u32,
+    ) -> Result<Database, StartError> {
+        let n = pool_size;
         let opened = match self {
-            Server::Service(Service::Tenants) => partnerhub_tenants::open(url).await,
-            Server::Service(Service::Subscriptions) => partnerhub_subscriptions::open(url).await,
-            Server::Service(Service::Relationships) => partnerhub_relationships::open(url).await,
-            Server::Service(Service::Invitations) => partnerhub_invitations::open(url).await,
-            Server::Gateway => partnerhub_gateway::audit::open(url).await,
+            Server::Service(Service::Tenants) => partnerhub_tenants::open_with(url, n).await,
+            Server::Service(Service::Subscriptions) => {
+                partnerhub_subscriptions::open_with(url, n).await
+            }
+            Server::Service(Service::Relationships) => {
+                partnerhub_relationships::open_with(url, n).await
+            }
+            Server::Service(Service::Invitations) => {
+                partnerhub_invitations::open_with(url, n).await
+            }
+            Server::Gateway => partnerhub_gateway::audit::open_with(url, n).await,
         };
         opened.map_err(|source| StartError::Database {
             service: self.name(),
@@ -264,6 +282,8 @@ pub struct Storage {
     /// A `postgres://` URL: each server gets its own database on that server, named after the
     /// URL's database plus `_<server>` (e.g. `partnerhub_tenants`). `None`: SQLite files.
     pub database_url: Option<String>,
+    /// The most connections each server's PostgreSQL pool holds (a SQLite database has one).
+    pub pool_size: u32,
 }
 
 impl Storage {
@@ -450,12 +470,25 @@ pub fn service_server(
 }
 
 /// A lazy channel to a service (connects on first use, reconnects after failures) that carries
-/// the request id and trace context of the call under way.
+/// the request id and trace context of the call under way. `uri` is one URL or several
+/// separated by commas; calls are spread over the replicas they resolve to (see
+/// [`crate::replicas`]).
 pub fn channel(uri: &str) -> Result<Peer, StartError> {
-    let endpoint = Endpoint::from_shared(uri.to_string())
+    let targets =
+        crate::replicas::targets(uri).map_err(|e| StartError::Address(uri.to_string(), e))?;
+    // Each replica is reached at its address, and called by the service's name.
+    let make: crate::replicas::MakeEndpoint = std::sync::Arc::new(|address, target| {
+        let origin = target.origin().parse().map_err(|e| format!("{e}"))?;
+        Ok(endpoint(address).map_err(|e| e.to_string())?.origin(origin))
+    });
+    Ok(Peer::new(crate::replicas::balanced(targets, make)))
+}
+
+/// The endpoint of one replica at `uri` (`http://10.0.0.7:50052`).
+fn endpoint(uri: &str) -> Result<Endpoint, StartError> {
+    Ok(Endpoint::from_shared(uri.to_string())
         .map_err(|e| StartError::Address(uri.to_string(), e.to_string()))?
-        .connect_timeout(Duration::from_secs(5));
-    Ok(Peer::new(endpoint.connect_lazy()))
+        .connect_timeout(Duration::from_secs(5)))
 }
 
 type Serving = Pin<Box<dyn Future<Output = Result<(), ServeError>> + Send>>;
@@ -479,7 +512,9 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
     let keys = config.secret_keys.load(servers)?;
     let mut databases = BTreeMap::new();
     for &server in servers {
-        let db = server.open_database(&config.storage.url(server)).await?;
+        let db = server
+            .open_database_with(&config.storage.url(server), config.storage.pool_size)
+            .await?;
         databases.insert(server, db);
     }
     // Bind every listener first: the servers find each other by the bound addresses.
@@ -563,8 +598,11 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
                     relationships: peer(Service::Relationships)?,
                     subscriptions: peer(Service::Subscriptions)?,
                 };
-                let built =
-                    service_server(service, db, &peers, &config.settings, &keys).metrics(metrics);
+                // A service is ready while its database answers.
+                let probe = Probe::database(&db);
+                let built = service_server(service, db, &peers, &config.settings, &keys)
+                    .metrics(metrics)
+                    .probe(probe);
                 Box::pin(built.run(listener, limits, stop))
             }
             Server::Gateway => {

@@ -74,7 +74,7 @@ expect '"reason":"PARTNER_NOT_ADVISOR"' "a partner ID that is not an advisor's i
 expect '"type": "TYPE_QUANTITY_CHANGED"' "the watcher sees the change"
 expect '"method":"partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles"' "the customer's audit trail"
 expect 'x-request-id: walkthrough-1' "the caller's request id comes back"
-expect 'grpc_server_handled_total{grpc_code="OK",grpc_method="GetTenant",grpc_service="partnerhub.tenants.v1.TenantService"}' "the gateway's metrics count the calls"
+expect 'grpc_server_handled_total{grpc_code="OK",grpc_method="GetTenant",grpc_service="partnerhub.tenants.v1.TenantService",grpc_type="unary"}' "the gateway's metrics count the calls"
 # Only the refusals the README announces.
 errors=$(grep -c '^ERROR:' "$work/out.txt" || true)
 if [ "$errors" -ne 6 ]; then

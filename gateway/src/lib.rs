@@ -16,6 +16,7 @@ pub use policy::Caller;
 pub use sign_in_limit::SignInLimits;
 pub use token::Tokens;
 
+use partnerhub_kit::health::Probe;
 use partnerhub_kit::metrics::Metrics;
 use partnerhub_kit::server::{Limits, ServeError, Server};
 use partnerhub_proto::gateway::audit_service_server::AuditServiceServer;
@@ -57,6 +58,37 @@ pub fn jwks_page(tokens: &Tokens) -> partnerhub_kit::metrics::Page {
     }
 }
 
+const TENANTS: &str = "partnerhub.tenants.v1.TenantService";
+const SUBSCRIPTIONS: &str = "partnerhub.subscriptions.v1.SubscriptionService";
+const RELATIONSHIPS: &str = "partnerhub.relationships.v1.RelationshipService";
+const INVITATIONS: &str = "partnerhub.invitations.v1.InvitationService";
+const AUTH: &str = "partnerhub.gateway.v1.AuthService";
+const WORKFLOWS: &str = "partnerhub.gateway.v1.WorkflowService";
+const AUDIT: &str = "partnerhub.gateway.v1.AuditService";
+
+/// What each of the gateway's health names follows. A forwarded service follows the service
+/// behind it (checked over the channel the calls take); AuthService follows tenants (sign-in
+/// and passwords live there); WorkflowService follows all four (its workflows span them);
+/// AuditService follows the gateway's own database.
+///
+/// The overall status `""` (what a load balancer's readiness probe asks) follows tenants and
+/// the gateway's database only: every user's call is authenticated through tenants, so without
+/// it nothing but operator calls works; but with another service down the rest still works,
+/// and as every gateway replica shares the same services, taking them all out of the load
+/// balancer would turn a partial outage into a full one. The per-service names tell which part
+/// is down.
+fn readiness(backends: &Backends, db: &partnerhub_kit::store::Database) -> Vec<Probe> {
+    vec![
+        Probe::peer("tenants", backends.tenants.clone()).only(&["", TENANTS, AUTH, WORKFLOWS]),
+        Probe::peer("subscriptions", backends.subscriptions.clone())
+            .only(&[SUBSCRIPTIONS, WORKFLOWS]),
+        Probe::peer("relationships", backends.relationships.clone())
+            .only(&[RELATIONSHIPS, WORKFLOWS]),
+        Probe::peer("invitations", backends.invitations.clone()).only(&[INVITATIONS, WORKFLOWS]),
+        Probe::database(db).only(&["", AUDIT]),
+    ]
+}
+
 /// Serves the gateway on `listener` until `shutdown` resolves, counting its calls in `metrics`.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve(
@@ -69,24 +101,30 @@ pub async fn serve(
     options: Options,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let probes = readiness(&backends, &db);
     let trail = audit::Trail::new(db);
     let auth = auth::Auth {
         tokens: tokens.clone(),
         tenants: TenantInternalServiceClient::new(backends.tenants.clone()),
         limiter: std::sync::Arc::new(sign_in_limit::SignInLimiter::new(options.sign_in)),
     };
-    let (routes, observer) = Server::new("gateway")
+    let mut server = Server::new("gateway")
         .public()
         .metrics(metrics)
+        .probing(limits.probing);
+    for probe in probes {
+        server = server.probe(probe);
+    }
+    let (routes, observer) = server
         .add_service(AuthServiceServer::new(auth))
         .add_service(WorkflowServiceServer::new(workflows::Workflows::new(
             &backends,
         )))
         .add_service(AuditServiceServer::new(trail.clone()))
-        .lists("partnerhub.tenants.v1.TenantService")
-        .lists("partnerhub.subscriptions.v1.SubscriptionService")
-        .lists("partnerhub.relationships.v1.RelationshipService")
-        .lists("partnerhub.invitations.v1.InvitationService")
+        .lists(TENANTS)
+        .lists(SUBSCRIPTIONS)
+        .lists(RELATIONSHIPS)
+        .lists(INVITATIONS)
         .descriptors(partnerhub_proto::PUBLIC_DESCRIPTORS)
         .routes()
         .await?;

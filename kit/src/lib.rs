@@ -2,6 +2,8 @@
 //!
 //! A service crate is then its API handlers, its domain rules and its store:
 //! - [`server`]: bind, reflection (v1 and v1alpha), health, tracing, limits, graceful shutdown;
+//! - [`health`]: readiness that follows what a server needs (its database, the services behind
+//!   it), liveness that doesn't;
 //! - [`status`]: one conversion from a service's error enum to `tonic::Status` with
 //!   `ErrorInfo`, `BadRequest` and `RetryInfo` details;
 //! - [`store`]: one database approach for every service (SQLite or PostgreSQL through sqlx's
@@ -18,6 +20,7 @@
 
 pub mod caller;
 pub mod fields;
+pub mod health;
 pub mod metrics;
 pub mod page;
 pub mod peers;

@@ -11,13 +11,17 @@
 //!
 //! Besides: `partnerhub_build_info{version}` (always 1) and the process' own metrics
 //! (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`, ...).
+//! - `partnerhub_ready`: 1 while the server's overall health (`""`) is SERVING, else 0;
+//! - `partnerhub_health_check_up{check}`: 1 while that readiness check passes (`database`, or
+//!   at the gateway each service behind it), else 0 (see `health`).
 //!
 //! Only the methods the server answers get their own labels; a call to any other path counts as
 //! `grpc_type="unknown", grpc_service="unknown", grpc_method="unknown"`, so made-up paths can't
 //! grow the metrics without bound.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -45,6 +49,8 @@ struct Families {
     handled: IntCounterVec,
     seconds: HistogramVec,
     in_flight: IntGaugeVec,
+    ready: IntGauge,
+    checks: IntGaugeVec,
 }
 
 impl Families {
@@ -75,6 +81,17 @@ impl Families {
             Opts::new("grpc_server_in_flight", "gRPC calls under way."),
             &labels,
         )?;
+        let ready = IntGauge::new(
+            "partnerhub_ready",
+            "1 while the server's overall health is SERVING (ready), else 0.",
+        )?;
+        let checks = IntGaugeVec::new(
+            Opts::new(
+                "partnerhub_health_check_up",
+                "1 while the readiness check passes, else 0.",
+            ),
+            &["check"],
+        )?;
         let build = IntGaugeVec::new(
             Opts::new("partnerhub_build_info", "The running build (always 1)."),
             &["version"],
@@ -82,6 +99,8 @@ impl Families {
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let registry = Registry::new();
         registry.register(Box::new(build))?;
+        registry.register(Box::new(ready.clone()))?;
+        registry.register(Box::new(checks.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -96,6 +115,8 @@ impl Families {
             handled,
             seconds,
             in_flight,
+            ready,
+            checks,
         })
     }
 }
@@ -151,6 +172,20 @@ impl Metrics {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the server is ready (its overall health).
+    pub fn ready(&self, ready: bool) {
+        if let Some(f) = &self.inner.families {
+            f.ready.set(i64::from(ready));
+        }
+    }
+
+    /// Whether the readiness check `check` passes.
+    pub fn health_check(&self, check: &str, up: bool) {
+        if let Some(f) = &self.inner.families {
+            f.checks.with_label_values(&[check]).set(i64::from(up));
         }
     }
 

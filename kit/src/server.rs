@@ -4,6 +4,7 @@
 //! (with its request id, joined to the caller's trace), metrics per method and status code, a
 //! request timeout and a concurrency limit, and stop gracefully on a signal.
 
+use crate::health::{Probe, Probing};
 use crate::metrics::{Call, Metrics};
 use crate::telemetry;
 use std::convert::Infallible;
@@ -20,11 +21,10 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::Routes;
-use tonic_health::ServingStatus;
 use tower::Service;
 use tracing::Instrument;
 
-/// Limits every server applies to every call.
+/// Limits every server applies to every call, and how often it checks what it needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// A call that has not answered by then fails with DEADLINE_EXCEEDED (a client's shorter
@@ -34,6 +34,8 @@ pub struct Limits {
     /// Calls handled at once; more wait for a free place, within their deadline (health checks
     /// don't wait).
     pub max_concurrent_requests: usize,
+    /// How often the server checks its readiness [`Probe`]s (see [`crate::health`]).
+    pub probing: Probing,
 }
 
 impl Default for Limits {
@@ -41,6 +43,7 @@ impl Default for Limits {
         Limits {
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 512,
+            probing: Probing::default(),
         }
     }
 }
@@ -54,6 +57,8 @@ pub struct Server {
     services: Vec<&'static str>,
     listed: Vec<&'static str>,
     descriptors: Vec<&'static [u8]>,
+    probes: Vec<Probe>,
+    probing: Probing,
 }
 
 /// Why a server could not start or stopped with an error.
@@ -134,10 +139,12 @@ impl Server {
             services: Vec::new(),
             listed: Vec::new(),
             descriptors: Vec::new(),
+            probes: Vec::new(),
+            probing: Probing::default(),
         }
     }
 
-    /// Serves `svc`; it is reported SERVING by the health service.
+    /// Serves `svc`; the health service reports it SERVING while the [`Probe`]s it follows pass.
     pub fn add_service<S>(mut self, svc: S) -> Self
     where
         S: Service<http::Request<Body>, Error = Infallible>
@@ -154,8 +161,8 @@ impl Server {
         self
     }
 
-    /// Lists a service in reflection that this server answers without `add_service` (the
-    /// gateway forwards the services behind it).
+    /// Lists a service in reflection and health that this server answers without
+    /// `add_service` (the gateway forwards the services behind it).
     pub fn lists(mut self, name: &'static str) -> Self {
         self.listed.push(name);
         self
@@ -174,6 +181,18 @@ impl Server {
         self
     }
 
+    /// Makes the server's readiness follow `probe` (see [`crate::health`]).
+    pub fn probe(mut self, probe: Probe) -> Self {
+        self.probes.push(probe);
+        self
+    }
+
+    /// How often the probes run (the default: every 5 s, 2 s each at most).
+    pub fn probing(mut self, probing: Probing) -> Self {
+        self.probing = probing;
+        self
+    }
+
     /// Counts this server's calls in `metrics` (serve them with [`Metrics::serve`]); without
     /// this the server counts into metrics nobody reads.
     pub fn metrics(mut self, metrics: Metrics) -> Self {
@@ -185,11 +204,17 @@ impl Server {
     /// their calls.
     pub async fn routes(self) -> Result<(Routes, Observer), ServeError> {
         let (reporter, health) = tonic_health::server::health_reporter();
-        for name in &self.services {
-            reporter
-                .set_service_status(*name, ServingStatus::Serving)
-                .await;
-        }
+        let mut served = self.services.clone();
+        served.extend(&self.listed);
+        let probing = crate::health::start(
+            self.name,
+            reporter,
+            &served,
+            self.probes,
+            self.probing,
+            self.metrics.clone(),
+        )
+        .await;
         let mut sets = self.descriptors;
         sets.push(tonic_health::pb::FILE_DESCRIPTOR_SET);
         sets.push(tonic_types::pb::FILE_DESCRIPTOR_SET);
@@ -229,6 +254,7 @@ impl Server {
             server: self.name,
             metrics: self.metrics,
             public: self.public,
+            _probing: probing.map(Arc::new),
         };
         Ok((routes, observer))
     }
@@ -240,7 +266,7 @@ impl Server {
         limits: Limits,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
-        let (routes, observer) = self.routes().await?;
+        let (routes, observer) = self.probing(limits.probing).routes().await?;
         serve(listener, routes.prepare(), limits, observer, shutdown).await
     }
 }
@@ -297,6 +323,8 @@ pub struct Observer {
     server: &'static str,
     metrics: Metrics,
     public: bool,
+    /// The readiness checks run until the last copy is dropped (the server stopped).
+    _probing: Option<Arc<tokio_util::sync::DropGuard>>,
 }
 
 /// A service whose every call gets a request id, a span (a child of the caller's trace inside

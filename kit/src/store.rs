@@ -60,8 +60,23 @@ pub enum OpenError {
     },
 }
 
-/// Opens (creating it if needed) and migrates the database at `url`.
+/// How many connections a PostgreSQL database's pool holds at most, unless told otherwise.
+pub const DEFAULT_POOL_SIZE: u32 = 10;
+
+/// Opens (creating it if needed) and migrates the database at `url`, with a pool of
+/// [`DEFAULT_POOL_SIZE`] connections for PostgreSQL.
 pub async fn open(url: &str, migrations: &Migrations) -> Result<Database, OpenError> {
+    open_with(url, migrations, DEFAULT_POOL_SIZE).await
+}
+
+/// [`open`] with a PostgreSQL pool of at most `pool_size` connections (at least 1). A SQLite
+/// database always has one connection: SQLite has one writer at a time anyway, and a single
+/// connection can't fail a read-then-write transaction with SQLITE_BUSY.
+pub async fn open_with(
+    url: &str,
+    migrations: &Migrations,
+    pool_size: u32,
+) -> Result<Database, OpenError> {
     sqlx::any::install_default_drivers();
     let target = redact(url);
     let connect = |source| OpenError::Connect {
@@ -89,8 +104,7 @@ pub async fn open(url: &str, migrations: &Migrations) -> Result<Database, OpenEr
             .await
             .map_err(connect)?;
         first.close().await.map_err(connect)?;
-        // One connection: SQLite has one writer at a time anyway, and a single connection can't
-        // fail a read-then-write transaction with SQLITE_BUSY. PostgreSQL is for more load.
+        // One connection (see `open_with`). PostgreSQL is for more load.
         let pool = pool_options(1).connect(url).await.map_err(connect)?;
         (Backend::Sqlite, pool)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -105,7 +119,7 @@ pub async fn open(url: &str, migrations: &Migrations) -> Result<Database, OpenEr
             })
             .map_err(connect)?;
         let options = AnyConnectOptions::from_str(url).map_err(connect)?;
-        let pool = pool_options(10)
+        let pool = pool_options(pool_size.max(1))
             .connect_with(options)
             .await
             .map_err(connect)?;
@@ -325,6 +339,15 @@ macro_rules! migrations {
         /// Opens and migrates the database.
         pub async fn open(url: &str) -> Result<$crate::store::Database, $crate::store::OpenError> {
             $crate::store::open(url, &MIGRATIONS).await
+        }
+
+        /// Opens and migrates the database, with a PostgreSQL pool of at most `pool_size`
+        /// connections.
+        pub async fn open_with(
+            url: &str,
+            pool_size: u32,
+        ) -> Result<$crate::store::Database, $crate::store::OpenError> {
+            $crate::store::open_with(url, &MIGRATIONS, pool_size).await
         }
     };
 }

@@ -116,6 +116,7 @@ impl TestSystem {
         let storage = Storage {
             data_dir: dir.path().to_path_buf(),
             database_url,
+            pool_size: partnerhub_kit::store::DEFAULT_POOL_SIZE,
         };
         let config = Configuration {
             storage: storage.clone(),
@@ -446,6 +447,44 @@ impl Postgres {
             let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut conn)
                 .await;
+        }
+    }
+}
+
+impl TestSystem {
+    /// The configuration of more servers next to this system's (more replicas, another gateway):
+    /// the same storage, keys and clock, each service called where this system's listens,
+    /// every server on a free port of its own.
+    pub fn configuration(&self, limits: Limits) -> Configuration {
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let section = |service: Option<usize>| Section {
+            listen: any,
+            metrics: Some(any),
+            url: service.map(|i| format!("http://{}", self.services[i])),
+        };
+        Configuration {
+            storage: self.storage.clone(),
+            limits,
+            gateway: GatewaySection {
+                server: section(None),
+                signing_key: self.data_dir().join("signing-key.pem"),
+                verification_keys: Vec::new(),
+                create_signing_key: false,
+                token_lifetime: Duration::from_secs(600),
+                options: partnerhub_gateway::Options {
+                    stream_recheck: Duration::from_millis(200),
+                    ..Default::default()
+                },
+            },
+            tenants: section(Some(0)),
+            subscriptions: section(Some(1)),
+            relationships: section(Some(2)),
+            invitations: section(Some(3)),
+            secret_keys: SecretKeyFiles::in_dir(self.data_dir(), false),
+            settings: Settings {
+                clock: self.clock.clone(),
+                ..Settings::default()
+            },
         }
     }
 }

@@ -236,3 +236,32 @@ async fn every_connection_between_servers_sends_small_messages_at_once() {
     assert!(slow.is_empty(), "without TCP_NODELAY: {slow:?}");
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn a_servers_postgresql_pool_holds_the_connections_it_is_told_and_sqlite_keeps_one() {
+    use partnerhub::system::{Server, Service};
+    let sys = TestSystem::start().await;
+    let server = Server::Service(Service::Relationships);
+    let url = sys.database_url(server);
+    let db = server
+        .open_database_with(&url, 3)
+        .await
+        .expect("opened with a pool of 3");
+    let expected = match db.backend {
+        partnerhub_kit::store::Backend::Postgres => 3,
+        // One writer at a time: one connection whatever the setting.
+        partnerhub_kit::store::Backend::Sqlite => 1,
+    };
+    assert_eq!(db.pool.options().get_max_connections(), expected);
+    let default = server.open_database(&url).await.expect("opened");
+    assert_eq!(
+        default.pool.options().get_max_connections(),
+        match db.backend {
+            partnerhub_kit::store::Backend::Postgres => partnerhub_kit::store::DEFAULT_POOL_SIZE,
+            partnerhub_kit::store::Backend::Sqlite => 1,
+        }
+    );
+    db.pool.close().await;
+    default.pool.close().await;
+    sys.stop().await;
+}

@@ -26,12 +26,17 @@ partnerhub_kit::migrations!();
 /// Opens and migrates the service's database, and puts the shipped offer catalogue into it. A
 /// catalogue that does not parse stops the start, as a failed migration does.
 pub async fn open(url: &str) -> Result<Database, OpenError> {
+    open_with(url, partnerhub_kit::store::DEFAULT_POOL_SIZE).await
+}
+
+/// [`open`] with a PostgreSQL pool of at most `pool_size` connections.
+pub async fn open_with(url: &str, pool_size: u32) -> Result<Database, OpenError> {
     let failed = |source: Box<dyn std::error::Error + Send + Sync>| OpenError::Migrate {
         target: redact(url),
         source: MigrateError::Source(source),
     };
     let offers = catalogue::parse(catalogue::SHIPPED).map_err(|e| failed(Box::new(e)))?;
-    let db = partnerhub_kit::store::open(url, &MIGRATIONS).await?;
+    let db = partnerhub_kit::store::open_with(url, &MIGRATIONS, pool_size).await?;
     let install = async {
         let mut tx = db.pool.begin().await?;
         // Opening is before any request: there is no service clock yet.
