@@ -3,6 +3,7 @@
 //! of them from the same kind of configuration, the tests all five on free ports.
 
 use partnerhub_gateway::{Backends, Tokens};
+use partnerhub_kit::internal_call::InternalKey;
 use partnerhub_kit::metrics::Metrics;
 use partnerhub_kit::secret_key::{self, SecretKey};
 use partnerhub_kit::server::{Limits, ServeError, bind, spawn_metrics};
@@ -201,49 +202,62 @@ pub struct Configuration {
 /// Where the tenants and invitations services' secret keys are: each derives what it hands out
 /// (temporary passwords, invitation codes) from its own key, so that a retried create answers
 /// the same secret without it being stored in clear (see `partnerhub_kit::secret_key`). The two
-/// never share a key.
+/// never share a key. And the internal key, which every server holds: the gateway and the
+/// services prove their calls to a service with it (see `partnerhub_kit::internal_call`).
 #[derive(Debug, Clone)]
 pub struct SecretKeyFiles {
     pub tenants: PathBuf,
     pub invitations: PathBuf,
+    pub internal: PathBuf,
     /// Whether to create missing key files (`dev`); a deployment brings its own.
     pub create: bool,
 }
 
 impl SecretKeyFiles {
-    /// Both in `data_dir`: `tenants-secret.key`, `invitations-secret.key`.
+    /// All in `data_dir`: `tenants-secret.key`, `invitations-secret.key`, `internal-secret.key`.
     pub fn in_dir(data_dir: &Path, create: bool) -> Self {
         SecretKeyFiles {
             tenants: data_dir.join("tenants-secret.key"),
             invitations: data_dir.join("invitations-secret.key"),
+            internal: data_dir.join("internal-secret.key"),
             create,
         }
     }
 
     /// The keys of the services among `servers`, read (and, with `create`, made if missing);
-    /// a service not started here gets a key of its own in memory, never used.
+    /// a service not started here gets a key of its own in memory, never used. The internal key
+    /// is read whenever a server starts: every server proves its calls with it.
     pub fn load(&self, servers: &[Server]) -> Result<SecretKeys, StartError> {
+        let read = |name: &'static str, path: &Path| {
+            if self.create {
+                secret_key::ensure_key_file(name, path)?;
+            }
+            Ok::<_, StartError>(SecretKey::from_file(name, path)?)
+        };
         let load = |service: Service, path: &Path| {
             if !servers.contains(&Server::Service(service)) {
                 return Ok(SecretKey::generate());
             }
-            if self.create {
-                secret_key::ensure_key_file(service.name(), path)?;
-            }
-            Ok::<_, StartError>(SecretKey::from_file(service.name(), path)?)
+            read(service.name(), path)
+        };
+        let internal = match servers.is_empty() {
+            true => SecretKey::generate(),
+            false => read("internal", &self.internal)?,
         };
         Ok(SecretKeys {
             tenants: load(Service::Tenants, &self.tenants)?,
             invitations: load(Service::Invitations, &self.invitations)?,
+            internal: InternalKey::new(internal),
         })
     }
 }
 
-/// The services' secret keys, loaded.
+/// The services' secret keys and the internal key, loaded.
 #[derive(Debug, Clone)]
 pub struct SecretKeys {
     pub tenants: SecretKey,
     pub invitations: SecretKey,
+    pub internal: InternalKey,
 }
 
 impl SecretKeys {
@@ -252,6 +266,7 @@ impl SecretKeys {
         SecretKeys {
             tenants: SecretKey::generate(),
             invitations: SecretKey::generate(),
+            internal: InternalKey::generate(),
         }
     }
 }
@@ -401,6 +416,7 @@ pub struct Peers {
 }
 
 /// One service's server, ready to run on a bound listener; `peers` are the services it asks.
+/// It answers only calls proven with `keys.internal` (health and reflection aside).
 pub fn service_server(
     service: Service,
     db: Database,
@@ -409,7 +425,7 @@ pub fn service_server(
     keys: &SecretKeys,
 ) -> partnerhub_kit::server::Server {
     let tenants = peers.tenants.clone();
-    match service {
+    let server = match service {
         Service::Tenants => partnerhub_tenants::server(db, keys.tenants.clone()),
         Service::Subscriptions => partnerhub_subscriptions::server_until(
             db,
@@ -440,16 +456,17 @@ pub fn service_server(
             }
             partnerhub_invitations::server(db, deps)
         }
-    }
+    };
+    server.internal(keys.internal.clone())
 }
 
 /// A lazy channel to a service (connects on first use, reconnects after failures) that carries
-/// the request id and trace context of the call under way.
-pub fn channel(uri: &str) -> Result<Peer, StartError> {
+/// the request id and trace context of the call under way, and proves each call with `key`.
+pub fn channel(uri: &str, key: &InternalKey) -> Result<Peer, StartError> {
     let endpoint = Endpoint::from_shared(uri.to_string())
         .map_err(|e| StartError::Address(uri.to_string(), e.to_string()))?
         .connect_timeout(Duration::from_secs(5));
-    Ok(Peer::new(endpoint.connect_lazy()))
+    Ok(Peer::new(endpoint.connect_lazy(), key.clone()))
 }
 
 type Serving = Pin<Box<dyn Future<Output = Result<(), ServeError>> + Send>>;
@@ -522,8 +539,8 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
     let peer = |service: Service| {
         let server = Server::Service(service);
         match (&config.section(server).url, bound.get(&server)) {
-            (Some(url), _) => channel(url),
-            (None, Some(b)) => channel(&format!("http://{}", b.listen)),
+            (Some(url), _) => channel(url, &keys.internal),
+            (None, Some(b)) => channel(&format!("http://{}", b.listen), &keys.internal),
             (None, None) => Err(StartError::Address(
                 String::new(),
                 format!("no address for the {} service", service.name()),

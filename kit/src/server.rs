@@ -4,6 +4,7 @@
 //! (with its request id, joined to the caller's trace), metrics per method and status code, a
 //! request timeout and a concurrency limit, and stop gracefully on a signal.
 
+use crate::internal_call::{InternalKey, Proven};
 use crate::metrics::{Call, Metrics};
 use crate::telemetry;
 use std::convert::Infallible;
@@ -50,6 +51,8 @@ pub struct Server {
     name: &'static str,
     metrics: Metrics,
     public: bool,
+    /// The key internal calls must prove themselves with (the services); `None`: the gateway.
+    internal: Option<InternalKey>,
     routes: Routes,
     services: Vec<&'static str>,
     listed: Vec<&'static str>,
@@ -114,6 +117,7 @@ impl Server {
             name,
             metrics: Metrics::new(),
             public: false,
+            internal: None,
             routes: Routes::default(),
             services: Vec::new(),
             listed: Vec::new(),
@@ -155,6 +159,13 @@ impl Server {
     /// no caller's trace headers on (outside callers may not join or switch off its traces).
     pub fn public(mut self) -> Self {
         self.public = true;
+        self
+    }
+
+    /// Refuses every call but health and reflection that carries no good assertion made with
+    /// `key` (see [`crate::internal_call`]): a service behind the gateway.
+    pub fn internal(mut self, key: InternalKey) -> Self {
+        self.internal = Some(key);
         self
     }
 
@@ -213,6 +224,7 @@ impl Server {
             server: self.name,
             metrics: self.metrics,
             public: self.public,
+            internal: self.internal,
         };
         Ok((routes, observer))
     }
@@ -248,8 +260,10 @@ where
     B::Error: Into<BoxError>,
 {
     let stopping = CancellationToken::new();
+    // Inside `Observed`: a refused call is counted and logged like any other.
+    let proven = Proven::new(service, observer.internal.clone(), observer.server);
     let service = Observed {
-        inner: service,
+        inner: proven,
         observer,
         limits,
         slots: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
@@ -281,6 +295,7 @@ pub struct Observer {
     server: &'static str,
     metrics: Metrics,
     public: bool,
+    internal: Option<InternalKey>,
 }
 
 /// A service whose every call gets a request id, a span (a child of the caller's trace inside
@@ -429,7 +444,12 @@ where
 }
 
 /// A status answered by the kit itself, with its `ErrorInfo` like every other error.
-fn kit_status(code: tonic::Code, message: &str, reason: &str, server: &str) -> tonic::Status {
+pub(crate) fn kit_status(
+    code: tonic::Code,
+    message: &str,
+    reason: &str,
+    server: &str,
+) -> tonic::Status {
     use tonic_types::{ErrorDetails, StatusExt};
     let details = ErrorDetails::with_error_info(
         reason,

@@ -9,7 +9,10 @@ use partnerhub::system::{
     self, Configuration, GatewaySection, Running, SecretKeyFiles, Section, Server, Service,
     Settings, Storage,
 };
+use partnerhub_kit::internal_call::InternalKey;
+use partnerhub_kit::secret_key::SecretKey;
 use partnerhub_kit::server::Limits;
+pub use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::gateway::auth_service_client::AuthServiceClient;
 use partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient;
@@ -71,6 +74,8 @@ pub struct TestSystem {
     /// The services' clock: `clock.advance(…)` makes days pass.
     pub clock: Clock,
     storage: Storage,
+    /// The internal key the servers share: direct calls to a service prove themselves with it.
+    internal: InternalKey,
     _dir: tempfile::TempDir,
     postgres: Option<Postgres>,
 }
@@ -150,6 +155,10 @@ impl TestSystem {
             .try_into()
             .expect("five servers");
         let tokens = running.tokens.clone().expect("the gateway runs");
+        let internal = InternalKey::new(
+            SecretKey::from_file("internal", &dir.path().join("internal-secret.key"))
+                .expect("the internal key dev made"),
+        );
         let channel = connect(gateway).await;
         let (operator, _) = tokens.issue_operator(Duration::from_secs(600));
         TestSystem {
@@ -161,6 +170,7 @@ impl TestSystem {
             operator,
             clock,
             storage,
+            internal,
             _dir: dir,
             postgres,
         }
@@ -319,13 +329,26 @@ impl TestSystem {
         (user, token)
     }
 
-    /// A channel straight to a service (bypassing the gateway), by name.
-    pub async fn service(&self, name: &str) -> Channel {
+    /// A channel straight to a service (bypassing the gateway), by name, that proves its calls
+    /// with the internal key as the gateway and the services do (with the caller headers each
+    /// call carries).
+    pub async fn service(&self, name: &str) -> Peer {
+        Peer::new(self.unproven_service(name).await, self.internal.clone())
+    }
+
+    /// A plain channel straight to a service, whose calls carry no assertion unless the test
+    /// adds one.
+    pub async fn unproven_service(&self, name: &str) -> Channel {
         let index = system::SERVICES
             .iter()
             .position(|s| *s == name)
             .expect("a service name");
         connect(self.services[index]).await
+    }
+
+    /// The internal key of this system's servers.
+    pub fn internal_key(&self) -> &InternalKey {
+        &self.internal
     }
 
     /// The operator enrols a partner; returns it with its admin's user name and temporary
@@ -508,7 +531,7 @@ impl TestSystem {
                 true => dead,
                 false => self.services[i],
             };
-            system::channel(&format!("http://{addr}")).expect("channel")
+            system::channel(&format!("http://{addr}"), &self.internal).expect("channel")
         });
         let backends = partnerhub_gateway::Backends {
             tenants,
