@@ -5,11 +5,12 @@ mod config;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use partnerhub::system::{
     self, Configuration, GatewaySection, SecretKeyFiles, Section, Server, Service, Settings,
-    StartError, Storage,
+    StartError, Storage, TlsSettings,
 };
 use partnerhub_gateway::Tokens;
 use partnerhub_kit::server::{Limits, ServeError, shutdown_signal};
 use partnerhub_kit::telemetry::{self, TracingError};
+use partnerhub_kit::tls::ServerTlsFiles;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
@@ -173,6 +174,23 @@ struct Common {
     /// `internal-credential` reads it to make an assertion for a call by hand.
     #[arg(long, global = true, env = "PARTNERHUB_INTERNAL_SECRET_KEY")]
     internal_secret_key: Option<PathBuf>,
+    /// Serve TLS with this certificate chain (PEM) [default: plaintext]; needs --tls-key.
+    ///
+    /// The file and the key are checked every 10 seconds: when they change, new connections
+    /// get the new certificate (a pair that doesn't load is logged; the last good one stays).
+    /// `dev` serves every server with it.
+    #[arg(long, global = true, env = "PARTNERHUB_TLS_CERT", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM, PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, global = true, env = "PARTNERHUB_TLS_KEY", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+    /// Call the services over TLS, verifying them with this CA certificate (PEM) [default:
+    /// plaintext]. Their URLs (--tenants-url, ...) are then https://.
+    #[arg(long, global = true, env = "PARTNERHUB_TLS_CA", value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+    /// The name the services' certificates must hold [default: the host of each service URL].
+    #[arg(long, global = true, env = "PARTNERHUB_TLS_SERVER_NAME")]
+    tls_server_name: Option<String>,
     /// Seconds (1 to 86400) before a call that has not answered ends with DEADLINE_EXCEEDED (a
     /// stream's answer is its start).
     #[arg(
@@ -334,6 +352,33 @@ impl Common {
             invitations: section(Service::Invitations.into()),
             secret_keys: self.secret_keys(create_keys),
             settings: self.settings(),
+            tls: TlsSettings {
+                server: match (&self.tls_cert, &self.tls_key) {
+                    (Some(cert), Some(key)) => Some(ServerTlsFiles {
+                        cert: cert.clone(),
+                        key: key.clone(),
+                    }),
+                    _ => None,
+                },
+                ca: self.tls_ca.clone(),
+                server_name: self.tls_server_name.clone(),
+                ..TlsSettings::default()
+            },
+        }
+    }
+
+    /// A certificate without its key, or the other way round, is a mistake to stop at.
+    fn check_tls(&self) -> Result<(), Failure> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => Err(Failure::Setting(
+                "--tls-cert needs --tls-key (PARTNERHUB_TLS_KEY), the certificate's private key"
+                    .into(),
+            )),
+            (None, Some(_)) => Err(Failure::Setting(
+                "--tls-key needs --tls-cert (PARTNERHUB_TLS_CERT), the certificate it belongs to"
+                    .into(),
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -473,7 +518,7 @@ impl Credential {
         ] {
             if let Some(value) = value {
                 let value = http::HeaderValue::from_str(value)
-                    .map_err(|_| Failure::Credential(format!("--{flag} is no header value")))?;
+                    .map_err(|_| Failure::Setting(format!("--{flag} is no header value")))?;
                 headers.insert(name, value);
             }
         }
@@ -606,7 +651,7 @@ enum Failure {
     #[error(transparent)]
     SecretKey(#[from] partnerhub_kit::secret_key::KeyError),
     #[error("{0}")]
-    Credential(String),
+    Setting(String),
 }
 
 /// The command line, with the config file's settings where neither a flag nor the environment
@@ -803,6 +848,7 @@ fn init_tracing(
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     let common = cli.common;
+    common.check_tls()?;
     match cli.command {
         Command::Dev(dev) => {
             let config = common.configuration(true, |server| dev.section(server));

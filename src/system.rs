@@ -6,10 +6,11 @@ use partnerhub_gateway::{Backends, Tokens};
 use partnerhub_kit::internal_call::InternalKey;
 use partnerhub_kit::metrics::Metrics;
 use partnerhub_kit::secret_key::{self, SecretKey};
-use partnerhub_kit::server::{Limits, ServeError, bind, spawn_metrics};
+use partnerhub_kit::server::{Limits, Listener, ServeError, bind, spawn_metrics};
 use partnerhub_kit::store::{Database, OpenError, sqlite_url};
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
+use partnerhub_kit::tls::{ClientTls, ServerTls, ServerTlsFiles};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -180,6 +181,8 @@ pub enum StartError {
     Stopped(&'static str),
     #[error("bad service address {0:?}: {1}")]
     Address(String, String),
+    #[error(transparent)]
+    Tls(#[from] partnerhub_kit::tls::TlsError),
 }
 
 /// Everything the servers run by, a section per server.
@@ -197,6 +200,34 @@ pub struct Configuration {
     pub secret_keys: SecretKeyFiles,
     /// What the services need besides their databases and each other.
     pub settings: Settings,
+    /// TLS of the servers and of the channels between them (none by default).
+    pub tls: TlsSettings,
+}
+
+/// TLS settings: plaintext unless given. One server per process (`serve`) has its own files;
+/// `dev` gives the same to all five.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// The servers' certificate chain and key (PEM): they serve TLS.
+    pub server: Option<ServerTlsFiles>,
+    /// The CA that signed the services' certificates (PEM): channels to them use TLS and verify
+    /// them with it (their URLs are `https://`).
+    pub ca: Option<PathBuf>,
+    /// The name the services' certificates must hold [default: the host of each URL].
+    pub server_name: Option<String>,
+    /// How often the certificate files are checked for a change.
+    pub reload_every: Duration,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            server: None,
+            ca: None,
+            server_name: None,
+            reload_every: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Where the tenants and invitations services' secret keys are: each derives what it hands out
@@ -463,9 +494,22 @@ pub fn service_server(
 /// A lazy channel to a service (connects on first use, reconnects after failures) that carries
 /// the request id and trace context of the call under way, and proves each call with `key`.
 pub fn channel(uri: &str, key: &InternalKey) -> Result<Peer, StartError> {
-    let endpoint = Endpoint::from_shared(uri.to_string())
-        .map_err(|e| StartError::Address(uri.to_string(), e.to_string()))?
+    tls_channel(uri, key, None)
+}
+
+/// [`channel`], verifying the service over TLS with `tls` when given.
+pub fn tls_channel(
+    uri: &str,
+    key: &InternalKey,
+    tls: Option<&ClientTls>,
+) -> Result<Peer, StartError> {
+    let bad = |e: &dyn std::fmt::Display| StartError::Address(uri.to_string(), e.to_string());
+    let mut endpoint = Endpoint::from_shared(uri.to_string())
+        .map_err(|e| bad(&e))?
         .connect_timeout(Duration::from_secs(5));
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.config()).map_err(|e| bad(&e))?;
+    }
     Ok(Peer::new(endpoint.connect_lazy(), key.clone()))
 }
 
@@ -484,6 +528,19 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
         None
     };
     let keys = config.secret_keys.load(servers)?;
+    let server_tls = match &config.tls.server {
+        Some(files) => Some(ServerTls::load(files.clone(), config.tls.reload_every)?),
+        None => None,
+    };
+    let client_tls = match &config.tls.ca {
+        Some(ca) => Some(ClientTls::load(ca, config.tls.server_name.clone())?),
+        None => None,
+    };
+    // Services started here are called where they were bound, over TLS when they serve it.
+    let scheme = match client_tls {
+        Some(_) => "https",
+        None => "http",
+    };
     let mut databases = BTreeMap::new();
     for &server in servers {
         let db = server.open_database(&config.storage.url(server)).await?;
@@ -539,8 +596,12 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
     let peer = |service: Service| {
         let server = Server::Service(service);
         match (&config.section(server).url, bound.get(&server)) {
-            (Some(url), _) => channel(url, &keys.internal),
-            (None, Some(b)) => channel(&format!("http://{}", b.listen), &keys.internal),
+            (Some(url), _) => tls_channel(url, &keys.internal, client_tls.as_ref()),
+            (None, Some(b)) => tls_channel(
+                &format!("{scheme}://{}", b.listen),
+                &keys.internal,
+                client_tls.as_ref(),
+            ),
             (None, None) => Err(StartError::Address(
                 String::new(),
                 format!("no address for the {} service", service.name()),
@@ -554,6 +615,7 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
             continue;
         };
         let (limits, stop) = (config.limits, shutdown.clone().cancelled_owned());
+        let listener = Listener::new(listener, server_tls.clone());
         let serving: Serving = match server {
             Server::Service(service) => {
                 let peers = Peers {

@@ -7,6 +7,7 @@
 use crate::internal_call::{InternalKey, Proven};
 use crate::metrics::{Call, Metrics};
 use crate::telemetry;
+use crate::tls::ServerTls;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -232,7 +233,7 @@ impl Server {
     /// Serves until `shutdown` resolves, then finishes the calls under way.
     pub async fn run(
         self,
-        listener: TcpListener,
+        listener: impl Into<Listener>,
         limits: Limits,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
@@ -246,7 +247,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Serves any gRPC service (the routes of [`Server::routes`], possibly wrapped, as the gateway
 /// does) with the limits, observed by `observer`.
 pub async fn serve<S, B>(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     service: S,
     limits: Limits,
     observer: Observer,
@@ -274,10 +275,42 @@ where
         // Ends the streams still open, so the graceful stop doesn't wait for their clients.
         stopping.cancel();
     };
-    tonic::transport::Server::builder()
-        .serve_with_incoming_shutdown(service, incoming(listener), shutdown)
-        .await?;
+    let builder = tonic::transport::Server::builder();
+    match listener.into() {
+        Listener::Plain(listener) => {
+            builder
+                .serve_with_incoming_shutdown(service, incoming(listener), shutdown)
+                .await?
+        }
+        Listener::Tls(listener, tls) => {
+            builder
+                .serve_with_incoming_shutdown(service, tls.incoming(listener), shutdown)
+                .await?
+        }
+    }
     Ok(())
+}
+
+/// Where a server takes its connections: a bound listener, plain or with TLS.
+pub enum Listener {
+    Plain(TcpListener),
+    Tls(TcpListener, ServerTls),
+}
+
+impl From<TcpListener> for Listener {
+    fn from(listener: TcpListener) -> Self {
+        Listener::Plain(listener)
+    }
+}
+
+impl Listener {
+    /// `listener` with TLS when `tls` is given.
+    pub fn new(listener: TcpListener, tls: Option<ServerTls>) -> Self {
+        match tls {
+            Some(tls) => Listener::Tls(listener, tls),
+            None => Listener::Plain(listener),
+        }
+    }
 }
 
 /// The connections a listener accepts, with `TCP_NODELAY` set on each. tonic ignores its own

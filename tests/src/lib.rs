@@ -7,13 +7,14 @@
 
 use partnerhub::system::{
     self, Configuration, GatewaySection, Running, SecretKeyFiles, Section, Server, Service,
-    Settings, Storage,
+    Settings, Storage, TlsSettings,
 };
 use partnerhub_kit::internal_call::InternalKey;
 use partnerhub_kit::secret_key::SecretKey;
 use partnerhub_kit::server::Limits;
 pub use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
+pub use partnerhub_kit::tls::ClientTls;
 use partnerhub_proto::gateway::auth_service_client::AuthServiceClient;
 use partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient;
 use partnerhub_proto::invitations::invitation_service_client::InvitationServiceClient;
@@ -88,6 +89,12 @@ struct Postgres {
 impl TestSystem {
     /// Starts the four services and the gateway.
     pub async fn start() -> TestSystem {
+        Self::start_with(TlsSettings::default(), None).await
+    }
+
+    /// Starts the four services and the gateway with these TLS settings; the harness's own
+    /// channel to the gateway verifies it with `client` (TLS) or is plaintext (`None`).
+    pub async fn start_with(tls: TlsSettings, client: Option<ClientTls>) -> TestSystem {
         let dir = tempfile::tempdir().expect("temporary folder");
         let (database_url, postgres) = match std::env::var(DATABASE_ENV) {
             Ok(admin_url) if !admin_url.is_empty() => {
@@ -140,6 +147,7 @@ impl TestSystem {
                 clock: clock.clone(),
                 ..Settings::default()
             },
+            tls,
         };
         let running = system::start(config, &Server::ALL)
             .await
@@ -159,7 +167,12 @@ impl TestSystem {
             SecretKey::from_file("internal", &dir.path().join("internal-secret.key"))
                 .expect("the internal key dev made"),
         );
-        let channel = connect(gateway).await;
+        let channel = match &client {
+            Some(client) => connect_tls(gateway, client)
+                .await
+                .expect("a TLS connection"),
+            None => connect(gateway).await,
+        };
         let (operator, _) = tokens.issue_operator(Duration::from_secs(600));
         TestSystem {
             gateway,
@@ -588,6 +601,18 @@ pub struct Enrolled {
 
 /// The password `activate_user` sets.
 pub const NEW_PASSWORD: &str = "Fika-1234-Stockholm";
+
+/// A channel to `addr` over TLS, verifying the server with `tls`.
+pub async fn connect_tls(
+    addr: SocketAddr,
+    tls: &ClientTls,
+) -> Result<Channel, tonic::transport::Error> {
+    Channel::from_shared(format!("https://{addr}"))
+        .expect("uri")
+        .tls_config(tls.config())?
+        .connect()
+        .await
+}
 
 async fn connect(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
