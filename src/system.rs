@@ -271,13 +271,15 @@ impl SecretKeyFiles {
             }
             read(service.name(), path)
         };
+        let tenants = load(Service::Tenants, &self.tenants)?;
+        let invitations = load(Service::Invitations, &self.invitations)?;
         let internal = match servers.is_empty() {
             true => SecretKey::generate(),
             false => read("internal", &self.internal)?,
         };
         Ok(SecretKeys {
-            tenants: load(Service::Tenants, &self.tenants)?,
-            invitations: load(Service::Invitations, &self.invitations)?,
+            tenants,
+            invitations,
             internal: InternalKey::new(internal),
         })
     }
