@@ -58,6 +58,9 @@ KEY_FILES = {
     "invitations": ("PARTNERHUB_INVITATIONS_SECRET_KEY",
                     ("partnerhub-invitations-secret-key", "invitations-secret.key")),
 }
+# The key every server reads to prove its calls to the services (and check those it takes).
+INTERNAL_KEY = ("PARTNERHUB_INTERNAL_SECRET_KEY",
+                ("partnerhub-internal-secret-key", "internal-secret.key"))
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass",
                   "StorageClass", "CustomResourceDefinition", "PersistentVolume"}
 
@@ -258,6 +261,7 @@ def check_deployments(objects: list[dict], complete: bool, report: Report, where
             report.error(at, "needs at least one replica")
         if server in KEY_FILES:
             check_key_file(pod, *KEY_FILES[server], report, at)
+        check_key_file(pod, *INTERNAL_KEY, report, at)
     return pods
 
 
@@ -403,7 +407,8 @@ def check_network_policies(objects: list[dict], pods: dict, report: Report, wher
 
 def check_secrets(objects: list[dict], complete: bool, report: Report, where: str) -> None:
     secrets = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "Secret"}
-    for base, key in (DATABASE_SECRET, *(secret for _, secret in KEY_FILES.values())):
+    key_secrets = (secret for _, secret in (*KEY_FILES.values(), INTERNAL_KEY))
+    for base, key in (DATABASE_SECRET, *key_secrets):
         found = [s for name, s in secrets.items() if secret_name_ok(name, base)]
         if complete and not found:
             report.error(where, f"the Secret {base} (key {key}) is missing")

@@ -5,11 +5,12 @@ mod config;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use partnerhub::system::{
     self, Configuration, GatewaySection, SecretKeyFiles, Section, Server, Service, Settings,
-    StartError, Storage,
+    StartError, Storage, TlsSettings,
 };
 use partnerhub_gateway::Tokens;
 use partnerhub_kit::server::{Limits, ServeError, shutdown_signal};
 use partnerhub_kit::telemetry::{self, TracingError};
+use partnerhub_kit::tls::ServerTlsFiles;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
@@ -180,6 +181,33 @@ struct Common {
     /// reads it (make one with `openssl rand -hex 32 > invitations-secret.key`).
     #[arg(long, global = true, env = "PARTNERHUB_INVITATIONS_SECRET_KEY")]
     invitations_secret_key: Option<PathBuf>,
+    /// The internal key every server holds: a file of at least 32 bytes [default:
+    /// <data-dir>/internal-secret.key].
+    ///
+    /// The gateway and the services prove each call to a service with a short-lived assertion
+    /// made with it; a service refuses calls without one (UNAUTHENTICATED,
+    /// INTERNAL_CALL_UNPROVEN). `dev` creates it if missing; `serve` only reads it (make one with
+    /// `openssl rand -hex 32 > internal-secret.key`; the same file for every server).
+    /// `internal-credential` reads it to make an assertion for a call by hand.
+    #[arg(long, global = true, env = "PARTNERHUB_INTERNAL_SECRET_KEY")]
+    internal_secret_key: Option<PathBuf>,
+    /// Serve TLS with this certificate chain (PEM) [default: plaintext]; needs --tls-key.
+    ///
+    /// The file and the key are checked every 10 seconds: when they change, new connections
+    /// get the new certificate (a pair that doesn't load is logged; the last good one stays).
+    /// `dev` serves every server with it.
+    #[arg(long, global = true, env = "PARTNERHUB_TLS_CERT", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM, PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, global = true, env = "PARTNERHUB_TLS_KEY", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+    /// Call the services over TLS, verifying them with this CA certificate (PEM) [default:
+    /// plaintext]. Their URLs (--tenants-url, ...) are then https://.
+    #[arg(long, global = true, env = "PARTNERHUB_TLS_CA", value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+    /// The name the services' certificates must hold [default: the host of each service URL].
+    #[arg(long, global = true, env = "PARTNERHUB_TLS_SERVER_NAME")]
+    tls_server_name: Option<String>,
     /// Seconds (1 to 86400) before a call that has not answered ends with DEADLINE_EXCEEDED (a
     /// stream's answer is its start).
     #[arg(
@@ -289,6 +317,9 @@ impl Common {
         if let Some(path) = &self.invitations_secret_key {
             files.invitations = path.clone();
         }
+        if let Some(path) = &self.internal_secret_key {
+            files.internal = path.clone();
+        }
         files
     }
 
@@ -365,6 +396,33 @@ impl Common {
             invitations: section(Service::Invitations.into()),
             secret_keys: self.secret_keys(create_keys),
             settings: self.settings(),
+            tls: TlsSettings {
+                server: match (&self.tls_cert, &self.tls_key) {
+                    (Some(cert), Some(key)) => Some(ServerTlsFiles {
+                        cert: cert.clone(),
+                        key: key.clone(),
+                    }),
+                    _ => None,
+                },
+                ca: self.tls_ca.clone(),
+                server_name: self.tls_server_name.clone(),
+                ..TlsSettings::default()
+            },
+        }
+    }
+
+    /// A certificate without its key, or the other way round, is a mistake to stop at.
+    fn check_tls(&self) -> Result<(), Failure> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => Err(Failure::Setting(
+                "--tls-cert needs --tls-key (PARTNERHUB_TLS_KEY), the certificate's private key"
+                    .into(),
+            )),
+            (None, Some(_)) => Err(Failure::Setting(
+                "--tls-key needs --tls-cert (PARTNERHUB_TLS_CERT), the certificate it belongs to"
+                    .into(),
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -415,6 +473,21 @@ Examples:
         #[arg(long, default_value_t = 60)]
         minutes: u64,
     },
+    /// Print an assertion for one call straight to a service, signed with the internal key.
+    ///
+    /// Services answer only calls that prove they come from the gateway or another service: an
+    /// `x-partnerhub-assertion` header made with the internal key (--internal-secret-key,
+    /// default <data-dir>/internal-secret.key, which `partnerhub dev` creates) for that method
+    /// and the caller headers sent with it. This prints the header's value, good for --seconds.
+    /// Whoever can read the key can make these: run it where the key is.
+    #[command(after_help = "\
+Examples:
+  grpcurl -plaintext -H \"x-partnerhub-assertion: $(partnerhub internal-credential \\
+      --method partnerhub.tenants.v1.TenantInternalService/ActivateTenant)\" \\
+      -d '{\"tenant_id\": \"...\"}' 127.0.0.1:50052 partnerhub.tenants.v1.TenantInternalService/ActivateTenant
+  partnerhub internal-credential --method /partnerhub.tenants.v1.TenantService/ListUsers \\
+      --user-id 0190... --tenant-id 0190... --roles ROLE_GLOBAL_ADMIN")]
+    InternalCredential(Credential),
     /// Create the databases if missing and apply every migration, then exit.
     ///
     /// `dev` and `serve` migrate at start too; this is for doing it ahead of a deployment.
@@ -427,6 +500,75 @@ Examples:
         #[arg(value_name = "SERVICES")]
         servers: Vec<Server>,
     },
+}
+
+/// `partnerhub internal-credential`'s own settings (command line only).
+#[derive(Args)]
+struct Credential {
+    /// The method the call is for: `package.Service/Method` (as grpcurl names it) or its path
+    /// `/package.Service/Method`.
+    #[arg(long, value_parser = method_path)]
+    method: String,
+    /// The `x-partnerhub-user-id` header the call will carry, if any.
+    #[arg(long)]
+    user_id: Option<String>,
+    /// The `x-partnerhub-tenant-id` header the call will carry, if any.
+    #[arg(long)]
+    tenant_id: Option<String>,
+    /// The `x-partnerhub-roles` header the call will carry (comma-separated role names), if
+    /// any. Without it the service takes the call as one from another service.
+    #[arg(long)]
+    roles: Option<String>,
+    /// Seconds the assertion is good for (1 to 600).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    seconds: u64,
+}
+
+/// A method's path, `/package.Service/Method`, from either of the ways it is written.
+fn method_path(value: &str) -> Result<String, String> {
+    let path = match value.strip_prefix('/') {
+        Some(_) => value.to_string(),
+        None => format!("/{value}"),
+    };
+    let valid = path[1..].split_once('/').is_some_and(|(service, method)| {
+        service.contains('.')
+            && !method.is_empty()
+            && !method.contains('/')
+            && path[1..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._/".contains(&b))
+    });
+    match valid {
+        true => Ok(path),
+        false => Err(format!(
+            "{value:?} is no method: write package.Service/Method, e.g. \
+             partnerhub.tenants.v1.TenantInternalService/ActivateTenant"
+        )),
+    }
+}
+
+impl Credential {
+    /// The assertion's value, made with `key`.
+    fn assertion(
+        &self,
+        key: &partnerhub_kit::internal_call::InternalKey,
+    ) -> Result<String, Failure> {
+        use partnerhub_kit::caller;
+        let mut headers = http::HeaderMap::new();
+        for (flag, name, value) in [
+            ("user-id", caller::USER_ID, &self.user_id),
+            ("tenant-id", caller::TENANT_ID, &self.tenant_id),
+            ("roles", caller::ROLES, &self.roles),
+        ] {
+            if let Some(value) = value {
+                let value = http::HeaderValue::from_str(value)
+                    .map_err(|_| Failure::Setting(format!("--{flag} is no header value")))?;
+                headers.insert(name, value);
+            }
+        }
+        let expiry = partnerhub_kit::internal_call::unix_now() + self.seconds;
+        Ok(key.assertion(&self.method, &headers, expiry))
+    }
 }
 
 /// `partnerhub dev`'s own settings.
@@ -550,6 +692,10 @@ enum Failure {
     Start(#[from] StartError),
     #[error(transparent)]
     Key(#[from] partnerhub_gateway::token::KeyError),
+    #[error(transparent)]
+    SecretKey(#[from] partnerhub_kit::secret_key::KeyError),
+    #[error("{0}")]
+    Setting(String),
 }
 
 /// The command line, with the config file's settings where neither a flag nor the environment
@@ -746,6 +892,7 @@ fn init_tracing(
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     let common = cli.common;
+    common.check_tls()?;
     match cli.command {
         Command::Dev(dev) => {
             let config = common.configuration(true, |server| dev.section(server));
@@ -800,6 +947,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let tokens = Tokens::from_pem_file(&common.signing_key(), common.token_lifetime())?;
             let (token, _) = tokens.issue_operator(Duration::from_secs(minutes.max(1) * 60));
             println!("{token}");
+            Ok(())
+        }
+        Command::InternalCredential(credential) => {
+            let path = common.secret_keys(false).internal;
+            let key = partnerhub_kit::secret_key::SecretKey::from_file("internal", &path)?;
+            let key = partnerhub_kit::internal_call::InternalKey::new(key);
+            println!("{}", credential.assertion(&key)?);
             Ok(())
         }
         Command::Migrate { servers } => {

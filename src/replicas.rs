@@ -37,6 +37,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// The host name (or address) the URL names.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// `scheme://host:port`, as the calls name the service (their `:authority`).
     pub fn origin(&self) -> String {
         if self.host.contains(':') {

@@ -4,12 +4,14 @@
 
 use partnerhub_gateway::{Backends, Tokens};
 use partnerhub_kit::health::Probe;
+use partnerhub_kit::internal_call::InternalKey;
 use partnerhub_kit::metrics::Metrics;
 use partnerhub_kit::secret_key::{self, SecretKey};
-use partnerhub_kit::server::{Limits, ServeError, bind, spawn_http};
+use partnerhub_kit::server::{Limits, Listener, ServeError, bind, spawn_http};
 use partnerhub_kit::store::{Database, OpenError, sqlite_url};
 use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
+use partnerhub_kit::tls::{ClientTls, ServerTls, ServerTlsFiles};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -197,6 +199,8 @@ pub enum StartError {
     Stopped(&'static str),
     #[error("bad service address {0:?}: {1}")]
     Address(String, String),
+    #[error(transparent)]
+    Tls(#[from] partnerhub_kit::tls::TlsError),
 }
 
 /// Everything the servers run by, a section per server.
@@ -214,54 +218,97 @@ pub struct Configuration {
     pub secret_keys: SecretKeyFiles,
     /// What the services need besides their databases and each other.
     pub settings: Settings,
+    /// TLS of the servers and of the channels between them (none by default).
+    pub tls: TlsSettings,
+}
+
+/// TLS settings: plaintext unless given. One server per process (`serve`) has its own files;
+/// `dev` gives the same to all five.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// The servers' certificate chain and key (PEM): they serve TLS.
+    pub server: Option<ServerTlsFiles>,
+    /// The CA that signed the services' certificates (PEM): channels to them use TLS and verify
+    /// them with it (their URLs are `https://`).
+    pub ca: Option<PathBuf>,
+    /// The name the services' certificates must hold [default: the host of each URL].
+    pub server_name: Option<String>,
+    /// How often the certificate files are checked for a change.
+    pub reload_every: Duration,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            server: None,
+            ca: None,
+            server_name: None,
+            reload_every: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Where the tenants and invitations services' secret keys are: each derives what it hands out
 /// (temporary passwords, invitation codes) from its own key, so that a retried create answers
 /// the same secret without it being stored in clear (see `partnerhub_kit::secret_key`). The two
-/// never share a key.
+/// never share a key. And the internal key, which every server holds: the gateway and the
+/// services prove their calls to a service with it (see `partnerhub_kit::internal_call`).
 #[derive(Debug, Clone)]
 pub struct SecretKeyFiles {
     pub tenants: PathBuf,
     pub invitations: PathBuf,
+    pub internal: PathBuf,
     /// Whether to create missing key files (`dev`); a deployment brings its own.
     pub create: bool,
 }
 
 impl SecretKeyFiles {
-    /// Both in `data_dir`: `tenants-secret.key`, `invitations-secret.key`.
+    /// All in `data_dir`: `tenants-secret.key`, `invitations-secret.key`, `internal-secret.key`.
     pub fn in_dir(data_dir: &Path, create: bool) -> Self {
         SecretKeyFiles {
             tenants: data_dir.join("tenants-secret.key"),
             invitations: data_dir.join("invitations-secret.key"),
+            internal: data_dir.join("internal-secret.key"),
             create,
         }
     }
 
     /// The keys of the services among `servers`, read (and, with `create`, made if missing);
-    /// a service not started here gets a key of its own in memory, never used.
+    /// a service not started here gets a key of its own in memory, never used. The internal key
+    /// is read whenever a server starts: every server proves its calls with it.
     pub fn load(&self, servers: &[Server]) -> Result<SecretKeys, StartError> {
+        let read = |name: &'static str, path: &Path| {
+            if self.create {
+                secret_key::ensure_key_file(name, path)?;
+            }
+            Ok::<_, StartError>(SecretKey::from_file(name, path)?)
+        };
         let load = |service: Service, path: &Path| {
             if !servers.contains(&Server::Service(service)) {
                 return Ok(SecretKey::generate());
             }
-            if self.create {
-                secret_key::ensure_key_file(service.name(), path)?;
-            }
-            Ok::<_, StartError>(SecretKey::from_file(service.name(), path)?)
+            read(service.name(), path)
+        };
+        let tenants = load(Service::Tenants, &self.tenants)?;
+        let invitations = load(Service::Invitations, &self.invitations)?;
+        let internal = match servers.is_empty() {
+            true => SecretKey::generate(),
+            false => read("internal", &self.internal)?,
         };
         Ok(SecretKeys {
-            tenants: load(Service::Tenants, &self.tenants)?,
-            invitations: load(Service::Invitations, &self.invitations)?,
+            tenants,
+            invitations,
+            internal: InternalKey::new(internal),
         })
     }
 }
 
-/// The services' secret keys, loaded.
+/// The services' secret keys and the internal key, loaded.
 #[derive(Debug, Clone)]
 pub struct SecretKeys {
     pub tenants: SecretKey,
     pub invitations: SecretKey,
+    pub internal: InternalKey,
 }
 
 impl SecretKeys {
@@ -270,6 +317,7 @@ impl SecretKeys {
         SecretKeys {
             tenants: SecretKey::generate(),
             invitations: SecretKey::generate(),
+            internal: InternalKey::generate(),
         }
     }
 }
@@ -427,6 +475,7 @@ pub struct Peers {
 }
 
 /// One service's server, ready to run on a bound listener; `peers` are the services it asks.
+/// It answers only calls proven with `keys.internal` (health and reflection aside).
 pub fn service_server(
     service: Service,
     db: Database,
@@ -435,7 +484,7 @@ pub fn service_server(
     keys: &SecretKeys,
 ) -> partnerhub_kit::server::Server {
     let tenants = peers.tenants.clone();
-    match service {
+    let server = match service {
         Service::Tenants => partnerhub_tenants::server(db, keys.tenants.clone()),
         Service::Subscriptions => partnerhub_subscriptions::server_until(
             db,
@@ -466,22 +515,43 @@ pub fn service_server(
             }
             partnerhub_invitations::server(db, deps)
         }
-    }
+    };
+    server.internal(keys.internal.clone())
 }
 
 /// A lazy channel to a service (connects on first use, reconnects after failures) that carries
-/// the request id and trace context of the call under way. `uri` is one URL or several
-/// separated by commas; calls are spread over the replicas they resolve to (see
-/// [`crate::replicas`]).
-pub fn channel(uri: &str) -> Result<Peer, StartError> {
+/// the request id and trace context of the call under way, and proves each call with `key`.
+/// `uri` is one URL or several separated by commas; calls are spread over the replicas they
+/// resolve to (see [`crate::replicas`]).
+pub fn channel(uri: &str, key: &InternalKey) -> Result<Peer, StartError> {
+    tls_channel(uri, key, None)
+}
+
+/// [`channel`], verifying each replica over TLS with `tls` when given: a replica is dialled at
+/// its address and checked by the service's host name (or the name `tls` sets).
+pub fn tls_channel(
+    uri: &str,
+    key: &InternalKey,
+    tls: Option<&ClientTls>,
+) -> Result<Peer, StartError> {
     let targets =
         crate::replicas::targets(uri).map_err(|e| StartError::Address(uri.to_string(), e))?;
+    let tls = tls.cloned();
     // Each replica is reached at its address, and called by the service's name.
-    let make: crate::replicas::MakeEndpoint = std::sync::Arc::new(|address, target| {
+    let make: crate::replicas::MakeEndpoint = std::sync::Arc::new(move |address, target| {
         let origin = target.origin().parse().map_err(|e| format!("{e}"))?;
-        Ok(endpoint(address).map_err(|e| e.to_string())?.origin(origin))
+        let mut endpoint = endpoint(address).map_err(|e| e.to_string())?.origin(origin);
+        if let Some(tls) = &tls {
+            endpoint = endpoint
+                .tls_config(tls.config_for(target.host()))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(endpoint)
     });
-    Ok(Peer::new(crate::replicas::balanced(targets, make)))
+    Ok(Peer::new(
+        crate::replicas::balanced(targets, make),
+        key.clone(),
+    ))
 }
 
 /// The endpoint of one replica at `uri` (`http://10.0.0.7:50052`).
@@ -510,6 +580,19 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
         None
     };
     let keys = config.secret_keys.load(servers)?;
+    let server_tls = match &config.tls.server {
+        Some(files) => Some(ServerTls::load(files.clone(), config.tls.reload_every)?),
+        None => None,
+    };
+    let client_tls = match &config.tls.ca {
+        Some(ca) => Some(ClientTls::load(ca, config.tls.server_name.clone())?),
+        None => None,
+    };
+    // Services started here are called where they were bound, over TLS when they serve it.
+    let scheme = match client_tls {
+        Some(_) => "https",
+        None => "http",
+    };
     let mut databases = BTreeMap::new();
     for &server in servers {
         let db = server
@@ -576,8 +659,12 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
     let peer = |service: Service| {
         let server = Server::Service(service);
         match (&config.section(server).url, bound.get(&server)) {
-            (Some(url), _) => channel(url),
-            (None, Some(b)) => channel(&format!("http://{}", b.listen)),
+            (Some(url), _) => tls_channel(url, &keys.internal, client_tls.as_ref()),
+            (None, Some(b)) => tls_channel(
+                &format!("{scheme}://{}", b.listen),
+                &keys.internal,
+                client_tls.as_ref(),
+            ),
             (None, None) => Err(StartError::Address(
                 String::new(),
                 format!("no address for the {} service", service.name()),
@@ -591,6 +678,7 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
             continue;
         };
         let (limits, stop) = (config.limits, shutdown.clone().cancelled_owned());
+        let listener = Listener::new(listener, server_tls.clone());
         let serving: Serving = match server {
             Server::Service(service) => {
                 let peers = Peers {

@@ -210,6 +210,7 @@ fn a_port_in_use_is_one_line_naming_the_address() {
     // `serve` reads the service's key, never makes one: bring it.
     std::fs::create_dir(dir.path().join("d")).unwrap();
     std::fs::write(dir.path().join("d/tenants-secret.key"), "k".repeat(64)).unwrap();
+    std::fs::write(dir.path().join("d/internal-secret.key"), "i".repeat(64)).unwrap();
     let mut command = partnerhub(dir.path());
     command.args(["serve", "tenants", "--data-dir", "d", "--metrics-listen"]);
     command
@@ -332,6 +333,7 @@ async fn with_logs_filtered_to_warnings_a_warning_still_carries_its_request_id()
     let key = dir.path().join("key.pem");
     partnerhub_gateway::token::ensure_key_file(&key).expect("signing key");
     let key = key.display().to_string();
+    std::fs::write(dir.path().join("internal-secret.key"), "i".repeat(64)).expect("internal key");
     let (gateway, metrics, dead) = (free_port(), free_port(), free_port());
     let dead = format!("http://127.0.0.1:{dead}");
     let mut command = partnerhub(dir.path());
@@ -340,6 +342,7 @@ async fn with_logs_filtered_to_warnings_a_warning_still_carries_its_request_id()
         .args(["--listen", &format!("127.0.0.1:{gateway}")])
         .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
         .args(["--signing-key", &key])
+        .args(["--internal-secret-key", "internal-secret.key"])
         .args(["--tenants-url", &dead, "--subscriptions-url", &dead])
         .args(["--relationships-url", &dead, "--invitations-url", &dead])
         .stdout(Stdio::null())
@@ -390,4 +393,56 @@ async fn with_logs_filtered_to_warnings_a_warning_still_carries_its_request_id()
         !logs.contains("call ended"),
         "info lines are filtered out: {logs}"
     );
+}
+
+#[test]
+fn internal_credential_prints_an_assertion_a_service_takes() {
+    use partnerhub_kit::internal_call::{ASSERTION, InternalKey, unix_now};
+    use partnerhub_kit::secret_key::SecretKey;
+    let dir = temp();
+    let path = dir.path().join("internal.key");
+    std::fs::write(&path, "i".repeat(64)).unwrap();
+    let mut command = partnerhub(dir.path());
+    command.args([
+        "internal-credential",
+        "--internal-secret-key",
+        "internal.key",
+    ]);
+    command.args(["--method", "partnerhub.tenants.v1.TenantService/ListUsers"]);
+    command.args(["--roles", "ROLE_GLOBAL_ADMIN", "--seconds", "30"]);
+    let printed = succeeds(command).trim().to_string();
+    let key = InternalKey::new(SecretKey::from_file("internal", &path).unwrap());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        partnerhub_kit::caller::ROLES,
+        "ROLE_GLOBAL_ADMIN".parse().unwrap(),
+    );
+    headers.insert(ASSERTION, printed.parse().unwrap());
+    let method = "/partnerhub.tenants.v1.TenantService/ListUsers";
+    assert_eq!(key.check(method, &headers, unix_now()), Ok(()), "{printed}");
+    assert!(
+        key.check(
+            "/partnerhub.tenants.v1.TenantService/GetUser",
+            &headers,
+            unix_now()
+        )
+        .is_err()
+    );
+
+    // No key: one line naming the file and the flag; a made-up method: a usage error.
+    let mut command = partnerhub(dir.path());
+    command.args([
+        "internal-credential",
+        "--method",
+        "a.B/C",
+        "--data-dir",
+        "none",
+    ]);
+    let line = fails(command);
+    assert!(line.contains("none/internal-secret.key"), "{line}");
+    assert!(line.contains("--internal-secret-key"), "{line}");
+    let mut command = partnerhub(dir.path());
+    command.args(["internal-credential", "--method", "nothing"]);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
 }

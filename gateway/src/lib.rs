@@ -18,13 +18,12 @@ pub use token::Tokens;
 
 use partnerhub_kit::health::Probe;
 use partnerhub_kit::metrics::Metrics;
-use partnerhub_kit::server::{Limits, ServeError, Server};
+use partnerhub_kit::server::{Limits, Listener, ServeError, Server};
 use partnerhub_proto::gateway::audit_service_server::AuditServiceServer;
 use partnerhub_proto::gateway::auth_service_server::AuthServiceServer;
 use partnerhub_proto::gateway::workflow_service_server::WorkflowServiceServer;
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use std::future::Future;
-use tokio::net::TcpListener;
 
 /// How the gateway treats its callers beyond the authorization table.
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +91,7 @@ fn readiness(backends: &Backends, db: &partnerhub_kit::store::Database) -> Vec<P
 /// Serves the gateway on `listener` until `shutdown` resolves, counting its calls in `metrics`.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     tokens: Tokens,
     backends: Backends,
     db: partnerhub_kit::store::Database,

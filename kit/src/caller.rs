@@ -1,8 +1,10 @@
 //! Who is calling, as the gateway tells the services behind it.
 //!
 //! The gateway authenticates the caller, strips any of these headers a client sent, and sets
-//! them on every call it forwards. Services are reachable only from the gateway (loopback or
-//! the NetworkPolicy of deploy/), so they trust these headers for records such as "accepted by".
+//! them on every call it forwards. Services trust these headers for records such as "accepted
+//! by" because every call to a service must carry an assertion made with the internal key over
+//! them and the method ([`crate::internal_call`]): only the gateway and the services hold that
+//! key, so reaching a service's port is not enough to speak for a user.
 
 /// The signed-in user's id; absent for the operator.
 pub const USER_ID: &str = "x-partnerhub-user-id";
@@ -24,7 +26,8 @@ pub fn user_id<T>(request: &tonic::Request<T>) -> String {
 }
 
 /// The caller's roles in the tenant the call acts in, or `None` for a call from another service
-/// (no gateway header), which is trusted.
+/// (no gateway header), which is trusted: its assertion proves it came from a server holding
+/// the internal key, with no roles header.
 pub fn roles<T>(request: &tonic::Request<T>) -> Option<Vec<partnerhub_proto::types::Role>> {
     let header = request.metadata().get(ROLES)?.to_str().ok()?;
     Some(

@@ -13,7 +13,10 @@
 //!   servers, OTLP export;
 //! - [`page`]: keyset pagination with opaque, checked page tokens;
 //! - [`peers`]: one typed client per service other servers ask, mapping its answers once;
-//! - [`secret_key`]: a service's key, from which it derives the secrets it hands out.
+//! - [`secret_key`]: a service's key, from which it derives the secrets it hands out;
+//! - [`internal_call`]: the assertion every call to a service carries to prove it comes from
+//!   the gateway or a peer, and the layer that checks it;
+//! - [`tls`]: TLS for servers (certificates reloaded when their files change) and channels.
 //!
 //! Domain facts several services share (countries, clouds, grants) are rules, not
 //! infrastructure: they live in `partnerhub-rules`.
@@ -21,6 +24,7 @@
 pub mod caller;
 pub mod fields;
 pub mod health;
+pub mod internal_call;
 pub mod metrics;
 pub mod page;
 pub mod peers;
@@ -31,3 +35,4 @@ pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod tls;

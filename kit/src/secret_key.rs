@@ -110,6 +110,12 @@ impl SecretKey {
         })
     }
 
+    /// The HMAC-SHA256 state this key keys, ready for its input (the key is hashed once, when
+    /// read; each use clones this state).
+    pub(crate) fn keyed(&self) -> Hmac<Sha256> {
+        self.0.clone()
+    }
+
     /// HMAC-SHA256 of `purpose`, a zero byte and `id` under this key: the secret of that
     /// record for that use.
     pub fn derive(&self, purpose: &str, id: &str) -> [u8; 32] {

@@ -5,8 +5,10 @@
 //! request timeout and a concurrency limit, and stop gracefully on a signal.
 
 use crate::health::{Probe, Probing};
+use crate::internal_call::{InternalKey, Proven};
 use crate::metrics::{Call, Metrics};
 use crate::telemetry;
+use crate::tls::ServerTls;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +55,8 @@ pub struct Server {
     name: &'static str,
     metrics: Metrics,
     public: bool,
+    /// The key internal calls must prove themselves with (the services); `None`: the gateway.
+    internal: Option<InternalKey>,
     routes: Routes,
     services: Vec<&'static str>,
     listed: Vec<&'static str>,
@@ -135,6 +139,7 @@ impl Server {
             name,
             metrics: Metrics::new(),
             public: false,
+            internal: None,
             routes: Routes::default(),
             services: Vec::new(),
             listed: Vec::new(),
@@ -190,6 +195,13 @@ impl Server {
     /// How often the probes run (the default: every 5 s, 2 s each at most).
     pub fn probing(mut self, probing: Probing) -> Self {
         self.probing = probing;
+        self
+    }
+
+    /// Refuses every call but health and reflection that carries no good assertion made with
+    /// `key` (see [`crate::internal_call`]): a service behind the gateway.
+    pub fn internal(mut self, key: InternalKey) -> Self {
+        self.internal = Some(key);
         self
     }
 
@@ -255,6 +267,7 @@ impl Server {
             metrics: self.metrics,
             public: self.public,
             _probing: probing.map(Arc::new),
+            internal: self.internal,
         };
         Ok((routes, observer))
     }
@@ -262,7 +275,7 @@ impl Server {
     /// Serves until `shutdown` resolves, then finishes the calls under way.
     pub async fn run(
         self,
-        listener: TcpListener,
+        listener: impl Into<Listener>,
         limits: Limits,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
@@ -276,7 +289,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Serves any gRPC service (the routes of [`Server::routes`], possibly wrapped, as the gateway
 /// does) with the limits, observed by `observer`.
 pub async fn serve<S, B>(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     service: S,
     limits: Limits,
     observer: Observer,
@@ -290,8 +303,10 @@ where
     B::Error: Into<BoxError>,
 {
     let stopping = CancellationToken::new();
+    // Inside `Observed`: a refused call is counted and logged like any other.
+    let proven = Proven::new(service, observer.internal.clone(), observer.server);
     let service = Observed {
-        inner: service,
+        inner: proven,
         observer,
         limits,
         slots: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
@@ -302,10 +317,42 @@ where
         // Ends the streams still open, so the graceful stop doesn't wait for their clients.
         stopping.cancel();
     };
-    tonic::transport::Server::builder()
-        .serve_with_incoming_shutdown(service, incoming(listener), shutdown)
-        .await?;
+    let builder = tonic::transport::Server::builder();
+    match listener.into() {
+        Listener::Plain(listener) => {
+            builder
+                .serve_with_incoming_shutdown(service, incoming(listener), shutdown)
+                .await?
+        }
+        Listener::Tls(listener, tls) => {
+            builder
+                .serve_with_incoming_shutdown(service, tls.incoming(listener), shutdown)
+                .await?
+        }
+    }
     Ok(())
+}
+
+/// Where a server takes its connections: a bound listener, plain or with TLS.
+pub enum Listener {
+    Plain(TcpListener),
+    Tls(TcpListener, ServerTls),
+}
+
+impl From<TcpListener> for Listener {
+    fn from(listener: TcpListener) -> Self {
+        Listener::Plain(listener)
+    }
+}
+
+impl Listener {
+    /// `listener` with TLS when `tls` is given.
+    pub fn new(listener: TcpListener, tls: Option<ServerTls>) -> Self {
+        match tls {
+            Some(tls) => Listener::Tls(listener, tls),
+            None => Listener::Plain(listener),
+        }
+    }
 }
 
 /// The connections a listener accepts, with `TCP_NODELAY` set on each. tonic ignores its own
@@ -325,6 +372,7 @@ pub struct Observer {
     public: bool,
     /// The readiness checks run until the last copy is dropped (the server stopped).
     _probing: Option<Arc<tokio_util::sync::DropGuard>>,
+    internal: Option<InternalKey>,
 }
 
 /// A service whose every call gets a request id, a span (a child of the caller's trace inside
@@ -473,7 +521,12 @@ where
 }
 
 /// A status answered by the kit itself, with its `ErrorInfo` like every other error.
-fn kit_status(code: tonic::Code, message: &str, reason: &str, server: &str) -> tonic::Status {
+pub(crate) fn kit_status(
+    code: tonic::Code,
+    message: &str,
+    reason: &str,
+    server: &str,
+) -> tonic::Status {
     use tonic_types::{ErrorDetails, StatusExt};
     let details = ErrorDetails::with_error_info(
         reason,

@@ -10,6 +10,7 @@
 //! W3C `traceparent`/`tracestate` headers, when tracing is on: one trace shows a whole workflow
 //! across the gateway and the services.
 
+use crate::internal_call::InternalKey;
 use opentelemetry::propagation::{Extractor, Injector};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -183,21 +184,18 @@ pub fn causes(error: &dyn std::error::Error) -> String {
 }
 
 /// A channel to another partnerhub server that carries the request id and the trace context of
-/// the call under way. Every client one server holds of another is a client of a `Peer`.
+/// the call under way, and proves each call with an assertion made with the internal key (see
+/// [`crate::internal_call`]), over the caller headers the call carries. Every client one server
+/// holds of another is a client of a `Peer`.
 #[derive(Debug, Clone)]
 pub struct Peer {
     channel: Channel,
+    key: InternalKey,
 }
 
 impl Peer {
-    pub fn new(channel: Channel) -> Self {
-        Peer { channel }
-    }
-}
-
-impl From<Channel> for Peer {
-    fn from(channel: Channel) -> Self {
-        Peer::new(channel)
+    pub fn new(channel: Channel, key: InternalKey) -> Self {
+        Peer { channel, key }
     }
 }
 
@@ -210,9 +208,12 @@ impl tower::Service<http::Request<Body>> for Peer {
         tower::Service::poll_ready(&mut self.channel, cx)
     }
 
-    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        inject(request.headers_mut());
-        self.channel.call(request)
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let (mut parts, body) = request.into_parts();
+        inject(&mut parts.headers);
+        // Last: the caller headers are set by now (the gateway sets them before forwarding).
+        self.key.sign(parts.uri.path(), &mut parts.headers);
+        self.channel.call(http::Request::from_parts(parts, body))
     }
 }
 

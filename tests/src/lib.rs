@@ -7,10 +7,14 @@
 
 use partnerhub::system::{
     self, Configuration, GatewaySection, Running, SecretKeyFiles, Section, Server, Service,
-    Settings, Storage,
+    Settings, Storage, TlsSettings,
 };
+use partnerhub_kit::internal_call::InternalKey;
+use partnerhub_kit::secret_key::SecretKey;
 use partnerhub_kit::server::Limits;
+pub use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
+pub use partnerhub_kit::tls::ClientTls;
 use partnerhub_proto::gateway::auth_service_client::AuthServiceClient;
 use partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient;
 use partnerhub_proto::invitations::invitation_service_client::InvitationServiceClient;
@@ -71,6 +75,8 @@ pub struct TestSystem {
     /// The services' clock: `clock.advance(…)` makes days pass.
     pub clock: Clock,
     storage: Storage,
+    /// The internal key the servers share: direct calls to a service prove themselves with it.
+    internal: InternalKey,
     _dir: tempfile::TempDir,
     postgres: Option<Postgres>,
 }
@@ -83,6 +89,12 @@ struct Postgres {
 impl TestSystem {
     /// Starts the four services and the gateway.
     pub async fn start() -> TestSystem {
+        Self::start_with(TlsSettings::default(), None).await
+    }
+
+    /// Starts the four services and the gateway with these TLS settings; the harness's own
+    /// channel to the gateway verifies it with `client` (TLS) or is plaintext (`None`).
+    pub async fn start_with(tls: TlsSettings, client: Option<ClientTls>) -> TestSystem {
         let dir = tempfile::tempdir().expect("temporary folder");
         let (database_url, postgres) = match std::env::var(DATABASE_ENV) {
             Ok(admin_url) if !admin_url.is_empty() => {
@@ -142,6 +154,7 @@ impl TestSystem {
                 clock: clock.clone(),
                 ..Settings::default()
             },
+            tls,
         };
         let running = system::start(config, &Server::ALL)
             .await
@@ -157,7 +170,16 @@ impl TestSystem {
             .try_into()
             .expect("five servers");
         let tokens = running.tokens.clone().expect("the gateway runs");
-        let channel = connect(gateway).await;
+        let internal = InternalKey::new(
+            SecretKey::from_file("internal", &dir.path().join("internal-secret.key"))
+                .expect("the internal key dev made"),
+        );
+        let channel = match &client {
+            Some(client) => connect_tls(gateway, client)
+                .await
+                .expect("a TLS connection"),
+            None => connect(gateway).await,
+        };
         let (operator, _) = tokens.issue_operator(Duration::from_secs(600));
         TestSystem {
             gateway,
@@ -168,6 +190,7 @@ impl TestSystem {
             operator,
             clock,
             storage,
+            internal,
             _dir: dir,
             postgres,
         }
@@ -318,13 +341,26 @@ impl TestSystem {
         (user, token)
     }
 
-    /// A channel straight to a service (bypassing the gateway), by name.
-    pub async fn service(&self, name: &str) -> Channel {
+    /// A channel straight to a service (bypassing the gateway), by name, that proves its calls
+    /// with the internal key as the gateway and the services do (with the caller headers each
+    /// call carries).
+    pub async fn service(&self, name: &str) -> Peer {
+        Peer::new(self.unproven_service(name).await, self.internal.clone())
+    }
+
+    /// A plain channel straight to a service, whose calls carry no assertion unless the test
+    /// adds one.
+    pub async fn unproven_service(&self, name: &str) -> Channel {
         let index = system::SERVICES
             .iter()
             .position(|s| *s == name)
             .expect("a service name");
         connect(self.services[index]).await
+    }
+
+    /// The internal key of this system's servers.
+    pub fn internal_key(&self) -> &InternalKey {
+        &self.internal
     }
 
     /// The operator enrols a partner; returns it with its admin's user name and temporary
@@ -480,6 +516,7 @@ impl TestSystem {
             subscriptions: section(Some(1)),
             relationships: section(Some(2)),
             invitations: section(Some(3)),
+            tls: TlsSettings::default(),
             secret_keys: SecretKeyFiles::in_dir(self.data_dir(), false),
             settings: Settings {
                 clock: self.clock.clone(),
@@ -572,7 +609,7 @@ impl TestSystem {
                 true => dead,
                 false => self.services[i],
             };
-            system::channel(&format!("http://{addr}")).expect("channel")
+            system::channel(&format!("http://{addr}"), &self.internal).expect("channel")
         });
         let backends = partnerhub_gateway::Backends {
             tenants,
@@ -635,6 +672,18 @@ pub struct Enrolled {
 
 /// The password `activate_user` sets.
 pub const NEW_PASSWORD: &str = "Fika-1234-Stockholm";
+
+/// A channel to `addr` over TLS, verifying the server with `tls`.
+pub async fn connect_tls(
+    addr: SocketAddr,
+    tls: &ClientTls,
+) -> Result<Channel, tonic::transport::Error> {
+    Channel::from_shared(format!("https://{addr}"))
+        .expect("uri")
+        .tls_config(tls.config())?
+        .connect()
+        .await
+}
 
 async fn connect(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))

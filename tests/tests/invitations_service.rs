@@ -16,7 +16,9 @@ use partnerhub_proto::subscriptions::{
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::{self as tenants_pb};
 use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
-use partnerhub_tests::{DATABASE_ENV, TestSystem, bad_fields, customer, metadata, partner, reason};
+use partnerhub_tests::{
+    DATABASE_ENV, Peer, TestSystem, bad_fields, customer, metadata, partner, reason,
+};
 use prost::Message;
 use sqlx::{Connection, Row};
 use std::time::Duration;
@@ -34,8 +36,8 @@ const US_GOVERNMENT_LINK: &str = "https://admin.gov.partnerhub.example/partner-i
 
 /// The two invitation services, straight (not through the gateway).
 struct Clients {
-    public: InvitationServiceClient<Channel>,
-    internal: InvitationInternalServiceClient<Channel>,
+    public: InvitationServiceClient<Peer>,
+    internal: InvitationInternalServiceClient<Peer>,
 }
 
 async fn clients(sys: &TestSystem) -> Clients {
@@ -275,7 +277,7 @@ async fn lookup(c: &mut Clients, code: &str) -> Result<pb::Invitation, Status> {
 }
 
 async fn redeem(
-    internal: &mut InvitationInternalServiceClient<Channel>,
+    internal: &mut InvitationInternalServiceClient<Peer>,
     code: &str,
     tenant: &str,
     request_id: &str,
@@ -1883,16 +1885,19 @@ async fn own_invitations_server(sys: &TestSystem) -> OwnServer {
         ..Default::default()
     };
     let peers = partnerhub::system::Peers {
-        tenants: sys.service("tenants").await.into(),
-        relationships: sys.service("relationships").await.into(),
-        subscriptions: sys.service("subscriptions").await.into(),
+        tenants: sys.service("tenants").await,
+        relationships: sys.service("relationships").await,
+        subscriptions: sys.service("subscriptions").await,
     };
     let server = partnerhub::system::service_server(
         partnerhub::system::Service::Invitations,
         db,
         &peers,
         &settings,
-        &partnerhub::system::SecretKeys::generate(),
+        &partnerhub::system::SecretKeys {
+            internal: sys.internal_key().clone(),
+            ..partnerhub::system::SecretKeys::generate()
+        },
     );
     let listener = bind("127.0.0.1:0".parse().expect("address"))
         .await
@@ -1911,6 +1916,7 @@ async fn own_invitations_server(sys: &TestSystem) -> OwnServer {
         .connect()
         .await
         .expect("connect");
+    let channel = Peer::new(channel, sys.internal_key().clone());
     OwnServer {
         url,
         dir,

@@ -27,7 +27,7 @@ use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalSer
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{self as pb};
 use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
-use partnerhub_tests::{Bearer, TestSystem, address, contact, customer, partner};
+use partnerhub_tests::{Bearer, Peer, TestSystem, address, contact, customer, partner};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::time::Duration;
@@ -280,14 +280,15 @@ async fn relate(sys: &TestSystem, relationships: Vec<rel::NewRelationship>) {
 /// A tenants service of its own over a database the test can break.
 async fn tenants_over(
     db: partnerhub_kit::store::Database,
-) -> (Channel, tokio::sync::oneshot::Sender<()>) {
+) -> (Peer, tokio::sync::oneshot::Sender<()>) {
     // The tenants service asks no other service; its peers lead nowhere.
     let gone = bind("127.0.0.1:0".parse().expect("address"))
         .await
         .expect("bind");
     let nowhere = gone.local_addr().expect("address");
     drop(gone);
-    let peer = system::channel(&format!("http://{nowhere}")).expect("channel");
+    let keys = system::SecretKeys::generate();
+    let peer = system::channel(&format!("http://{nowhere}"), &keys.internal).expect("channel");
     let peers = system::Peers {
         tenants: peer.clone(),
         relationships: peer.clone(),
@@ -298,7 +299,7 @@ async fn tenants_over(
         db,
         &peers,
         &Settings::default(),
-        &system::SecretKeys::generate(),
+        &keys,
     );
     let listener = bind("127.0.0.1:0".parse().expect("address"))
         .await
@@ -313,7 +314,7 @@ async fn tenants_over(
         .connect()
         .await
         .expect("connect");
-    (channel, stop)
+    (Peer::new(channel, keys.internal), stop)
 }
 
 /// The first answer of a stream (its refusal, whether it came before or as the first message).
@@ -1659,6 +1660,14 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
         tokio::time::timeout(Duration::from_secs(10), watching.message())
             .await
             .expect("the stream ends when the gateway stops"),
+    );
+    w.step(
+        "INTERNAL_CALL_UNPROVEN",
+        Code::Unauthenticated,
+        "GetTenant straight to the tenants service without an assertion",
+        TenantServiceClient::new(sys.unproven_service("tenants").await)
+            .get_tenant(get_tenant(&fabrikam.id))
+            .await,
     );
     // A tenants service of its own, whose database the test breaks.
     let dir = tempfile::tempdir().expect("temporary folder");

@@ -13,10 +13,9 @@ use partnerhub_proto::relationships::{self as pb, RelationshipType as Type};
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::{self as tpb};
 use partnerhub_proto::types::{PartnerType, Role};
-use partnerhub_tests::{TestSystem, bad_fields, customer, reason};
+use partnerhub_tests::{Peer, TestSystem, bad_fields, customer, reason};
 use std::collections::HashSet;
 use std::time::Duration;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 use uuid::Uuid;
 
@@ -28,12 +27,12 @@ const DAY_MICROS: i64 = DAY * 1_000_000;
 /// Both relationship services, straight to the service (no gateway).
 #[derive(Clone)]
 struct Relationships {
-    public: RelationshipServiceClient<Channel>,
-    internal: RelationshipInternalServiceClient<Channel>,
+    public: RelationshipServiceClient<Peer>,
+    internal: RelationshipInternalServiceClient<Peer>,
 }
 
 impl Relationships {
-    fn over(channel: Channel) -> Self {
+    fn over(channel: Peer) -> Self {
         Relationships {
             public: RelationshipServiceClient::new(channel.clone()),
             internal: RelationshipInternalServiceClient::new(channel),
@@ -1652,7 +1651,9 @@ async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does
         .expect("bind");
     let tenants_addr = gone.local_addr().expect("address");
     drop(gone);
-    let tenants = system::channel(&format!("http://{tenants_addr}")).expect("channel");
+    let keys = system::SecretKeys::generate();
+    let tenants =
+        system::channel(&format!("http://{tenants_addr}"), &keys.internal).expect("channel");
     let peers = system::Peers {
         relationships: tenants.clone(),
         subscriptions: tenants.clone(),
@@ -1663,7 +1664,7 @@ async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does
         db,
         &peers,
         &Settings::default(),
-        &system::SecretKeys::generate(),
+        &keys,
     );
     let listener = bind("127.0.0.1:0".parse().expect("address"))
         .await
@@ -1673,12 +1674,12 @@ async fn the_partners_page_is_unavailable_rather_than_nameless_when_tenants_does
     let running = tokio::spawn(server.run(listener, Limits::default(), async {
         let _ = stopped.await;
     }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
         .connect()
         .await
         .expect("connect");
-    let rel = Relationships::over(channel);
+    let rel = Relationships::over(Peer::new(channel, keys.internal.clone()));
     let (partner, customer) = (uuid(), uuid());
 
     // Nothing to name: the empty page needs no names.

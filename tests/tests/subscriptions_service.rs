@@ -14,8 +14,7 @@ use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalSer
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{self as tpb, agreement};
 use partnerhub_proto::types::{Cloud, LineItem, Money, PartnerType};
-use partnerhub_tests::{TestSystem, bad_fields, contact, customer, partner, reason};
-use tonic::transport::Channel;
+use partnerhub_tests::{Peer, TestSystem, bad_fields, contact, customer, partner, reason};
 use tonic::{Code, Status};
 use uuid::Uuid;
 
@@ -40,12 +39,12 @@ const SHIPPED_OFFERS: usize = 14;
 /// The system with direct clients of the services a subscriptions test needs.
 struct Env {
     sys: TestSystem,
-    subs: SubscriptionServiceClient<Channel>,
-    internal: SubscriptionInternalServiceClient<Channel>,
-    tenants: TenantServiceClient<Channel>,
-    tenants_internal: TenantInternalServiceClient<Channel>,
-    relationships: RelationshipServiceClient<Channel>,
-    relationships_internal: RelationshipInternalServiceClient<Channel>,
+    subs: SubscriptionServiceClient<Peer>,
+    internal: SubscriptionInternalServiceClient<Peer>,
+    tenants: TenantServiceClient<Peer>,
+    tenants_internal: TenantInternalServiceClient<Peer>,
+    relationships: RelationshipServiceClient<Peer>,
+    relationships_internal: RelationshipInternalServiceClient<Peer>,
 }
 
 impl Env {

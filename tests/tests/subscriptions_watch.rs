@@ -15,10 +15,9 @@ use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalSer
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{self as tpb, agreement};
 use partnerhub_proto::types::{LineItem, PartnerType};
-use partnerhub_tests::{TestSystem, bad_fields, contact, customer, reason};
+use partnerhub_tests::{Peer, TestSystem, bad_fields, contact, customer, reason};
 use std::time::Duration;
 use tonic::codec::Streaming;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 use uuid::Uuid;
 
@@ -39,11 +38,11 @@ type Events = Streaming<pb::WatchSubscriptionEventsResponse>;
 
 struct Env {
     sys: TestSystem,
-    subs: SubscriptionServiceClient<Channel>,
-    internal: SubscriptionInternalServiceClient<Channel>,
-    tenants: TenantServiceClient<Channel>,
-    tenants_internal: TenantInternalServiceClient<Channel>,
-    relationships: RelationshipInternalServiceClient<Channel>,
+    subs: SubscriptionServiceClient<Peer>,
+    internal: SubscriptionInternalServiceClient<Peer>,
+    tenants: TenantServiceClient<Peer>,
+    tenants_internal: TenantInternalServiceClient<Peer>,
+    relationships: RelationshipInternalServiceClient<Peer>,
 }
 
 impl Env {

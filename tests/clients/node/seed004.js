@@ -10,7 +10,9 @@
 //     node seed004.js --gateway 127.0.0.1:50051 --tenants 127.0.0.1:50052
 //
 // `--tenants` is the tenants service itself (loopback only): the story's customer is made there,
-// as in the README, because it came to partnerhub some other way than through the partner.
+// as in the README, because it came to partnerhub some other way than through the partner. The
+// service answers only calls proven with the internal key: PARTNERHUB_ASSERTION_CREATE_CUSTOMER_TENANT
+// and PARTNERHUB_ASSERTION_ACTIVATE_TENANT hold `partnerhub internal-credential`'s assertions.
 // tests/clients/run.sh installs the packages, starts `partnerhub dev` and runs this.
 'use strict';
 
@@ -202,7 +204,14 @@ async function main() {
 
   // The customer came to partnerhub some other way: made on the tenants service itself.
   const internal = new proto.tenants.v1.TenantInternalService(args.tenants, insecure);
-  const made = await call(internal, 'CreateCustomerTenant', {
+  // A unary call straight to the service, with its assertion.
+  const proven = (method, request, assertion) =>
+    new Promise((resolve, reject) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('x-partnerhub-assertion', process.env[assertion]);
+      internal[method](request, metadata, (err, response) => (err ? reject(err) : resolve(response)));
+    });
+  const made = await proven('CreateCustomerTenant', {
     customer: {
       display_name: 'Skolan i Solna',
       cloud: 'CLOUD_WORLDWIDE',
@@ -211,9 +220,9 @@ async function main() {
       address: { address_lines: ['Skolvägen 2'], locality: 'Solna' },
       contact: { first_name: 'Maja', last_name: 'Ek', email: 'maja@skolan.example' },
     },
-  });
+  }, 'PARTNERHUB_ASSERTION_CREATE_CUSTOMER_TENANT');
   const customer = made.customer;
-  await call(internal, 'ActivateTenant', { tenant_id: customer.id });
+  await proven('ActivateTenant', { tenant_id: customer.id }, 'PARTNERHUB_ASSERTION_ACTIVATE_TENANT');
   const ctoken = await signIn('admin@skolan.onpartnerhub.com', made.temporary_password, 'Skola-2345-Solna');
   let page = (await call(relationships, 'ListPartnersOfCustomer', { customer_tenant_id: customer.id }, ctoken)).partners;
   assert.deepEqual(page, [], 'there is nothing here before any partner');

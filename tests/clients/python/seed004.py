@@ -9,7 +9,9 @@ The same story as the README's walkthrough and tests/tests/seed_004.rs, through 
         python seed004.py --gateway 127.0.0.1:50051 --tenants 127.0.0.1:50052
 
 `--tenants` is the tenants service itself (loopback only): the story's customer is made there,
-as in the README, because it came to partnerhub some other way than through the partner.
+as in the README, because it came to partnerhub some other way than through the partner. The
+service answers only calls proven with the internal key: PARTNERHUB_ASSERTION_CREATE_CUSTOMER_TENANT
+and PARTNERHUB_ASSERTION_ACTIVATE_TENANT hold `partnerhub internal-credential`'s assertions.
 tests/clients/run.sh generates the code, starts `partnerhub dev` and runs this.
 """
 
@@ -183,8 +185,12 @@ def main():
 
     # The customer came to partnerhub some other way: made on the tenants service itself.
     internal = internal_pb2_grpc.TenantInternalServiceStub(grpc.insecure_channel(args.tenants))
+    def proven(method):
+        return [("x-partnerhub-assertion", os.environ[f"PARTNERHUB_ASSERTION_{method}"])]
+
     made = internal.CreateCustomerTenant(
-        internal_pb2.CreateCustomerTenantRequest(
+        metadata=proven("CREATE_CUSTOMER_TENANT"),
+        request=internal_pb2.CreateCustomerTenantRequest(
             customer=tenants_pb2.Tenant(
                 display_name="Skolan i Solna",
                 cloud=type_pb2.CLOUD_WORLDWIDE,
@@ -196,7 +202,9 @@ def main():
         )
     )
     customer = made.customer
-    internal.ActivateTenant(internal_pb2.ActivateTenantRequest(tenant_id=customer.id))
+    internal.ActivateTenant(
+        internal_pb2.ActivateTenantRequest(tenant_id=customer.id), metadata=proven("ACTIVATE_TENANT")
+    )
     ctoken = sign_in("admin@skolan.onpartnerhub.com", made.temporary_password, "Skola-2345-Solna")
     page = relationships.ListPartnersOfCustomer(
         relationships_pb2.ListPartnersOfCustomerRequest(customer_tenant_id=customer.id), metadata=bearer(ctoken)

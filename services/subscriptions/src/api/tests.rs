@@ -9,6 +9,8 @@ use crate::catalogue;
 use crate::domain::{Action, NewOrder, Subscription};
 use crate::error::Error;
 use crate::store;
+use partnerhub_kit::internal_call::InternalKey;
+use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::Clock;
 use partnerhub_proto::types::Cloud;
 use pb::subscription::State;
@@ -67,8 +69,8 @@ fn service(db: Database) -> Subscriptions {
         db,
         Deps {
             clock: Clock::default(),
-            tenants: nowhere.clone().into(),
-            relationships: nowhere.into(),
+            tenants: Peer::new(nowhere.clone(), InternalKey::generate()),
+            relationships: Peer::new(nowhere, InternalKey::generate()),
         },
     )
 }
@@ -309,8 +311,8 @@ async fn a_watch_task_ends_when_its_client_goes_or_the_server_shuts_down() {
         db.clone(),
         Deps {
             clock: Clock::default(),
-            tenants: nowhere.clone().into(),
-            relationships: nowhere.into(),
+            tenants: Peer::new(nowhere.clone(), InternalKey::generate()),
+            relationships: Peer::new(nowhere, InternalKey::generate()),
         },
         shutdown.clone(),
     );
