@@ -247,6 +247,26 @@ struct Common {
         value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
     readiness_interval: u64,
+    /// Sign-ins a minute from one client address before SignIn answers RESOURCE_EXHAUSTED
+    /// (the gateway's setting; half of them may come at once).
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_SIGN_INS_PER_ADDRESS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    sign_ins_per_address: u32,
+    /// Sign-ins a minute for one user name, all of which may come at once (the gateway's
+    /// setting).
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_SIGN_INS_PER_USER",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    sign_ins_per_user: u32,
     /// Minutes an access token from SignIn lasts (the gateway's setting).
     #[arg(
         long,
@@ -334,6 +354,19 @@ impl Common {
         }
     }
 
+    /// `--sign-ins-per-address` and `--sign-ins-per-user` as token buckets: N a minute is one
+    /// each 60/N seconds, from a bucket of N/2 (an address) or N (a user name).
+    fn sign_in_limits(&self) -> partnerhub_gateway::SignInLimits {
+        let rate = |per_minute: u32, burst: u32| partnerhub_gateway::sign_in_limit::Rate {
+            burst: burst.max(1),
+            every: Duration::from_secs(60) / per_minute.max(1),
+        };
+        partnerhub_gateway::SignInLimits {
+            per_address: rate(self.sign_ins_per_address, self.sign_ins_per_address / 2),
+            per_user: rate(self.sign_ins_per_user, self.sign_ins_per_user),
+        }
+    }
+
     fn token_lifetime(&self) -> Duration {
         Duration::from_secs(self.token_minutes.max(1) * 60)
     }
@@ -388,7 +421,10 @@ impl Common {
                 verification_keys: self.verification_keys.clone(),
                 create_signing_key: create_keys,
                 token_lifetime: self.token_lifetime(),
-                options: partnerhub_gateway::Options::default(),
+                options: partnerhub_gateway::Options {
+                    sign_in: self.sign_in_limits(),
+                    ..Default::default()
+                },
             },
             tenants: section(Service::Tenants.into()),
             subscriptions: section(Service::Subscriptions.into()),
@@ -974,5 +1010,35 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn common(args: &[&str]) -> Common {
+        let mut all = vec!["partnerhub", "dev"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all) {
+            Ok(cli) => cli.common,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn the_sign_in_flags_default_to_the_gateways_limits_and_change_them() {
+        assert_eq!(
+            common(&[]).sign_in_limits(),
+            partnerhub_gateway::SignInLimits::default()
+        );
+        let limits =
+            common(&["--sign-ins-per-address", "600", "--sign-ins-per-user", "3"]).sign_in_limits();
+        assert_eq!(limits.per_address.burst, 300);
+        assert_eq!(limits.per_address.every, Duration::from_millis(100));
+        assert_eq!(limits.per_user.burst, 3);
+        assert_eq!(limits.per_user.every, Duration::from_secs(20));
+        assert!(Cli::try_parse_from(["partnerhub", "dev", "--sign-ins-per-user", "0"]).is_err());
     }
 }

@@ -21,6 +21,8 @@ use clap::Parser;
 use dev::{Dev, Error};
 use load::{Call, Shape};
 use measure::Machine;
+use partnerhub_kit::internal_call::{ASSERTION, InternalKey};
+use partnerhub_kit::secret_key::SecretKey;
 use partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient;
 use partnerhub_proto::gateway::{self as gw, auth_service_client::AuthServiceClient};
 use partnerhub_proto::tenants::{self as pb, tenant_service_client::TenantServiceClient};
@@ -253,6 +255,35 @@ fn get_tenant(tenant_id: &str, token: Option<&str>) -> Call {
             Some(token) => authed(request, token),
             None => tonic::Request::new(request),
         };
+        Box::pin(async move {
+            TenantServiceClient::new(channel)
+                .get_tenant(request)
+                .await
+                .map(drop)
+        })
+    })
+}
+
+/// GetTenant straight to the tenants service, with the internal assertion each call carries
+/// from the gateway (made per call, as the gateway does).
+fn get_tenant_directly(tenant_id: &str, key: Option<InternalKey>) -> Call {
+    const METHOD: &str = "/partnerhub.tenants.v1.TenantService/GetTenant";
+    let tenant_id = tenant_id.to_string();
+    Arc::new(move |channel, _| {
+        let mut request = tonic::Request::new(pb::GetTenantRequest {
+            tenant_id: tenant_id.clone(),
+        });
+        if let Some(key) = &key {
+            let mut headers = http::HeaderMap::new();
+            key.sign(METHOD, &mut headers);
+            if let Some(value) = headers
+                .get(ASSERTION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+            {
+                request.metadata_mut().insert(ASSERTION, value);
+            }
+        }
         Box::pin(async move {
             TenantServiceClient::new(channel)
                 .get_tenant(request)
@@ -509,13 +540,22 @@ async fn measure_system(
             r.of_reference.unwrap_or(0.0) >= 0.5 && r.p99_ms <= 10.0
         });
     }
+    // A direct call proves itself as the gateway's do (a binary from before the internal key
+    // ignores the header).
+    let internal = dev.data_dir.join("internal-secret.key");
+    let key = match internal.exists() {
+        true => Some(InternalKey::new(SecretKey::from_file(
+            "internal", &internal,
+        )?)),
+        false => None,
+    };
     for shape in [one, loaded] {
         b.scenario(
             "tenants service: GetTenant directly",
             dev.services[0],
             shape,
             system,
-            get_tenant(&f.provider.id, None),
+            get_tenant_directly(&f.provider.id, key.clone()),
         )
         .await?;
         b.compare("reference: echo (bare tonic, from memory)");
