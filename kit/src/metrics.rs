@@ -373,7 +373,6 @@ impl Call {
             f.in_flight.with_label_values(&labels).dec();
         }
         self.span.record("grpc_code", code_name(code));
-        self.span.record("rpc.grpc.status_code", code as i64);
         let _entered = self.span.enter();
         let (code, elapsed_ms) = (code_name(code), (seconds * 1000.0) as u64);
         if self.quiet {

@@ -392,15 +392,8 @@ struct Observed<S> {
 /// The span of one call. ERROR level, so that it exists (and every warning and error of the
 /// call carries its request id) whatever level the logs are filtered to; health checks get a
 /// DEBUG span, so probes don't fill the logs and traces.
-///
-/// Its `rpc.*` fields are OpenTelemetry's RPC semantic conventions (they become the span's
-/// attributes in the traces), and `trace_id` puts the trace on every log line of the call.
 macro_rules! call_span {
-    ($level:expr, $server:expr, $method:expr, $id:expr) => {{
-        let (service, name) = $method
-            .trim_start_matches('/')
-            .split_once('/')
-            .unwrap_or(("unknown", "unknown"));
+    ($level:expr, $server:expr, $method:expr, $id:expr) => {
         tracing::span!(
             $level,
             "call",
@@ -408,15 +401,10 @@ macro_rules! call_span {
             method = %$method,
             request_id = %$id,
             grpc_code = tracing::field::Empty,
-            trace_id = tracing::field::Empty,
             otel.name = %$method,
             otel.kind = "server",
-            rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %name,
-            rpc.grpc.status_code = tracing::field::Empty,
         )
-    }};
+    };
 }
 
 impl<S, B> Service<http::Request<Body>> for Observed<S>
@@ -457,7 +445,6 @@ where
         } else {
             telemetry::adopt_remote_parent(&span, request.headers());
         }
-        telemetry::record_trace_id(&span);
         // The client's deadline, a little early so that this answers before the transport's
         // own timer cuts the call, or the server's request timeout.
         let timeout = match grpc_timeout(request.headers()) {

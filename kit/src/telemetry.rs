@@ -122,16 +122,6 @@ pub fn adopt_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
     let _ = span.set_parent(parent);
 }
 
-/// Records the span's trace id in its `trace_id` field, so that log lines carry it (nothing
-/// when tracing is off: there is no trace then).
-pub fn record_trace_id(span: &tracing::Span) {
-    use opentelemetry::trace::TraceContextExt;
-    let trace_id = span.context().span().span_context().trace_id();
-    if trace_id != opentelemetry::trace::TraceId::INVALID {
-        span.record("trace_id", tracing::field::display(trace_id));
-    }
-}
-
 /// Sets the `x-request-id` header (ids are checked or made by [`request_id`], so always fit).
 pub fn set_request_id(headers: &mut http::HeaderMap, id: &str) {
     if let Ok(value) = http::HeaderValue::from_str(id) {

@@ -389,17 +389,6 @@ fn attribute(span: &Span, key: &str) -> Option<String> {
         })
 }
 
-fn int_attribute(span: &Span, key: &str) -> Option<i64> {
-    span.attributes
-        .iter()
-        .find(|a| a.key == key)
-        .and_then(|a| a.value.as_ref())
-        .and_then(|v| match &v.value {
-            Some(Value::IntValue(n)) => Some(*n),
-            _ => None,
-        })
-}
-
 /// Log lines, as the JSON formatter writes them.
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
@@ -500,17 +489,6 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
         .find(|s| s.name == path)
         .expect("the gateway's span of the workflow");
     assert_eq!(attribute(root, "server").as_deref(), Some("gateway"));
-    // OpenTelemetry's RPC semantic conventions.
-    assert_eq!(attribute(root, "rpc.system").as_deref(), Some("grpc"));
-    assert_eq!(
-        attribute(root, "rpc.service").as_deref(),
-        Some("partnerhub.gateway.v1.WorkflowService")
-    );
-    assert_eq!(
-        attribute(root, "rpc.method").as_deref(),
-        Some("AcceptInvitation")
-    );
-    assert_eq!(int_attribute(root, "rpc.grpc.status_code"), Some(0));
     assert_eq!(
         attribute(root, "request_id").as_deref(),
         Some(request_id.as_str())
@@ -548,9 +526,6 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
             && entry["span"]["request_id"] == request_id.as_str()
         {
             ended += 1;
-            // The line names the trace the collector has.
-            let trace_id: String = root.trace_id.iter().map(|b| format!("{b:02x}")).collect();
-            assert_eq!(entry["span"]["trace_id"], trace_id.as_str(), "{line}");
         }
     }
     assert!(
