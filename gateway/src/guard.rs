@@ -217,12 +217,7 @@ impl State {
         };
         let claims = self.claims(&parts.headers)?;
         let caller = self.caller(&claims).await?;
-        if let Caller::User(p) = &caller
-            && p.password_change_required
-            && path != "/partnerhub.gateway.v1.AuthService/ChangePassword"
-        {
-            return Err(Error::PasswordChangeRequired.into());
-        }
+        password_changed_if_required(&caller, &path)?;
         let bytes = read_body(body).await?;
         let message = self.decode(&path, &bytes)?;
         let draft = |access: Option<&Access>| match audit {
@@ -334,11 +329,7 @@ impl State {
     /// (the user deleted, its role or the partner's delegated access gone, its password changed).
     async fn check_again(&self, again: &Again) -> Result<(), tonic::Status> {
         let caller = self.caller(&again.claims).await?;
-        if let Caller::User(p) = &caller
-            && p.password_change_required
-        {
-            return Err(Error::PasswordChangeRequired.into());
-        }
+        password_changed_if_required(&caller, &again.path)?;
         self.authorize(&again.path, again.rule, &caller, &again.message)
             .await
             .map(drop)
@@ -409,6 +400,19 @@ impl State {
         }
         DynamicMessage::decode(input.clone(), frame)
             .map_err(|e| Error::Malformed(e.to_string()).into())
+    }
+}
+
+/// A user who must change its password may call nothing but `ChangePassword`.
+fn password_changed_if_required(caller: &Caller, path: &str) -> Result<(), Error> {
+    match caller {
+        Caller::User(p)
+            if p.password_change_required
+                && path != "/partnerhub.gateway.v1.AuthService/ChangePassword" =>
+        {
+            Err(Error::PasswordChangeRequired)
+        }
+        _ => Ok(()),
     }
 }
 
