@@ -267,6 +267,10 @@ struct Common {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     sign_ins_per_user: u32,
+    /// Partners' staff (a partner's users holding any role) must enroll a second factor
+    /// (TOTP) before anything else, and sign in with it (the gateway's setting).
+    #[arg(long, global = true, env = "PARTNERHUB_REQUIRE_SECOND_FACTOR")]
+    require_second_factor: bool,
     /// Minutes an access token from SignIn lasts (the gateway's setting).
     #[arg(
         long,
@@ -423,6 +427,7 @@ impl Common {
                 token_lifetime: self.token_lifetime(),
                 options: partnerhub_gateway::Options {
                     sign_in: self.sign_in_limits(),
+                    require_second_factor: self.require_second_factor,
                     ..Default::default()
                 },
             },

@@ -332,6 +332,7 @@ fn sign_in(user_name: &str) -> Call {
         let request = gw::SignInRequest {
             user_name: user_name.clone(),
             password: setup::PASSWORD.into(),
+            second_factor_code: String::new(),
         };
         Box::pin(async move {
             AuthServiceClient::new(channel)

@@ -73,6 +73,7 @@ async fn activate(channel: &Channel, user_name: &str, temporary: &str) -> Result
         .sign_in(gw::SignInRequest {
             user_name: user_name.into(),
             password: temporary.into(),
+            second_factor_code: String::new(),
         })
         .await?
         .into_inner();

@@ -18,6 +18,28 @@ pub struct Auth {
     pub tokens: Tokens,
     pub tenants: TenantInternalServiceClient<Peer>,
     pub limiter: Arc<SignInLimiter>,
+    /// Partners' staff must enroll a second factor (see `guard::must_enroll_second_factor`).
+    pub second_factor_required: bool,
+}
+
+/// The signed-in person making a call about its own sign-in: not the operator, not a service
+/// account (neither has a password or second factor).
+fn person<T>(request: &Request<T>) -> Result<pb::Principal, Error> {
+    match request.extensions().get::<Caller>() {
+        Some(Caller::User(p)) if p.service_account => Err(Error::ServiceAccountHasNoPassword),
+        Some(Caller::User(p)) => Ok(p.clone()),
+        _ => Err(Error::OperatorHasNoPassword),
+    }
+}
+
+impl Auth {
+    /// A new token for `principal`, with when it expires.
+    fn token_for(&self, principal: &pb::Principal) -> (String, Option<prost_types::Timestamp>) {
+        let (token, exp) = self
+            .tokens
+            .issue_user(&principal.user_id, &principal.tenant_id);
+        (token, expire_time(exp))
+    }
 }
 
 fn expire_time(exp: u64) -> Option<prost_types::Timestamp> {
@@ -53,20 +75,23 @@ impl AuthService for Auth {
             .check_credentials(pb::CheckCredentialsRequest {
                 user_name: req.user_name,
                 password: req.password,
+                second_factor_code: req.second_factor_code,
             })
             .await
             .map_err(relay)?
             .into_inner()
             .principal
             .ok_or(Error::UserGone)?;
-        let (access_token, exp) = self
-            .tokens
-            .issue_user(&principal.user_id, &principal.tenant_id);
+        let (access_token, expire_time) = self.token_for(&principal);
         tracing::info!(user_id = %principal.user_id, tenant_id = %principal.tenant_id, "signed in");
         Ok(Response::new(gw::SignInResponse {
             access_token,
-            expire_time: expire_time(exp),
+            expire_time,
             password_change_required: principal.password_change_required,
+            second_factor_enrollment_required: crate::guard::must_enroll_second_factor(
+                self.second_factor_required,
+                &principal,
+            ),
             user_id: principal.user_id,
             tenant_id: principal.tenant_id,
         }))
@@ -76,12 +101,7 @@ impl AuthService for Auth {
         &self,
         request: Request<gw::ChangePasswordRequest>,
     ) -> Result<Response<gw::ChangePasswordResponse>, Status> {
-        let Some(Caller::User(principal)) = request.extensions().get::<Caller>().cloned() else {
-            return Err(Error::OperatorHasNoPassword.into());
-        };
-        if principal.service_account {
-            return Err(Error::ServiceAccountHasNoPassword.into());
-        }
+        let principal = person(&request)?;
         let req = request.into_inner();
         let changed = self
             .tenants
@@ -96,10 +116,10 @@ impl AuthService for Auth {
             .into_inner()
             .principal
             .ok_or(Error::UserGone)?;
-        let (access_token, exp) = self.tokens.issue_user(&changed.user_id, &changed.tenant_id);
+        let (access_token, expire_time) = self.token_for(&changed);
         Ok(Response::new(gw::ChangePasswordResponse {
             access_token,
-            expire_time: expire_time(exp),
+            expire_time,
         }))
     }
 
@@ -122,15 +142,78 @@ impl AuthService for Auth {
             .into_inner()
             .principal
             .ok_or(Error::UserGone)?;
-        let (access_token, exp) = self
-            .tokens
-            .issue_user(&principal.user_id, &principal.tenant_id);
+        let (access_token, expire_time) = self.token_for(&principal);
         tracing::info!(service_account_id = %principal.user_id, tenant_id = %principal.tenant_id, "service account signed in");
         Ok(Response::new(gw::SignInServiceAccountResponse {
             access_token,
-            expire_time: expire_time(exp),
+            expire_time,
             tenant_id: principal.tenant_id,
         }))
+    }
+
+    async fn begin_second_factor_enrollment(
+        &self,
+        request: Request<gw::BeginSecondFactorEnrollmentRequest>,
+    ) -> Result<Response<gw::BeginSecondFactorEnrollmentResponse>, Status> {
+        let principal = person(&request)?;
+        let begun = self
+            .tenants
+            .clone()
+            .begin_second_factor_enrollment(pb::BeginSecondFactorEnrollmentRequest {
+                user_id: principal.user_id,
+                current_password: request.into_inner().current_password,
+            })
+            .await
+            .map_err(relay)?
+            .into_inner();
+        Ok(Response::new(gw::BeginSecondFactorEnrollmentResponse {
+            secret: begun.secret,
+            otpauth_uri: begun.otpauth_uri,
+        }))
+    }
+
+    async fn confirm_second_factor_enrollment(
+        &self,
+        request: Request<gw::ConfirmSecondFactorEnrollmentRequest>,
+    ) -> Result<Response<gw::ConfirmSecondFactorEnrollmentResponse>, Status> {
+        let principal = person(&request)?;
+        let enrolled = self
+            .tenants
+            .clone()
+            .confirm_second_factor_enrollment(pb::ConfirmSecondFactorEnrollmentRequest {
+                user_id: principal.user_id,
+                code: request.into_inner().code,
+            })
+            .await
+            .map_err(relay)?
+            .into_inner()
+            .principal
+            .ok_or(Error::UserGone)?;
+        // The token the user has works as well (the gateway reads the user on every call); a
+        // new one saves a client from wondering.
+        let (access_token, expire_time) = self.token_for(&enrolled);
+        Ok(Response::new(gw::ConfirmSecondFactorEnrollmentResponse {
+            access_token,
+            expire_time,
+        }))
+    }
+
+    async fn remove_second_factor(
+        &self,
+        request: Request<gw::RemoveSecondFactorRequest>,
+    ) -> Result<Response<gw::RemoveSecondFactorResponse>, Status> {
+        let principal = person(&request)?;
+        let req = request.into_inner();
+        self.tenants
+            .clone()
+            .remove_second_factor(pb::RemoveSecondFactorRequest {
+                user_id: principal.user_id,
+                current_password: req.current_password,
+                code: req.code,
+            })
+            .await
+            .map_err(relay)?;
+        Ok(Response::new(gw::RemoveSecondFactorResponse {}))
     }
 
     async fn list_public_keys(

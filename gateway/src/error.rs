@@ -24,6 +24,11 @@ pub enum Error {
         "change your password first (AuthService.ChangePassword): you signed in with a temporary one"
     )]
     PasswordChangeRequired,
+    #[error(
+        "enroll a second factor first (AuthService.BeginSecondFactorEnrollment, then \
+         ConfirmSecondFactorEnrollment): this deployment requires one of partners' staff"
+    )]
+    SecondFactorEnrollmentRequired,
     #[error("your tenant is not active yet")]
     TenantNotActive,
     #[error("{0} is an internal method; it is not served through the gateway")]
@@ -84,6 +89,7 @@ impl Fault for Error {
             | Error::TokenOutdated
             | Error::UserGone => Code::Unauthenticated,
             Error::PasswordChangeRequired
+            | Error::SecondFactorEnrollmentRequired
             | Error::TenantNotActive
             | Error::OperatorHasNoPassword
             | Error::ServiceAccountHasNoPassword
@@ -111,6 +117,7 @@ impl Fault for Error {
             Error::UserGone => "USER_NOT_FOUND",
             Error::TokenOutdated => "TOKEN_OUTDATED",
             Error::PasswordChangeRequired => "PASSWORD_CHANGE_REQUIRED",
+            Error::SecondFactorEnrollmentRequired => "SECOND_FACTOR_ENROLLMENT_REQUIRED",
             Error::TenantNotActive => "TENANT_NOT_ACTIVE",
             Error::InternalMethod(_) => "INTERNAL_METHOD",
             Error::NotServed(_) => "METHOD_NOT_SERVED",

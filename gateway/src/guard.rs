@@ -65,6 +65,8 @@ struct State {
     streams: HashSet<String>,
     /// How often an open stream's caller is checked again.
     recheck: Duration,
+    /// Partners' staff must enroll a second factor before anything else.
+    second_factor_required: bool,
     trail: Trail,
 }
 
@@ -83,7 +85,7 @@ impl Front {
         tokens: Tokens,
         backends: Backends,
         trail: Trail,
-        recheck: Duration,
+        options: &crate::Options,
     ) -> Result<Self, prost_reflect::DescriptorError> {
         let pool = DescriptorPool::decode(partnerhub_proto::PUBLIC_DESCRIPTORS)?;
         let inputs = pool
@@ -110,7 +112,8 @@ impl Front {
                 backends,
                 inputs,
                 streams,
-                recheck,
+                recheck: options.stream_recheck,
+                second_factor_required: options.require_second_factor,
                 trail,
             }),
         })
@@ -217,7 +220,7 @@ impl State {
         };
         let claims = self.claims(&parts.headers)?;
         let caller = self.caller(&claims).await?;
-        password_changed_if_required(&caller, &path)?;
+        set_up_if_required(&caller, &path, self.second_factor_required)?;
         let bytes = read_body(body).await?;
         let message = self.decode(&path, &bytes)?;
         let draft = |access: Option<&Access>| match audit {
@@ -329,7 +332,7 @@ impl State {
     /// (the user deleted, its role or the partner's delegated access gone, its password changed).
     async fn check_again(&self, again: &Again) -> Result<(), tonic::Status> {
         let caller = self.caller(&again.claims).await?;
-        password_changed_if_required(&caller, &again.path)?;
+        set_up_if_required(&caller, &again.path, self.second_factor_required)?;
         self.authorize(&again.path, again.rule, &caller, &again.message)
             .await
             .map(drop)
@@ -403,17 +406,43 @@ impl State {
     }
 }
 
-/// A user who must change its password may call nothing but `ChangePassword`.
-fn password_changed_if_required(caller: &Caller, path: &str) -> Result<(), Error> {
-    match caller {
-        Caller::User(p)
-            if p.password_change_required
-                && path != "/partnerhub.gateway.v1.AuthService/ChangePassword" =>
-        {
-            Err(Error::PasswordChangeRequired)
-        }
-        _ => Ok(()),
+/// A user who must change its password may call nothing but `ChangePassword`; one who must
+/// enroll a second factor (see [`must_enroll_second_factor`]) nothing but enrolling it and
+/// `ChangePassword`.
+fn set_up_if_required(
+    caller: &Caller,
+    path: &str,
+    second_factor_required: bool,
+) -> Result<(), Error> {
+    const CHANGE_PASSWORD: &str = "/partnerhub.gateway.v1.AuthService/ChangePassword";
+    const ENROLL: [&str; 3] = [
+        CHANGE_PASSWORD,
+        "/partnerhub.gateway.v1.AuthService/BeginSecondFactorEnrollment",
+        "/partnerhub.gateway.v1.AuthService/ConfirmSecondFactorEnrollment",
+    ];
+    let Caller::User(p) = caller else {
+        return Ok(());
+    };
+    if p.password_change_required && path != CHANGE_PASSWORD {
+        return Err(Error::PasswordChangeRequired);
     }
+    if must_enroll_second_factor(second_factor_required, p) && !ENROLL.contains(&path) {
+        return Err(Error::SecondFactorEnrollmentRequired);
+    }
+    Ok(())
+}
+
+/// Whether `p` must enroll a second factor before anything else: where the deployment requires
+/// one (`--require-second-factor`), every person on a partner's staff, that is, a partner
+/// tenant's user holding any role (admins and agents: they act in customers' tenants, as
+/// Partner Center requires MFA of partners). Service accounts have no second factor: their
+/// secret is their only credential.
+pub fn must_enroll_second_factor(required: bool, p: &pb::Principal) -> bool {
+    required
+        && !p.service_account
+        && !p.second_factor_enrolled
+        && p.tenant_kind == pb::tenant::Kind::Partner as i32
+        && !p.roles.is_empty()
 }
 
 /// A refusal that says nothing about the caller: the check could not be made.

@@ -34,6 +34,10 @@ pub struct Options {
     pub stream_recheck: std::time::Duration,
     /// The sign-in rate limits.
     pub sign_in: SignInLimits,
+    /// Partners' staff must enroll a second factor (TOTP) before doing anything else, and sign
+    /// in with it (`guard::must_enroll_second_factor`). Off by default: users may still
+    /// enroll one.
+    pub require_second_factor: bool,
 }
 
 impl Default for Options {
@@ -41,6 +45,7 @@ impl Default for Options {
         Options {
             stream_recheck: std::time::Duration::from_secs(10),
             sign_in: SignInLimits::default(),
+            require_second_factor: false,
         }
     }
 }
@@ -106,6 +111,7 @@ pub async fn serve(
         tokens: tokens.clone(),
         tenants: TenantInternalServiceClient::new(backends.tenants.clone()),
         limiter: std::sync::Arc::new(sign_in_limit::SignInLimiter::new(options.sign_in)),
+        second_factor_required: options.require_second_factor,
     };
     let mut server = Server::new("gateway")
         .public()
@@ -127,13 +133,7 @@ pub async fn serve(
         .descriptors(partnerhub_proto::PUBLIC_DESCRIPTORS)
         .routes()
         .await?;
-    let front = guard::Front::new(
-        routes.prepare(),
-        tokens,
-        backends,
-        trail,
-        options.stream_recheck,
-    )
-    .map_err(|e| ServeError::Descriptors(e.to_string()))?;
+    let front = guard::Front::new(routes.prepare(), tokens, backends, trail, &options)
+        .map_err(|e| ServeError::Descriptors(e.to_string()))?;
     partnerhub_kit::server::serve(listener, front, limits, observer, shutdown).await
 }

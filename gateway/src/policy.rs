@@ -156,6 +156,11 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     // partnerhub.gateway.v1.AuthService (SignIn, SignInServiceAccount and ListPublicKeys need no
     // token: `OPEN`).
     ("/partnerhub.gateway.v1.AuthService/ChangePassword", Rule::Anyone, CHANGE),
+    // The signed-in user's own second factor (users only: the handlers refuse the operator
+    // and service accounts).
+    ("/partnerhub.gateway.v1.AuthService/BeginSecondFactorEnrollment", Rule::Anyone, CHANGE),
+    ("/partnerhub.gateway.v1.AuthService/ConfirmSecondFactorEnrollment", Rule::Anyone, CHANGE),
+    ("/partnerhub.gateway.v1.AuthService/RemoveSecondFactor", Rule::Anyone, CHANGE),
     // partnerhub.gateway.v1.WorkflowService
     // Any user of the tenant: which roles accept depends on the invitation (a global admin for
     // one that grants admin roles, a global or billing admin otherwise), and the invitations
@@ -181,6 +186,8 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.tenants.v1.TenantService/UpdateUser", delegable("tenant_id", USER_MANAGERS), change("user.id")),
     ("/partnerhub.tenants.v1.TenantService/DeleteUser", delegable("tenant_id", USER_MANAGERS), change("user_id")),
     ("/partnerhub.tenants.v1.TenantService/ResetPassword", delegable("tenant_id", PASSWORD_RESETTERS), change("user_id")),
+    // Not helpdesk roles: a password reset plus a second-factor reset would hand over a user.
+    ("/partnerhub.tenants.v1.TenantService/ResetSecondFactor", delegable("tenant_id", USER_MANAGERS), change("user_id")),
     ("/partnerhub.tenants.v1.TenantService/AcceptAgreement", member("tenant_id", roles::CUSTOMER_DECIDERS), change("tenant_id")),
     ("/partnerhub.tenants.v1.TenantService/ListAgreements", tenant("tenant_id", BILLING_READERS), READ),
     // Service accounts: a tenant's global admin (delegated admin agents holding the customer's

@@ -417,6 +417,7 @@ impl TestSystem {
             .sign_in(gw::SignInRequest {
                 user_name: user_name.into(),
                 password: password.into(),
+                second_factor_code: String::new(),
             })
             .await
             .map(tonic::Response::into_inner)
@@ -585,7 +586,20 @@ impl TestSystem {
         &self,
         sign_in: partnerhub_gateway::SignInLimits,
     ) -> BrokenGateway {
-        self.second_gateway("", false, Limits::default(), self.tokens(), sign_in)
+        let options = partnerhub_gateway::Options {
+            sign_in,
+            ..Default::default()
+        };
+        self.second_gateway("", false, Limits::default(), self.tokens(), options)
+            .await
+    }
+
+    /// A second working gateway with these options.
+    pub async fn gateway_with_options(
+        &self,
+        options: partnerhub_gateway::Options,
+    ) -> BrokenGateway {
+        self.second_gateway("", false, Limits::default(), self.tokens(), options)
             .await
     }
 
@@ -595,7 +609,7 @@ impl TestSystem {
         hang: bool,
         limits: Limits,
         tokens: partnerhub_gateway::Tokens,
-        sign_in: partnerhub_gateway::SignInLimits,
+        options: partnerhub_gateway::Options,
     ) -> BrokenGateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -646,10 +660,7 @@ impl TestSystem {
             audit,
             limits,
             metrics,
-            partnerhub_gateway::Options {
-                sign_in,
-                ..Default::default()
-            },
+            options,
             stop.clone().cancelled_owned(),
         ));
         BrokenGateway {

@@ -146,6 +146,7 @@ async fn a_rotated_signing_key_keeps_old_tokens_working_until_it_is_retired() {
         .sign_in(SignInRequest {
             user_name: user.clone(),
             password: NEW_PASSWORD.into(),
+            second_factor_code: String::new(),
         })
         .await
         .expect("sign in")

@@ -415,6 +415,7 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
         .sign_in(gw::SignInRequest {
             user_name: lisa.user_name.clone(),
             password: "Not-Her-Password-1".into(),
+            second_factor_code: String::new(),
         })
         .await;
     w.step_with_retry(
@@ -425,6 +426,7 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
             .sign_in(gw::SignInRequest {
                 user_name: lisa.user_name.clone(),
                 password: "Not-Her-Password-1".into(),
+                second_factor_code: String::new(),
             })
             .await,
     );
@@ -458,6 +460,84 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
         "GetTenant with a token issued before the password changed",
         sys.tenants(&first)
             .get_tenant(get_tenant(&fabrikam.id))
+            .await,
+    );
+    // Tove's second factor.
+    let mut tove_auth = sys.auth(&changed);
+    let password = || partnerhub_tests::NEW_PASSWORD.to_string();
+    w.step(
+        "NO_SECOND_FACTOR_ENROLLMENT",
+        Code::FailedPrecondition,
+        "ConfirmSecondFactorEnrollment before BeginSecondFactorEnrollment",
+        tove_auth
+            .confirm_second_factor_enrollment(gw::ConfirmSecondFactorEnrollmentRequest {
+                code: "123456".into(),
+            })
+            .await,
+    );
+    w.step(
+        "NO_SECOND_FACTOR",
+        Code::FailedPrecondition,
+        "RemoveSecondFactor of a user without one",
+        tove_auth
+            .remove_second_factor(gw::RemoveSecondFactorRequest {
+                current_password: password(),
+                code: "123456".into(),
+            })
+            .await,
+    );
+    let requiring = sys
+        .gateway_with_options(partnerhub_gateway::Options {
+            require_second_factor: true,
+            ..Default::default()
+        })
+        .await;
+    w.step(
+        "SECOND_FACTOR_ENROLLMENT_REQUIRED",
+        Code::FailedPrecondition,
+        "GetTenant as a partner's agent without a second factor, through a gateway requiring one",
+        TenantServiceClient::with_interceptor(requiring.channel.clone(), Bearer::new(&changed))
+            .get_tenant(get_tenant(&fabrikam.id))
+            .await,
+    );
+    let begin = gw::BeginSecondFactorEnrollmentRequest {
+        current_password: password(),
+    };
+    let secret = tove_auth
+        .begin_second_factor_enrollment(begin.clone())
+        .await
+        .expect("BeginSecondFactorEnrollment")
+        .into_inner()
+        .secret;
+    let code = partnerhub_tenants::totp::code(&secret, std::time::SystemTime::now()).expect("code");
+    tove_auth
+        .confirm_second_factor_enrollment(gw::ConfirmSecondFactorEnrollmentRequest {
+            code: code.clone(),
+        })
+        .await
+        .expect("ConfirmSecondFactorEnrollment");
+    w.step(
+        "SECOND_FACTOR_ENROLLED",
+        Code::FailedPrecondition,
+        "BeginSecondFactorEnrollment by a user with a second factor",
+        tove_auth.begin_second_factor_enrollment(begin).await,
+    );
+    w.step(
+        "SECOND_FACTOR_REQUIRED",
+        Code::Unauthenticated,
+        "SignIn with a second factor's user's password and no code",
+        sys.sign_in(&tove.user_name, &password()).await,
+    );
+    w.step(
+        "INVALID_SECOND_FACTOR",
+        Code::Unauthenticated,
+        "SignIn with the code that confirmed the second factor (used already)",
+        sys.auth("")
+            .sign_in(gw::SignInRequest {
+                user_name: tove.user_name.clone(),
+                password: password(),
+                second_factor_code: code,
+            })
             .await,
     );
     sys.tenants(&pa)
@@ -1639,6 +1719,7 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
             .sign_in(gw::SignInRequest {
                 user_name: lisa.user_name.clone(),
                 password: "Not-Her-Password-1".into(),
+                second_factor_code: String::new(),
             })
             .await,
     );

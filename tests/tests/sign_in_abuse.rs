@@ -27,6 +27,7 @@ async fn sign_in(channel: &Channel, user_name: &str, password: &str) -> Result<(
         .sign_in(SignInRequest {
             user_name: user_name.into(),
             password: password.into(),
+            second_factor_code: String::new(),
         })
         .await
         .map(|_| ())

@@ -226,6 +226,7 @@ async fn a_call_not_answered_by_its_deadline_is_deadline_exceeded_with_a_reason_
         .sign_in(SignInRequest {
             user_name: "nobody@fabrikam.onpartnerhub.com".into(),
             password: "Not-the-password-1".into(),
+            second_factor_code: String::new(),
         })
         .await
         .expect_err("too late");
@@ -292,6 +293,7 @@ async fn a_full_server_still_answers_health_checks_and_other_calls_wait_within_t
         let mut request = tonic::Request::new(SignInRequest {
             user_name: "maja@skolan.onpartnerhub.com".into(),
             password: "Not-the-password-1".into(),
+            second_factor_code: String::new(),
         });
         if let Some(t) = timeout {
             request.set_timeout(t);

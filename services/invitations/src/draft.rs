@@ -4,6 +4,7 @@
 //! the text but must keep the link.
 
 use crate::domain::{Kind, Locale};
+use partnerhub_kit::uri::percent_encode;
 use partnerhub_proto::invitations as pb;
 use partnerhub_proto::types::Role;
 use partnerhub_rules::delegation::{EXTENSION, Grant};
@@ -549,20 +550,6 @@ fn mailto(to: &str, subject: &str, body: &str) -> String {
         percent_encode(subject, b""),
         percent_encode(&body, b"")
     )
-}
-
-/// Percent-encodes every byte but the RFC 3986 unreserved characters and `keep`.
-fn percent_encode(text: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep.contains(&b)
-        {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -259,6 +259,8 @@ pub struct User {
     pub roles: Vec<Role>,
     /// The user signs in with a temporary password and must change it.
     pub password_change_required: bool,
+    /// The user signs in with a one-time code as well.
+    pub second_factor_enrolled: bool,
     pub version: i64,
     pub create_time: SystemTime,
     pub update_time: SystemTime,
@@ -275,6 +277,7 @@ impl User {
             email: tenant.contact.email.clone(),
             roles: vec![Role::GlobalAdmin],
             password_change_required: true,
+            second_factor_enrolled: false,
             version: 1,
             create_time: now,
             update_time: now,
@@ -311,6 +314,8 @@ pub struct Principal {
     pub tenant_id: String,
     pub roles: Vec<Role>,
     pub password_change_required: bool,
+    /// The user signs in with a one-time code as well.
+    pub second_factor_enrolled: bool,
     /// When the password last changed or was reset (a service account's tokens were
     /// revoked); tokens issued before are void.
     pub password_changed_at: Option<SystemTime>,
@@ -332,6 +337,10 @@ pub struct Credentials {
     pub password_hash: String,
     /// Until when wrong passwords locked sign-in, if they ever did.
     pub locked_until: Option<SystemTime>,
+    /// The second factor's TOTP secret, once enrolled.
+    pub totp_secret: Option<String>,
+    /// The step of the last one-time code accepted (a code works once).
+    pub totp_last_step: i64,
 }
 
 /// A tenant to create.
@@ -611,6 +620,7 @@ impl NewUser {
             email: self.email,
             roles: roles.unwrap_or_default(),
             password_change_required: true,
+            second_factor_enrolled: false,
             version: 1,
             create_time: now,
             update_time: now,

@@ -46,6 +46,16 @@ pub enum Error {
     InvalidCredentials,
     #[error("too many wrong passwords in a row: sign-in waits; try again in {} s", .0.as_secs().max(1))]
     Locked(Duration),
+    #[error("the user has a second factor: send the code its authenticator app shows")]
+    SecondFactorRequired,
+    #[error("the one-time code is wrong, expired or used already")]
+    InvalidSecondFactor,
+    #[error("the user has a second factor already; remove it first")]
+    SecondFactorEnrolled,
+    #[error("the user has no second factor")]
+    NoSecondFactor,
+    #[error("no second-factor enrollment is under way: call BeginSecondFactorEnrollment first")]
+    NoSecondFactorEnrollment,
     #[error("the tenant is not active yet")]
     TenantNotActive,
     #[error("password hashing failed: {0}")]
@@ -77,7 +87,12 @@ impl Fault for Error {
             }
             Error::StaleEtag { .. } => Code::Aborted,
             Error::LastGlobalAdmin(_) | Error::TenantNotActive => Code::FailedPrecondition,
-            Error::InvalidCredentials => Code::Unauthenticated,
+            Error::InvalidCredentials
+            | Error::SecondFactorRequired
+            | Error::InvalidSecondFactor => Code::Unauthenticated,
+            Error::SecondFactorEnrolled
+            | Error::NoSecondFactor
+            | Error::NoSecondFactorEnrollment => Code::FailedPrecondition,
             Error::AdminRoleRequired(_) => Code::PermissionDenied,
             Error::Locked(_) => Code::ResourceExhausted,
             Error::Hashing(_) => Code::Internal,
@@ -100,6 +115,11 @@ impl Fault for Error {
             Error::StaleEtag { .. } => "ETAG_MISMATCH",
             Error::LastGlobalAdmin(_) => "LAST_GLOBAL_ADMIN",
             Error::InvalidCredentials => "INVALID_CREDENTIALS",
+            Error::SecondFactorRequired => "SECOND_FACTOR_REQUIRED",
+            Error::InvalidSecondFactor => "INVALID_SECOND_FACTOR",
+            Error::SecondFactorEnrolled => "SECOND_FACTOR_ENROLLED",
+            Error::NoSecondFactor => "NO_SECOND_FACTOR",
+            Error::NoSecondFactorEnrollment => "NO_SECOND_FACTOR_ENROLLMENT",
             Error::AdminRoleRequired(_) => "ADMIN_ROLE_REQUIRED",
             Error::Locked(_) => "SIGN_IN_LOCKED",
             Error::TenantNotActive => "TENANT_NOT_ACTIVE",

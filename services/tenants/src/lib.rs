@@ -7,6 +7,7 @@ pub mod domain;
 mod error;
 mod password;
 mod store;
+pub mod totp;
 mod wire;
 
 pub use api::{FIRST_WAIT, LOCK_DURATION, MAX_FAILED_SIGN_INS, Tenants, wait_after};

@@ -99,7 +99,8 @@ impl FromRow<'_, AnyRow> for Tenant {
 macro_rules! user_columns {
     () => {
         "id, tenant_id, user_name, display_name, email, roles, password_change_required, version, \
-         create_time, update_time"
+         create_time, update_time, \
+         CAST(CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS second_factor_enrolled"
     };
 }
 
@@ -113,6 +114,7 @@ impl FromRow<'_, AnyRow> for User {
             email: row.try_get("email")?,
             roles: enums_at(row, "roles", Role::from_str_name)?,
             password_change_required: flag_at(row, "password_change_required")?,
+            second_factor_enrolled: flag_at(row, "second_factor_enrolled")?,
             version: row.try_get("version")?,
             create_time: time_at(row, "create_time")?,
             update_time: time_at(row, "update_time")?,
@@ -157,6 +159,7 @@ impl FromRow<'_, AnyRow> for Principal {
             roles: enums_at(row, "roles", Role::from_str_name)?,
             password_change_required: flag_at(row, "password_change_required")?,
             password_changed_at: optional_time_at(row, "password_changed_at")?,
+            second_factor_enrolled: flag_at(row, "second_factor_enrolled")?,
             tenant_kind: enum_at(row, "kind", Kind::from_name)?,
             tenant_state: enum_at(row, "state", State::from_str_name)?,
             cloud: enum_at(row, "cloud", Cloud::from_str_name)?,
@@ -174,6 +177,8 @@ impl FromRow<'_, AnyRow> for Credentials {
             user_name: row.try_get("user_name")?,
             password_hash: row.try_get("password_hash")?,
             locked_until: optional_time_at(row, "locked_until")?,
+            totp_secret: row.try_get("totp_secret")?,
+            totp_last_step: row.try_get("totp_last_step")?,
         })
     }
 }
@@ -183,7 +188,9 @@ impl FromRow<'_, AnyRow> for Credentials {
 pub async fn principal(conn: &mut AnyConnection, user_id: &str) -> Result<Option<Principal>> {
     let user: Option<Principal> = sqlx::query_as(
         "SELECT u.id AS user_id, u.user_name, u.tenant_id, u.roles, u.password_change_required, \
-         u.password_changed_at, t.kind, t.state, t.cloud, t.country_code, t.partner_types \
+         u.password_changed_at, \
+         CAST(CASE WHEN u.totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS second_factor_enrolled, \
+         t.kind, t.state, t.cloud, t.country_code, t.partner_types \
          FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1",
     )
     .bind(user_id)
@@ -204,6 +211,7 @@ pub async fn service_account_principal(
     let account: Option<Principal> = sqlx::query_as(
         "SELECT a.id AS user_id, a.display_name AS user_name, a.tenant_id, a.roles, \
          CAST(0 AS BIGINT) AS password_change_required, \
+         CAST(0 AS BIGINT) AS second_factor_enrolled, \
          a.tokens_revoked_at AS password_changed_at, t.kind, t.state, t.cloud, t.country_code, \
          t.partner_types \
          FROM service_accounts a JOIN tenants t ON t.id = a.tenant_id WHERE a.id = $1",
@@ -636,14 +644,23 @@ pub async fn set_password(
     Ok(())
 }
 
+/// The columns of a user row [`Credentials`]' `FromRow` reads.
+macro_rules! credential_columns {
+    () => {
+        "id, user_name, password_hash, locked_until, totp_secret, totp_last_step"
+    };
+}
+
 /// What sign-in checks of the user with that name.
 pub async fn credentials_by_name(
     conn: &mut AnyConnection,
     user_name: &str,
 ) -> Result<Option<Credentials>> {
-    Ok(sqlx::query_as(
-        "SELECT id, user_name, password_hash, locked_until FROM users WHERE user_name = $1",
-    )
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        credential_columns!(),
+        " FROM users WHERE user_name = $1"
+    ))
     .bind(user_name)
     .fetch_optional(conn)
     .await?)
@@ -651,14 +668,14 @@ pub async fn credentials_by_name(
 
 /// What a password change checks of the user with that id.
 pub async fn credentials_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Credentials>> {
-    Ok(
-        sqlx::query_as(
-            "SELECT id, user_name, password_hash, locked_until FROM users WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(conn)
-        .await?,
-    )
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        credential_columns!(),
+        " FROM users WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Counts a wrong password; returns the wrong passwords in a row so far.
@@ -688,6 +705,76 @@ pub async fn clear_failed_sign_ins(conn: &mut AnyConnection, id: &str) -> Result
         .bind(id)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Makes `secret` the user's second factor-to-be, until confirmed (replacing any before).
+pub async fn set_pending_second_factor(
+    conn: &mut AnyConnection,
+    id: &str,
+    secret: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE users SET totp_pending = $2 WHERE id = $1")
+        .bind(id)
+        .bind(secret)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The user's second factor-to-be, if enrollment began.
+pub async fn pending_second_factor(conn: &mut AnyConnection, id: &str) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT totp_pending FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.and_then(|(pending,)| pending))
+}
+
+/// Makes the pending secret `secret` the user's second factor, its code of `step` used. False
+/// when another enrollment replaced it meanwhile.
+pub async fn confirm_second_factor(
+    conn: &mut AnyConnection,
+    id: &str,
+    secret: &str,
+    step: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $3, \
+         version = version + 1, update_time = $4 WHERE id = $1 AND totp_pending = $2",
+    )
+    .bind(id)
+    .bind(secret)
+    .bind(step)
+    .bind(now_micros())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records that the user's code of `step` was used; false if that step (or a later one) was
+/// used already, by a concurrent sign-in say: each code works once.
+pub async fn use_second_factor_step(conn: &mut AnyConnection, id: &str, step: i64) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2")
+            .bind(id)
+            .bind(step)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes the user's second factor (and any enrollment under way).
+pub async fn remove_second_factor(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_pending = NULL, version = version + 1, \
+         update_time = $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now_micros())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

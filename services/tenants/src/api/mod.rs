@@ -4,6 +4,7 @@
 
 mod agreements;
 mod partners;
+mod second_factor;
 mod service_accounts;
 mod sign_in;
 mod tenants;
@@ -162,6 +163,13 @@ impl TenantService for Tenants {
         answer(users::reset_password(self, request).await)
     }
 
+    async fn reset_second_factor(
+        &self,
+        request: Request<pb::ResetSecondFactorRequest>,
+    ) -> Result<Response<pb::ResetSecondFactorResponse>, Status> {
+        answer(second_factor::reset(self, request).await)
+    }
+
     async fn accept_agreement(
         &self,
         request: Request<pb::AcceptAgreementRequest>,
@@ -268,6 +276,27 @@ impl TenantInternalService for Tenants {
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
         answer(sign_in::change_password(self, request).await)
+    }
+
+    async fn begin_second_factor_enrollment(
+        &self,
+        request: Request<pb::BeginSecondFactorEnrollmentRequest>,
+    ) -> Result<Response<pb::BeginSecondFactorEnrollmentResponse>, Status> {
+        answer(second_factor::begin(self, request).await)
+    }
+
+    async fn confirm_second_factor_enrollment(
+        &self,
+        request: Request<pb::ConfirmSecondFactorEnrollmentRequest>,
+    ) -> Result<Response<pb::ConfirmSecondFactorEnrollmentResponse>, Status> {
+        answer(second_factor::confirm(self, request).await)
+    }
+
+    async fn remove_second_factor(
+        &self,
+        request: Request<pb::RemoveSecondFactorRequest>,
+    ) -> Result<Response<pb::RemoveSecondFactorResponse>, Status> {
+        answer(second_factor::remove(self, request).await)
     }
 
     async fn get_principal(

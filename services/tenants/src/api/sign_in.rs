@@ -6,6 +6,7 @@ use crate::domain::{self, Principal, State};
 use crate::error::{Error, Result};
 use crate::password;
 use crate::store;
+use crate::totp;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::tenants as pb;
@@ -52,7 +53,7 @@ pub(super) async fn get_principal(
     })
 }
 
-async fn principal(conn: &mut AnyConnection, user_id: &str) -> Result<Principal> {
+pub(super) async fn principal(conn: &mut AnyConnection, user_id: &str) -> Result<Principal> {
     store::principal(conn, user_id)
         .await?
         .ok_or_else(|| Error::UserNotFound(user_id.to_string()))
@@ -86,19 +87,30 @@ pub(super) async fn check_credentials(
     {
         return Err(Error::Locked(remaining(until, now)));
     }
-    if !password::verify(req.password, Some(cred.password_hash)).await? {
-        let mut conn = svc.conn().await?;
-        let failures = store::record_failed_sign_in(&mut conn, &cred.user_id).await?;
-        return Err(match wait_after(failures) {
-            Some(wait) => {
-                // From now, not from the start of the call: the hash check took a while.
-                store::set_sign_in_wait(&mut conn, &cred.user_id, domain::now() + wait).await?;
-                Error::Locked(wait)
-            }
-            None => Error::InvalidCredentials,
-        });
+    if !password::verify(req.password, Some(cred.password_hash.clone())).await? {
+        return Err(failed_sign_in(svc, &cred.user_id, Error::InvalidCredentials).await?);
     }
     let mut conn = svc.conn().await?;
+    // Asked for only once the password is right: whether a user has a second factor is no
+    // one else's business.
+    if let Some(secret) = &cred.totp_secret {
+        if req.second_factor_code.is_empty() {
+            return Err(Error::SecondFactorRequired);
+        }
+        let used = match totp::verify(
+            secret,
+            req.second_factor_code.trim(),
+            now,
+            cred.totp_last_step,
+        ) {
+            Some(step) => store::use_second_factor_step(&mut conn, &cred.user_id, step).await?,
+            None => false,
+        };
+        if !used {
+            drop(conn);
+            return Err(failed_sign_in(svc, &cred.user_id, Error::InvalidSecondFactor).await?);
+        }
+    }
     store::clear_failed_sign_ins(&mut conn, &cred.user_id).await?;
     let principal = principal(&mut conn, &cred.user_id).await?;
     if principal.tenant_state != State::Active {
@@ -106,6 +118,21 @@ pub(super) async fn check_credentials(
     }
     Ok(pb::CheckCredentialsResponse {
         principal: Some(principal.into()),
+    })
+}
+
+/// Counts a wrong password (or one-time code) of `user_id`: answers `wrong`, or from the
+/// [`MAX_FAILED_SIGN_INS`]-th in a row the wait it now imposes.
+async fn failed_sign_in(svc: &Tenants, user_id: &str, wrong: Error) -> Result<Error> {
+    let mut conn = svc.conn().await?;
+    let failures = store::record_failed_sign_in(&mut conn, user_id).await?;
+    Ok(match wait_after(failures) {
+        Some(wait) => {
+            // From now, not from the start of the call: the hash check took a while.
+            store::set_sign_in_wait(&mut conn, user_id, domain::now() + wait).await?;
+            Error::Locked(wait)
+        }
+        None => wrong,
     })
 }
 

@@ -179,18 +179,33 @@ pub(super) async fn delete_user(
     Ok(pb::DeleteUserResponse {})
 }
 
+/// The ids of a user a reset names, checked, once the caller is found to manage that user
+/// ([`Authority::check_manage`] of the caller's roles against the user's).
+pub(super) async fn managed<T>(
+    conn: &mut sqlx::AnyConnection,
+    request: &Request<T>,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<(String, String)> {
+    let mut v = Violations::new();
+    let tenant_id = v.take(fields::id("tenant_id", tenant_id));
+    let user_id = v.take(fields::id("user_id", user_id));
+    let (tenant_id, user_id) = v.done(tenant_id.zip(user_id))?;
+    let (tenant_id, user_id) = (tenant_id.to_string(), user_id.to_string());
+    let target = store::user(conn, &tenant_id, &user_id).await?;
+    Authority::new(caller::roles(request)).check_manage(&target.roles)?;
+    Ok((tenant_id, user_id))
+}
+
 pub(super) async fn reset_password(
     svc: &Tenants,
     request: Request<pb::ResetPasswordRequest>,
 ) -> Result<pb::ResetPasswordResponse> {
-    let req = request.get_ref();
-    let mut v = Violations::new();
-    let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
-    let user_id = v.take(fields::id("user_id", &req.user_id));
-    let (tenant_id, user_id) = v.done(tenant_id.zip(user_id))?;
-    let (tenant_id, user_id) = (tenant_id.to_string(), user_id.to_string());
-    let target = store::user(&mut *svc.conn().await?, &tenant_id, &user_id).await?;
-    Authority::new(caller::roles(&request)).check_manage(&target.roles)?;
+    let (tenant_id, user_id) = {
+        let req = request.get_ref();
+        let mut conn = svc.conn().await?;
+        managed(&mut conn, &request, &req.tenant_id, &req.user_id).await?
+    };
     let temporary = password::temporary();
     let hash = password::hash_temporary(&temporary);
     let mut conn = svc.conn().await?;
