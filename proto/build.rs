@@ -33,6 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Methods a later issue implements answer UNIMPLEMENTED until then.
         .generate_default_stubs(true)
+        // prost's, but a request that doesn't decode is INVALID_ARGUMENT (src/codec.rs).
+        .codec_path("crate::codec::Codec")
         .compile_fds(fds)?;
 
     for f in &files {

@@ -558,7 +558,10 @@ pub fn tls_channel(
 fn endpoint(uri: &str) -> Result<Endpoint, StartError> {
     Ok(Endpoint::from_shared(uri.to_string())
         .map_err(|e| StartError::Address(uri.to_string(), e.to_string()))?
-        .connect_timeout(Duration::from_secs(5)))
+        .connect_timeout(Duration::from_secs(5))
+        // As the servers take (the kit's HEADER_LIST_LIMIT): an answer's trailers are bounded
+        // well below, and a bigger one must not cost the connection its other calls.
+        .http2_max_header_list_size(partnerhub_kit::server::HEADER_LIST_LIMIT))
 }
 
 type Serving = Pin<Box<dyn Future<Output = Result<(), ServeError>> + Send>>;

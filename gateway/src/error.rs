@@ -176,18 +176,31 @@ impl From<Error> for Status {
 
 /// A service's error, passed on to the caller as it was (code, message and details), without
 /// the transport headers that came with it.
+///
+/// Every answer a service gives carries its `ErrorInfo`; a status without details was made by
+/// the transport: the service unreachable, or gone in the middle of the call (a crash, a
+/// restart, a cut connection), which the client library reports as UNKNOWN, INTERNAL,
+/// CANCELLED or UNAVAILABLE. All of those are UNAVAILABLE with `RetryInfo` to the caller, who
+/// can then tell that a retry is safe (workflows carry request ids) — except the end of the
+/// caller's own deadline, which is DEADLINE_EXCEEDED as the gateway's own timer says.
 pub fn relay(status: Status) -> Status {
-    if status.code() == Code::Unavailable && status.details().is_empty() {
-        // The service could not be reached at all: say so in the gateway's own words.
-        tracing::warn!(error = %status, "service unreachable");
-        return Error::Unavailable("a service behind the gateway").into();
-    }
-    if matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded)
-        && status.details().is_empty()
-    {
-        // The transport cut the call at the deadline the gateway passed on (a service's own
-        // answer has details): the caller's deadline passed, as the gateway's own timer says.
-        return Error::DeadlinePassed.into();
+    if status.details().is_empty() {
+        if matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded)
+            && partnerhub_kit::telemetry::deadline_passed()
+        {
+            return Error::DeadlinePassed.into();
+        }
+        if matches!(
+            status.code(),
+            Code::Unavailable
+                | Code::Unknown
+                | Code::Internal
+                | Code::Cancelled
+                | Code::DeadlineExceeded
+        ) {
+            tracing::warn!(error = %status, "service unreachable or gone mid-call");
+            return Error::Unavailable("a service behind the gateway").into();
+        }
     }
     Status::with_details(
         status.code(),

@@ -357,8 +357,18 @@ impl State {
             loop {
                 tokio::select! {
                     frame = body.frame() => {
-                        let Some(frame) = frame else { break };
-                        if frames.send(frame).await.is_err() {
+                        let frame = match frame {
+                            None => break,
+                            Some(Ok(frame)) => frame,
+                            Some(Err(error)) => {
+                                // The service went away mid-stream (the transport's error,
+                                // not an answer): UNAVAILABLE, call again from the last cursor.
+                                tracing::warn!(method = %again.path, %error, "stream's service gone");
+                                let _ = frames.send(Ok(ending(Error::Unavailable("the service").into()))).await;
+                                break;
+                            }
+                        };
+                        if frames.send(Ok(frame)).await.is_err() {
                             break;
                         }
                     }
@@ -367,10 +377,7 @@ impl State {
                             Err(status) if !is_transient(&status) => {
                                 tracing::info!(method = %again.path, code = ?status.code(),
                                     "stream ended: its caller would be refused now");
-                                let mut trailers = http::HeaderMap::new();
-                                if status.add_header(&mut trailers).is_ok() {
-                                    let _ = frames.send(Ok(Frame::trailers(trailers))).await;
-                                }
+                                let _ = frames.send(Ok(ending(status))).await;
                                 break;
                             }
                             _ => {}
@@ -404,6 +411,14 @@ impl State {
         DynamicMessage::decode(input.clone(), frame)
             .map_err(|e| Error::Malformed(e.to_string()).into())
     }
+}
+
+/// The trailers that end a stream with `status`.
+fn ending(status: tonic::Status) -> Frame<Bytes> {
+    let mut trailers = http::HeaderMap::new();
+    // Only a status whose message can't be a header fails here; it ends the stream all the same.
+    let _ = status.add_header(&mut trailers);
+    Frame::trailers(trailers)
 }
 
 /// A user who must change its password may call nothing but `ChangePassword`; one who must

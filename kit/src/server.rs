@@ -317,7 +317,7 @@ where
         // Ends the streams still open, so the graceful stop doesn't wait for their clients.
         stopping.cancel();
     };
-    let builder = tonic::transport::Server::builder();
+    let builder = tonic::transport::Server::builder().http2_max_header_list_size(HEADER_LIST_LIMIT);
     match listener.into() {
         Listener::Plain(listener) => {
             builder
@@ -455,6 +455,12 @@ where
         };
         let streams = known.streams;
         let mut call = self.observer.metrics.begin(&path, known, span.clone());
+        if self.observer.public
+            && let Some(refused) = metadata_too_large(request.headers(), server, &id)
+        {
+            call.end(tonic::Code::ResourceExhausted);
+            return Box::pin(std::future::ready(Ok(refused)));
+        }
         let deadline = Instant::now().checked_add(timeout);
         if let Some(at) = deadline {
             call.deadline(at);
@@ -518,6 +524,45 @@ where
             Ok(http::Response::from_parts(parts, body))
         })
     }
+}
+
+/// The most metadata (headers, counted as HTTP/2 counts them: name, value and 32 bytes each) a
+/// call to the public server may carry; more is refused on its own stream, RESOURCE_EXHAUSTED
+/// `METADATA_TOO_LARGE`, and the connection's other calls go on.
+pub const MAX_METADATA: usize = 16 * 1024;
+
+/// The largest header block HTTP/2 takes from a peer (SETTINGS_MAX_HEADER_LIST_SIZE), on every
+/// server and channel: large enough that a call over [`MAX_METADATA`] reaches the check above
+/// and is answered as gRPC. Between this and 4 times it, HTTP/2 itself refuses the stream (HTTP
+/// 431); beyond that, it closes the connection (`ENHANCE_YOUR_CALM`), as only an attack sends a
+/// megabyte of headers.
+pub const HEADER_LIST_LIMIT: u32 = 256 * 1024;
+
+/// The refusal of a call whose metadata is over [`MAX_METADATA`], if it is.
+fn metadata_too_large(
+    headers: &http::HeaderMap,
+    server: &str,
+    id: &str,
+) -> Option<http::Response<Body>> {
+    let size: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 32)
+        .sum();
+    if size <= MAX_METADATA {
+        return None;
+    }
+    let status = kit_status(
+        tonic::Code::ResourceExhausted,
+        &format!(
+            "the call's metadata is {size} bytes; at most {MAX_METADATA} are taken (headers \
+             count their name, value and 32 bytes each)"
+        ),
+        "METADATA_TOO_LARGE",
+        server,
+    );
+    let mut response = status.into_http();
+    telemetry::set_request_id(response.headers_mut(), id);
+    Some(response)
 }
 
 /// A status answered by the kit itself, with its `ErrorInfo` like every other error.

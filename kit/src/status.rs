@@ -240,14 +240,24 @@ fn status_of<E: Fault + ?Sized>(error: &E, domain: &str) -> Status {
         _ => error.to_string(),
     };
     let mut details = ErrorDetails::new();
-    let violations = error.violations();
+    let all = error.violations();
+    // Bounded, so that an answer always fits the HTTP/2 header limits of every hop (trailers
+    // carry it): the first violations, each cut short, and how many there were in all.
+    let violations: Vec<(&str, &str)> = all
+        .iter()
+        .take(MAX_VIOLATIONS)
+        .map(|v| (cut(&v.field, MAX_TEXT), cut(&v.description, MAX_TEXT)))
+        .collect();
     let mut metadata: std::collections::HashMap<String, String> = error
         .metadata()
         .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
+        .map(|(k, v)| (k.to_string(), cut(&v, MAX_TEXT).to_string()))
         .collect();
-    if let Some(first) = violations.first() {
-        metadata.insert("field".into(), first.field.clone());
+    if let Some((field, _)) = violations.first() {
+        metadata.insert("field".into(), field.to_string());
+    }
+    if all.len() > MAX_VIOLATIONS {
+        metadata.insert("violationCount".into(), all.len().to_string());
     }
     details.set_error_info(error.reason(), domain, metadata);
     if code == Code::FailedPrecondition && !violations.is_empty() {
@@ -255,12 +265,8 @@ fn status_of<E: Fault + ?Sized>(error: &E, domain: &str) -> Status {
         details.set_precondition_failure(
             violations
                 .iter()
-                .map(|v| {
-                    tonic_types::PreconditionViolation::new(
-                        error.reason(),
-                        &v.field,
-                        &v.description,
-                    )
+                .map(|(field, description)| {
+                    tonic_types::PreconditionViolation::new(error.reason(), *field, *description)
                 })
                 .collect::<Vec<_>>(),
         );
@@ -268,14 +274,44 @@ fn status_of<E: Fault + ?Sized>(error: &E, domain: &str) -> Status {
         details.set_bad_request(
             violations
                 .iter()
-                .map(|v| tonic_types::FieldViolation::new(&v.field, &v.description))
+                .map(|(field, description)| tonic_types::FieldViolation::new(*field, *description))
                 .collect::<Vec<_>>(),
         );
     }
     if let Some(delay) = error.retry_after() {
         details.set_retry_info(Some(delay));
     }
+    let message = if message.len() > MAX_MESSAGE || all.len() > MAX_VIOLATIONS {
+        let problems = match all.len() {
+            0 | 1 => String::new(),
+            n => format!(" ({n} problems in all)"),
+        };
+        format!("{}…{problems}", cut(&message, MAX_MESSAGE))
+    } else {
+        message
+    };
     Status::with_error_details(code, message, details)
+}
+
+/// The most field violations an error lists (`violationCount` in `ErrorInfo.metadata` says
+/// how many there were): a request with thousands of bad values must not get an answer too big
+/// for the HTTP/2 header limits between the servers (16 KiB by default).
+pub const MAX_VIOLATIONS: usize = 20;
+/// The longest field name, description or metadata value an error repeats (input can be long).
+const MAX_TEXT: usize = 256;
+/// The longest message an error carries.
+const MAX_MESSAGE: usize = 1024;
+
+/// `text`, at most `max` bytes of it (on a character boundary).
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// How long a client should wait before retrying after `UNAVAILABLE`.
@@ -332,6 +368,34 @@ mod tests {
             .map(|f| f.field.clone())
             .collect();
         assert_eq!(fields, ["a", "b.c"]);
+    }
+
+    #[test]
+    fn thousands_of_violations_give_an_answer_that_fits_any_header_limit() {
+        let mut v = Violations::new();
+        for i in 0..3000 {
+            v.add(
+                format!("country_codes[{i}]"),
+                format!("{} is no country", "Z".repeat(1000)),
+            );
+        }
+        let status = to_status(&Bad(v), "test.partnerhub");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().ends_with("… (3000 problems in all)"),
+            "{}",
+            status.message()
+        );
+        assert!(status.message().len() < 1100);
+        let details = status.get_error_details();
+        let violations = &details.bad_request().expect("bad request").field_violations;
+        assert_eq!(violations.len(), MAX_VIOLATIONS);
+        assert_eq!(violations[0].field, "country_codes[0]");
+        assert!(violations.iter().all(|v| v.description.len() <= 256));
+        let info = details.error_info().expect("error info");
+        assert_eq!(info.metadata["violationCount"], "3000");
+        // Message and details together, as the trailers carry them, well inside 16 KiB.
+        assert!(status.message().len() + status.details().len() < 8 * 1024);
     }
 
     #[test]

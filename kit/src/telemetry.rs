@@ -80,6 +80,11 @@ fn time_left() -> Option<Duration> {
     Some(deadline.saturating_duration_since(Instant::now()))
 }
 
+/// Whether the current call's caller has stopped waiting (its deadline passed).
+pub fn deadline_passed() -> bool {
+    time_left().is_some_and(|left| left.is_zero())
+}
+
 /// `grpc-timeout` for `left`, in milliseconds (at least 1: zero would mean none), within the
 /// header's eight digits.
 fn grpc_timeout_value(left: Duration) -> http::HeaderValue {

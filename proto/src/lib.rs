@@ -8,6 +8,8 @@ pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descrip
 pub const PUBLIC_DESCRIPTORS: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/public_descriptors.bin"));
 
+pub mod codec;
+
 /// The generated code, nested as the protobuf packages are (generated paths rely on it).
 pub mod partnerhub {
     pub mod r#type {

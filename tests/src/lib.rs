@@ -22,9 +22,11 @@ use partnerhub_proto::relationships::relationship_service_client::RelationshipSe
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::{gateway as gw, tenants as pb, types};
+use prost::bytes::{Buf, BufMut};
 use sqlx::Connection;
 use std::net::SocketAddr;
 use std::time::Duration;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -564,21 +566,39 @@ impl TestSystem {
 
     /// [`TestSystem::gateway_without`] with these limits.
     pub async fn gateway_with(&self, down: &str, limits: Limits) -> BrokenGateway {
-        self.second_gateway(down, false, limits, self.tokens(), Default::default())
-            .await
+        self.second_gateway(
+            down,
+            Fault::Refuses,
+            limits,
+            self.tokens(),
+            Default::default(),
+        )
+        .await
     }
 
     /// A gateway with these limits whose `down` service takes connections but never answers.
     pub async fn gateway_hanging(&self, down: &str, limits: Limits) -> BrokenGateway {
-        self.second_gateway(down, true, limits, self.tokens(), Default::default())
-            .await
+        self.second_gateway(
+            down,
+            Fault::Hangs,
+            limits,
+            self.tokens(),
+            Default::default(),
+        )
+        .await
     }
 
     /// A second working gateway that signs and checks tokens with `tokens` (as this system's
     /// gateway restarted with other keys would), publishing them on its HTTP port.
     pub async fn gateway_with_keys(&self, tokens: partnerhub_gateway::Tokens) -> BrokenGateway {
-        self.second_gateway("", false, Limits::default(), tokens, Default::default())
-            .await
+        self.second_gateway(
+            "",
+            Fault::Refuses,
+            Limits::default(),
+            tokens,
+            Default::default(),
+        )
+        .await
     }
 
     /// A second working gateway with these sign-in rate limits.
@@ -590,8 +610,14 @@ impl TestSystem {
             sign_in,
             ..Default::default()
         };
-        self.second_gateway("", false, Limits::default(), self.tokens(), options)
-            .await
+        self.second_gateway(
+            "",
+            Fault::Refuses,
+            Limits::default(),
+            self.tokens(),
+            options,
+        )
+        .await
     }
 
     /// A second working gateway with these options.
@@ -599,14 +625,46 @@ impl TestSystem {
         &self,
         options: partnerhub_gateway::Options,
     ) -> BrokenGateway {
-        self.second_gateway("", false, Limits::default(), self.tokens(), options)
-            .await
+        self.second_gateway(
+            "",
+            Fault::Refuses,
+            Limits::default(),
+            self.tokens(),
+            options,
+        )
+        .await
+    }
+
+    /// A gateway whose `service` takes each call and goes away before answering it (its
+    /// connection cut as its answer starts), as a service that crashes mid-call.
+    pub async fn gateway_losing(&self, service: &str) -> BrokenGateway {
+        self.second_gateway(
+            service,
+            Fault::DiesMidCall,
+            Limits::default(),
+            self.tokens(),
+            Default::default(),
+        )
+        .await
+    }
+
+    /// A gateway whose `service` goes away at the first message of any answer: a stream open
+    /// through it ends when the stream's first event comes.
+    pub async fn gateway_losing_streams(&self, service: &str) -> BrokenGateway {
+        self.second_gateway(
+            service,
+            Fault::DiesMidStream,
+            Limits::default(),
+            self.tokens(),
+            Default::default(),
+        )
+        .await
     }
 
     async fn second_gateway(
         &self,
         down: &str,
-        hang: bool,
+        fault: Fault,
         limits: Limits,
         tokens: partnerhub_gateway::Tokens,
         options: partnerhub_gateway::Options,
@@ -616,12 +674,18 @@ impl TestSystem {
             .expect("bind");
         let dead = listener.local_addr().expect("address");
         // Kept (never accepting): connections are made, and nothing ever answers.
-        let hole = hang.then_some(listener);
+        let hole = (fault == Fault::Hangs).then_some(listener);
+        let dying = match (Service::ALL.iter().position(|s| s.name() == down), fault) {
+            (Some(i), Fault::DiesMidCall) => Some(dying_proxy(self.services[i], 0x1).await),
+            (Some(i), Fault::DiesMidStream) => Some(dying_proxy(self.services[i], 0x0).await),
+            _ => None,
+        };
         // `self.services` is in `Service::ALL` order.
         let [tenants, subscriptions, relationships, invitations] = std::array::from_fn(|i| {
-            let addr = match Service::ALL[i].name() == down {
-                true => dead,
-                false => self.services[i],
+            let addr = match (Service::ALL[i].name() == down, dying) {
+                (true, Some(proxy)) => proxy,
+                (true, None) => dead,
+                (false, _) => self.services[i],
             };
             system::channel(&format!("http://{addr}"), &self.internal).expect("channel")
         });
@@ -672,6 +736,77 @@ impl TestSystem {
             _audit: audit_dir,
         }
     }
+}
+
+/// How the service a second gateway is given as `down` fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Nobody listens: connections are refused.
+    Refuses,
+    /// Connections are taken and nothing ever answers.
+    Hangs,
+    /// The service takes each call and its connection is cut as the answer starts.
+    DiesMidCall,
+    /// The service answers and its connection is cut at the first message of an answer (a
+    /// stream's first event).
+    DiesMidStream,
+}
+
+/// A TCP proxy to `target` that passes HTTP/2 through until the service sends a frame of type
+/// `cut_at` (HEADERS: an answer starts; DATA: a message) on a stream, then cuts that
+/// connection: the service did the work and was gone before answering, or went away in the
+/// middle of a stream. Every new connection goes the same way.
+async fn dying_proxy(target: SocketAddr, cut_at: u8) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let up = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+                });
+                let (mut pending, mut chunk) = (Vec::new(), vec![0u8; 16 * 1024]);
+                'frames: loop {
+                    let n = match from_server.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    pending.extend_from_slice(&chunk[..n]);
+                    // Whole frames pass; the first HEADERS of a stream cuts the connection.
+                    let mut passed = 0;
+                    let mut cut = false;
+                    while pending.len() - passed >= 9 {
+                        let frame = &pending[passed..];
+                        let length = u32::from_be_bytes([0, frame[0], frame[1], frame[2]]) as usize;
+                        let stream =
+                            u32::from_be_bytes([frame[5] & 0x7f, frame[6], frame[7], frame[8]]);
+                        if frame[3] == cut_at && stream != 0 {
+                            cut = true;
+                            break;
+                        }
+                        if frame.len() < 9 + length {
+                            break;
+                        }
+                        passed += 9 + length;
+                    }
+                    if to_client.write_all(&pending[..passed]).await.is_err() || cut {
+                        break 'frames;
+                    }
+                    pending.drain(..passed);
+                }
+                up.abort();
+            });
+        }
+    });
+    addr
 }
 
 /// A partner just enrolled.
@@ -786,4 +921,42 @@ pub fn metadata(status: &Status, key: &str) -> String {
         .error_info()
         .and_then(|i| i.metadata.get(key).cloned())
         .unwrap_or_default()
+}
+
+/// Sends and receives raw bytes as the gRPC message, so a test can put anything in the frame.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Raw;
+
+impl Codec for Raw {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = Raw;
+    type Decoder = Raw;
+
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for Raw {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
 }

@@ -4,11 +4,9 @@
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::{self as pb, agreement};
 use partnerhub_proto::types::{Contact, PartnerType, Role};
-use partnerhub_tests::{NEW_PASSWORD, TestSystem, bad_fields, contact, customer, reason};
+use partnerhub_tests::{NEW_PASSWORD, Raw, TestSystem, bad_fields, contact, customer, reason};
 use prost::Message;
-use prost::bytes::{Buf, BufMut};
 use std::fmt::Debug;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
@@ -2132,44 +2130,6 @@ async fn caller_headers_sent_by_a_client_are_ignored() {
         .expect("agreement");
     assert_eq!(accepted.accepted_by_user_id, admin_id);
     sys.stop().await;
-}
-
-/// Sends and receives raw bytes as the gRPC message, so a test can put anything in the frame.
-#[derive(Debug, Clone, Copy, Default)]
-struct Raw;
-
-impl Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Raw;
-    type Decoder = Raw;
-
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
 }
 
 /// Calls `ListUsers` through the gateway with `body` as the message.
