@@ -373,6 +373,9 @@ impl Call {
             f.in_flight.with_label_values(&labels).dec();
         }
         self.span.record("grpc_code", code_name(code));
+        if crate::telemetry::tracing_on() {
+            crate::telemetry::describe_end(&self.span, code);
+        }
         let _entered = self.span.enter();
         let (code, elapsed_ms) = (code_name(code), (seconds * 1000.0) as u64);
         if self.quiet {

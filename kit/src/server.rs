@@ -392,6 +392,9 @@ struct Observed<S> {
 /// The span of one call. ERROR level, so that it exists (and every warning and error of the
 /// call carries its request id) whatever level the logs are filtered to; health checks get a
 /// DEBUG span, so probes don't fill the logs and traces.
+///
+/// `trace_id` is recorded only when tracing is on (see [`telemetry::describe_call`]); an empty
+/// field costs nothing.
 macro_rules! call_span {
     ($level:expr, $server:expr, $method:expr, $id:expr) => {
         tracing::span!(
@@ -401,6 +404,7 @@ macro_rules! call_span {
             method = %$method,
             request_id = %$id,
             grpc_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
             otel.name = %$method,
             otel.kind = "server",
         )
@@ -442,8 +446,16 @@ where
         if self.observer.public {
             // A caller outside may not join (or switch off) the system's traces.
             telemetry::forget_trace_context(request.headers_mut());
-        } else {
-            telemetry::adopt_remote_parent(&span, request.headers());
+        }
+        if telemetry::tracing_on() {
+            if !self.observer.public {
+                telemetry::adopt_remote_parent(&span, request.headers());
+            }
+            let (service, name) = method
+                .trim_start_matches('/')
+                .split_once('/')
+                .unwrap_or((method, method));
+            telemetry::describe_call(&span, service, name);
         }
         // The client's deadline, a little early so that this answers before the transport's
         // own timer cuts the call, or the server's request timeout.

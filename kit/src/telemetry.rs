@@ -9,9 +9,14 @@
 //! on. So do the
 //! W3C `traceparent`/`tracestate` headers, when tracing is on: one trace shows a whole workflow
 //! across the gateway and the services.
+//!
+//! Tracing is on once [`otlp_tracer`] has installed an exporter. Only then does a call's span
+//! get OpenTelemetry's RPC attributes and its log lines the trace id, and only then are trace
+//! headers read and written: a server without a collector (the default) pays nothing for them.
 
 use crate::internal_call::InternalKey;
 use opentelemetry::propagation::{Extractor, Injector};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tonic::body::Body;
@@ -20,6 +25,14 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The header that carries the request id, in and out.
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// Set once [`otlp_tracer`] has installed an exporter; never unset.
+static TRACING: AtomicBool = AtomicBool::new(false);
+
+/// Whether traces are exported (see [`otlp_tracer`]).
+pub fn tracing_on() -> bool {
+    TRACING.load(Ordering::Relaxed)
+}
 
 tokio::task_local! {
     /// The call the current task is handling.
@@ -118,8 +131,28 @@ pub fn forget_trace_context(headers: &mut http::HeaderMap) {
 /// Makes `span` a child of the trace context the caller sent, if any.
 pub fn adopt_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
     let parent = remote_context(headers);
-    // Fails only when tracing is off (no OpenTelemetry layer): nothing to join then.
+    // Fails only when there is no OpenTelemetry layer: nothing to join then.
     let _ = span.set_parent(parent);
+}
+
+/// Gives a server's call span OpenTelemetry's RPC attributes (`rpc.system`, `rpc.service`,
+/// `rpc.method`) and records its trace id in its `trace_id` field, so that the call's log lines
+/// name its trace. Call it once the span has its parent. The attributes go straight to the
+/// OpenTelemetry span, so the log lines never format them.
+pub fn describe_call(span: &tracing::Span, service: &str, method: &str) {
+    use opentelemetry::trace::TraceContextExt;
+    span.set_attribute("rpc.system", "grpc");
+    span.set_attribute("rpc.service", service.to_string());
+    span.set_attribute("rpc.method", method.to_string());
+    let trace_id = span.context().span().span_context().trace_id();
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
+}
+
+/// Gives a server's call span the status code it ended with (`rpc.grpc.status_code`).
+pub fn describe_end(span: &tracing::Span, code: tonic::Code) {
+    span.set_attribute("rpc.grpc.status_code", code as i64);
 }
 
 /// Sets the `x-request-id` header (ids are checked or made by [`request_id`], so always fit).
@@ -139,6 +172,9 @@ pub fn inject(headers: &mut http::HeaderMap) {
         && let Some(left) = time_left()
     {
         headers.insert(GRPC_TIMEOUT, grpc_timeout_value(left + OUTGOING_GRACE));
+    }
+    if !tracing_on() {
+        return;
     }
     let context = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|p| {
@@ -230,7 +266,8 @@ pub struct TracingError {
 /// heavy traffic.
 /// Must be called inside the Tokio runtime. Keep the provider and call
 /// [`opentelemetry_sdk::trace::SdkTracerProvider::shutdown`] before exiting, to send the last
-/// spans. Also installs the W3C trace-context propagator that [`Peer`] and the servers use.
+/// spans. Also installs the W3C trace-context propagator that [`Peer`] and the servers use,
+/// and turns tracing on for the whole process ([`tracing_on`]).
 pub fn otlp_tracer(
     endpoint: &str,
     service: &str,
@@ -276,6 +313,7 @@ pub fn otlp_tracer(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
     let tracer = provider.tracer("partnerhub");
+    TRACING.store(true, Ordering::Relaxed);
     Ok((provider, tracer))
 }
 

@@ -378,15 +378,27 @@ impl TraceService for Collector {
     }
 }
 
-fn attribute(span: &Span, key: &str) -> Option<String> {
+/// The value of the span's attribute `key`.
+fn value<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
     span.attributes
         .iter()
         .find(|a| a.key == key)
         .and_then(|a| a.value.as_ref())
-        .and_then(|v| match &v.value {
-            Some(Value::StringValue(s)) => Some(s.clone()),
-            _ => None,
-        })
+        .and_then(|v| v.value.as_ref())
+}
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    match value(span, key) {
+        Some(Value::StringValue(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int_attribute(span: &Span, key: &str) -> Option<i64> {
+    match value(span, key) {
+        Some(Value::IntValue(n)) => Some(*n),
+        _ => None,
+    }
 }
 
 /// Log lines, as the JSON formatter writes them.
@@ -489,6 +501,17 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
         .find(|s| s.name == path)
         .expect("the gateway's span of the workflow");
     assert_eq!(attribute(root, "server").as_deref(), Some("gateway"));
+    // OpenTelemetry's RPC semantic conventions.
+    assert_eq!(attribute(root, "rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(
+        attribute(root, "rpc.service").as_deref(),
+        Some("partnerhub.gateway.v1.WorkflowService")
+    );
+    assert_eq!(
+        attribute(root, "rpc.method").as_deref(),
+        Some("AcceptInvitation")
+    );
+    assert_eq!(int_attribute(root, "rpc.grpc.status_code"), Some(0));
     assert_eq!(
         attribute(root, "request_id").as_deref(),
         Some(request_id.as_str())
@@ -526,6 +549,9 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
             && entry["span"]["request_id"] == request_id.as_str()
         {
             ended += 1;
+            // The line names the trace the collector has.
+            let trace_id: String = root.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(entry["span"]["trace_id"], trace_id.as_str(), "{line}");
         }
     }
     assert!(
@@ -544,4 +570,38 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
     }
     sys.stop().await;
     let _ = provider.shutdown();
+}
+
+#[tokio::test]
+async fn without_tracing_the_logs_carry_no_trace_id() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    // Logs as a server without a collector writes them: no OpenTelemetry layer. (Another test
+    // of this file turns tracing on for the process; without the layer there is still no trace.)
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("info"))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(move || writer.clone()),
+        );
+    // This test's runtime runs every server on this thread, so they all log here.
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let sys = TestSystem::start().await;
+    sys.create_partner("untraced", "6666666", &[PartnerType::DirectProvider])
+        .await;
+    sys.stop().await;
+
+    let logs = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf-8");
+    let mut ended = 0;
+    for line in logs.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
+        if entry["fields"]["message"] == "call ended" {
+            ended += 1;
+        }
+        assert!(!line.contains("trace_id"), "{line}");
+    }
+    assert!(ended >= 2, "the gateway's and the service's calls: {logs}");
 }
