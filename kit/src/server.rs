@@ -6,7 +6,7 @@
 
 use crate::health::{Probe, Probing};
 use crate::internal_call::{InternalKey, Proven};
-use crate::metrics::{Call, Metrics};
+use crate::metrics::{self, Call, Metrics};
 use crate::telemetry;
 use crate::tls::ServerTls;
 use std::convert::Infallible;
@@ -451,11 +451,7 @@ where
             if !self.observer.public {
                 telemetry::adopt_remote_parent(&span, request.headers());
             }
-            let (service, name) = method
-                .trim_start_matches('/')
-                .split_once('/')
-                .unwrap_or((method, method));
-            telemetry::describe_call(&span, service, name);
+            telemetry::describe_call(&span, known.service(), known.name());
         }
         // The client's deadline, a little early so that this answers before the transport's
         // own timer cuts the call, or the server's request timeout.
@@ -466,7 +462,7 @@ where
             None => self.limits.request_timeout,
         };
         let streams = known.streams;
-        let mut call = self.observer.metrics.begin(&path, known, span.clone());
+        let mut call = known.begin(span.clone());
         let deadline = Instant::now().checked_add(timeout);
         if let Some(at) = deadline {
             call.deadline(at);
@@ -508,24 +504,16 @@ where
             };
             telemetry::set_request_id(&mut parts.headers, &id);
             call.answered();
-            // An error answered at once has its status in the headers ("trailers only"); an
-            // answer that is not gRPC at all (a proxy's) has an HTTP status; any other call
-            // ends with the trailers at the end of the body.
-            let body = if let Some(code) = parts.headers.get("grpc-status") {
-                call.end(tonic::Code::from_bytes(code.as_bytes()));
-                Body::new(body)
-            } else if parts.status != http::StatusCode::OK {
-                call.end(code_of_http(parts.status));
-                Body::new(body)
-            } else {
-                Body::new(ObservedBody {
+            let body = match call.unless_ended_by(&parts) {
+                None => Body::new(body),
+                Some(call) => Body::new(ObservedBody {
                     inner: body,
                     call: Some(call),
                     id,
                     server,
                     stopping: streams.then(|| stopping.cancelled_owned()),
                     stopped: false,
-                })
+                }),
             };
             Ok(http::Response::from_parts(parts, body))
         })
@@ -578,18 +566,6 @@ fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
     })
 }
 
-/// The gRPC code of an HTTP status, as gRPC clients map it.
-fn code_of_http(status: http::StatusCode) -> tonic::Code {
-    match status.as_u16() {
-        400 => tonic::Code::Internal,
-        401 => tonic::Code::Unauthenticated,
-        403 => tonic::Code::PermissionDenied,
-        404 => tonic::Code::Unimplemented,
-        429 | 502 | 503 | 504 => tonic::Code::Unavailable,
-        _ => tonic::Code::Unknown,
-    }
-}
-
 pin_project_lite::pin_project! {
     /// A response body that ends its call's metrics when the trailers pass (or, dropped early,
     /// as cancelled), keeps the call's span and request id while it is produced, and ends with
@@ -640,21 +616,7 @@ where
             trailers.remove(http::header::CONTENT_TYPE);
             return Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))));
         }
-        let code = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(|trailers| {
-                trailers
-                    .get("grpc-status")
-                    .map(|c| tonic::Code::from_bytes(c.as_bytes()))
-                    .unwrap_or(tonic::Code::Unknown)
-            }),
-            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => Some(tonic::Code::Unknown),
-            Poll::Pending => None,
-        };
-        if let Some(code) = code
-            && let Some(call) = this.call.take()
-        {
-            call.end(code);
-        }
+        metrics::end_at(this.call, &polled);
         polled
     }
 

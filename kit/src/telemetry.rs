@@ -15,7 +15,10 @@
 //! headers read and written: a server without a collector (the default) pays nothing for them.
 
 use crate::internal_call::InternalKey;
+use crate::metrics::{self, ClientMetrics, Metrics};
 use opentelemetry::propagation::{Extractor, Injector};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -222,23 +225,35 @@ pub fn causes(error: &dyn std::error::Error) -> String {
 /// A channel to another partnerhub server that carries the request id and the trace context of
 /// the call under way, and proves each call with an assertion made with the internal key (see
 /// [`crate::internal_call`]), over the caller headers the call carries. Every client one server
-/// holds of another is a client of a `Peer`.
+/// holds of another is a client of a `Peer`. With [`Peer::with_metrics`], its calls are counted
+/// in the calling server's metrics (`grpc_client_*`).
 #[derive(Debug, Clone)]
 pub struct Peer {
     channel: Channel,
     key: InternalKey,
+    metrics: Option<ClientMetrics>,
 }
 
 impl Peer {
     pub fn new(channel: Channel, key: InternalKey) -> Self {
-        Peer { channel, key }
+        Peer {
+            channel,
+            key,
+            metrics: None,
+        }
+    }
+
+    /// Counts this peer's calls in `metrics`, the calling server's.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.metrics = Some(metrics.client());
+        self
     }
 }
 
 impl tower::Service<http::Request<Body>> for Peer {
     type Response = http::Response<Body>;
     type Error = tonic::transport::Error;
-    type Future = tonic::transport::channel::ResponseFuture;
+    type Future = PeerFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         tower::Service::poll_ready(&mut self.channel, cx)
@@ -246,10 +261,88 @@ impl tower::Service<http::Request<Body>> for Peer {
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
+        let call = self.metrics.as_ref().map(|m| m.begin(parts.uri.path()));
         inject(&mut parts.headers);
         // Last: the caller headers are set by now (the gateway sets them before forwarding).
         self.key.sign(parts.uri.path(), &mut parts.headers);
-        self.channel.call(http::Request::from_parts(parts, body))
+        PeerFuture {
+            inner: self.channel.call(http::Request::from_parts(parts, body)),
+            call,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A call through a [`Peer`], until its answer's head. A call that reaches no server (a
+    /// transport error) counts as UNAVAILABLE; dropped before its answer, as cancelled.
+    pub struct PeerFuture {
+        #[pin]
+        inner: tonic::transport::channel::ResponseFuture,
+        call: Option<metrics::Call>,
+    }
+}
+
+impl Future for PeerFuture {
+    type Output = Result<http::Response<Body>, tonic::transport::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.inner.poll(cx));
+        let Some(call) = this.call.take() else {
+            return Poll::Ready(answer);
+        };
+        Poll::Ready(match answer {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                let body = match call.unless_ended_by(&parts) {
+                    None => body,
+                    Some(call) => Body::new(CountedBody {
+                        inner: body,
+                        call: Some(call),
+                    }),
+                };
+                Ok(http::Response::from_parts(parts, body))
+            }
+            Err(e) => {
+                call.end(tonic::Code::Unavailable);
+                Err(e)
+            }
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An answer's body that ends its call at the trailers (dropped before, as cancelled).
+    struct CountedBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<metrics::Call>,
+    }
+}
+
+impl<B> http_body::Body for CountedBody<B>
+where
+    B: http_body::Body<Data = bytes::Bytes>,
+{
+    type Data = bytes::Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        metrics::end_at(this.call, &polled);
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -353,6 +446,55 @@ mod tests {
         .await;
         assert_eq!(h.get(REQUEST_ID).unwrap(), "r-1");
         assert!(h.get(GRPC_TIMEOUT).is_none(), "no deadline, no timeout");
+    }
+
+    /// The sample of `name` in `page` whose labels include every one of `labels`.
+    fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
+        page.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .find(|l| labels.iter().all(|label| l.contains(label)))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+
+    #[tokio::test]
+    async fn a_peer_counts_a_call_that_reaches_no_server_as_unavailable() {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_client::HealthClient;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        let metrics = Metrics::new();
+        let peer = Peer::new(channel, InternalKey::generate()).with_metrics(&metrics);
+        let answer = HealthClient::new(peer)
+            .check(HealthCheckRequest::default())
+            .await;
+        assert_eq!(answer.unwrap_err().code(), tonic::Code::Unavailable);
+        let page = metrics.render();
+        let check = [
+            r#"grpc_type="unary""#,
+            r#"grpc_service="grpc.health.v1.Health""#,
+            r#"grpc_method="Check""#,
+        ];
+        let unavailable = [&check[..], &[r#"grpc_code="Unavailable""#]].concat();
+        assert_eq!(
+            sample(&page, "grpc_client_handled_total", &unavailable),
+            Some(1.0),
+            "{page}"
+        );
+        assert_eq!(
+            sample(&page, "grpc_client_started_total", &check),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&page, "grpc_client_handling_seconds_count", &check),
+            Some(1.0)
+        );
+        // The server side saw nothing; a method never called shows no samples.
+        assert!(!page.contains("grpc_server_started_total{"), "{page}");
+        assert!(!page.contains("Watch"), "{page}");
     }
 
     #[tokio::test]
