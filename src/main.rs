@@ -767,12 +767,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         // Help and --version (exit 0) or a usage error (exit 2), as clap prints them.
         Err(config::Error::Usage(e)) => e.exit(),
-        Err(config::Error::File(message)) => return fail(&message),
+        // The settings as a whole could not be read: the log format is the flag's or the
+        // environment's, if they set one.
+        Err(config::Error::File(message)) => return fail(asked_log_format(), &message),
     };
+    let format = cli.common.log_format;
     let advice = Advice::of(&cli);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
-        Err(e) => return fail(&format!("can't start the runtime: {e}")),
+        Err(e) => return fail(format, &format!("can't start the runtime: {e}")),
     };
     // The OTLP exporter must be made inside the runtime.
     let traces = {
@@ -781,7 +784,7 @@ fn main() -> ExitCode {
     };
     let traces = match traces {
         Ok(traces) => traces,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(format, &e.to_string()),
     };
     let outcome = runtime.block_on(run(cli));
     if let Some(provider) = traces {
@@ -790,14 +793,50 @@ fn main() -> ExitCode {
     }
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&advice.explain(&e)),
+        Err(e) => fail(format, &advice.explain(&e)),
     }
 }
 
-/// Prints why partnerhub stops, as one line.
-fn fail(message: &str) -> ExitCode {
-    eprintln!("partnerhub: {}", config::one_line(message));
+/// Prints why partnerhub stops, as one line: `partnerhub: <why>`, or in JSON mode an ERROR
+/// line like the logs' (written whatever the logs are filtered to, and before they are set up).
+fn fail(format: LogFormat, message: &str) -> ExitCode {
+    let message = config::one_line(message);
+    match format {
+        LogFormat::Text => eprintln!("partnerhub: {message}"),
+        LogFormat::Json => {
+            use tracing_subscriber::layer::SubscriberExt;
+            let lines = tracing_subscriber::registry().with(json_lines());
+            tracing::subscriber::with_default(lines, || tracing::error!("{message}"));
+        }
+    }
     ExitCode::FAILURE
+}
+
+/// The log format the command line or the environment asks for (text unless they say json).
+fn asked_log_format() -> LogFormat {
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches()
+        .ok()
+        .and_then(|m| {
+            m.try_get_one::<LogFormat>("log_format")
+                .ok()
+                .flatten()
+                .copied()
+        })
+        .unwrap_or(LogFormat::Text)
+}
+
+/// Log lines as `--log-format json` writes them, on standard error: one JSON object a line, with
+/// the call's span (server, method, request id); its parents add nothing.
+fn json_lines<S>() -> impl tracing_subscriber::Layer<S> + Send + Sync
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .with_span_list(false)
+        .with_writer(std::io::stderr)
 }
 
 /// What to tell the operator to do about a failure, knowing the command it came from.
@@ -897,13 +936,12 @@ fn init_tracing(
     // The filter was checked when the command line was parsed. It filters the logs only: the
     // traces take every span at INFO or above, whatever the logs show.
     let filter = EnvFilter::try_new(&cli.common.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
     let fmt = match cli.common.log_format {
-        // The call's span (server, method, request id) is on each line; its parents add nothing.
-        LogFormat::Json => fmt.json().with_span_list(false).boxed(),
-        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => json_lines().boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .boxed(),
     };
     let (provider, traces) = match &cli.common.otlp_endpoint {
         Some(endpoint) => {
@@ -942,14 +980,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Some(url) => format!("PostgreSQL {}", partnerhub_kit::store::redact(url)),
                 None => format!("SQLite files in {}", common.data_dir.display()),
             };
-            println!("partnerhub dev: storage: {storage}");
+            let json = common.log_format == LogFormat::Json;
+            // In JSON mode every line is JSON: what is printed here is logged there.
+            match json {
+                true => tracing::info!(%storage, "partnerhub dev: storage"),
+                false => println!("partnerhub dev: storage: {storage}"),
+            }
             for (server, bound) in &running.bound {
                 let metrics = bound
                     .metrics
                     .map_or(String::new(), |m| format!("http://{m}/metrics"));
-                let public = match server {
-                    Server::Gateway => "   <- the gateway is the public endpoint",
-                    Server::Service(_) => "",
+                let public = *server == Server::Gateway;
+                if json {
+                    let (server, listen) = (server.name(), bound.listen);
+                    tracing::info!(server, %listen, %metrics, public, "listening");
+                    continue;
+                }
+                let public = match public {
+                    true => "   <- the gateway is the public endpoint",
+                    false => "",
                 };
                 println!(
                     "  {:<14} {:<17} metrics {metrics}{public}",
@@ -964,7 +1013,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
                 None => String::new(),
             };
-            println!("operator token: partnerhub token --operator{key} (Ctrl-C stops everything)");
+            let token = format!("partnerhub token --operator{key}");
+            match json {
+                true => tracing::info!(
+                    operator_token = %token,
+                    "partnerhub dev is running (Ctrl-C stops everything)"
+                ),
+                false => println!("operator token: {token} (Ctrl-C stops everything)"),
+            }
             running.run_until(shutdown_signal()).await?;
             Ok(())
         }
@@ -973,10 +1029,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let running = system::start(config, &[serve.server]).await?;
             let name = serve.server.name();
             for bound in running.bound.values() {
+                let listen = bound.listen;
+                if common.log_format == LogFormat::Json {
+                    let metrics = bound
+                        .metrics
+                        .map_or(String::new(), |m| format!("http://{m}/metrics"));
+                    tracing::info!(server = name, %listen, %metrics, "listening");
+                    continue;
+                }
                 if let Some(metrics) = bound.metrics {
                     println!("{name} metrics on http://{metrics}/metrics");
                 }
-                println!("{name} listening on {}", bound.listen);
+                println!("{name} listening on {listen}");
             }
             running.run_until(shutdown_signal()).await?;
             Ok(())

@@ -658,10 +658,11 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
         }
         registries.insert(server, registry);
     }
-    // Where each service is called: its URL, or where it was bound here.
-    let peer = |service: Service| {
+    // Where each service is called: its URL, or where it was bound here; the calls are counted
+    // in the calling server's `metrics`.
+    let peer = |service: Service, metrics: &Metrics| {
         let server = Server::Service(service);
-        match (&config.section(server).url, bound.get(&server)) {
+        let peer = match (&config.section(server).url, bound.get(&server)) {
             (Some(url), _) => tls_channel(url, &keys.internal, client_tls.as_ref()),
             (None, Some(b)) => tls_channel(
                 &format!("{scheme}://{}", b.listen),
@@ -672,7 +673,8 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
                 String::new(),
                 format!("no address for the {} service", service.name()),
             )),
-        }
+        };
+        peer.map(|p| p.with_metrics(metrics))
     };
     for (server, listener) in listeners {
         // Each server in `listeners` got its database and registry above.
@@ -685,9 +687,9 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
         let serving: Serving = match server {
             Server::Service(service) => {
                 let peers = Peers {
-                    tenants: peer(Service::Tenants)?,
-                    relationships: peer(Service::Relationships)?,
-                    subscriptions: peer(Service::Subscriptions)?,
+                    tenants: peer(Service::Tenants, &metrics)?,
+                    relationships: peer(Service::Relationships, &metrics)?,
+                    subscriptions: peer(Service::Subscriptions, &metrics)?,
                 };
                 // A service is ready while its database answers.
                 let probe = Probe::database(&db);
@@ -698,10 +700,10 @@ pub async fn start(config: Configuration, servers: &[Server]) -> Result<Running,
             }
             Server::Gateway => {
                 let backends = Backends {
-                    tenants: peer(Service::Tenants)?,
-                    subscriptions: peer(Service::Subscriptions)?,
-                    relationships: peer(Service::Relationships)?,
-                    invitations: peer(Service::Invitations)?,
+                    tenants: peer(Service::Tenants, &metrics)?,
+                    subscriptions: peer(Service::Subscriptions, &metrics)?,
+                    relationships: peer(Service::Relationships, &metrics)?,
+                    invitations: peer(Service::Invitations, &metrics)?,
                 };
                 // Loaded above, as the gateway is among `servers`.
                 let Some(tokens) = tokens.clone() else {

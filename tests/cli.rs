@@ -1,6 +1,7 @@
 //! The `partnerhub` command as an operator meets it: its help, the config file, environment
 //! variables and flags agreeing, and startup errors that are one clear line.
 
+use std::collections::HashSet;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -324,11 +325,31 @@ fn free_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
-#[tokio::test]
-async fn with_logs_filtered_to_warnings_a_warning_still_carries_its_request_id() {
+/// GetTenant of a tenant that doesn't exist, as the operator whose token is `token`, with this
+/// request id.
+async fn no_such_tenant(
+    channel: tonic::transport::Channel,
+    token: &str,
+    request_id: Option<&str>,
+) -> Result<tonic::Response<partnerhub_proto::tenants::GetTenantResponse>, tonic::Status> {
     use partnerhub_proto::tenants::GetTenantRequest;
     use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
+    let mut request = tonic::Request::new(GetTenantRequest {
+        tenant_id: "0190a0a0-0000-7000-8000-000000000000".into(),
+    });
+    let metadata = request.metadata_mut();
+    if let Some(id) = request_id {
+        metadata.insert("x-request-id", id.parse().expect("ascii"));
+    }
+    metadata.insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    TenantServiceClient::new(channel).get_tenant(request).await
+}
 
+#[tokio::test]
+async fn with_logs_filtered_to_warnings_a_warning_still_carries_its_request_id() {
     let dir = temp();
     let key = dir.path().join("key.pem");
     partnerhub_gateway::token::ensure_key_file(&key).expect("signing key");
@@ -366,17 +387,7 @@ async fn with_logs_filtered_to_warnings_a_warning_still_carries_its_request_id()
             Err(e) => panic!("the gateway did not start: {e}"),
         }
     };
-    let mut request = tonic::Request::new(GetTenantRequest {
-        tenant_id: "0190a0a0-0000-7000-8000-000000000000".into(),
-    });
-    let metadata = request.metadata_mut();
-    metadata.insert("x-request-id", "warn-1".parse().expect("ascii"));
-    metadata.insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii"),
-    );
-    let status = TenantServiceClient::new(channel)
-        .get_tenant(request)
+    let status = no_such_tenant(channel, &token, Some("warn-1"))
         .await
         .expect_err("the tenants service is down");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
@@ -393,6 +404,180 @@ async fn with_logs_filtered_to_warnings_a_warning_still_carries_its_request_id()
         !logs.contains("call ended"),
         "info lines are filtered out: {logs}"
     );
+}
+
+/// `n` ports in a row that nothing listens on (bound, then let go); the first of them. They are
+/// taken from 20000..30000, below the ports the system hands out for port 0 (32768 and up on
+/// Linux), where the other tests' servers and their "free" ports come from.
+fn free_ports_in_a_row(n: u16) -> u16 {
+    use std::hash::BuildHasher;
+    for attempt in 0..100_u64 {
+        let random = std::collections::hash_map::RandomState::new().hash_one(attempt);
+        let first = 20_000 + (random % 10_000) as u16;
+        let held: Vec<TcpListener> = (first..first + n)
+            .map_while(|port| TcpListener::bind(("127.0.0.1", port)).ok())
+            .collect();
+        if held.len() == usize::from(n) {
+            return first;
+        }
+    }
+    panic!("no {n} free ports in a row");
+}
+
+/// Kills the process with this id when dropped, so that a failed test leaves no server running.
+struct Reaper(Option<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
+}
+
+/// A log line, which must be a JSON object.
+fn json_line(line: &str) -> serde_json::Value {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(entry) if entry.is_object() => entry,
+        _ => panic!("not a JSON object: {line}"),
+    }
+}
+
+#[tokio::test]
+async fn in_json_mode_dev_writes_json_lines_only_and_no_trace_id_without_tracing() {
+    use std::io::{BufRead, BufReader, Read};
+
+    let dir = temp();
+    let mut command = partnerhub(dir.path());
+    command
+        .args(["dev", "--log-format", "json", "--data-dir", "d"])
+        .args(["--gateway-addr", "127.0.0.1:0"])
+        .args(["--first-service-port", &free_ports_in_a_row(4).to_string()])
+        .args(["--first-metrics-port", &free_ports_in_a_row(5).to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start partnerhub dev");
+    let mut reaper = Reaper(Some(child.id()));
+    let stderr = child.stderr.take().expect("stderr");
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut logs = Vec::new();
+    let mut gateway = None;
+    let started = Instant::now();
+    loop {
+        let left = Duration::from_secs(60).saturating_sub(started.elapsed());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("partnerhub dev did not say it runs: {logs:?}"));
+        let entry = json_line(&line);
+        let fields = &entry["fields"];
+        if fields["message"] == "listening" && fields["server"] == "gateway" {
+            gateway = fields["listen"].as_str().map(str::to_string);
+        }
+        logs.push(line);
+        if fields["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("partnerhub dev is running"))
+        {
+            break;
+        }
+    }
+    let gateway = gateway.unwrap_or_else(|| panic!("where the gateway listens: {logs:?}"));
+
+    // A call the gateway passes on to the tenants service: both servers log it.
+    let mut token_command = partnerhub(dir.path());
+    token_command.args(["token", "--operator", "--data-dir", "d"]);
+    let token = succeeds(token_command).trim().to_string();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{gateway}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("the gateway");
+    let status = no_such_tenant(channel, &token, None)
+        .await
+        .expect_err("no such tenant");
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+
+    // Stopped as an operator stops it: the shutdown lines are JSON too.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    // Waited for off this thread: the runtime must go on serving the client's side of the
+    // connection, which the gateway closes as it stops.
+    let waiting = tokio::task::spawn_blocking(move || {
+        let mut stdout = String::new();
+        if let Some(mut out) = child.stdout.take() {
+            let _ = out.read_to_string(&mut stdout);
+        }
+        (child.wait(), stdout)
+    });
+    let (status, stdout) = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("partnerhub dev stops on SIGTERM")
+        .expect("waited");
+    reaper.0 = None;
+    assert!(status.expect("exit status").success());
+    logs.extend(lines.try_iter());
+    logs.extend(stdout.lines().map(str::to_string));
+
+    let mut ended = HashSet::new();
+    for line in &logs {
+        let entry = json_line(line);
+        if entry["fields"]["message"] == "call ended"
+            && entry["span"]["method"] == "/partnerhub.tenants.v1.TenantService/GetTenant"
+        {
+            ended.insert(entry["span"]["server"].to_string());
+        }
+        // No collector, no tracing: no trace id on any line.
+        assert!(entry["span"].get("trace_id").is_none(), "{line}");
+        assert!(!line.contains("trace_id"), "{line}");
+    }
+    assert_eq!(
+        ended.len(),
+        2,
+        "the gateway and the tenants service: {logs:#?}"
+    );
+}
+
+#[test]
+fn in_json_mode_a_startup_error_is_one_json_line() {
+    let dir = temp();
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap();
+    let mut port_in_use = partnerhub(dir.path());
+    port_in_use
+        .args(["dev", "--log-format", "json", "--data-dir", "d"])
+        .args(["--first-service-port", &addr.port().to_string()]);
+    // A config file that can't be read: the format the environment asks for still holds.
+    std::fs::write(dir.path().join("bad.toml"), "nonsense = 1\n").unwrap();
+    let mut bad_config = partnerhub(dir.path());
+    bad_config
+        .args(["--config", "bad.toml", "dev"])
+        .env("PARTNERHUB_LOG_FORMAT", "json");
+    for (command, says) in [
+        (port_in_use, addr.to_string()),
+        (bad_config, "nonsense".to_string()),
+    ] {
+        let output = run(command, Duration::from_secs(20));
+        assert_eq!(output.status.code(), Some(1));
+        assert!(output.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+        let entry = json_line(stderr.trim_end());
+        assert_eq!(entry["level"], "ERROR", "{stderr}");
+        let message = entry["fields"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&says), "{stderr}");
+        assert!(!message.starts_with("partnerhub: "), "{stderr}");
+    }
 }
 
 #[test]

@@ -9,23 +9,33 @@
 //!   to the end of the response (for a stream, its whole life);
 //! - `grpc_server_in_flight{grpc_type, grpc_service, grpc_method}`: calls under way.
 //!
+//! The calls a server makes to the others (through a `telemetry::Peer`) are counted from its
+//! side, with the same labels:
+//! - `grpc_client_started_total`: calls begun;
+//! - `grpc_client_handled_total`: calls ended, by status code (a call that reached no server,
+//!   a transport error, counts as `Unavailable`);
+//! - `grpc_client_handling_seconds`: a latency histogram, to the end of the response.
+//!
 //! Besides: `partnerhub_build_info{version}` (always 1) and the process' own metrics
 //! (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`, ...).
 //! - `partnerhub_ready`: 1 while the server's overall health (`""`) is SERVING, else 0;
 //! - `partnerhub_health_check_up{check}`: 1 while that readiness check passes (`database`, or
 //!   at the gateway each service behind it), else 0 (see `health`).
 //!
-//! Only the methods the server answers get their own labels; a call to any other path counts as
-//! `grpc_type="unknown", grpc_service="unknown", grpc_method="unknown"`, so made-up paths can't
-//! grow the metrics without bound.
+//! Only the methods the server answers (client side: the methods of partnerhub's services and
+//! of health) get their own labels; a call to any other path counts as `grpc_type="unknown",
+//! grpc_service="unknown", grpc_method="unknown"`, so made-up paths can't grow the metrics
+//! without bound. Each method's label sets are resolved once, on its first call: a call then
+//! costs a few atomic additions and no label lookup.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::task::Poll;
 use std::time::Instant;
 use tokio::net::TcpListener;
 
@@ -38,49 +48,94 @@ pub struct Metrics {
 struct Inner {
     /// `None` only if the metric definitions were refused (they are constants, so never).
     families: Option<Families>,
-    /// `/package.Service/Method` paths the server answers, each with whether its answer is a
-    /// stream.
-    known: RwLock<HashMap<String, bool>>,
+    /// The methods the server answers, by `/package.Service/Method` path.
+    served: RwLock<HashMap<String, Arc<Counted>>>,
+    /// Calls to any other path.
+    unserved: Arc<Counted>,
+    /// The calls the server makes to others; made on first use.
+    client: OnceLock<ClientMetrics>,
 }
 
 struct Families {
     registry: Registry,
-    started: IntCounterVec,
-    handled: IntCounterVec,
-    seconds: HistogramVec,
-    in_flight: IntGaugeVec,
+    server: Side,
+    client: Side,
     ready: IntGauge,
     checks: IntGaugeVec,
 }
 
-impl Families {
-    fn new() -> prometheus::Result<Self> {
-        let labels = ["grpc_type", "grpc_service", "grpc_method"];
+/// The families of one side of calls: those a server answers, or those it makes.
+#[derive(Clone)]
+struct Side {
+    started: IntCounterVec,
+    handled: IntCounterVec,
+    seconds: HistogramVec,
+    /// The server side's only.
+    in_flight: Option<IntGaugeVec>,
+}
+
+const LABELS: [&str; 3] = ["grpc_type", "grpc_service", "grpc_method"];
+
+impl Side {
+    /// The families `grpc_<side>_*`; `of` says whose calls, in their help texts.
+    fn new(side: &str, of: &str, in_flight: bool) -> prometheus::Result<Self> {
         let started = IntCounterVec::new(
-            Opts::new("grpc_server_started_total", "gRPC calls begun."),
-            &labels,
+            Opts::new(
+                format!("grpc_{side}_started_total"),
+                format!("gRPC calls{of} begun."),
+            ),
+            &LABELS,
         )?;
         let handled = IntCounterVec::new(
             Opts::new(
-                "grpc_server_handled_total",
-                "gRPC calls ended, by status code.",
+                format!("grpc_{side}_handled_total"),
+                format!("gRPC calls{of} ended, by status code."),
             ),
             &["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
         )?;
         let seconds = HistogramVec::new(
             HistogramOpts::new(
-                "grpc_server_handling_seconds",
-                "Seconds from a call's start to the end of its response.",
+                format!("grpc_{side}_handling_seconds"),
+                format!("Seconds from the start of a call{of} to the end of its response."),
             )
             .buckets(vec![
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
             ]),
-            &labels,
+            &LABELS,
         )?;
-        let in_flight = IntGaugeVec::new(
-            Opts::new("grpc_server_in_flight", "gRPC calls under way."),
-            &labels,
-        )?;
+        let in_flight = match in_flight {
+            true => Some(IntGaugeVec::new(
+                Opts::new(
+                    format!("grpc_{side}_in_flight"),
+                    format!("gRPC calls{of} under way."),
+                ),
+                &LABELS,
+            )?),
+            false => None,
+        };
+        Ok(Side {
+            started,
+            handled,
+            seconds,
+            in_flight,
+        })
+    }
+
+    fn register(&self, registry: &Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.started.clone()))?;
+        registry.register(Box::new(self.handled.clone()))?;
+        registry.register(Box::new(self.seconds.clone()))?;
+        if let Some(in_flight) = &self.in_flight {
+            registry.register(Box::new(in_flight.clone()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Families {
+    fn new() -> prometheus::Result<Self> {
+        let server = Side::new("server", "", true)?;
+        let client = Side::new("client", " to other servers", false)?;
         let ready = IntGauge::new(
             "partnerhub_ready",
             "1 while the server's overall health is SERVING (ready), else 0.",
@@ -105,16 +160,12 @@ impl Families {
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
-        registry.register(Box::new(started.clone()))?;
-        registry.register(Box::new(handled.clone()))?;
-        registry.register(Box::new(seconds.clone()))?;
-        registry.register(Box::new(in_flight.clone()))?;
+        server.register(&registry)?;
+        client.register(&registry)?;
         Ok(Families {
             registry,
-            started,
-            handled,
-            seconds,
-            in_flight,
+            server,
+            client,
             ready,
             checks,
         })
@@ -134,16 +185,50 @@ impl Default for Metrics {
 }
 
 const UNKNOWN: &str = "unknown";
+const SERVER_STREAM: &str = "server_stream";
+
+/// `grpc_type` of a method whose answer is a stream or not.
+fn kind(streams: bool) -> &'static str {
+    match streams {
+        true => SERVER_STREAM,
+        false => "unary",
+    }
+}
+
+/// Calls `f` with each method of the encoded descriptor sets: its service's full name, its
+/// name, and whether its answer is a stream.
+fn each_method(sets: &[&[u8]], mut f: impl FnMut(&str, &str, bool)) {
+    use prost::Message;
+    for set in sets {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
+            continue;
+        };
+        for file in set.file {
+            for service in file.service {
+                let full = match file.package.as_deref() {
+                    Some(p) if !p.is_empty() => format!("{p}.{}", service.name()),
+                    _ => service.name().to_string(),
+                };
+                for method in &service.method {
+                    f(&full, method.name(), method.server_streaming());
+                }
+            }
+        }
+    }
+}
 
 impl Metrics {
     pub fn new() -> Self {
         let families = Families::new()
             .inspect_err(|e| tracing::warn!(error = %e, "metrics are off"))
             .ok();
+        let unserved = Counted::unknown(families.as_ref().map(|f| &f.server));
         Metrics {
             inner: Arc::new(Inner {
                 families,
-                known: RwLock::new(HashMap::new()),
+                served: RwLock::new(HashMap::new()),
+                unserved,
+                client: OnceLock::new(),
             }),
         }
     }
@@ -151,28 +236,44 @@ impl Metrics {
     /// Adds the methods of these services (found in the encoded descriptor sets) to those that
     /// get their own labels.
     pub fn know(&self, services: &[&str], sets: &[&[u8]]) {
-        use prost::Message;
-        let mut known = self.inner.known.write().unwrap_or_else(|p| p.into_inner());
-        for set in sets {
-            let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
-                continue;
-            };
-            for file in set.file {
-                for service in file.service {
-                    let full = match file.package.as_deref() {
-                        Some(p) if !p.is_empty() => format!("{p}.{}", service.name()),
-                        _ => service.name().to_string(),
-                    };
-                    if !services.contains(&full.as_str()) {
-                        continue;
-                    }
-                    for method in service.method {
-                        let path = format!("/{full}/{}", method.name());
-                        known.insert(path, method.server_streaming());
-                    }
-                }
+        let side = self.inner.families.as_ref().map(|f| &f.server);
+        let mut served = self.inner.served.write().unwrap_or_else(|p| p.into_inner());
+        each_method(sets, |service, method, streams| {
+            if services.contains(&service) {
+                served
+                    .entry(format!("/{service}/{method}"))
+                    .or_insert_with(|| Counted::new(kind(streams), service, method, side));
             }
-        }
+        });
+    }
+
+    /// The metrics of the calls this server makes to other partnerhub servers (give them to
+    /// its [`crate::telemetry::Peer`]s). The methods of partnerhub's services and of health
+    /// get their own labels.
+    pub fn client(&self) -> ClientMetrics {
+        self.inner
+            .client
+            .get_or_init(|| {
+                let side = self.inner.families.as_ref().map(|f| &f.client);
+                let mut methods = HashMap::new();
+                let sets = [
+                    partnerhub_proto::DESCRIPTORS,
+                    tonic_health::pb::FILE_DESCRIPTOR_SET,
+                ];
+                each_method(&sets, |service, method, streams| {
+                    methods.insert(
+                        format!("/{service}/{method}"),
+                        Counted::new(kind(streams), service, method, side),
+                    );
+                });
+                ClientMetrics {
+                    called: Arc::new(Called {
+                        methods,
+                        unknown: Counted::unknown(side),
+                    }),
+                }
+            })
+            .clone()
     }
 
     /// Whether the server is ready (its overall health).
@@ -191,46 +292,26 @@ impl Metrics {
 
     /// What this server knows of the method at `path`.
     pub fn method(&self, path: &str) -> Method {
-        let streams = self
+        let served = self
             .inner
-            .known
+            .served
             .read()
             .ok()
-            .and_then(|k| k.get(path).copied());
-        Method {
-            known: streams.is_some(),
-            streams: streams.unwrap_or(false),
-            health: path.starts_with("/grpc.health.v1.Health/"),
-        }
-    }
-
-    /// A call to `path` (described by `method`) begins; the returned guard records its end (and
-    /// logs it in `span`).
-    pub fn begin(&self, path: &str, method: Method, span: tracing::Span) -> Call {
-        let (service, method_label) = match path.trim_start_matches('/').split_once('/') {
-            Some((s, m)) if method.known => (s.to_string(), m.to_string()),
-            _ => (UNKNOWN.to_string(), UNKNOWN.to_string()),
-        };
-        let kind = match (method.known, method.streams) {
-            (false, _) => UNKNOWN,
-            (true, false) => "unary",
-            (true, true) => "server_stream",
-        };
-        if let Some(f) = &self.inner.families {
-            let labels = [kind, service.as_str(), method_label.as_str()];
-            f.started.with_label_values(&labels).inc();
-            f.in_flight.with_label_values(&labels).inc();
-        }
-        Call {
-            metrics: self.clone(),
-            kind,
-            service,
-            method: method_label,
-            start: Instant::now(),
-            deadline: None,
-            quiet: method.health,
-            ended: false,
-            span,
+            .and_then(|s| s.get(path).cloned());
+        let health = path.starts_with("/grpc.health.v1.Health/");
+        match served {
+            Some(counted) => Method {
+                known: true,
+                streams: counted.kind == SERVER_STREAM,
+                health,
+                counted,
+            },
+            None => Method {
+                known: false,
+                streams: false,
+                health,
+                counted: self.inner.unserved.clone(),
+            },
         }
     }
 
@@ -311,7 +392,7 @@ pub struct Page {
 }
 
 /// What a server knows of a method, looked up once per call.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Method {
     /// The server answers it (it gets its own labels and span name).
     pub known: bool,
@@ -319,25 +400,186 @@ pub struct Method {
     pub streams: bool,
     /// A health check: no wait for a place, and its span and "call ended" line at DEBUG.
     pub health: bool,
+    counted: Arc<Counted>,
+}
+
+impl std::fmt::Debug for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Method")
+            .field("service", &self.counted.service)
+            .field("method", &self.counted.method)
+            .field("known", &self.known)
+            .field("streams", &self.streams)
+            .field("health", &self.health)
+            .finish()
+    }
+}
+
+impl Method {
+    /// Its service, as its label shows it (`unknown` when the server doesn't answer it).
+    pub fn service(&self) -> &str {
+        &self.counted.service
+    }
+
+    /// Its name, as its label shows it (`unknown` when the server doesn't answer it).
+    pub fn name(&self) -> &str {
+        &self.counted.method
+    }
+
+    /// A call to it begins; the returned guard records its end (and logs it in `span`).
+    pub fn begin(&self, span: tracing::Span) -> Call {
+        let line = match self.health {
+            true => Line::Debug,
+            false => Line::Info,
+        };
+        Call::begin(self.counted.clone(), line, span)
+    }
+}
+
+/// How many status codes there are (`tonic::Code` is 0 to 16).
+const CODES: usize = 17;
+
+/// One method's samples on one side of its calls, each label set resolved on first use (a
+/// method never called shows no samples).
+struct Counted {
+    /// `grpc_type`.
+    kind: &'static str,
+    service: String,
+    method: String,
+    /// `None` when the metrics are off.
+    side: Option<Side>,
+    started: OnceLock<IntCounter>,
+    in_flight: OnceLock<IntGauge>,
+    seconds: OnceLock<Histogram>,
+    /// By status code.
+    handled: [OnceLock<IntCounter>; CODES],
+}
+
+impl Counted {
+    fn new(kind: &'static str, service: &str, method: &str, side: Option<&Side>) -> Arc<Self> {
+        Arc::new(Counted {
+            kind,
+            service: service.to_string(),
+            method: method.to_string(),
+            side: side.cloned(),
+            started: OnceLock::new(),
+            in_flight: OnceLock::new(),
+            seconds: OnceLock::new(),
+            handled: std::array::from_fn(|_| OnceLock::new()),
+        })
+    }
+
+    /// Where calls to paths not known go.
+    fn unknown(side: Option<&Side>) -> Arc<Self> {
+        Counted::new(UNKNOWN, UNKNOWN, UNKNOWN, side)
+    }
+
+    fn labels(&self) -> [&str; 3] {
+        [self.kind, &self.service, &self.method]
+    }
+
+    fn begin(&self) {
+        let Some(side) = &self.side else {
+            return;
+        };
+        self.started
+            .get_or_init(|| side.started.with_label_values(&self.labels()))
+            .inc();
+        if let Some(in_flight) = &side.in_flight {
+            self.in_flight
+                .get_or_init(|| in_flight.with_label_values(&self.labels()))
+                .inc();
+        }
+    }
+
+    fn end(&self, code: tonic::Code, seconds: f64) {
+        let Some(side) = &self.side else {
+            return;
+        };
+        if let Some(handled) = self.handled.get(code as usize) {
+            let [kind, service, method] = self.labels();
+            handled
+                .get_or_init(|| {
+                    side.handled
+                        .with_label_values(&[kind, service, method, code_name(code)])
+                })
+                .inc();
+        }
+        self.seconds
+            .get_or_init(|| side.seconds.with_label_values(&self.labels()))
+            .observe(seconds);
+        if let Some(in_flight) = &side.in_flight {
+            self.in_flight
+                .get_or_init(|| in_flight.with_label_values(&self.labels()))
+                .dec();
+        }
+    }
+}
+
+/// The metrics of the calls a server makes to others, for its [`crate::telemetry::Peer`]s.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct ClientMetrics {
+    called: Arc<Called>,
+}
+
+struct Called {
+    /// By `/package.Service/Method` path.
+    methods: HashMap<String, Arc<Counted>>,
+    /// Calls to any other path.
+    unknown: Arc<Counted>,
+}
+
+impl std::fmt::Debug for ClientMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientMetrics")
+    }
+}
+
+impl ClientMetrics {
+    /// A call to `path` begins; the returned guard records its end.
+    pub fn begin(&self, path: &str) -> Call {
+        let called = &self.called;
+        let counted = called.methods.get(path).unwrap_or(&called.unknown);
+        Call::begin(counted.clone(), Line::Silent, tracing::Span::none())
+    }
+}
+
+/// What the end of a call writes.
+#[derive(Debug, Clone, Copy)]
+enum Line {
+    /// "call ended", at INFO (a call the server answers).
+    Info,
+    /// "call ended", at DEBUG (a health check, so that probes don't fill the logs).
+    Debug,
+    /// Nothing (a call the server makes: the call it is part of logs).
+    Silent,
 }
 
 /// One call under way. Dropped without [`Call::end`], it counts as `DeadlineExceeded` if it was
 /// still unanswered past its deadline, otherwise as `Canceled` (the client went away).
 pub struct Call {
-    metrics: Metrics,
-    /// `grpc_type`.
-    kind: &'static str,
-    service: String,
-    method: String,
+    counted: Arc<Counted>,
     start: Instant,
     deadline: Option<Instant>,
-    /// Health checks: "call ended" at DEBUG, so that probes don't fill the logs.
-    quiet: bool,
+    line: Line,
     ended: bool,
     span: tracing::Span,
 }
 
 impl Call {
+    fn begin(counted: Arc<Counted>, line: Line, span: tracing::Span) -> Call {
+        counted.begin();
+        Call {
+            counted,
+            start: Instant::now(),
+            deadline: None,
+            line,
+            ended: false,
+            span,
+        }
+    }
+
     /// The call must be answered by `at`.
     pub fn deadline(&mut self, at: Instant) {
         self.deadline = Some(at);
@@ -358,24 +600,37 @@ impl Call {
         self.record(code);
     }
 
+    /// Ends the call if the head of its answer tells how it ended (an error answered at once
+    /// has its status in the headers, "trailers only"; an answer that is not gRPC at all, a
+    /// proxy's, has an HTTP status); otherwise gives it back, to end at the trailers that end
+    /// the body (see [`end_at`]).
+    pub(crate) fn unless_ended_by(mut self, head: &http::response::Parts) -> Option<Call> {
+        let code = match head.headers.get("grpc-status") {
+            Some(code) => tonic::Code::from_bytes(code.as_bytes()),
+            None if head.status != http::StatusCode::OK => code_of_http(head.status),
+            None => return Some(self),
+        };
+        self.record(code);
+        None
+    }
+
     fn record(&mut self, code: tonic::Code) {
         if self.ended {
             return;
         }
         self.ended = true;
         let seconds = self.start.elapsed().as_secs_f64();
-        if let Some(f) = &self.metrics.inner.families {
-            let labels = [self.kind, self.service.as_str(), self.method.as_str()];
-            f.handled
-                .with_label_values(&[self.kind, &self.service, &self.method, code_name(code)])
-                .inc();
-            f.seconds.with_label_values(&labels).observe(seconds);
-            f.in_flight.with_label_values(&labels).dec();
+        self.counted.end(code, seconds);
+        if let Line::Silent = self.line {
+            return;
         }
         self.span.record("grpc_code", code_name(code));
+        if crate::telemetry::tracing_on() {
+            crate::telemetry::describe_end(&self.span, code);
+        }
         let _entered = self.span.enter();
         let (code, elapsed_ms) = (code_name(code), (seconds * 1000.0) as u64);
-        if self.quiet {
+        if let Line::Debug = self.line {
             tracing::debug!(code, elapsed_ms, "call ended");
         } else {
             tracing::info!(code, elapsed_ms, "call ended");
@@ -390,6 +645,41 @@ impl Drop for Call {
             _ => tonic::Code::Cancelled,
         };
         self.record(code);
+    }
+}
+
+/// Ends `call` if `polled` is the last of its answer's body: the trailers, with the status (or
+/// `Unknown` without one), an error, or the end with no trailers (`Unknown`).
+pub(crate) fn end_at<E>(
+    call: &mut Option<Call>,
+    polled: &Poll<Option<Result<http_body::Frame<bytes::Bytes>, E>>>,
+) {
+    let code = match polled {
+        Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(|trailers| {
+            trailers
+                .get("grpc-status")
+                .map(|c| tonic::Code::from_bytes(c.as_bytes()))
+                .unwrap_or(tonic::Code::Unknown)
+        }),
+        Poll::Ready(Some(Err(_))) | Poll::Ready(None) => Some(tonic::Code::Unknown),
+        Poll::Pending => None,
+    };
+    if let Some(code) = code
+        && let Some(call) = call.take()
+    {
+        call.end(code);
+    }
+}
+
+/// The gRPC code of an HTTP status, as gRPC clients map it.
+fn code_of_http(status: http::StatusCode) -> tonic::Code {
+    match status.as_u16() {
+        400 => tonic::Code::Internal,
+        401 => tonic::Code::Unauthenticated,
+        403 => tonic::Code::PermissionDenied,
+        404 => tonic::Code::Unimplemented,
+        429 | 502 | 503 | 504 => tonic::Code::Unavailable,
+        _ => tonic::Code::Unknown,
     }
 }
 

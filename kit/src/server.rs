@@ -6,7 +6,7 @@
 
 use crate::health::{Probe, Probing};
 use crate::internal_call::{InternalKey, Proven};
-use crate::metrics::{Call, Metrics};
+use crate::metrics::{self, Call, Metrics};
 use crate::telemetry;
 use crate::tls::ServerTls;
 use std::convert::Infallible;
@@ -392,6 +392,9 @@ struct Observed<S> {
 /// The span of one call. ERROR level, so that it exists (and every warning and error of the
 /// call carries its request id) whatever level the logs are filtered to; health checks get a
 /// DEBUG span, so probes don't fill the logs and traces.
+///
+/// `trace_id` is recorded only when tracing is on (see [`telemetry::describe_call`]); an empty
+/// field costs nothing.
 macro_rules! call_span {
     ($level:expr, $server:expr, $method:expr, $id:expr) => {
         tracing::span!(
@@ -401,6 +404,7 @@ macro_rules! call_span {
             method = %$method,
             request_id = %$id,
             grpc_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
             otel.name = %$method,
             otel.kind = "server",
         )
@@ -442,8 +446,12 @@ where
         if self.observer.public {
             // A caller outside may not join (or switch off) the system's traces.
             telemetry::forget_trace_context(request.headers_mut());
-        } else {
-            telemetry::adopt_remote_parent(&span, request.headers());
+        }
+        if telemetry::tracing_on() {
+            if !self.observer.public {
+                telemetry::adopt_remote_parent(&span, request.headers());
+            }
+            telemetry::describe_call(&span, known.service(), known.name());
         }
         // The client's deadline, a little early so that this answers before the transport's
         // own timer cuts the call, or the server's request timeout.
@@ -454,7 +462,7 @@ where
             None => self.limits.request_timeout,
         };
         let streams = known.streams;
-        let mut call = self.observer.metrics.begin(&path, known, span.clone());
+        let mut call = known.begin(span.clone());
         if self.observer.public
             && let Some(refused) = metadata_too_large(request.headers(), server, &id)
         {
@@ -502,24 +510,16 @@ where
             };
             telemetry::set_request_id(&mut parts.headers, &id);
             call.answered();
-            // An error answered at once has its status in the headers ("trailers only"); an
-            // answer that is not gRPC at all (a proxy's) has an HTTP status; any other call
-            // ends with the trailers at the end of the body.
-            let body = if let Some(code) = parts.headers.get("grpc-status") {
-                call.end(tonic::Code::from_bytes(code.as_bytes()));
-                Body::new(body)
-            } else if parts.status != http::StatusCode::OK {
-                call.end(code_of_http(parts.status));
-                Body::new(body)
-            } else {
-                Body::new(ObservedBody {
+            let body = match call.unless_ended_by(&parts) {
+                None => Body::new(body),
+                Some(call) => Body::new(ObservedBody {
                     inner: body,
                     call: Some(call),
                     id,
                     server,
                     stopping: streams.then(|| stopping.cancelled_owned()),
                     stopped: false,
-                })
+                }),
             };
             Ok(http::Response::from_parts(parts, body))
         })
@@ -611,18 +611,6 @@ fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
     })
 }
 
-/// The gRPC code of an HTTP status, as gRPC clients map it.
-fn code_of_http(status: http::StatusCode) -> tonic::Code {
-    match status.as_u16() {
-        400 => tonic::Code::Internal,
-        401 => tonic::Code::Unauthenticated,
-        403 => tonic::Code::PermissionDenied,
-        404 => tonic::Code::Unimplemented,
-        429 | 502 | 503 | 504 => tonic::Code::Unavailable,
-        _ => tonic::Code::Unknown,
-    }
-}
-
 pin_project_lite::pin_project! {
     /// A response body that ends its call's metrics when the trailers pass (or, dropped early,
     /// as cancelled), keeps the call's span and request id while it is produced, and ends with
@@ -673,21 +661,7 @@ where
             trailers.remove(http::header::CONTENT_TYPE);
             return Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))));
         }
-        let code = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(|trailers| {
-                trailers
-                    .get("grpc-status")
-                    .map(|c| tonic::Code::from_bytes(c.as_bytes()))
-                    .unwrap_or(tonic::Code::Unknown)
-            }),
-            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => Some(tonic::Code::Unknown),
-            Poll::Pending => None,
-        };
-        if let Some(code) = code
-            && let Some(call) = this.call.take()
-        {
-            call.end(code);
-        }
+        metrics::end_at(this.call, &polled);
         polled
     }
 

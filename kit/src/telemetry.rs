@@ -9,9 +9,17 @@
 //! on. So do the
 //! W3C `traceparent`/`tracestate` headers, when tracing is on: one trace shows a whole workflow
 //! across the gateway and the services.
+//!
+//! Tracing is on once [`otlp_tracer`] has installed an exporter. Only then does a call's span
+//! get OpenTelemetry's RPC attributes and its log lines the trace id, and only then are trace
+//! headers read and written: a server without a collector (the default) pays nothing for them.
 
 use crate::internal_call::InternalKey;
+use crate::metrics::{self, ClientMetrics, Metrics};
 use opentelemetry::propagation::{Extractor, Injector};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tonic::body::Body;
@@ -20,6 +28,14 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The header that carries the request id, in and out.
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// Set once [`otlp_tracer`] has installed an exporter; never unset.
+static TRACING: AtomicBool = AtomicBool::new(false);
+
+/// Whether traces are exported (see [`otlp_tracer`]).
+pub fn tracing_on() -> bool {
+    TRACING.load(Ordering::Relaxed)
+}
 
 tokio::task_local! {
     /// The call the current task is handling.
@@ -123,8 +139,28 @@ pub fn forget_trace_context(headers: &mut http::HeaderMap) {
 /// Makes `span` a child of the trace context the caller sent, if any.
 pub fn adopt_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
     let parent = remote_context(headers);
-    // Fails only when tracing is off (no OpenTelemetry layer): nothing to join then.
+    // Fails only when there is no OpenTelemetry layer: nothing to join then.
     let _ = span.set_parent(parent);
+}
+
+/// Gives a server's call span OpenTelemetry's RPC attributes (`rpc.system`, `rpc.service`,
+/// `rpc.method`) and records its trace id in its `trace_id` field, so that the call's log lines
+/// name its trace. Call it once the span has its parent. The attributes go straight to the
+/// OpenTelemetry span, so the log lines never format them.
+pub fn describe_call(span: &tracing::Span, service: &str, method: &str) {
+    use opentelemetry::trace::TraceContextExt;
+    span.set_attribute("rpc.system", "grpc");
+    span.set_attribute("rpc.service", service.to_string());
+    span.set_attribute("rpc.method", method.to_string());
+    let trace_id = span.context().span().span_context().trace_id();
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
+}
+
+/// Gives a server's call span the status code it ended with (`rpc.grpc.status_code`).
+pub fn describe_end(span: &tracing::Span, code: tonic::Code) {
+    span.set_attribute("rpc.grpc.status_code", code as i64);
 }
 
 /// Sets the `x-request-id` header (ids are checked or made by [`request_id`], so always fit).
@@ -144,6 +180,9 @@ pub fn inject(headers: &mut http::HeaderMap) {
         && let Some(left) = time_left()
     {
         headers.insert(GRPC_TIMEOUT, grpc_timeout_value(left + OUTGOING_GRACE));
+    }
+    if !tracing_on() {
+        return;
     }
     let context = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|p| {
@@ -191,23 +230,35 @@ pub fn causes(error: &dyn std::error::Error) -> String {
 /// A channel to another partnerhub server that carries the request id and the trace context of
 /// the call under way, and proves each call with an assertion made with the internal key (see
 /// [`crate::internal_call`]), over the caller headers the call carries. Every client one server
-/// holds of another is a client of a `Peer`.
+/// holds of another is a client of a `Peer`. With [`Peer::with_metrics`], its calls are counted
+/// in the calling server's metrics (`grpc_client_*`).
 #[derive(Debug, Clone)]
 pub struct Peer {
     channel: Channel,
     key: InternalKey,
+    metrics: Option<ClientMetrics>,
 }
 
 impl Peer {
     pub fn new(channel: Channel, key: InternalKey) -> Self {
-        Peer { channel, key }
+        Peer {
+            channel,
+            key,
+            metrics: None,
+        }
+    }
+
+    /// Counts this peer's calls in `metrics`, the calling server's.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.metrics = Some(metrics.client());
+        self
     }
 }
 
 impl tower::Service<http::Request<Body>> for Peer {
     type Response = http::Response<Body>;
     type Error = tonic::transport::Error;
-    type Future = tonic::transport::channel::ResponseFuture;
+    type Future = PeerFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         tower::Service::poll_ready(&mut self.channel, cx)
@@ -215,10 +266,88 @@ impl tower::Service<http::Request<Body>> for Peer {
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
+        let call = self.metrics.as_ref().map(|m| m.begin(parts.uri.path()));
         inject(&mut parts.headers);
         // Last: the caller headers are set by now (the gateway sets them before forwarding).
         self.key.sign(parts.uri.path(), &mut parts.headers);
-        self.channel.call(http::Request::from_parts(parts, body))
+        PeerFuture {
+            inner: self.channel.call(http::Request::from_parts(parts, body)),
+            call,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A call through a [`Peer`], until its answer's head. A call that reaches no server (a
+    /// transport error) counts as UNAVAILABLE; dropped before its answer, as cancelled.
+    pub struct PeerFuture {
+        #[pin]
+        inner: tonic::transport::channel::ResponseFuture,
+        call: Option<metrics::Call>,
+    }
+}
+
+impl Future for PeerFuture {
+    type Output = Result<http::Response<Body>, tonic::transport::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.inner.poll(cx));
+        let Some(call) = this.call.take() else {
+            return Poll::Ready(answer);
+        };
+        Poll::Ready(match answer {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                let body = match call.unless_ended_by(&parts) {
+                    None => body,
+                    Some(call) => Body::new(CountedBody {
+                        inner: body,
+                        call: Some(call),
+                    }),
+                };
+                Ok(http::Response::from_parts(parts, body))
+            }
+            Err(e) => {
+                call.end(tonic::Code::Unavailable);
+                Err(e)
+            }
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An answer's body that ends its call at the trailers (dropped before, as cancelled).
+    struct CountedBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<metrics::Call>,
+    }
+}
+
+impl<B> http_body::Body for CountedBody<B>
+where
+    B: http_body::Body<Data = bytes::Bytes>,
+{
+    type Data = bytes::Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        metrics::end_at(this.call, &polled);
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -235,7 +364,8 @@ pub struct TracingError {
 /// heavy traffic.
 /// Must be called inside the Tokio runtime. Keep the provider and call
 /// [`opentelemetry_sdk::trace::SdkTracerProvider::shutdown`] before exiting, to send the last
-/// spans. Also installs the W3C trace-context propagator that [`Peer`] and the servers use.
+/// spans. Also installs the W3C trace-context propagator that [`Peer`] and the servers use,
+/// and turns tracing on for the whole process ([`tracing_on`]).
 pub fn otlp_tracer(
     endpoint: &str,
     service: &str,
@@ -281,6 +411,7 @@ pub fn otlp_tracer(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
     let tracer = provider.tracer("partnerhub");
+    TRACING.store(true, Ordering::Relaxed);
     Ok((provider, tracer))
 }
 
@@ -320,6 +451,55 @@ mod tests {
         .await;
         assert_eq!(h.get(REQUEST_ID).unwrap(), "r-1");
         assert!(h.get(GRPC_TIMEOUT).is_none(), "no deadline, no timeout");
+    }
+
+    /// The sample of `name` in `page` whose labels include every one of `labels`.
+    fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
+        page.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .find(|l| labels.iter().all(|label| l.contains(label)))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+
+    #[tokio::test]
+    async fn a_peer_counts_a_call_that_reaches_no_server_as_unavailable() {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_client::HealthClient;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        let metrics = Metrics::new();
+        let peer = Peer::new(channel, InternalKey::generate()).with_metrics(&metrics);
+        let answer = HealthClient::new(peer)
+            .check(HealthCheckRequest::default())
+            .await;
+        assert_eq!(answer.unwrap_err().code(), tonic::Code::Unavailable);
+        let page = metrics.render();
+        let check = [
+            r#"grpc_type="unary""#,
+            r#"grpc_service="grpc.health.v1.Health""#,
+            r#"grpc_method="Check""#,
+        ];
+        let unavailable = [&check[..], &[r#"grpc_code="Unavailable""#]].concat();
+        assert_eq!(
+            sample(&page, "grpc_client_handled_total", &unavailable),
+            Some(1.0),
+            "{page}"
+        );
+        assert_eq!(
+            sample(&page, "grpc_client_started_total", &check),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&page, "grpc_client_handling_seconds_count", &check),
+            Some(1.0)
+        );
+        // The server side saw nothing; a method never called shows no samples.
+        assert!(!page.contains("grpc_server_started_total{"), "{page}");
+        assert!(!page.contains("Watch"), "{page}");
     }
 
     #[tokio::test]

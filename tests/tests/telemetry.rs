@@ -18,8 +18,10 @@ use partnerhub_proto::gateway::AcceptInvitationRequest;
 use partnerhub_proto::gateway::SignInRequest;
 use partnerhub_proto::gateway::auth_service_client::AuthServiceClient;
 use partnerhub_proto::invitations::{DelegatedAdminRequest, Invitation, InvitationKind};
-use partnerhub_proto::subscriptions::WatchSubscriptionEventsRequest;
 use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
+use partnerhub_proto::subscriptions::{
+    WatchSubscriptionEventsRequest, WatchSubscriptionEventsResponse,
+};
 use partnerhub_proto::tenants::{GetTenantRequest, ListUsersRequest};
 use partnerhub_proto::types::PartnerType;
 use partnerhub_tests::{Bearer, NEW_PASSWORD, TestSystem, contact, reason};
@@ -56,6 +58,22 @@ fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         })
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
+}
+
+/// The subscription events of the partner `partner`, watched through the gateway at `channel`.
+async fn watch(
+    channel: tonic::transport::Channel,
+    token: &str,
+    partner: &str,
+) -> tonic::Streaming<WatchSubscriptionEventsResponse> {
+    SubscriptionServiceClient::with_interceptor(channel, Bearer::new(token))
+        .watch_subscription_events(WatchSubscriptionEventsRequest {
+            partner_tenant_id: partner.to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect("the stream opens")
+        .into_inner()
 }
 
 const TENANTS: (&str, &str) = ("grpc_service", "partnerhub.tenants.v1.TenantService");
@@ -175,6 +193,77 @@ async fn each_server_counts_its_calls_by_method_and_status_code() {
 }
 
 #[tokio::test]
+async fn the_gateway_counts_its_calls_to_the_services_by_method_and_status_code() {
+    let sys = TestSystem::start().await;
+    let (partner, token) = sys
+        .partner_admin("caller", "8888888", &[PartnerType::DirectProvider])
+        .await;
+    let before = scrape(sys.metrics[0]).await;
+    let get = [
+        TENANTS,
+        ("grpc_method", "GetTenant"),
+        ("grpc_type", "unary"),
+    ];
+    let count = |page: &str, name: &str, code: Option<&str>| {
+        let mut labels = get.to_vec();
+        labels.extend(code.map(|c| ("grpc_code", c)));
+        sample(page, name, &labels).unwrap_or(0.0)
+    };
+
+    // The tenants service answers one GetTenant the gateway forwards, and refuses another.
+    sys.tenants(&token)
+        .get_tenant(GetTenantRequest {
+            tenant_id: partner.id.clone(),
+        })
+        .await
+        .expect("the partner's own tenant");
+    let missing = sys
+        .tenants(&sys.operator)
+        .get_tenant(GetTenantRequest {
+            tenant_id: "0190a0a0-0000-7000-8000-000000000000".into(),
+        })
+        .await
+        .expect_err("no such tenant");
+    assert_eq!(missing.code(), Code::NotFound);
+    // A stream the gateway forwards to the subscriptions service.
+    let stream = watch(sys.channel(), &token, &partner.id).await;
+
+    let after = scrape(sys.metrics[0]).await;
+    let handled = "grpc_client_handled_total";
+    for (code, calls) in [("OK", 1.0), ("NotFound", 1.0)] {
+        assert_eq!(
+            count(&after, handled, Some(code)) - count(&before, handled, Some(code)),
+            calls,
+            "{code}: {after}"
+        );
+    }
+    let started = "grpc_client_started_total";
+    assert_eq!(
+        count(&after, started, None) - count(&before, started, None),
+        2.0
+    );
+    let seconds = "grpc_client_handling_seconds_count";
+    assert_eq!(
+        count(&after, seconds, None) - count(&before, seconds, None),
+        2.0
+    );
+    let watch = [
+        (
+            "grpc_service",
+            "partnerhub.subscriptions.v1.SubscriptionService",
+        ),
+        ("grpc_method", "WatchSubscriptionEvents"),
+        ("grpc_type", "server_stream"),
+    ];
+    assert_eq!(sample(&after, started, &watch), Some(1.0), "{after}");
+    // The services count the calls they make too: the tenants service makes none.
+    let tenants = scrape(sys.metrics[1]).await;
+    assert!(!tenants.contains("grpc_client_started_total{"), "{tenants}");
+    drop(stream);
+    sys.stop().await;
+}
+
+#[tokio::test]
 async fn every_answer_carries_a_request_id_and_a_sensible_one_of_the_callers_is_kept() {
     let sys = TestSystem::start().await;
     let mut asked = tonic::Request::new(GetTenantRequest {
@@ -253,16 +342,7 @@ async fn a_stopping_gateway_ends_the_streams_through_it_so_its_stop_is_not_held_
         .partner_admin("streamer", "4444444", &[PartnerType::DirectProvider])
         .await;
     let second = sys.gateway_without("").await;
-    let mut client =
-        SubscriptionServiceClient::with_interceptor(second.channel.clone(), Bearer::new(&token));
-    let mut stream = client
-        .watch_subscription_events(WatchSubscriptionEventsRequest {
-            partner_tenant_id: partner.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("the stream opens")
-        .into_inner();
+    let mut stream = watch(second.channel.clone(), &token, &partner.id).await;
     second.stop();
     let ended = tokio::time::timeout(Duration::from_secs(10), stream.message())
         .await
@@ -380,15 +460,27 @@ impl TraceService for Collector {
     }
 }
 
-fn attribute(span: &Span, key: &str) -> Option<String> {
+/// The value of the span's attribute `key`.
+fn value<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
     span.attributes
         .iter()
         .find(|a| a.key == key)
         .and_then(|a| a.value.as_ref())
-        .and_then(|v| match &v.value {
-            Some(Value::StringValue(s)) => Some(s.clone()),
-            _ => None,
-        })
+        .and_then(|v| v.value.as_ref())
+}
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    match value(span, key) {
+        Some(Value::StringValue(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int_attribute(span: &Span, key: &str) -> Option<i64> {
+    match value(span, key) {
+        Some(Value::IntValue(n)) => Some(*n),
+        _ => None,
+    }
 }
 
 /// Log lines, as the JSON formatter writes them.
@@ -491,6 +583,17 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
         .find(|s| s.name == path)
         .expect("the gateway's span of the workflow");
     assert_eq!(attribute(root, "server").as_deref(), Some("gateway"));
+    // OpenTelemetry's RPC semantic conventions.
+    assert_eq!(attribute(root, "rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(
+        attribute(root, "rpc.service").as_deref(),
+        Some("partnerhub.gateway.v1.WorkflowService")
+    );
+    assert_eq!(
+        attribute(root, "rpc.method").as_deref(),
+        Some("AcceptInvitation")
+    );
+    assert_eq!(int_attribute(root, "rpc.grpc.status_code"), Some(0));
     assert_eq!(
         attribute(root, "request_id").as_deref(),
         Some(request_id.as_str())
@@ -528,6 +631,9 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
             && entry["span"]["request_id"] == request_id.as_str()
         {
             ended += 1;
+            // The line names the trace the collector has.
+            let trace_id: String = root.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(entry["span"]["trace_id"], trace_id.as_str(), "{line}");
         }
     }
     assert!(
@@ -546,4 +652,38 @@ async fn one_trace_shows_a_whole_workflow_and_the_logs_carry_its_request_id_and_
     }
     sys.stop().await;
     let _ = provider.shutdown();
+}
+
+#[tokio::test]
+async fn without_tracing_the_logs_carry_no_trace_id() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    // Logs as a server without a collector writes them: no OpenTelemetry layer. (Another test
+    // of this file turns tracing on for the process; without the layer there is still no trace.)
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("info"))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(move || writer.clone()),
+        );
+    // This test's runtime runs every server on this thread, so they all log here.
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let sys = TestSystem::start().await;
+    sys.create_partner("untraced", "6666666", &[PartnerType::DirectProvider])
+        .await;
+    sys.stop().await;
+
+    let logs = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf-8");
+    let mut ended = 0;
+    for line in logs.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
+        if entry["fields"]["message"] == "call ended" {
+            ended += 1;
+        }
+        assert!(!line.contains("trace_id"), "{line}");
+    }
+    assert!(ended >= 2, "the gateway's and the service's calls: {logs}");
 }
