@@ -1768,6 +1768,15 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
             .get_tenant(get_tenant(&new_id()))
             .await,
     );
+    let mut big = tonic::Request::new(get_tenant(&new_id()));
+    big.metadata_mut()
+        .insert("x-big", "a".repeat(20 * 1024).parse().expect("ascii"));
+    w.step(
+        "METADATA_TOO_LARGE",
+        Code::ResourceExhausted,
+        "GetTenant with 20 KiB of metadata",
+        sys.tenants(&sys.operator).get_tenant(big).await,
+    );
     db.pool.close().await;
     w.step_with_retry(
         "DATABASE_UNAVAILABLE",
