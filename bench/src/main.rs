@@ -16,6 +16,7 @@ mod load;
 mod measure;
 mod reference;
 mod setup;
+mod soak;
 
 use clap::Parser;
 use dev::{Dev, Error};
@@ -59,6 +60,10 @@ struct Args {
     /// Only the scenarios whose name contains this text (case-insensitive), e.g. CreateCustomer.
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
+    /// Instead of the scenarios: mixed reads and workflows at half the measured capacity for
+    /// this many minutes, with each minute's errors by code, p50, p99 and resident memory.
+    #[arg(long, value_name = "MINUTES")]
+    soak: Option<u64>,
 }
 
 /// One measured scenario.
@@ -745,6 +750,23 @@ fn main() -> std::process::ExitCode {
         };
     }
     let args = Args::parse();
+    if let Some(minutes) = args.soak {
+        let soaked = match dev::binary(args.partnerhub.clone()) {
+            Ok(binary) => runtime.block_on(soak::soak(
+                &binary,
+                args.database_url.as_deref(),
+                minutes.max(1),
+            )),
+            Err(e) => Err(e),
+        };
+        return match soaked {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("partnerhub-bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let json = args.json;
     match runtime.block_on(bench(args)) {
         Ok(mut report) => {

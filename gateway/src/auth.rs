@@ -33,6 +33,28 @@ fn person<T>(request: &Request<T>) -> Result<pb::Principal, Error> {
 }
 
 impl Auth {
+    /// Takes a sign-in from `address` for `name` out of the rate limits, or says which one
+    /// refused it (`name_kind`: what the name is, for the refusal).
+    fn limit(
+        &self,
+        address: Option<std::net::IpAddr>,
+        name: &str,
+        name_kind: &'static str,
+    ) -> Result<(), Error> {
+        self.limiter
+            .take(address, name)
+            .map_err(|limited| match limited {
+                Limited::Address(retry) => Error::SignInRateLimited {
+                    by: "client address",
+                    retry,
+                },
+                Limited::UserName(retry) => Error::SignInRateLimited {
+                    by: name_kind,
+                    retry,
+                },
+            })
+    }
+
     /// A new token for `principal`, with when it expires.
     fn token_for(&self, principal: &pb::Principal) -> (String, Option<prost_types::Timestamp>) {
         let (token, exp) = self
@@ -57,18 +79,7 @@ impl AuthService for Auth {
     ) -> Result<Response<gw::SignInResponse>, Status> {
         let address = request.remote_addr().map(|a| a.ip());
         let req = request.into_inner();
-        self.limiter
-            .take(address, &req.user_name)
-            .map_err(|limited| match limited {
-                Limited::Address(retry) => Error::SignInRateLimited {
-                    by: "client address",
-                    retry,
-                },
-                Limited::UserName(retry) => Error::SignInRateLimited {
-                    by: "user name",
-                    retry,
-                },
-            })?;
+        self.limit(address, &req.user_name, "user name")?;
         let principal = self
             .tenants
             .clone()
@@ -129,7 +140,11 @@ impl AuthService for Auth {
         &self,
         request: Request<gw::SignInServiceAccountRequest>,
     ) -> Result<Response<gw::SignInServiceAccountResponse>, Status> {
+        let address = request.remote_addr().map(|a| a.ip());
         let req = request.into_inner();
+        // The same limits as SignIn's: a secret is no easier to guess, and guessing it must
+        // cost as much. (Client ids are UUIDs, user names have an "@": they share no bucket.)
+        self.limit(address, &req.client_id, "client id")?;
         let principal = self
             .tenants
             .clone()

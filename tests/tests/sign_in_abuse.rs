@@ -61,6 +61,44 @@ fn assert_checked(result: Result<(), Status>) {
 }
 
 #[tokio::test]
+async fn service_account_sign_in_is_rate_limited_per_client_id_too() {
+    use partnerhub_proto::gateway::SignInServiceAccountRequest;
+    let sys = TestSystem::start().await;
+    let hour = Duration::from_secs(3600);
+    let gateway = sys
+        .gateway_with_sign_in_limits(SignInLimits {
+            per_address: Rate {
+                burst: 3,
+                every: hour,
+            },
+            per_user: Rate {
+                burst: 2,
+                every: hour,
+            },
+        })
+        .await;
+    let sign_in = |client_id: &str| {
+        let mut auth = AuthServiceClient::new(gateway.channel.clone());
+        let request = SignInServiceAccountRequest {
+            client_id: client_id.into(),
+            client_secret: "phsa_not-a-secret-of-it".into(),
+        };
+        async move { auth.sign_in_service_account(request).await.map(drop) }
+    };
+    let guessed = uuid::Uuid::new_v4().to_string();
+    // Two guesses at one account's secret, then it waits, by client id.
+    assert_checked(sign_in(&guessed).await);
+    assert_checked(sign_in(&guessed).await);
+    assert_rate_limited(sign_in(&guessed).await, "client id");
+    // The address has used its three tries (the refused one too): another account waits too.
+    assert_rate_limited(
+        sign_in(&uuid::Uuid::new_v4().to_string()).await,
+        "client address",
+    );
+    sys.stop().await;
+}
+
+#[tokio::test]
 async fn sign_in_is_rate_limited_per_client_address_and_per_user_name() {
     let sys = TestSystem::start().await;
     let hour = Duration::from_secs(3600);
