@@ -429,6 +429,12 @@ where
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let path = request.uri().path().to_string();
+        if !speaks_grpc(request.headers()) {
+            // Not a gRPC call (a browser, curl, grpc-web): a gRPC answer (HTTP 200) would look
+            // like success to it. Not counted or traced as a call either.
+            tracing::debug!(server = self.observer.server, method = %path, "not gRPC: 415");
+            return Box::pin(std::future::ready(Ok(unsupported_media_type())));
+        }
         // Made-up paths are neither labels nor span names.
         let known = self.observer.metrics.method(&path);
         let method = if known.known {
@@ -524,6 +530,43 @@ where
             Ok(http::Response::from_parts(parts, body))
         })
     }
+}
+
+/// The content types a call may have: gRPC with protobuf messages (no grpc-web, no JSON).
+const GRPC_CONTENT_TYPES: [&str; 2] = ["application/grpc", "application/grpc+proto"];
+
+/// Whether a request is a gRPC call this server answers: its `content-type` (parameters aside)
+/// is one of [`GRPC_CONTENT_TYPES`].
+fn speaks_grpc(headers: &http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    GRPC_CONTENT_TYPES
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
+}
+
+/// HTTP 415 for a request that is no gRPC call, as the gRPC protocol asks of a server, saying
+/// what it takes.
+fn unsupported_media_type() -> http::Response<Body> {
+    let accepted = GRPC_CONTENT_TYPES.join(", ");
+    let mut response = http::Response::new(Body::new(format!(
+        "partnerhub answers gRPC only: content-type {accepted}\n"
+    )));
+    *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&accepted) {
+        headers.insert(http::header::ACCEPT, value);
+    }
+    response
 }
 
 /// The most metadata (headers, counted as HTTP/2 counts them: name, value and 32 bytes each) a
@@ -720,6 +763,41 @@ mod tests {
         assert_eq!(timeout_of("1H"), Some(Duration::from_secs(3600)));
         assert_eq!(timeout_of("7u"), Some(Duration::from_micros(7)));
         assert_eq!(timeout_of("9n"), Some(Duration::from_nanos(9)));
+    }
+
+    #[test]
+    fn only_grpc_content_types_are_calls() {
+        let speaks = |value: Option<&str>| {
+            let mut headers = http::HeaderMap::new();
+            if let Some(value) = value {
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            speaks_grpc(&headers)
+        };
+        for yes in [
+            "application/grpc",
+            "application/grpc+proto",
+            "Application/GRPC",
+            "application/grpc; charset=utf-8",
+        ] {
+            assert!(speaks(Some(yes)), "{yes}");
+        }
+        for no in [
+            "application/json",
+            "text/plain",
+            "application/grpc-web",
+            "application/grpc-web+proto",
+            "application/grpc-web-text",
+            "application/grpc+json",
+            "application/grpcx",
+            "",
+        ] {
+            assert!(!speaks(Some(no)), "{no}");
+        }
+        assert!(!speaks(None));
     }
 
     #[test]

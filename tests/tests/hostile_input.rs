@@ -386,3 +386,104 @@ async fn a_service_gone_mid_call_is_unavailable_with_retry_info_and_a_retry_fini
     );
     sys.stop().await;
 }
+
+/// Sends one HTTP/2 request on `channel` as a client that may speak no gRPC would; gives the
+/// answer's status, headers and trailers.
+async fn post(
+    channel: &tonic::transport::Channel,
+    path: &str,
+    content_type: Option<&str>,
+    token: &str,
+    body: Vec<u8>,
+) -> (http::StatusCode, http::HeaderMap, Option<http::HeaderMap>) {
+    use http_body_util::BodyExt;
+    use tonic::codegen::Service;
+    let mut request = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://partnerhub{path}"))
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let request = request
+        .body(tonic::body::Body::new(http_body_util::Full::new(
+            prost::bytes::Bytes::from(body),
+        )))
+        .expect("a request");
+    let mut channel = channel.clone();
+    std::future::poll_fn(|cx| channel.poll_ready(cx))
+        .await
+        .expect("ready");
+    let (parts, body) = channel.call(request).await.expect("an answer").into_parts();
+    let collected = body.collect().await.expect("the whole answer");
+    (parts.status, parts.headers, collected.trailers().cloned())
+}
+
+#[tokio::test]
+async fn a_call_that_is_not_grpc_is_answered_415_and_the_connection_goes_on() {
+    let sys = TestSystem::start().await;
+    let (fabrikam, admin) = sys
+        .partner_admin("fabrikam", "1234567", &[PartnerType::DirectProvider])
+        .await;
+    let get_tenant = "/partnerhub.tenants.v1.TenantService/GetTenant";
+    // As a browser, curl or a grpc-web client would send them, on the connection every client
+    // here shares; health is gRPC too. A service's own port answers alike.
+    let tenants = sys.unproven_service("tenants").await;
+    for (channel, path) in [
+        (sys.channel(), get_tenant),
+        (sys.channel(), "/partnerhub.gateway.v1.AuthService/SignIn"),
+        (sys.channel(), "/grpc.health.v1.Health/Check"),
+        (tenants, "/grpc.health.v1.Health/Check"),
+    ] {
+        for content_type in [
+            Some("application/json"),
+            Some("text/plain"),
+            Some("application/grpc-web"),
+            Some("application/grpc-web+proto"),
+            Some("application/grpc+json"),
+            None,
+        ] {
+            let (status, headers, trailers) =
+                post(&channel, path, content_type, &admin, b"{}".to_vec()).await;
+            assert_eq!(
+                status,
+                http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path} {content_type:?}"
+            );
+            assert!(
+                headers.get("grpc-status").is_none()
+                    && trailers.is_none_or(|t| t.get("grpc-status").is_none()),
+                "no gRPC status: {path} {content_type:?}"
+            );
+            assert_eq!(
+                headers.get("accept").map(|v| v.as_bytes()),
+                Some(&b"application/grpc, application/grpc+proto"[..])
+            );
+        }
+    }
+    // The same connection goes on serving gRPC, "+proto" included.
+    let message = prost::Message::encode_to_vec(&GetTenantRequest {
+        tenant_id: fabrikam.id.clone(),
+    });
+    let mut framed = vec![0];
+    framed.extend(u32::try_from(message.len()).expect("small").to_be_bytes());
+    framed.extend(message);
+    for content_type in ["application/grpc", "application/grpc+proto"] {
+        let (status, _, trailers) = post(
+            &sys.channel(),
+            get_tenant,
+            Some(content_type),
+            &admin,
+            framed.clone(),
+        )
+        .await;
+        assert_eq!(status, http::StatusCode::OK, "{content_type}");
+        assert_eq!(
+            trailers.and_then(|t| t.get("grpc-status").cloned()),
+            Some(http::HeaderValue::from_static("0")),
+            "{content_type}"
+        );
+    }
+    sys.stop().await;
+}
