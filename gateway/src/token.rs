@@ -388,7 +388,8 @@ impl Tokens {
     }
 }
 
-/// Writes a new Ed25519 key to `path` (mode 0600) unless a file is there already.
+/// Writes a new Ed25519 key to `path` (mode 0600, its folder 0700 if made) unless a file is
+/// there already.
 pub fn ensure_key_file(path: &Path) -> Result<bool, KeyError> {
     if path.exists() {
         return Ok(false);
@@ -398,9 +399,6 @@ pub fn ensure_key_file(path: &Path) -> Result<bool, KeyError> {
         path: shown.clone(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(write)?;
-    }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
@@ -408,13 +406,7 @@ pub fn ensure_key_file(path: &Path) -> Result<bool, KeyError> {
             path: shown.clone(),
             reason: e.to_string(),
         })?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    use std::io::Write;
-    let mut file = options.open(path).map_err(write)?;
-    file.write_all(pem.as_bytes()).map_err(write)?;
+    partnerhub_kit::private_file::create_new(path, pem.as_bytes()).map_err(write)?;
     Ok(true)
 }
 

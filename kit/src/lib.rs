@@ -14,6 +14,7 @@
 //! - [`page`]: keyset pagination with opaque, checked page tokens;
 //! - [`peers`]: one typed client per service other servers ask, mapping its answers once;
 //! - [`secret_key`]: a service's key, from which it derives the secrets it hands out;
+//! - [`private_file`]: the data folder, databases and key files, readable by their owner only;
 //! - [`internal_call`]: the assertion every call to a service carries to prove it comes from
 //!   the gateway or a peer, and the layer that checks it;
 //! - [`tls`]: TLS for servers (certificates reloaded when their files change) and channels.
@@ -28,6 +29,7 @@ pub mod internal_call;
 pub mod metrics;
 pub mod page;
 pub mod peers;
+pub mod private_file;
 pub mod row;
 pub mod secret_key;
 pub mod server;

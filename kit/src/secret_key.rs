@@ -127,8 +127,8 @@ impl SecretKey {
     }
 }
 
-/// Writes a new random key to `path` (hex, mode 0600) unless a file is there already; `true`
-/// if it wrote one.
+/// Writes a new random key to `path` (hex, mode 0600, its folder 0700 if made) unless a file
+/// is there already; `true` if it wrote one.
 pub fn ensure_key_file(service: &'static str, path: &Path) -> Result<bool, KeyError> {
     if path.exists() {
         return Ok(false);
@@ -138,20 +138,11 @@ pub fn ensure_key_file(service: &'static str, path: &Path) -> Result<bool, KeyEr
         path: path.display().to_string(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(write)?;
-    }
     let mut bytes = [0u8; GENERATED_BYTES];
     OsRng.fill_bytes(&mut bytes);
     let mut hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     hex.push('\n');
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    use std::io::Write;
-    let mut file = options.open(path).map_err(write)?;
-    file.write_all(hex.as_bytes()).map_err(write)?;
+    crate::private_file::create_new(path, hex.as_bytes()).map_err(write)?;
     Ok(true)
 }
 

@@ -46,8 +46,8 @@ pub struct Database {
 pub enum OpenError {
     #[error("database URL {0:?} must start with sqlite:// or postgres://")]
     Scheme(String),
-    #[error("can't create the folder {path}: {source}")]
-    Folder {
+    #[error("can't create the database file {path} or its folder: {source}")]
+    File {
         path: String,
         source: std::io::Error,
     },
@@ -85,13 +85,13 @@ pub async fn open_with(
     };
     let (backend, pool) = if url.starts_with("sqlite:") {
         let options = SqliteConnectOptions::from_str(url).map_err(connect)?;
-        if let Some(parent) = options
-            .get_filename()
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|source| OpenError::Folder {
-                path: parent.display().to_string(),
+        // The file and its folder only the server's user reads (password hashes, e-mail
+        // addresses, the audit trail); SQLite gives the WAL files the same mode.
+        let file = options.get_filename();
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            crate::private_file::ensure(file).map_err(|source| OpenError::File {
+                path: file.display().to_string(),
                 source,
             })?;
         }

@@ -120,6 +120,8 @@ impl TestSystem {
             }
             _ => (None, None),
         };
+        // Made by the system as `partnerhub dev` makes it (not by the test).
+        let data_dir = dir.path().join("data");
         let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
         let clock = Clock::default();
         let section = || Section {
@@ -128,7 +130,7 @@ impl TestSystem {
             url: None,
         };
         let storage = Storage {
-            data_dir: dir.path().to_path_buf(),
+            data_dir: data_dir.clone(),
             database_url,
             pool_size: partnerhub_kit::store::DEFAULT_POOL_SIZE,
         };
@@ -137,7 +139,7 @@ impl TestSystem {
             limits: Limits::default(),
             gateway: GatewaySection {
                 server: section(),
-                signing_key: dir.path().join("signing-key.pem"),
+                signing_key: data_dir.join("signing-key.pem"),
                 verification_keys: Vec::new(),
                 create_signing_key: true,
                 token_lifetime: Duration::from_secs(600),
@@ -151,7 +153,7 @@ impl TestSystem {
             subscriptions: section(),
             relationships: section(),
             invitations: section(),
-            secret_keys: SecretKeyFiles::in_dir(dir.path(), true),
+            secret_keys: SecretKeyFiles::in_dir(&data_dir, true),
             settings: Settings {
                 clock: clock.clone(),
                 ..Settings::default()
@@ -173,7 +175,7 @@ impl TestSystem {
             .expect("five servers");
         let tokens = running.tokens.clone().expect("the gateway runs");
         let internal = InternalKey::new(
-            SecretKey::from_file("internal", &dir.path().join("internal-secret.key"))
+            SecretKey::from_file("internal", &data_dir.join("internal-secret.key"))
                 .expect("the internal key dev made"),
         );
         let channel = match &client {
