@@ -42,8 +42,11 @@ pub struct Draft {
 }
 
 impl Draft {
-    /// The record of a call to `path` by `caller`, acting where `access` says (`None`: refused
-    /// before that was known), about the resource whose id is in request field `resource`.
+    /// The record of a call to `path` by `caller`, acting where `access` says (for a refusal,
+    /// the tenant the call named; `None`: its own), about the resource whose id is in request
+    /// field `resource`. What the caller sent (the resource, the request id) is kept to
+    /// [`MAX_SENT`] characters: a record is read by the tenant acted in, and any caller can make
+    /// one there by being refused.
     pub fn new(
         path: &str,
         caller: &Caller,
@@ -68,12 +71,23 @@ impl Draft {
             relationship_ids: access.map(|a| a.through.clone()).unwrap_or_default(),
             method: path.trim_start_matches('/').to_string(),
             resource_id: resource
-                .map(|field| field_text(message, field))
+                .map(|field| bounded(field_text(message, field)))
                 .unwrap_or_default(),
-            request_id: field_text(message, "request_id"),
+            request_id: bounded(field_text(message, "request_id")),
             call_id: partnerhub_kit::telemetry::current_request_id().unwrap_or_default(),
             service_account,
         }
+    }
+}
+
+/// The most characters of a request's text a record keeps (an id is 36).
+pub const MAX_SENT: usize = 64;
+
+/// `text` cut to [`MAX_SENT`] characters, marked with "…" where cut.
+fn bounded(text: String) -> String {
+    match text.char_indices().nth(MAX_SENT) {
+        None => text,
+        Some((end, _)) => format!("{}…", &text[..end]),
     }
 }
 
@@ -367,5 +381,20 @@ impl AuditService for Trail {
                 .collect(),
             next_page_token,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_caller_sent_is_kept_to_a_bound() {
+        let id = uuid::Uuid::now_v7().to_string();
+        assert_eq!(bounded(id.clone()), id);
+        let long = "å".repeat(10_000);
+        let kept = bounded(long);
+        assert_eq!(kept.chars().count(), MAX_SENT + 1);
+        assert!(kept.ends_with('…'));
     }
 }

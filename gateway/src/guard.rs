@@ -232,7 +232,14 @@ impl State {
         let access = match self.authorize(&path, rule, &caller, &message).await {
             Ok(access) => access,
             Err(status) => {
-                let draft = draft(None);
+                // An attempt on another tenant is that tenant's to see: recorded as made there
+                // (through no relationship; nothing was granted), so the caller's tenant finds it
+                // among what its users did and the target among what happened in it.
+                let attempted = rule.named_tenant(&message).map(|tenant_id| Access {
+                    tenant_id,
+                    ..Access::default()
+                });
+                let draft = draft(attempted.as_ref());
                 return Err(Refused { status, draft });
             }
         };

@@ -237,6 +237,19 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.subscriptions.v1.SubscriptionService/WatchSubscriptionEvents", own("partner_tenant_id", PURCHASE_READERS), READ),
 ];
 
+impl Rule {
+    /// The tenant a call says it acts in: the id in an `InTenant` rule's field, when it is one
+    /// (a UUID). A list or a call about no one tenant names none.
+    pub fn named_tenant(&self, message: &DynamicMessage) -> Option<String> {
+        match self {
+            Rule::InTenant { field, .. } => {
+                Some(field_text(message, field)).filter(|t| uuid::Uuid::parse_str(t).is_ok())
+            }
+            Rule::Anyone | Rule::Operator | Rule::OwnList { .. } => None,
+        }
+    }
+}
+
 /// The rule and audit of a method, if the gateway serves it.
 pub fn lookup(method: &str) -> Option<(Rule, Audit)> {
     TABLE
