@@ -445,6 +445,57 @@ impl TestSystem {
             .into_inner()
     }
 
+    /// The offers of `cloud` sold in `country` ("": anywhere), as the holder of `token` lists
+    /// them.
+    pub async fn offers(
+        &self,
+        token: &str,
+        cloud: types::Cloud,
+        country: &str,
+    ) -> Vec<partnerhub_proto::subscriptions::Offer> {
+        use partnerhub_proto::subscriptions as sub;
+        sub::subscription_service_client::SubscriptionServiceClient::new(self.authed(token))
+            .list_offers(sub::ListOffersRequest {
+                cloud: cloud as i32,
+                country_code: country.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("ListOffers")
+            .into_inner()
+            .offers
+    }
+
+    /// The first offer sold in Sweden (in the worldwide cloud).
+    pub async fn offer_in_sweden(&self, token: &str) -> partnerhub_proto::subscriptions::Offer {
+        self.offers(token, types::Cloud::Worldwide, "SE")
+            .await
+            .into_iter()
+            .next()
+            .expect("an offer sold in Sweden")
+    }
+
+    /// A customer the partner `partner_id` creates (`WorkflowService.CreateCustomer`, as the
+    /// holder of `token`) with `line_items`, and its first global admin signed in.
+    pub async fn created_customer(
+        &self,
+        token: &str,
+        partner_id: &str,
+        prefix: &str,
+        line_items: Vec<types::LineItem>,
+    ) -> (gw::CreateCustomerResponse, String) {
+        let created = self
+            .workflows(token)
+            .create_customer(customer_form(partner_id, prefix, line_items))
+            .await
+            .expect("CreateCustomer")
+            .into_inner();
+        let admin = self
+            .activate_user(&created.admin_user_name, &created.temporary_password)
+            .await;
+        (created, admin)
+    }
+
     /// Enrols a partner and returns it with a signed-in global admin's token.
     pub async fn partner_admin(
         &self,
@@ -872,6 +923,45 @@ pub fn customer(prefix: &str) -> pb::Tenant {
         address: Some(address()),
         contact: Some(contact("Maja", "Ek")),
         ..Default::default()
+    }
+}
+
+/// Runs the calls at the same time, each a task of its own; their results in order.
+pub async fn all_at_once<F>(calls: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = calls.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.expect("the call's task"));
+    }
+    out
+}
+
+/// `WorkflowService.CreateCustomer`'s form: a Swedish customer of `partner_id` with
+/// `line_items`, the agreement accepted, a new request id.
+pub fn customer_form(
+    partner_id: &str,
+    prefix: &str,
+    line_items: Vec<types::LineItem>,
+) -> gw::CreateCustomerRequest {
+    gw::CreateCustomerRequest {
+        partner_tenant_id: partner_id.into(),
+        customer: Some(gw::CustomerDetails {
+            display_name: format!("{prefix} skola"),
+            domain_prefix: prefix.into(),
+            address: Some(address()),
+            contact: Some(contact("Maja", "Ek")),
+            country_code: "SE".into(),
+            cloud: types::Cloud::Worldwide as i32,
+        }),
+        indirect_reseller_id: String::new(),
+        line_items,
+        agreement_signer: Some(contact("Maja", "Ek")),
+        validate_only: false,
+        request_id: uuid::Uuid::new_v4().to_string(),
     }
 }
 

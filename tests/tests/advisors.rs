@@ -27,15 +27,8 @@ fn subscriptions(
 
 /// The worldwide offer called `name`.
 async fn offer(sys: &TestSystem, token: &str, cloud: Cloud, name: &str) -> sub::Offer {
-    subscriptions(sys, token)
-        .list_offers(sub::ListOffersRequest {
-            cloud: cloud as i32,
-            ..Default::default()
-        })
+    sys.offers(token, cloud, "")
         .await
-        .expect("ListOffers")
-        .into_inner()
-        .offers
         .into_iter()
         .find(|o| o.display_name == name)
         .unwrap_or_else(|| panic!("no offer {name}"))

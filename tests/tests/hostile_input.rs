@@ -11,10 +11,13 @@ use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionSe
 use partnerhub_proto::subscriptions::{self as sub, WatchSubscriptionEventsRequest};
 use partnerhub_proto::tenants::{self as pb, GetTenantRequest};
 use partnerhub_proto::types::{Cloud, PartnerType};
-use partnerhub_tests::{Raw, TestSystem, bad_fields, metadata, partner, reason};
+use partnerhub_tests::{
+    Bearer, Raw, TestSystem, all_at_once, bad_fields, metadata, partner, reason,
+};
 use std::time::Duration;
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
+use tonic::service::interceptor::InterceptedService;
 
 #[tokio::test]
 async fn bytes_that_are_no_message_are_invalid_argument_at_every_kind_of_method() {
@@ -261,9 +264,8 @@ async fn a_call_with_too_much_metadata_is_refused_alone_and_the_connections_othe
 #[tokio::test]
 async fn a_service_gone_mid_call_is_unavailable_with_retry_info_and_a_retry_finishes_the_work() {
     use partnerhub_proto::gateway::workflow_service_client::WorkflowServiceClient;
-    use partnerhub_proto::gateway::{CreateCustomerRequest, CustomerDetails};
     use partnerhub_proto::types::LineItem;
-    use partnerhub_tests::{Bearer, address, contact};
+    use partnerhub_tests::customer_form;
     use tonic_types::StatusExt;
 
     let sys = TestSystem::start().await;
@@ -275,15 +277,7 @@ async fn a_service_gone_mid_call_is_unavailable_with_retry_info_and_a_retry_fini
         country_code: "SE".into(),
         ..Default::default()
     };
-    let offer = SubscriptionServiceClient::new(sys.authed(&admin))
-        .list_offers(offers.clone())
-        .await
-        .expect("ListOffers")
-        .into_inner()
-        .offers
-        .into_iter()
-        .next()
-        .expect("an offer sold in Sweden");
+    let offer = sys.offer_in_sweden(&admin).await;
     let gateway = sys.gateway_losing("subscriptions").await;
     let assert_retryable = |status: tonic::Status, what: &str| {
         assert_eq!(status.code(), Code::Unavailable, "{what}: {status:?}");
@@ -303,25 +297,15 @@ async fn a_service_gone_mid_call_is_unavailable_with_retry_info_and_a_retry_fini
     assert_retryable(status, "ListOffers");
 
     // A workflow whose order step is lost with the service.
-    let form = CreateCustomerRequest {
-        partner_tenant_id: provider.id.clone(),
-        customer: Some(CustomerDetails {
-            display_name: "Ekskolan".into(),
-            domain_prefix: "ekskolan".into(),
-            address: Some(address()),
-            contact: Some(contact("Maja", "Ek")),
-            country_code: "SE".into(),
-            cloud: Cloud::Worldwide as i32,
-        }),
-        line_items: vec![LineItem {
+    let form = customer_form(
+        &provider.id,
+        "ekskolan",
+        vec![LineItem {
             offer_id: offer.id.clone(),
             quantity: offer.min_quantity,
             ..Default::default()
         }],
-        agreement_signer: Some(contact("Maja", "Ek")),
-        request_id: uuid::Uuid::new_v4().to_string(),
-        ..Default::default()
-    };
+    );
     let status =
         WorkflowServiceClient::with_interceptor(gateway.channel.clone(), Bearer::new(&admin))
             .create_customer(form.clone())
@@ -361,18 +345,7 @@ async fn a_service_gone_mid_call_is_unavailable_with_retry_info_and_a_retry_fini
             Err(status) => panic!("the watch never opened: {status:?}"),
         }
     };
-    let another = CreateCustomerRequest {
-        customer: Some(CustomerDetails {
-            display_name: "Bokskolan".into(),
-            domain_prefix: "bokskolan".into(),
-            address: Some(address()),
-            contact: Some(contact("Maja", "Ek")),
-            country_code: "SE".into(),
-            cloud: Cloud::Worldwide as i32,
-        }),
-        request_id: uuid::Uuid::new_v4().to_string(),
-        ..form_for_events
-    };
+    let another = customer_form(&provider.id, "bokskolan", form_for_events.line_items);
     sys.workflows(&admin)
         .create_customer(another)
         .await
@@ -483,6 +456,270 @@ async fn a_call_that_is_not_grpc_is_answered_415_and_the_connection_goes_on() {
             trailers.and_then(|t| t.get("grpc-status").cloned()),
             Some(http::HeaderValue::from_static("0")),
             "{content_type}"
+        );
+    }
+    sys.stop().await;
+}
+
+/// The worst a tenant's users can send: an error as long as the request allows (1,000 unknown
+/// update-mask paths as a billing admin, 200 unknown role numbers as a user admin), metadata
+/// over the limit, bytes that are no message; `turn` picks one.
+async fn worst_request(
+    channel: tonic::transport::Channel,
+    tenant: String,
+    billing_admin: &str,
+    user_admin: &str,
+    turn: usize,
+) -> tonic::Status {
+    let as_user_admin = || {
+        pb::tenant_service_client::TenantServiceClient::with_interceptor(
+            channel.clone(),
+            Bearer::new(user_admin),
+        )
+    };
+    match turn % 5 {
+        0 => {
+            SubscriptionServiceClient::with_interceptor(channel.clone(), Bearer::new(billing_admin))
+                .update_subscription(sub::UpdateSubscriptionRequest {
+                    tenant_id: tenant,
+                    subscription: Some(sub::Subscription {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        quantity: 2,
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: (0..1000)
+                            .map(|i| format!("no_such_field_{i}_{}", "x".repeat(40)))
+                            .collect(),
+                    }),
+                })
+                .await
+                .map(drop)
+        }
+        1 => as_user_admin()
+            .create_user(pb::CreateUserRequest {
+                tenant_id: tenant,
+                user: Some(pb::User {
+                    user_name: format!("u{turn}"),
+                    display_name: "U".into(),
+                    roles: (1000..1200).collect(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .map(drop),
+        2 | 3 => {
+            let mut request = tonic::Request::new(GetTenantRequest { tenant_id: tenant });
+            let size = if turn % 5 == 2 { 64 } else { 200 } * 1024;
+            request
+                .metadata_mut()
+                .insert("x-big", "a".repeat(size).parse().expect("ascii"));
+            as_user_admin().get_tenant(request).await.map(drop)
+        }
+        _ => {
+            let mut grpc =
+                tonic::client::Grpc::new(InterceptedService::new(channel, Bearer::new(user_admin)));
+            grpc.ready().await.expect("ready");
+            grpc.unary(
+                tonic::Request::new(vec![0x0a, 0x80, 0x80]),
+                PathAndQuery::from_static("/partnerhub.tenants.v1.TenantService/CreateUser"),
+                Raw,
+            )
+            .await
+            .map(drop)
+        }
+    }
+    .expect_err("refused")
+}
+
+/// The calls of a tenant going about its business: reads, a new user, a subscription's
+/// quantity changed by its partner; `turn` picks one.
+async fn ordinary_request(
+    channel: tonic::transport::Channel,
+    customer: &Enrolled,
+    partner: &Enrolled,
+    subscription: &str,
+    turn: i32,
+) -> Result<(), tonic::Status> {
+    let tenants = pb::tenant_service_client::TenantServiceClient::with_interceptor(
+        channel.clone(),
+        Bearer::new(&customer.token),
+    );
+    let subscriptions = |token: &str| {
+        SubscriptionServiceClient::with_interceptor(channel.clone(), Bearer::new(token))
+    };
+    match turn % 5 {
+        0 => tenants
+            .clone()
+            .get_tenant(GetTenantRequest {
+                tenant_id: customer.id.clone(),
+            })
+            .await
+            .map(drop),
+        1 => tenants
+            .clone()
+            .list_users(pb::ListUsersRequest {
+                tenant_id: customer.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        2 => tenants
+            .clone()
+            .create_user(pb::CreateUserRequest {
+                tenant_id: customer.id.clone(),
+                user: Some(pb::User {
+                    user_name: format!("larare{}", uuid::Uuid::new_v4().simple()),
+                    display_name: "Lärare".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .map(drop),
+        3 => subscriptions(&customer.token)
+            .list_subscriptions(sub::ListSubscriptionsRequest {
+                customer_tenant_id: customer.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        _ => subscriptions(&partner.token)
+            .update_subscription(sub::UpdateSubscriptionRequest {
+                tenant_id: partner.id.clone(),
+                subscription: Some(sub::Subscription {
+                    id: subscription.to_string(),
+                    quantity: 10 + turn,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["quantity".into()],
+                }),
+            })
+            .await
+            .map(drop),
+    }
+}
+
+/// A tenant and a signed-in user's token.
+struct Enrolled {
+    id: String,
+    token: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenants_worst_requests_cost_another_tenants_calls_nothing() {
+    use partnerhub_proto::types::{LineItem, Role};
+    const WORKERS: usize = 4;
+    const CALLS: usize = 100;
+    let sys = TestSystem::start().await;
+    let (fabrikam, partner_admin) = sys
+        .partner_admin("fabrikam", "1234567", &[PartnerType::DirectProvider])
+        .await;
+    let offer = sys.offer_in_sweden(&partner_admin).await;
+    let line = LineItem {
+        offer_id: offer.id.clone(),
+        quantity: offer.min_quantity,
+        ..Default::default()
+    };
+    // The other tenant: a customer with a subscription for each of its workers.
+    let (skolan, skolan_admin) = sys
+        .created_customer(&partner_admin, &fabrikam.id, "skolan", vec![line; WORKERS])
+        .await;
+    let skolan_subscriptions: Vec<String> =
+        skolan.subscriptions.iter().map(|s| s.id.clone()).collect();
+    let skolan = std::sync::Arc::new(Enrolled {
+        id: skolan.customer.expect("customer").id,
+        token: skolan_admin,
+    });
+    let fabrikam = std::sync::Arc::new(Enrolled {
+        id: fabrikam.id,
+        token: partner_admin,
+    });
+    // The abusive tenant's billing admin and user admin.
+    let (angripare, angripare_admin) = sys
+        .created_customer(&fabrikam.token, &fabrikam.id, "angripare", Vec::new())
+        .await;
+    let angripare = angripare.customer.expect("customer").id;
+    let (_, billing_admin) = sys
+        .user(
+            &angripare_admin,
+            &angripare,
+            "ekonom",
+            &[Role::BillingAdmin],
+        )
+        .await;
+    let (_, user_admin) = sys
+        .user(
+            &angripare_admin,
+            &angripare,
+            "anvandare",
+            &[Role::UserAdmin],
+        )
+        .await;
+
+    // Everyone on the one connection every client here shares, to the same gateway and over
+    // its connections to the services.
+    let flooding = (0..WORKERS).map(|worker| {
+        let (channel, tenant, billing_admin, user_admin) = (
+            sys.channel(),
+            angripare.clone(),
+            billing_admin.clone(),
+            user_admin.clone(),
+        );
+        async move {
+            let mut told = Vec::new();
+            for turn in 0..25 {
+                let status = worst_request(
+                    channel.clone(),
+                    tenant.clone(),
+                    &billing_admin,
+                    &user_admin,
+                    worker + turn,
+                )
+                .await;
+                told.push((status.code(), reason(&status)));
+            }
+            told
+        }
+    });
+    let working = skolan_subscriptions.into_iter().map(|subscription| {
+        let (channel, skolan, fabrikam) = (sys.channel(), skolan.clone(), fabrikam.clone());
+        async move {
+            let mut failures = Vec::new();
+            for turn in 0..CALLS {
+                let turn = i32::try_from(turn).expect("small");
+                if let Err(status) =
+                    ordinary_request(channel.clone(), &skolan, &fabrikam, &subscription, turn).await
+                {
+                    failures.push(format!("call {turn}: {status:?}"));
+                }
+            }
+            failures
+        }
+    });
+    let flooding = all_at_once(flooding.collect());
+    let working = all_at_once(working.collect());
+    let (told, failures) = tokio::join!(flooding, working);
+    let failures: Vec<String> = failures.into_iter().flatten().collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} calls of the other tenant failed: {failures:#?}",
+        failures.len(),
+        WORKERS * CALLS
+    );
+    // And the abuse was answered as the caller's mistake, each call alone.
+    for (code, reason) in told.into_iter().flatten() {
+        assert!(
+            matches!(
+                (code, reason.as_str()),
+                (
+                    Code::InvalidArgument,
+                    "INVALID_ARGUMENT" | "MALFORMED_REQUEST"
+                ) | (Code::ResourceExhausted, "METADATA_TOO_LARGE")
+            ),
+            "{code:?} {reason}"
         );
     }
     sys.stop().await;

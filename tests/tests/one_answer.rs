@@ -4,45 +4,9 @@
 
 use partnerhub_proto::gateway::{AddSubscriptionsRequest, CreateCustomerRequest, CustomerDetails};
 use partnerhub_proto::invitations::{CreateInvitationRequest, Invitation, InvitationKind};
-use partnerhub_proto::subscriptions::{self as sub, subscription_service_client};
-use partnerhub_proto::types::{Cloud, LineItem, PartnerType};
-use partnerhub_tests::{TestSystem, address, contact, metadata, reason};
+use partnerhub_proto::types::{LineItem, PartnerType};
+use partnerhub_tests::{TestSystem, customer_form, metadata, reason};
 use tonic::Code;
-
-fn form(provider: &str, prefix: &str, line_items: Vec<LineItem>) -> CreateCustomerRequest {
-    CreateCustomerRequest {
-        partner_tenant_id: provider.into(),
-        customer: Some(CustomerDetails {
-            display_name: format!("{prefix} skola"),
-            domain_prefix: prefix.into(),
-            address: Some(address()),
-            contact: Some(contact("Maja", "Ek")),
-            country_code: "SE".into(),
-            cloud: Cloud::Worldwide as i32,
-        }),
-        indirect_reseller_id: String::new(),
-        line_items,
-        agreement_signer: Some(contact("Maja", "Ek")),
-        validate_only: false,
-        request_id: uuid::Uuid::new_v4().to_string(),
-    }
-}
-
-async fn an_offer(sys: &TestSystem, token: &str) -> sub::Offer {
-    subscription_service_client::SubscriptionServiceClient::new(sys.authed(token))
-        .list_offers(sub::ListOffersRequest {
-            cloud: Cloud::Worldwide as i32,
-            country_code: "SE".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("ListOffers")
-        .into_inner()
-        .offers
-        .into_iter()
-        .next()
-        .expect("an offer sold in Sweden")
-}
 
 #[tokio::test]
 async fn a_retry_that_changed_anything_is_told_its_request_id_was_used_first() {
@@ -50,13 +14,13 @@ async fn a_retry_that_changed_anything_is_told_its_request_id_was_used_first() {
     let (provider, admin) = sys
         .partner_admin("nordicdist", "3456789", &[PartnerType::IndirectProvider])
         .await;
-    let offer = an_offer(&sys, &admin).await;
+    let offer = sys.offer_in_sweden(&admin).await;
     let line = LineItem {
         offer_id: offer.id.clone(),
         quantity: offer.min_quantity,
         ..Default::default()
     };
-    let first = form(&provider.id, "ekskolan", vec![line.clone()]);
+    let first = customer_form(&provider.id, "ekskolan", vec![line.clone()]);
     sys.workflows(&admin)
         .create_customer(first.clone())
         .await
@@ -145,7 +109,7 @@ async fn a_reseller_outside_the_partnership_is_one_answer_wherever_it_is_met() {
     let (stranger, _) = sys
         .partner_admin("skolit", "4567890", &[PartnerType::IndirectReseller])
         .await;
-    let offer = an_offer(&sys, &admin).await;
+    let offer = sys.offer_in_sweden(&admin).await;
     let line = LineItem {
         offer_id: offer.id.clone(),
         quantity: offer.min_quantity,
@@ -153,7 +117,7 @@ async fn a_reseller_outside_the_partnership_is_one_answer_wherever_it_is_met() {
     };
     let customer = sys
         .workflows(&admin)
-        .create_customer(form(&provider.id, "ekskolan", Vec::new()))
+        .create_customer(customer_form(&provider.id, "ekskolan", Vec::new()))
         .await
         .expect("a direct customer")
         .into_inner()
@@ -164,7 +128,7 @@ async fn a_reseller_outside_the_partnership_is_one_answer_wherever_it_is_met() {
         .workflows(&admin)
         .create_customer(CreateCustomerRequest {
             indirect_reseller_id: stranger.id.clone(),
-            ..form(&provider.id, "alingsas", vec![line.clone()])
+            ..customer_form(&provider.id, "alingsas", vec![line.clone()])
         })
         .await
         .expect_err("a reseller not in partnership");

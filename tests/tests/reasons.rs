@@ -27,7 +27,7 @@ use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalSer
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{self as pb};
 use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
-use partnerhub_tests::{Bearer, Peer, TestSystem, address, contact, customer, partner};
+use partnerhub_tests::{Bearer, Peer, TestSystem, contact, customer, partner};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::time::Duration;
@@ -194,22 +194,11 @@ fn trial(advisor: &str, offer: &str) -> inv::Invitation {
 
 /// The CreateCustomer form of `partner` for a new customer `prefix` in `country`.
 fn customer_form(partner: &str, prefix: &str, country: &str) -> gw::CreateCustomerRequest {
-    gw::CreateCustomerRequest {
-        partner_tenant_id: partner.into(),
-        customer: Some(gw::CustomerDetails {
-            display_name: format!("{prefix} skola"),
-            domain_prefix: prefix.into(),
-            address: Some(address()),
-            contact: Some(contact("Maja", "Ek")),
-            country_code: country.into(),
-            cloud: Cloud::Worldwide as i32,
-        }),
-        indirect_reseller_id: String::new(),
-        line_items: Vec::new(),
-        agreement_signer: Some(contact("Maja", "Ek")),
-        validate_only: false,
-        request_id: new_id(),
+    let mut form = partnerhub_tests::customer_form(partner, prefix, Vec::new());
+    if let Some(customer) = form.customer.as_mut() {
+        customer.country_code = country.into();
     }
+    form
 }
 
 /// A partner of `types` in `cloud` and `country`, enrolled by the operator, its admin signed in.

@@ -16,7 +16,7 @@ use partnerhub_proto::invitations::{
     InvitationKind,
 };
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
-use partnerhub_proto::subscriptions::{self as sub, subscription_service_client};
+use partnerhub_proto::subscriptions as sub;
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
 use partnerhub_tests::{TestSystem, address, contact, reason};
@@ -30,16 +30,8 @@ fn refused_for(status: &tonic::Status) -> String {
 }
 
 async fn first_offer(sys: &TestSystem, token: &str) -> sub::Offer {
-    subscription_service_client::SubscriptionServiceClient::new(sys.authed(token))
-        .list_offers(sub::ListOffersRequest {
-            cloud: Cloud::Worldwide as i32,
-            country_code: "SE".into(),
-            ..Default::default()
-        })
+    sys.offers(token, Cloud::Worldwide, "SE")
         .await
-        .expect("ListOffers")
-        .into_inner()
-        .offers
         .into_iter()
         .find(|o| o.trial_available)
         .expect("an offer with a trial sold in Sweden")

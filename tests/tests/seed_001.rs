@@ -324,15 +324,8 @@ async fn a_customer_takes_on_a_collaborator_an_mpsa_and_a_line_of_business_partn
 
 /// The worldwide offer called `name`.
 async fn offer(sys: &TestSystem, token: &str, name: &str) -> sub::Offer {
-    subscriptions(sys, token)
-        .list_offers(sub::ListOffersRequest {
-            cloud: Cloud::Worldwide as i32,
-            ..Default::default()
-        })
+    sys.offers(token, Cloud::Worldwide, "")
         .await
-        .expect("ListOffers")
-        .into_inner()
-        .offers
         .into_iter()
         .find(|o| o.display_name == name)
         .unwrap_or_else(|| panic!("no offer {name}"))

@@ -4,7 +4,9 @@
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::{self as pb, agreement};
 use partnerhub_proto::types::{Contact, PartnerType, Role};
-use partnerhub_tests::{NEW_PASSWORD, Raw, TestSystem, bad_fields, contact, customer, reason};
+use partnerhub_tests::{
+    NEW_PASSWORD, Raw, TestSystem, all_at_once, bad_fields, contact, customer, reason,
+};
 use prost::Message;
 use std::fmt::Debug;
 use tonic::codegen::http::uri::PathAndQuery;
@@ -696,20 +698,6 @@ async fn users_created_at_the_same_time_are_all_created_once() {
         .users;
     assert_eq!(users.len(), 1 + names.len() + 1);
     sys.stop().await;
-}
-
-/// Runs the calls at the same time; their results in order.
-async fn all_at_once<F>(calls: Vec<F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = calls.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for handle in handles {
-        out.push(handle.await.expect("the call's task"));
-    }
-    out
 }
 
 // ---- listing and reading ----
