@@ -156,3 +156,138 @@ async fn a_reseller_outside_the_partnership_is_one_answer_wherever_it_is_met() {
     }
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn a_taken_domain_prefix_is_already_exists_wherever_it_is_met() {
+    use partnerhub_proto::tenants::{self as pb, tenant_internal_service_client};
+    use partnerhub_tests::{all_at_once, bad_fields, customer, partner};
+    let sys = TestSystem::start().await;
+    let (provider, admin) = sys
+        .partner_admin("fabrikam", "3456789", &[PartnerType::DirectProvider])
+        .await;
+    sys.customer_admin("skolan", "SE").await;
+    let taken = |status: &tonic::Status, fields: &[&str], what: &str| {
+        assert_eq!(
+            (status.code(), reason(status).as_str()),
+            (Code::AlreadyExists, "DOMAIN_PREFIX_TAKEN"),
+            "{what}: {status:?}"
+        );
+        assert_eq!(bad_fields(status), fields, "{what}");
+    };
+    let enrol = |new: pb::Tenant| {
+        let mut tenants = sys.tenants(&sys.operator);
+        async move {
+            tenants
+                .create_partner(pb::CreatePartnerRequest {
+                    partner: Some(new),
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                })
+                .await
+                .expect_err("the prefix is taken")
+        }
+    };
+    // A partner with a customer's prefix, or a partner's; alone or with other bad fields
+    // (named too), it is the same answer.
+    let direct = [PartnerType::DirectProvider];
+    taken(
+        &enrol(partner("skolan", "4567890", &direct)).await,
+        &["partner.domain_prefix"],
+        "CreatePartner",
+    );
+    let mut sloppy = partner("fabrikam", "0123", &direct);
+    sloppy.display_name = String::new();
+    taken(
+        &enrol(sloppy).await,
+        &[
+            "partner.domain_prefix",
+            "partner.display_name",
+            "partner.partner.mpn_id",
+        ],
+        "CreatePartner with bad fields",
+    );
+    assert_eq!(
+        metadata(
+            &enrol(partner("skolan", "4567890", &direct)).await,
+            "domainPrefix"
+        ),
+        "skolan"
+    );
+
+    // A partner's new customer, submitted or reviewed.
+    let status = sys
+        .workflows(&admin)
+        .create_customer(customer_form(&provider.id, "skolan", Vec::new()))
+        .await
+        .expect_err("the prefix is taken");
+    taken(&status, &["customer.domain_prefix"], "CreateCustomer");
+    let mut sloppy = customer_form(&provider.id, "fabrikam", Vec::new());
+    if let Some(c) = sloppy.customer.as_mut() {
+        c.display_name = String::new();
+    }
+    let status = sys
+        .workflows(&admin)
+        .create_customer(sloppy.clone())
+        .await
+        .expect_err("the prefix is taken");
+    taken(
+        &status,
+        &["customer.domain_prefix", "customer.display_name"],
+        "CreateCustomer with a bad field",
+    );
+    let review = sys
+        .workflows(&admin)
+        .create_customer(CreateCustomerRequest {
+            validate_only: true,
+            ..sloppy
+        })
+        .await
+        .expect("a review")
+        .into_inner()
+        .review
+        .expect("the review");
+    assert!(
+        review
+            .problems
+            .iter()
+            .any(|p| p.field == "customer.domain_prefix" && p.reason == "DOMAIN_PREFIX_TAKEN"),
+        "{review:?}"
+    );
+
+    // The internal create the workflow calls, straight at the tenants service.
+    let mut internal = tenant_internal_service_client::TenantInternalServiceClient::new(
+        sys.service("tenants").await,
+    );
+    let mut sloppy = customer("skolan");
+    sloppy.contact = None;
+    for validate_only in [false, true] {
+        let status = internal
+            .create_customer_tenant(pb::CreateCustomerTenantRequest {
+                customer: Some(sloppy.clone()),
+                request_id: String::new(),
+                validate_only,
+                workflow_fingerprint: String::new(),
+            })
+            .await
+            .expect_err("the prefix is taken");
+        taken(
+            &status,
+            &["customer.domain_prefix", "customer.contact"],
+            "CreateCustomerTenant",
+        );
+    }
+
+    // Customers made at the same time with one prefix: one is made, every other is told so.
+    let at_once = (0..4)
+        .map(|_| {
+            let mut workflows = sys.workflows(&admin);
+            let form = customer_form(&provider.id, "samtidig", Vec::new());
+            async move { workflows.create_customer(form).await.map(drop) }
+        })
+        .collect();
+    let results = all_at_once(at_once).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    for status in results.iter().filter_map(|r| r.as_ref().err()) {
+        taken(status, &["customer.domain_prefix"], "at the same time");
+    }
+    sys.stop().await;
+}

@@ -28,8 +28,13 @@ pub enum Error {
     PartnerIdNotFound(String),
     #[error("the partner ID {0} belongs to another partner already")]
     MpnIdTaken(String),
-    #[error("the domain prefix {0:?} is taken; choose another")]
-    DomainPrefixTaken(String),
+    /// ALREADY_EXISTS wherever it is met, also when other fields are bad too: `violations`
+    /// names the prefix's field ("" from the store, which doesn't know it) and theirs.
+    #[error("the domain prefix {prefix:?} is taken; choose another")]
+    DomainPrefixTaken {
+        prefix: String,
+        violations: Violations,
+    },
     #[error("the user name {0} is taken")]
     UserNameTaken(String),
     #[error("{what} changed since it was read (etag {sent}, now {current}); read it again")]
@@ -69,8 +74,18 @@ partnerhub_kit::service_errors!(
     domain: DOMAIN,
     invalid: Error::Invalid,
     shared: Error::Shared,
-    taken: Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_) | Error::UserNameTaken(_)
+    taken: Error::MpnIdTaken(_) | Error::DomainPrefixTaken { .. } | Error::UserNameTaken(_)
 );
+
+impl Error {
+    /// A taken domain prefix, before anyone knows in which request field.
+    pub fn domain_prefix_taken(prefix: &str) -> Error {
+        Error::DomainPrefixTaken {
+            prefix: prefix.to_string(),
+            violations: Violations::new(),
+        }
+    }
+}
 
 impl Fault for Error {
     fn code(&self) -> Code {
@@ -82,7 +97,7 @@ impl Fault for Error {
             | Error::ServiceAccountNotFound(_)
             | Error::SecretNotFound(_) => Code::NotFound,
             Error::SecretLimitReached => Code::FailedPrecondition,
-            Error::MpnIdTaken(_) | Error::DomainPrefixTaken(_) | Error::UserNameTaken(_) => {
+            Error::MpnIdTaken(_) | Error::DomainPrefixTaken { .. } | Error::UserNameTaken(_) => {
                 Code::AlreadyExists
             }
             Error::StaleEtag { .. } => Code::Aborted,
@@ -110,7 +125,7 @@ impl Fault for Error {
             Error::SecretNotFound(_) => "SECRET_NOT_FOUND",
             Error::SecretLimitReached => "SECRET_LIMIT_REACHED",
             Error::MpnIdTaken(_) => "MPN_ID_TAKEN",
-            Error::DomainPrefixTaken(_) => "DOMAIN_PREFIX_TAKEN",
+            Error::DomainPrefixTaken { .. } => "DOMAIN_PREFIX_TAKEN",
             Error::UserNameTaken(_) => "USER_NAME_TAKEN",
             Error::StaleEtag { .. } => "ETAG_MISMATCH",
             Error::LastGlobalAdmin(_) => "LAST_GLOBAL_ADMIN",
@@ -135,6 +150,13 @@ impl Fault for Error {
         }
     }
 
+    fn violations(&self) -> &[partnerhub_kit::status::Violation] {
+        match self {
+            Error::Invalid(v) | Error::DomainPrefixTaken { violations: v, .. } => v.as_slice(),
+            _ => &[],
+        }
+    }
+
     fn metadata(&self) -> Vec<(&'static str, String)> {
         match self {
             Error::TenantNotFound(id) => vec![("tenantId", id.clone())],
@@ -144,7 +166,7 @@ impl Fault for Error {
             Error::PartnerIdNotFound(mpn) | Error::MpnIdTaken(mpn) => {
                 vec![("mpnId", mpn.clone())]
             }
-            Error::DomainPrefixTaken(prefix) => vec![("domainPrefix", prefix.clone())],
+            Error::DomainPrefixTaken { prefix, .. } => vec![("domainPrefix", prefix.clone())],
             Error::UserNameTaken(name) => vec![("userName", name.clone())],
             Error::LastGlobalAdmin(user) => vec![("user", user.clone())],
             Error::StaleEtag { current, .. } => vec![("etag", current.clone())],

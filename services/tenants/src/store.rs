@@ -279,7 +279,7 @@ pub async fn check_free(
             .fetch_optional(&mut *conn)
             .await?;
     if taken.is_some() {
-        return Err(Error::DomainPrefixTaken(domain_prefix.to_string()));
+        return Err(Error::domain_prefix_taken(domain_prefix));
     }
     Ok(())
 }
@@ -316,7 +316,7 @@ pub async fn insert_tenant(conn: &mut AnyConnection, t: &Tenant) -> Result<()> {
         // A concurrent create took the partner ID or prefix between our check and insert.
         Err(e) if partnerhub_kit::store::is_unique_violation(&e) => match &t.partner {
             Some(p) if e.to_string().contains("mpn_id") => Err(Error::MpnIdTaken(p.mpn_id.clone())),
-            _ => Err(Error::DomainPrefixTaken(t.domain_prefix.clone())),
+            _ => Err(Error::domain_prefix_taken(&t.domain_prefix)),
         },
         Err(e) => Err(e.into()),
     }

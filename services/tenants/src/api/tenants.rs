@@ -102,8 +102,15 @@ async fn validate_customer_tenant(
     let customer = match customer {
         Some(created) => created,
         None => {
-            let new = NewTenant::parse(Kind::Customer, req.customer.as_ref(), "customer")?;
-            store::check_free(&mut conn, &new.domain_prefix, new.partner.as_ref()).await?;
+            let new = match NewTenant::parse(Kind::Customer, req.customer.as_ref(), "customer") {
+                Ok(new) => new,
+                Err(v) => {
+                    return Err(refused(&mut conn, req.customer.as_ref(), "customer", v).await);
+                }
+            };
+            store::check_free(&mut conn, &new.domain_prefix, new.partner.as_ref())
+                .await
+                .map_err(|e| in_field(e, "customer"))?;
             wire::preview(&new)
         }
     };
@@ -131,7 +138,10 @@ async fn create_tenant(
     let mut v = Violations::new();
     let request_id = v.take(fields::request_id(request_id)).flatten();
     let new = v.take(NewTenant::parse(kind, tenant, field));
-    let new = v.done(new)?;
+    let new = match v.done(new) {
+        Ok(new) => new,
+        Err(v) => return Err(refused(&mut *svc.conn().await?, tenant, field, v).await),
+    };
     let written = write_once(&svc.db, method, request_id, &fingerprint, async |tx| {
         let now = domain::now();
         let tenant = Tenant::create(Uuid::now_v7().to_string(), new, now);
@@ -141,7 +151,8 @@ async fn create_tenant(
         store::insert_user(tx, &admin, &hash).await?;
         Ok::<_, Error>(tenant.id)
     })
-    .await?;
+    .await
+    .map_err(|e| in_field(e, field))?;
     let mut conn = svc.conn().await?;
     let (id, replayed) = match written {
         Written::New(id) => (id, false),
@@ -161,6 +172,50 @@ async fn create_tenant(
         admin,
         temporary_password,
     })
+}
+
+/// The answer to a new tenant with bad fields `v`: a taken domain prefix answers as it does
+/// wherever it is met (ALREADY_EXISTS `DOMAIN_PREFIX_TAKEN`), naming the other bad fields too;
+/// otherwise the bad input it is. `field` names the tenant in the request.
+async fn refused(
+    conn: &mut AnyConnection,
+    tenant: Option<&pb::Tenant>,
+    field: &str,
+    v: Violations,
+) -> Error {
+    let prefix = tenant.map_or("", |t| t.domain_prefix.as_str());
+    if domain::domain_prefix(field, prefix).is_err() {
+        return Error::Invalid(v);
+    }
+    match store::check_free(conn, prefix, None).await {
+        Ok(()) => Error::Invalid(v),
+        Err(Error::DomainPrefixTaken { prefix, .. }) => Error::DomainPrefixTaken {
+            violations: taken_field(field, v),
+            prefix,
+        },
+        Err(other) => other,
+    }
+}
+
+/// `error` with a taken domain prefix's field named (`<field>.domain_prefix`).
+fn in_field(error: Error, field: &str) -> Error {
+    match error {
+        Error::DomainPrefixTaken { prefix, violations } => Error::DomainPrefixTaken {
+            violations: taken_field(field, violations),
+            prefix,
+        },
+        other => other,
+    }
+}
+
+/// `others` after the taken prefix's own violation.
+fn taken_field(field: &str, others: Violations) -> Violations {
+    let mut v = Violations::one(
+        format!("{field}.domain_prefix"),
+        "is taken by another tenant",
+    );
+    v.extend(others);
+    v
 }
 
 /// The first global admin a create made.
