@@ -22,8 +22,9 @@ pub struct Auth {
     pub second_factor_required: bool,
 }
 
-/// The signed-in person making a call about its own sign-in: not the operator, not a service
-/// account (neither has a password or second factor).
+/// The signed-in person making a call about its own sign-in. The table admits nobody else
+/// (`Rule::Person`: neither the operator nor a service account has a password or a second
+/// factor); were that to change, the same refusals as there.
 fn person<T>(request: &Request<T>) -> Result<pb::Principal, Error> {
     match request.extensions().get::<Caller>() {
         Some(Caller::User(p)) if p.service_account => Err(Error::ServiceAccountHasNoPassword),

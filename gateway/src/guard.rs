@@ -531,6 +531,13 @@ impl State {
         };
         match rule {
             Rule::Anyone => Ok(own),
+            Rule::Person => match caller {
+                Caller::Operator => Err(Error::OperatorHasNoPassword.into()),
+                Caller::User(p) if p.service_account => {
+                    Err(Error::ServiceAccountHasNoPassword.into())
+                }
+                Caller::User(_) => Ok(own),
+            },
             Rule::Operator => match caller {
                 Caller::Operator => Ok(own),
                 Caller::User(_) => Err(Error::OperatorOnly(method).into()),

@@ -10,6 +10,8 @@
 //! because of how its name starts.
 //!
 //! - `Anyone`: any signed-in user (and the operator).
+//! - `Person`: any signed-in user, but neither the operator nor a service account: its own
+//!   password and second factor.
 //! - `Operator`: the platform operator only.
 //! - `InTenant { field, roles, operator, delegated }`: the call acts in the tenant whose id is in
 //!   request field `field`. Allowed for a user of that tenant holding one of `roles` (`ANY_USER`:
@@ -38,6 +40,9 @@ use prost_reflect::{DynamicMessage, Value};
 pub enum Rule {
     /// Any signed-in caller.
     Anyone,
+    /// A signed-in person: a user, neither the operator nor a service account (neither has a
+    /// password or a second factor).
+    Person,
     /// The platform operator only.
     Operator,
     /// A caller acting in the tenant named by `field`.
@@ -155,22 +160,23 @@ pub const OPEN: &[&str] = &[
 pub static TABLE: &[(&str, Rule, Audit)] = &[
     // partnerhub.gateway.v1.AuthService (SignIn, SignInServiceAccount and ListPublicKeys need no
     // token: `OPEN`).
-    ("/partnerhub.gateway.v1.AuthService/ChangePassword", Rule::Anyone, CHANGE),
-    // The signed-in user's own second factor (users only: the handlers refuse the operator
-    // and service accounts).
-    ("/partnerhub.gateway.v1.AuthService/BeginSecondFactorEnrollment", Rule::Anyone, CHANGE),
-    ("/partnerhub.gateway.v1.AuthService/ConfirmSecondFactorEnrollment", Rule::Anyone, CHANGE),
-    ("/partnerhub.gateway.v1.AuthService/RemoveSecondFactor", Rule::Anyone, CHANGE),
+    // The signed-in user's own password and second factor.
+    ("/partnerhub.gateway.v1.AuthService/ChangePassword", Rule::Person, CHANGE),
+    ("/partnerhub.gateway.v1.AuthService/BeginSecondFactorEnrollment", Rule::Person, CHANGE),
+    ("/partnerhub.gateway.v1.AuthService/ConfirmSecondFactorEnrollment", Rule::Person, CHANGE),
+    ("/partnerhub.gateway.v1.AuthService/RemoveSecondFactor", Rule::Person, CHANGE),
     // partnerhub.gateway.v1.WorkflowService
-    // Any user of the tenant: which roles accept depends on the invitation (a global admin for
-    // one that grants admin roles, a global or billing admin otherwise), and the invitations
-    // service names them in its refusal.
-    ("/partnerhub.gateway.v1.WorkflowService/AcceptInvitation", member("tenant_id", ANY_USER), change("tenant_id")),
+    // Which roles accept depends on the invitation (the reseller's seed 003 roles for a
+    // partnership; a global admin for one that grants admin roles, a global or billing admin
+    // otherwise): the union here, and the invitations service names the kind's in its refusal.
+    ("/partnerhub.gateway.v1.WorkflowService/AcceptInvitation", member("tenant_id", roles::ANY_INVITEE), change("tenant_id")),
     ("/partnerhub.gateway.v1.WorkflowService/CreateCustomer", member("partner_tenant_id", SELLERS), change("partner_tenant_id")),
     ("/partnerhub.gateway.v1.WorkflowService/AddSubscriptions", member("partner_tenant_id", SELLERS), change("customer_tenant_id")),
     // The customer's global or billing admin, or the billing partner's staff (the subscriptions
-    // service checks which tenant may change the subscription).
-    ("/partnerhub.gateway.v1.WorkflowService/SetPartnerOfRecord", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
+    // service checks which tenant may change the subscription); not the operator: choosing a
+    // partner of record is the customer's or its partner's business, and the workflow acts on
+    // behalf of a user.
+    ("/partnerhub.gateway.v1.WorkflowService/SetPartnerOfRecord", delegable("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     // partnerhub.gateway.v1.AuditService: a tenant's global admin reads its trail.
     ("/partnerhub.gateway.v1.AuditService/ListAuditEvents", own("tenant_id", GLOBAL_ADMIN), READ),
     // partnerhub.tenants.v1.TenantService
@@ -214,7 +220,7 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.invitations.v1.InvitationService/GetInvitation", own("inviter_tenant_id", roles::INVITATION_SENDERS), READ),
     ("/partnerhub.invitations.v1.InvitationService/ListInvitations", own("inviter_tenant_id", roles::INVITATION_SENDERS), READ),
     ("/partnerhub.invitations.v1.InvitationService/PreviewInvitation", Rule::Anyone, READ),
-    ("/partnerhub.invitations.v1.InvitationService/DeclineInvitation", member("tenant_id", ANY_USER), change("tenant_id")),
+    ("/partnerhub.invitations.v1.InvitationService/DeclineInvitation", member("tenant_id", roles::ANY_INVITEE), change("tenant_id")),
     ("/partnerhub.invitations.v1.InvitationService/RevokeInvitation", member("inviter_tenant_id", roles::INVITATION_SENDERS), change("invitation_id")),
     // partnerhub.subscriptions.v1.SubscriptionService
     ("/partnerhub.subscriptions.v1.SubscriptionService/ListOffers", Rule::Anyone, READ),
@@ -245,7 +251,7 @@ impl Rule {
             Rule::InTenant { field, .. } => {
                 Some(field_text(message, field)).filter(|t| uuid::Uuid::parse_str(t).is_ok())
             }
-            Rule::Anyone | Rule::Operator | Rule::OwnList { .. } => None,
+            Rule::Anyone | Rule::Person | Rule::Operator | Rule::OwnList { .. } => None,
         }
     }
 }

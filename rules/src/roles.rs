@@ -11,6 +11,9 @@
 //! | [`CUSTOMER_DECIDERS`] | 001 "Innan du börjar" | global admin, billing admin | accepting the customer agreement and invitations that grant no admin roles, removing a partner's admin roles |
 //! | [`ADMIN_GRANTERS`] | 004 | global admin | accepting an invitation that grants admin roles |
 //! | [`RELATIONSHIP_ENDERS`] | 001 | global admin, admin agent | ending a customer relationship |
+//!
+//! The unions the gateway admits where the service chooses: [`INVITATION_SENDERS`],
+//! [`ANY_INVITEE`], [`ANY_RELATIONSHIP_ENDER`].
 
 use partnerhub_proto::types::Role;
 
@@ -62,6 +65,18 @@ pub const ANY_RELATIONSHIP_ENDER: Roles = &[
     Role::SalesAgent,
 ];
 
+/// Anyone who accepts or declines some kind of invitation: the gateway admits these, the
+/// invitations service applies the kind's set (the reseller's seed 003 roles for a
+/// partnership, the customer's global admin for admin roles, its global or billing admin
+/// otherwise).
+pub const ANY_INVITEE: Roles = &[
+    Role::GlobalAdmin,
+    Role::BillingAdmin,
+    Role::UserAdmin,
+    Role::AdminAgent,
+    Role::SalesAgent,
+];
+
 /// Whether a user holding `held` holds one of `wanted`.
 pub fn holds_one(wanted: &[Role], held: &[Role]) -> bool {
     wanted.iter().any(|r| held.contains(r))
@@ -101,6 +116,10 @@ mod tests {
         covers(
             ANY_RELATIONSHIP_ENDER,
             &[RESELLER_MANAGERS, RELATIONSHIP_ENDERS],
+        );
+        covers(
+            ANY_INVITEE,
+            &[RESELLER_MANAGERS, ADMIN_GRANTERS, CUSTOMER_DECIDERS],
         );
     }
 

@@ -146,6 +146,15 @@ impl TestSystem {
                 // Short, so that a test sees a stream end soon after its caller loses access.
                 options: partnerhub_gateway::Options {
                     stream_recheck: Duration::from_millis(200),
+                    // A test signs in many users from this one address; the limits are tested
+                    // on gateways of their own (`gateway_with_sign_in_limits`).
+                    sign_in: partnerhub_gateway::SignInLimits {
+                        per_address: partnerhub_gateway::sign_in_limit::Rate {
+                            burst: 10_000,
+                            every: Duration::from_millis(1),
+                        },
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
             },
@@ -323,6 +332,22 @@ impl TestSystem {
         name: &str,
         roles: &[types::Role],
     ) -> (pb::User, String) {
+        let (user, temporary_password) = self.new_user(admin, tenant_id, name, roles).await;
+        let token = self
+            .activate_user(&user.user_name, &temporary_password)
+            .await;
+        (user, token)
+    }
+
+    /// A new user of `tenant_id` with `roles`, created by `admin`, with its temporary password
+    /// (not signed in).
+    pub async fn new_user(
+        &self,
+        admin: &str,
+        tenant_id: &str,
+        name: &str,
+        roles: &[types::Role],
+    ) -> (pb::User, String) {
         let created = self
             .tenants(admin)
             .create_user(pb::CreateUserRequest {
@@ -338,11 +363,7 @@ impl TestSystem {
             .await
             .expect("CreateUser")
             .into_inner();
-        let user = created.user.expect("user");
-        let token = self
-            .activate_user(&user.user_name, &created.temporary_password)
-            .await;
-        (user, token)
+        (created.user.expect("user"), created.temporary_password)
     }
 
     /// A channel straight to a service (bypassing the gateway), by name, that proves its calls
@@ -565,6 +586,15 @@ impl TestSystem {
                 token_lifetime: Duration::from_secs(600),
                 options: partnerhub_gateway::Options {
                     stream_recheck: Duration::from_millis(200),
+                    // A test signs in many users from this one address; the limits are tested
+                    // on gateways of their own (`gateway_with_sign_in_limits`).
+                    sign_in: partnerhub_gateway::SignInLimits {
+                        per_address: partnerhub_gateway::sign_in_limit::Rate {
+                            burst: 10_000,
+                            every: Duration::from_millis(1),
+                        },
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
             },

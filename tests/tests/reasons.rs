@@ -229,32 +229,6 @@ async fn enrol(
     (created.partner.expect("partner"), token)
 }
 
-/// A user of `tenant` created by `admin`, with its temporary password (not signed in).
-async fn new_user(
-    sys: &TestSystem,
-    admin: &str,
-    tenant: &str,
-    name: &str,
-    roles: &[Role],
-) -> (pb::User, String) {
-    let created = sys
-        .tenants(admin)
-        .create_user(pb::CreateUserRequest {
-            tenant_id: tenant.into(),
-            user: Some(pb::User {
-                user_name: name.into(),
-                display_name: name.into(),
-                roles: roles.iter().map(|r| *r as i32).collect(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("CreateUser")
-        .into_inner();
-    (created.user.expect("user"), created.temporary_password)
-}
-
 /// Relationships made straight at the relationships service (as a workflow makes them).
 async fn relate(sys: &TestSystem, relationships: Vec<rel::NewRelationship>) {
     RelationshipInternalServiceClient::new(sys.service("relationships").await)
@@ -419,7 +393,9 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
             })
             .await,
     );
-    let (tove, temporary) = new_user(&sys, &pa, &fabrikam.id, "tove", &[Role::SalesAgent]).await;
+    let (tove, temporary) = sys
+        .new_user(&pa, &fabrikam.id, "tove", &[Role::SalesAgent])
+        .await;
     let first = sys
         .sign_in(&tove.user_name, &temporary)
         .await
