@@ -189,6 +189,21 @@ impl Metrics {
         }
     }
 
+    /// A gauge of this server's own, beside the standard families (the gateway's count of
+    /// unfinished workflows): `name{labels...}`. A name registered twice, or refused, gives a
+    /// gauge that records nothing (the definitions are constants, so a test would see it).
+    pub fn gauge(&self, name: &str, help: &str, labels: &[&str]) -> Gauge {
+        let vec = self.inner.families.as_ref().and_then(|f| {
+            let vec = IntGaugeVec::new(Opts::new(name, help), labels).ok()?;
+            f.registry
+                .register(Box::new(vec.clone()))
+                .inspect_err(|e| tracing::warn!(error = %e, name, "gauge not registered"))
+                .ok()?;
+            Some(vec)
+        });
+        Gauge { vec }
+    }
+
     /// What this server knows of the method at `path`.
     pub fn method(&self, path: &str) -> Method {
         let streams = self
@@ -308,6 +323,25 @@ pub struct Page {
     /// Its `content-type`.
     pub content_type: &'static str,
     pub body: String,
+}
+
+/// A gauge family a server registered with [`Metrics::gauge`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Gauge {
+    vec: Option<IntGaugeVec>,
+}
+
+impl Gauge {
+    /// Sets the gauge of these label values (in the order the labels were named).
+    pub fn set(&self, labels: &[&str], value: i64) {
+        if let Some(gauge) = self
+            .vec
+            .as_ref()
+            .and_then(|vec| vec.get_metric_with_label_values(labels).ok())
+        {
+            gauge.set(value);
+        }
+    }
 }
 
 /// What a server knows of a method, looked up once per call.
