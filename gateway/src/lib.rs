@@ -76,8 +76,9 @@ const AUDIT: &str = "partnerhub.gateway.v1.AuditService";
 
 /// What each of the gateway's health names follows. A forwarded service follows the service
 /// behind it (checked over the channel the calls take); AuthService follows tenants (sign-in
-/// and passwords live there); WorkflowService follows all four (its workflows span them);
-/// AuditService follows the gateway's own database.
+/// and passwords live there); WorkflowService follows all four (its workflows span them) and
+/// the gateway's own database (they are recorded there before they write); AuditService
+/// follows the gateway's own database.
 ///
 /// The overall status `""` (what a load balancer's readiness probe asks) follows tenants and
 /// the gateway's database only: every user's call is authenticated through tenants, so without
@@ -93,7 +94,7 @@ fn readiness(backends: &Backends, db: &partnerhub_kit::store::Database) -> Vec<P
         Probe::peer("relationships", backends.relationships.clone())
             .only(&[RELATIONSHIPS, WORKFLOWS]),
         Probe::peer("invitations", backends.invitations.clone()).only(&[INVITATIONS, WORKFLOWS]),
-        Probe::database(db).only(&["", AUDIT]),
+        Probe::database(db).only(&["", AUDIT, WORKFLOWS]),
     ]
 }
 
