@@ -9,7 +9,8 @@ CREATE TABLE workflows (
     kind TEXT NOT NULL,
     workflow_key TEXT NOT NULL,
     request_id TEXT NOT NULL,
-    -- The request and the caller's principal, protobuf-encoded, as the workflow used them.
+    -- The request and the caller's principal, protobuf-encoded, as the workflow used them; the
+    -- request is emptied when the workflow ends (an acceptance's holds the invitation code).
     request BYTEA NOT NULL,
     principal BYTEA NOT NULL,
     user_id TEXT NOT NULL,

@@ -271,10 +271,11 @@ impl Journal {
             .unwrap_or(Progress::Running))
     }
 
-    /// The workflow finished.
+    /// The workflow finished. Its request is no longer needed, and goes: an acceptance's holds
+    /// the invitation's code, which may still be good for others (an advisor's link).
     pub async fn done(&self, kind: Kind, key: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE workflows SET state = $3, last_error = '', update_time = $4 \
+            "UPDATE workflows SET state = $3, last_error = '', request = $6, update_time = $4 \
              WHERE kind = $1 AND workflow_key = $2 AND state = $5",
         )
         .bind(kind.name())
@@ -282,18 +283,19 @@ impl Journal {
         .bind(State::Done.name())
         .bind(now_micros())
         .bind(State::Running.name())
+        .bind(Vec::<u8>::new())
         .execute(&self.db.pool)
         .await?;
         Ok(())
     }
 
     /// The workflow failed for good with `status` (what it had made is undone): its retries
-    /// are answered `status`.
+    /// are answered `status`. Its request goes, as when it is done.
     pub async fn failed(&self, kind: Kind, key: &str, status: &Status) -> Result<(), sqlx::Error> {
         let (code, message, details) = parts(status);
         sqlx::query(
             "UPDATE workflows SET state = $3, last_error = $4, failure_code = $5, \
-             failure_message = $6, failure_details = $7, update_time = $8 \
+             failure_message = $6, failure_details = $7, request = $10, update_time = $8 \
              WHERE kind = $1 AND workflow_key = $2 AND state = $9",
         )
         .bind(kind.name())
@@ -305,6 +307,7 @@ impl Journal {
         .bind(details)
         .bind(now_micros())
         .bind(State::Running.name())
+        .bind(Vec::<u8>::new())
         .execute(&self.db.pool)
         .await?;
         Ok(())
@@ -531,11 +534,17 @@ mod tests {
         let j = &scratch.journal;
         let who = who();
         for key in ["done", "failed", "running"] {
-            j.begin(&submitted(key, &who, b""), i64::MAX, i64::MAX)
+            j.begin(&submitted(key, &who, b"a code"), i64::MAX, i64::MAX)
                 .await
                 .unwrap();
         }
         j.done(Kind::CreateCustomer, "done").await.unwrap();
+        let (request,): (Vec<u8>,) =
+            sqlx::query_as("SELECT request FROM workflows WHERE workflow_key = 'done'")
+                .fetch_one(&j.db.pool)
+                .await
+                .unwrap();
+        assert!(request.is_empty(), "a finished workflow keeps no request");
         let refusal = Status::failed_precondition("no");
         j.failed(Kind::CreateCustomer, "failed", &refusal)
             .await
