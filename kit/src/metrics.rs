@@ -450,3 +450,22 @@ pub fn code_name(code: tonic::Code) -> &'static str {
         Unauthenticated => "Unauthenticated",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_servers_own_gauge_shows_on_its_page_and_a_second_one_of_the_name_records_nothing() {
+        let metrics = Metrics::new();
+        let gauge = metrics.gauge("partnerhub_things", "Things.", &["kind"]);
+        gauge.set(&["a"], 3);
+        // Wrong label count: ignored, not a panic.
+        gauge.set(&["a", "b"], 9);
+        let twin = metrics.gauge("partnerhub_things", "Again.", &["kind"]);
+        twin.set(&["b"], 5);
+        let page = metrics.render();
+        assert!(page.contains("partnerhub_things{kind=\"a\"} 3"), "{page}");
+        assert!(!page.contains("kind=\"b\""), "{page}");
+    }
+}
