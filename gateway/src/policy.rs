@@ -171,6 +171,8 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     // The customer's global or billing admin, or the billing partner's staff (the subscriptions
     // service checks which tenant may change the subscription).
     ("/partnerhub.gateway.v1.WorkflowService/SetPartnerOfRecord", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
+    // Every tenant's unfinished workflows: the operator's view.
+    ("/partnerhub.gateway.v1.WorkflowService/ListUnfinishedWorkflows", Rule::Operator, READ),
     // partnerhub.gateway.v1.AuditService: a tenant's global admin reads its trail.
     ("/partnerhub.gateway.v1.AuditService/ListAuditEvents", own("tenant_id", GLOBAL_ADMIN), READ),
     // partnerhub.tenants.v1.TenantService
