@@ -279,6 +279,28 @@ struct Common {
         default_value_t = 60
     )]
     token_minutes: u64,
+    /// Seconds an unfinished workflow (CreateCustomer, AcceptInvitation) waits after its call
+    /// stopped before a gateway takes it up again, and the first wait between attempts (it
+    /// doubles, at most 15 minutes). Keep it above --request-timeout, so that no gateway
+    /// resumes a workflow still running for its caller (the gateway's setting).
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_WORKFLOW_RESUME_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    workflow_resume_seconds: u64,
+    /// Hours after its submission that a workflow still unfinished is given up: it fails and
+    /// what it made is undone (a pending customer released) (the gateway's setting).
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_WORKFLOW_GIVE_UP_HOURS",
+        default_value_t = 24,
+        value_parser = clap::value_parser!(u64).range(1..=8_760)
+    )]
+    workflow_give_up_hours: u64,
     /// Days an untouched invitation stays usable (the invitations service's setting).
     #[arg(
         long,
@@ -371,6 +393,17 @@ impl Common {
         }
     }
 
+    /// `--workflow-resume-seconds` and `--workflow-give-up-hours`; an attempt may last as long
+    /// as a call (`--request-timeout`).
+    fn resumption(&self) -> partnerhub_gateway::Resumption {
+        partnerhub_gateway::Resumption {
+            after: Duration::from_secs(self.workflow_resume_seconds.max(1)),
+            lease: self.limits().request_timeout,
+            give_up_after: Duration::from_secs(self.workflow_give_up_hours.max(1) * 3600),
+            ..Default::default()
+        }
+    }
+
     fn token_lifetime(&self) -> Duration {
         Duration::from_secs(self.token_minutes.max(1) * 60)
     }
@@ -428,6 +461,7 @@ impl Common {
                 options: partnerhub_gateway::Options {
                     sign_in: self.sign_in_limits(),
                     require_second_factor: self.require_second_factor,
+                    workflows: self.resumption(),
                     ..Default::default()
                 },
             },
@@ -1109,5 +1143,26 @@ mod tests {
         assert_eq!(limits.per_user.burst, 3);
         assert_eq!(limits.per_user.every, Duration::from_secs(20));
         assert!(Cli::try_parse_from(["partnerhub", "dev", "--sign-ins-per-user", "0"]).is_err());
+    }
+
+    #[test]
+    fn workflows_are_resumed_after_a_minute_and_given_up_after_a_day_unless_told() {
+        let default = common(&[]).resumption();
+        assert_eq!(default.after, Duration::from_secs(60));
+        assert_eq!(default.give_up_after, Duration::from_secs(24 * 3600));
+        // An attempt may take as long as a call.
+        assert_eq!(default.lease, Duration::from_secs(30));
+        let set = common(&[
+            "--workflow-resume-seconds",
+            "5",
+            "--workflow-give-up-hours",
+            "2",
+            "--request-timeout",
+            "10",
+        ])
+        .resumption();
+        assert_eq!(set.after, Duration::from_secs(5));
+        assert_eq!(set.give_up_after, Duration::from_secs(7200));
+        assert_eq!(set.lease, Duration::from_secs(10));
     }
 }

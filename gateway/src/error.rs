@@ -78,6 +78,14 @@ pub enum Error {
     Unavailable(&'static str),
     #[error("no answer within the deadline")]
     DeadlinePassed,
+    #[error(
+        "the workflow could not be finished within {} s of its submission, and what it had made \
+         was undone; submit it again with a new request_id",
+        .0.as_secs()
+    )]
+    WorkflowAbandoned(Duration),
+    #[error("the gateway's database: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
 impl Fault for Error {
@@ -106,6 +114,8 @@ impl Fault for Error {
             Error::Unavailable(_) => Code::Unavailable,
             Error::SignInRateLimited { .. } => Code::ResourceExhausted,
             Error::DeadlinePassed => Code::DeadlineExceeded,
+            Error::WorkflowAbandoned(_) => Code::Aborted,
+            Error::Database(e) => status::database_code(e),
         }
     }
 
@@ -134,6 +144,11 @@ impl Fault for Error {
             Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
             Error::SignInRateLimited { .. } => "SIGN_IN_RATE_LIMITED",
             Error::DeadlinePassed => "DEADLINE_EXCEEDED",
+            Error::WorkflowAbandoned(_) => "WORKFLOW_ABANDONED",
+            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
+                "DATABASE_UNAVAILABLE"
+            }
+            Error::Database(_) => "INTERNAL",
         }
     }
 
@@ -159,6 +174,9 @@ impl Fault for Error {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Unavailable(_) => Some(status::RETRY_UNAVAILABLE),
+            Error::Database(e) if status::database_code(e) == Code::Unavailable => {
+                Some(status::RETRY_UNAVAILABLE)
+            }
             // Whole seconds, rounded up: trying again at once would be refused again.
             Error::SignInRateLimited { retry, .. } => Some(Duration::from_secs(
                 retry.as_secs() + u64::from(retry.subsec_nanos() > 0),

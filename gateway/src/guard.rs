@@ -415,8 +415,60 @@ impl State {
         if len != frame.len() {
             return Err(Error::Malformed("expected exactly one message".into()).into());
         }
-        DynamicMessage::decode(input.clone(), frame)
-            .map_err(|e| Error::Malformed(e.to_string()).into())
+        let message = DynamicMessage::decode(input.clone(), frame)
+            .map_err(|e| tonic::Status::from(Error::Malformed(e.to_string())))?;
+        if has_long_list(&message) {
+            let mut too_long = Violations::new();
+            long_lists(&message, "", &mut too_long);
+            return Err(Error::Invalid(too_long).into());
+        }
+        Ok(message)
+    }
+}
+
+/// The most items a list in a request may hold. No method needs more (250 countries, a page of
+/// 1,000); a bound keeps what one call can make a service do bounded too.
+pub const MAX_LIST_ITEMS: usize = 1000;
+
+/// Whether a list in `message` (at any depth) is longer than [`MAX_LIST_ITEMS`]: the check
+/// every call makes, without building a field path.
+fn has_long_list(message: &DynamicMessage) -> bool {
+    message.fields().any(|(_, value)| match value {
+        prost_reflect::Value::List(items) => {
+            items.len() > MAX_LIST_ITEMS
+                || items.iter().any(|item| match item {
+                    prost_reflect::Value::Message(inner) => has_long_list(inner),
+                    _ => false,
+                })
+        }
+        prost_reflect::Value::Message(inner) => has_long_list(inner),
+        _ => false,
+    })
+}
+
+/// Adds a violation for every list in `message` (at any depth) longer than [`MAX_LIST_ITEMS`].
+fn long_lists(message: &DynamicMessage, prefix: &str, violations: &mut Violations) {
+    for (field, value) in message.fields() {
+        let path = format!("{prefix}{}", field.name());
+        match value {
+            prost_reflect::Value::List(items) => {
+                if items.len() > MAX_LIST_ITEMS {
+                    violations.add(
+                        &path,
+                        format!("holds {} items; at most {MAX_LIST_ITEMS}", items.len()),
+                    );
+                }
+                for (i, item) in items.iter().enumerate().take(MAX_LIST_ITEMS) {
+                    if let prost_reflect::Value::Message(inner) = item {
+                        long_lists(inner, &format!("{path}[{i}]."), violations);
+                    }
+                }
+            }
+            prost_reflect::Value::Message(inner) => {
+                long_lists(inner, &format!("{path}."), violations)
+            }
+            _ => {}
+        }
     }
 }
 

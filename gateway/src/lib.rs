@@ -15,6 +15,7 @@ pub use guard::Backends;
 pub use policy::Caller;
 pub use sign_in_limit::SignInLimits;
 pub use token::Tokens;
+pub use workflows::Resumption;
 
 use partnerhub_kit::health::Probe;
 use partnerhub_kit::metrics::Metrics;
@@ -38,6 +39,8 @@ pub struct Options {
     /// in with it (`guard::must_enroll_second_factor`). Off by default: users may still
     /// enroll one.
     pub require_second_factor: bool,
+    /// When unfinished workflows are taken up again, and given up.
+    pub workflows: Resumption,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             stream_recheck: std::time::Duration::from_secs(10),
             sign_in: SignInLimits::default(),
             require_second_factor: false,
+            workflows: Resumption::default(),
         }
     }
 }
@@ -72,8 +76,9 @@ const AUDIT: &str = "partnerhub.gateway.v1.AuditService";
 
 /// What each of the gateway's health names follows. A forwarded service follows the service
 /// behind it (checked over the channel the calls take); AuthService follows tenants (sign-in
-/// and passwords live there); WorkflowService follows all four (its workflows span them);
-/// AuditService follows the gateway's own database.
+/// and passwords live there); WorkflowService follows all four (its workflows span them) and
+/// the gateway's own database (they are recorded there before they write); AuditService
+/// follows the gateway's own database.
 ///
 /// The overall status `""` (what a load balancer's readiness probe asks) follows tenants and
 /// the gateway's database only: every user's call is authenticated through tenants, so without
@@ -89,11 +94,12 @@ fn readiness(backends: &Backends, db: &partnerhub_kit::store::Database) -> Vec<P
         Probe::peer("relationships", backends.relationships.clone())
             .only(&[RELATIONSHIPS, WORKFLOWS]),
         Probe::peer("invitations", backends.invitations.clone()).only(&[INVITATIONS, WORKFLOWS]),
-        Probe::database(db).only(&["", AUDIT]),
+        Probe::database(db).only(&["", AUDIT, WORKFLOWS]),
     ]
 }
 
-/// Serves the gateway on `listener` until `shutdown` resolves, counting its calls in `metrics`.
+/// Serves the gateway on `listener` until `shutdown` resolves, counting its calls in `metrics`;
+/// meanwhile it takes up the unfinished workflows recorded in `db`.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: impl Into<Listener>,
@@ -106,6 +112,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let probes = readiness(&backends, &db);
+    let workflows = workflows::Workflows::new(&backends, db.clone(), options.workflows);
+    let (name, help) = workflows::UNFINISHED_GAUGE;
+    let resuming = workflows::resume(workflows.clone(), metrics.gauge(name, help, &["workflow"]));
     let trail = audit::Trail::new(db);
     let auth = auth::Auth {
         tokens: tokens.clone(),
@@ -122,9 +131,7 @@ pub async fn serve(
     }
     let (routes, observer) = server
         .add_service(AuthServiceServer::new(auth))
-        .add_service(WorkflowServiceServer::new(workflows::Workflows::new(
-            &backends,
-        )))
+        .add_service(WorkflowServiceServer::new(workflows))
         .add_service(AuditServiceServer::new(trail.clone()))
         .lists(TENANTS)
         .lists(SUBSCRIPTIONS)
@@ -135,5 +142,9 @@ pub async fn serve(
         .await?;
     let front = guard::Front::new(routes.prepare(), tokens, backends, trail, &options)
         .map_err(|e| ServeError::Descriptors(e.to_string()))?;
-    partnerhub_kit::server::serve(listener, front, limits, observer, shutdown).await
+    let serving = partnerhub_kit::server::serve(listener, front, limits, observer, shutdown);
+    tokio::select! {
+        served = serving => served,
+        never = resuming => match never {},
+    }
 }

@@ -177,6 +177,8 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     // partner of record is the customer's or its partner's business, and the workflow acts on
     // behalf of a user.
     ("/partnerhub.gateway.v1.WorkflowService/SetPartnerOfRecord", delegable("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
+    // Every tenant's unfinished workflows: the operator's view.
+    ("/partnerhub.gateway.v1.WorkflowService/ListUnfinishedWorkflows", Rule::Operator, READ),
     // partnerhub.gateway.v1.AuditService: a tenant's global admin reads its trail.
     ("/partnerhub.gateway.v1.AuditService/ListAuditEvents", own("tenant_id", GLOBAL_ADMIN), READ),
     // partnerhub.tenants.v1.TenantService

@@ -295,6 +295,21 @@ pub async fn replay(
     })
 }
 
+/// The resource a request id of `method` created, whatever the request was (`None`: none).
+pub async fn made_by(
+    conn: &mut AnyConnection,
+    method: &str,
+    request_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT resource_id FROM request_ids WHERE method = $1 AND request_id = $2")
+            .bind(method)
+            .bind(request_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(|(resource,)| resource))
+}
+
 /// Records the resource a request id created, in the transaction that created it. A concurrent
 /// twin fails here with a unique violation and rolls its work back.
 pub async fn remember(

@@ -3,7 +3,7 @@
 //!
 //! Storage is SQLite in a temporary folder, or PostgreSQL when `PARTNERHUB_TEST_DATABASE_URL`
 //! names a server (`postgres://postgres@127.0.0.1:5432/postgres`): each test system then gets
-//! its own four databases there, dropped when it stops.
+//! its own five databases there (the services' and the gateway's), dropped when it stops.
 
 use partnerhub::system::{
     self, Configuration, GatewaySection, Running, SecretKeyFiles, Section, Server, Service,
@@ -85,7 +85,8 @@ pub struct TestSystem {
 
 struct Postgres {
     admin_url: String,
-    databases: Vec<String>,
+    /// The test's databases (the system's, and spare gateway databases a test asked for).
+    databases: std::sync::Mutex<Vec<String>>,
 }
 
 impl TestSystem {
@@ -106,15 +107,15 @@ impl TestSystem {
                     .map(|(s, _)| s)
                     .unwrap_or(&admin_url)
                     .to_string();
-                let databases = system::SERVICES
+                let databases = Server::ALL
                     .iter()
-                    .map(|s| format!("{base}_{s}"))
+                    .map(|s| format!("{base}_{}", s.name()))
                     .collect();
                 (
                     Some(format!("{server}/{base}")),
                     Some(Postgres {
                         admin_url,
-                        databases,
+                        databases: std::sync::Mutex::new(databases),
                     }),
                 )
             }
@@ -222,6 +223,26 @@ impl TestSystem {
     /// The database URL of `server` (to read what it stored, as a copy of the database would).
     pub fn database_url(&self, server: Server) -> String {
         self.storage.url(server)
+    }
+
+    /// The URL of a gateway database of its own beside the system's (a SQLite file in the
+    /// data folder, or a PostgreSQL database dropped with the system's), named by `name`: for
+    /// gateways a test starts on one database, one after another.
+    pub fn spare_gateway_database(&self, name: &str) -> String {
+        let server = format!("gateway_{name}");
+        let url = system::database_url(
+            self.storage.database_url.as_deref(),
+            &self.storage.data_dir,
+            &server,
+        );
+        if let Some(pg) = &self.postgres
+            && let (Some(base), Ok(mut databases)) =
+                (&self.storage.database_url, pg.databases.lock())
+            && let Some((_, base)) = base.rsplit_once('/')
+        {
+            databases.push(format!("{base}_{server}"));
+        }
+        url
     }
 
     /// The data folder: SQLite files, keys.
@@ -517,6 +538,25 @@ impl TestSystem {
         (created, admin)
     }
 
+    /// Two offers sold in Sweden in the worldwide cloud, as line items of five licences each
+    /// (within each offer's bounds), read as the holder of `token`.
+    pub async fn two_line_items(&self, token: &str) -> Vec<types::LineItem> {
+        let offers = self.offers(token, types::Cloud::Worldwide, "SE").await;
+        assert!(
+            offers.len() >= 2,
+            "the catalogue sells at least two offers in Sweden"
+        );
+        offers
+            .iter()
+            .take(2)
+            .map(|o| types::LineItem {
+                offer_id: o.id.clone(),
+                quantity: o.min_quantity.max(5).min(o.max_quantity),
+                partner_of_record_mpn_id: String::new(),
+            })
+            .collect()
+    }
+
     /// Enrols a partner and returns it with a signed-in global admin's token.
     pub async fn partner_admin(
         &self,
@@ -554,7 +594,8 @@ impl Postgres {
         let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&self.admin_url).await else {
             return;
         };
-        for db in &self.databases {
+        let databases = self.databases.lock().map(|d| d.clone()).unwrap_or_default();
+        for db in &databases {
             // The names are ours ("ph_<hex>_<service>"), so quoting them is enough.
             let sql = format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)");
             let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -623,7 +664,8 @@ pub struct BrokenGateway {
     pub metrics: SocketAddr,
     _hole: Option<tokio::net::TcpListener>,
     stop: tokio_util::sync::CancellationToken,
-    _audit: tempfile::TempDir,
+    /// The folder of its own database, when it has one of its own.
+    _audit: Option<tempfile::TempDir>,
 }
 
 impl BrokenGateway {
@@ -744,6 +786,36 @@ impl TestSystem {
         .await
     }
 
+    /// A gateway over this system's services that keeps its audit trail and its workflows in
+    /// the gateway database at `database` (see [`TestSystem::spare_gateway_database`]), and
+    /// reaches each service of `through` by its [`Outage`] proxy (the others directly).
+    pub async fn gateway_on(
+        &self,
+        database: &str,
+        through: &[&Outage],
+        options: partnerhub_gateway::Options,
+    ) -> BrokenGateway {
+        let addresses = std::array::from_fn(|i| {
+            through
+                .iter()
+                .find(|o| o.service == Service::ALL[i].name())
+                .map_or(self.services[i], |o| o.addr)
+        });
+        let db = partnerhub_gateway::audit::open(database)
+            .await
+            .expect("gateway database");
+        self.gateway_at(
+            addresses,
+            None,
+            db,
+            None,
+            Limits::default(),
+            self.tokens(),
+            options,
+        )
+        .await
+    }
+
     async fn second_gateway(
         &self,
         down: &str,
@@ -764,12 +836,43 @@ impl TestSystem {
             _ => None,
         };
         // `self.services` is in `Service::ALL` order.
-        let [tenants, subscriptions, relationships, invitations] = std::array::from_fn(|i| {
-            let addr = match (Service::ALL[i].name() == down, dying) {
-                (true, Some(proxy)) => proxy,
-                (true, None) => dead,
-                (false, _) => self.services[i],
-            };
+        let addresses = std::array::from_fn(|i| match (Service::ALL[i].name() == down, dying) {
+            (true, Some(proxy)) => proxy,
+            (true, None) => dead,
+            (false, _) => self.services[i],
+        });
+        let audit_dir = tempfile::tempdir().expect("temporary folder");
+        let audit = partnerhub_gateway::audit::open(&partnerhub_kit::store::sqlite_url(
+            audit_dir.path(),
+            "gateway",
+        ))
+        .await
+        .expect("audit database");
+        self.gateway_at(
+            addresses,
+            hole,
+            audit,
+            Some(audit_dir),
+            limits,
+            tokens,
+            options,
+        )
+        .await
+    }
+
+    /// A gateway calling the services at `addresses` (in `Service::ALL` order).
+    #[allow(clippy::too_many_arguments)]
+    async fn gateway_at(
+        &self,
+        addresses: [SocketAddr; 4],
+        hole: Option<tokio::net::TcpListener>,
+        audit: partnerhub_kit::store::Database,
+        audit_dir: Option<tempfile::TempDir>,
+        limits: Limits,
+        tokens: partnerhub_gateway::Tokens,
+        options: partnerhub_gateway::Options,
+    ) -> BrokenGateway {
+        let [tenants, subscriptions, relationships, invitations] = addresses.map(|addr| {
             system::channel(&format!("http://{addr}"), &self.internal).expect("channel")
         });
         let backends = partnerhub_gateway::Backends {
@@ -778,13 +881,6 @@ impl TestSystem {
             relationships,
             invitations,
         };
-        let audit_dir = tempfile::tempdir().expect("temporary folder");
-        let audit = partnerhub_gateway::audit::open(&partnerhub_kit::store::sqlite_url(
-            audit_dir.path(),
-            "gateway",
-        ))
-        .await
-        .expect("audit database");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -819,6 +915,151 @@ impl TestSystem {
             _audit: audit_dir,
         }
     }
+
+    /// A proxy in front of service `name` (of `partnerhub::system::SERVICES`) that passes
+    /// every call on until it is cut (see [`Outage::from_call`]).
+    pub async fn outage(&self, name: &str) -> Outage {
+        let index = system::SERVICES
+            .iter()
+            .position(|s| *s == name)
+            .expect("a service name");
+        let target = connect(self.services[index]).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let state = std::sync::Arc::new(std::sync::Mutex::new(Cut::default()));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let relay = Relay {
+            target,
+            state: state.clone(),
+        };
+        tokio::spawn(
+            tonic::transport::Server::builder().serve_with_incoming_shutdown(
+                relay,
+                partnerhub_kit::server::incoming(listener),
+                stop.clone().cancelled_owned(),
+            ),
+        );
+        Outage {
+            service: system::SERVICES[index],
+            addr,
+            state,
+            _stop: stop.drop_guard(),
+        }
+    }
+}
+
+/// A proxy in front of one service: it passes calls on until the `nth` call of a method (from
+/// when it was told), and from that call on answers every call as an unreachable service does
+/// (UNAVAILABLE, no details), until it is healed. It stops when dropped.
+pub struct Outage {
+    service: &'static str,
+    addr: SocketAddr,
+    state: std::sync::Arc<std::sync::Mutex<Cut>>,
+    _stop: tokio_util::sync::DropGuard,
+}
+
+#[derive(Default)]
+struct Cut {
+    /// The method's full path and which call of it cuts the service off.
+    at: Option<(String, usize)>,
+    seen: usize,
+    down: bool,
+}
+
+impl Outage {
+    /// The service goes down at the `nth` call (1 for the next) of `method` (e.g.
+    /// `/partnerhub.tenants.v1.TenantInternalService/CreateCustomerTenant`).
+    pub fn from_call(&self, method: &str, nth: usize) {
+        if let Ok(mut cut) = self.state.lock() {
+            *cut = Cut {
+                at: Some((method.to_string(), nth)),
+                seen: 0,
+                down: false,
+            };
+        }
+    }
+
+    /// Whether the service is down now.
+    pub fn is_down(&self) -> bool {
+        self.state.lock().map(|cut| cut.down).unwrap_or(false)
+    }
+
+    /// The service is back: every call passes again.
+    pub fn heal(&self) {
+        if let Ok(mut cut) = self.state.lock() {
+            *cut = Cut::default();
+        }
+    }
+}
+
+/// The proxy's service.
+#[derive(Clone)]
+struct Relay {
+    target: Channel,
+    state: std::sync::Arc<std::sync::Mutex<Cut>>,
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Relay {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let down = match self.state.lock() {
+            Ok(mut cut) => {
+                let path = request.uri().path();
+                if let Some((method, nth)) = &cut.at
+                    && path == method
+                {
+                    let nth = *nth;
+                    cut.seen += 1;
+                    if cut.seen >= nth {
+                        cut.down = true;
+                    }
+                }
+                cut.down
+            }
+            Err(_) => true,
+        };
+        let mut target = self.target.clone();
+        Box::pin(async move {
+            if down {
+                return Ok(Status::unavailable("the service is down").into_http());
+            }
+            Ok(
+                match tower::ServiceExt::oneshot(&mut target, request).await {
+                    Ok(response) => response,
+                    Err(e) => Status::unavailable(e.to_string()).into_http(),
+                },
+            )
+        })
+    }
+}
+
+/// The Prometheus text at `http://<addr>/metrics`.
+pub async fn scrape(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut page = String::new();
+    stream.read_to_string(&mut page).await.expect("read");
+    page
 }
 
 /// How the service a second gateway is given as `down` fails.
@@ -943,6 +1184,31 @@ pub fn partner(prefix: &str, mpn_id: &str, types: &[types::PartnerType]) -> pb::
     }
 }
 
+/// The form a partner submits to create a customer (`CreateCustomer`) with `line_items`,
+/// signed for the agreement, with a new request id.
+pub fn customer_form(
+    partner_tenant_id: &str,
+    prefix: &str,
+    line_items: Vec<types::LineItem>,
+) -> gw::CreateCustomerRequest {
+    gw::CreateCustomerRequest {
+        partner_tenant_id: partner_tenant_id.into(),
+        customer: Some(gw::CustomerDetails {
+            display_name: format!("{prefix} skola"),
+            domain_prefix: prefix.into(),
+            address: Some(address()),
+            contact: Some(contact("Maja", "Ek")),
+            country_code: "SE".into(),
+            cloud: types::Cloud::Worldwide as i32,
+        }),
+        indirect_reseller_id: String::new(),
+        line_items,
+        agreement_signer: Some(contact("Maja", "Ek")),
+        validate_only: false,
+        request_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
 /// A valid customer to create.
 pub fn customer(prefix: &str) -> pb::Tenant {
     pb::Tenant {
@@ -968,31 +1234,6 @@ where
         out.push(handle.await.expect("the call's task"));
     }
     out
-}
-
-/// `WorkflowService.CreateCustomer`'s form: a Swedish customer of `partner_id` with
-/// `line_items`, the agreement accepted, a new request id.
-pub fn customer_form(
-    partner_id: &str,
-    prefix: &str,
-    line_items: Vec<types::LineItem>,
-) -> gw::CreateCustomerRequest {
-    gw::CreateCustomerRequest {
-        partner_tenant_id: partner_id.into(),
-        customer: Some(gw::CustomerDetails {
-            display_name: format!("{prefix} skola"),
-            domain_prefix: prefix.into(),
-            address: Some(address()),
-            contact: Some(contact("Maja", "Ek")),
-            country_code: "SE".into(),
-            cloud: types::Cloud::Worldwide as i32,
-        }),
-        indirect_reseller_id: String::new(),
-        line_items,
-        agreement_signer: Some(contact("Maja", "Ek")),
-        validate_only: false,
-        request_id: uuid::Uuid::new_v4().to_string(),
-    }
 }
 
 pub fn address() -> types::PostalAddress {

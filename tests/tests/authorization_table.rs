@@ -704,6 +704,9 @@ impl World {
                     .encode_to_vec(),
                 )
             }
+            "ListUnfinishedWorkflows" => {
+                call(gw::ListUnfinishedWorkflowsRequest::default().encode_to_vec())
+            }
             // AuditService
             "ListAuditEvents" => call(
                 gw::ListAuditEventsRequest {

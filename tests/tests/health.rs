@@ -8,10 +8,9 @@ use partnerhub_kit::server::Limits;
 use partnerhub_proto::subscriptions as sub;
 use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
 use partnerhub_proto::tenants as pb;
-use partnerhub_tests::{Bearer, DATABASE_ENV, TestSystem};
+use partnerhub_tests::{Bearer, DATABASE_ENV, TestSystem, scrape};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
@@ -83,20 +82,6 @@ async fn until(channel: &Channel, service: &str, wanted: ServingStatus) {
 /// Starts `servers` with `config`, or panics.
 async fn start(config: system::Configuration, servers: &[Server]) -> Running {
     system::start(config, servers).await.expect("started")
-}
-
-/// GET /metrics from `addr`.
-async fn scrape(addr: SocketAddr) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("metrics port");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("request");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("response");
-    answer
 }
 
 /// The value of the metric line starting with `prefix` (0 when absent).

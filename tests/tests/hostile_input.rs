@@ -190,6 +190,22 @@ async fn thousands_of_bad_values_get_one_bounded_answer() {
         "{fields:?}"
     );
     assert_eq!(metadata(&status, "violationCount"), "1000");
+    // More than 1,000 items in any list is refused at the gateway, before any service works on it.
+    let status = sys
+        .tenants(&admin)
+        .update_tenant(pb::UpdateTenantRequest {
+            tenant: Some(pb::Tenant {
+                id: fabrikam.id.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".to_string(); 1001],
+            }),
+        })
+        .await
+        .expect_err("1,001 paths");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(bad_fields(&status), ["update_mask.paths"]);
 
     let status = SubscriptionServiceClient::new(sys.authed(&sys.operator))
         .create_offer(sub::CreateOfferRequest {

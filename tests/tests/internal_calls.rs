@@ -6,7 +6,7 @@ use partnerhub_kit::caller;
 use partnerhub_kit::internal_call::{ASSERTION, InternalKey, unix_now};
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{GetTenantRequest, ListUsersRequest};
-use partnerhub_tests::{TestSystem, reason};
+use partnerhub_tests::{TestSystem, reason, scrape};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
@@ -144,7 +144,7 @@ async fn refusals_are_counted_in_the_services_metrics() {
         "no assertion",
     );
     let tenants_metrics = sys.metrics[1];
-    let text = reqwest_like_get(tenants_metrics).await;
+    let text = scrape(tenants_metrics).await;
     assert!(
         text.lines()
             .any(|l| l.starts_with("grpc_server_handled_total")
@@ -153,19 +153,6 @@ async fn refusals_are_counted_in_the_services_metrics() {
         "{text}"
     );
     sys.stop().await;
-}
-
-/// The body of `GET /metrics` at `addr`, over a plain TCP connection.
-async fn reqwest_like_get(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut text = String::new();
-    stream.read_to_string(&mut text).await.expect("read");
-    text
 }
 
 #[tokio::test]

@@ -2,8 +2,7 @@
 //! customer for it with subscriptions, and both then manage that customer.
 
 use partnerhub_proto::gateway::{
-    AcceptInvitationRequest, AddSubscriptionsRequest, CreateCustomerRequest,
-    CreateCustomerResponse, CustomerDetails,
+    AcceptInvitationRequest, AddSubscriptionsRequest, CreateCustomerRequest, CreateCustomerResponse,
 };
 use partnerhub_proto::invitations::{CreateInvitationRequest, Invitation, InvitationKind};
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
@@ -12,7 +11,7 @@ use partnerhub_proto::subscriptions::{
 };
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
-use partnerhub_tests::{TestSystem, address, contact, reason};
+use partnerhub_tests::{TestSystem, contact, customer_form, reason};
 use tonic::Code;
 
 struct Channel {
@@ -67,49 +66,10 @@ async fn partnership(sys: &TestSystem) -> Channel {
     }
 }
 
-/// Two offers sold in Sweden in the worldwide cloud, at their minimum quantities.
-async fn two_offers(sys: &TestSystem, token: &str) -> Vec<LineItem> {
-    let offers = subscriptions(sys, token)
-        .list_offers(sub::ListOffersRequest {
-            cloud: Cloud::Worldwide as i32,
-            country_code: "SE".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("ListOffers")
-        .into_inner()
-        .offers;
-    assert!(
-        offers.len() >= 2,
-        "the catalogue sells at least two offers in Sweden"
-    );
-    offers
-        .iter()
-        .take(2)
-        .map(|o| LineItem {
-            offer_id: o.id.clone(),
-            quantity: o.min_quantity.max(5).min(o.max_quantity),
-            partner_of_record_mpn_id: String::new(),
-        })
-        .collect()
-}
-
 fn form(c: &Channel, prefix: &str, line_items: Vec<LineItem>) -> CreateCustomerRequest {
     CreateCustomerRequest {
-        partner_tenant_id: c.provider.id.clone(),
-        customer: Some(CustomerDetails {
-            display_name: format!("{prefix} skola"),
-            domain_prefix: prefix.into(),
-            address: Some(address()),
-            contact: Some(contact("Maja", "Ek")),
-            country_code: "SE".into(),
-            cloud: Cloud::Worldwide as i32,
-        }),
         indirect_reseller_id: c.reseller.id.clone(),
-        line_items,
-        agreement_signer: Some(contact("Maja", "Ek")),
-        validate_only: false,
-        request_id: uuid::Uuid::new_v4().to_string(),
+        ..customer_form(&c.provider.id, prefix, line_items)
     }
 }
 
@@ -182,7 +142,7 @@ async fn an_indirect_provider_adds_a_customer_for_its_reseller_and_both_manage_i
     );
 
     // Review: nothing written.
-    let items = two_offers(&sys, &c.provider_admin).await;
+    let items = sys.two_line_items(&c.provider_admin).await;
     let mut review = form(&c, "solnaskola", items.clone());
     review.validate_only = true;
     let reviewed = sys
@@ -366,7 +326,7 @@ async fn an_indirect_provider_adds_a_customer_for_its_reseller_and_both_manage_i
 async fn each_problem_of_the_form_has_its_own_reason_and_nothing_is_written() {
     let sys = TestSystem::start().await;
     let c = partnership(&sys).await;
-    let items = two_offers(&sys, &c.provider_admin).await;
+    let items = sys.two_line_items(&c.provider_admin).await;
 
     let offer = subscriptions(&sys, &c.provider_admin)
         .get_offer(sub::GetOfferRequest {
@@ -456,7 +416,7 @@ async fn each_problem_of_the_form_has_its_own_reason_and_nothing_is_written() {
 async fn a_sales_agent_of_an_unrelated_partner_cannot_order_for_the_customer() {
     let sys = TestSystem::start().await;
     let c = partnership(&sys).await;
-    let items = two_offers(&sys, &c.provider_admin).await;
+    let items = sys.two_line_items(&c.provider_admin).await;
     let created = sys
         .workflows(&c.provider_admin)
         .create_customer(form(&c, "solnaskola", items.clone()))
@@ -498,7 +458,7 @@ async fn a_sales_agent_of_an_unrelated_partner_cannot_order_for_the_customer() {
 async fn a_customer_creation_cut_off_in_the_middle_is_completed_once_by_a_retry() {
     let sys = TestSystem::start().await;
     let c = partnership(&sys).await;
-    let items = two_offers(&sys, &c.provider_admin).await;
+    let items = sys.two_line_items(&c.provider_admin).await;
     let request = form(&c, "solnaskola", items);
 
     // A gateway whose relationships service is down: the customer and its agreement get
@@ -587,7 +547,7 @@ async fn a_customer_creation_cut_off_in_the_middle_is_completed_once_by_a_retry(
 async fn a_provider_retrying_a_lost_confirmation_gets_the_same_working_password() {
     let sys = TestSystem::start().await;
     let c = partnership(&sys).await;
-    let items = two_offers(&sys, &c.provider_admin).await;
+    let items = sys.two_line_items(&c.provider_admin).await;
     let request = form(&c, "tabyskola", items);
 
     // The provider's first submit times out on its side and its client sends the same form

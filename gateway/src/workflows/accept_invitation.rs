@@ -5,8 +5,10 @@
 //! Orchestration only: the invitations service decides whether this caller may accept and what
 //! accepting creates (`RedeemInvitation`); here the steps are carried out in order (the
 //! agreement, the redeem, the relationships, the subscriptions), each keyed by the acceptance
-//! so a retry finishes the work without doing a step twice.
+//! so a retry finishes the work without doing a step twice. The acceptance is recorded before
+//! its first write and finished by a gateway if its call doesn't.
 
+use super::journal::{Kind, Submitted};
 use super::{Workflows, on_behalf};
 use crate::error::{Error, relay};
 use partnerhub_kit::caller;
@@ -72,55 +74,66 @@ pub async fn run(
     let agreement_type = pb::agreement::Type::try_from(plan.agreement_type)
         .unwrap_or(pb::agreement::Type::Unspecified);
     let to_accept = agreement_to_accept(w, &req, agreement_type).await?;
-
-    // Use the invitation: of two tenants accepting one invitation at once, exactly one gets
-    // past this line. A retry with the same request id passes again.
-    let plan = w
-        .invitations
-        .clone()
-        .redeem_invitation(redeem(false, &step_id.to_string()))
-        .await
-        .map_err(relay)?
-        .into_inner();
-    let agreement = match to_accept {
-        Some(signer) => accept_agreement(w, who, &req.tenant_id, agreement_type, signer).await?,
-        None => None,
+    let record = Submitted {
+        kind: Kind::AcceptInvitation,
+        key: step_id.to_string(),
+        request_id: &req.request_id,
+        request: prost::Message::encode_to_vec(&req),
+        who,
     };
-    let relationships = w
-        .relationships
-        .clone()
-        .create_relationships(rel::CreateRelationshipsRequest {
-            relationships: plan.relationships,
-            request_id: step_id.to_string(),
-        })
-        .await
-        .map_err(relay)?
-        .into_inner()
-        .relationships;
-    let mut subscriptions = Vec::new();
-    if let Some(advisor) = plan.advisor_subscriptions {
-        subscriptions = w
-            .subscriptions_internal
+    let writes = async {
+        // Use the invitation: of two tenants accepting one invitation at once, exactly one gets
+        // past this line. A retry with the same request id passes again.
+        let plan = w
+            .invitations
             .clone()
-            .create_advisor_subscriptions(sub::CreateAdvisorSubscriptionsRequest {
-                request_id: super::step_id(&step_id, "subscriptions"),
-                ..advisor
+            .redeem_invitation(redeem(false, &step_id.to_string()))
+            .await
+            .map_err(relay)?
+            .into_inner();
+        let agreement = match to_accept {
+            Some(signer) => {
+                accept_agreement(w, who, &req.tenant_id, agreement_type, signer).await?
+            }
+            None => None,
+        };
+        let relationships = w
+            .relationships
+            .clone()
+            .create_relationships(rel::CreateRelationshipsRequest {
+                relationships: plan.relationships,
+                request_id: step_id.to_string(),
             })
             .await
             .map_err(relay)?
             .into_inner()
-            .subscriptions;
-    }
-    if !plan.record_partner_mpn_id.is_empty() {
-        subscriptions
-            .extend(record_partner(w, who, &req.tenant_id, &plan.record_partner_mpn_id).await?);
-    }
-    tracing::info!(invitation = %invitation_id, tenant = %req.tenant_id, "invitation accepted");
-    Ok(gw::AcceptInvitationResponse {
-        relationships,
-        subscriptions,
-        agreement,
-    })
+            .relationships;
+        let mut subscriptions = Vec::new();
+        if let Some(advisor) = plan.advisor_subscriptions {
+            subscriptions = w
+                .subscriptions_internal
+                .clone()
+                .create_advisor_subscriptions(sub::CreateAdvisorSubscriptionsRequest {
+                    request_id: super::step_id(&step_id, "subscriptions"),
+                    ..advisor
+                })
+                .await
+                .map_err(relay)?
+                .into_inner()
+                .subscriptions;
+        }
+        if !plan.record_partner_mpn_id.is_empty() {
+            subscriptions
+                .extend(record_partner(w, who, &req.tenant_id, &plan.record_partner_mpn_id).await?);
+        }
+        tracing::info!(invitation = %invitation_id, tenant = %req.tenant_id, "invitation accepted");
+        Ok::<_, Status>(gw::AcceptInvitationResponse {
+            relationships,
+            subscriptions,
+            agreement,
+        })
+    };
+    w.recorded(record, writes).await
 }
 
 /// The redeem on behalf of `who`, with the caller's roles, which decide what it may accept.

@@ -3,7 +3,10 @@
 //! creates the customer (pending), its admin, the customer agreement the partner attests, the
 //! relationships and the order, and only then activates the customer. Every step is idempotent
 //! by an id derived from the request id, so a retry after a failure anywhere completes it once.
+//! The submit is recorded before its first write and finished by a gateway if its call doesn't;
+//! refused for good, the pending customer is released.
 
+use super::journal::{Kind, Submitted};
 use super::partners::{Found, reseller_problems, tenant, types};
 use super::{Workflows, on_behalf, step_id};
 use crate::error::{Error, relay};
@@ -12,6 +15,7 @@ use partnerhub_proto::gateway as gw;
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
 use partnerhub_proto::subscriptions as sub;
 use partnerhub_proto::tenants::{self as pb, Principal};
+use prost::Message;
 use tonic::Status;
 
 pub async fn run(
@@ -33,6 +37,13 @@ pub async fn run(
         }
         Err(v) => return Err(Error::Invalid(v).into()),
     };
+    // The request as submitted, recorded for a gateway to run again.
+    let submitted = req.clone();
+    if !req.validate_only {
+        // Its customer released, a failed workflow's review would not find it.
+        w.refuse_if_failed(Kind::CreateCustomer, &workflow.to_string())
+            .await?;
+    }
     // The whole request, remembered with the customer step: a retry that changed anything is
     // told REQUEST_ID_REUSED by the review's first step, before anything else is checked.
     let fingerprint = partnerhub_kit::store::fingerprint(&gw::CreateCustomerRequest {
@@ -108,6 +119,27 @@ pub async fn run(
         .into());
     }
 
+    let record = Submitted {
+        kind: Kind::CreateCustomer,
+        key: workflow.to_string(),
+        request_id: &submitted.request_id,
+        request: submitted.encode_to_vec(),
+        who,
+    };
+    let writes = writes(w, who, workflow, fingerprint, &partner, customer, &req);
+    w.recorded(record, writes).await
+}
+
+/// What a submit writes, once the review found no problem.
+async fn writes(
+    w: &Workflows,
+    who: &Principal,
+    workflow: uuid::Uuid,
+    fingerprint: String,
+    partner: &pb::Tenant,
+    customer: pb::Tenant,
+    req: &gw::CreateCustomerRequest,
+) -> Result<gw::CreateCustomerResponse, Status> {
     // 1. The customer, pending until everything else exists, with its first admin.
     let created = w
         .tenants_internal
@@ -195,6 +227,35 @@ pub async fn run(
         temporary_password: created.temporary_password,
         review: None,
     })
+}
+
+/// Releases the pending customer of the workflow known by `key` (its request id), if its first
+/// step made one: its domain prefix is free again.
+pub async fn release(w: &Workflows, key: &str) -> Result<(), Status> {
+    let workflow = uuid::Uuid::parse_str(key)
+        .map_err(|_| Status::internal("a recorded CreateCustomer is known by its request id"))?;
+    let released = w
+        .tenants_internal
+        .clone()
+        .release_customer_tenant(pb::ReleaseCustomerTenantRequest {
+            request_id: step_id(&workflow, "customer"),
+        })
+        .await;
+    match released {
+        Ok(answer) => {
+            let tenant = answer.into_inner().tenant_id;
+            if !tenant.is_empty() {
+                tracing::info!(customer = %tenant, "customer of a failed workflow released");
+            }
+            Ok(())
+        }
+        // Active: the workflow had finished; nothing to undo.
+        Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+            tracing::warn!(error = %status, "customer of a failed workflow not released");
+            Ok(())
+        }
+        Err(status) => Err(relay(status)),
+    }
 }
 
 /// The relationships a new customer gets.

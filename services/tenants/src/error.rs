@@ -63,6 +63,8 @@ pub enum Error {
     NoSecondFactorEnrollment,
     #[error("the tenant is not active yet")]
     TenantNotActive,
+    #[error("tenant {0} is active: only a pending customer is released")]
+    TenantActive(String),
     #[error("password hashing failed: {0}")]
     Hashing(String),
     #[error(transparent)]
@@ -101,7 +103,9 @@ impl Fault for Error {
                 Code::AlreadyExists
             }
             Error::StaleEtag { .. } => Code::Aborted,
-            Error::LastGlobalAdmin(_) | Error::TenantNotActive => Code::FailedPrecondition,
+            Error::LastGlobalAdmin(_) | Error::TenantNotActive | Error::TenantActive(_) => {
+                Code::FailedPrecondition
+            }
             Error::InvalidCredentials
             | Error::SecondFactorRequired
             | Error::InvalidSecondFactor => Code::Unauthenticated,
@@ -138,6 +142,7 @@ impl Fault for Error {
             Error::AdminRoleRequired(_) => "ADMIN_ROLE_REQUIRED",
             Error::Locked(_) => "SIGN_IN_LOCKED",
             Error::TenantNotActive => "TENANT_NOT_ACTIVE",
+            Error::TenantActive(_) => "TENANT_ACTIVE",
             Error::Hashing(_) => "INTERNAL",
             Error::Shared(e) => e.reason(),
         }
@@ -159,7 +164,9 @@ impl Fault for Error {
 
     fn metadata(&self) -> Vec<(&'static str, String)> {
         match self {
-            Error::TenantNotFound(id) => vec![("tenantId", id.clone())],
+            Error::TenantNotFound(id) | Error::TenantActive(id) => {
+                vec![("tenantId", id.clone())]
+            }
             Error::UserNotFound(id) => vec![("userId", id.clone())],
             Error::ServiceAccountNotFound(id) => vec![("serviceAccountId", id.clone())],
             Error::SecretNotFound(id) => vec![("secretId", id.clone())],

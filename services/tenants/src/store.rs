@@ -361,6 +361,22 @@ pub async fn activate_tenant(conn: &mut AnyConnection, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Deletes a tenant with everything of its own: users, agreements, service accounts and their
+/// secrets (a pending customer a workflow gave up; the caller checked it is one).
+pub async fn delete_tenant(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    for statement in [
+        "DELETE FROM service_account_secrets WHERE service_account_id IN \
+         (SELECT id FROM service_accounts WHERE tenant_id = $1)",
+        "DELETE FROM service_accounts WHERE tenant_id = $1",
+        "DELETE FROM agreements WHERE tenant_id = $1",
+        "DELETE FROM users WHERE tenant_id = $1",
+        "DELETE FROM tenants WHERE id = $1",
+    ] {
+        sqlx::query(statement).bind(id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Filters of `ListTenants`, as the tables spell them ("" for "any").
 pub struct TenantFilter {
     pub kind: &'static str,

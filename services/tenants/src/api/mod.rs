@@ -250,6 +250,13 @@ impl TenantInternalService for Tenants {
         answer(tenants::activate_tenant(self, request).await)
     }
 
+    async fn release_customer_tenant(
+        &self,
+        request: Request<pb::ReleaseCustomerTenantRequest>,
+    ) -> Result<Response<pb::ReleaseCustomerTenantResponse>, Status> {
+        answer(tenants::release_customer_tenant(self, request).await)
+    }
+
     async fn batch_get_tenants(
         &self,
         request: Request<pb::BatchGetTenantsRequest>,

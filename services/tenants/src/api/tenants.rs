@@ -1,5 +1,5 @@
 //! Tenants: `CreatePartner`, `GetTenant`, `ListTenants`, `UpdateTenant`, and the internal
-//! `CreateCustomerTenant`, `ActivateTenant`, `BatchGetTenants`.
+//! `CreateCustomerTenant`, `ActivateTenant`, `ReleaseCustomerTenant`, `BatchGetTenants`.
 
 use super::{Tenants, check_etag, enum_filter};
 use crate::domain::{self, Kind, NewTenant, State, Tenant, TenantPatch, User};
@@ -9,7 +9,7 @@ use crate::wire;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_kit::store::{Written, fingerprint, replay, write_once};
+use partnerhub_kit::store::{Written, fingerprint, made_by, replay, write_once};
 use partnerhub_proto::{tenants as pb, types};
 use sqlx::AnyConnection;
 use tonic::Request;
@@ -64,7 +64,7 @@ pub(super) async fn create_customer_tenant(
     }
     let created = create_tenant(
         svc,
-        "CreateCustomerTenant",
+        CREATE_CUSTOMER_TENANT,
         Kind::Customer,
         req.customer.as_ref(),
         &req.request_id,
@@ -90,7 +90,7 @@ async fn validate_customer_tenant(
     // A reused request id is told first, before the fields and the domain prefix (which the
     // earlier request may have taken itself).
     let customer = match request_id {
-        Some(rid) => match replay(&mut conn, "CreateCustomerTenant", rid, fingerprint)
+        Some(rid) => match replay(&mut conn, CREATE_CUSTOMER_TENANT, rid, fingerprint)
             .await?
             .earlier()?
         {
@@ -330,6 +330,39 @@ pub(super) async fn activate_tenant(
     Ok(pb::ActivateTenantResponse {
         tenant: Some(tenant.into()),
     })
+}
+
+/// The method customers are created by, whose request id names a customer to release.
+const CREATE_CUSTOMER_TENANT: &str = "CreateCustomerTenant";
+
+pub(super) async fn release_customer_tenant(
+    svc: &Tenants,
+    request: Request<pb::ReleaseCustomerTenantRequest>,
+) -> Result<pb::ReleaseCustomerTenantResponse> {
+    let Some(request_id) = fields::request_id(&request.get_ref().request_id)? else {
+        return Err(Error::field("request_id", "is required"));
+    };
+    let mut tx = svc.db.pool.begin().await?;
+    // The request id stays remembered: a late retry of the create finds the customer gone
+    // (TENANT_NOT_FOUND) instead of making another one.
+    let Some(id) = made_by(&mut tx, CREATE_CUSTOMER_TENANT, request_id).await? else {
+        return Ok(pb::ReleaseCustomerTenantResponse::default());
+    };
+    match store::lock_tenant(&mut tx, &id).await {
+        // Released before.
+        Err(Error::TenantNotFound(_)) => {}
+        Err(e) => return Err(e),
+        Ok(()) => {
+            let tenant = store::tenant(&mut tx, &id).await?;
+            if tenant.kind != Kind::Customer || tenant.state != State::Pending {
+                return Err(Error::TenantActive(id));
+            }
+            store::delete_tenant(&mut tx, &id).await?;
+            tracing::info!(tenant = %id, "pending customer released");
+        }
+    }
+    tx.commit().await?;
+    Ok(pb::ReleaseCustomerTenantResponse { tenant_id: id })
 }
 
 pub(super) async fn batch_get_tenants(
