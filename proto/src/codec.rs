@@ -7,7 +7,7 @@
 use prost::Message;
 use std::marker::PhantomData;
 use tonic::Status;
-use tonic::codec::{DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{DecodeBuf, Decoder};
 
 /// `ErrorInfo.domain` of a request that did not decode: no service's own rule, the contract's.
 pub const DOMAIN: &str = "partnerhub";
@@ -29,33 +29,15 @@ where
 {
     type Encode = E;
     type Decode = D;
-    type Encoder = MessageEncoder<E>;
+    type Encoder = tonic_prost::ProstEncoder<E>;
     type Decoder = MessageDecoder<D>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        MessageEncoder(PhantomData)
+        tonic_prost::ProstEncoder::default()
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         MessageDecoder(PhantomData)
-    }
-}
-
-/// Encodes messages with prost.
-#[derive(Debug)]
-pub struct MessageEncoder<E>(PhantomData<E>);
-
-impl<E: Message> Encoder for MessageEncoder<E> {
-    type Item = E;
-    type Error = Status;
-
-    fn encode(&mut self, item: E, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(buf)
-            .map_err(|e| Status::internal(format!("can't encode the message: {e}")))
-    }
-
-    fn buffer_settings(&self) -> tonic::codec::BufferSettings {
-        tonic::codec::BufferSettings::default()
     }
 }
 
