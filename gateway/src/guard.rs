@@ -49,7 +49,8 @@ impl Backends {
         let package = path.strip_prefix("/partnerhub.")?.split('.').next()?;
         match package {
             "tenants" => Some(&self.tenants),
-            "subscriptions" => Some(&self.subscriptions),
+            // The support service runs in the subscriptions server (its module says why).
+            "subscriptions" | "support" => Some(&self.subscriptions),
             "relationships" => Some(&self.relationships),
             "invitations" => Some(&self.invitations),
             _ => None,

@@ -70,13 +70,15 @@ const TENANTS: &str = "partnerhub.tenants.v1.TenantService";
 const SUBSCRIPTIONS: &str = "partnerhub.subscriptions.v1.SubscriptionService";
 const RELATIONSHIPS: &str = "partnerhub.relationships.v1.RelationshipService";
 const INVITATIONS: &str = "partnerhub.invitations.v1.InvitationService";
+const SUPPORT: &str = "partnerhub.support.v1.SupportService";
 const AUTH: &str = "partnerhub.gateway.v1.AuthService";
 const WORKFLOWS: &str = "partnerhub.gateway.v1.WorkflowService";
 const AUDIT: &str = "partnerhub.gateway.v1.AuditService";
 
 /// What each of the gateway's health names follows. A forwarded service follows the service
-/// behind it (checked over the channel the calls take); AuthService follows tenants (sign-in
-/// and passwords live there); WorkflowService follows all four (its workflows span them) and
+/// behind it (checked over the channel the calls take; SupportService the subscriptions
+/// server, which hosts it); AuthService follows tenants (sign-in and passwords live there);
+/// WorkflowService follows all four (its workflows span them) and
 /// the gateway's own database (they are recorded there before they write); AuditService
 /// follows the gateway's own database.
 ///
@@ -89,8 +91,11 @@ const AUDIT: &str = "partnerhub.gateway.v1.AuditService";
 fn readiness(backends: &Backends, db: &partnerhub_kit::store::Database) -> Vec<Probe> {
     vec![
         Probe::peer("tenants", backends.tenants.clone()).only(&["", TENANTS, AUTH, WORKFLOWS]),
-        Probe::peer("subscriptions", backends.subscriptions.clone())
-            .only(&[SUBSCRIPTIONS, WORKFLOWS]),
+        Probe::peer("subscriptions", backends.subscriptions.clone()).only(&[
+            SUBSCRIPTIONS,
+            SUPPORT,
+            WORKFLOWS,
+        ]),
         Probe::peer("relationships", backends.relationships.clone())
             .only(&[RELATIONSHIPS, WORKFLOWS]),
         Probe::peer("invitations", backends.invitations.clone()).only(&[INVITATIONS, WORKFLOWS]),
@@ -137,6 +142,7 @@ pub async fn serve(
         .lists(SUBSCRIPTIONS)
         .lists(RELATIONSHIPS)
         .lists(INVITATIONS)
+        .lists(SUPPORT)
         .descriptors(partnerhub_proto::PUBLIC_DESCRIPTORS)
         .routes()
         .await?;

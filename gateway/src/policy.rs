@@ -111,6 +111,20 @@ const PURCHASE_MANAGERS: &[Role] = &[
     Role::SalesAgent,
 ];
 
+/// Who opens a customer's service requests: its global, billing and helpdesk admins (and
+/// partners' agents holding one of them through delegated admin; an advisor relationship grants
+/// helpdesk admin, seed 001's "manage support incidents").
+const SUPPORT_OPENERS: &[Role] = &[Role::GlobalAdmin, Role::BillingAdmin, Role::HelpdeskAdmin];
+/// Who reads and answers service requests in its own tenant's name: those, and a partner's
+/// global admin, admin agents and helpdesk agents (seed 002's full and limited administration).
+const SUPPORT_STAFF: &[Role] = &[
+    Role::GlobalAdmin,
+    Role::BillingAdmin,
+    Role::HelpdeskAdmin,
+    Role::AdminAgent,
+    Role::HelpdeskAgent,
+];
+
 const fn tenant(field: &'static str, roles: &'static [Role]) -> Rule {
     Rule::InTenant {
         field,
@@ -243,6 +257,17 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.subscriptions.v1.SubscriptionService/ReactivateSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/CancelSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/WatchSubscriptionEvents", own("partner_tenant_id", PURCHASE_READERS), READ),
+    // partnerhub.support.v1.SupportService (served by the subscriptions server). A customer's
+    // admins open its requests, and partners' agents on its behalf through delegated admin or
+    // advisor. Reading, answering and closing are in the reader's own tenant's name (a partner
+    // never acts as the customer here), and the support service shows a tenant only what it may
+    // see: the customer all its own; a partner those it is support contact or acting partner of.
+    ("/partnerhub.support.v1.SupportService/CreateServiceRequest", delegable("service_request.customer_tenant_id", SUPPORT_OPENERS), change("service_request.customer_tenant_id")),
+    ("/partnerhub.support.v1.SupportService/GetServiceRequest", own("tenant_id", SUPPORT_STAFF), READ),
+    ("/partnerhub.support.v1.SupportService/ListServiceRequests",
+        Rule::OwnList { fields: &["customer_tenant_id", "partner_tenant_id"], roles: SUPPORT_STAFF }, READ),
+    ("/partnerhub.support.v1.SupportService/AddServiceRequestNote", member("tenant_id", SUPPORT_STAFF), change("service_request_id")),
+    ("/partnerhub.support.v1.SupportService/CloseServiceRequest", member("tenant_id", SUPPORT_STAFF), change("service_request_id")),
 ];
 
 impl Rule {
@@ -485,6 +510,14 @@ mod tests {
             (
                 "subscriptions.v1.SubscriptionService/CancelSubscription",
                 Some("subscription_id"),
+            ),
+            (
+                "support.v1.SupportService/AddServiceRequestNote",
+                Some("service_request_id"),
+            ),
+            (
+                "support.v1.SupportService/CloseServiceRequest",
+                Some("service_request_id"),
             ),
         ] {
             assert_eq!(

@@ -17,9 +17,20 @@ pub const ROLES: &str = "x-partnerhub-roles";
 
 /// The calling user's id, or "" when the gateway named none (the operator, or a direct call).
 pub fn user_id<T>(request: &tonic::Request<T>) -> String {
+    header(request, USER_ID)
+}
+
+/// The calling user's own tenant, or "" when the gateway named none (the operator, or a direct
+/// call). For a partner's agent acting in a customer through delegated admin, the partner.
+pub fn tenant_id<T>(request: &tonic::Request<T>) -> String {
+    header(request, TENANT_ID)
+}
+
+/// A header's text, "" when absent or not text.
+fn header<T>(request: &tonic::Request<T>, name: &str) -> String {
     request
         .metadata()
-        .get(USER_ID)
+        .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string()

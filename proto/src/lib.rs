@@ -43,6 +43,11 @@ pub mod partnerhub {
             tonic::include_proto!("partnerhub.gateway.v1");
         }
     }
+    pub mod support {
+        pub mod v1 {
+            tonic::include_proto!("partnerhub.support.v1");
+        }
+    }
 }
 
 /// `partnerhub.gateway.v1`.
@@ -53,6 +58,8 @@ pub use partnerhub::invitations::v1 as invitations;
 pub use partnerhub::relationships::v1 as relationships;
 /// `partnerhub.subscriptions.v1`.
 pub use partnerhub::subscriptions::v1 as subscriptions;
+/// `partnerhub.support.v1`.
+pub use partnerhub::support::v1 as support;
 /// `partnerhub.tenants.v1`.
 pub use partnerhub::tenants::v1 as tenants;
 /// `partnerhub.type.v1`: types shared by every service.

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod domain;
 mod error;
 mod store;
+pub mod support;
 mod wire;
 
 pub use api::{Subscriptions, WATCH_POLL};
@@ -18,6 +19,7 @@ use partnerhub_kit::telemetry::Peer;
 use partnerhub_kit::time::{Clock, now_micros};
 use partnerhub_proto::subscriptions::subscription_internal_service_server::SubscriptionInternalServiceServer;
 use partnerhub_proto::subscriptions::subscription_service_server::SubscriptionServiceServer;
+use partnerhub_proto::support::support_service_server::SupportServiceServer;
 use sqlx::migrate::MigrateError;
 use tokio_util::sync::CancellationToken;
 
@@ -59,8 +61,9 @@ pub struct Deps {
     pub relationships: Peer,
 }
 
-/// The subscriptions server: both services, health and reflection. Its watch streams end when
-/// their clients go away; use [`server_until`] to also end them when the server shuts down.
+/// The subscriptions server: both services, the support service ([`support`] says why it runs
+/// here), health and reflection. Its watch streams end when their clients go away; use
+/// [`server_until`] to also end them when the server shuts down.
 pub fn server(db: Database, deps: Deps) -> Server {
     server_until(db, deps, CancellationToken::new())
 }
@@ -69,9 +72,11 @@ pub fn server(db: Database, deps: Deps) -> Server {
 /// cancelled. Cancel it together with the server's own shutdown: a graceful stop waits for the
 /// calls under way, and a watch stream is one until it ends.
 pub fn server_until(db: Database, deps: Deps, shutdown: CancellationToken) -> Server {
+    let support = support::Support::new(db.clone(), deps.clock.clone());
     let service = Subscriptions::with_shutdown(db, deps, shutdown);
     Server::new("subscriptions")
         .add_service(SubscriptionServiceServer::new(service.clone()))
         .add_service(SubscriptionInternalServiceServer::new(service))
+        .add_service(SupportServiceServer::new(support))
         .descriptors(partnerhub_proto::DESCRIPTORS)
 }
