@@ -73,12 +73,18 @@ expect '"advisor": "Rådgivarna AB"' "the customer adds a partner of record afte
 expect '"reason":"PARTNER_NOT_ADVISOR"' "a partner ID that is not an advisor's is refused"
 expect '"type": "TYPE_QUANTITY_CHANGED"' "the watcher sees the change"
 expect '"method":"partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles"' "the customer's audit trail"
+expect '{"supportContactTenantId":"' "the provider makes the reseller the subscription's support contact"
+expect '{"title":"Teachers can'"'"'t sign in","severity":"SEVERITY_HIGH","state":"STATE_OPEN"}' "the request is in the reseller's queue"
+expect '"state": "STATE_IN_PROGRESS"' "the reseller's first note puts the request in progress"
+expect '"reason":"SERVICE_REQUEST_NOT_FOUND"' "a partner that is not the support contact doesn't see the request"
+expect '{"state":"STATE_CLOSED","resolution":"Licences reassigned"}' "the reseller closes the request"
+expect '"openedByReseller": true' "the reseller's agent opens a request on the customer's behalf"
 expect 'x-request-id: walkthrough-1' "the caller's request id comes back"
 expect 'grpc_server_handled_total{grpc_code="OK",grpc_method="GetTenant",grpc_service="partnerhub.tenants.v1.TenantService",grpc_type="unary"}' "the gateway's metrics count the calls"
 # Only the refusals the README announces.
 errors=$(grep -c '^ERROR:' "$work/out.txt" || true)
-if [ "$errors" -ne 6 ]; then
-  echo "MISSING: exactly the 6 refusals the README shows (saw $errors)"
+if [ "$errors" -ne 7 ]; then
+  echo "MISSING: exactly the 7 refusals the README shows (saw $errors)"
   failed=1
 fi
 if [ "$failed" -ne 0 ]; then

@@ -18,6 +18,7 @@ use partnerhub_proto::gateway as gw;
 use partnerhub_proto::invitations::{self as inv, InvitationKind};
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
 use partnerhub_proto::subscriptions as sub;
+use partnerhub_proto::support as sup;
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::types::{Cloud, LineItem, Money, PartnerType, Role};
 use partnerhub_tenants::{domain::Kind, totp};
@@ -203,6 +204,9 @@ struct World {
     order_id: String,
     subscription_id: String,
     reseller_relationship_id: String,
+    /// A service request of the customer about `subscription_id` (the provider its support
+    /// contact), left open.
+    service_request_id: String,
     callers: HashMap<Who, Caller>,
     made: usize,
 }
@@ -290,7 +294,7 @@ impl World {
                 mpn_id: String::new(),
             },
         );
-        World {
+        let mut world = World {
             sys,
             tenants,
             offer,
@@ -298,8 +302,39 @@ impl World {
             order_id: created.order.expect("order").id,
             subscription_id: created.subscriptions[0].id.clone(),
             reseller_relationship_id,
+            service_request_id: String::new(),
             callers: HashMap::new(),
             made: 0,
+        };
+        world.service_request_id = world.new_service_request().await;
+        world
+    }
+
+    /// A new service request of the customer about its subscription, opened by its admin.
+    async fn new_service_request(&self) -> String {
+        let customer = self.tenant(Place::Customer);
+        sup::support_service_client::SupportServiceClient::new(self.sys.authed(&customer.admin))
+            .create_service_request(sup::CreateServiceRequestRequest {
+                service_request: Some(self.service_request_form()),
+                request_id: String::new(),
+            })
+            .await
+            .expect("CreateServiceRequest")
+            .into_inner()
+            .service_request
+            .expect("the request")
+            .id
+    }
+
+    /// A service request to open for the customer about its subscription.
+    fn service_request_form(&self) -> sup::ServiceRequest {
+        sup::ServiceRequest {
+            customer_tenant_id: self.id(Place::Customer),
+            subscription_id: self.subscription_id.clone(),
+            title: "Sign-in fails".into(),
+            description: "Since this morning".into(),
+            severity: sup::service_request::Severity::Moderate as i32,
+            ..Default::default()
         }
     }
 
@@ -1207,6 +1242,64 @@ impl World {
                     sub::WatchSubscriptionEventsRequest {
                         partner_tenant_id: self.id(place),
                         cursor: String::new(),
+                    }
+                    .encode_to_vec(),
+                )
+            }
+            // SupportService: the customer opens (its admins, or agents on its behalf); the
+            // customer and the provider (the subscription's support contact) read and answer.
+            "CreateServiceRequest" => {
+                one_of(here(Place::Customer), &[Place::Customer])?;
+                call(
+                    sup::CreateServiceRequestRequest {
+                        service_request: Some(self.service_request_form()),
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                    }
+                    .encode_to_vec(),
+                )
+            }
+            "GetServiceRequest" => {
+                let place = one_of(here(Place::Customer), &[Place::Customer, Place::Provider])?;
+                call(
+                    sup::GetServiceRequestRequest {
+                        tenant_id: self.id(place),
+                        service_request_id: self.service_request_id.clone(),
+                    }
+                    .encode_to_vec(),
+                )
+            }
+            "ListServiceRequests" => {
+                let (customer, partner) = self.sides(here(Place::Customer));
+                call(
+                    sup::ListServiceRequestsRequest {
+                        customer_tenant_id: customer,
+                        partner_tenant_id: partner,
+                        ..Default::default()
+                    }
+                    .encode_to_vec(),
+                )
+            }
+            "AddServiceRequestNote" => {
+                let place = one_of(here(Place::Customer), &[Place::Customer, Place::Provider])?;
+                call(
+                    sup::AddServiceRequestNoteRequest {
+                        tenant_id: self.id(place),
+                        service_request_id: self.service_request_id.clone(),
+                        text: "Any news?".into(),
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                    }
+                    .encode_to_vec(),
+                )
+            }
+            "CloseServiceRequest" => {
+                let place = one_of(here(Place::Customer), &[Place::Customer, Place::Provider])?;
+                let service_request_id = self.new_service_request().await;
+                call(
+                    sup::CloseServiceRequestRequest {
+                        tenant_id: self.id(place),
+                        service_request_id,
+                        resolution: "Solved".into(),
+                        etag: String::new(),
                     }
                     .encode_to_vec(),
                 )

@@ -143,6 +143,7 @@ async fn the_gateway_shows_the_public_contract_only() {
         "partnerhub.subscriptions.v1.SubscriptionService",
         "partnerhub.relationships.v1.RelationshipService",
         "partnerhub.invitations.v1.InvitationService",
+        "partnerhub.support.v1.SupportService",
     ] {
         assert!(
             listed.contains(&public.to_string()),

@@ -47,6 +47,7 @@ import (
 	invitationsv1 "github.com/partnerhub/partnerhub/gen/go/partnerhub/invitations/v1"
 	relationshipsv1 "github.com/partnerhub/partnerhub/gen/go/partnerhub/relationships/v1"
 	subscriptionsv1 "github.com/partnerhub/partnerhub/gen/go/partnerhub/subscriptions/v1"
+	supportv1 "github.com/partnerhub/partnerhub/gen/go/partnerhub/support/v1"
 	tenantsv1 "github.com/partnerhub/partnerhub/gen/go/partnerhub/tenants/v1"
 	typev1 "github.com/partnerhub/partnerhub/gen/go/partnerhub/type/v1"
 	"google.golang.org/grpc"
@@ -84,6 +85,7 @@ func main() {
 	_ = subscriptionsv1.NewSubscriptionServiceClient(conn)
 	_ = relationshipsv1.NewRelationshipServiceClient(conn)
 	_ = invitationsv1.NewInvitationServiceClient(conn)
+	_ = supportv1.NewSupportServiceClient(conn)
 	fields := (&tenantsv1.GetTenantRequest{}).ProtoReflect().Descriptor().Fields()
 	behaviour := fieldBehaviour(fields.ByName("tenant_id").Options())
 	const required = 2 // google.api.FieldBehavior.REQUIRED
