@@ -23,6 +23,7 @@ use partnerhub_proto::relationships::{self as rel, RelationshipType};
 use partnerhub_proto::subscriptions::subscription_internal_service_client::SubscriptionInternalServiceClient;
 use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
 use partnerhub_proto::subscriptions::{self as sub};
+use partnerhub_proto::support::{self as sr, support_service_client::SupportServiceClient};
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{self as pb};
@@ -1655,6 +1656,52 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
                 .await,
         )
         .await,
+    );
+
+    // ---- service requests ----
+    let mut support = SupportServiceClient::new(sys.authed(&ca));
+    w.step(
+        "SERVICE_REQUEST_NOT_FOUND",
+        Code::NotFound,
+        "GetServiceRequest of a request that does not exist",
+        support
+            .get_service_request(sr::GetServiceRequestRequest {
+                tenant_id: skolan.id.clone(),
+                service_request_id: new_id(),
+            })
+            .await,
+    );
+    let opened = support
+        .create_service_request(sr::CreateServiceRequestRequest {
+            service_request: Some(sr::ServiceRequest {
+                customer_tenant_id: skolan.id.clone(),
+                title: "Printers".into(),
+                description: "None of them prints".into(),
+                severity: sr::service_request::Severity::Low as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("CreateServiceRequest")
+        .into_inner()
+        .service_request
+        .expect("the request");
+    let close = sr::CloseServiceRequestRequest {
+        tenant_id: skolan.id.clone(),
+        service_request_id: opened.id.clone(),
+        resolution: "They print again".into(),
+        etag: String::new(),
+    };
+    support
+        .close_service_request(close.clone())
+        .await
+        .expect("CloseServiceRequest");
+    w.step(
+        "SERVICE_REQUEST_CLOSED",
+        Code::FailedPrecondition,
+        "CloseServiceRequest of a closed request",
+        support.close_service_request(close).await,
     );
 
     // ---- the machinery ----
