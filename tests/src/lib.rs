@@ -557,6 +557,46 @@ impl TestSystem {
             .collect()
     }
 
+    /// Seed 003's partnership: the operator enrols an indirect provider (`nordicdist`, partner ID
+    /// 3456789) and an indirect reseller (`skolit`, 4567890); the provider invites the reseller to
+    /// an indirect partnership and the reseller's global admin accepts, accepting the partner
+    /// agreement in the same call. The provider and the reseller, each with its admin's token.
+    pub async fn indirect_partnership(&self) -> ((pb::Tenant, String), (pb::Tenant, String)) {
+        use partnerhub_proto::invitations::{Invitation, InvitationKind};
+        let (provider, provider_admin) = self
+            .partner_admin(
+                "nordicdist",
+                "3456789",
+                &[types::PartnerType::IndirectProvider],
+            )
+            .await;
+        let (reseller, reseller_admin) = self
+            .partner_admin("skolit", "4567890", &[types::PartnerType::IndirectReseller])
+            .await;
+        let created = self
+            .invite(
+                &provider_admin,
+                Invitation {
+                    kind: InvitationKind::IndirectPartnership as i32,
+                    inviter_tenant_id: provider.id.clone(),
+                    invitee_tenant_id: reseller.id.clone(),
+                    ..Default::default()
+                },
+            )
+            .await;
+        self.workflows(&reseller_admin)
+            .accept_invitation(gw::AcceptInvitationRequest {
+                code: created.code,
+                tenant_id: reseller.id.clone(),
+                agreement_signer: Some(contact("Lars", "Holm")),
+                request_id: String::new(),
+                ..Default::default()
+            })
+            .await
+            .expect("the reseller accepts the partnership");
+        ((provider, provider_admin), (reseller, reseller_admin))
+    }
+
     /// Enrols a partner and returns it with a signed-in global admin's token.
     pub async fn partner_admin(
         &self,

@@ -2,7 +2,7 @@
 //! customer for it with subscriptions, and both then manage that customer.
 
 use partnerhub_proto::gateway::{
-    AcceptInvitationRequest, AddSubscriptionsRequest, CreateCustomerRequest, CreateCustomerResponse,
+    AddSubscriptionsRequest, CreateCustomerRequest, CreateCustomerResponse,
 };
 use partnerhub_proto::invitations::{CreateInvitationRequest, Invitation, InvitationKind};
 use partnerhub_proto::relationships::{self as rel, RelationshipType};
@@ -11,7 +11,7 @@ use partnerhub_proto::subscriptions::{
 };
 use partnerhub_proto::tenants as pb;
 use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
-use partnerhub_tests::{TestSystem, contact, customer_form, reason};
+use partnerhub_tests::{TestSystem, customer_form, reason};
 use tonic::Code;
 
 struct Channel {
@@ -31,33 +31,7 @@ fn subscriptions(
 /// The provider invites the reseller to an indirect partnership and the reseller accepts,
 /// accepting the partner agreement in the same call.
 async fn partnership(sys: &TestSystem) -> Channel {
-    let (provider, provider_admin) = sys
-        .partner_admin("nordicdist", "3456789", &[PartnerType::IndirectProvider])
-        .await;
-    let (reseller, reseller_admin) = sys
-        .partner_admin("skolit", "4567890", &[PartnerType::IndirectReseller])
-        .await;
-    let created = sys
-        .invite(
-            &provider_admin,
-            Invitation {
-                kind: InvitationKind::IndirectPartnership as i32,
-                inviter_tenant_id: provider.id.clone(),
-                invitee_tenant_id: reseller.id.clone(),
-                ..Default::default()
-            },
-        )
-        .await;
-    sys.workflows(&reseller_admin)
-        .accept_invitation(AcceptInvitationRequest {
-            code: created.code,
-            tenant_id: reseller.id.clone(),
-            agreement_signer: Some(contact("Lars", "Holm")),
-            request_id: String::new(),
-            ..Default::default()
-        })
-        .await
-        .expect("the reseller accepts the partnership");
+    let ((provider, provider_admin), (reseller, reseller_admin)) = sys.indirect_partnership().await;
     Channel {
         provider,
         provider_admin,

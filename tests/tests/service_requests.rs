@@ -148,33 +148,7 @@ struct Seed003 {
 }
 
 async fn seed_003(sys: &TestSystem) -> Seed003 {
-    let (provider, provider_admin) = sys
-        .partner_admin("nordicdist", "3456789", &[PartnerType::IndirectProvider])
-        .await;
-    let (reseller, reseller_admin) = sys
-        .partner_admin("skolit", "4567890", &[PartnerType::IndirectReseller])
-        .await;
-    let code = sys
-        .invite(
-            &provider_admin,
-            Invitation {
-                kind: InvitationKind::IndirectPartnership as i32,
-                inviter_tenant_id: provider.id.clone(),
-                invitee_tenant_id: reseller.id.clone(),
-                ..Default::default()
-            },
-        )
-        .await
-        .code;
-    sys.workflows(&reseller_admin)
-        .accept_invitation(partnerhub_proto::gateway::AcceptInvitationRequest {
-            code,
-            tenant_id: reseller.id.clone(),
-            agreement_signer: Some(contact("Lars", "Holm")),
-            ..Default::default()
-        })
-        .await
-        .expect("the reseller accepts the partnership");
+    let ((provider, provider_admin), (reseller, reseller_admin)) = sys.indirect_partnership().await;
     let offer = sys.offer_in_sweden(&provider_admin).await;
     let line = LineItem {
         offer_id: offer.id.clone(),
