@@ -39,20 +39,49 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Violations> 
 
 /// An optional text (may be empty) of at most `max` characters, without control characters.
 pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String, Violations> {
-    let trimmed = value.trim();
-    if trimmed.chars().count() > max {
+    bounded(
+        field,
+        value.trim(),
+        max,
+        char::is_control,
+        "must not contain control characters",
+    )
+}
+
+/// A required text of several lines (a description, a note) of at most `max` characters,
+/// trimmed: line breaks (CRLF kept as LF) and tabs stay, other control characters are refused.
+pub fn paragraphs(field: &str, value: &str, max: usize) -> Result<String, Violations> {
+    let text = value.trim().replace("\r\n", "\n");
+    if text.is_empty() {
+        return Err(Violations::one(field, "is required"));
+    }
+    bounded(
+        field,
+        &text,
+        max,
+        |c| c.is_control() && c != '\n' && c != '\t',
+        "must not contain control characters other than line breaks and tabs",
+    )
+}
+
+/// `text` if it is at most `max` characters and has no `refused` character (`why` not).
+fn bounded(
+    field: &str,
+    text: &str,
+    max: usize,
+    refused: impl Fn(char) -> bool,
+    why: &str,
+) -> Result<String, Violations> {
+    if text.chars().count() > max {
         return Err(Violations::one(
             field,
             format!("must be at most {max} characters"),
         ));
     }
-    if trimmed.chars().any(char::is_control) {
-        return Err(Violations::one(
-            field,
-            "must not contain control characters",
-        ));
+    if text.chars().any(refused) {
+        return Err(Violations::one(field, why));
     }
-    Ok(trimmed.to_string())
+    Ok(text.to_string())
 }
 
 /// A required e-mail address: one "@", a non-empty local part and a dotted domain; stored in
@@ -215,5 +244,15 @@ mod tests {
         assert!(text("n", "   ", 10).is_err());
         assert!(text("n", "abcdefghijk", 10).is_err());
         assert!(text("n", "a\u{0}b", 10).is_err());
+        assert!(text("n", "a\nb", 10).is_err());
+    }
+
+    #[test]
+    fn paragraphs_keep_line_breaks_and_tabs_only() {
+        assert_eq!(paragraphs("n", " a\r\n\tb\n", 10).unwrap(), "a\n\tb");
+        assert!(paragraphs("n", " \n ", 10).is_err());
+        assert!(paragraphs("n", "a\u{0}b", 10).is_err());
+        assert!(paragraphs("n", "a\rb", 10).is_err());
+        assert!(paragraphs("n", "abcdefghijk", 10).is_err());
     }
 }

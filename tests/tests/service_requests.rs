@@ -250,14 +250,17 @@ async fn a_reseller_answers_a_request_for_which_it_is_the_support_contact() {
         &w.reseller_admin,
         &w.reseller,
         &opened.id,
-        "We are looking at it.",
+        "We are looking at it.\nMeanwhile, webmail works.",
     )
     .await
     .expect("the reseller adds a note");
     assert_eq!(answered.state, State::InProgress as i32);
     assert_eq!(answered.notes.len(), 1);
     assert_eq!(answered.notes[0].author_tenant_id, w.reseller);
-    assert_eq!(answered.notes[0].text, "We are looking at it.");
+    assert_eq!(
+        answered.notes[0].text,
+        "We are looking at it.\nMeanwhile, webmail works."
+    );
 
     // The customer reads the answer and replies; the state stays in progress.
     let replied = note(

@@ -144,7 +144,7 @@ impl Support {
         let req = request.into_inner();
         let mut v = Violations::new();
         let target = parse_target(&mut v, &req.tenant_id, &req.service_request_id);
-        let text = v.take(fields::text("text", &req.text, MAX_TEXT));
+        let text = v.take(fields::paragraphs("text", &req.text, MAX_TEXT));
         let request_id = v.take(fields::request_id(&req.request_id)).flatten();
         let ((tenant_id, id), text) = v.done(target.zip(text))?;
         let fingerprint = fingerprint_by(
@@ -185,7 +185,7 @@ impl Support {
     ) -> Result<pb::ServiceRequest> {
         let mut v = Violations::new();
         let target = parse_target(&mut v, &req.tenant_id, &req.service_request_id);
-        let resolution = v.take(fields::text("resolution", &req.resolution, MAX_TEXT));
+        let resolution = v.take(fields::paragraphs("resolution", &req.resolution, MAX_TEXT));
         let etag = v.take(fields::etag("etag", &req.etag)).flatten();
         let ((tenant_id, id), resolution) = v.done(target.zip(resolution))?;
         let now = self.now();

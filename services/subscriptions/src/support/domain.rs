@@ -77,7 +77,7 @@ impl NewServiceRequest {
             &r.subscription_id,
         ));
         let title = v.take(fields::text("service_request.title", &r.title, MAX_TITLE));
-        let description = v.take(fields::text(
+        let description = v.take(fields::paragraphs(
             "service_request.description",
             &r.description,
             MAX_TEXT,
@@ -276,6 +276,14 @@ mod tests {
     #[test]
     fn a_new_request_names_every_bad_field() {
         assert!(NewServiceRequest::parse(Some(&proto())).is_ok());
+        let lines = pb::ServiceRequest {
+            description: "Since 9:00:\r\n- no mail\n\t- no calendar".into(),
+            ..proto()
+        };
+        assert_eq!(
+            NewServiceRequest::parse(Some(&lines)).unwrap().description,
+            "Since 9:00:\n- no mail\n\t- no calendar"
+        );
         let bad = pb::ServiceRequest {
             customer_tenant_id: "x".into(),
             subscription_id: "y".into(),
