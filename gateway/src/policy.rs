@@ -86,6 +86,9 @@ const USER_MANAGERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin];
 const USER_READERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin, Role::HelpdeskAdmin];
 const PASSWORD_RESETTERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin, Role::HelpdeskAdmin];
 const BILLING_READERS: &[Role] = &[Role::GlobalAdmin, Role::BillingAdmin];
+/// Who assigns a customer's licences to its users (M365: global and user admins; there is no
+/// separate "license administrator" role here, see the README's licences section).
+const LICENSE_MANAGERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin];
 /// Customers' global and billing admins (seed 001), and the partner's own staff.
 const RELATIONSHIP_READERS: &[Role] = &[
     Role::GlobalAdmin,
@@ -243,6 +246,11 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.subscriptions.v1.SubscriptionService/ReactivateSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/CancelSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/WatchSubscriptionEvents", own("partner_tenant_id", PURCHASE_READERS), READ),
+    // Licences are assigned in the customer's tenant: its admins, or a partner's agents
+    // holding the role there through delegated admin (seed 004), not the operator.
+    ("/partnerhub.subscriptions.v1.SubscriptionService/AssignLicenses", delegable("tenant_id", LICENSE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/RemoveLicenses", delegable("tenant_id", LICENSE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ListLicenseAssignments", tenant("tenant_id", LICENSE_MANAGERS), READ),
 ];
 
 impl Rule {
@@ -484,6 +492,14 @@ mod tests {
             ),
             (
                 "subscriptions.v1.SubscriptionService/CancelSubscription",
+                Some("subscription_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/AssignLicenses",
+                Some("subscription_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/RemoveLicenses",
                 Some("subscription_id"),
             ),
         ] {
