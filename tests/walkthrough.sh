@@ -73,12 +73,16 @@ expect '"advisor": "Rådgivarna AB"' "the customer adds a partner of record afte
 expect '"reason":"PARTNER_NOT_ADVISOR"' "a partner ID that is not an advisor's is refused"
 expect '"type": "TYPE_QUANTITY_CHANGED"' "the watcher sees the change"
 expect '"method":"partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles"' "the customer's audit trail"
+expect '{"assignedLicenses":2,"availableLicenses":28}' "a reseller's admin agent assigns the customer's licences"
+expect '{"offerDisplayName":"Business Basic","state":"STATE_ACTIVE"}' "the customer's admin lists a user's licences"
+expect '"reason":"LICENSES_ASSIGNED"' "the quantity can't go below the licences assigned"
+expect '{"quantity":30,"assignedLicenses":1}' "a deleted user's licence is free again"
 expect 'x-request-id: walkthrough-1' "the caller's request id comes back"
 expect 'grpc_server_handled_total{grpc_code="OK",grpc_method="GetTenant",grpc_service="partnerhub.tenants.v1.TenantService",grpc_type="unary"}' "the gateway's metrics count the calls"
 # Only the refusals the README announces.
 errors=$(grep -c '^ERROR:' "$work/out.txt" || true)
-if [ "$errors" -ne 6 ]; then
-  echo "MISSING: exactly the 6 refusals the README shows (saw $errors)"
+if [ "$errors" -ne 7 ]; then
+  echo "MISSING: exactly the 7 refusals the README shows (saw $errors)"
   failed=1
 fi
 if [ "$failed" -ne 0 ]; then
