@@ -312,6 +312,34 @@ async fn a_partners_admin_agent_assigns_the_customers_licences_and_the_customer_
         "all or nothing"
     );
 
+    // A retry with the request id of an earlier assignment answers as that call did and
+    // assigns nothing again; the id with other users is refused.
+    story.set_quantity(2).await.expect("room for Bo again");
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let with_id = |users: &[&pb::User]| sub::AssignLicensesRequest {
+        request_id: request_id.clone(),
+        ..story.assign(users)
+    };
+    subscriptions(sys, &story.customer_admin)
+        .assign_licenses(with_id(&[bo]))
+        .await
+        .expect("Bo again, with a request id");
+    subscriptions(sys, &story.customer_admin)
+        .remove_licenses(story.remove(&[bo]))
+        .await
+        .expect("Bo's taken back");
+    let replayed = subscriptions(sys, &story.customer_admin)
+        .assign_licenses(with_id(&[bo]))
+        .await
+        .expect("the retry")
+        .into_inner();
+    assert!(replayed.assignments.is_empty(), "not assigned again");
+    let reused = subscriptions(sys, &story.customer_admin)
+        .assign_licenses(with_id(&[cai]))
+        .await
+        .expect_err("the id with another request");
+    assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
+
     // Every assignment and removal is in the customer's audit trail, the agent's through the
     // delegated admin relationship.
     let trail = AuditServiceClient::new(sys.authed(&story.customer_admin))
@@ -331,14 +359,14 @@ async fn a_partners_admin_agent_assigns_the_customers_licences_and_the_customer_
             .collect::<Vec<_>>()
     };
     let assigns = of("SubscriptionService/AssignLicenses");
-    assert_eq!(assigns.len(), 3, "{assigns:?}");
-    assert!(
-        assigns
-            .iter()
-            .all(|e| e.actor_tenant_id == story.partner.id)
-    );
-    assert!(assigns.iter().all(|e| !e.relationship_ids.is_empty()));
-    assert_eq!(of("SubscriptionService/RemoveLicenses").len(), 2);
+    let agents: Vec<_> = assigns
+        .iter()
+        .filter(|e| e.actor_tenant_id == story.partner.id)
+        .collect();
+    assert_eq!(agents.len(), 3, "{assigns:?}");
+    assert!(agents.iter().all(|e| !e.relationship_ids.is_empty()));
+    assert_eq!(assigns.len(), 3 + 3, "and the customer's admin's three");
+    assert_eq!(of("SubscriptionService/RemoveLicenses").len(), 3);
 
     story.sys.stop().await;
 }
@@ -368,6 +396,48 @@ async fn concurrent_assignments_never_pass_the_quantity() {
     assert_eq!(read.assigned_licenses as usize, QUANTITY);
     assert_eq!(read.available_licenses, 0);
     assert_eq!(story.holders().await.len(), QUANTITY);
+
+    // The partner adds four licences, then lowering them races new assignments: whichever
+    // commits first, the quantity never ends below what is assigned.
+    story.set_quantity(8).await.expect("up to 8");
+    let held = ids(&story.holders().await);
+    let mut calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>> = users
+        .iter()
+        .filter(|u| !held.contains(&u.id))
+        .take(4)
+        .map(|user| {
+            let mut client = subscriptions(&story.sys, &story.customer_admin);
+            let request = story.assign(&[user]);
+            Box::pin(async move { client.assign_licenses(request).await.is_ok() }) as _
+        })
+        .collect();
+    let mut partner = subscriptions(&story.sys, &story.partner_admin);
+    let lowering = sub::UpdateSubscriptionRequest {
+        tenant_id: story.partner.id.clone(),
+        subscription: Some(sub::Subscription {
+            id: story.subscription.id.clone(),
+            quantity: 5,
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["quantity".into()],
+        }),
+    };
+    calls.push(Box::pin(async move {
+        partner.update_subscription(lowering).await.is_ok()
+    }));
+    all_at_once(calls).await;
+    let read = story.subscription().await;
+    assert!(
+        read.assigned_licenses <= read.quantity,
+        "{} assigned of {}",
+        read.assigned_licenses,
+        read.quantity
+    );
+    assert_eq!(
+        i32::try_from(story.holders().await.len()).expect("a count"),
+        read.assigned_licenses
+    );
     story.sys.stop().await;
 }
 
