@@ -13,7 +13,7 @@
 //! gateway stopping in the seconds between the two; then the licences stay until the user's
 //! deletion is repeated (README, "Known limits").
 
-use partnerhub_kit::telemetry::Peer;
+use partnerhub_kit::telemetry::{Peer, current_request_id, within_call};
 use partnerhub_proto::subscriptions::ReleaseDeletedUserLicensesRequest;
 use partnerhub_proto::subscriptions::subscription_internal_service_client::SubscriptionInternalServiceClient;
 use prost_reflect::DynamicMessage;
@@ -55,7 +55,10 @@ impl Release {
         subscriptions: Peer,
     ) -> Option<T> {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
+        // Still the caller's call in the logs and traces of every hop (its request id), but
+        // with no deadline: the release goes on when the caller stops waiting.
+        let call_id = current_request_id().unwrap_or_default();
+        tokio::spawn(within_call(call_id, None, async move {
             let forwarded = forward.await;
             let mut client = SubscriptionInternalServiceClient::new(subscriptions);
             let released = self.try_release(&mut client).await;
@@ -64,7 +67,7 @@ impl Release {
             if !released {
                 self.retry(&mut client).await;
             }
-        });
+        }));
         answered.await.ok()
     }
 
