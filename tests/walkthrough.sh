@@ -79,12 +79,16 @@ expect '"state": "STATE_IN_PROGRESS"' "the reseller's first note puts the reques
 expect '"reason":"SERVICE_REQUEST_NOT_FOUND"' "a partner that is not the support contact doesn't see the request"
 expect '{"state":"STATE_CLOSED","resolution":"Licences reassigned"}' "the reseller closes the request"
 expect '"openedByReseller": true' "the reseller's agent opens a request on the customer's behalf"
+expect '{"assignedLicenses":2,"availableLicenses":28}' "a reseller's admin agent assigns the customer's licences"
+expect '{"offerDisplayName":"Business Basic","state":"STATE_ACTIVE"}' "the customer's admin lists a user's licences"
+expect '"reason":"LICENSES_ASSIGNED"' "the quantity can't go below the licences assigned"
+expect '{"quantity":30,"assignedLicenses":1}' "a deleted user's licence is free again"
 expect 'x-request-id: walkthrough-1' "the caller's request id comes back"
 expect 'grpc_server_handled_total{grpc_code="OK",grpc_method="GetTenant",grpc_service="partnerhub.tenants.v1.TenantService",grpc_type="unary"}' "the gateway's metrics count the calls"
 # Only the refusals the README announces.
 errors=$(grep -c '^ERROR:' "$work/out.txt" || true)
-if [ "$errors" -ne 7 ]; then
-  echo "MISSING: exactly the 7 refusals the README shows (saw $errors)"
+if [ "$errors" -ne 8 ]; then
+  echo "MISSING: exactly the 8 refusals the README shows (saw $errors)"
   failed=1
 fi
 if [ "$failed" -ne 0 ]; then

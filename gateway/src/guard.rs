@@ -6,6 +6,7 @@
 
 use crate::audit::{Draft, Trail};
 use crate::error::{Error, relay};
+use crate::licences::Release;
 use crate::policy::{self, Audit, Rule, field_text};
 pub use crate::policy::{Access, Caller};
 use crate::token::{Claims, Refusal, Tokens};
@@ -145,12 +146,27 @@ impl Service<http::Request<Body>> for Front {
                     return Ok(status.into_http());
                 }
             };
+            let release = request.extensions().get::<Release>().cloned();
             let response = match state.backends.for_method(&path) {
-                Some(channel) => channel.clone().oneshot(request).await.unwrap_or_else(|e| {
-                    let error = partnerhub_kit::telemetry::causes(&e);
-                    tracing::warn!(method = %path, %error, "service unreachable");
-                    tonic::Status::from(Error::Unavailable("the service")).into_http()
-                }),
+                Some(channel) => {
+                    let forward = channel.clone().oneshot(request);
+                    let answer = match release {
+                        Some(release) => {
+                            let subscriptions = state.backends.subscriptions.clone();
+                            release.around(forward, subscriptions).await
+                        }
+                        None => Some(forward.await),
+                    };
+                    match answer {
+                        Some(Ok(response)) => response,
+                        Some(Err(e)) => {
+                            let error = partnerhub_kit::telemetry::causes(&e);
+                            tracing::warn!(method = %path, %error, "service unreachable");
+                            tonic::Status::from(Error::Unavailable("the service")).into_http()
+                        }
+                        None => tonic::Status::from(Error::Unavailable("the service")).into_http(),
+                    }
+                }
                 None => match routes.oneshot(request).await {
                     Ok(response) => response,
                     Err(never) => match never {},
@@ -264,6 +280,9 @@ impl State {
             .join(",");
         if let Ok(v) = http::HeaderValue::from_str(&roles) {
             parts.headers.insert(caller::ROLES, v);
+        }
+        if let Some(release) = Release::after(&path, &message) {
+            parts.extensions.insert(release);
         }
         parts.extensions.insert(caller);
         parts.extensions.insert(access);

@@ -6,6 +6,7 @@ pub mod audit;
 mod auth;
 pub mod error;
 pub mod guard;
+mod licences;
 pub mod policy;
 pub mod sign_in_limit;
 pub mod token;

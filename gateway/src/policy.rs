@@ -86,6 +86,9 @@ const USER_MANAGERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin];
 const USER_READERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin, Role::HelpdeskAdmin];
 const PASSWORD_RESETTERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin, Role::HelpdeskAdmin];
 const BILLING_READERS: &[Role] = &[Role::GlobalAdmin, Role::BillingAdmin];
+/// Who assigns a customer's licences to its users (M365: global and user admins; there is no
+/// separate "license administrator" role here, see the README's licences section).
+const LICENSE_MANAGERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin];
 /// Customers' global and billing admins (seed 001), and the partner's own staff.
 const RELATIONSHIP_READERS: &[Role] = &[
     Role::GlobalAdmin,
@@ -268,6 +271,11 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
         Rule::OwnList { fields: &["customer_tenant_id", "partner_tenant_id"], roles: SUPPORT_STAFF }, READ),
     ("/partnerhub.support.v1.SupportService/AddServiceRequestNote", member("tenant_id", SUPPORT_STAFF), change("service_request_id")),
     ("/partnerhub.support.v1.SupportService/CloseServiceRequest", member("tenant_id", SUPPORT_STAFF), change("service_request_id")),
+    // Licences are assigned in the customer's tenant: its admins, or a partner's agents
+    // holding the role there through delegated admin (seed 004), not the operator.
+    ("/partnerhub.subscriptions.v1.SubscriptionService/AssignLicenses", delegable("tenant_id", LICENSE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/RemoveLicenses", delegable("tenant_id", LICENSE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ListLicenseAssignments", tenant("tenant_id", LICENSE_MANAGERS), READ),
 ];
 
 impl Rule {
@@ -518,6 +526,14 @@ mod tests {
             (
                 "support.v1.SupportService/CloseServiceRequest",
                 Some("service_request_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/AssignLicenses",
+                Some("subscription_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/RemoveLicenses",
+                Some("subscription_id"),
             ),
         ] {
             assert_eq!(

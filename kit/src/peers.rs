@@ -16,7 +16,7 @@ use partnerhub_proto::subscriptions::{
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{
-    BatchGetPartnerListingsRequest, BatchGetTenantsRequest, GetTenantRequest,
+    BatchGetPartnerListingsRequest, BatchGetTenantsRequest, BatchGetUsersRequest, GetTenantRequest,
     ListAgreementsRequest, PartnerListing, Tenant, VerifyPartnerIdRequest, agreement,
 };
 use partnerhub_proto::types::{Cloud, LineItem};
@@ -87,6 +87,29 @@ impl Tenants {
             .map_err(failed("tenants"))?
             .into_inner()
             .tenants)
+    }
+
+    /// The ids among `user_ids` of users of the tenant, in one call (ids of no user of the
+    /// tenant are left out).
+    pub async fn users_of(
+        &self,
+        tenant_id: &str,
+        user_ids: &[String],
+    ) -> Result<Vec<String>, PeerError> {
+        Ok(self
+            .internal
+            .clone()
+            .batch_get_users(BatchGetUsersRequest {
+                tenant_id: tenant_id.to_string(),
+                user_ids: user_ids.to_vec(),
+            })
+            .await
+            .map_err(failed("tenants"))?
+            .into_inner()
+            .users
+            .into_iter()
+            .map(|u| u.id)
+            .collect())
     }
 
     /// The public profiles of the partners of these ids, in one call (customers and unknown

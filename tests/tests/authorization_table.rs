@@ -1268,12 +1268,60 @@ impl World {
                     .encode_to_vec(),
                 )
             }
+            // Licences are assigned in the customer (its admins, or agents acting there).
+            "AssignLicenses" | "RemoveLicenses" => {
+                let place = one_of(here(Place::Customer), &[Place::Customer])?;
+                let subscription_id = self.new_subscription(false).await;
+                let (user, _) = self.new_user(Place::Customer, &[]).await;
+                if method == "AssignLicenses" {
+                    return call(
+                        sub::AssignLicensesRequest {
+                            tenant_id: self.id(place),
+                            subscription_id,
+                            user_ids: vec![user.id],
+                            request_id: String::new(),
+                        }
+                        .encode_to_vec(),
+                    );
+                }
+                let customer = self.tenant(Place::Customer);
+                sub::subscription_service_client::SubscriptionServiceClient::new(
+                    self.sys.authed(&customer.admin),
+                )
+                .assign_licenses(sub::AssignLicensesRequest {
+                    tenant_id: customer.id.clone(),
+                    subscription_id: subscription_id.clone(),
+                    user_ids: vec![user.id.clone()],
+                    request_id: String::new(),
+                })
+                .await
+                .expect("AssignLicenses");
+                call(
+                    sub::RemoveLicensesRequest {
+                        tenant_id: self.id(place),
+                        subscription_id,
+                        user_ids: vec![user.id],
+                    }
+                    .encode_to_vec(),
+                )
+            }
             "ListServiceRequests" => {
                 let (customer, partner) = self.sides(here(Place::Customer));
                 call(
                     sup::ListServiceRequestsRequest {
                         customer_tenant_id: customer,
                         partner_tenant_id: partner,
+                        ..Default::default()
+                    }
+                    .encode_to_vec(),
+                )
+            }
+            "ListLicenseAssignments" => {
+                let place = one_of(here(Place::Customer), &[Place::Customer])?;
+                call(
+                    sub::ListLicenseAssignmentsRequest {
+                        tenant_id: self.id(place),
+                        subscription_id: self.subscription_id.clone(),
                         ..Default::default()
                     }
                     .encode_to_vec(),

@@ -1703,6 +1703,89 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
         "CloseServiceRequest of a closed request",
         support.close_service_request(close).await,
     );
+    // ---- licences ----
+    // The Berlin school's admin hands out the licences of the subscription Fabrikam bills it.
+    let mut teachers = Vec::new();
+    for name in ["lehrer", "rektor", "hausmeister"] {
+        let (user, _) = sys.new_user(&berlin_admin, &berlin.id, name, &[]).await;
+        teachers.push(user.id);
+    }
+    let licences =
+        |tenant: &str, subscription: &str, users: &[String]| sub::AssignLicensesRequest {
+            tenant_id: tenant.into(),
+            subscription_id: subscription.into(),
+            user_ids: users.to_vec(),
+            request_id: String::new(),
+        };
+    subscriptions(&sys, &berlin_admin)
+        .assign_licenses(licences(&berlin.id, &kept.id, &teachers[..2]))
+        .await
+        .expect("AssignLicenses");
+    let quantity = |n: i32| sub::UpdateSubscriptionRequest {
+        tenant_id: fabrikam.id.clone(),
+        subscription: Some(sub::Subscription {
+            id: kept.id.clone(),
+            quantity: n,
+            ..Default::default()
+        }),
+        update_mask: mask(&["quantity"]),
+    };
+    w.step(
+        "LICENSES_ASSIGNED",
+        Code::FailedPrecondition,
+        "the partner lowers the quantity to 1 with 2 licences assigned",
+        subscriptions(&sys, &pa)
+            .update_subscription(quantity(1))
+            .await,
+    );
+    subscriptions(&sys, &pa)
+        .update_subscription(quantity(2))
+        .await
+        .expect("down to what is assigned");
+    w.step(
+        "NOT_ENOUGH_LICENSES",
+        Code::FailedPrecondition,
+        "a third licence of a subscription of 2, both assigned",
+        subscriptions(&sys, &berlin_admin)
+            .assign_licenses(licences(&berlin.id, &kept.id, &teachers[2..]))
+            .await,
+    );
+    w.step(
+        "SUBSCRIPTION_NOT_ASSIGNABLE",
+        Code::FailedPrecondition,
+        "a licence of a cancelled subscription",
+        subscriptions(&sys, &berlin_admin)
+            .assign_licenses(licences(&berlin.id, &ended.id, &teachers[2..]))
+            .await,
+    );
+    w.step(
+        "USER_NOT_FOUND",
+        Code::NotFound,
+        "a licence for a user the school does not have",
+        subscriptions(&sys, &berlin_admin)
+            .assign_licenses(licences(&berlin.id, &kept.id, &[new_id()]))
+            .await,
+    );
+    w.step(
+        "LICENSES_OF_CUSTOMER_ONLY",
+        Code::PermissionDenied,
+        "the billing partner assigns the customer's licences in its own tenant",
+        subscriptions(&sys, &pa)
+            .assign_licenses(licences(&fabrikam.id, &kept.id, &teachers[2..]))
+            .await,
+    );
+    w.step(
+        "LICENSE_NOT_ASSIGNED",
+        Code::NotFound,
+        "RemoveLicenses for a user who holds none",
+        subscriptions(&sys, &berlin_admin)
+            .remove_licenses(sub::RemoveLicensesRequest {
+                tenant_id: berlin.id.clone(),
+                subscription_id: kept.id.clone(),
+                user_ids: teachers[2..].to_vec(),
+            })
+            .await,
+    );
 
     // ---- the machinery ----
     let cut_off = sys.gateway_without("subscriptions").await;

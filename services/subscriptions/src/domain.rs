@@ -636,6 +636,8 @@ pub struct Subscription {
     /// Guards every change and makes the etag; 0 for a draft (not stored: no etag). A stored
     /// subscription starts at 1.
     pub version: i64,
+    /// Licences assigned to users; never more than `quantity` (the store guards it).
+    pub assigned_licenses: i32,
 }
 
 impl Subscription {
@@ -660,6 +662,7 @@ impl Subscription {
             create_time: now,
             update_time: now,
             version: 0,
+            assigned_licenses: 0,
         }
     }
 
@@ -684,6 +687,16 @@ impl Subscription {
             &self.billing_partner_tenant_id,
             &self.indirect_reseller_id,
         )
+    }
+
+    /// Licences that can be assigned at `now`: what the quantity leaves, while the
+    /// subscription takes assignments ([`takes_assignments`]); none otherwise.
+    pub fn available_licenses(&self, now: i64) -> i32 {
+        if takes_assignments(self.state_at(now)) {
+            self.quantity.saturating_sub(self.assigned_licenses).max(0)
+        } else {
+            0
+        }
     }
 
     /// Whether `tenant_id` may change it: the customer or the billing partner.
@@ -1043,6 +1056,148 @@ impl SubscriptionFilter {
             state,
             mpsa_partner_tenant_id: id_text(mpsa),
             made_by: String::new(),
+        })
+    }
+}
+
+// ---- licences ----
+
+/// The most users one `AssignLicenses` or `RemoveLicenses` names: a page of an admin's user
+/// list, and a bounded transaction.
+pub const MAX_LICENSE_USERS: usize = 100;
+
+/// Reasons of the licence rules' refusals (`ErrorInfo.reason`).
+pub const NOT_ENOUGH_LICENSES: &str = "NOT_ENOUGH_LICENSES";
+pub const LICENSES_ASSIGNED: &str = "LICENSES_ASSIGNED";
+
+/// Whether a subscription in `state` takes new assignments: only an active one or a trial.
+pub fn takes_assignments(state: State) -> bool {
+    matches!(state, State::Active | State::Trial)
+}
+
+/// Whether a licence of a subscription in `state` can be used: as [`takes_assignments`]; a
+/// suspended subscription's licences stay assigned but can't be used.
+pub fn license_state(state: State) -> pb::license_assignment::State {
+    if takes_assignments(state) {
+        pb::license_assignment::State::Active
+    } else {
+        pb::license_assignment::State::Suspended
+    }
+}
+
+/// The quantity rule of licences: a subscription's quantity can't go below the licences
+/// assigned (the caller removes licences first). FAILED_PRECONDITION with both numbers.
+pub fn check_quantity_covers_assigned(requested: i32, assigned: i32) -> Result<(), Error> {
+    if requested < assigned {
+        Err(Error::LicensesAssigned {
+            assigned,
+            requested,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// A licence a user holds, with what a reader sees of its subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseAssignment {
+    pub subscription_id: String,
+    pub user_id: String,
+    pub customer_tenant_id: String,
+    pub offer_id: String,
+    pub offer_display_name: String,
+    /// The subscription's state as stored, and its trial's end (to derive the state at a time).
+    pub subscription_state: State,
+    pub trial_end_time: Option<i64>,
+    pub create_time: i64,
+}
+
+/// An `AssignLicenses` or `RemoveLicenses`: who acts, on which subscription, for which users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseChange {
+    pub tenant_id: String,
+    pub subscription_id: String,
+    /// As named, without repeats.
+    pub user_ids: Vec<String>,
+}
+
+impl LicenseChange {
+    pub fn parse(
+        tenant_id: &str,
+        subscription_id: &str,
+        user_ids: &[String],
+    ) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let tenant = v.take(fields::id("tenant_id", tenant_id));
+        let subscription = v.take(fields::id("subscription_id", subscription_id));
+        let users = v.take(user_ids_of(user_ids));
+        v.done(tenant.zip(subscription).zip(users))
+            .map(|((t, s), users)| LicenseChange {
+                tenant_id: t.to_string(),
+                subscription_id: s.to_string(),
+                user_ids: users,
+            })
+    }
+}
+
+/// `user_ids`: 1 to [`MAX_LICENSE_USERS`] user ids, each a UUID named once.
+fn user_ids_of(ids: &[String]) -> Result<Vec<String>, Violations> {
+    let mut v = Violations::new();
+    if ids.is_empty() {
+        v.add("user_ids", "is required: name at least one user");
+    }
+    if ids.len() > MAX_LICENSE_USERS {
+        v.add(
+            "user_ids",
+            format!(
+                "names {} users; at most {MAX_LICENSE_USERS} at once",
+                ids.len()
+            ),
+        );
+        return Err(v);
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("user_ids[{i}]");
+        if let Some(id) = v.take(fields::id(&field, id)).map(|u| u.to_string()) {
+            if out.contains(&id) {
+                v.add(
+                    field,
+                    "names a user named before in the list; name each user once",
+                );
+            } else {
+                out.push(id);
+            }
+        }
+    }
+    v.check()?;
+    Ok(out)
+}
+
+/// The filters of a `ListLicenseAssignments`: the customer, and its subscription or its user
+/// (or both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseFilter {
+    pub tenant_id: String,
+    /// "" for any.
+    pub subscription_id: String,
+    /// "" for any.
+    pub user_id: String,
+}
+
+impl LicenseFilter {
+    pub fn parse(req: &pb::ListLicenseAssignmentsRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let tenant = v.take(fields::id("tenant_id", &req.tenant_id));
+        if req.subscription_id.is_empty() && req.user_id.is_empty() {
+            v.add("subscription_id", "is required unless user_id is set");
+        }
+        let subscription = v.take(fields::optional_id("subscription_id", &req.subscription_id));
+        let user = v.take(fields::optional_id("user_id", &req.user_id));
+        v.done(tenant).map(|t| LicenseFilter {
+            tenant_id: t.to_string(),
+            subscription_id: id_text(subscription),
+            user_id: id_text(user),
         })
     }
 }

@@ -80,6 +80,37 @@ pub enum Error {
          indirect reseller"
     )]
     NoBillingPartner(String),
+    #[error(
+        "{assigned} licences of this subscription are assigned to users; its quantity can't go \
+         below that (requested {requested}): remove licences first"
+    )]
+    LicensesAssigned { assigned: i32, requested: i32 },
+    #[error(
+        "not enough licences: the subscription has {quantity}, {assigned} assigned, {available} \
+         available, and this needs {requested} more; raise the quantity or remove licences first"
+    )]
+    NotEnoughLicenses {
+        quantity: i32,
+        assigned: i32,
+        available: i32,
+        requested: i32,
+    },
+    #[error(
+        "subscription {id} is {state}; only an active subscription or a trial takes new licence \
+         assignments"
+    )]
+    NotAssignable { id: String, state: &'static str },
+    #[error(
+        "licences of subscription {0} are assigned in its customer's tenant: name the customer \
+         as tenant_id"
+    )]
+    NotTheCustomer(String),
+    /// Users named that are no users of the customer.
+    #[error("no such users in the customer: {violations}")]
+    UsersNotFound { violations: Violations },
+    /// Users named that hold no licence of the subscription.
+    #[error("these users hold no licence of the subscription: {violations}")]
+    LicensesNotAssigned { violations: Violations },
     #[error(transparent)]
     Shared(#[from] Shared),
 }
@@ -94,7 +125,9 @@ impl Fault for Error {
             | Error::OrderNotFound(_)
             | Error::SubscriptionNotFound(_)
             | Error::TenantNotFound(_)
-            | Error::PartnerIdNotFound(_) => Code::NotFound,
+            | Error::PartnerIdNotFound(_)
+            | Error::UsersNotFound { .. }
+            | Error::LicensesNotAssigned { .. } => Code::NotFound,
             Error::NotACustomer(_)
             | Error::NotAPartner(_)
             | Error::TrialAlreadyTaken { .. }
@@ -104,8 +137,11 @@ impl Fault for Error {
             | Error::NoTrial { .. }
             | Error::PartnerNotAdvisor(_)
             | Error::PartnerNotInCloud { .. }
-            | Error::NoBillingPartner(_) => Code::FailedPrecondition,
-            Error::ChangeNotAllowed(_) => Code::PermissionDenied,
+            | Error::NoBillingPartner(_)
+            | Error::LicensesAssigned { .. }
+            | Error::NotEnoughLicenses { .. }
+            | Error::NotAssignable { .. } => Code::FailedPrecondition,
+            Error::ChangeNotAllowed(_) | Error::NotTheCustomer(_) => Code::PermissionDenied,
             Error::StaleEtag { .. } | Error::Contended => Code::Aborted,
             Error::Shared(e) => e.code(),
         }
@@ -132,6 +168,12 @@ impl Fault for Error {
             Error::PartnerNotAdvisor(_) => "PARTNER_NOT_ADVISOR",
             Error::PartnerNotInCloud { .. } => "PARTNER_NOT_IN_CLOUD",
             Error::NoBillingPartner(_) => "NO_BILLING_PARTNER",
+            Error::LicensesAssigned { .. } => domain::LICENSES_ASSIGNED,
+            Error::NotEnoughLicenses { .. } => domain::NOT_ENOUGH_LICENSES,
+            Error::NotAssignable { .. } => "SUBSCRIPTION_NOT_ASSIGNABLE",
+            Error::NotTheCustomer(_) => "LICENSES_OF_CUSTOMER_ONLY",
+            Error::UsersNotFound { .. } => "USER_NOT_FOUND",
+            Error::LicensesNotAssigned { .. } => "LICENSE_NOT_ASSIGNED",
             Error::Shared(e) => e.reason(),
         }
     }
@@ -141,7 +183,9 @@ impl Fault for Error {
             Error::Invalid(v) => v.as_slice(),
             Error::Rejected { violations, .. }
             | Error::TrialAlreadyTaken { violations }
-            | Error::NoTrial { violations } => violations.as_slice(),
+            | Error::NoTrial { violations }
+            | Error::UsersNotFound { violations }
+            | Error::LicensesNotAssigned { violations } => violations.as_slice(),
             _ => &[],
         }
     }
@@ -152,7 +196,27 @@ impl Fault for Error {
             Error::OrderNotFound(id) => vec![("orderId", id.clone())],
             Error::SubscriptionNotFound(id)
             | Error::ChangeNotAllowed(id)
-            | Error::NoBillingPartner(id) => vec![("subscriptionId", id.clone())],
+            | Error::NoBillingPartner(id)
+            | Error::NotAssignable { id, .. }
+            | Error::NotTheCustomer(id) => vec![("subscriptionId", id.clone())],
+            Error::LicensesAssigned {
+                assigned,
+                requested,
+            } => vec![
+                ("assigned", assigned.to_string()),
+                ("requested", requested.to_string()),
+            ],
+            Error::NotEnoughLicenses {
+                quantity,
+                assigned,
+                available,
+                requested,
+            } => vec![
+                ("quantity", quantity.to_string()),
+                ("assigned", assigned.to_string()),
+                ("available", available.to_string()),
+                ("requested", requested.to_string()),
+            ],
             Error::TenantNotFound(id) | Error::NotACustomer(id) | Error::NotAPartner(id) => {
                 vec![("tenantId", id.clone())]
             }

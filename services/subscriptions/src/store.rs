@@ -11,8 +11,8 @@
 //! writes is an error rather than a default. Enum names go into statements as parameters.
 
 use crate::domain::{
-    Event, EventType, LineItem, Offer, OfferFilter, OfferSpec, Order, OrderFilter, Price, Removed,
-    Subscription, SubscriptionFilter,
+    Event, EventType, LicenseAssignment, LicenseFilter, LineItem, Offer, OfferFilter, OfferSpec,
+    Order, OrderFilter, Price, Removed, Subscription, SubscriptionFilter,
 };
 use crate::error::Result;
 use partnerhub_kit::page::Page;
@@ -278,7 +278,7 @@ macro_rules! subscription_columns {
         "id, customer_tenant_id, offer_id, offer_display_name, quantity, state, auto_renew, \
          billing_partner_tenant_id, indirect_reseller_id, partner_of_record_mpn_id, \
          support_contact_tenant_id, order_id, trial_end_time, create_time, update_time, \
-         indirect_reseller_mpn_id, version"
+         indirect_reseller_mpn_id, version, assigned_licenses"
     };
 }
 
@@ -302,16 +302,18 @@ impl<'r> FromRow<'r, AnyRow> for Subscription {
             create_time: row.try_get("create_time")?,
             update_time: row.try_get("update_time")?,
             version: row.try_get("version")?,
+            assigned_licenses: int32_at(row, "assigned_licenses")?,
         })
     }
 }
 
-/// Writes a new subscription, at version 1 (whatever `s.version` says: a draft's is 0).
+/// Writes a new subscription, at version 1 (whatever `s.version` says: a draft's is 0), with
+/// no licences assigned.
 pub async fn insert_subscription(conn: &mut AnyConnection, s: &Subscription) -> Result<()> {
     sqlx::query(concat!(
         "INSERT INTO subscriptions (",
         subscription_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, 0)"
     ))
     .bind(&s.id)
     .bind(&s.customer_tenant_id)
@@ -438,6 +440,237 @@ pub async fn update_subscription(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+// ---- licences ----
+
+macro_rules! assignment_columns {
+    () => {
+        "a.subscription_id, a.user_id, a.customer_tenant_id, a.create_time, s.offer_id, \
+         s.offer_display_name, s.state, s.trial_end_time"
+    };
+}
+
+impl<'r> FromRow<'r, AnyRow> for LicenseAssignment {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(LicenseAssignment {
+            subscription_id: row.try_get("subscription_id")?,
+            user_id: row.try_get("user_id")?,
+            customer_tenant_id: row.try_get("customer_tenant_id")?,
+            offer_id: row.try_get("offer_id")?,
+            offer_display_name: row.try_get("offer_display_name")?,
+            subscription_state: enum_at(row, "state", State::from_str_name)?,
+            trial_end_time: optional_at(row, "trial_end_time")?,
+            create_time: row.try_get("create_time")?,
+        })
+    }
+}
+
+/// Adds the assignments of `user_ids` to the subscription that are not there yet, in id order
+/// (so that concurrent assignments wait on each other's rows in one order, never in a cycle);
+/// how many it added. Call [`take_licenses`] with that number in the same transaction.
+pub async fn insert_assignments(
+    conn: &mut AnyConnection,
+    subscription_id: &str,
+    customer_tenant_id: &str,
+    user_ids: &[String],
+    now: i64,
+) -> Result<i32> {
+    let mut sorted: Vec<&String> = user_ids.iter().collect();
+    sorted.sort();
+    let mut added = 0;
+    for user_id in sorted {
+        let done = sqlx::query(
+            "INSERT INTO license_assignments (subscription_id, user_id, customer_tenant_id, \
+             create_time) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (subscription_id, user_id) DO NOTHING",
+        )
+        .bind(subscription_id)
+        .bind(user_id)
+        .bind(customer_tenant_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        added += i32::from(done.rows_affected() > 0);
+    }
+    Ok(added)
+}
+
+/// Counts `n` more licences assigned, if the quantity leaves room for them and the subscription
+/// takes assignments at `now` (active, or a trial before its end): `false` otherwise. One
+/// guarded statement: on PostgreSQL it takes the subscription's row lock and checks again
+/// once a concurrent assignment commits, so concurrent assignments never pass the quantity.
+pub async fn take_licenses(conn: &mut AnyConnection, id: &str, n: i32, now: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE subscriptions SET assigned_licenses = assigned_licenses + $2, \
+         version = version + 1, update_time = $3 \
+         WHERE id = $1 AND assigned_licenses + $2 <= quantity \
+         AND (state = $4 OR (state = $5 AND trial_end_time > $3))",
+    )
+    .bind(id)
+    .bind(i64::from(n))
+    .bind(now)
+    .bind(State::Active.as_str_name())
+    .bind(State::Trial.as_str_name())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Counts `n` licences fewer assigned (after removing their rows in the same transaction).
+async fn return_licenses(conn: &mut AnyConnection, id: &str, n: i32, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE subscriptions SET assigned_licenses = assigned_licenses - $2, \
+         version = version + 1, update_time = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(i64::from(n))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes the assignment of each of `user_ids` (in id order, as [`insert_assignments`]): the
+/// users who held none (nothing is counted back then: the caller rolls the transaction back),
+/// else `[]` and the licences counted back.
+pub async fn remove_assignments(
+    conn: &mut AnyConnection,
+    subscription_id: &str,
+    user_ids: &[String],
+    now: i64,
+) -> Result<Vec<String>> {
+    let mut sorted: Vec<&String> = user_ids.iter().collect();
+    sorted.sort();
+    let mut missing = Vec::new();
+    for user_id in sorted {
+        if !delete_assignment(conn, subscription_id, user_id).await? {
+            missing.push(user_id.clone());
+        }
+    }
+    if missing.is_empty() {
+        let n = i32::try_from(user_ids.len()).unwrap_or(i32::MAX);
+        return_licenses(conn, subscription_id, n, now).await?;
+    }
+    Ok(missing)
+}
+
+async fn delete_assignment(
+    conn: &mut AnyConnection,
+    subscription_id: &str,
+    user_id: &str,
+) -> Result<bool> {
+    let done =
+        sqlx::query("DELETE FROM license_assignments WHERE subscription_id = $1 AND user_id = $2")
+            .bind(subscription_id)
+            .bind(user_id)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Removes every assignment of a subscription (it was cancelled, or its trial expired), in the
+/// transaction of that change (which bumped its version).
+pub async fn release_all_licenses(conn: &mut AnyConnection, subscription_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM license_assignments WHERE subscription_id = $1")
+        .bind(subscription_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE subscriptions SET assigned_licenses = 0 WHERE id = $1")
+        .bind(subscription_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes every licence a user of the customer holds; how many.
+pub async fn release_user_licenses(
+    conn: &mut AnyConnection,
+    customer_tenant_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<i32> {
+    let held: Vec<(String,)> = sqlx::query_as(
+        "SELECT subscription_id FROM license_assignments \
+         WHERE customer_tenant_id = $1 AND user_id = $2 ORDER BY subscription_id",
+    )
+    .bind(customer_tenant_id)
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut released = 0;
+    for (subscription_id,) in held {
+        if delete_assignment(conn, &subscription_id, user_id).await? {
+            return_licenses(conn, &subscription_id, 1, now).await?;
+            released += 1;
+        }
+    }
+    Ok(released)
+}
+
+/// The assignment of a user to a subscription, if any.
+pub async fn assignment(
+    conn: &mut AnyConnection,
+    subscription_id: &str,
+    user_id: &str,
+) -> Result<Option<LicenseAssignment>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        assignment_columns!(),
+        " FROM license_assignments a JOIN subscriptions s ON s.id = a.subscription_id \
+         WHERE a.subscription_id = $1 AND a.user_id = $2"
+    ))
+    .bind(subscription_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// A page of `ListLicenseAssignments`, each with its subscription's offer and state (one
+/// statement): by subscription, keyed by user id (`$3` the user when set too); else by user,
+/// keyed by subscription id. Only the customer's (`$1`).
+pub async fn list_assignments(
+    conn: &mut AnyConnection,
+    f: &LicenseFilter,
+    page: &Page,
+) -> Result<Vec<LicenseAssignment>> {
+    let (sql, key) = if !f.subscription_id.is_empty() {
+        (
+            concat!(
+                "SELECT ",
+                assignment_columns!(),
+                " FROM license_assignments a JOIN subscriptions s ON s.id = a.subscription_id \
+                 WHERE a.customer_tenant_id = $1 AND a.subscription_id = $2 \
+                 AND ($3 = '' OR a.user_id = $3) AND a.user_id > $4 \
+                 ORDER BY a.user_id LIMIT $5"
+            ),
+            &f.subscription_id,
+        )
+    } else {
+        (
+            concat!(
+                "SELECT ",
+                assignment_columns!(),
+                " FROM license_assignments a JOIN subscriptions s ON s.id = a.subscription_id \
+                 WHERE a.customer_tenant_id = $1 AND a.user_id = $2 AND $3 = '' \
+                 AND a.subscription_id > $4 ORDER BY a.subscription_id LIMIT $5"
+            ),
+            &f.user_id,
+        )
+    };
+    let also_user = if f.subscription_id.is_empty() {
+        ""
+    } else {
+        f.user_id.as_str()
+    };
+    Ok(sqlx::query_as(sql)
+        .bind(&f.tenant_id)
+        .bind(key)
+        .bind(also_user)
+        .bind(&page.after)
+        .bind(page.limit())
+        .fetch_all(conn)
+        .await?)
 }
 
 // ---- events ----

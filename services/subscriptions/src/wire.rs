@@ -2,7 +2,9 @@
 //! event and a line item problem go out on the wire. Requests come in through the domain's
 //! `parse` functions.
 
-use crate::domain::{Event, LineItem, Offer, Order, Price, Problem, Subscription};
+use crate::domain::{
+    self, Event, LicenseAssignment, LineItem, Offer, Order, Price, Problem, Subscription,
+};
 use partnerhub_kit::fields;
 use partnerhub_kit::time::{optional_timestamp, timestamp};
 use partnerhub_proto::subscriptions as pb;
@@ -99,6 +101,24 @@ impl Subscription {
             } else {
                 fields::etag_of(self.version)
             },
+            assigned_licenses: self.assigned_licenses,
+            available_licenses: self.available_licenses(now),
+        }
+    }
+}
+
+impl LicenseAssignment {
+    /// The assignment as a reader sees it at `now`: usable or not by its subscription's state.
+    pub fn to_proto(&self, now: i64) -> pb::LicenseAssignment {
+        let state = domain::state_at(self.subscription_state, self.trial_end_time, now);
+        pb::LicenseAssignment {
+            subscription_id: self.subscription_id.clone(),
+            user_id: self.user_id.clone(),
+            customer_tenant_id: self.customer_tenant_id.clone(),
+            offer_id: self.offer_id.clone(),
+            offer_display_name: self.offer_display_name.clone(),
+            state: domain::license_state(state) as i32,
+            create_time: Some(timestamp(self.create_time)),
         }
     }
 }

@@ -10,9 +10,10 @@
 //!
 //! The handlers are cut by resource: [`offers`] (and line item checks), [`orders`],
 //! [`subscriptions`] (reads and changes), [`trials`] (the sweep), [`advisor`] subscriptions and
-//! [`watch`] streams; [`sellers`] asks the tenants and relationships services who may sell what.
+//! [`watch`] streams, [`licenses`] assigned to users; [`sellers`] asks the tenants and relationships services who may sell what.
 
 mod advisor;
+mod licenses;
 mod offers;
 mod orders;
 mod sellers;
@@ -253,6 +254,33 @@ impl SubscriptionService for Subscriptions {
         let stream = self.watch(request.get_ref()).await?;
         Ok(Response::new(Box::pin(stream)))
     }
+
+    async fn assign_licenses(
+        &self,
+        request: Request<pb::AssignLicensesRequest>,
+    ) -> Result<Response<pb::AssignLicensesResponse>, Status> {
+        Ok(Response::new(
+            self.assign_licenses(request.into_inner()).await?,
+        ))
+    }
+
+    async fn remove_licenses(
+        &self,
+        request: Request<pb::RemoveLicensesRequest>,
+    ) -> Result<Response<pb::RemoveLicensesResponse>, Status> {
+        Ok(Response::new(
+            self.remove_licenses(request.get_ref()).await?,
+        ))
+    }
+
+    async fn list_license_assignments(
+        &self,
+        request: Request<pb::ListLicenseAssignmentsRequest>,
+    ) -> Result<Response<pb::ListLicenseAssignmentsResponse>, Status> {
+        Ok(Response::new(
+            self.list_license_assignments(request.get_ref()).await?,
+        ))
+    }
 }
 
 #[tonic::async_trait]
@@ -272,6 +300,16 @@ impl SubscriptionInternalService for Subscriptions {
     ) -> Result<Response<pb::CreateAdvisorSubscriptionsResponse>, Status> {
         Ok(Response::new(
             self.create_advisor_subscriptions(request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn release_deleted_user_licenses(
+        &self,
+        request: Request<pb::ReleaseDeletedUserLicensesRequest>,
+    ) -> Result<Response<pb::ReleaseDeletedUserLicensesResponse>, Status> {
+        Ok(Response::new(
+            self.release_deleted_user_licenses(request.get_ref())
                 .await?,
         ))
     }

@@ -9,7 +9,7 @@ use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
-use partnerhub_proto::subscriptions as pb;
+use partnerhub_proto::subscriptions::{self as pb, subscription::State};
 
 /// How often a change is tried when a concurrent change of the same subscription committed
 /// between its read and its write (each try reads again and checks again).
@@ -194,6 +194,7 @@ impl Subscriptions {
                     violations: Violations::one("subscription.quantity", description),
                 });
             }
+            domain::check_quantity_covers_assigned(quantity, row.assigned_licenses)?;
             next.quantity = quantity;
         }
         if let Some(auto_renew) = patch.auto_renew {
@@ -255,6 +256,10 @@ impl Subscriptions {
         store::lock_events(&mut tx).await?;
         if !store::update_subscription(&mut tx, next, now).await? {
             return Ok(None);
+        }
+        // A cancelled subscription's licences go (a suspended one's stay, unusable).
+        if next.state == State::Cancelled {
+            store::release_all_licenses(&mut tx, &row.id).await?;
         }
         let after = store::subscription(&mut tx, &row.id)
             .await?

@@ -271,6 +271,13 @@ impl TenantInternalService for Tenants {
         answer(partners::batch_get_partner_listings(self, request).await)
     }
 
+    async fn batch_get_users(
+        &self,
+        request: Request<pb::BatchGetUsersRequest>,
+    ) -> Result<Response<pb::BatchGetUsersResponse>, Status> {
+        answer(users::batch_get_users(self, request).await)
+    }
+
     async fn check_credentials(
         &self,
         request: Request<pb::CheckCredentialsRequest>,
