@@ -179,6 +179,9 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.gateway.v1.WorkflowService/SetPartnerOfRecord", delegable("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     // Every tenant's unfinished workflows: the operator's view.
     ("/partnerhub.gateway.v1.WorkflowService/ListUnfinishedWorkflows", Rule::Operator, READ),
+    // Seed 002: a partner's sellers redeem a product key for a customer they may sell to (the
+    // subscriptions service asks the relationships service, as for AddSubscriptions).
+    ("/partnerhub.gateway.v1.WorkflowService/RedeemProductKey", member("partner_tenant_id", SELLERS), change("customer_tenant_id")),
     // partnerhub.gateway.v1.AuditService: a tenant's global admin reads its trail.
     ("/partnerhub.gateway.v1.AuditService/ListAuditEvents", own("tenant_id", GLOBAL_ADMIN), READ),
     // partnerhub.tenants.v1.TenantService
@@ -243,6 +246,8 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.subscriptions.v1.SubscriptionService/ReactivateSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/CancelSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/WatchSubscriptionEvents", own("partner_tenant_id", PURCHASE_READERS), READ),
+    // Seed 002: the operator issues product keys (it keeps the catalogue).
+    ("/partnerhub.subscriptions.v1.SubscriptionService/CreateProductKeys", Rule::Operator, change("offer_id")),
 ];
 
 impl Rule {
@@ -448,6 +453,10 @@ mod tests {
             (
                 "gateway.v1.WorkflowService/SetPartnerOfRecord",
                 Some("subscription_id"),
+            ),
+            (
+                "gateway.v1.WorkflowService/RedeemProductKey",
+                Some("customer_tenant_id"),
             ),
             ("tenants.v1.TenantService/ResetPassword", Some("user_id")),
             (

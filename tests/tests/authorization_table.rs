@@ -521,6 +521,25 @@ impl World {
         }
     }
 
+    /// A new product key of the line's offer and licences, issued by the operator.
+    async fn product_key(&self) -> String {
+        sub::subscription_service_client::SubscriptionServiceClient::new(
+            self.sys.authed(&self.sys.operator),
+        )
+        .create_product_keys(sub::CreateProductKeysRequest {
+            offer_id: self.offer.id.clone(),
+            count: 1,
+            quantity: self.offer.min_quantity,
+            ..Default::default()
+        })
+        .await
+        .expect("CreateProductKeys")
+        .into_inner()
+        .product_keys
+        .remove(0)
+        .key
+    }
+
     /// The caller `who`, made the first time it is asked for.
     async fn caller(&mut self, who: Who) -> &Caller {
         if !self.callers.contains_key(&who) {
@@ -706,6 +725,19 @@ impl World {
             }
             "ListUnfinishedWorkflows" => {
                 call(gw::ListUnfinishedWorkflowsRequest::default().encode_to_vec())
+            }
+            "RedeemProductKey" => {
+                one_of(here(Place::Provider), &[Place::Provider])?;
+                let product_key = self.product_key().await;
+                call(
+                    gw::RedeemProductKeyRequest {
+                        partner_tenant_id: self.id(Place::Provider),
+                        customer_tenant_id: self.id(Place::Customer),
+                        product_key,
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                    }
+                    .encode_to_vec(),
+                )
             }
             // AuditService
             "ListAuditEvents" => call(
@@ -1103,6 +1135,16 @@ impl World {
                     .encode_to_vec(),
                 )
             }
+            "CreateProductKeys" => call(
+                sub::CreateProductKeysRequest {
+                    offer_id: self.offer.id.clone(),
+                    count: 2,
+                    quantity: self.offer.min_quantity,
+                    country_code: String::new(),
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                }
+                .encode_to_vec(),
+            ),
             "PlaceOrder" => {
                 one_of(here(Place::Provider), &[Place::Provider])?;
                 call(

@@ -80,6 +80,14 @@ pub enum Error {
          indirect reseller"
     )]
     NoBillingPartner(String),
+    #[error("no product key like this one was issued")]
+    ProductKeyNotFound,
+    #[error("this product key was redeemed before; a key works once")]
+    ProductKeyAlreadyRedeemed,
+    /// A key for another cloud or country than the customer's: `reason` is the one an order's
+    /// line gets for the same fact.
+    #[error("this product key can't be used for this customer: {why}")]
+    ProductKeyNotForCustomer { reason: &'static str, why: String },
     #[error(transparent)]
     Shared(#[from] Shared),
 }
@@ -94,7 +102,8 @@ impl Fault for Error {
             | Error::OrderNotFound(_)
             | Error::SubscriptionNotFound(_)
             | Error::TenantNotFound(_)
-            | Error::PartnerIdNotFound(_) => Code::NotFound,
+            | Error::PartnerIdNotFound(_)
+            | Error::ProductKeyNotFound => Code::NotFound,
             Error::NotACustomer(_)
             | Error::NotAPartner(_)
             | Error::TrialAlreadyTaken { .. }
@@ -104,7 +113,9 @@ impl Fault for Error {
             | Error::NoTrial { .. }
             | Error::PartnerNotAdvisor(_)
             | Error::PartnerNotInCloud { .. }
-            | Error::NoBillingPartner(_) => Code::FailedPrecondition,
+            | Error::NoBillingPartner(_)
+            | Error::ProductKeyAlreadyRedeemed
+            | Error::ProductKeyNotForCustomer { .. } => Code::FailedPrecondition,
             Error::ChangeNotAllowed(_) => Code::PermissionDenied,
             Error::StaleEtag { .. } | Error::Contended => Code::Aborted,
             Error::Shared(e) => e.code(),
@@ -132,6 +143,9 @@ impl Fault for Error {
             Error::PartnerNotAdvisor(_) => "PARTNER_NOT_ADVISOR",
             Error::PartnerNotInCloud { .. } => "PARTNER_NOT_IN_CLOUD",
             Error::NoBillingPartner(_) => "NO_BILLING_PARTNER",
+            Error::ProductKeyNotFound => "PRODUCT_KEY_NOT_FOUND",
+            Error::ProductKeyAlreadyRedeemed => "PRODUCT_KEY_ALREADY_REDEEMED",
+            Error::ProductKeyNotForCustomer { reason, .. } => reason,
             Error::Shared(e) => e.reason(),
         }
     }

@@ -10,11 +10,12 @@
 //!
 //! The handlers are cut by resource: [`offers`] (and line item checks), [`orders`],
 //! [`subscriptions`] (reads and changes), [`trials`] (the sweep), [`advisor`] subscriptions and
-//! [`watch`] streams; [`sellers`] asks the tenants and relationships services who may sell what.
+//! [`watch`] streams, [`product_keys`]; [`sellers`] asks the tenants and relationships services who may sell what.
 
 mod advisor;
 mod offers;
 mod orders;
+mod product_keys;
 mod sellers;
 mod subscriptions;
 #[cfg(test)]
@@ -253,6 +254,15 @@ impl SubscriptionService for Subscriptions {
         let stream = self.watch(request.get_ref()).await?;
         Ok(Response::new(Box::pin(stream)))
     }
+
+    async fn create_product_keys(
+        &self,
+        request: Request<pb::CreateProductKeysRequest>,
+    ) -> Result<Response<pb::CreateProductKeysResponse>, Status> {
+        Ok(Response::new(
+            self.create_product_keys(request.into_inner()).await?,
+        ))
+    }
 }
 
 #[tonic::async_trait]
@@ -273,6 +283,15 @@ impl SubscriptionInternalService for Subscriptions {
         Ok(Response::new(
             self.create_advisor_subscriptions(request.into_inner())
                 .await?,
+        ))
+    }
+
+    async fn redeem_product_key(
+        &self,
+        request: Request<pb::RedeemProductKeyRequest>,
+    ) -> Result<Response<pb::RedeemProductKeyResponse>, Status> {
+        Ok(Response::new(
+            self.redeem_product_key(request.into_inner()).await?,
         ))
     }
 }
