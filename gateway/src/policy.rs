@@ -210,6 +210,10 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.tenants.v1.TenantService/DeleteServiceAccount", delegable("tenant_id", GLOBAL_ADMIN), change("service_account_id")),
     ("/partnerhub.tenants.v1.TenantService/AddServiceAccountSecret", delegable("tenant_id", GLOBAL_ADMIN), change("service_account_id")),
     ("/partnerhub.tenants.v1.TenantService/DeleteServiceAccountSecret", delegable("tenant_id", GLOBAL_ADMIN), change("service_account_id")),
+    // Seed 001: a customer's global or billing admin asks partners to contact it ("Innan du
+    // börjar"); the partner's staff who invite customers read the requests and answer them.
+    ("/partnerhub.tenants.v1.TenantService/ContactPartners", member("customer_tenant_id", roles::CUSTOMER_DECIDERS), change("customer_tenant_id")),
+    ("/partnerhub.tenants.v1.TenantService/ListContactRequests", own("partner_tenant_id", roles::CUSTOMER_INVITERS), READ),
     // partnerhub.relationships.v1.RelationshipService
     ("/partnerhub.relationships.v1.RelationshipService/ListRelationships",
         Rule::OwnList { fields: &["partner_tenant_id", "client_tenant_id"], roles: RELATIONSHIP_READERS }, READ),
@@ -459,6 +463,10 @@ mod tests {
                 Some("customer_tenant_id"),
             ),
             ("tenants.v1.TenantService/ResetPassword", Some("user_id")),
+            (
+                "tenants.v1.TenantService/ContactPartners",
+                Some("customer_tenant_id"),
+            ),
             (
                 "tenants.v1.TenantService/AcceptAgreement",
                 Some("tenant_id"),

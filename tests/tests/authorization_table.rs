@@ -787,6 +787,26 @@ impl World {
                 .encode_to_vec(),
             ),
             "SearchPartners" => call(pb::SearchPartnersRequest::default().encode_to_vec()),
+            "ContactPartners" => {
+                one_of(here(Place::Customer), &[Place::Customer])?;
+                call(
+                    pb::ContactPartnersRequest {
+                        customer_tenant_id: self.id(Place::Customer),
+                        partner_tenant_ids: vec![self.id(Place::Provider)],
+                        needs: "Help moving our school to the cloud".into(),
+                        contact: Some(contact("Olle", "Berg")),
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                    }
+                    .encode_to_vec(),
+                )
+            }
+            "ListContactRequests" => call(
+                pb::ListContactRequestsRequest {
+                    partner_tenant_id: self.id(here(Place::Provider)),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
             "CreateUser" => {
                 let name = self.name("ny");
                 call(

@@ -9,7 +9,7 @@ use partnerhub_proto::subscriptions::subscription_internal_service_client::Subsc
 use partnerhub_proto::subscriptions::subscription_service_client::SubscriptionServiceClient;
 use partnerhub_proto::subscriptions::{self as sub, subscription::State};
 use partnerhub_proto::types::{Cloud, Money, PartnerType};
-use partnerhub_tests::{TestSystem, bad_fields, customer_form, reason};
+use partnerhub_tests::{TestSystem, bad_fields, customer_form, reason, refused};
 use tonic::Code;
 
 /// `SubscriptionService` through the gateway as the holder of `token`.
@@ -120,16 +120,6 @@ async fn customer_subscriptions(
         .expect("ListSubscriptions")
         .into_inner()
         .subscriptions
-}
-
-fn refused<T: std::fmt::Debug>(
-    answer: Result<T, tonic::Status>,
-    code: Code,
-    why: &str,
-) -> tonic::Status {
-    let status = answer.expect_err(why);
-    assert_eq!(status.code(), code, "{why}: {status:?}");
-    status
 }
 
 #[tokio::test]
