@@ -32,6 +32,9 @@ pub(super) async fn contact_partners(
         new.request_id,
         &fingerprint,
         async |tx| {
+            // One customer's requests one at a time, so that two at once can't both pass the
+            // limit: each takes the customer's row first.
+            crate::store::lock_tenant(tx, &new.customer_tenant_id).await?;
             let now = domain::now();
             let sent = store::sent_since(tx, &new.customer_tenant_id, now - LIMIT_WINDOW).await?;
             if let Some(wait) = svc

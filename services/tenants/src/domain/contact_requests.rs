@@ -17,8 +17,8 @@ pub const MAX_NEEDS_CHARS: usize = 2000;
 /// The window the daily limit counts in.
 pub const LIMIT_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// How much one customer may ask in [`LIMIT_WINDOW`]: a setting (`[tenants]`
-/// `contact_requests_per_day`, `contact_partners_per_day`).
+/// How much one customer may ask in [`LIMIT_WINDOW`]: a setting (`--contact-requests-per-day`,
+/// `--contact-partners-per-day`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContactLimit {
     /// `ContactPartners` calls.
