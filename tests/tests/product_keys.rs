@@ -314,10 +314,11 @@ async fn keys_for_another_cloud_or_country_unknown_keys_and_bad_input_are_refuse
     let norwegian = issue(&sys, &offer.id, 1, 10, "NO").await.expect("NO key");
     let status = refused(
         redeem(&sys, &admin, &reseller.id, &customer, &norwegian[0].key).await,
-        Code::FailedPrecondition,
+        Code::InvalidArgument,
         "a key sold in another country",
     );
     assert_eq!(reason(&status), "OFFER_NOT_IN_COUNTRY");
+    assert_eq!(bad_fields(&status), ["product_key"]);
     assert!(status.message().contains("NO"), "{status:?}");
 
     // A key of an offer of the German cloud, for a customer of the worldwide cloud.
@@ -328,10 +329,11 @@ async fn keys_for_another_cloud_or_country_unknown_keys_and_bad_input_are_refuse
         .expect("DE key");
     let status = refused(
         redeem(&sys, &admin, &reseller.id, &customer, &key[0].key).await,
-        Code::FailedPrecondition,
+        Code::InvalidArgument,
         "a key for another cloud",
     );
     assert_eq!(reason(&status), "OFFER_NOT_IN_CLOUD");
+    assert_eq!(bad_fields(&status), ["product_key"]);
 
     // A well-formed key nobody issued.
     let status = refused(

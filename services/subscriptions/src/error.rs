@@ -84,10 +84,6 @@ pub enum Error {
     ProductKeyNotFound,
     #[error("this product key was redeemed before; a key works once")]
     ProductKeyAlreadyRedeemed,
-    /// A key for another cloud or country than the customer's: `reason` is the one an order's
-    /// line gets for the same fact.
-    #[error("this product key can't be used for this customer: {why}")]
-    ProductKeyNotForCustomer { reason: &'static str, why: String },
     #[error(transparent)]
     Shared(#[from] Shared),
 }
@@ -114,8 +110,7 @@ impl Fault for Error {
             | Error::PartnerNotAdvisor(_)
             | Error::PartnerNotInCloud { .. }
             | Error::NoBillingPartner(_)
-            | Error::ProductKeyAlreadyRedeemed
-            | Error::ProductKeyNotForCustomer { .. } => Code::FailedPrecondition,
+            | Error::ProductKeyAlreadyRedeemed => Code::FailedPrecondition,
             Error::ChangeNotAllowed(_) => Code::PermissionDenied,
             Error::StaleEtag { .. } | Error::Contended => Code::Aborted,
             Error::Shared(e) => e.code(),
@@ -145,7 +140,6 @@ impl Fault for Error {
             Error::NoBillingPartner(_) => "NO_BILLING_PARTNER",
             Error::ProductKeyNotFound => "PRODUCT_KEY_NOT_FOUND",
             Error::ProductKeyAlreadyRedeemed => "PRODUCT_KEY_ALREADY_REDEEMED",
-            Error::ProductKeyNotForCustomer { reason, .. } => reason,
             Error::Shared(e) => e.reason(),
         }
     }

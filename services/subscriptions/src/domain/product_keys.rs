@@ -136,19 +136,20 @@ impl ProductKey {
 
     /// Why a customer in `cloud` and `country` can't have the key's subscription of `offer`,
     /// if it can't: the offer is sold in another cloud, or the key (or its offer) in other
-    /// countries. The reasons are the ones an order's line gets for the same facts.
+    /// countries. Answered as an order's line is for the same facts (INVALID_ARGUMENT with the
+    /// same reason), naming the key as the field at fault.
     pub fn refusal_for(&self, offer: &Offer, cloud: Cloud, country: &str) -> Option<Error> {
         let spec = &offer.spec;
         if spec.cloud != cloud {
-            return Some(Error::ProductKeyNotForCustomer {
-                reason: OFFER_NOT_IN_CLOUD,
-                why: format!(
+            return Some(not_for_customer(
+                OFFER_NOT_IN_CLOUD,
+                format!(
                     "the key is for {}, sold in {}, not in the customer's {}",
                     spec.display_name,
                     spec.cloud.as_str_name(),
                     cloud.as_str_name()
                 ),
-            });
+            ));
         }
         let sold_in = if self.country_code.is_empty() {
             spec.sold_in_country(country)
@@ -161,15 +162,23 @@ impl ProductKey {
             } else {
                 self.country_code.clone()
             };
-            return Some(Error::ProductKeyNotForCustomer {
-                reason: OFFER_NOT_IN_COUNTRY,
-                why: format!(
+            return Some(not_for_customer(
+                OFFER_NOT_IN_COUNTRY,
+                format!(
                     "the key is sold for use in {countries}, not in the customer's country \
                      {country}"
                 ),
-            });
+            ));
         }
         None
+    }
+}
+
+/// A key that doesn't fit the customer, for `reason`.
+fn not_for_customer(reason: &'static str, why: String) -> Error {
+    Error::Rejected {
+        reason,
+        violations: Violations::one("product_key", why),
     }
 }
 
