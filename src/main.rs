@@ -309,6 +309,22 @@ struct Common {
         default_value_t = 90
     )]
     invitation_days: u64,
+    /// Contact requests (`ContactPartners`) one customer may send a day.
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_CONTACT_REQUESTS_PER_DAY",
+        default_value_t = 5
+    )]
+    contact_requests_per_day: u32,
+    /// Partners one customer may contact a day, all its contact requests together.
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_CONTACT_PARTNERS_PER_DAY",
+        default_value_t = 10
+    )]
+    contact_partners_per_day: u32,
     /// Base of invitation links for the worldwide cloud; the code is added as `?code=`
     /// [default: the invitations service's built-in link].
     #[arg(long, global = true, env = "PARTNERHUB_INVITATION_LINK_WORLDWIDE")]
@@ -430,6 +446,10 @@ impl Common {
             clock: Default::default(),
             links,
             invitation_ttl: Some(Duration::from_secs(self.invitation_days.max(1) * 86_400)),
+            contact_limit: Some(partnerhub_tenants::domain::ContactLimit {
+                requests: self.contact_requests_per_day.max(1),
+                partners: self.contact_partners_per_day.max(1),
+            }),
             shutdown: CancellationToken::new(),
         }
     }

@@ -392,6 +392,9 @@ pub struct Settings {
     pub links: partnerhub_invitations::Links,
     /// How long an untouched invitation stays usable [default: 90 days].
     pub invitation_ttl: Option<Duration>,
+    /// How often a customer may ask partners to contact it [default: 5 requests and 10
+    /// partners a day].
+    pub contact_limit: Option<partnerhub_tenants::domain::ContactLimit>,
     /// Cancelled when the servers stop: ends the streams that would otherwise keep a graceful
     /// stop waiting (subscription event watchers).
     pub shutdown: CancellationToken,
@@ -485,7 +488,11 @@ pub fn service_server(
 ) -> partnerhub_kit::server::Server {
     let tenants = peers.tenants.clone();
     let server = match service {
-        Service::Tenants => partnerhub_tenants::server(db, keys.tenants.clone()),
+        Service::Tenants => partnerhub_tenants::server(
+            db,
+            keys.tenants.clone(),
+            settings.contact_limit.unwrap_or_default(),
+        ),
         Service::Subscriptions => partnerhub_subscriptions::server_until(
             db,
             partnerhub_subscriptions::Deps {

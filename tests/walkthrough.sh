@@ -20,7 +20,7 @@ cleanup() {
   [ -n "$dev_pid" ] && kill "$dev_pid" 2>/dev/null && wait "$dev_pid" 2>/dev/null
   # The walkthrough writes its answers to *.json at the repository root (ignored by git).
   rm -f partner.json erik.json invitation.json customer.json provider.json reseller.json offers.json \
-    customer-form.json created.json advisor.json trial.json purchase.json events.json
+    customer-form.json created.json advisor.json trial.json purchase.json events.json keys.json
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -72,6 +72,15 @@ expect '{"offerDisplayName":"Visio Plan 2","quantity":5}' "offers it doesn't nam
 expect '"advisor": "Rådgivarna AB"' "the customer adds a partner of record after Check ID"
 expect '"reason":"PARTNER_NOT_ADVISOR"' "a partner ID that is not an advisor's is refused"
 expect '"type": "TYPE_QUANTITY_CHANGED"' "the watcher sees the change"
+expect '"quantity":12,"countryCode":"SE"}' "the operator issues product keys, shown once"
+expect '{"offerDisplayName":"Business Basic","quantity":12,"state":"STATE_ACTIVE"}' "a partner redeems a product key for its customer"
+expect '{"offerDisplayName":"Business Basic","quantity":12}' "the customer has the key's subscription"
+expect '"reason":"PRODUCT_KEY_ALREADY_REDEEMED"' "a product key works once"
+expect '["COMPANY_SIZE_SMALL","COMPANY_SIZE_MEDIUM"]' "a partner says which sizes of organisations it works with"
+expect '{"displayName":"SkolIT AB","customerSizes":["COMPANY_SIZE_SMALL"]}' "a customer finds partners by location, size and keywords"
+expect '"customerDisplayName":"Skolan i Solna","needs":"40 staff;' "a partner sees the customer's request"
+expect '{"partnerTenantId":' "one request goes to each partner picked"
+expect '{"answered":true}' "a partner answers a contact request with an invitation"
 expect '"method":"partnerhub.relationships.v1.RelationshipService/RemoveAdminRoles"' "the customer's audit trail"
 expect '{"supportContactTenantId":"' "the provider makes the reseller the subscription's support contact"
 expect '{"title":"Teachers can'"'"'t sign in","severity":"SEVERITY_HIGH","state":"STATE_OPEN"}' "the request is in the reseller's queue"
@@ -87,8 +96,8 @@ expect 'x-request-id: walkthrough-1' "the caller's request id comes back"
 expect 'grpc_server_handled_total{grpc_code="OK",grpc_method="GetTenant",grpc_service="partnerhub.tenants.v1.TenantService",grpc_type="unary"}' "the gateway's metrics count the calls"
 # Only the refusals the README announces.
 errors=$(grep -c '^ERROR:' "$work/out.txt" || true)
-if [ "$errors" -ne 8 ]; then
-  echo "MISSING: exactly the 8 refusals the README shows (saw $errors)"
+if [ "$errors" -ne 9 ]; then
+  echo "MISSING: exactly the 9 refusals the README shows (saw $errors)"
   failed=1
 fi
 if [ "$failed" -ne 0 ]; then

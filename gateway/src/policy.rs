@@ -196,6 +196,9 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.gateway.v1.WorkflowService/SetPartnerOfRecord", delegable("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     // Every tenant's unfinished workflows: the operator's view.
     ("/partnerhub.gateway.v1.WorkflowService/ListUnfinishedWorkflows", Rule::Operator, READ),
+    // Seed 002: a partner's sellers redeem a product key for a customer they may sell to (the
+    // subscriptions service asks the relationships service, as for AddSubscriptions).
+    ("/partnerhub.gateway.v1.WorkflowService/RedeemProductKey", member("partner_tenant_id", SELLERS), change("customer_tenant_id")),
     // partnerhub.gateway.v1.AuditService: a tenant's global admin reads its trail.
     ("/partnerhub.gateway.v1.AuditService/ListAuditEvents", own("tenant_id", GLOBAL_ADMIN), READ),
     // partnerhub.tenants.v1.TenantService
@@ -224,6 +227,10 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.tenants.v1.TenantService/DeleteServiceAccount", delegable("tenant_id", GLOBAL_ADMIN), change("service_account_id")),
     ("/partnerhub.tenants.v1.TenantService/AddServiceAccountSecret", delegable("tenant_id", GLOBAL_ADMIN), change("service_account_id")),
     ("/partnerhub.tenants.v1.TenantService/DeleteServiceAccountSecret", delegable("tenant_id", GLOBAL_ADMIN), change("service_account_id")),
+    // Seed 001: a customer's global or billing admin asks partners to contact it ("Innan du
+    // börjar"); the partner's staff who invite customers read the requests and answer them.
+    ("/partnerhub.tenants.v1.TenantService/ContactPartners", member("customer_tenant_id", roles::CUSTOMER_DECIDERS), change("customer_tenant_id")),
+    ("/partnerhub.tenants.v1.TenantService/ListContactRequests", own("partner_tenant_id", roles::CUSTOMER_INVITERS), READ),
     // partnerhub.relationships.v1.RelationshipService
     ("/partnerhub.relationships.v1.RelationshipService/ListRelationships",
         Rule::OwnList { fields: &["partner_tenant_id", "client_tenant_id"], roles: RELATIONSHIP_READERS }, READ),
@@ -276,6 +283,8 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.subscriptions.v1.SubscriptionService/AssignLicenses", delegable("tenant_id", LICENSE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/RemoveLicenses", delegable("tenant_id", LICENSE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/ListLicenseAssignments", tenant("tenant_id", LICENSE_MANAGERS), READ),
+    // Seed 002: the operator issues product keys (it keeps the catalogue).
+    ("/partnerhub.subscriptions.v1.SubscriptionService/CreateProductKeys", Rule::Operator, change("offer_id")),
 ];
 
 impl Rule {
@@ -482,7 +491,15 @@ mod tests {
                 "gateway.v1.WorkflowService/SetPartnerOfRecord",
                 Some("subscription_id"),
             ),
+            (
+                "gateway.v1.WorkflowService/RedeemProductKey",
+                Some("customer_tenant_id"),
+            ),
             ("tenants.v1.TenantService/ResetPassword", Some("user_id")),
+            (
+                "tenants.v1.TenantService/ContactPartners",
+                Some("customer_tenant_id"),
+            ),
             (
                 "tenants.v1.TenantService/AcceptAgreement",
                 Some("tenant_id"),

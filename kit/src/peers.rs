@@ -16,8 +16,9 @@ use partnerhub_proto::subscriptions::{
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{
-    BatchGetPartnerListingsRequest, BatchGetTenantsRequest, BatchGetUsersRequest, GetTenantRequest,
-    ListAgreementsRequest, PartnerListing, Tenant, VerifyPartnerIdRequest, agreement,
+    AnswerContactRequestRequest, BatchGetPartnerListingsRequest, BatchGetTenantsRequest,
+    BatchGetUsersRequest, GetTenantRequest, ListAgreementsRequest, PartnerListing, Tenant,
+    VerifyPartnerIdRequest, agreement,
 };
 use partnerhub_proto::types::{Cloud, LineItem};
 use tonic::{Code, Status};
@@ -134,6 +135,39 @@ impl Tenants {
             .await?
             .into_iter()
             .next())
+    }
+
+    /// Seed 001: records `invitation_id` as the answer of `partner` to a customer's contact
+    /// request (`customer`: the invitee, "" when the invitation names none); with
+    /// `validate_only`, only checks it may. The tenants service's refusal (NOT_FOUND
+    /// `CONTACT_REQUEST_NOT_FOUND`, FAILED_PRECONDITION `CONTACT_REQUEST_ANSWERED`), to pass on as
+    /// it is, in `Err`.
+    pub async fn answer_contact_request(
+        &self,
+        contact_request_id: &str,
+        partner: &str,
+        customer: &str,
+        invitation_id: &str,
+        validate_only: bool,
+    ) -> Result<Result<(), Status>, PeerError> {
+        let answer = self
+            .internal
+            .clone()
+            .answer_contact_request(AnswerContactRequestRequest {
+                contact_request_id: contact_request_id.to_string(),
+                partner_tenant_id: partner.to_string(),
+                customer_tenant_id: customer.to_string(),
+                invitation_id: invitation_id.to_string(),
+                validate_only,
+            })
+            .await;
+        match answer {
+            Ok(_) => Ok(Ok(())),
+            Err(status) if matches!(status.code(), Code::NotFound | Code::FailedPrecondition) => {
+                Ok(Err(status))
+            }
+            Err(status) => Err(failed("tenants")(status)),
+        }
     }
 
     /// Whether a tenant accepted an agreement of `kind` (one the service does not know accepted

@@ -1294,6 +1294,17 @@ pub fn contact(first: &str, last: &str) -> types::Contact {
     }
 }
 
+/// The refusal of a call that must be refused with `code`; `why` says which call, in failures.
+pub fn refused<T: std::fmt::Debug>(
+    answer: Result<T, Status>,
+    code: tonic::Code,
+    why: &str,
+) -> Status {
+    let status = answer.expect_err(why);
+    assert_eq!(status.code(), code, "{why}: {status:?}");
+    status
+}
+
 /// The `ErrorInfo.reason` of a status ("" if none).
 pub fn reason(status: &Status) -> String {
     use tonic_types::StatusExt;

@@ -556,6 +556,25 @@ impl World {
         }
     }
 
+    /// A new product key of the line's offer and licences, issued by the operator.
+    async fn product_key(&self) -> String {
+        sub::subscription_service_client::SubscriptionServiceClient::new(
+            self.sys.authed(&self.sys.operator),
+        )
+        .create_product_keys(sub::CreateProductKeysRequest {
+            offer_id: self.offer.id.clone(),
+            count: 1,
+            quantity: self.offer.min_quantity,
+            ..Default::default()
+        })
+        .await
+        .expect("CreateProductKeys")
+        .into_inner()
+        .product_keys
+        .remove(0)
+        .key
+    }
+
     /// The caller `who`, made the first time it is asked for.
     async fn caller(&mut self, who: Who) -> &Caller {
         if !self.callers.contains_key(&who) {
@@ -742,6 +761,19 @@ impl World {
             "ListUnfinishedWorkflows" => {
                 call(gw::ListUnfinishedWorkflowsRequest::default().encode_to_vec())
             }
+            "RedeemProductKey" => {
+                one_of(here(Place::Provider), &[Place::Provider])?;
+                let product_key = self.product_key().await;
+                call(
+                    gw::RedeemProductKeyRequest {
+                        partner_tenant_id: self.id(Place::Provider),
+                        customer_tenant_id: self.id(Place::Customer),
+                        product_key,
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                    }
+                    .encode_to_vec(),
+                )
+            }
             // AuditService
             "ListAuditEvents" => call(
                 gw::ListAuditEventsRequest {
@@ -790,6 +822,26 @@ impl World {
                 .encode_to_vec(),
             ),
             "SearchPartners" => call(pb::SearchPartnersRequest::default().encode_to_vec()),
+            "ContactPartners" => {
+                one_of(here(Place::Customer), &[Place::Customer])?;
+                call(
+                    pb::ContactPartnersRequest {
+                        customer_tenant_id: self.id(Place::Customer),
+                        partner_tenant_ids: vec![self.id(Place::Provider)],
+                        needs: "Help moving our school to the cloud".into(),
+                        contact: Some(contact("Olle", "Berg")),
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                    }
+                    .encode_to_vec(),
+                )
+            }
+            "ListContactRequests" => call(
+                pb::ListContactRequestsRequest {
+                    partner_tenant_id: self.id(here(Place::Provider)),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
             "CreateUser" => {
                 let name = self.name("ny");
                 call(
@@ -1138,6 +1190,16 @@ impl World {
                     .encode_to_vec(),
                 )
             }
+            "CreateProductKeys" => call(
+                sub::CreateProductKeysRequest {
+                    offer_id: self.offer.id.clone(),
+                    count: 2,
+                    quantity: self.offer.min_quantity,
+                    country_code: String::new(),
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                }
+                .encode_to_vec(),
+            ),
             "PlaceOrder" => {
                 one_of(here(Place::Provider), &[Place::Provider])?;
                 call(

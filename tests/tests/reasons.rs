@@ -1883,6 +1883,147 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
     );
     let _ = stop.send(());
 
+    // ---- product keys and contact requests (seeds 002 and 001) ----
+    let (keyseller, ka) = sys
+        .partner_admin("keyseller", "5500001", &[PartnerType::DirectProvider])
+        .await;
+    let keyschool = sys
+        .workflows(&ka)
+        .create_customer(customer_form(&keyseller.id, "nyckelskolan", "SE"))
+        .await
+        .expect("CreateCustomer")
+        .into_inner()
+        .customer
+        .expect("customer");
+    let german = subscriptions(&sys, &op)
+        .get_offer(sub::GetOfferRequest {
+            offer_id: GERMANY_BUSINESS_STANDARD.into(),
+        })
+        .await
+        .expect("GetOffer")
+        .into_inner()
+        .offer
+        .expect("offer");
+    let mut keys = Vec::new();
+    for (offer, quantity) in [
+        (BUSINESS_BASIC, 5),
+        (GERMANY_BUSINESS_STANDARD, german.min_quantity),
+    ] {
+        keys.extend(
+            subscriptions(&sys, &op)
+                .create_product_keys(sub::CreateProductKeysRequest {
+                    offer_id: offer.into(),
+                    count: 1,
+                    quantity,
+                    ..Default::default()
+                })
+                .await
+                .expect("CreateProductKeys")
+                .into_inner()
+                .product_keys
+                .into_iter()
+                .map(|k| k.key),
+        );
+    }
+    let redeem = |key: &str| gw::RedeemProductKeyRequest {
+        partner_tenant_id: keyseller.id.clone(),
+        customer_tenant_id: keyschool.id.clone(),
+        product_key: key.into(),
+        request_id: new_id(),
+    };
+    w.step(
+        "PRODUCT_KEY_NOT_FOUND",
+        Code::NotFound,
+        "a partner redeems a key nobody issued",
+        sys.workflows(&ka)
+            .redeem_product_key(redeem("7K3QD-M2XWP-9HTRV-C4N8B-ZJ6FY"))
+            .await,
+    );
+    w.step(
+        "OFFER_NOT_IN_CLOUD",
+        Code::InvalidArgument,
+        "a partner redeems a key of the Germany cloud's offer for a worldwide customer",
+        sys.workflows(&ka)
+            .redeem_product_key(redeem(&keys[1]))
+            .await,
+    );
+    sys.workflows(&ka)
+        .redeem_product_key(redeem(&keys[0]))
+        .await
+        .expect("RedeemProductKey");
+    w.step(
+        "PRODUCT_KEY_ALREADY_REDEEMED",
+        Code::FailedPrecondition,
+        "a partner redeems a key a second time",
+        sys.workflows(&ka)
+            .redeem_product_key(redeem(&keys[0]))
+            .await,
+    );
+    let (asker, asker_admin) = sys.customer_admin("fragaskolan", "SE").await;
+    let ask = |customer: &str, partner: &str| pb::ContactPartnersRequest {
+        customer_tenant_id: customer.into(),
+        partner_tenant_ids: vec![partner.into()],
+        needs: "E-post och filer i molnet".into(),
+        contact: Some(contact("Maja", "Ek")),
+        request_id: new_id(),
+    };
+    w.step(
+        "NOT_A_CUSTOMER",
+        Code::FailedPrecondition,
+        "a partner asks another partner to contact it, as a customer would",
+        sys.tenants(&pa)
+            .contact_partners(ask(&fabrikam.id, &keyseller.id))
+            .await,
+    );
+    let sent = sys
+        .tenants(&asker_admin)
+        .contact_partners(ask(&asker.id, &fabrikam.id))
+        .await
+        .expect("ContactPartners")
+        .into_inner()
+        .contact_requests;
+    let answer = |inviter: &str| {
+        create_invitation(inv::Invitation {
+            invitee_tenant_id: asker.id.clone(),
+            contact_request_id: sent[0].id.clone(),
+            ..reseller_invitation(inviter, false)
+        })
+    };
+    w.step(
+        "CONTACT_REQUEST_NOT_FOUND",
+        Code::NotFound,
+        "a partner answers a contact request sent to another partner",
+        sys.invitations(&ka)
+            .create_invitation(answer(&keyseller.id))
+            .await,
+    );
+    sys.invitations(&pa)
+        .create_invitation(answer(&fabrikam.id))
+        .await
+        .expect("the answer");
+    w.step(
+        "CONTACT_REQUEST_ANSWERED",
+        Code::FailedPrecondition,
+        "a partner answers a contact request a second time",
+        sys.invitations(&pa)
+            .create_invitation(answer(&fabrikam.id))
+            .await,
+    );
+    for _ in 0..4 {
+        sys.tenants(&asker_admin)
+            .contact_partners(ask(&asker.id, &fabrikam.id))
+            .await
+            .expect("within the day's limit");
+    }
+    w.step_with_retry(
+        "CONTACT_LIMIT",
+        Code::ResourceExhausted,
+        "a customer's sixth contact request of the day",
+        sys.tenants(&asker_admin)
+            .contact_partners(ask(&asker.id, &fabrikam.id))
+            .await,
+    );
+
     // Last, as it moves the clock: an untouched invitation expires.
     let late = sys
         .invite(&pa, reseller_invitation(&fabrikam.id, false))

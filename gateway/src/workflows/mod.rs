@@ -296,6 +296,36 @@ impl WorkflowService for Workflows {
         }))
     }
 
+    async fn redeem_product_key(
+        &self,
+        request: Request<gw::RedeemProductKeyRequest>,
+    ) -> Result<Response<gw::RedeemProductKeyResponse>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        // One step: the subscriptions service checks the relationship to the customer (as for
+        // AddSubscriptions), the agreement and the key, and marks the key used and creates the
+        // subscription in one transaction.
+        let redeemed = self
+            .subscriptions_internal
+            .clone()
+            .redeem_product_key(on_behalf(
+                partnerhub_proto::subscriptions::RedeemProductKeyRequest {
+                    partner_tenant_id: req.partner_tenant_id,
+                    customer_tenant_id: req.customer_tenant_id,
+                    product_key: req.product_key,
+                    request_id: req.request_id,
+                },
+                &who,
+            ))
+            .await
+            .map_err(crate::error::relay)?
+            .into_inner();
+        Ok(Response::new(gw::RedeemProductKeyResponse {
+            order: redeemed.order,
+            subscription: redeemed.subscription,
+        }))
+    }
+
     async fn list_unfinished_workflows(
         &self,
         request: Request<gw::ListUnfinishedWorkflowsRequest>,

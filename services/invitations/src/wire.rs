@@ -29,6 +29,8 @@ impl Invitation {
             update_time: Some(timestamp(self.update_time)),
             cloud: self.cloud as i32,
             responded_tenant_id: self.responded_tenant_id.clone(),
+            // Input only: the answer is kept with the contact request, by the tenants service.
+            contact_request_id: String::new(),
         }
     }
 

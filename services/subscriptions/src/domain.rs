@@ -12,6 +12,9 @@ use partnerhub_proto::types::{self, Cloud};
 use partnerhub_rules::{cloud, country};
 use uuid::Uuid;
 
+mod product_keys;
+pub use product_keys::{KeyRedeemed, KeyRedemption, MAX_KEYS, NewProductKeys, ProductKey};
+
 /// The most line items one order (or check) may have.
 pub const MAX_LINE_ITEMS: usize = 50;
 /// The longest trial an offer may give.

@@ -111,6 +111,10 @@ pub enum Error {
     /// Users named that hold no licence of the subscription.
     #[error("these users hold no licence of the subscription: {violations}")]
     LicensesNotAssigned { violations: Violations },
+    #[error("no product key like this one was issued")]
+    ProductKeyNotFound,
+    #[error("this product key was redeemed before; a key works once")]
+    ProductKeyAlreadyRedeemed,
     #[error(transparent)]
     Shared(#[from] Shared),
 }
@@ -127,7 +131,8 @@ impl Fault for Error {
             | Error::TenantNotFound(_)
             | Error::PartnerIdNotFound(_)
             | Error::UsersNotFound { .. }
-            | Error::LicensesNotAssigned { .. } => Code::NotFound,
+            | Error::LicensesNotAssigned { .. }
+            | Error::ProductKeyNotFound => Code::NotFound,
             Error::NotACustomer(_)
             | Error::NotAPartner(_)
             | Error::TrialAlreadyTaken { .. }
@@ -140,7 +145,8 @@ impl Fault for Error {
             | Error::NoBillingPartner(_)
             | Error::LicensesAssigned { .. }
             | Error::NotEnoughLicenses { .. }
-            | Error::NotAssignable { .. } => Code::FailedPrecondition,
+            | Error::NotAssignable { .. }
+            | Error::ProductKeyAlreadyRedeemed => Code::FailedPrecondition,
             Error::ChangeNotAllowed(_) | Error::NotTheCustomer(_) => Code::PermissionDenied,
             Error::StaleEtag { .. } | Error::Contended => Code::Aborted,
             Error::Shared(e) => e.code(),
@@ -174,6 +180,8 @@ impl Fault for Error {
             Error::NotTheCustomer(_) => "LICENSES_OF_CUSTOMER_ONLY",
             Error::UsersNotFound { .. } => "USER_NOT_FOUND",
             Error::LicensesNotAssigned { .. } => "LICENSE_NOT_ASSIGNED",
+            Error::ProductKeyNotFound => "PRODUCT_KEY_NOT_FOUND",
+            Error::ProductKeyAlreadyRedeemed => "PRODUCT_KEY_ALREADY_REDEEMED",
             Error::Shared(e) => e.reason(),
         }
     }

@@ -6,6 +6,7 @@ mod api;
 pub mod catalogue;
 pub mod domain;
 mod error;
+mod product_key;
 mod store;
 pub mod support;
 mod wire;

@@ -22,6 +22,8 @@ use partnerhub_proto::types::Cloud;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, Row};
 
+pub mod product_keys;
+
 // ---- offers ----
 
 /// The columns of an offer row.

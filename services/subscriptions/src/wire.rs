@@ -135,3 +135,23 @@ impl Event {
         })
     }
 }
+
+impl crate::domain::ProductKey {
+    /// The key as the contract shows it, with its value only when `value` is given (the first
+    /// answer of `CreateProductKeys`).
+    pub fn to_proto(&self, value: Option<&str>) -> pb::ProductKey {
+        let redeemed = self.redemption.as_ref();
+        pb::ProductKey {
+            id: self.id.clone(),
+            key: value.unwrap_or_default().to_string(),
+            offer_id: self.offer_id.clone(),
+            quantity: self.quantity,
+            country_code: self.country_code.clone(),
+            create_time: Some(timestamp(self.create_time)),
+            subscription_id: redeemed
+                .map(|r| r.subscription_id.clone())
+                .unwrap_or_default(),
+            redeem_time: redeemed.map(|r| timestamp(r.redeem_time)),
+        }
+    }
+}

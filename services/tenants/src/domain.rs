@@ -7,6 +7,12 @@ use partnerhub_rules::{cloud, country};
 use std::time::SystemTime;
 use types::{Cloud, PartnerType, Role};
 
+mod contact_requests;
+pub use contact_requests::{
+    ContactLimit, ContactRequest, LIMIT_WINDOW, MAX_NEEDS_CHARS, MAX_PARTNERS, NewContactRequest,
+    SentLately,
+};
+
 /// Which agreement a tenant accepted.
 pub use pb::agreement::Type as AgreementType;
 /// A tenant's life: pending while the workflow creating it runs, then active.
@@ -168,6 +174,8 @@ pub struct PartnerProfile {
     pub keywords: Vec<String>,
     /// The partner's public contact details (seed 002: customers see them); each may be empty.
     pub public_contact: PublicContact,
+    /// The sizes of organisations it works with (seed 001's search by size); empty: not said.
+    pub customer_sizes: Vec<pb::CompanySize>,
 }
 
 /// How customers reach a partner: what its public profile shows besides its name and address.
@@ -430,6 +438,7 @@ pub struct TenantPatch {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub website: Option<String>,
+    pub customer_sizes: Option<Vec<pb::CompanySize>>,
 }
 
 /// The paths `UpdateTenant` may change.
@@ -443,6 +452,7 @@ pub const TENANT_PATHS: &[&str] = &[
     "partner.phone",
     "partner.email",
     "partner.website",
+    "partner.customer_sizes",
 ];
 
 impl TenantPatch {
@@ -475,6 +485,9 @@ impl TenantPatch {
                     if !value.is_empty() {
                         set.push(path);
                     }
+                }
+                if !p.customer_sizes.is_empty() {
+                    set.push("partner.customer_sizes");
                 }
             }
             set
@@ -513,6 +526,14 @@ impl TenantPatch {
             website: wants("partner.website")
                 .then(|| v.take(website("tenant.partner.website", &partner.website)))
                 .flatten(),
+            customer_sizes: wants("partner.customer_sizes")
+                .then(|| {
+                    v.take(customer_sizes(
+                        "tenant.partner.customer_sizes",
+                        &partner.customer_sizes,
+                    ))
+                })
+                .flatten(),
         };
         v.check()?;
         Ok(patch)
@@ -530,6 +551,7 @@ impl TenantPatch {
             set(&mut p.public_contact.phone, self.phone);
             set(&mut p.public_contact.email, self.email);
             set(&mut p.public_contact.website, self.website);
+            set(&mut p.customer_sizes, self.customer_sizes);
         }
     }
 
@@ -541,6 +563,7 @@ impl TenantPatch {
             || self.phone.is_some()
             || self.email.is_some()
             || self.website.is_some()
+            || self.customer_sizes.is_some()
     }
 }
 
@@ -1029,6 +1052,10 @@ fn partner_profile(
     let phone = v.take(public_phone(&format!("{field}.phone"), &p.phone));
     let email = v.take(public_email(&format!("{field}.email"), &p.email));
     let website = v.take(website(&format!("{field}.website"), &p.website));
+    let customer_sizes = v.take(customer_sizes(
+        &format!("{field}.customer_sizes"),
+        &p.customer_sizes,
+    ));
     v.check()?;
     Ok(PartnerProfile {
         mpn_id: mpn.unwrap_or_default(),
@@ -1041,7 +1068,24 @@ fn partner_profile(
             email: email.unwrap_or_default(),
             website: website.unwrap_or_default(),
         },
+        customer_sizes: customer_sizes.unwrap_or_default(),
     })
+}
+
+/// The sizes of organisations a partner works with: known sizes, each once.
+fn customer_sizes(field: &str, raw: &[i32]) -> Result<Vec<pb::CompanySize>, Violations> {
+    let mut v = Violations::new();
+    let mut sizes = Vec::with_capacity(raw.len());
+    for (i, value) in raw.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        match pb::CompanySize::try_from(*value) {
+            Ok(pb::CompanySize::Unspecified) | Err(_) => v.add(f, "is not a known company size"),
+            Ok(size) if sizes.contains(&size) => v.add(f, "repeats a size given before"),
+            Ok(size) => sizes.push(size),
+        }
+    }
+    v.check()?;
+    Ok(sizes)
 }
 
 /// A partner's public phone number; empty is none.

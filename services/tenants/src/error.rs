@@ -67,6 +67,18 @@ pub enum Error {
     TenantActive(String),
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    #[error("tenant {0} is not an active customer; only customers ask partners to contact them")]
+    NotACustomer(String),
+    #[error(
+        "this customer has asked to be contacted as often today as it may (by default 5 times \
+         and 10 partners a day); try again in {} s",
+        .0.as_secs().max(1)
+    )]
+    ContactLimit(Duration),
+    #[error("contact request {0} not found among those sent to this partner")]
+    ContactRequestNotFound(String),
+    #[error("contact request {0} was answered with another invitation already")]
+    ContactRequestAnswered(String),
     #[error(transparent)]
     Shared(#[from] Shared),
 }
@@ -97,7 +109,9 @@ impl Fault for Error {
             | Error::UserNotFound(_)
             | Error::PartnerIdNotFound(_)
             | Error::ServiceAccountNotFound(_)
-            | Error::SecretNotFound(_) => Code::NotFound,
+            | Error::SecretNotFound(_)
+            | Error::ContactRequestNotFound(_) => Code::NotFound,
+            Error::ContactRequestAnswered(_) => Code::FailedPrecondition,
             Error::SecretLimitReached => Code::FailedPrecondition,
             Error::MpnIdTaken(_) | Error::DomainPrefixTaken { .. } | Error::UserNameTaken(_) => {
                 Code::AlreadyExists
@@ -113,7 +127,8 @@ impl Fault for Error {
             | Error::NoSecondFactor
             | Error::NoSecondFactorEnrollment => Code::FailedPrecondition,
             Error::AdminRoleRequired(_) => Code::PermissionDenied,
-            Error::Locked(_) => Code::ResourceExhausted,
+            Error::Locked(_) | Error::ContactLimit(_) => Code::ResourceExhausted,
+            Error::NotACustomer(_) => Code::FailedPrecondition,
             Error::Hashing(_) => Code::Internal,
             Error::Shared(e) => e.code(),
         }
@@ -141,6 +156,10 @@ impl Fault for Error {
             Error::NoSecondFactorEnrollment => "NO_SECOND_FACTOR_ENROLLMENT",
             Error::AdminRoleRequired(_) => "ADMIN_ROLE_REQUIRED",
             Error::Locked(_) => "SIGN_IN_LOCKED",
+            Error::NotACustomer(_) => "NOT_A_CUSTOMER",
+            Error::ContactRequestNotFound(_) => "CONTACT_REQUEST_NOT_FOUND",
+            Error::ContactRequestAnswered(_) => "CONTACT_REQUEST_ANSWERED",
+            Error::ContactLimit(_) => "CONTACT_LIMIT",
             Error::TenantNotActive => "TENANT_NOT_ACTIVE",
             Error::TenantActive(_) => "TENANT_ACTIVE",
             Error::Hashing(_) => "INTERNAL",
@@ -150,7 +169,7 @@ impl Fault for Error {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::Locked(d) => Some(*d),
+            Error::Locked(d) | Error::ContactLimit(d) => Some(*d),
             _ => None,
         }
     }
@@ -164,10 +183,13 @@ impl Fault for Error {
 
     fn metadata(&self) -> Vec<(&'static str, String)> {
         match self {
-            Error::TenantNotFound(id) | Error::TenantActive(id) => {
+            Error::TenantNotFound(id) | Error::TenantActive(id) | Error::NotACustomer(id) => {
                 vec![("tenantId", id.clone())]
             }
             Error::UserNotFound(id) => vec![("userId", id.clone())],
+            Error::ContactRequestNotFound(id) | Error::ContactRequestAnswered(id) => {
+                vec![("contactRequestId", id.clone())]
+            }
             Error::ServiceAccountNotFound(id) => vec![("serviceAccountId", id.clone())],
             Error::SecretNotFound(id) => vec![("secretId", id.clone())],
             Error::PartnerIdNotFound(mpn) | Error::MpnIdTaken(mpn) => {

@@ -22,9 +22,10 @@ use partnerhub_proto::tenants::tenant_service_server::TenantServiceServer;
 partnerhub_kit::migrations!(open);
 
 /// The tenants server: both services, health and reflection. `key` is the service's own secret
-/// key, from which created users' temporary passwords are derived.
-pub fn server(db: Database, key: SecretKey) -> Server {
-    let tenants = Tenants::new(db, key);
+/// key, from which created users' temporary passwords are derived; `contact_limit`, how often a
+/// customer may ask partners to contact it (a setting).
+pub fn server(db: Database, key: SecretKey, contact_limit: domain::ContactLimit) -> Server {
+    let tenants = Tenants::new(db, key).with_contact_limit(contact_limit);
     Server::new("tenants")
         .add_service(TenantServiceServer::new(tenants.clone()))
         .add_service(TenantInternalServiceServer::new(tenants))

@@ -11,10 +11,13 @@ use crate::error::{Error, Result};
 use partnerhub_kit::page::Page;
 use partnerhub_kit::row::{enum_at, enums_at, flag_at, lines_at, names, optional_time_at, time_at};
 use partnerhub_kit::time::{micros, now_micros};
+use partnerhub_proto::tenants::CompanySize;
 use partnerhub_proto::types::{Cloud, PartnerType, Role};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, Row};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub mod contact_requests;
 
 // ---- encoding ----
 
@@ -43,7 +46,7 @@ macro_rules! tenant_columns {
         "id, kind, display_name, cloud, country_code, domain_prefix, address_lines, locality, \
          administrative_area, postal_code, contact_first_name, contact_last_name, contact_email, \
          contact_phone, state, mpn_id, partner_types, listed, description, keywords, \
-         public_phone, public_email, website, version, create_time, update_time"
+         public_phone, public_email, website, customer_sizes, version, create_time, update_time"
     };
 }
 
@@ -64,6 +67,7 @@ impl FromRow<'_, AnyRow> for Tenant {
                     email: row.try_get("public_email")?,
                     website: row.try_get("website")?,
                 },
+                customer_sizes: enums_at(row, "customer_sizes", CompanySize::from_str_name)?,
             }),
             Kind::Customer => None,
         };
@@ -291,9 +295,9 @@ pub async fn insert_tenant(conn: &mut AnyConnection, t: &Tenant) -> Result<()> {
          partner_types, version, create_time, update_time, display_name, address_lines, locality, \
          administrative_area, postal_code, contact_first_name, contact_last_name, contact_email, \
          contact_phone, listed, description, keywords, search_text, public_phone, public_email, \
-         website) \
+         website, customer_sizes) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+         $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
     )
     .bind(&t.id)
     .bind(t.kind.name())
@@ -346,6 +350,11 @@ fn bind_editable<'q>(statement: Statement<'q>, t: &Tenant) -> Statement<'q> {
         .bind(partner.map_or("", |p| p.public_contact.phone.as_str()))
         .bind(partner.map_or("", |p| p.public_contact.email.as_str()))
         .bind(partner.map_or("", |p| p.public_contact.website.as_str()))
+        .bind(
+            partner
+                .map(|p| names(&p.customer_sizes, CompanySize::as_str_name))
+                .unwrap_or_default(),
+        )
 }
 
 pub async fn activate_tenant(conn: &mut AnyConnection, id: &str) -> Result<()> {
@@ -435,8 +444,8 @@ pub async fn update_tenant(conn: &mut AnyConnection, t: &Tenant) -> Result<()> {
          administrative_area = $5, postal_code = $6, contact_first_name = $7, \
          contact_last_name = $8, contact_email = $9, contact_phone = $10, listed = $11, \
          description = $12, keywords = $13, search_text = $14, public_phone = $15, \
-         public_email = $16, website = $17, version = version + 1, update_time = $18 \
-         WHERE id = $1",
+         public_email = $16, website = $17, customer_sizes = $18, version = version + 1, \
+         update_time = $19 WHERE id = $1",
     )
     .bind(&t.id);
     bind_editable(statement, t)
@@ -466,6 +475,10 @@ pub struct SearchFilter {
     pub cloud: &'static str,
     pub partner_type: &'static str,
     pub words: Vec<String>,
+    /// A `CompanySize` name.
+    pub customer_size: &'static str,
+    /// In lower case.
+    pub locality: String,
 }
 
 /// A page of listed, active partners, oldest first.
@@ -489,7 +502,9 @@ pub async fn search_partners(
          AND ($6 = '' OR (',' || partner_types || ',') LIKE $6) \
          AND search_text LIKE $7 ESCAPE '\\' AND search_text LIKE $8 ESCAPE '\\' \
          AND search_text LIKE $9 ESCAPE '\\' AND search_text LIKE $10 ESCAPE '\\' \
-         AND search_text LIKE $11 ESCAPE '\\' ORDER BY id LIMIT $12"
+         AND search_text LIKE $11 ESCAPE '\\' \
+         AND ($13 = '' OR (',' || customer_sizes || ',') LIKE $13) \
+         AND ($14 = '' OR LOWER(locality) = $14) ORDER BY id LIMIT $12"
     ))
     .bind(Kind::Partner.name())
     .bind(State::Active.as_str_name())
@@ -503,6 +518,8 @@ pub async fn search_partners(
     .bind(&patterns[3])
     .bind(&patterns[4])
     .bind(page.limit())
+    .bind(list_pattern(f.customer_size))
+    .bind(&f.locality)
     .fetch_all(conn)
     .await?)
 }

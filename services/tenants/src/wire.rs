@@ -29,6 +29,7 @@ impl From<Tenant> for pb::Tenant {
                 phone: p.public_contact.phone,
                 email: p.public_contact.email,
                 website: p.public_contact.website,
+                customer_sizes: p.customer_sizes.into_iter().map(Into::into).collect(),
             }),
             create_time: Some(t.create_time.into()),
             update_time: Some(t.update_time.into()),
@@ -56,6 +57,7 @@ impl From<Tenant> for pb::PartnerListing {
             email: partner.public_contact.email,
             website: partner.public_contact.website,
             address: Some(t.address.into()),
+            customer_sizes: partner.customer_sizes.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -172,6 +174,22 @@ impl From<Secret> for pb::ServiceAccountSecret {
             id: s.id,
             create_time: Some(s.create_time.into()),
             expire_time: s.expire_time.map(Timestamp::from),
+        }
+    }
+}
+
+impl From<crate::domain::ContactRequest> for pb::ContactRequest {
+    fn from(r: crate::domain::ContactRequest) -> Self {
+        pb::ContactRequest {
+            id: r.id,
+            customer_tenant_id: r.customer_tenant_id,
+            customer_display_name: r.customer_display_name,
+            partner_tenant_id: r.partner_tenant_id,
+            needs: r.needs,
+            contact: Some(r.contact.into()),
+            invitation_id: r.invitation_id,
+            create_time: Some(r.create_time.into()),
+            answer_time: r.answer_time.map(Into::into),
         }
     }
 }

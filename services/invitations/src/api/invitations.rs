@@ -84,6 +84,23 @@ impl Invitations {
         Ok(offers)
     }
 
+    /// Records (with `validate_only`, checks) that invitation `invitation_id` of `inviter`
+    /// answers the contact request `request` (`invitee`: the customer it names, "" for none).
+    /// The tenants service keeps the requests and decides; its refusal is passed on as it is.
+    async fn answer_contact_request(
+        &self,
+        request: &str,
+        inviter: &str,
+        invitee: &str,
+        invitation_id: &str,
+        validate_only: bool,
+    ) -> Result<()> {
+        self.tenants
+            .answer_contact_request(request, inviter, invitee, invitation_id, validate_only)
+            .await?
+            .map_err(|refusal| Error::Shared(partnerhub_kit::status::Shared::Refused(refusal)))
+    }
+
     /// Creates an invitation for a caller holding `roles` (`None`: another service).
     pub(super) async fn create(
         &self,
@@ -91,8 +108,16 @@ impl Invitations {
         roles: Option<&[Role]>,
     ) -> Result<pb::CreateInvitationResponse> {
         let parsed = NewInvitation::parse(req.invitation.as_ref(), req.ttl.as_ref());
-        let (new, request_id) = match (parsed, fields::request_id(&req.request_id)) {
-            (Ok(new), Ok(request_id)) => (new, request_id),
+        let ids = fields::request_id(&req.request_id).and_then(|request_id| {
+            let answering = req
+                .invitation
+                .as_ref()
+                .map_or("", |i| &i.contact_request_id);
+            fields::optional_id("invitation.contact_request_id", answering)
+                .map(|answering| (request_id, answering.map(|id| id.to_string())))
+        });
+        let (new, (request_id, answering)) = match (parsed, ids) {
+            (Ok(new), Ok(ids)) => (new, ids),
             (Err(Error::Invalid(mut v)), Err(more)) => {
                 v.extend(more);
                 return Err(Error::Invalid(v));
@@ -100,6 +125,13 @@ impl Invitations {
             (Err(e), _) => return Err(e),
             (Ok(_), Err(v)) => return Err(v.into()),
         };
+        if answering.is_some() && !new.kind.invites_customers() {
+            return Err(Error::Invalid(Violations::one(
+                "invitation.contact_request_id",
+                "is only for invitations to customers: a customer's contact request is answered \
+                 by asking it for a relationship",
+            )));
+        }
         acceptance::require("CreateInvitation", new.kind.senders(), roles)?;
         let fingerprint = fingerprint(&pb::CreateInvitationRequest {
             request_id: String::new(),
@@ -155,6 +187,10 @@ impl Invitations {
             }
         }
         let offers = self.check_offers(new.kind, &new.line_items, cloud).await?;
+        let invitee = new
+            .invitee_tenant_id
+            .map(|id| id.to_string())
+            .unwrap_or_default();
 
         let now = self.deps.clock.now();
         let invitation = new.into_invitation(
@@ -164,6 +200,14 @@ impl Invitations {
             now,
         );
         let issued = code::of(&self.deps.key, &invitation.id);
+        // Seed 001: the contact request it answers was sent to the inviter (and by the invitee,
+        // if named): checked before anything is written, recorded once the invitation exists.
+        // A retry records it again (nothing changes), so a call stopped between the two still
+        // ends with the request answered.
+        if let Some(answering) = &answering {
+            self.answer_contact_request(answering, &inviter_id, &invitee, &invitation.id, true)
+                .await?;
+        }
         let written = write_once(&self.db, CREATE, request_id, &fingerprint, async |tx| {
             store::insert(tx, &invitation, &issued.hash).await?;
             Ok::<_, Error>(invitation.id.clone())
@@ -173,6 +217,10 @@ impl Invitations {
             Written::New(id) => (id, false),
             Written::Earlier(id) => (id, true),
         };
+        if let Some(answering) = &answering {
+            self.answer_contact_request(answering, &inviter_id, &invitee, &id, false)
+                .await?;
+        }
         let mut conn = self.conn().await?;
         let row = store::by_id(&mut conn, &inviter_id, &id)
             .await?

@@ -10,12 +10,13 @@
 //!
 //! The handlers are cut by resource: [`offers`] (and line item checks), [`orders`],
 //! [`subscriptions`] (reads and changes), [`trials`] (the sweep), [`advisor`] subscriptions and
-//! [`watch`] streams, [`licenses`] assigned to users; [`sellers`] asks the tenants and relationships services who may sell what.
+//! [`watch`] streams, [`licenses`] assigned to users, [`product_keys`]; [`sellers`] asks the tenants and relationships services who may sell what.
 
 mod advisor;
 mod licenses;
 mod offers;
 mod orders;
+mod product_keys;
 mod sellers;
 mod subscriptions;
 #[cfg(test)]
@@ -281,6 +282,14 @@ impl SubscriptionService for Subscriptions {
             self.list_license_assignments(request.get_ref()).await?,
         ))
     }
+    async fn create_product_keys(
+        &self,
+        request: Request<pb::CreateProductKeysRequest>,
+    ) -> Result<Response<pb::CreateProductKeysResponse>, Status> {
+        Ok(Response::new(
+            self.create_product_keys(request.into_inner()).await?,
+        ))
+    }
 }
 
 #[tonic::async_trait]
@@ -311,6 +320,14 @@ impl SubscriptionInternalService for Subscriptions {
         Ok(Response::new(
             self.release_deleted_user_licenses(request.get_ref())
                 .await?,
+        ))
+    }
+    async fn redeem_product_key(
+        &self,
+        request: Request<pb::RedeemProductKeyRequest>,
+    ) -> Result<Response<pb::RedeemProductKeyResponse>, Status> {
+        Ok(Response::new(
+            self.redeem_product_key(request.into_inner()).await?,
         ))
     }
 }

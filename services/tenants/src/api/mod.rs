@@ -3,6 +3,7 @@
 //! its handler.
 
 mod agreements;
+mod contact_requests;
 mod partners;
 mod second_factor;
 mod service_accounts;
@@ -32,13 +33,27 @@ pub struct Tenants {
     db: Database,
     /// The service's own key: created users' temporary passwords are derived from it.
     key: SecretKey,
+    /// How often a customer may ask partners to contact it.
+    contact_limit: crate::domain::ContactLimit,
 }
 
 type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
 
 impl Tenants {
     pub fn new(db: Database, key: SecretKey) -> Self {
-        Tenants { db, key }
+        Tenants {
+            db,
+            key,
+            contact_limit: crate::domain::ContactLimit::default(),
+        }
+    }
+
+    /// The service with another limit on contact requests (a setting).
+    pub fn with_contact_limit(self, contact_limit: crate::domain::ContactLimit) -> Self {
+        Tenants {
+            contact_limit,
+            ..self
+        }
     }
 
     async fn conn(&self) -> Result<Conn> {
@@ -232,6 +247,20 @@ impl TenantService for Tenants {
     ) -> Result<Response<pb::DeleteServiceAccountSecretResponse>, Status> {
         answer(service_accounts::delete_service_account_secret(self, request).await)
     }
+
+    async fn contact_partners(
+        &self,
+        request: Request<pb::ContactPartnersRequest>,
+    ) -> Result<Response<pb::ContactPartnersResponse>, Status> {
+        answer(contact_requests::contact_partners(self, request).await)
+    }
+
+    async fn list_contact_requests(
+        &self,
+        request: Request<pb::ListContactRequestsRequest>,
+    ) -> Result<Response<pb::ListContactRequestsResponse>, Status> {
+        answer(contact_requests::list_contact_requests(self, request).await)
+    }
 }
 
 #[tonic::async_trait]
@@ -325,6 +354,13 @@ impl TenantInternalService for Tenants {
         request: Request<pb::CheckServiceAccountCredentialsRequest>,
     ) -> Result<Response<pb::CheckServiceAccountCredentialsResponse>, Status> {
         answer(service_accounts::check_service_account_credentials(self, request).await)
+    }
+
+    async fn answer_contact_request(
+        &self,
+        request: Request<pb::AnswerContactRequestRequest>,
+    ) -> Result<Response<pb::AnswerContactRequestResponse>, Status> {
+        answer(contact_requests::answer_contact_request(self, request).await)
     }
 }
 

@@ -46,6 +46,20 @@ pub(super) async fn search_partners(
         words: v
             .take(domain::query_words("query", &req.query))
             .unwrap_or_default(),
+        customer_size: enum_filter(
+            &mut v,
+            "customer_size",
+            req.customer_size,
+            pb::CompanySize::as_str_name,
+        ),
+        locality: v
+            .take(partnerhub_kit::fields::optional_text(
+                "locality",
+                &req.locality,
+                100,
+            ))
+            .unwrap_or_default()
+            .to_lowercase(),
     };
     let words = filter.words.join(" ");
     let page = v.take(Page::parse(
@@ -57,6 +71,8 @@ pub(super) async fn search_partners(
             filter.cloud,
             filter.partner_type,
             &words,
+            filter.customer_size,
+            &filter.locality,
         ],
     ));
     let page = v.done(page)?;
