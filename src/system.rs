@@ -392,6 +392,8 @@ pub struct Settings {
     pub links: partnerhub_invitations::Links,
     /// How long an untouched invitation stays usable [default: 90 days].
     pub invitation_ttl: Option<Duration>,
+    /// How long after a term starts its licences may be removed [default: 168 hours].
+    pub cancellation_window: Option<Duration>,
     /// Cancelled when the servers stop: ends the streams that would otherwise keep a graceful
     /// stop waiting (subscription event watchers).
     pub shutdown: CancellationToken,
@@ -492,6 +494,9 @@ pub fn service_server(
                 clock: settings.clock.clone(),
                 tenants,
                 relationships: peers.relationships.clone(),
+                cancellation_window: settings
+                    .cancellation_window
+                    .unwrap_or(partnerhub_subscriptions::domain::DEFAULT_CANCELLATION_WINDOW),
             },
             settings.shutdown.clone(),
         ),

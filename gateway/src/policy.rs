@@ -243,6 +243,10 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.subscriptions.v1.SubscriptionService/ReactivateSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/CancelSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/WatchSubscriptionEvents", own("partner_tenant_id", PURCHASE_READERS), READ),
+    // Seed 003's "upgrade existing ones" and a trial bought: who changes subscriptions (the
+    // subscriptions service checks the tenant is the customer or the billing partner).
+    ("/partnerhub.subscriptions.v1.SubscriptionService/UpgradeSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ConvertTrial", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
 ];
 
 impl Rule {
@@ -484,6 +488,14 @@ mod tests {
             ),
             (
                 "subscriptions.v1.SubscriptionService/CancelSubscription",
+                Some("subscription_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/UpgradeSubscription",
+                Some("subscription_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/ConvertTrial",
                 Some("subscription_id"),
             ),
         ] {

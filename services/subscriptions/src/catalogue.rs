@@ -2,12 +2,12 @@
 //! by their fixed ids, so restarts never duplicate them), and the one check of line items
 //! against it that `PlaceOrder` and `CheckLineItems` share.
 
-use crate::domain::{self, LineItem, Offer, OfferSpec, Problem, Subscription};
+use crate::domain::{self, LineItem, Offer, OfferSpec, Problem, Subscription, Term};
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::subscriptions as pb;
-use partnerhub_proto::types::{self, Cloud};
+use partnerhub_proto::types::{self, BillingCycle, Cloud, TermDuration};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 use uuid::Uuid;
@@ -46,6 +46,20 @@ struct FileOffer {
     unit_price: FilePrice,
     #[serde(default)]
     country_codes: Vec<String>,
+    /// Empty: a monthly term billed monthly.
+    #[serde(default)]
+    terms: Vec<FileTerm>,
+    /// Ids of other offers of the file.
+    #[serde(default)]
+    upgrade_offer_ids: Vec<String>,
+}
+
+/// A term as the file writes it: both values by their enum names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTerm {
+    term_duration: String,
+    billing_cycle: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,12 +113,43 @@ pub fn parse(json: &str) -> Result<Vec<(String, OfferSpec)>, CatalogueError> {
                 nanos,
             }),
             country_codes: o.country_codes.clone(),
+            // Unknown names become numbers no enum has, which the offer check names.
+            terms: o
+                .terms
+                .iter()
+                .map(|t| pb::Term {
+                    term_duration: TermDuration::from_str_name(&t.term_duration)
+                        .map_or(-1, |d| d as i32),
+                    billing_cycle: BillingCycle::from_str_name(&t.billing_cycle)
+                        .map_or(-1, |c| c as i32),
+                })
+                .collect(),
+            upgrade_offer_ids: o.upgrade_offer_ids.clone(),
             ..Default::default()
         };
         let spec = v.take(OfferSpec::parse(&field, Some(&offer)));
         if let (Some(id), Some(spec)) = (id, spec) {
             offers.push((id, spec));
         }
+    }
+    v.check().map_err(CatalogueError::Offers)?;
+    // Upgrade paths lead to other offers of the file, in the same cloud.
+    let mut v = Violations::new();
+    for (i, (id, spec)) in offers.iter().enumerate() {
+        let targets: Vec<(String, Option<Cloud>)> = spec
+            .upgrade_offer_ids
+            .iter()
+            .map(|t| {
+                let found = offers.iter().find(|(o, _)| o == t).map(|(_, o)| o.cloud);
+                (t.clone(), found)
+            })
+            .collect();
+        v.extend(domain::upgrade_path_problems(
+            &format!("offers[{i}].upgrade_offer_ids"),
+            id,
+            spec.cloud,
+            &targets,
+        ));
     }
     v.check().map_err(CatalogueError::Offers)?;
     Ok(offers)
@@ -149,15 +194,32 @@ pub async fn install(
 /// One line item, checked.
 #[derive(Debug, Clone)]
 pub struct CheckedLine {
+    /// As asked, with the term chosen filled in.
     pub item: LineItem,
     /// `None`: no such offer.
     pub offer: Option<Offer>,
+    /// The term chosen; `None` when there is no offer or it isn't sold on the term asked for.
+    pub term: Option<Term>,
     pub problems: Vec<Problem>,
 }
 
+impl CheckedLine {
+    /// The offer and term of a line without problems.
+    pub fn bought(&self) -> Result<(&Offer, Term)> {
+        match (&self.offer, self.term) {
+            (Some(offer), Some(term)) => Ok((offer, term)),
+            _ => Err(Error::inconsistent(format!(
+                "line item of {} without offer or term",
+                self.item.offer_id
+            ))),
+        }
+    }
+}
+
 /// Checks line items for a customer in `cloud` and `country`: each offer exists, is sold in
-/// that cloud and country, and each quantity is within the offer's bounds. The one check
-/// behind `PlaceOrder` and `CheckLineItems`.
+/// that cloud and country, on the term asked for (the offer's first where none is), and each
+/// quantity is within the offer's bounds. The one check behind `PlaceOrder` and
+/// `CheckLineItems`.
 pub async fn check_line_items(
     conn: &mut AnyConnection,
     items: &[LineItem],
@@ -168,9 +230,17 @@ pub async fn check_line_items(
     for (i, item) in items.iter().enumerate() {
         let offer = store::offer(conn, &item.offer_id).await?;
         let problems = domain::line_item_problems(i, item, offer.as_ref(), cloud, country);
+        let term = offer
+            .as_ref()
+            .and_then(|o| item.term.pick("", &o.spec).ok());
+        let mut item = item.clone();
+        if let Some(term) = term {
+            item.term = term.into();
+        }
         lines.push(CheckedLine {
-            item: item.clone(),
+            item,
             offer,
+            term,
             problems,
         });
     }
@@ -203,9 +273,9 @@ pub fn drafts(lines: &[CheckedLine], now: i64) -> Vec<Subscription> {
         .iter()
         .filter(|l| l.problems.is_empty())
         .filter_map(|l| {
-            l.offer.as_ref().map(|o| Subscription {
+            l.bought().ok().map(|(o, term)| Subscription {
                 partner_of_record_mpn_id: l.item.partner_of_record_mpn_id.clone(),
-                ..Subscription::paid(o, l.item.quantity, now)
+                ..Subscription::paid(o, l.item.quantity, term, now)
             })
         })
         .collect()

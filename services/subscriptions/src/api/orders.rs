@@ -108,7 +108,9 @@ impl Subscriptions {
             let now = self.now();
             let subscriptions = new_subscriptions(&order, &lines, "", now, String::new)?;
             return Ok(pb::PlaceOrderResponse {
-                order: Some(Order::placed(&order, String::new(), Vec::new(), now).to_proto()),
+                order: Some(
+                    placed_order(&order, &lines, String::new(), Vec::new(), now).to_proto(),
+                ),
                 subscriptions: subscriptions.iter().map(|s| s.to_proto(now)).collect(),
             });
         }
@@ -141,7 +143,11 @@ impl Subscriptions {
         let subscriptions =
             new_subscriptions(order, lines, &id, now, || Uuid::now_v7().to_string())?;
         let ids: Vec<String> = subscriptions.iter().map(|s| s.id.clone()).collect();
-        store::insert_order(tx, &Order::placed(order, id.clone(), ids.clone(), now)).await?;
+        store::insert_order(
+            tx,
+            &placed_order(order, lines, id.clone(), ids.clone(), now),
+        )
+        .await?;
         for s in &subscriptions {
             store::insert_subscription(tx, s).await?;
         }
@@ -163,7 +169,7 @@ impl Subscriptions {
 
     /// The answer to a placed order: the order and its subscriptions as they are now.
     pub(super) async fn placed(&self, id: &str) -> Result<pb::PlaceOrderResponse> {
-        self.sweep_trials().await?;
+        self.sweep().await?;
         let now = self.now();
         let mut conn = self.conn().await?;
         let order = store::order(&mut conn, id).await?.ok_or_else(|| {
@@ -232,6 +238,20 @@ impl Subscriptions {
     }
 }
 
+/// The order `order` makes at `now`, its lines with the terms chosen.
+fn placed_order(
+    order: &NewOrder,
+    lines: &[CheckedLine],
+    id: String,
+    subscription_ids: Vec<String>,
+    now: i64,
+) -> Order {
+    Order {
+        line_items: lines.iter().map(|l| l.item.clone()).collect(),
+        ..Order::placed(order, id, subscription_ids, now)
+    }
+}
+
 /// The subscriptions an order makes at `now`, one per line, in order; `new_id` names each (""
 /// when nothing is written).
 fn new_subscriptions(
@@ -243,11 +263,6 @@ fn new_subscriptions(
 ) -> Result<Vec<Subscription>> {
     lines
         .iter()
-        .map(|line| {
-            let offer = line.offer.as_ref().ok_or_else(|| {
-                Error::inconsistent(format!("line item of {} without offer", line.item.offer_id))
-            })?;
-            Ok(order.subscription(new_id(), order_id, offer, &line.item, now))
-        })
+        .map(|line| Ok(order.subscription(new_id(), order_id, line.bought()?, &line.item, now)))
         .collect()
 }
