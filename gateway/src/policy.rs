@@ -111,6 +111,11 @@ const PURCHASE_MANAGERS: &[Role] = &[
     Role::SalesAgent,
 ];
 
+/// Who converts a trial: the customer's global and billing admins (an advisor's trial has no
+/// billing partner, so no partner staff of its own converts it; delegated agents holding those
+/// roles in the customer do).
+const TRIAL_CONVERTERS: &[Role] = &[Role::GlobalAdmin, Role::BillingAdmin];
+
 const fn tenant(field: &'static str, roles: &'static [Role]) -> Rule {
     Rule::InTenant {
         field,
@@ -243,10 +248,10 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.subscriptions.v1.SubscriptionService/ReactivateSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/CancelSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
     ("/partnerhub.subscriptions.v1.SubscriptionService/WatchSubscriptionEvents", own("partner_tenant_id", PURCHASE_READERS), READ),
-    // Seed 003's "upgrade existing ones" and a trial bought: who changes subscriptions (the
-    // subscriptions service checks the tenant is the customer or the billing partner).
+    // Seed 003's "upgrade existing ones": who changes subscriptions (the subscriptions service
+    // checks the tenant is the customer or the billing partner).
     ("/partnerhub.subscriptions.v1.SubscriptionService/UpgradeSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
-    ("/partnerhub.subscriptions.v1.SubscriptionService/ConvertTrial", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ConvertTrial", tenant("tenant_id", TRIAL_CONVERTERS), change("subscription_id")),
 ];
 
 impl Rule {

@@ -194,7 +194,7 @@ pub async fn install(
 /// One line item, checked.
 #[derive(Debug, Clone)]
 pub struct CheckedLine {
-    /// As asked, with the term chosen filled in.
+    /// As asked (an order keeps what was asked; its subscriptions show the term chosen).
     pub item: LineItem,
     /// `None`: no such offer.
     pub offer: Option<Offer>,
@@ -233,12 +233,8 @@ pub async fn check_line_items(
         let term = offer
             .as_ref()
             .and_then(|o| item.term.pick("", &o.spec).ok());
-        let mut item = item.clone();
-        if let Some(term) = term {
-            item.term = term.into();
-        }
         lines.push(CheckedLine {
-            item,
+            item: item.clone(),
             offer,
             term,
             problems,

@@ -108,9 +108,7 @@ impl Subscriptions {
             let now = self.now();
             let subscriptions = new_subscriptions(&order, &lines, "", now, String::new)?;
             return Ok(pb::PlaceOrderResponse {
-                order: Some(
-                    placed_order(&order, &lines, String::new(), Vec::new(), now).to_proto(),
-                ),
+                order: Some(Order::placed(&order, String::new(), Vec::new(), now).to_proto()),
                 subscriptions: subscriptions.iter().map(|s| s.to_proto(now)).collect(),
             });
         }
@@ -143,11 +141,7 @@ impl Subscriptions {
         let subscriptions =
             new_subscriptions(order, lines, &id, now, || Uuid::now_v7().to_string())?;
         let ids: Vec<String> = subscriptions.iter().map(|s| s.id.clone()).collect();
-        store::insert_order(
-            tx,
-            &placed_order(order, lines, id.clone(), ids.clone(), now),
-        )
-        .await?;
+        store::insert_order(tx, &Order::placed(order, id.clone(), ids.clone(), now)).await?;
         for s in &subscriptions {
             store::insert_subscription(tx, s).await?;
         }
@@ -235,20 +229,6 @@ impl Subscriptions {
             orders: orders.iter().map(Order::to_proto).collect(),
             next_page_token,
         })
-    }
-}
-
-/// The order `order` makes at `now`, its lines with the terms chosen.
-fn placed_order(
-    order: &NewOrder,
-    lines: &[CheckedLine],
-    id: String,
-    subscription_ids: Vec<String>,
-    now: i64,
-) -> Order {
-    Order {
-        line_items: lines.iter().map(|l| l.item.clone()).collect(),
-        ..Order::placed(order, id, subscription_ids, now)
     }
 }
 
