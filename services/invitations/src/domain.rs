@@ -764,6 +764,13 @@ mod tests {
                 "invitation.line_items[0].quantity"
             ]
         );
+        // The advisor's subscriptions start on the offer's first term: none is chosen here.
+        let mut termed = advisor(InvitationKind::Trial, &[(&offer, 25)]);
+        termed.line_items[0].billing_cycle = partnerhub_proto::types::BillingCycle::Annual as i32;
+        assert_eq!(
+            fields_of(NewInvitation::parse(Some(&termed), None).unwrap_err()),
+            ["invitation.line_items[0].term_duration"]
+        );
     }
 
     #[test]

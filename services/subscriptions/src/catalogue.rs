@@ -343,6 +343,58 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_paths_lead_to_other_offers_of_the_file_in_the_same_cloud() {
+        let offers = parse(SHIPPED).expect("the shipped catalogue is valid");
+        let named = |name: &str| {
+            offers
+                .iter()
+                .find(|(_, o)| o.display_name == name && o.cloud == Cloud::Worldwide)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        let (standard, premium) = (named("Business Standard"), named("Business Premium"));
+        assert_eq!(
+            named("Business Basic").1.upgrade_offer_ids,
+            [standard.0.clone(), premium.0.clone()]
+        );
+        assert!(offers.iter().all(|(_, o)| !o.terms.is_empty()));
+        let offer = |id: &str, cloud: &str, upgrades: &str| {
+            format!(
+                r#"{{"id": "{id}", "cloud": "{cloud}", "display_name": "n", "description": "d",
+                   "min_quantity": 1, "max_quantity": 1, "trial_available": false,
+                   "trial_days": 0, "unit_price": {{"currency_code": "EUR", "amount": "1"}},
+                   "terms": [{{"term_duration": "TERM_DURATION_ANNUAL",
+                               "billing_cycle": "BILLING_CYCLE_ANNUAL"}}],
+                   "upgrade_offer_ids": [{upgrades}]}}"#
+            )
+        };
+        let (a, b) = (
+            "01a1fc99-0000-7000-8000-000000000001",
+            "01a1fc99-0000-7000-8000-000000000002",
+        );
+        let bad = format!(
+            r#"{{"offers": [{}, {}]}}"#,
+            offer(
+                a,
+                "CLOUD_WORLDWIDE",
+                &format!("\"{b}\", \"{a}\", \"{}\"", Uuid::nil())
+            ),
+            offer(b, "CLOUD_GERMANY", "")
+        );
+        let Err(CatalogueError::Offers(v)) = parse(&bad) else {
+            panic!("bad upgrade paths are refused");
+        };
+        let fields: Vec<_> = v.as_slice().iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "offers[0].upgrade_offer_ids[0]",
+                "offers[0].upgrade_offer_ids[1]",
+                "offers[0].upgrade_offer_ids[2]"
+            ]
+        );
+    }
+
+    #[test]
     fn amounts_are_decimal_texts() {
         assert_eq!(amount("a", "12.50").unwrap(), (12, 500_000_000));
         assert_eq!(amount("a", "0").unwrap(), (0, 0));
