@@ -290,7 +290,6 @@ impl Subscriptions {
     /// [`Self::write_change`] with one event, done at most once per request id (AIP-155): a
     /// retry answers the subscription as it is now. `None` if a concurrent change got there
     /// first.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn write_change_once(
         &self,
         method: &str,
