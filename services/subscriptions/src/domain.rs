@@ -1158,7 +1158,7 @@ pub fn state_words(state: State) -> &'static str {
         State::Active => "active",
         State::Suspended => "suspended",
         State::Cancelled => "cancelled",
-        State::Expired => "expired (a trial that ended)",
+        State::Expired => "expired (a trial, or a term without auto-renew, that ended)",
         State::Unspecified => "in no known state",
     }
 }
