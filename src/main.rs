@@ -325,6 +325,16 @@ struct Common {
         default_value_t = 10
     )]
     contact_partners_per_day: u32,
+    /// Hours after a subscription's term starts that its licences may still be removed
+    /// (Partner Center's cancellation window; the subscriptions service's setting).
+    #[arg(
+        long,
+        global = true,
+        env = "PARTNERHUB_CANCELLATION_WINDOW_HOURS",
+        default_value_t = 168,
+        value_parser = clap::value_parser!(u64).range(0..=8_760)
+    )]
+    cancellation_window_hours: u64,
     /// Base of invitation links for the worldwide cloud; the code is added as `?code=`
     /// [default: the invitations service's built-in link].
     #[arg(long, global = true, env = "PARTNERHUB_INVITATION_LINK_WORLDWIDE")]
@@ -450,6 +460,7 @@ impl Common {
                 requests: self.contact_requests_per_day.max(1),
                 partners: self.contact_partners_per_day.max(1),
             }),
+            cancellation_window: Some(Duration::from_secs(self.cancellation_window_hours * 3600)),
             shutdown: CancellationToken::new(),
         }
     }

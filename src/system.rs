@@ -395,6 +395,8 @@ pub struct Settings {
     /// How often a customer may ask partners to contact it [default: 5 requests and 10
     /// partners a day].
     pub contact_limit: Option<partnerhub_tenants::domain::ContactLimit>,
+    /// How long after a term starts its licences may be removed [default: 168 hours].
+    pub cancellation_window: Option<Duration>,
     /// Cancelled when the servers stop: ends the streams that would otherwise keep a graceful
     /// stop waiting (subscription event watchers).
     pub shutdown: CancellationToken,
@@ -499,6 +501,9 @@ pub fn service_server(
                 clock: settings.clock.clone(),
                 tenants,
                 relationships: peers.relationships.clone(),
+                cancellation_window: settings
+                    .cancellation_window
+                    .unwrap_or(partnerhub_subscriptions::domain::DEFAULT_CANCELLATION_WINDOW),
             },
             settings.shutdown.clone(),
         ),

@@ -20,7 +20,8 @@ cleanup() {
   [ -n "$dev_pid" ] && kill "$dev_pid" 2>/dev/null && wait "$dev_pid" 2>/dev/null
   # The walkthrough writes its answers to *.json at the repository root (ignored by git).
   rm -f partner.json erik.json invitation.json customer.json provider.json reseller.json offers.json \
-    customer-form.json created.json advisor.json trial.json purchase.json events.json keys.json
+    customer-form.json created.json advisor.json trial.json purchase.json events.json keys.json \
+    customer-subscriptions.json
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -71,6 +72,10 @@ expect '{"offerDisplayName":"Business Basic","quantity":25}' "the customer buys 
 expect '{"offerDisplayName":"Visio Plan 2","quantity":5}' "offers it doesn't name keep the advisor's count"
 expect '"advisor": "Rådgivarna AB"' "the customer adds a partner of record after Check ID"
 expect '"reason":"PARTNER_NOT_ADVISOR"' "a partner ID that is not an advisor's is refused"
+expect '{"terms":["TERM_DURATION_ANNUAL BILLING_CYCLE_MONTHLY","TERM_DURATION_ANNUAL BILLING_CYCLE_ANNUAL","TERM_DURATION_MONTHLY BILLING_CYCLE_MONTHLY"],"upgrades":2}' "an offer's terms and upgrade path"
+expect '{"offerDisplayName":"Business Standard","quantity":25,"termDuration":"TERM_DURATION_ANNUAL","billingCycle":"BILLING_CYCLE_MONTHLY"}' "the customer upgrades Basic to Standard"
+expect '"reason":"NOT_AN_UPGRADE"' "a target off the upgrade path is refused"
+expect '{"offerDisplayName":"Business Premium","state":"STATE_ACTIVE","termDuration":"TERM_DURATION_MONTHLY","autoRenew":true}' "the customer converts its trial"
 expect '"type": "TYPE_QUANTITY_CHANGED"' "the watcher sees the change"
 expect '"quantity":12,"countryCode":"SE"}' "the operator issues product keys, shown once"
 expect '{"offerDisplayName":"Business Basic","quantity":12,"state":"STATE_ACTIVE"}' "a partner redeems a product key for its customer"
@@ -96,8 +101,8 @@ expect 'x-request-id: walkthrough-1' "the caller's request id comes back"
 expect 'grpc_server_handled_total{grpc_code="OK",grpc_method="GetTenant",grpc_service="partnerhub.tenants.v1.TenantService",grpc_type="unary"}' "the gateway's metrics count the calls"
 # Only the refusals the README announces.
 errors=$(grep -c '^ERROR:' "$work/out.txt" || true)
-if [ "$errors" -ne 9 ]; then
-  echo "MISSING: exactly the 9 refusals the README shows (saw $errors)"
+if [ "$errors" -ne 10 ]; then
+  echo "MISSING: exactly the 10 refusals the README shows (saw $errors)"
   failed=1
 fi
 if [ "$failed" -ne 0 ]; then

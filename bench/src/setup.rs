@@ -193,7 +193,7 @@ pub async fn make(dev: &Dev) -> Result<Fixtures, Error> {
         .map(|o| LineItem {
             offer_id: o.id.clone(),
             quantity: o.min_quantity.max(5).min(o.max_quantity),
-            partner_of_record_mpn_id: String::new(),
+            ..Default::default()
         })
         .collect();
     if line_items.len() < 2 {

@@ -127,6 +127,10 @@ const SUPPORT_STAFF: &[Role] = &[
     Role::AdminAgent,
     Role::HelpdeskAgent,
 ];
+/// Who converts a trial: the customer's global and billing admins (an advisor's trial has no
+/// billing partner, so no partner staff of its own converts it; delegated agents holding those
+/// roles in the customer do).
+const TRIAL_CONVERTERS: &[Role] = &[Role::GlobalAdmin, Role::BillingAdmin];
 
 const fn tenant(field: &'static str, roles: &'static [Role]) -> Rule {
     Rule::InTenant {
@@ -285,6 +289,10 @@ pub static TABLE: &[(&str, Rule, Audit)] = &[
     ("/partnerhub.subscriptions.v1.SubscriptionService/ListLicenseAssignments", tenant("tenant_id", LICENSE_MANAGERS), READ),
     // Seed 002: the operator issues product keys (it keeps the catalogue).
     ("/partnerhub.subscriptions.v1.SubscriptionService/CreateProductKeys", Rule::Operator, change("offer_id")),
+    // Seed 003's "upgrade existing ones": who changes subscriptions (the subscriptions service
+    // checks the tenant is the customer or the billing partner).
+    ("/partnerhub.subscriptions.v1.SubscriptionService/UpgradeSubscription", tenant("tenant_id", PURCHASE_MANAGERS), change("subscription_id")),
+    ("/partnerhub.subscriptions.v1.SubscriptionService/ConvertTrial", tenant("tenant_id", TRIAL_CONVERTERS), change("subscription_id")),
 ];
 
 impl Rule {
@@ -550,6 +558,14 @@ mod tests {
             ),
             (
                 "subscriptions.v1.SubscriptionService/RemoveLicenses",
+                Some("subscription_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/UpgradeSubscription",
+                Some("subscription_id"),
+            ),
+            (
+                "subscriptions.v1.SubscriptionService/ConvertTrial",
                 Some("subscription_id"),
             ),
         ] {

@@ -552,7 +552,7 @@ impl TestSystem {
             .map(|o| types::LineItem {
                 offer_id: o.id.clone(),
                 quantity: o.min_quantity.max(5).min(o.max_quantity),
-                partner_of_record_mpn_id: String::new(),
+                ..Default::default()
             })
             .collect()
     }

@@ -86,7 +86,7 @@ async fn a_trial_link_serves_three_customers_once_each_until_it_is_revoked() {
         vec![LineItem {
             offer_id: trial.id.clone(),
             quantity: 25,
-            partner_of_record_mpn_id: String::new(),
+            ..Default::default()
         }],
         Some(DelegatedAdminRequest {
             roles: vec![Role::HelpdeskAdmin as i32],
@@ -228,12 +228,12 @@ async fn a_billing_admin_takes_a_purchase_offer_but_only_a_global_admin_grants_d
         LineItem {
             offer_id: basic.id.clone(),
             quantity: 40,
-            partner_of_record_mpn_id: String::new(),
+            ..Default::default()
         },
         LineItem {
             offer_id: visio.id.clone(),
             quantity: 5,
-            partner_of_record_mpn_id: String::new(),
+            ..Default::default()
         },
     ];
     let link = |delegated_admin: Option<DelegatedAdminRequest>| {
@@ -478,7 +478,7 @@ async fn the_customer_adds_changes_and_clears_its_partner_of_record_after_check_
             line_items: vec![LineItem {
                 offer_id: basic.id,
                 quantity: 10,
-                partner_of_record_mpn_id: String::new(),
+                ..Default::default()
             }],
             ..Default::default()
         })
@@ -601,7 +601,7 @@ async fn in_the_21vianet_cloud_a_customer_authorises_its_partner_of_record() {
         vec![LineItem {
             offer_id: basic.id,
             quantity: 20,
-            partner_of_record_mpn_id: String::new(),
+            ..Default::default()
         }],
         Some(DelegatedAdminRequest::default()),
     )
@@ -781,7 +781,7 @@ async fn a_watcher_through_the_gateway_resumes_after_a_disconnect_without_gaps()
             line_items: vec![LineItem {
                 offer_id: basic.id.clone(),
                 quantity,
-                partner_of_record_mpn_id: String::new(),
+                ..Default::default()
             }],
             ..Default::default()
         };
@@ -865,7 +865,7 @@ async fn a_watch_ends_when_its_user_is_deleted_or_loses_the_role_and_goes_on_oth
             line_items: vec![LineItem {
                 offer_id: basic.id.clone(),
                 quantity,
-                partner_of_record_mpn_id: String::new(),
+                ..Default::default()
             }],
             ..Default::default()
         };

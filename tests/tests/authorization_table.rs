@@ -209,7 +209,13 @@ struct World {
     service_request_id: String,
     callers: HashMap<Who, Caller>,
     made: usize,
+    /// The customer's trial that `ConvertTrial` converts (made on first use).
+    trial_id: Option<String>,
 }
+
+/// The request id of every `ConvertTrial` here: the first converts the one trial, the others
+/// are served its answer again.
+const CONVERT_REQUEST_ID: &str = "0191e6a4-5b1c-7a39-9c55-3c0b0f7d3e11";
 
 /// What an authenticator app shows `offset` steps from now.
 fn code(secret: &str, offset: i64) -> String {
@@ -303,6 +309,7 @@ impl World {
             subscription_id: created.subscriptions[0].id.clone(),
             reseller_relationship_id,
             service_request_id: String::new(),
+            trial_id: None,
             callers: HashMap::new(),
             made: 0,
         };
@@ -545,6 +552,46 @@ impl World {
             .await
             .expect("SuspendSubscription");
         }
+        id
+    }
+
+    /// The customer's trial of an offer no invitation here offers, made on first use.
+    async fn trial(&mut self) -> String {
+        if let Some(id) = &self.trial_id {
+            return id.clone();
+        }
+        let offer = self
+            .sys
+            .offers(&self.tenant(Place::Provider).admin, Cloud::Worldwide, "SE")
+            .await
+            .into_iter()
+            .rev()
+            .find(|o| o.trial_available && o.id != self.trial_offer.id)
+            .expect("a second offer with a trial");
+        let internal =
+            sub::subscription_internal_service_client::SubscriptionInternalServiceClient::new(
+                self.sys.service("subscriptions").await,
+            );
+        let id = internal
+            .clone()
+            .create_advisor_subscriptions(sub::CreateAdvisorSubscriptionsRequest {
+                customer_tenant_id: self.id(Place::Customer),
+                partner_of_record_mpn_id: self.tenant(Place::Advisor).mpn_id.clone(),
+                line_items: vec![LineItem {
+                    offer_id: offer.id,
+                    quantity: offer.min_quantity,
+                    ..Default::default()
+                }],
+                trial: true,
+                request_id: String::new(),
+            })
+            .await
+            .expect("CreateAdvisorSubscriptions")
+            .into_inner()
+            .subscriptions[0]
+            .id
+            .clone();
+        self.trial_id = Some(id.clone());
         id
     }
 
@@ -1297,6 +1344,33 @@ impl World {
                     }
                     .encode_to_vec(),
                 })
+            }
+            "UpgradeSubscription" => {
+                let place = one_of(here(Place::Customer), &[Place::Customer, Place::Provider])?;
+                let subscription_id = self.new_subscription(false).await;
+                call(
+                    sub::UpgradeSubscriptionRequest {
+                        tenant_id: self.id(place),
+                        subscription_id,
+                        target_offer_id: self.offer.upgrade_offer_ids[0].clone(),
+                        ..Default::default()
+                    }
+                    .encode_to_vec(),
+                )
+            }
+            "ConvertTrial" => {
+                // An advisor's trial: the customer's to convert (no partner bills it).
+                let place = one_of(here(Place::Customer), &[Place::Customer])?;
+                let subscription_id = self.trial().await;
+                call(
+                    sub::ConvertTrialRequest {
+                        tenant_id: self.id(place),
+                        subscription_id,
+                        request_id: CONVERT_REQUEST_ID.into(),
+                        ..Default::default()
+                    }
+                    .encode_to_vec(),
+                )
             }
             "WatchSubscriptionEvents" => {
                 let place = one_of(here(Place::Provider), &PLACES[1..])?;

@@ -690,7 +690,7 @@ async fn bad_requests_name_every_field_and_create_nothing() {
             line_items: vec![LineItem {
                 offer_id: "o365-e3".into(),
                 quantity: 10,
-                partner_of_record_mpn_id: String::new(),
+                ..Default::default()
             }],
             ..Default::default()
         }),
@@ -1045,7 +1045,7 @@ async fn only_an_indirect_provider_asks_and_only_an_enrolled_indirect_reseller_i
     bare.line_items = vec![LineItem {
         offer_id: "o365-e3".into(),
         quantity: 1,
-        partner_of_record_mpn_id: String::new(),
+        ..Default::default()
     }];
     assert_invalid(
         try_create(&mut c, request(bare)).await,
@@ -2061,7 +2061,7 @@ fn item(offer_id: &str, quantity: i32) -> LineItem {
     LineItem {
         offer_id: offer_id.into(),
         quantity,
-        partner_of_record_mpn_id: String::new(),
+        ..Default::default()
     }
 }
 

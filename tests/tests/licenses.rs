@@ -49,6 +49,7 @@ impl Story {
             offer_id: offer.id,
             quantity,
             partner_of_record_mpn_id: String::new(),
+            ..Default::default()
         };
         let (created, customer_admin) = sys
             .created_customer(&partner_admin, &partner.id, "skolan", vec![line])

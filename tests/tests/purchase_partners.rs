@@ -109,6 +109,7 @@ impl World {
             offer_id: offer.id.clone(),
             quantity: offer.min_quantity.max(5).min(offer.max_quantity),
             partner_of_record_mpn_id: partner_of_record.into(),
+            ..Default::default()
         }
     }
 

@@ -139,7 +139,7 @@ fn line(offer: &str, quantity: i32) -> LineItem {
     LineItem {
         offer_id: offer.into(),
         quantity,
-        partner_of_record_mpn_id: String::new(),
+        ..Default::default()
     }
 }
 

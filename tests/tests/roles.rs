@@ -108,7 +108,7 @@ async fn seed_003_a_user_management_admin_and_a_sales_agent_manage_the_reseller_
     let line = LineItem {
         offer_id: offer.id.clone(),
         quantity: offer.min_quantity,
-        partner_of_record_mpn_id: String::new(),
+        ..Default::default()
     };
     let form = CreateCustomerRequest {
         partner_tenant_id: provider.id.clone(),
@@ -351,7 +351,7 @@ async fn seed_002_full_and_limited_administration_send_trials_and_purchase_offer
         line_items: vec![LineItem {
             offer_id: offer.id.clone(),
             quantity,
-            partner_of_record_mpn_id: String::new(),
+            ..Default::default()
         }],
         ..Default::default()
     };

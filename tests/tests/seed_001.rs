@@ -347,7 +347,7 @@ async fn buy(
             line_items: vec![LineItem {
                 offer_id: offer.id.clone(),
                 quantity,
-                partner_of_record_mpn_id: String::new(),
+                ..Default::default()
             }],
             ..Default::default()
         })

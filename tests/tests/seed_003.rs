@@ -247,7 +247,7 @@ async fn an_indirect_provider_adds_a_customer_for_its_reseller_and_both_manage_i
                 .map(|offer_id| LineItem {
                     offer_id,
                     quantity: created.subscriptions[0].quantity,
-                    partner_of_record_mpn_id: String::new(),
+                    ..Default::default()
                 })
                 .collect(),
             reseller_is_support_contact: true,

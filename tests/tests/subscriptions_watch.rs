@@ -228,7 +228,7 @@ fn line(offer_id: &str, quantity: i32) -> LineItem {
     LineItem {
         offer_id: offer_id.into(),
         quantity,
-        partner_of_record_mpn_id: String::new(),
+        ..Default::default()
     }
 }
 

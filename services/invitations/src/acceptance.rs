@@ -163,6 +163,12 @@ pub fn asked_counts(items: &[LineItem]) -> Result<Vec<Line>, Violations> {
                 "must be unset: the advisor who sent the offer is its partner of record",
             );
         }
+        if item.term_duration != 0 || item.billing_cycle != 0 {
+            v.add(
+                format!("line_items[{i}].term_duration"),
+                "must be unset: an advisor's subscriptions start on the offer's first term",
+            );
+        }
         lines.push(Line {
             offer_id,
             quantity: item.quantity,

@@ -450,6 +450,12 @@ fn line_items(
                  record of what it offers",
             );
         }
+        if item.term_duration != 0 || item.billing_cycle != 0 {
+            v.add(
+                format!("{FIELD}[{i}].term_duration"),
+                "must be unset: an advisor's subscriptions start on the offer's first term",
+            );
+        }
         if let Some(offer_id) = offer_id {
             lines.push(Line {
                 offer_id,
@@ -725,7 +731,7 @@ mod tests {
                 .map(|(id, q)| partnerhub_proto::types::LineItem {
                     offer_id: (*id).to_string(),
                     quantity: *q,
-                    partner_of_record_mpn_id: String::new(),
+                    ..Default::default()
                 })
                 .collect(),
             ..reseller()
@@ -757,6 +763,13 @@ mod tests {
                 "invitation.line_items[0].offer_id",
                 "invitation.line_items[0].quantity"
             ]
+        );
+        // The advisor's subscriptions start on the offer's first term: none is chosen here.
+        let mut termed = advisor(InvitationKind::Trial, &[(&offer, 25)]);
+        termed.line_items[0].billing_cycle = partnerhub_proto::types::BillingCycle::Annual as i32;
+        assert_eq!(
+            fields_of(NewInvitation::parse(Some(&termed), None).unwrap_err()),
+            ["invitation.line_items[0].term_duration"]
         );
     }
 

@@ -77,7 +77,7 @@ impl Line {
         types::LineItem {
             offer_id: self.offer_id.to_string(),
             quantity: self.quantity,
-            partner_of_record_mpn_id: String::new(),
+            ..Default::default()
         }
     }
 }

@@ -2,12 +2,12 @@
 //! by their fixed ids, so restarts never duplicate them), and the one check of line items
 //! against it that `PlaceOrder` and `CheckLineItems` share.
 
-use crate::domain::{self, LineItem, Offer, OfferSpec, Problem, Subscription};
+use crate::domain::{self, LineItem, Offer, OfferSpec, Problem, Subscription, Term};
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::subscriptions as pb;
-use partnerhub_proto::types::{self, Cloud};
+use partnerhub_proto::types::{self, BillingCycle, Cloud, TermDuration};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 use uuid::Uuid;
@@ -46,6 +46,20 @@ struct FileOffer {
     unit_price: FilePrice,
     #[serde(default)]
     country_codes: Vec<String>,
+    /// Empty: a monthly term billed monthly.
+    #[serde(default)]
+    terms: Vec<FileTerm>,
+    /// Ids of other offers of the file.
+    #[serde(default)]
+    upgrade_offer_ids: Vec<String>,
+}
+
+/// A term as the file writes it: both values by their enum names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTerm {
+    term_duration: String,
+    billing_cycle: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,12 +113,43 @@ pub fn parse(json: &str) -> Result<Vec<(String, OfferSpec)>, CatalogueError> {
                 nanos,
             }),
             country_codes: o.country_codes.clone(),
+            // Unknown names become numbers no enum has, which the offer check names.
+            terms: o
+                .terms
+                .iter()
+                .map(|t| pb::Term {
+                    term_duration: TermDuration::from_str_name(&t.term_duration)
+                        .map_or(-1, |d| d as i32),
+                    billing_cycle: BillingCycle::from_str_name(&t.billing_cycle)
+                        .map_or(-1, |c| c as i32),
+                })
+                .collect(),
+            upgrade_offer_ids: o.upgrade_offer_ids.clone(),
             ..Default::default()
         };
         let spec = v.take(OfferSpec::parse(&field, Some(&offer)));
         if let (Some(id), Some(spec)) = (id, spec) {
             offers.push((id, spec));
         }
+    }
+    v.check().map_err(CatalogueError::Offers)?;
+    // Upgrade paths lead to other offers of the file, in the same cloud.
+    let mut v = Violations::new();
+    for (i, (id, spec)) in offers.iter().enumerate() {
+        let targets: Vec<(String, Option<Cloud>)> = spec
+            .upgrade_offer_ids
+            .iter()
+            .map(|t| {
+                let found = offers.iter().find(|(o, _)| o == t).map(|(_, o)| o.cloud);
+                (t.clone(), found)
+            })
+            .collect();
+        v.extend(domain::upgrade_path_problems(
+            &format!("offers[{i}].upgrade_offer_ids"),
+            id,
+            spec.cloud,
+            &targets,
+        ));
     }
     v.check().map_err(CatalogueError::Offers)?;
     Ok(offers)
@@ -149,15 +194,32 @@ pub async fn install(
 /// One line item, checked.
 #[derive(Debug, Clone)]
 pub struct CheckedLine {
+    /// As asked (an order keeps what was asked; its subscriptions show the term chosen).
     pub item: LineItem,
     /// `None`: no such offer.
     pub offer: Option<Offer>,
+    /// The term chosen; `None` when there is no offer or it isn't sold on the term asked for.
+    pub term: Option<Term>,
     pub problems: Vec<Problem>,
 }
 
+impl CheckedLine {
+    /// The offer and term of a line without problems.
+    pub fn bought(&self) -> Result<(&Offer, Term)> {
+        match (&self.offer, self.term) {
+            (Some(offer), Some(term)) => Ok((offer, term)),
+            _ => Err(Error::inconsistent(format!(
+                "line item of {} without offer or term",
+                self.item.offer_id
+            ))),
+        }
+    }
+}
+
 /// Checks line items for a customer in `cloud` and `country`: each offer exists, is sold in
-/// that cloud and country, and each quantity is within the offer's bounds. The one check
-/// behind `PlaceOrder` and `CheckLineItems`.
+/// that cloud and country, on the term asked for (the offer's first where none is), and each
+/// quantity is within the offer's bounds. The one check behind `PlaceOrder` and
+/// `CheckLineItems`.
 pub async fn check_line_items(
     conn: &mut AnyConnection,
     items: &[LineItem],
@@ -168,9 +230,13 @@ pub async fn check_line_items(
     for (i, item) in items.iter().enumerate() {
         let offer = store::offer(conn, &item.offer_id).await?;
         let problems = domain::line_item_problems(i, item, offer.as_ref(), cloud, country);
+        let term = offer
+            .as_ref()
+            .and_then(|o| item.term.pick("", &o.spec).ok());
         lines.push(CheckedLine {
             item: item.clone(),
             offer,
+            term,
             problems,
         });
     }
@@ -203,9 +269,9 @@ pub fn drafts(lines: &[CheckedLine], now: i64) -> Vec<Subscription> {
         .iter()
         .filter(|l| l.problems.is_empty())
         .filter_map(|l| {
-            l.offer.as_ref().map(|o| Subscription {
+            l.bought().ok().map(|(o, term)| Subscription {
                 partner_of_record_mpn_id: l.item.partner_of_record_mpn_id.clone(),
-                ..Subscription::paid(o, l.item.quantity, now)
+                ..Subscription::paid(o, l.item.quantity, term, now)
             })
         })
         .collect()
@@ -272,6 +338,58 @@ mod tests {
                 "offers[0].cloud",
                 "offers[0].display_name",
                 "offers[0].max_quantity",
+            ]
+        );
+    }
+
+    #[test]
+    fn upgrade_paths_lead_to_other_offers_of_the_file_in_the_same_cloud() {
+        let offers = parse(SHIPPED).expect("the shipped catalogue is valid");
+        let named = |name: &str| {
+            offers
+                .iter()
+                .find(|(_, o)| o.display_name == name && o.cloud == Cloud::Worldwide)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        let (standard, premium) = (named("Business Standard"), named("Business Premium"));
+        assert_eq!(
+            named("Business Basic").1.upgrade_offer_ids,
+            [standard.0.clone(), premium.0.clone()]
+        );
+        assert!(offers.iter().all(|(_, o)| !o.terms.is_empty()));
+        let offer = |id: &str, cloud: &str, upgrades: &str| {
+            format!(
+                r#"{{"id": "{id}", "cloud": "{cloud}", "display_name": "n", "description": "d",
+                   "min_quantity": 1, "max_quantity": 1, "trial_available": false,
+                   "trial_days": 0, "unit_price": {{"currency_code": "EUR", "amount": "1"}},
+                   "terms": [{{"term_duration": "TERM_DURATION_ANNUAL",
+                               "billing_cycle": "BILLING_CYCLE_ANNUAL"}}],
+                   "upgrade_offer_ids": [{upgrades}]}}"#
+            )
+        };
+        let (a, b) = (
+            "01a1fc99-0000-7000-8000-000000000001",
+            "01a1fc99-0000-7000-8000-000000000002",
+        );
+        let bad = format!(
+            r#"{{"offers": [{}, {}]}}"#,
+            offer(
+                a,
+                "CLOUD_WORLDWIDE",
+                &format!("\"{b}\", \"{a}\", \"{}\"", Uuid::nil())
+            ),
+            offer(b, "CLOUD_GERMANY", "")
+        );
+        let Err(CatalogueError::Offers(v)) = parse(&bad) else {
+            panic!("bad upgrade paths are refused");
+        };
+        let fields: Vec<_> = v.as_slice().iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "offers[0].upgrade_offer_ids[0]",
+                "offers[0].upgrade_offer_ids[1]",
+                "offers[0].upgrade_offer_ids[2]"
             ]
         );
     }

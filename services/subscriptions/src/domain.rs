@@ -8,7 +8,7 @@ use crate::error::Error;
 use partnerhub_kit::fields;
 use partnerhub_kit::status::Violations;
 use partnerhub_proto::subscriptions::{self as pb, subscription::State};
-use partnerhub_proto::types::{self, Cloud};
+use partnerhub_proto::types::{self, BillingCycle, Cloud, TermDuration};
 use partnerhub_rules::{cloud, country};
 use uuid::Uuid;
 
@@ -75,6 +75,283 @@ impl Price {
     }
 }
 
+// ---- terms ----
+
+/// `ErrorInfo.reason` of a line item (or conversion) naming a term the offer is not sold on.
+pub const TERM_NOT_OFFERED: &str = "TERM_NOT_OFFERED";
+/// The most terms an offer lists (every duration with every cycle is 3).
+pub const MAX_TERMS: usize = 3;
+/// The most offers an upgrade path lists.
+pub const MAX_UPGRADES: usize = 20;
+
+/// A term an offer is sold on and a subscription runs on: how long the commitment runs, and
+/// how often it is billed. Always valid: an annual billing cycle only on an annual term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term {
+    pub duration: TermDuration,
+    pub billing_cycle: BillingCycle,
+}
+
+impl Term {
+    /// A monthly term billed monthly: what an offer created without terms is sold on.
+    pub const MONTHLY: Term = Term {
+        duration: TermDuration::Monthly,
+        billing_cycle: BillingCycle::Monthly,
+    };
+
+    /// How long the term runs, in microseconds. Fixed lengths (30 and 365 days) rather than
+    /// calendar months: simpler, and every backend and reader computes the same end.
+    pub fn length(self) -> i64 {
+        match self.duration {
+            TermDuration::Annual => 365 * DAY_MICROS,
+            TermDuration::Monthly | TermDuration::Unspecified => 30 * DAY_MICROS,
+        }
+    }
+
+    /// A term as an offer's `terms[i]` gives it (`field` names it): both values required.
+    pub fn parse(field: &str, term: &pb::Term) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let duration = v.take(term_duration(
+            &format!("{field}.term_duration"),
+            term.term_duration,
+        ));
+        let cycle = v.take(billing_cycle(
+            &format!("{field}.billing_cycle"),
+            term.billing_cycle,
+        ));
+        v.check()?;
+        match (duration.flatten(), cycle.flatten()) {
+            (Some(duration), Some(billing_cycle)) => {
+                Term::new(&format!("{field}.billing_cycle"), duration, billing_cycle)
+            }
+            (None, _) => Err(Violations::one(
+                format!("{field}.term_duration"),
+                "is required: TERM_DURATION_MONTHLY or TERM_DURATION_ANNUAL",
+            )),
+            (_, None) => Err(Violations::one(
+                format!("{field}.billing_cycle"),
+                "is required: BILLING_CYCLE_MONTHLY or BILLING_CYCLE_ANNUAL",
+            )),
+        }
+    }
+
+    /// The term, if the cycle fits the duration (`cycle_field` names the cycle).
+    fn new(
+        cycle_field: &str,
+        duration: TermDuration,
+        billing_cycle: BillingCycle,
+    ) -> Result<Self, Violations> {
+        if duration == TermDuration::Monthly && billing_cycle == BillingCycle::Annual {
+            return Err(Violations::one(
+                cycle_field,
+                "can't be BILLING_CYCLE_ANNUAL on a monthly term: an annual billing cycle needs                  an annual term",
+            ));
+        }
+        Ok(Term {
+            duration,
+            billing_cycle,
+        })
+    }
+
+    /// The term as stored: "TERM_DURATION_…:BILLING_CYCLE_…".
+    pub fn encode(self) -> String {
+        format!(
+            "{}:{}",
+            self.duration.as_str_name(),
+            self.billing_cycle.as_str_name()
+        )
+    }
+
+    /// A stored term, `None` if it isn't one.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (d, c) = text.split_once(':')?;
+        Term::new(
+            "",
+            TermDuration::from_str_name(d).filter(|d| *d != TermDuration::Unspecified)?,
+            BillingCycle::from_str_name(c).filter(|c| *c != BillingCycle::Unspecified)?,
+        )
+        .ok()
+    }
+
+    pub fn to_proto(self) -> pb::Term {
+        pb::Term {
+            term_duration: self.duration as i32,
+            billing_cycle: self.billing_cycle as i32,
+        }
+    }
+}
+
+/// An optional term duration (`None` for unspecified), or the field named.
+pub fn term_duration(field: &str, value: i32) -> Result<Option<TermDuration>, Violations> {
+    match TermDuration::try_from(value) {
+        Ok(TermDuration::Unspecified) => Ok(None),
+        Ok(d) => Ok(Some(d)),
+        Err(_) => Err(Violations::one(
+            field,
+            "is not a term duration: TERM_DURATION_MONTHLY or TERM_DURATION_ANNUAL",
+        )),
+    }
+}
+
+/// An optional billing cycle (`None` for unspecified), or the field named.
+pub fn billing_cycle(field: &str, value: i32) -> Result<Option<BillingCycle>, Violations> {
+    match BillingCycle::try_from(value) {
+        Ok(BillingCycle::Unspecified) => Ok(None),
+        Ok(c) => Ok(Some(c)),
+        Err(_) => Err(Violations::one(
+            field,
+            "is not a billing cycle: BILLING_CYCLE_MONTHLY or BILLING_CYCLE_ANNUAL",
+        )),
+    }
+}
+
+/// A term as a buyer asks for it: each part optional (the offer's first term fills in what is
+/// not given). `at` is the prefix of its fields ("line_items[0]." or "").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TermChoice {
+    pub duration: Option<TermDuration>,
+    pub billing_cycle: Option<BillingCycle>,
+}
+
+impl TermChoice {
+    pub fn parse(at: &str, duration: i32, cycle: i32) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let duration = v.take(term_duration(&format!("{at}term_duration"), duration));
+        let billing_cycle = v.take(billing_cycle(&format!("{at}billing_cycle"), cycle));
+        v.check()?;
+        let choice = TermChoice {
+            duration: duration.flatten(),
+            billing_cycle: billing_cycle.flatten(),
+        };
+        if let (Some(d), Some(c)) = (choice.duration, choice.billing_cycle) {
+            Term::new(&format!("{at}billing_cycle"), d, c)?;
+        }
+        Ok(choice)
+    }
+
+    /// The first of `offer`'s terms that fits the choice, or why none does: the field at fault
+    /// (under `at`) and what the offer is sold on.
+    pub fn pick(self, at: &str, offer: &OfferSpec) -> Result<Term, Problem> {
+        let fits = |t: &&Term| {
+            self.duration.is_none_or(|d| d == t.duration)
+                && self.billing_cycle.is_none_or(|c| c == t.billing_cycle)
+        };
+        if let Some(term) = offer.terms.iter().find(fits) {
+            return Ok(*term);
+        }
+        let duration_sold = self
+            .duration
+            .is_none_or(|d| offer.terms.iter().any(|t| t.duration == d));
+        let field = if duration_sold {
+            "billing_cycle"
+        } else {
+            "term_duration"
+        };
+        Err(Problem {
+            field: format!("{at}{field}"),
+            description: format!(
+                "{} is not sold on that term; it is sold on {}",
+                offer.display_name,
+                offer
+                    .terms
+                    .iter()
+                    .map(|t| t.encode().replace(':', " billed "))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            reason: TERM_NOT_OFFERED,
+        })
+    }
+}
+
+impl From<Term> for TermChoice {
+    fn from(term: Term) -> Self {
+        TermChoice {
+            duration: Some(term.duration),
+            billing_cycle: Some(term.billing_cycle),
+        }
+    }
+}
+
+/// The terms of an offer (`field` names the list): 1 to [`MAX_TERMS`], each once; none given
+/// is one monthly term billed monthly.
+fn offer_terms(field: &str, terms: &[pb::Term]) -> Result<Vec<Term>, Violations> {
+    if terms.is_empty() {
+        return Ok(vec![Term::MONTHLY]);
+    }
+    if terms.len() > MAX_TERMS {
+        return Err(Violations::one(
+            field,
+            format!("must have at most {MAX_TERMS} terms"),
+        ));
+    }
+    let mut v = Violations::new();
+    let mut parsed: Vec<Term> = Vec::with_capacity(terms.len());
+    for (i, t) in terms.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        match v.take(Term::parse(&at, t)) {
+            Some(term) if parsed.contains(&term) => v.add(at, "repeats an earlier term"),
+            Some(term) => parsed.push(term),
+            None => {}
+        }
+    }
+    v.check()?;
+    Ok(parsed)
+}
+
+/// The upgrade path of an offer (`field` names the list): up to [`MAX_UPGRADES`] offer ids,
+/// each once. Whether they exist, differ from the offer and share its cloud is checked against
+/// the catalogue ([`upgrade_path_problems`]).
+fn upgrade_ids(field: &str, ids: &[String]) -> Result<Vec<String>, Violations> {
+    if ids.len() > MAX_UPGRADES {
+        return Err(Violations::one(
+            field,
+            format!("must have at most {MAX_UPGRADES} offers"),
+        ));
+    }
+    let mut v = Violations::new();
+    let mut parsed: Vec<String> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        match v.take(fields::id(&at, id)).map(|id| id.to_string()) {
+            Some(id) if parsed.contains(&id) => v.add(at, "repeats an earlier offer"),
+            Some(id) => parsed.push(id),
+            None => {}
+        }
+    }
+    v.check()?;
+    Ok(parsed)
+}
+
+/// What is wrong with the upgrade path of an offer `id` of `cloud` (`field` names the list),
+/// given the targets as found (`None`: no such offer): each must exist, be another offer and
+/// be of the same cloud.
+pub fn upgrade_path_problems(
+    field: &str,
+    id: &str,
+    cloud: Cloud,
+    targets: &[(String, Option<Cloud>)],
+) -> Violations {
+    let mut v = Violations::new();
+    for (i, (target, found)) in targets.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        match found {
+            _ if target == id => v.add(at, "names the offer itself; an upgrade is to another"),
+            None => v.add(at, format!("no offer {target} in the catalogue")),
+            Some(c) if *c != cloud => v.add(
+                at,
+                format!(
+                    "is an offer of {}; an upgrade stays in the offer's cloud {}",
+                    c.as_str_name(),
+                    cloud.as_str_name()
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    v
+}
+
 // ---- offers ----
 
 /// What an offer is: everything but its id and creation time.
@@ -91,6 +368,10 @@ pub struct OfferSpec {
     pub unit_price: Price,
     /// Empty: every country. An offer of a sovereign cloud always lists that cloud's country.
     pub country_codes: Vec<String>,
+    /// At least one; the first is a line item's default.
+    pub terms: Vec<Term>,
+    /// The offers a subscription may be upgraded to (same cloud, not itself).
+    pub upgrade_offer_ids: Vec<String>,
 }
 
 impl OfferSpec {
@@ -122,6 +403,8 @@ impl OfferSpec {
             _ => {}
         }
         let unit_price = v.take(Price::parse(&at("unit_price"), o.unit_price.as_ref()));
+        let terms = v.take(offer_terms(&at("terms"), &o.terms));
+        let upgrade_offer_ids = v.take(upgrade_ids(&at("upgrade_offer_ids"), &o.upgrade_offer_ids));
         let mut country_codes = Vec::with_capacity(o.country_codes.len());
         for (i, code) in o.country_codes.iter().enumerate() {
             let f = format!("{field}.country_codes[{i}]");
@@ -150,8 +433,20 @@ impl OfferSpec {
         {
             country_codes.push(only.to_string());
         }
-        match (display_name, description, unit_price) {
-            (Some(display_name), Some(description), Some(unit_price)) => Ok(OfferSpec {
+        match (
+            display_name,
+            description,
+            unit_price,
+            terms,
+            upgrade_offer_ids,
+        ) {
+            (
+                Some(display_name),
+                Some(description),
+                Some(unit_price),
+                Some(terms),
+                Some(upgrade_offer_ids),
+            ) => Ok(OfferSpec {
                 cloud,
                 display_name,
                 description,
@@ -161,6 +456,8 @@ impl OfferSpec {
                 trial_days: o.trial_days,
                 unit_price,
                 country_codes,
+                terms,
+                upgrade_offer_ids,
             }),
             _ => Err(Violations::one(field, "is incomplete")),
         }
@@ -204,13 +501,15 @@ impl OfferFilter {
 
 // ---- line items ----
 
-/// One line of an order: an offer (a UUID, not yet known to exist), a licence count and the
-/// partner of record to give its subscription (a partner ID not yet verified; "" for none).
+/// One line of an order: an offer (a UUID, not yet known to exist), a licence count, the
+/// partner of record to give its subscription (a partner ID not yet verified; "" for none) and
+/// the term asked for (the offer's first where not given; once checked, the term chosen).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineItem {
     pub offer_id: String,
     pub quantity: i32,
     pub partner_of_record_mpn_id: String,
+    pub term: TermChoice,
 }
 
 /// Parses the `line_items` of an order or check: 1 to 50 lines, each offer id a UUID. Whether
@@ -246,10 +545,16 @@ pub fn line_items(list: &[types::LineItem]) -> Result<Vec<LineItem>, Violations>
                     mpn_id,
                 ))
             };
+            let term = v.take(TermChoice::parse(
+                &format!("line_items[{i}]."),
+                item.term_duration,
+                item.billing_cycle,
+            ));
             Some(LineItem {
                 offer_id: id?.to_string(),
                 quantity: item.quantity,
                 partner_of_record_mpn_id: mpn_id?,
+                term: term?,
             })
         })
         .collect();
@@ -267,8 +572,27 @@ pub struct Problem {
 
 /// What keeps line `index` from being ordered by a customer in `cloud` and `country`:
 /// the offer (`None`: there is none with that id) must exist, be sold in the customer's cloud
-/// and country, and the quantity must be within its bounds.
+/// and country, on the term asked for, and the quantity must be within its bounds.
 pub fn line_item_problems(
+    index: usize,
+    item: &LineItem,
+    offer: Option<&Offer>,
+    cloud: Cloud,
+    country: &str,
+) -> Vec<Problem> {
+    let mut problems = offer_problems(index, item, offer, cloud, country);
+    if let Some(offer) = offer
+        && let Err(problem) = item
+            .term
+            .pick(&format!("line_items[{index}]."), &offer.spec)
+    {
+        problems.push(problem);
+    }
+    problems
+}
+
+/// [`line_item_problems`] but the term's.
+fn offer_problems(
     index: usize,
     item: &LineItem,
     offer: Option<&Offer>,
@@ -410,13 +734,14 @@ impl NewOrder {
         }
     }
 
-    /// The subscription one of its lines makes: the line's licences of `offer`, billed by the
-    /// ordering partner, through its reseller if any, with the line's partner of record.
+    /// The subscription one of its lines makes: the line's licences of `offer` on the line's
+    /// `term`, billed by the ordering partner, through its reseller if any, with the line's
+    /// partner of record.
     pub fn subscription(
         &self,
         id: String,
         order_id: &str,
-        offer: &Offer,
+        (offer, term): (&Offer, Term),
         line: &LineItem,
         now: i64,
     ) -> Subscription {
@@ -429,7 +754,7 @@ impl NewOrder {
             partner_of_record_mpn_id: line.partner_of_record_mpn_id.clone(),
             support_contact_tenant_id: self.support_contact().to_string(),
             order_id: order_id.to_string(),
-            ..Subscription::paid(offer, line.quantity, now)
+            ..Subscription::paid(offer, line.quantity, term, now)
         }
     }
 }
@@ -632,8 +957,14 @@ pub struct Subscription {
     pub partner_of_record_mpn_id: String,
     pub support_contact_tenant_id: String,
     pub order_id: String,
-    /// A trial's end; `None` unless a trial.
+    /// A trial's end; `None` unless a trial (or a trial converted: when it was).
     pub trial_end_time: Option<i64>,
+    /// The term it is bought on; `None` for a trial.
+    pub term: Option<Term>,
+    /// The term as stored (0 without a term): a term past its end has renewed or expired
+    /// whether or not a sweep stored that yet; readers want [`Subscription::at`].
+    pub term_start_time: i64,
+    pub term_end_time: i64,
     pub create_time: i64,
     pub update_time: i64,
     /// Guards every change and makes the etag; 0 for a draft (not stored: no etag). A stored
@@ -644,9 +975,9 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// A paid subscription to an offer, as an order (or a check) makes it at `now`; a draft
-    /// whose ids and parties the caller sets.
-    pub fn paid(offer: &Offer, quantity: i32, now: i64) -> Self {
+    /// A paid subscription to an offer on `term`, as an order (or a check) makes it at `now`;
+    /// a draft whose ids and parties the caller sets.
+    pub fn paid(offer: &Offer, quantity: i32, term: Term, now: i64) -> Self {
         Subscription {
             id: String::new(),
             customer_tenant_id: String::new(),
@@ -662,6 +993,9 @@ impl Subscription {
             support_contact_tenant_id: String::new(),
             order_id: String::new(),
             trial_end_time: None,
+            term: Some(term),
+            term_start_time: now,
+            term_end_time: now.saturating_add(term.length()),
             create_time: now,
             update_time: now,
             version: 0,
@@ -669,9 +1003,89 @@ impl Subscription {
         }
     }
 
-    /// Its state at `now` (see [`state_at`]).
+    /// A trial of an offer, as an advisor's trial invitation makes it at `now`.
+    pub fn trial(offer: &Offer, quantity: i32, now: i64) -> Self {
+        Subscription {
+            state: State::Trial,
+            auto_renew: false,
+            trial_end_time: Some(now.saturating_add(i64::from(offer.spec.trial_days) * DAY_MICROS)),
+            term: None,
+            term_start_time: 0,
+            term_end_time: 0,
+            ..Subscription::paid(offer, quantity, Term::MONTHLY, now)
+        }
+    }
+
+    /// Its state at `now` (see [`state_at`]; and a term past its end without auto-renew has
+    /// expired).
     pub fn state_at(&self, now: i64) -> State {
-        state_at(self.state, self.trial_end_time, now)
+        if self.lapsed_at(now) {
+            State::Expired
+        } else {
+            state_at(self.state, self.trial_end_time, now)
+        }
+    }
+
+    /// Whether its term runs on at `now` as stored: active or suspended with a term (a
+    /// suspension stops the use, not the commitment).
+    fn in_term(&self) -> bool {
+        matches!(self.state, State::Active | State::Suspended) && self.term_end_time != 0
+    }
+
+    /// Whether its term ended without auto-renew by `now` (`store`'s SQL filters say the same:
+    /// keep them in step).
+    fn lapsed_at(&self, now: i64) -> bool {
+        self.in_term() && !self.auto_renew && self.term_end_time <= now
+    }
+
+    /// Its current term at `now`, start and end: with auto-renew, each term that ended was
+    /// followed by the next. As stored otherwise.
+    pub fn term_at(&self, now: i64) -> (i64, i64) {
+        let (start, end) = (self.term_start_time, self.term_end_time);
+        let Some(length) = self.term.map(Term::length).filter(|l| *l > 0) else {
+            return (start, end);
+        };
+        if !self.in_term() || !self.auto_renew || end > now {
+            return (start, end);
+        }
+        let passed = (now - end) / length + 1;
+        let start = end.saturating_add((passed - 1).saturating_mul(length));
+        (start, start.saturating_add(length))
+    }
+
+    /// The subscription as a reader sees it at `now`: its state and current term derived.
+    pub fn at(&self, now: i64) -> Subscription {
+        let (term_start_time, term_end_time) = self.term_at(now);
+        Subscription {
+            state: self.state_at(now),
+            term_start_time,
+            term_end_time,
+            ..self.clone()
+        }
+    }
+
+    /// What a sweep stores once its term ended by `now` (stored as active or suspended, term
+    /// end passed): renewed with RENEWED, or expired with TERM_ENDED. `None` if it hasn't.
+    pub fn term_ended(&self, now: i64) -> Option<(Subscription, EventType)> {
+        if !self.in_term() || self.term_end_time > now {
+            return None;
+        }
+        let kind = if self.auto_renew {
+            EventType::Renewed
+        } else {
+            EventType::TermEnded
+        };
+        Some((self.at(now), kind))
+    }
+
+    /// When licences can no longer be removed in its current term at `now` (the term's start
+    /// plus the `window`); `None` for a subscription not in a term (a trial is not paid for).
+    pub fn removal_window_close(&self, now: i64, window: i64) -> Option<i64> {
+        if self.term.is_none() || !self.in_term() {
+            return None;
+        }
+        let (start, _) = self.term_at(now);
+        Some(start.saturating_add(window))
     }
 
     /// Whether `tenant_id` may read it: the customer, the billing partner, the indirect
@@ -760,7 +1174,7 @@ pub fn state_words(state: State) -> &'static str {
         State::Active => "active",
         State::Suspended => "suspended",
         State::Cancelled => "cancelled",
-        State::Expired => "expired (a trial that ended)",
+        State::Expired => "expired (a trial, or a term without auto-renew, that ended)",
         State::Unspecified => "in no known state",
     }
 }
@@ -820,6 +1234,159 @@ impl Action {
             Action::Reactivate => EventType::Reactivated,
             Action::Cancel => EventType::Cancelled,
         }
+    }
+}
+
+// ---- terms: removing licences, upgrades, trials converted ----
+
+/// Partner Center's cancellation window: licences may be removed (and a paid subscription
+/// cancelled) only within this long after its term started. A setting; this is its default.
+pub const DEFAULT_CANCELLATION_WINDOW: std::time::Duration =
+    std::time::Duration::from_secs(168 * 3600);
+
+/// Whether lowering `row`'s licences to `quantity` at `now` is still allowed: adding is,
+/// always; removing only until the cancellation `window` after its current term started
+/// (CANCELLATION_WINDOW_CLOSED, saying when it closed and when the term ends). A subscription
+/// without a term (a trial) has no window. A small rule of its own, so that other quantity
+/// rules sit beside it.
+pub fn check_removal(
+    row: &Subscription,
+    quantity: i32,
+    now: i64,
+    window: i64,
+) -> Result<(), Error> {
+    if quantity >= row.quantity {
+        return Ok(());
+    }
+    match row.removal_window_close(now, window) {
+        Some(close) if now >= close => Err(Error::CancellationWindowClosed {
+            window_close_time: close,
+            term_end_time: row.term_at(now).1,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `row` moved to offer `to` from its offer `from`, at `now`, for a customer in `country`:
+/// only an active subscription (a trial is converted first: a trial of the target would
+/// otherwise be had without the one-trial-per-offer rule), only to an offer on `from`'s
+/// upgrade path (NOT_AN_UPGRADE), sold in the customer's country, on the subscription's term,
+/// within whose bounds its licences fit. Same id, licences, term and parties.
+pub fn upgrade(
+    row: &Subscription,
+    from: &Offer,
+    to: &Offer,
+    country: &str,
+    now: i64,
+) -> Result<Subscription, Error> {
+    let state = row.state_at(now);
+    if state != State::Active {
+        return Err(Error::InvalidTransition {
+            action: "upgrade",
+            current: state_words(state),
+            allowed: "only an active subscription can be upgraded (convert a trial first)",
+        });
+    }
+    if !from.spec.upgrade_offer_ids.contains(&to.id) {
+        return Err(Error::NotAnUpgrade {
+            from: from.spec.display_name.clone(),
+            to: to.id.clone(),
+        });
+    }
+    let unfit = |reason, message: String| Err(Error::UpgradeUnfit { reason, message });
+    if !to.spec.sold_in_country(country) {
+        return unfit(
+            OFFER_NOT_IN_COUNTRY,
+            format!(
+                "{} is not sold in the customer's country {country}",
+                to.spec.display_name
+            ),
+        );
+    }
+    if let Some(description) = quantity_out_of_bounds(row.quantity, &to.spec) {
+        return unfit(
+            QUANTITY_OUT_OF_BOUNDS,
+            format!("the subscription's licences don't fit: {description}"),
+        );
+    }
+    if let Some(term) = row.term
+        && !to.spec.terms.contains(&term)
+    {
+        return unfit(
+            TERM_NOT_OFFERED,
+            format!(
+                "{} is not sold on the subscription's term ({})",
+                to.spec.display_name,
+                term.encode().replace(':', " billed ")
+            ),
+        );
+    }
+    Ok(Subscription {
+        offer_id: to.id.clone(),
+        offer_display_name: to.spec.display_name.clone(),
+        ..row.clone()
+    })
+}
+
+/// A `ConvertTrial`'s choices, parsed: the term (the offer's first where not given) and the
+/// licences (`None`: the trial's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversion {
+    pub term: TermChoice,
+    pub quantity: Option<i32>,
+}
+
+impl Conversion {
+    pub fn parse(req: &pb::ConvertTrialRequest) -> Result<Self, Violations> {
+        let term = TermChoice::parse("", req.term_duration, req.billing_cycle)?;
+        if req.quantity < 0 {
+            return Err(Violations::one(
+                "quantity",
+                "must not be negative; 0 keeps the trial's licences",
+            ));
+        }
+        Ok(Conversion {
+            term,
+            quantity: (req.quantity != 0).then_some(req.quantity),
+        })
+    }
+
+    /// The trial `row` of `offer` turned into a paid, active subscription at `now`: on the
+    /// term chosen (TERM_NOT_OFFERED), with the licences asked for (QUANTITY_OUT_OF_BOUNDS),
+    /// renewing; its trial ends now (and was had: the offer's trial is not given again).
+    pub fn apply(self, row: &Subscription, offer: &Offer, now: i64) -> Result<Subscription, Error> {
+        let state = row.state_at(now);
+        if state != State::Trial {
+            return Err(Error::InvalidTransition {
+                action: "convert",
+                current: state_words(state),
+                allowed: "only a running trial can be converted; buy the offer with an order",
+            });
+        }
+        let term = self
+            .term
+            .pick("", &offer.spec)
+            .map_err(|p| Error::Rejected {
+                reason: p.reason,
+                violations: Violations::one(p.field, p.description),
+            })?;
+        let quantity = self.quantity.unwrap_or(row.quantity);
+        if let Some(description) = quantity_out_of_bounds(quantity, &offer.spec) {
+            return Err(Error::Rejected {
+                reason: QUANTITY_OUT_OF_BOUNDS,
+                violations: Violations::one("quantity", description),
+            });
+        }
+        Ok(Subscription {
+            state: State::Active,
+            auto_renew: true,
+            quantity,
+            trial_end_time: Some(now),
+            term: Some(term),
+            term_start_time: now,
+            term_end_time: now.saturating_add(term.length()),
+            ..row.clone()
+        })
     }
 }
 
@@ -1284,6 +1851,7 @@ mod tests {
             offer_id: "o".into(),
             quantity,
             partner_of_record_mpn_id: String::new(),
+            term: TermChoice::default(),
         };
         assert!(line_item_problems(0, &item(5), Some(&o), Cloud::Worldwide, "SE").is_empty());
         let reasons = |p: Vec<Problem>| p.iter().map(|p| p.reason).collect::<Vec<_>>();
@@ -1333,6 +1901,7 @@ mod tests {
                 offer_id: Uuid::now_v7().to_string(),
                 quantity: 1,
                 partner_of_record_mpn_id: "7777777".into(),
+                ..Default::default()
             }],
             ..Default::default()
         })
@@ -1364,6 +1933,7 @@ mod tests {
             offer_id: "nope".into(),
             quantity: 1,
             partner_of_record_mpn_id: "0123".into(),
+            ..Default::default()
         }];
         assert_eq!(
             fields_of(line_items(&bad).unwrap_err()),
@@ -1372,6 +1942,140 @@ mod tests {
                 "line_items[0].partner_of_record_mpn_id"
             ]
         );
+    }
+
+    fn term(duration: TermDuration, billing_cycle: BillingCycle) -> Term {
+        Term {
+            duration,
+            billing_cycle,
+        }
+    }
+
+    #[test]
+    fn a_term_is_picked_from_the_offers_terms_or_the_field_at_fault_is_named() {
+        let mut spec = OfferSpec::parse("offer", Some(&offer(Cloud::Worldwide, &[]))).unwrap();
+        assert_eq!(
+            spec.terms,
+            [Term::MONTHLY],
+            "no terms: monthly billed monthly"
+        );
+        let annual_monthly = term(TermDuration::Annual, BillingCycle::Monthly);
+        let annual_annual = term(TermDuration::Annual, BillingCycle::Annual);
+        spec.terms = vec![annual_monthly, annual_annual];
+        let pick = |d: i32, c: i32, spec: &OfferSpec| {
+            TermChoice::parse("l.", d, c).unwrap().pick("l.", spec)
+        };
+        assert_eq!(pick(0, 0, &spec).unwrap(), annual_monthly);
+        assert_eq!(
+            pick(0, BillingCycle::Annual as i32, &spec).unwrap(),
+            annual_annual
+        );
+        let p = pick(TermDuration::Monthly as i32, 0, &spec).unwrap_err();
+        assert_eq!(
+            (p.field.as_str(), p.reason),
+            ("l.term_duration", TERM_NOT_OFFERED)
+        );
+        spec.terms = vec![annual_monthly];
+        let p = pick(
+            TermDuration::Annual as i32,
+            BillingCycle::Annual as i32,
+            &spec,
+        )
+        .unwrap_err();
+        assert_eq!(p.field, "l.billing_cycle");
+        assert_eq!(
+            fields_of(TermChoice::parse("l.", 1, 2).unwrap_err()),
+            ["l.billing_cycle"]
+        );
+        assert_eq!(
+            fields_of(TermChoice::parse("l.", 9, -1).unwrap_err()),
+            ["l.term_duration", "l.billing_cycle"]
+        );
+        for t in [Term::MONTHLY, annual_monthly, annual_annual] {
+            assert_eq!(Term::decode(&t.encode()), Some(t));
+        }
+        assert_eq!(
+            Term::decode("TERM_DURATION_MONTHLY:BILLING_CYCLE_ANNUAL"),
+            None
+        );
+    }
+
+    fn paid(term: Term, auto_renew: bool) -> Subscription {
+        let spec = OfferSpec::parse("offer", Some(&offer(Cloud::Worldwide, &[]))).unwrap();
+        let o = Offer {
+            id: "o".into(),
+            spec,
+            create_time: 0,
+        };
+        Subscription {
+            quantity: 10,
+            auto_renew,
+            ..Subscription::paid(&o, 10, term, 1_000)
+        }
+    }
+
+    #[test]
+    fn a_term_renews_or_expires_at_its_end_whether_or_not_a_sweep_stored_it() {
+        let month = 30 * DAY_MICROS;
+        let renewing = paid(Term::MONTHLY, true);
+        assert_eq!(renewing.term_at(1_000 + month - 1), (1_000, 1_000 + month));
+        assert_eq!(
+            renewing.term_at(1_000 + month),
+            (1_000 + month, 1_000 + 2 * month)
+        );
+        // Three terms later, still one current term.
+        let late = 1_000 + 3 * month + 5;
+        assert_eq!(
+            renewing.term_at(late),
+            (1_000 + 3 * month, 1_000 + 4 * month)
+        );
+        assert_eq!(renewing.state_at(late), State::Active);
+        let (stored, kind) = renewing.term_ended(late).unwrap();
+        assert_eq!(
+            (stored.term_start_time, kind),
+            (1_000 + 3 * month, EventType::Renewed)
+        );
+        assert!(stored.term_ended(late).is_none(), "once");
+
+        let lapsing = paid(Term::MONTHLY, false);
+        assert_eq!(lapsing.state_at(1_000 + month - 1), State::Active);
+        assert_eq!(lapsing.state_at(1_000 + month), State::Expired);
+        let (stored, kind) = lapsing.term_ended(1_000 + month).unwrap();
+        assert_eq!((stored.state, kind), (State::Expired, EventType::TermEnded));
+        assert!(stored.term_ended(1_000 + 2 * month).is_none(), "once");
+        let suspended = Subscription {
+            state: State::Suspended,
+            ..lapsing.clone()
+        };
+        assert_eq!(suspended.state_at(1_000 + month), State::Expired);
+    }
+
+    #[test]
+    fn licences_are_removed_only_within_the_window_of_the_current_term() {
+        let window = 7 * DAY_MICROS;
+        let s = paid(Term::MONTHLY, true);
+        assert!(check_removal(&s, 9, 1_000 + window - 1, window).is_ok());
+        assert!(
+            check_removal(&s, 11, 1_000 + window, window).is_ok(),
+            "adding"
+        );
+        let closed = check_removal(&s, 9, 1_000 + window, window).unwrap_err();
+        assert!(matches!(
+            closed,
+            Error::CancellationWindowClosed { window_close_time, term_end_time }
+                if window_close_time == 1_000 + window && term_end_time == 1_000 + 30 * DAY_MICROS
+        ));
+        // The next term opens the next window.
+        assert!(check_removal(&s, 9, 1_000 + 30 * DAY_MICROS + 1, window).is_ok());
+        let trial = Subscription {
+            state: State::Trial,
+            term: None,
+            term_start_time: 0,
+            term_end_time: 0,
+            trial_end_time: Some(i64::MAX),
+            ..s
+        };
+        assert!(check_removal(&trial, 1, i64::MAX - 1, window).is_ok());
     }
 
     #[test]

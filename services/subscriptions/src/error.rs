@@ -115,8 +115,32 @@ pub enum Error {
     ProductKeyNotFound,
     #[error("this product key was redeemed before; a key works once")]
     ProductKeyAlreadyRedeemed,
+    #[error(
+        "licences can be removed only in the first days of a term (the cancellation window), \
+         and this term's window closed at {}; add licences at any time, or remove them within \
+         the window of the next term, which starts at {}",
+        rfc3339(*window_close_time),
+        rfc3339(*term_end_time)
+    )]
+    CancellationWindowClosed {
+        window_close_time: i64,
+        term_end_time: i64,
+    },
+    #[error("offer {to} is not on the upgrade path of {from}")]
+    NotAnUpgrade { from: String, to: String },
+    /// A target on the upgrade path that the subscription doesn't fit: `reason` says why.
+    #[error("can't upgrade to this offer: {message}")]
+    UpgradeUnfit {
+        reason: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Shared(#[from] Shared),
+}
+
+/// A time as people and `ErrorInfo.metadata` read it (RFC 3339, UTC).
+fn rfc3339(micros: i64) -> String {
+    partnerhub_kit::time::timestamp(micros).to_string()
 }
 
 partnerhub_kit::service_errors!(Error, domain: DOMAIN, invalid: Error::Invalid, shared: Error::Shared);
@@ -146,7 +170,10 @@ impl Fault for Error {
             | Error::LicensesAssigned { .. }
             | Error::NotEnoughLicenses { .. }
             | Error::NotAssignable { .. }
-            | Error::ProductKeyAlreadyRedeemed => Code::FailedPrecondition,
+            | Error::ProductKeyAlreadyRedeemed
+            | Error::CancellationWindowClosed { .. }
+            | Error::NotAnUpgrade { .. }
+            | Error::UpgradeUnfit { .. } => Code::FailedPrecondition,
             Error::ChangeNotAllowed(_) | Error::NotTheCustomer(_) => Code::PermissionDenied,
             Error::StaleEtag { .. } | Error::Contended => Code::Aborted,
             Error::Shared(e) => e.code(),
@@ -182,6 +209,9 @@ impl Fault for Error {
             Error::LicensesNotAssigned { .. } => "LICENSE_NOT_ASSIGNED",
             Error::ProductKeyNotFound => "PRODUCT_KEY_NOT_FOUND",
             Error::ProductKeyAlreadyRedeemed => "PRODUCT_KEY_ALREADY_REDEEMED",
+            Error::CancellationWindowClosed { .. } => "CANCELLATION_WINDOW_CLOSED",
+            Error::NotAnUpgrade { .. } => "NOT_AN_UPGRADE",
+            Error::UpgradeUnfit { reason, .. } => reason,
             Error::Shared(e) => e.reason(),
         }
     }
@@ -233,6 +263,14 @@ impl Fault for Error {
             | Error::PartnerNotAdvisor(mpn)
             | Error::PartnerNotInCloud { mpn_id: mpn, .. } => vec![("mpnId", mpn.clone())],
             Error::StaleEtag { current, .. } => vec![("etag", current.clone())],
+            Error::CancellationWindowClosed {
+                window_close_time,
+                term_end_time,
+            } => vec![
+                ("windowCloseTime", rfc3339(*window_close_time)),
+                ("termEndTime", rfc3339(*term_end_time)),
+            ],
+            Error::NotAnUpgrade { to, .. } => vec![("targetOfferId", to.clone())],
             _ => Vec::new(),
         }
     }

@@ -60,6 +60,9 @@ pub struct Deps {
     pub tenants: Peer,
     /// The relationships service (who may sell to whom).
     pub relationships: Peer,
+    /// Partner Center's cancellation window: how long after a term starts its licences may
+    /// still be removed ([`domain::DEFAULT_CANCELLATION_WINDOW`] unless configured).
+    pub cancellation_window: std::time::Duration,
 }
 
 /// The subscriptions server: both services, the support service ([`support`] says why it runs

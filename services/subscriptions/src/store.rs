@@ -6,19 +6,23 @@
 //! [`crate::domain::state_at`] says. Every change names the version it read (optimistic concurrency)
 //! and writes its events in the same transaction, after taking the event writers' row.
 //!
+//! Likewise a term past its end has renewed (auto-renew) or expired until a sweep stores it
+//! (with its RENEWED or TERM_ENDED event); the state filters say what
+//! [`crate::domain::Subscription::state_at`] says of it.
+//!
 //! Rows are read straight into the domain's types ([`FromRow`]): enums by their value names,
 //! flags, counts, lists and optional times decode as they are read, and a value no writer
 //! writes is an error rather than a default. Enum names go into statements as parameters.
 
 use crate::domain::{
     Event, EventType, LicenseAssignment, LicenseFilter, LineItem, Offer, OfferFilter, OfferSpec,
-    Order, OrderFilter, Price, Removed, Subscription, SubscriptionFilter,
+    Order, OrderFilter, Price, Removed, Subscription, SubscriptionFilter, Term, TermChoice,
 };
 use crate::error::Result;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::row::{decoded, enum_at, flag_at, int32_at, list_at, optional_at, split};
 use partnerhub_proto::subscriptions::subscription::State;
-use partnerhub_proto::types::Cloud;
+use partnerhub_proto::types::{BillingCycle, Cloud, TermDuration};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, Row};
 
@@ -30,8 +34,34 @@ pub mod product_keys;
 macro_rules! offer_columns {
     () => {
         "id, cloud, display_name, description, min_quantity, max_quantity, trial_available, \
-         trial_days, price_currency_code, price_units, price_nanos, country_codes, create_time"
+         trial_days, price_currency_code, price_units, price_nanos, country_codes, create_time, \
+         terms, upgrade_offer_ids"
     };
+}
+
+/// Terms as a column keeps them: [`Term::encode`]d, comma-separated.
+fn terms(joined: &str) -> Result<Vec<Term>, String> {
+    split(joined)
+        .map(|t| Term::decode(t).ok_or_else(|| format!("{t:?} is not a term")))
+        .collect()
+}
+
+fn join_terms(terms: &[Term]) -> String {
+    terms
+        .iter()
+        .map(|t| t.encode())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A subscription's term as its column keeps it: "" for none, else [`Term::encode`]d.
+fn optional_term(text: &str) -> Result<Option<Term>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Term::decode(text)
+        .map(Some)
+        .ok_or_else(|| format!("{text:?} is not a term"))
 }
 
 impl<'r> FromRow<'r, AnyRow> for Offer {
@@ -52,6 +82,8 @@ impl<'r> FromRow<'r, AnyRow> for Offer {
                     nanos: int32_at(row, "price_nanos")?,
                 },
                 country_codes: list_at(row, "country_codes")?,
+                terms: decoded(row, "terms", |t: &str| terms(t))?,
+                upgrade_offer_ids: list_at(row, "upgrade_offer_ids")?,
             },
             create_time: row.try_get("create_time")?,
         })
@@ -71,20 +103,21 @@ pub async fn put_offer(
         concat!(
             "INSERT INTO offers (",
             offer_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (id) DO UPDATE SET cloud = excluded.cloud, \
              display_name = excluded.display_name, description = excluded.description, \
              min_quantity = excluded.min_quantity, max_quantity = excluded.max_quantity, \
              trial_available = excluded.trial_available, trial_days = excluded.trial_days, \
              price_currency_code = excluded.price_currency_code, \
              price_units = excluded.price_units, price_nanos = excluded.price_nanos, \
-             country_codes = excluded.country_codes"
+             country_codes = excluded.country_codes, terms = excluded.terms, \
+             upgrade_offer_ids = excluded.upgrade_offer_ids"
         )
     } else {
         concat!(
             "INSERT INTO offers (",
             offer_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         )
     };
     sqlx::query(sql)
@@ -101,6 +134,8 @@ pub async fn put_offer(
         .bind(i64::from(spec.unit_price.nanos))
         .bind(spec.country_codes.join(","))
         .bind(now)
+        .bind(join_terms(&spec.terms))
+        .bind(spec.upgrade_offer_ids.join(","))
         .execute(conn)
         .await?;
     Ok(())
@@ -166,32 +201,66 @@ impl<'r> FromRow<'r, AnyRow> for Order {
 }
 
 /// Line items as the table keeps them: "offer_id:quantity", with ":partner_of_record_mpn_id"
-/// when a line names one, comma-separated.
+/// when a line names one, and ":term_duration:billing_cycle" (names, "" for unset) after that
+/// since orders have terms, comma-separated.
 fn line_items(joined: &str) -> Result<Vec<LineItem>, String> {
     split(joined)
         .map(|line| {
-            let mut parts = line.split(':');
-            match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                (Some(offer_id), Some(quantity), mpn_id, None) => {
-                    quantity.parse().ok().map(|quantity| LineItem {
-                        offer_id: offer_id.to_string(),
-                        quantity,
-                        partner_of_record_mpn_id: mpn_id.unwrap_or_default().to_string(),
-                    })
+            let parts: Vec<&str> = line.split(':').collect();
+            let (offer_id, quantity, mpn_id, term) = match parts.as_slice() {
+                [offer_id, quantity] => (offer_id, quantity, "", Some(TermChoice::default())),
+                [offer_id, quantity, mpn_id] => {
+                    (offer_id, quantity, *mpn_id, Some(TermChoice::default()))
                 }
-                _ => None,
+                [offer_id, quantity, mpn_id, duration, cycle] => {
+                    (offer_id, quantity, *mpn_id, stored_choice(duration, cycle))
+                }
+                _ => return Err(format!("{line:?} is not a stored line item")),
+            };
+            match (quantity.parse(), term) {
+                (Ok(quantity), Some(term)) => Ok(LineItem {
+                    offer_id: offer_id.to_string(),
+                    quantity,
+                    partner_of_record_mpn_id: mpn_id.to_string(),
+                    term,
+                }),
+                _ => Err(format!(
+                    "{line:?} is not \"offer_id:quantity[:partner_id[:term:cycle]]\""
+                )),
             }
-            .ok_or_else(|| format!("{line:?} is not \"offer_id:quantity[:partner_id]\""))
         })
         .collect()
+}
+
+/// A term choice as a stored line keeps it (names, "" for unset).
+fn stored_choice(duration: &str, cycle: &str) -> Option<TermChoice> {
+    let duration = match duration {
+        "" => None,
+        name => Some(TermDuration::from_str_name(name)?),
+    };
+    let billing_cycle = match cycle {
+        "" => None,
+        name => Some(BillingCycle::from_str_name(name)?),
+    };
+    Some(TermChoice {
+        duration,
+        billing_cycle,
+    })
 }
 
 fn join_line_items(items: &[LineItem]) -> String {
     items
         .iter()
-        .map(|i| match i.partner_of_record_mpn_id.as_str() {
-            "" => format!("{}:{}", i.offer_id, i.quantity),
-            mpn_id => format!("{}:{}:{mpn_id}", i.offer_id, i.quantity),
+        .map(|i| {
+            let name = |n: Option<&'static str>| n.unwrap_or_default();
+            format!(
+                "{}:{}:{}:{}:{}",
+                i.offer_id,
+                i.quantity,
+                i.partner_of_record_mpn_id,
+                name(i.term.duration.map(|d| d.as_str_name())),
+                name(i.term.billing_cycle.map(|c| c.as_str_name())),
+            )
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -280,7 +349,7 @@ macro_rules! subscription_columns {
         "id, customer_tenant_id, offer_id, offer_display_name, quantity, state, auto_renew, \
          billing_partner_tenant_id, indirect_reseller_id, partner_of_record_mpn_id, \
          support_contact_tenant_id, order_id, trial_end_time, create_time, update_time, \
-         indirect_reseller_mpn_id, version, assigned_licenses"
+         indirect_reseller_mpn_id, version, assigned_licenses, term, term_start_time, term_end_time"
     };
 }
 
@@ -301,6 +370,9 @@ impl<'r> FromRow<'r, AnyRow> for Subscription {
             support_contact_tenant_id: row.try_get("support_contact_tenant_id")?,
             order_id: row.try_get("order_id")?,
             trial_end_time: optional_at(row, "trial_end_time")?,
+            term: decoded(row, "term", |t: &str| optional_term(t))?,
+            term_start_time: row.try_get("term_start_time")?,
+            term_end_time: row.try_get("term_end_time")?,
             create_time: row.try_get("create_time")?,
             update_time: row.try_get("update_time")?,
             version: row.try_get("version")?,
@@ -315,7 +387,8 @@ pub async fn insert_subscription(conn: &mut AnyConnection, s: &Subscription) -> 
     sqlx::query(concat!(
         "INSERT INTO subscriptions (",
         subscription_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, 0)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, 0, \
+         $17, $18, $19)"
     ))
     .bind(&s.id)
     .bind(&s.customer_tenant_id)
@@ -333,6 +406,9 @@ pub async fn insert_subscription(conn: &mut AnyConnection, s: &Subscription) -> 
     .bind(s.create_time)
     .bind(s.update_time)
     .bind(&s.indirect_reseller_mpn_id)
+    .bind(s.term.map(Term::encode).unwrap_or_default())
+    .bind(s.term_start_time)
+    .bind(s.term_end_time)
     .execute(conn)
     .await?;
     Ok(())
@@ -363,8 +439,12 @@ macro_rules! list_subscriptions_sql {
             $reseller,
             " AND ($5 = '' \
                   OR ($5 = $8 AND state = $8 AND trial_end_time > $6) \
-                  OR ($5 = $9 AND (state = $9 OR (state = $8 AND trial_end_time <= $6))) \
-                  OR ($5 <> $8 AND $5 <> $9 AND state = $5)) \
+                  OR ($5 = $9 AND (state = $9 OR (state = $8 AND trial_end_time <= $6) \
+                      OR (state IN ($11, $12) AND auto_renew = 0 AND term_end_time <> 0 \
+                          AND term_end_time <= $6))) \
+                  OR ($5 <> $8 AND $5 <> $9 AND state = $5 \
+                      AND NOT (state IN ($11, $12) AND auto_renew = 0 AND term_end_time <> 0 \
+                               AND term_end_time <= $6))) \
              AND ($10 = '' OR $10 LIKE ('%,' || billing_partner_tenant_id || ',%') \
                   OR $10 LIKE ('%,' || indirect_reseller_id || ',%')) \
              ORDER BY id LIMIT $7"
@@ -374,7 +454,9 @@ macro_rules! list_subscriptions_sql {
 
 /// A page of `ListSubscriptions`, oldest first, through the index of the first tenant filter
 /// set: customer, billing partner, indirect reseller. The state filter ($5; $8 is TRIAL, $9
-/// EXPIRED) derives EXPIRED as [`crate::domain::state_at`] does. `$10`, when set, keeps the
+/// EXPIRED, $11 ACTIVE, $12 SUSPENDED) derives EXPIRED as
+/// [`crate::domain::Subscription::state_at`] does: a trial past its end, a term past its end
+/// without auto-renew. `$10`, when set, keeps the
 /// subscriptions made by the MPSA partners it lists ([`crate::domain::made_by_any_of`]).
 pub async fn list_subscriptions(
     conn: &mut AnyConnection,
@@ -410,13 +492,15 @@ pub async fn list_subscriptions(
         .bind(State::Trial.as_str_name())
         .bind(State::Expired.as_str_name())
         .bind(&f.made_by)
+        .bind(State::Active.as_str_name())
+        .bind(State::Suspended.as_str_name())
         .fetch_all(conn)
         .await?)
 }
 
 /// Writes what a change may set (quantity, state, auto-renewal, reseller, partner of record,
-/// support contact) of `next` if the subscription is still at `next.version`; `false` if a
-/// concurrent change got there first.
+/// support contact, offer, trial end, term) of `next` if the subscription is still at
+/// `next.version`; `false` if a concurrent change got there first.
 pub async fn update_subscription(
     conn: &mut AnyConnection,
     next: &Subscription,
@@ -426,7 +510,8 @@ pub async fn update_subscription(
         "UPDATE subscriptions SET quantity = $3, state = $4, auto_renew = $5, \
          indirect_reseller_id = $6, partner_of_record_mpn_id = $7, \
          support_contact_tenant_id = $8, update_time = $9, indirect_reseller_mpn_id = $10, \
-         version = version + 1 \
+         offer_id = $11, offer_display_name = $12, trial_end_time = $13, term = $14, \
+         term_start_time = $15, term_end_time = $16, version = version + 1 \
          WHERE id = $1 AND version = $2",
     )
     .bind(&next.id)
@@ -439,6 +524,12 @@ pub async fn update_subscription(
     .bind(&next.support_contact_tenant_id)
     .bind(now)
     .bind(&next.indirect_reseller_mpn_id)
+    .bind(&next.offer_id)
+    .bind(&next.offer_display_name)
+    .bind(next.trial_end_time.unwrap_or(0))
+    .bind(next.term.map(Term::encode).unwrap_or_default())
+    .bind(next.term_start_time)
+    .bind(next.term_end_time)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -767,16 +858,34 @@ pub async fn last_cursor(conn: &mut AnyConnection) -> Result<i64> {
 
 // ---- trials ----
 
-/// Whether a trial past its end is still stored as a trial (the sweep has work).
-pub async fn any_trial_past_end(conn: &mut AnyConnection, now: i64) -> Result<bool> {
+/// Whether a trial past its end is still stored as a trial, or a term past its end as it was
+/// (the sweep has work): one statement, so a read pays one round trip for both.
+pub async fn any_past_end(conn: &mut AnyConnection, now: i64) -> Result<bool> {
     let row: Option<(String,)> = sqlx::query_as(
-        "SELECT id FROM subscriptions WHERE state = $2 AND trial_end_time <= $1 LIMIT 1",
+        "SELECT id FROM subscriptions WHERE (state = $2 AND trial_end_time <= $1) \
+         OR (state IN ($3, $4) AND term_end_time <> 0 AND term_end_time <= $1) LIMIT 1",
     )
     .bind(now)
     .bind(State::Trial.as_str_name())
+    .bind(State::Active.as_str_name())
+    .bind(State::Suspended.as_str_name())
     .fetch_optional(conn)
     .await?;
     Ok(row.is_some())
+}
+
+/// The active and suspended subscriptions whose stored term ended, oldest end first.
+pub async fn terms_past_end(conn: &mut AnyConnection, now: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM subscriptions WHERE state IN ($2, $3) AND term_end_time <> 0 \
+         AND term_end_time <= $1 ORDER BY term_end_time, id",
+    )
+    .bind(now)
+    .bind(State::Active.as_str_name())
+    .bind(State::Suspended.as_str_name())
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// The trials past their end still stored as trials, oldest end first.
@@ -874,17 +983,27 @@ mod tests {
                 offer_id: "a".into(),
                 quantity: 3,
                 partner_of_record_mpn_id: String::new(),
+                term: TermChoice::default(),
             },
             LineItem {
                 offer_id: "b".into(),
                 quantity: 300,
                 partner_of_record_mpn_id: "4070001".into(),
+                term: Term {
+                    duration: TermDuration::Annual,
+                    billing_cycle: BillingCycle::Monthly,
+                }
+                .into(),
             },
         ];
         assert_eq!(line_items(&join_line_items(&items)).unwrap(), items);
         assert_eq!(line_items("").unwrap(), []);
+        // Lines stored before terms.
+        assert_eq!(line_items("a:3").unwrap()[0].term, TermChoice::default());
+        assert_eq!(line_items("b:300:4070001").unwrap()[0].quantity, 300);
         assert!(line_items("a:3,b").is_err());
         assert!(line_items("a:x").is_err());
         assert!(line_items("a:3:4070001:x").is_err());
+        assert!(line_items("a:3::TERM_DURATION_WEEKLY:").is_err());
     }
 }

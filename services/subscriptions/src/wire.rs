@@ -36,6 +36,8 @@ impl Offer {
             unit_price: Some(s.unit_price.to_proto()),
             country_codes: s.country_codes.clone(),
             create_time: Some(timestamp(self.create_time)),
+            terms: s.terms.iter().map(|t| t.to_proto()).collect(),
+            upgrade_offer_ids: s.upgrade_offer_ids.clone(),
         }
     }
 }
@@ -46,6 +48,8 @@ impl LineItem {
             offer_id: self.offer_id.clone(),
             quantity: self.quantity,
             partner_of_record_mpn_id: self.partner_of_record_mpn_id.clone(),
+            term_duration: self.term.duration.map_or(0, |d| d as i32),
+            billing_cycle: self.term.billing_cycle.map_or(0, |c| c as i32),
         }
     }
 }
@@ -76,8 +80,11 @@ impl Order {
 }
 
 impl Subscription {
-    /// The subscription as a reader sees it at `now` (a trial past its end has expired).
+    /// The subscription as a reader sees it at `now` (a trial past its end has expired, a term
+    /// past its end renewed or expired).
     pub fn to_proto(&self, now: i64) -> pb::Subscription {
+        let (term_start, term_end) = self.term_at(now);
+        let term_time = |t: i64| (self.term.is_some() && t != 0).then(|| timestamp(t));
         pb::Subscription {
             id: self.id.clone(),
             customer_tenant_id: self.customer_tenant_id.clone(),
@@ -103,6 +110,10 @@ impl Subscription {
             },
             assigned_licenses: self.assigned_licenses,
             available_licenses: self.available_licenses(now),
+            term_duration: self.term.map_or(0, |t| t.duration as i32),
+            billing_cycle: self.term.map_or(0, |t| t.billing_cycle as i32),
+            term_start_time: term_time(term_start),
+            term_end_time: term_time(term_end),
         }
     }
 }

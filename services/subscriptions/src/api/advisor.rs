@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::status::Violations;
 use partnerhub_kit::store::{Written, fingerprint, write_once};
-use partnerhub_proto::subscriptions::{self as pb, subscription::State};
+use partnerhub_proto::subscriptions as pb;
 use partnerhub_proto::tenants::tenant;
 use partnerhub_proto::types::Cloud;
 use sqlx::AnyConnection;
@@ -98,28 +98,25 @@ impl Subscriptions {
         let mut subscriptions = Vec::with_capacity(lines.len());
         let mut taken = Violations::new();
         for (i, line) in lines.iter().enumerate() {
-            let offer = line.offer.as_ref().ok_or_else(|| {
-                Error::inconsistent(format!("line item of {} without offer", line.item.offer_id))
-            })?;
-            let mut s = Subscription {
-                id: Uuid::now_v7().to_string(),
-                customer_tenant_id: new.customer_tenant_id.clone(),
-                partner_of_record_mpn_id: new.partner_of_record_mpn_id.clone(),
-                ..Subscription::paid(offer, line.item.quantity, now)
-            };
-            if new.trial {
+            // A purchase offer's subscriptions start on the offer's first term.
+            let (offer, term) = line.bought()?;
+            let made = if new.trial {
                 if store::had_trial(tx, &new.customer_tenant_id, &offer.id).await? {
                     taken.add(
                         format!("line_items[{i}].offer_id"),
                         domain::trial_taken(&offer.spec.display_name),
                     );
                 }
-                s.state = State::Trial;
-                s.auto_renew = false;
-                s.trial_end_time =
-                    Some(now.saturating_add(i64::from(offer.spec.trial_days) * domain::DAY_MICROS));
-            }
-            subscriptions.push(s);
+                Subscription::trial(offer, line.item.quantity, now)
+            } else {
+                Subscription::paid(offer, line.item.quantity, term, now)
+            };
+            subscriptions.push(Subscription {
+                id: Uuid::now_v7().to_string(),
+                customer_tenant_id: new.customer_tenant_id.clone(),
+                partner_of_record_mpn_id: new.partner_of_record_mpn_id.clone(),
+                ..made
+            });
         }
         if !taken.is_empty() {
             return Err(Error::TrialAlreadyTaken { violations: taken });
@@ -135,7 +132,7 @@ impl Subscriptions {
 
     /// The advisor's subscriptions as they are now.
     async fn advisor_created(&self, ids: &str) -> Result<pb::CreateAdvisorSubscriptionsResponse> {
-        self.sweep_trials().await?;
+        self.sweep().await?;
         let now = self.now();
         let mut conn = self.conn().await?;
         let mut subscriptions = Vec::new();

@@ -9,8 +9,10 @@
 //! table after its last cursor (and every [`WATCH_POLL`] anyway, so nothing is missed).
 //!
 //! The handlers are cut by resource: [`offers`] (and line item checks), [`orders`],
-//! [`subscriptions`] (reads and changes), [`trials`] (the sweep), [`advisor`] subscriptions and
-//! [`watch`] streams, [`licenses`] assigned to users, [`product_keys`]; [`sellers`] asks the tenants and relationships services who may sell what.
+//! [`subscriptions`] (reads and changes), [`trials`] (converted), [`terms`] (the sweep of what
+//! time ended, upgrades), [`advisor`] subscriptions, [`watch`] streams, [`licenses`] assigned to
+//! users and [`product_keys`]; [`sellers`] asks the tenants and relationships services who may
+//! sell what.
 
 mod advisor;
 mod licenses;
@@ -19,6 +21,7 @@ mod orders;
 mod product_keys;
 mod sellers;
 mod subscriptions;
+mod terms;
 #[cfg(test)]
 mod tests;
 mod trials;
@@ -289,6 +292,25 @@ impl SubscriptionService for Subscriptions {
         Ok(Response::new(
             self.create_product_keys(request.into_inner()).await?,
         ))
+    }
+    async fn upgrade_subscription(
+        &self,
+        request: Request<pb::UpgradeSubscriptionRequest>,
+    ) -> Result<Response<pb::UpgradeSubscriptionResponse>, Status> {
+        let subscription = self.upgrade_subscription(request.into_inner()).await?;
+        Ok(Response::new(pb::UpgradeSubscriptionResponse {
+            subscription: Some(subscription),
+        }))
+    }
+
+    async fn convert_trial(
+        &self,
+        request: Request<pb::ConvertTrialRequest>,
+    ) -> Result<Response<pb::ConvertTrialResponse>, Status> {
+        let subscription = self.convert_trial(request.into_inner()).await?;
+        Ok(Response::new(pb::ConvertTrialResponse {
+            subscription: Some(subscription),
+        }))
     }
 }
 

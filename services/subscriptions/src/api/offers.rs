@@ -55,6 +55,16 @@ impl Subscriptions {
         let request_id = v.take(fields::request_id(&req.request_id)).flatten();
         let spec = v.take(OfferSpec::parse("offer", req.offer.as_ref()));
         let spec = v.done(spec)?;
+        // The upgrade path leads to offers of the catalogue, in the offer's cloud.
+        let mut targets = Vec::with_capacity(spec.upgrade_offer_ids.len());
+        let mut conn = self.conn().await?;
+        for id in &spec.upgrade_offer_ids {
+            let found = store::offer(&mut conn, id).await?.map(|o| o.spec.cloud);
+            targets.push((id.clone(), found));
+        }
+        drop(conn);
+        domain::upgrade_path_problems("offer.upgrade_offer_ids", "", spec.cloud, &targets)
+            .check()?;
         let fingerprint = fingerprint(&pb::CreateOfferRequest {
             request_id: String::new(),
             ..req

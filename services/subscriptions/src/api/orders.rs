@@ -163,7 +163,7 @@ impl Subscriptions {
 
     /// The answer to a placed order: the order and its subscriptions as they are now.
     pub(super) async fn placed(&self, id: &str) -> Result<pb::PlaceOrderResponse> {
-        self.sweep_trials().await?;
+        self.sweep().await?;
         let now = self.now();
         let mut conn = self.conn().await?;
         let order = store::order(&mut conn, id).await?.ok_or_else(|| {
@@ -243,11 +243,6 @@ fn new_subscriptions(
 ) -> Result<Vec<Subscription>> {
     lines
         .iter()
-        .map(|line| {
-            let offer = line.offer.as_ref().ok_or_else(|| {
-                Error::inconsistent(format!("line item of {} without offer", line.item.offer_id))
-            })?;
-            Ok(order.subscription(new_id(), order_id, offer, &line.item, now))
-        })
+        .map(|line| Ok(order.subscription(new_id(), order_id, line.bought()?, &line.item, now)))
         .collect()
 }

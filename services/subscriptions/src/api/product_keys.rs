@@ -180,9 +180,13 @@ impl Subscriptions {
         if let Some(refusal) = key.refusal_for(&offer, cloud, &customer.country_code) {
             return Err(refusal);
         }
+        // A key's subscription is on the offer's first term, as a line item that names none.
+        let item = key.line_item();
+        let term = item.term.pick("", &offer.spec).ok();
         Ok(CheckedLine {
-            item: key.line_item(),
+            item,
             offer: Some(offer),
+            term,
             problems: Vec::new(),
         })
     }

@@ -1,19 +1,23 @@
-//! Subscriptions: read and list them, change them (update, suspend, reactivate, cancel).
+//! Subscriptions: read and list them, change them (update, suspend, reactivate, cancel), and
+//! the one way every change is written.
 
 use super::{Subscriptions, record_event};
 use crate::domain::{
-    self, Action, EventType, Removed, Subscription, SubscriptionFilter, SubscriptionPatch,
+    self, Action, EventType, Offer, Removed, Subscription, SubscriptionFilter, SubscriptionPatch,
 };
 use crate::error::{Error, Result};
 use crate::store;
 use partnerhub_kit::fields;
 use partnerhub_kit::page::Page;
 use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::{Written, write_once};
 use partnerhub_proto::subscriptions::{self as pb, subscription::State};
+use sqlx::AnyConnection;
+use uuid::Uuid;
 
 /// How often a change is tried when a concurrent change of the same subscription committed
 /// between its read and its write (each try reads again and checks again).
-const WRITE_ATTEMPTS: usize = 3;
+pub(super) const WRITE_ATTEMPTS: usize = 3;
 
 impl Subscriptions {
     pub(super) async fn get_subscription(
@@ -24,7 +28,7 @@ impl Subscriptions {
         let tenant_id = v.take(fields::id("tenant_id", &req.tenant_id));
         let id = v.take(fields::id("subscription_id", &req.subscription_id));
         let (tenant_id, id) = v.done(tenant_id.zip(id))?;
-        self.sweep_trials().await?;
+        self.sweep().await?;
         let now = self.now();
         let (tenant_id, id) = (tenant_id.to_string(), id.to_string());
         let Some(subscription) = store::subscription(&mut *self.conn().await?, &id).await? else {
@@ -73,7 +77,7 @@ impl Subscriptions {
         filter.made_by = self
             .mpsa_made_by(&filter.customer_tenant_id, &filter.mpsa_partner_tenant_id)
             .await?;
-        self.sweep_trials().await?;
+        self.sweep().await?;
         let now = self.now();
         let subscriptions =
             store::list_subscriptions(&mut *self.conn().await?, &filter, now, &page).await?;
@@ -84,10 +88,37 @@ impl Subscriptions {
         })
     }
 
+    /// The subscription as it is now (after a change), as the contract shows it.
+    pub(super) async fn current(&self, id: &str) -> Result<pb::Subscription> {
+        self.sweep().await?;
+        let now = self.now();
+        store::subscription(&mut *self.conn().await?, id)
+            .await?
+            .map(|s| s.to_proto(now))
+            .ok_or_else(|| Error::inconsistent(format!("subscription {id} vanished")))
+    }
+
+    /// The offer a subscription is of (it always exists: offers are never removed).
+    pub(super) async fn offer_of(&self, row: &Subscription) -> Result<Offer> {
+        store::offer(&mut *self.conn().await?, &row.offer_id)
+            .await?
+            .ok_or_else(|| {
+                Error::inconsistent(format!(
+                    "subscription {} names offer {}, which is missing",
+                    row.id, row.offer_id
+                ))
+            })
+    }
+
+    /// The cancellation window, in microseconds.
+    fn cancellation_window(&self) -> i64 {
+        partnerhub_kit::time::micros(self.deps.cancellation_window)
+    }
+
     /// The subscription, if `tenant_id` may change it and it is still the version `etag`
     /// names: NOT_FOUND if the tenant can't see it, PERMISSION_DENIED if it only may see it,
     /// ABORTED if it changed since.
-    async fn changeable(&self, change: &ChangeRequest) -> Result<Subscription> {
+    pub(super) async fn changeable(&self, change: &ChangeRequest) -> Result<Subscription> {
         let row = self
             .visible(&change.tenant_id, &change.subscription_id)
             .await?;
@@ -125,6 +156,8 @@ impl Subscriptions {
             patch.indirect_reseller_id = Some(reseller);
             patch.indirect_reseller_mpn_id = mpn_id;
         }
+        // A term that ended is renewed (or expired) before it is changed.
+        self.sweep().await?;
         for _ in 0..WRITE_ATTEMPTS {
             let row = self.changeable(&change).await?;
             // An advisor's subscription has no billing partner to sell through a reseller,
@@ -180,14 +213,7 @@ impl Subscriptions {
         if let Some(quantity) = patch.quantity
             && quantity != next.quantity
         {
-            let offer = store::offer(&mut *self.conn().await?, &row.offer_id)
-                .await?
-                .ok_or_else(|| {
-                    Error::inconsistent(format!(
-                        "subscription {} names offer {}, which is missing",
-                        row.id, row.offer_id
-                    ))
-                })?;
+            let offer = self.offer_of(row).await?;
             if let Some(description) = domain::quantity_out_of_bounds(quantity, &offer.spec) {
                 return Err(Error::Rejected {
                     reason: domain::QUANTITY_OUT_OF_BOUNDS,
@@ -195,6 +221,7 @@ impl Subscriptions {
                 });
             }
             domain::check_quantity_covers_assigned(quantity, row.assigned_licenses)?;
+            domain::check_removal(row, quantity, self.now(), self.cancellation_window())?;
             next.quantity = quantity;
         }
         if let Some(auto_renew) = patch.auto_renew {
@@ -253,24 +280,48 @@ impl Subscriptions {
         now: i64,
     ) -> Result<Option<pb::Subscription>> {
         let mut tx = self.db.pool.begin().await?;
-        store::lock_events(&mut tx).await?;
-        if !store::update_subscription(&mut tx, next, now).await? {
+        let Some(after) = change_in(&mut tx, row, next, events, now).await? else {
             return Ok(None);
-        }
-        // A cancelled subscription's licences go (a suspended one's stay, unusable).
-        if next.state == State::Cancelled {
-            store::release_all_licenses(&mut tx, &row.id).await?;
-        }
-        let after = store::subscription(&mut tx, &row.id)
-            .await?
-            .ok_or_else(|| Error::inconsistent(format!("subscription {} vanished", row.id)))?;
-        let removed = Removed::between(row, &after);
-        for kind in events {
-            record_event(&mut tx, *kind, &after, &removed, now).await?;
-        }
+        };
         tx.commit().await?;
         self.events_committed();
         Ok(Some(after.to_proto(now)))
+    }
+
+    /// [`Self::write_change`] with one event, done at most once per request id (AIP-155): a
+    /// retry answers the subscription as it is now. `None` if a concurrent change got there
+    /// first.
+    pub(super) async fn write_change_once(
+        &self,
+        method: &str,
+        (request_id, fingerprint): (Option<Uuid>, &str),
+        row: &Subscription,
+        next: &Subscription,
+        event: EventType,
+        now: i64,
+    ) -> Result<Option<pb::Subscription>> {
+        let written =
+            write_once(
+                &self.db,
+                method,
+                request_id,
+                fingerprint,
+                async |tx| match change_in(tx, row, next, &[event], now).await? {
+                    Some(after) => Ok(after.id),
+                    None => Err(Error::Contended),
+                },
+            )
+            .await;
+        let id = match written {
+            Err(Error::Contended) => return Ok(None),
+            Err(e) => return Err(e),
+            Ok(Written::New(id)) => {
+                self.events_committed();
+                id
+            }
+            Ok(Written::Earlier(id)) => id,
+        };
+        self.current(&id).await.map(Some)
     }
 
     /// Suspends, reactivates or cancels a subscription.
@@ -279,10 +330,16 @@ impl Subscriptions {
         change: ChangeRequest,
         action: Action,
     ) -> Result<pb::Subscription> {
+        self.sweep().await?;
         for _ in 0..WRITE_ATTEMPTS {
             let row = self.changeable(&change).await?;
             let now = self.now();
             let target = action.apply(row.state_at(now))?;
+            // A paid subscription is cancelled as its licences are removed: within the
+            // cancellation window (after it, auto-renew is turned off instead).
+            if action == Action::Cancel {
+                domain::check_removal(&row, 0, now, self.cancellation_window())?;
+            }
             let next = Subscription {
                 state: target,
                 ..row.clone()
@@ -316,6 +373,34 @@ impl Subscriptions {
     }
 }
 
+/// Writes `next` over `row` (the version it was read at) in `tx`, under the event writers' row,
+/// with one event of each kind in `events`: the subscription after the change, or `None` if a
+/// concurrent change got there first.
+async fn change_in(
+    tx: &mut AnyConnection,
+    row: &Subscription,
+    next: &Subscription,
+    events: &[EventType],
+    now: i64,
+) -> Result<Option<Subscription>> {
+    store::lock_events(tx).await?;
+    if !store::update_subscription(tx, next, now).await? {
+        return Ok(None);
+    }
+    // A cancelled subscription's licences go (a suspended one's stay, unusable).
+    if next.state == State::Cancelled {
+        store::release_all_licenses(tx, &row.id).await?;
+    }
+    let after = store::subscription(tx, &row.id)
+        .await?
+        .ok_or_else(|| Error::inconsistent(format!("subscription {} vanished", row.id)))?;
+    let removed = Removed::between(row, &after);
+    for kind in events {
+        record_event(tx, *kind, &after, &removed, now).await?;
+    }
+    Ok(Some(after))
+}
+
 /// Who asks for a change of which subscription, and which version they read (if they say).
 pub(super) struct ChangeRequest {
     pub(super) tenant_id: String,
@@ -325,7 +410,7 @@ pub(super) struct ChangeRequest {
 
 impl ChangeRequest {
     /// Parses the tenant, the subscription id and the etag (each named by its field).
-    fn parse(
+    pub(super) fn parse(
         v: &mut Violations,
         tenant_id: &str,
         (id_field, id): (&str, &str),

@@ -71,6 +71,7 @@ fn service(db: Database) -> Subscriptions {
             clock: Clock::default(),
             tenants: Peer::new(nowhere.clone(), InternalKey::generate()),
             relationships: Peer::new(nowhere, InternalKey::generate()),
+            cancellation_window: crate::domain::DEFAULT_CANCELLATION_WINDOW,
         },
     )
 }
@@ -121,7 +122,7 @@ async fn every_change_writes_one_event_in_its_transaction() {
         line_items: vec![partnerhub_proto::types::LineItem {
             offer_id: BUSINESS_BASIC.into(),
             quantity: 10,
-            partner_of_record_mpn_id: String::new(),
+            ..Default::default()
         }],
         ..Default::default()
     })
@@ -313,6 +314,7 @@ async fn a_watch_task_ends_when_its_client_goes_or_the_server_shuts_down() {
             clock: Clock::default(),
             tenants: Peer::new(nowhere.clone(), InternalKey::generate()),
             relationships: Peer::new(nowhere, InternalKey::generate()),
+            cancellation_window: crate::domain::DEFAULT_CANCELLATION_WINDOW,
         },
         shutdown.clone(),
     );
@@ -372,7 +374,7 @@ async fn a_trial_past_its_end_is_expired_in_every_read_and_list() {
         support_contact_tenant_id: partner.clone(),
         state: State::Trial,
         trial_end_time: Some(now + days * DAY),
-        ..Subscription::paid(&offer, 5, now)
+        ..Subscription::paid(&offer, 5, crate::domain::Term::MONTHLY, now)
     };
     let (short, long) = (trial(30), trial(60));
     store::insert_subscription(&mut conn, &short)

@@ -1,30 +1,61 @@
-//! Trials that ended: the lazy sweep that stores them EXPIRED, with their events.
+//! Trials: those that ended (stored EXPIRED by the sweep, with their events), and trials
+//! converted to paid subscriptions.
 
 use super::{Subscriptions, record_event};
-use crate::domain::{EventType, Removed};
-use crate::error::Result;
+use crate::domain::{Conversion, EventType, Removed};
+use crate::error::{Error, Result};
 use crate::store;
+use partnerhub_kit::fields;
+use partnerhub_kit::status::Violations;
+use partnerhub_kit::store::fingerprint;
+use partnerhub_proto::subscriptions as pb;
 use sqlx::AnyConnection;
 
+use super::subscriptions::ChangeRequest;
+
+/// The `request_ids` method name of `ConvertTrial`.
+const CONVERT_TRIAL: &str = "ConvertTrial";
+
 impl Subscriptions {
-    /// Ends the trials past their end that are still stored as trials: each becomes EXPIRED
-    /// with one TRIAL_ENDED event, once (the state condition and the event writers' row make
-    /// concurrent sweeps harmless). Runs before reads and watch pages; cheap when there is
-    /// nothing to do.
-    pub(super) async fn sweep_trials(&self) -> Result<()> {
+    /// Turns a running trial into a paid, active subscription of its offer, on the term asked
+    /// for, with one TRIAL_ENDED event (as a trial that runs out or whose offer is bought).
+    /// Same id: the customer keeps what it set up during the trial.
+    pub(super) async fn convert_trial(
+        &self,
+        req: pb::ConvertTrialRequest,
+    ) -> Result<pb::Subscription> {
+        let mut v = Violations::new();
+        let change = ChangeRequest::parse(
+            &mut v,
+            &req.tenant_id,
+            ("subscription_id", &req.subscription_id),
+            ("etag", &req.etag),
+        );
+        let conversion = v.take(Conversion::parse(&req));
+        let request_id = v.take(fields::request_id(&req.request_id)).flatten();
+        let (change, conversion) = v.done(change.zip(conversion))?;
+        let fingerprint = fingerprint(&pb::ConvertTrialRequest {
+            request_id: String::new(),
+            ..req
+        });
+        if let Some(id) = self.seen(CONVERT_TRIAL, request_id, &fingerprint).await? {
+            return self.current(&id).await;
+        }
+        self.sweep().await?;
+        let row = self.changeable(&change).await?;
+        let offer = self.offer_of(&row).await?;
         let now = self.now();
-        if !store::any_trial_past_end(&mut *self.conn().await?, now).await? {
-            return Ok(());
-        }
-        let mut tx = self.db.pool.begin().await?;
-        store::lock_events(&mut tx).await?;
-        let past_end = store::trials_past_end(&mut tx, now).await?;
-        let ended = end_trials(&mut tx, &past_end, now).await?;
-        tx.commit().await?;
-        if ended > 0 {
-            self.events_committed();
-        }
-        Ok(())
+        let next = conversion.apply(&row, &offer, now)?;
+        self.write_change_once(
+            CONVERT_TRIAL,
+            (request_id, &fingerprint),
+            &row,
+            &next,
+            EventType::TrialEnded,
+            now,
+        )
+        .await?
+        .ok_or(Error::Contended)
     }
 }
 

@@ -133,7 +133,7 @@ impl Subscriptions {
         after: &mut i64,
         tx: &mpsc::Sender<WatchItem>,
     ) -> Result<bool> {
-        self.sweep_trials().await?;
+        self.sweep().await?;
         loop {
             // The connection goes back to the pool before sending: a slow client holds none.
             let page = store::events_after(&mut *self.conn().await?, *after, WATCH_PAGE).await?;

@@ -2,7 +2,9 @@
 //! customer. The requests parsed, and the rules: what a batch may be, and whether a key fits a
 //! customer. How a key's value is made and kept is [`crate::product_key`].
 
-use super::{LineItem, OFFER_NOT_IN_CLOUD, OFFER_NOT_IN_COUNTRY, Offer, quantity_out_of_bounds};
+use super::{
+    LineItem, OFFER_NOT_IN_CLOUD, OFFER_NOT_IN_COUNTRY, Offer, TermChoice, quantity_out_of_bounds,
+};
 use crate::error::Error;
 use crate::product_key;
 use partnerhub_kit::fields;
@@ -131,6 +133,7 @@ impl ProductKey {
             offer_id: self.offer_id.clone(),
             quantity: self.quantity,
             partner_of_record_mpn_id: String::new(),
+            term: TermChoice::default(),
         }
     }
 
