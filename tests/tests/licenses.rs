@@ -708,3 +708,51 @@ async fn bad_input_names_its_field() {
     );
     story.sys.stop().await;
 }
+
+/// Seed 003's "upgrade existing ones" with licences handed out: the subscription keeps its id,
+/// so the users keep their licences, now of the new offer, and the counts are unchanged.
+#[tokio::test]
+async fn an_upgrade_keeps_the_licences_assigned() {
+    let story = Story::new(5).await;
+    let users = story.users(&["ada", "bea"]).await;
+    subscriptions(&story.sys, &story.customer_admin)
+        .assign_licenses(story.assign(&users.iter().collect::<Vec<_>>()))
+        .await
+        .expect("AssignLicenses");
+    let standard = story
+        .sys
+        .offers(&story.partner_admin, Cloud::Worldwide, "SE")
+        .await
+        .into_iter()
+        .find(|o| o.display_name == "Business Standard")
+        .expect("Business Standard is sold in Sweden");
+
+    let upgraded = subscriptions(&story.sys, &story.partner_admin)
+        .upgrade_subscription(sub::UpgradeSubscriptionRequest {
+            tenant_id: story.partner.id.clone(),
+            subscription_id: story.subscription.id.clone(),
+            target_offer_id: standard.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("UpgradeSubscription")
+        .into_inner()
+        .subscription
+        .expect("subscription");
+    assert_eq!(upgraded.id, story.subscription.id);
+    assert_eq!(upgraded.offer_display_name, "Business Standard");
+    assert_eq!(
+        (upgraded.assigned_licenses, upgraded.available_licenses),
+        (2, 3)
+    );
+
+    let holders = story.holders().await;
+    assert_eq!(ids(&holders), sorted(&users.iter().collect::<Vec<_>>()));
+    assert!(
+        holders
+            .iter()
+            .all(|a| a.offer_display_name == "Business Standard"
+                && a.state == license_assignment::State::Active as i32),
+        "{holders:?}"
+    );
+}

@@ -27,7 +27,7 @@ use partnerhub_proto::support::{self as sr, support_service_client::SupportServi
 use partnerhub_proto::tenants::tenant_internal_service_client::TenantInternalServiceClient;
 use partnerhub_proto::tenants::tenant_service_client::TenantServiceClient;
 use partnerhub_proto::tenants::{self as pb};
-use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role};
+use partnerhub_proto::types::{Cloud, LineItem, PartnerType, Role, TermDuration};
 use partnerhub_tests::{Bearer, Peer, TestSystem, contact, customer, partner};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -39,6 +39,8 @@ use tonic_types::StatusExt;
 // Offers of `services/subscriptions/catalogue.json`.
 /// Worldwide, everywhere, with a trial, 1 to 300 licences.
 const BUSINESS_BASIC: &str = "01a1fc99-ee8a-7d8f-9a4d-a85439c0beee";
+/// Worldwide, everywhere, sold on annual terms only.
+const ENTERPRISE_E3: &str = "01a1fc99-ee8d-7edf-b152-dfa4b1cf2397";
 /// Worldwide, everywhere, without a trial.
 const EXCHANGE_PLAN_1: &str = "01a1fc99-ee8e-7520-af98-264faa6aea9c";
 /// Worldwide, sold only in the Nordic countries.
@@ -1495,6 +1497,17 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
             .place_order(order(vec![line(BUSINESS_BASIC, 301)]))
             .await,
     );
+    w.step(
+        "TERM_NOT_OFFERED",
+        Code::InvalidArgument,
+        "an order line of Enterprise E3, sold on annual terms only, on a monthly term",
+        subscriptions(&sys, &pa)
+            .place_order(order(vec![LineItem {
+                term_duration: TermDuration::Monthly as i32,
+                ..line(ENTERPRISE_E3, 5)
+            }]))
+            .await,
+    );
     let placed = subscriptions(&sys, &pa)
         .place_order(order(vec![
             line(BUSINESS_BASIC, 5),
@@ -1505,6 +1518,19 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
         .into_inner()
         .subscriptions;
     let (kept, ended) = (&placed[0], &placed[1]);
+    w.step(
+        "NOT_AN_UPGRADE",
+        Code::FailedPrecondition,
+        "Fabrikam moves a Business Basic subscription to Exchange Plan 1, not on its upgrade path",
+        subscriptions(&sys, &pa)
+            .upgrade_subscription(sub::UpgradeSubscriptionRequest {
+                tenant_id: fabrikam.id.clone(),
+                subscription_id: kept.id.clone(),
+                target_offer_id: EXCHANGE_PLAN_1.into(),
+                ..Default::default()
+            })
+            .await,
+    );
     w.step(
         "ORDER_NOT_FOUND",
         Code::NotFound,
@@ -2024,11 +2050,36 @@ async fn every_reason_the_readme_lists_is_met_with_its_code() {
             .await,
     );
 
-    // Last, as it moves the clock: an untouched invitation expires.
+    // Last, as it moves the clock: an untouched invitation expires, and a term's cancellation
+    // window (7 days) has closed.
     let late = sys
         .invite(&pa, reseller_invitation(&fabrikam.id, false))
         .await;
+    let annual = subscriptions(&sys, &pa)
+        .place_order(order(vec![line(BUSINESS_BASIC, 5)]))
+        .await
+        .expect("PlaceOrder")
+        .into_inner()
+        .subscriptions
+        .remove(0);
+    assert_eq!(annual.term_duration, TermDuration::Annual as i32);
     sys.clock.advance(Duration::from_secs(91 * 86_400));
+    w.step(
+        "CANCELLATION_WINDOW_CLOSED",
+        Code::FailedPrecondition,
+        "Fabrikam lowers an annual subscription's licences 91 days into its term",
+        subscriptions(&sys, &pa)
+            .update_subscription(sub::UpdateSubscriptionRequest {
+                tenant_id: fabrikam.id.clone(),
+                subscription: Some(sub::Subscription {
+                    id: annual.id.clone(),
+                    quantity: 4,
+                    ..Default::default()
+                }),
+                update_mask: mask(&["quantity"]),
+            })
+            .await,
+    );
     w.step(
         "INVITATION_EXPIRED",
         Code::FailedPrecondition,

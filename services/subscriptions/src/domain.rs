@@ -144,7 +144,8 @@ impl Term {
         if duration == TermDuration::Monthly && billing_cycle == BillingCycle::Annual {
             return Err(Violations::one(
                 cycle_field,
-                "can't be BILLING_CYCLE_ANNUAL on a monthly term: an annual billing cycle needs                  an annual term",
+                "can't be BILLING_CYCLE_ANNUAL on a monthly term: an annual billing cycle needs an \
+                 annual term",
             ));
         }
         Ok(Term {
